@@ -1,0 +1,10 @@
+import { App } from 'aws-cdk-lib';
+import { readStageConfig } from '../lib/config';
+import { OrdersStack } from '../lib/orders-stack';
+
+const app = new App();
+const config = readStageConfig((key) => app.node.tryGetContext(key));
+new OrdersStack(app, `DynamoDbOutbox-${config.stage}`, {
+  config,
+  env: { account: process.env.CDK_DEFAULT_ACCOUNT, region: process.env.CDK_DEFAULT_REGION },
+});

