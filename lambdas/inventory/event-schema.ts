@@ -42,7 +42,8 @@ const describe = (error: z.ZodError, prefix: string): string =>
 /** Validate an EventBridge delivery at the edge and turn it into the domain's event. */
 export const parseDelivery = (input: unknown): InventoryEvent => {
   const envelope = eventBridgeEventSchema.safeParse(input);
-  if (!envelope.success) throw new InvalidEventError(`not an EventBridge event: ${describe(envelope.error, 'event')}`);
+  if (!envelope.success)
+    throw new InvalidEventError(`not an EventBridge event: ${describe(envelope.error, 'event')}`);
   const detail = eventEnvelopeSchema.safeParse(envelope.data.detail);
   if (!detail.success) throw new InvalidEventError(`invalid detail: ${describe(detail.error, 'detail')}`);
   const { eventId, eventType, aggregateType, aggregateId, sequence, schemaVersion, payload } = detail.data;
@@ -60,14 +61,16 @@ export const parseDelivery = (input: unknown): InventoryEvent => {
     const parsed = orderPlacedPayloadSchema
       .extend({ lines: z.array(positiveLineSchema).min(1) })
       .safeParse(payload);
-    if (!parsed.success) return fail(`invalid ${ORDER_PLACED} payload: ${describe(parsed.error, 'detail.payload')}`);
+    if (!parsed.success)
+      return fail(`invalid ${ORDER_PLACED} payload: ${describe(parsed.error, 'detail.payload')}`);
     if (parsed.data.orderId !== aggregateId) fail('payload.orderId does not match aggregateId');
     const lines = parsed.data.lines.map(({ sku, quantity }) => ({ sku, quantity }));
     return { type: ORDER_PLACED, eventId, orderId: aggregateId, sequence, lines };
   }
   if (eventType === ORDER_CANCELLED) {
     const parsed = orderCancelledPayloadSchema.safeParse(payload);
-    if (!parsed.success) return fail(`invalid ${ORDER_CANCELLED} payload: ${describe(parsed.error, 'detail.payload')}`);
+    if (!parsed.success)
+      return fail(`invalid ${ORDER_CANCELLED} payload: ${describe(parsed.error, 'detail.payload')}`);
     if (parsed.data.orderId !== aggregateId) fail('payload.orderId does not match aggregateId');
     return { type: ORDER_CANCELLED, eventId, orderId: aggregateId, sequence };
   }

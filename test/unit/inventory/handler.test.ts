@@ -126,7 +126,9 @@ describe('inventory handler', () => {
     // Assess
     const put = ddb.commandCalls(PutItemCommand)[0]?.args[0].input;
     expect(put?.TableName).toBe('inventory-idempotency');
-    const eventIdHash = createHash('md5').update(JSON.stringify(placedFixture.detail.eventId)).digest('base64');
+    const eventIdHash = createHash('md5')
+      .update(JSON.stringify(placedFixture.detail.eventId))
+      .digest('base64');
     expect(put?.Item?.id?.S).toBe(`inventory#${eventIdHash}`);
     expect(Number(put?.Item?.expiration?.N)).toBeGreaterThanOrEqual(before + 194_400);
     expect(Number(put?.Item?.expiration?.N)).toBeLessThanOrEqual(before + 194_400 + 5);
