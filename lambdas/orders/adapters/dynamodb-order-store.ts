@@ -1,0 +1,200 @@
+import { type AttributeValue, TransactionCanceledException } from '@aws-sdk/client-dynamodb';
+import {
+  type DynamoDBDocumentClient,
+  GetCommand,
+  TransactWriteCommand,
+  type TransactWriteCommandInput,
+} from '@aws-sdk/lib-dynamodb';
+import { unmarshall } from '@aws-sdk/util-dynamodb';
+import { z } from 'zod';
+import { orderKey, outboxKey, pendingShardFor } from '../../shared/keys';
+import { type OutboxItem, orderLineSchema, outboxItemSchema } from '../../shared/outbox-event';
+import { ordersTable } from '../../shared/table-definition';
+import {
+  type Change,
+  ChangeRejectedError,
+  ConcurrentWriteError,
+  type OrderStore,
+  StoreBusyError,
+  type StoredOrder,
+} from '../application/ports';
+import type { DomainEvent, Order } from '../domain/order';
+import { isOrderId } from '../domain/order-id';
+
+export interface DynamoDbOrderStoreOptions {
+  readonly tableName: string;
+  /**
+   * Delivery tracking on: outbox items are written with `pendingShard` and no TTL; the relay
+   * arms the TTL after publishing. Off: the TTL is set here and nothing is written back.
+   */
+  readonly deliveryTracking: boolean;
+  /** How long a published (tracking on) or written (tracking off) outbox item is kept, in days. */
+  readonly retentionDays: number;
+  /** X-Ray trace header of the current invocation, stored on the outbox item for the relay. */
+  readonly traceHeader: () => string | undefined;
+}
+
+const storedOrderSchema = z.object({
+  orderId: z.string(),
+  customerId: z.string(),
+  currency: z.string(),
+  lines: z.array(orderLineSchema),
+  total: z.number().int(),
+  status: z.enum(['PLACED', 'CANCELLED']),
+  version: z.number().int().positive(),
+  createdAt: z.string(),
+  updatedAt: z.string(),
+  cancelledAt: z.string().optional(),
+  cancelReason: z.string().optional(),
+  requestHash: z.string().optional(),
+});
+
+const THROTTLING_ERRORS = new Set([
+  'ProvisionedThroughputExceededException',
+  'ThrottlingException',
+  'RequestLimitExceeded',
+]);
+const THROTTLING_REASONS = new Set([
+  'ThrottlingError',
+  'ProvisionedThroughputExceeded',
+  'RequestLimitExceeded',
+]);
+
+const DAY_SECONDS = 24 * 60 * 60;
+
+const keyOf = (orderId: string) => {
+  // Ids are validated at the edge; this guards the key layout against any caller that skipped it.
+  if (!isOrderId(orderId)) throw new Error('Refusing to build a key from an invalid order id');
+  return orderKey(orderId);
+};
+
+/** The OrderStore port on a DynamoDB table: one GetItem to read, one TransactWriteItems per commit. */
+export class DynamoDbOrderStore implements OrderStore {
+  constructor(
+    private readonly client: DynamoDBDocumentClient,
+    private readonly options: DynamoDbOrderStoreOptions,
+  ) {}
+
+  async get(orderId: string): Promise<StoredOrder | undefined> {
+    try {
+      const { Item } = await this.client.send(
+        new GetCommand({ TableName: this.options.tableName, Key: keyOf(orderId), ConsistentRead: true }),
+      );
+      return Item === undefined ? undefined : storedOrderSchema.parse(Item);
+    } catch (error) {
+      throw translate(error);
+    }
+  }
+
+  async commit(changes: readonly Change[]): Promise<void> {
+    const input: TransactWriteCommandInput = {
+      TransactItems: changes.map((change) => this.transactItem(change)),
+    };
+    try {
+      await this.client.send(new TransactWriteCommand(input));
+    } catch (error) {
+      throw translate(error, changes);
+    }
+  }
+
+  /** Exposed for tests and tools: the outbox item this store writes for `event`. */
+  outboxItem(event: DomainEvent): OutboxItem {
+    const { deliveryTracking, retentionDays } = this.options;
+    const traceHeader = this.options.traceHeader();
+    return outboxItemSchema.parse({
+      ...outboxKey(event.aggregateId, event.sequence),
+      ...event,
+      ...(traceHeader ? { traceHeader } : {}),
+      ...(deliveryTracking
+        ? { pendingShard: pendingShardFor(event.eventId, ordersTable.pendingShardCount) }
+        : { expiresAt: Math.floor(Date.parse(event.occurredAt) / 1000) + retentionDays * DAY_SECONDS }),
+    });
+  }
+
+  private transactItem(change: Change): NonNullable<TransactWriteCommandInput['TransactItems']>[number] {
+    const TableName = this.options.tableName;
+    switch (change.type) {
+      case 'insertOrder':
+        return {
+          Put: {
+            TableName,
+            Item: { ...keyOf(change.order.orderId), ...change.order },
+            ConditionExpression: 'attribute_not_exists(PK)',
+            ReturnValuesOnConditionCheckFailure: 'ALL_OLD',
+          },
+        };
+      case 'updateOrder':
+        return { Update: { TableName, Key: keyOf(change.order.orderId), ...updateExpression(change) } };
+      case 'appendEvent': {
+        keyOf(change.event.aggregateId);
+        return {
+          Put: {
+            TableName,
+            Item: this.outboxItem(change.event),
+            ConditionExpression: 'attribute_not_exists(PK)',
+          },
+        };
+      }
+    }
+  }
+}
+
+type UpdateOrder = Extract<Change, { type: 'updateOrder' }>;
+
+/** SET the mutable fields of the order, only if the stored version and status are still the ones read. */
+const updateExpression = ({ order, expected }: UpdateOrder) => {
+  const fields: Partial<Record<keyof Order, unknown>> = {
+    status: order.status,
+    version: order.version,
+    updatedAt: order.updatedAt,
+    ...(order.cancelledAt === undefined ? {} : { cancelledAt: order.cancelledAt }),
+    ...(order.cancelReason === undefined ? {} : { cancelReason: order.cancelReason }),
+  };
+  const names: Record<string, string> = {};
+  const values: Record<string, unknown> = {
+    ':expectedVersion': expected.version,
+    ':expectedStatus': expected.status,
+  };
+  const sets = Object.entries(fields).map(([name, value]) => {
+    names[`#${name}`] = name;
+    values[`:${name}`] = value;
+    return `#${name} = :${name}`;
+  });
+  return {
+    UpdateExpression: `SET ${sets.join(', ')}`,
+    ConditionExpression: '#version = :expectedVersion AND #status = :expectedStatus',
+    ExpressionAttributeNames: names,
+    ExpressionAttributeValues: values,
+    ReturnValuesOnConditionCheckFailure: 'ALL_OLD' as const,
+  };
+};
+
+const errorName = (error: unknown): string | undefined => (error instanceof Error ? error.name : undefined);
+
+/** SDK errors → the port's typed errors; anything else propagates unchanged (a 500). */
+const translate = (error: unknown, changes: readonly Change[] = []): unknown => {
+  if (error instanceof TransactionCanceledException) {
+    const reasons = error.CancellationReasons ?? [];
+    const rejected = reasons.findIndex((r) => r.Code === 'ConditionalCheckFailed');
+    if (rejected >= 0) {
+      const change = changes[rejected];
+      const item = reasons[rejected]?.Item;
+      const current = item && change && change.type !== 'appendEvent' ? parseOrderImage(item) : undefined;
+      return new ChangeRejectedError(rejected, current);
+    }
+    if (reasons.some((r) => r.Code === 'TransactionConflict'))
+      return new ConcurrentWriteError({ cause: error });
+    if (reasons.some((r) => r.Code !== undefined && THROTTLING_REASONS.has(r.Code)))
+      return new StoreBusyError({ cause: error });
+    return error;
+  }
+  const name = errorName(error);
+  if (name === 'TransactionConflictException') return new ConcurrentWriteError({ cause: error });
+  if (name !== undefined && THROTTLING_ERRORS.has(name)) return new StoreBusyError({ cause: error });
+  return error;
+};
+
+const parseOrderImage = (item: Record<string, AttributeValue>): StoredOrder | undefined => {
+  const parsed = storedOrderSchema.safeParse(unmarshall(item));
+  return parsed.success ? parsed.data : undefined;
+};

@@ -1,0 +1,69 @@
+import { z } from 'zod';
+import { isCurrency } from '../domain/currency';
+
+/** Request limits. The 64 KiB body limit is enforced by the handler, in Lambda and offline alike. */
+export const MAX_BODY_BYTES = 64 * 1024;
+export const MAX_LINES = 100;
+export const MAX_QUANTITY = 1000;
+/** Per unit, in minor units: keeps the largest possible total (100 × 1000 × this) a safe integer. */
+export const MAX_UNIT_PRICE = 1_000_000_000;
+
+const IDENTIFIER = /^[A-Za-z0-9._:-]+$/;
+
+export const orderLineInputSchema = z.strictObject({
+  sku: z
+    .string({ error: 'sku must be a string' })
+    .min(1, 'sku must not be empty')
+    .max(64, 'sku must be at most 64 characters')
+    .regex(IDENTIFIER, 'sku may contain only letters, digits and . _ : -'),
+  quantity: z
+    .number({ error: 'quantity must be a number' })
+    .int('quantity must be an integer')
+    .min(1, 'quantity must be at least 1')
+    .max(MAX_QUANTITY, `quantity must be at most ${MAX_QUANTITY}`),
+  unitPrice: z
+    .number({ error: 'unitPrice must be a number' })
+    .int('unitPrice must be an integer number of minor units (cents)')
+    .min(0, 'unitPrice must not be negative')
+    .max(MAX_UNIT_PRICE, `unitPrice must be at most ${MAX_UNIT_PRICE}`),
+});
+
+/** POST /orders body. Strict: an unknown (often misspelled) field is an error, not silently dropped. */
+export const placeOrderBodySchema = z.strictObject(
+  {
+    customerId: z
+      .string({ error: 'customerId must be a string' })
+      .min(1, 'customerId must not be empty')
+      .max(128, 'customerId must be at most 128 characters')
+      .regex(IDENTIFIER, 'customerId may contain only letters, digits and . _ : -'),
+    currency: z
+      .string({ error: 'currency must be a string' })
+      .refine(isCurrency, 'currency must be an ISO 4217 code in upper case, such as EUR or USD'),
+    lines: z
+      .array(orderLineInputSchema, { error: 'lines must be an array' })
+      .min(1, 'lines must contain at least one line')
+      .max(MAX_LINES, `lines must contain at most ${MAX_LINES} lines`),
+  },
+  { error: (issue) => (issue.code === 'unrecognized_keys' ? 'unknown field' : 'body must be a JSON object') },
+);
+
+/** POST /orders/{orderId}/cancel body (optional). */
+export const cancelOrderBodySchema = z.strictObject(
+  {
+    reason: z
+      .string({ error: 'reason must be a string' })
+      .min(1, 'reason must not be empty')
+      .max(500, 'reason must be at most 500 characters')
+      .optional(),
+  },
+  { error: (issue) => (issue.code === 'unrecognized_keys' ? 'unknown field' : 'body must be a JSON object') },
+);
+
+/** Idempotency-Key header: what clients commonly send (UUIDs, ULIDs, hashes), nothing that needs escaping. */
+export const IDEMPOTENCY_KEY_PATTERN = /^[A-Za-z0-9_-]{1,128}$/;
+
+/** A caller-supplied x-correlation-id is kept only if it is this harmless; otherwise the request id is used. */
+export const CORRELATION_ID_PATTERN = /^[A-Za-z0-9._:-]{1,128}$/;
+
+export type PlaceOrderBody = z.infer<typeof placeOrderBodySchema>;
+export type CancelOrderBody = z.infer<typeof cancelOrderBodySchema>;

@@ -1,0 +1,118 @@
+import { mkdirSync } from 'node:fs';
+import { resolve } from 'node:path';
+import type { ResponseInfo } from './http-server';
+
+/**
+ * `npm start`: the service offline. PORT (default 3000) serves the API, DYNAMODB_PORT (default
+ * 8000) DynamoDB Local, in memory unless DYNAMODB_DATA_DIR names a directory. Ctrl-C stops all.
+ */
+
+// Before any handler module loads: the Powertools singletons read their settings on import.
+const localDefaults: Record<string, string> = {
+  AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED: 'true',
+  POWERTOOLS_SERVICE_NAME: 'orders-api',
+  POWERTOOLS_METRICS_NAMESPACE: 'DynamoDbOutbox',
+  // EMF lines would flood the console; CloudWatch is where metrics matter.
+  POWERTOOLS_METRICS_DISABLED: 'true',
+  POWERTOOLS_LOG_LEVEL: 'WARN',
+};
+for (const [name, value] of Object.entries(localDefaults)) process.env[name] ??= value;
+
+const fail = (message: string): never => {
+  console.error(message);
+  process.exit(1);
+};
+
+const portFromEnv = (name: string, fallback: number): number => {
+  const raw = process.env[name];
+  if (raw === undefined || raw === '') return fallback;
+  const port = Number(raw);
+  if (!Number.isInteger(port) || port < 1 || port > 65_535)
+    return fail(`${name} must be a port number between 1 and 65535, got "${raw}"`);
+  return port;
+};
+
+const apiPort = portFromEnv('PORT', 3000);
+const dynamoDbPort = portFromEnv('DYNAMODB_PORT', 8000);
+const dataDir = process.env.DYNAMODB_DATA_DIR ? resolve(process.env.DYNAMODB_DATA_DIR) : undefined;
+if (dataDir) mkdirSync(dataDir, { recursive: true });
+
+/** Minor units as the currency writes them: 2500 EUR → "25.00 EUR". Display only. */
+const money = (total: number, currency: string): string => {
+  let digits = 2;
+  try {
+    digits =
+      new Intl.NumberFormat('en', { style: 'currency', currency }).resolvedOptions().maximumFractionDigits ??
+      2;
+  } catch {
+    // An ICU build without this currency: show two decimals.
+  }
+  return `${(total / 10 ** digits).toFixed(digits)} ${currency}`;
+};
+
+const report = (info: ResponseInfo): void => {
+  try {
+    if (info.routeKey === 'POST /orders' && info.statusCode === 201) {
+      const order = JSON.parse(info.body) as { orderId: string; total: number; currency: string };
+      const verb = info.headers['idempotent-replayed'] === 'true' ? 'order replayed' : 'order accepted';
+      console.log(`${verb}  ${order.orderId}  ${money(order.total, order.currency)}`);
+    } else if (info.routeKey === 'POST /orders/{orderId}/cancel' && info.statusCode === 200) {
+      const order = JSON.parse(info.body) as { orderId: string };
+      console.log(`order cancelled ${order.orderId}`);
+    } else if (info.statusCode >= 500) {
+      console.log(`request failed  ${info.method} ${info.path}  ${info.statusCode}`);
+    }
+  } catch {
+    // A console line is never worth failing a request over.
+  }
+};
+
+const { startLocalRuntime } = await import('./runtime');
+const { PortInUseError } = await import('./http-server');
+
+const started = performance.now();
+const runtime = await startLocalRuntime({
+  apiPort,
+  dynamoDbPort,
+  ...(dataDir ? { dynamoDbDataPath: dataDir } : {}),
+  onApiResponse: report,
+}).catch((error: unknown) => {
+  if (error instanceof PortInUseError) {
+    const variable = error.port === apiPort ? 'PORT' : 'DYNAMODB_PORT';
+    return fail(
+      `Port ${error.port} is already in use (${variable}). Stop the process listening on it, ` +
+        `or choose another port, e.g. ${variable}=${error.port + 1} npm start`,
+    );
+  }
+  return fail(error instanceof Error ? error.message : String(error));
+});
+
+console.log(
+  `dynamodb-outbox is running offline (ready in ${((performance.now() - started) / 1000).toFixed(1)} s)`,
+);
+console.log(
+  `  API       ${runtime.apiUrl}   POST /orders · GET /orders/{orderId} · POST /orders/{orderId}/cancel`,
+);
+console.log(
+  `  DynamoDB  ${runtime.dynamoDb.endpoint}   table "${runtime.tableName}" ${dataDir ? `in ${dataDir}` : 'in memory'}`,
+);
+console.log('Press Ctrl-C to stop.');
+
+let shuttingDown = false;
+const shutdown = (signal: NodeJS.Signals): void => {
+  if (shuttingDown) {
+    console.log('Forced exit.');
+    process.exit(130);
+  }
+  shuttingDown = true;
+  console.log(`\n${signal}: stopping…`);
+  runtime.stop().then(
+    () => process.exit(0),
+    (error: unknown) => {
+      console.error('Stopped with errors:', error);
+      process.exit(1);
+    },
+  );
+};
+process.on('SIGINT', shutdown);
+process.on('SIGTERM', shutdown);
