@@ -1,3 +1,4 @@
+import { randomUUID } from 'node:crypto';
 import { IdempotencyConfig, makeIdempotent } from '@aws-lambda-powertools/idempotency';
 import type { BasePersistenceLayer } from '@aws-lambda-powertools/idempotency/persistence';
 import { MetricUnit } from '@aws-lambda-powertools/metrics';
@@ -19,6 +20,12 @@ export interface InventoryConsumerDeps {
    * stack computes it from the relay's and the target's retry settings.
    */
   readonly idempotencyTtlSeconds: number;
+  /**
+   * Time budget of a call made without a Lambda context (the offline runtime, tests). Powertools
+   * derives the in-progress lock's expiry from it, so a crashed attempt never blocks its retry.
+   * @default 10000
+   */
+  readonly standaloneTimeoutMs?: number;
 }
 
 /** The outcome of one delivery; `duplicate` when it was a redelivery of a processed event. */
@@ -65,7 +72,7 @@ export const createInventoryConsumer = (deps: InventoryConsumerDeps) => {
   );
 
   return async (input: unknown, context?: Context): Promise<DeliveryResult> => {
-    if (context !== undefined) config.registerLambdaContext(context);
+    config.registerLambdaContext(context ?? standaloneContext(deps.standaloneTimeoutMs ?? 10_000));
     logger.removeKeys(['eventId', 'orderId']);
     let result: DeliveryResult;
     try {
@@ -90,6 +97,25 @@ export const createInventoryConsumer = (deps: InventoryConsumerDeps) => {
       logger.info(`stock ${result.outcome}`, { outcome: result.outcome, sequence: result.sequence });
     }
     return result;
+  };
+};
+
+/** A context for calls outside Lambda: only its deadline matters to the idempotency layer. */
+const standaloneContext = (timeoutMs: number): Context => {
+  const deadline = Date.now() + timeoutMs;
+  return {
+    callbackWaitsForEmptyEventLoop: false,
+    functionName: IDEMPOTENCY_KEY_PREFIX,
+    functionVersion: '$LATEST',
+    invokedFunctionArn: `arn:aws:lambda:us-east-1:000000000000:function:${IDEMPOTENCY_KEY_PREFIX}`,
+    memoryLimitInMB: '512',
+    awsRequestId: randomUUID(),
+    logGroupName: `/aws/lambda/${IDEMPOTENCY_KEY_PREFIX}`,
+    logStreamName: 'local',
+    getRemainingTimeInMillis: () => Math.max(0, deadline - Date.now()),
+    done: () => undefined,
+    fail: () => undefined,
+    succeed: () => undefined,
   };
 };
 

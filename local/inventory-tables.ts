@@ -1,0 +1,74 @@
+import {
+  CreateTableCommand,
+  type CreateTableCommandInput,
+  DescribeTableCommand,
+  type DynamoDBClient,
+  ResourceNotFoundException,
+  UpdateTimeToLiveCommand,
+  waitUntilTableExists,
+} from '@aws-sdk/client-dynamodb';
+import { idempotencyTable, inventoryTable } from '../lambdas/inventory/tables';
+
+export interface InventoryTableNames {
+  readonly inventory: string;
+  readonly idempotency: string;
+}
+
+/** The CreateTable requests for inventory's tables, from the definitions the stack deploys. */
+export const inventoryTableInputs = (names: InventoryTableNames): CreateTableCommandInput[] => [
+  {
+    TableName: names.inventory,
+    BillingMode: 'PAY_PER_REQUEST',
+    AttributeDefinitions: [
+      { AttributeName: inventoryTable.partitionKey, AttributeType: 'S' },
+      { AttributeName: inventoryTable.sortKey, AttributeType: 'S' },
+    ],
+    KeySchema: [
+      { AttributeName: inventoryTable.partitionKey, KeyType: 'HASH' },
+      { AttributeName: inventoryTable.sortKey, KeyType: 'RANGE' },
+    ],
+  },
+  {
+    TableName: names.idempotency,
+    BillingMode: 'PAY_PER_REQUEST',
+    AttributeDefinitions: [{ AttributeName: idempotencyTable.partitionKey, AttributeType: 'S' }],
+    KeySchema: [{ AttributeName: idempotencyTable.partitionKey, KeyType: 'HASH' }],
+  },
+];
+
+const exists = async (client: DynamoDBClient, tableName: string): Promise<boolean> => {
+  try {
+    await client.send(new DescribeTableCommand({ TableName: tableName }));
+    return true;
+  } catch (error) {
+    if (error instanceof ResourceNotFoundException) return false;
+    throw error;
+  }
+};
+
+/** Create inventory's table and its idempotency table (with TTL) unless they exist already. */
+export const createInventoryTables = async (
+  client: DynamoDBClient,
+  names: InventoryTableNames,
+): Promise<void> => {
+  for (const input of inventoryTableInputs(names)) {
+    const tableName = input.TableName ?? '';
+    if (await exists(client, tableName)) continue;
+    await client.send(new CreateTableCommand(input));
+    await waitUntilTableExists(
+      { client, minDelay: 0.1, maxDelay: 0.5, maxWaitTime: 30 },
+      { TableName: tableName },
+    );
+  }
+  await client
+    .send(
+      new UpdateTimeToLiveCommand({
+        TableName: names.idempotency,
+        TimeToLiveSpecification: { AttributeName: idempotencyTable.timeToLiveAttribute, Enabled: true },
+      }),
+    )
+    .catch((error: unknown) => {
+      // Re-running against an on-disk DynamoDB Local: TTL is already on.
+      if (!(error instanceof Error && /already enabled/i.test(error.message))) throw error;
+    });
+};
