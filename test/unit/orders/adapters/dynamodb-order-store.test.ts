@@ -1,0 +1,226 @@
+import { DynamoDBClient, TransactionCanceledException } from '@aws-sdk/client-dynamodb';
+import { DynamoDBDocumentClient, GetCommand, TransactWriteCommand } from '@aws-sdk/lib-dynamodb';
+import { marshall } from '@aws-sdk/util-dynamodb';
+import { mockClient } from 'aws-sdk-client-mock';
+import { beforeEach, describe, expect, it } from 'vitest';
+import { DynamoDbOrderStore } from '../../../../lambdas/orders/adapters/dynamodb-order-store';
+import {
+  ChangeRejectedError,
+  ConcurrentWriteError,
+  StoreBusyError,
+} from '../../../../lambdas/orders/application/ports';
+import { cancelOrder, placeOrder } from '../../../../lambdas/orders/domain/order';
+import { pendingShardFor } from '../../../../lambdas/shared/keys';
+import { outboxItemSchema } from '../../../../lambdas/shared/outbox-event';
+import body from '../fixtures/place-order-body.json';
+
+const ORDER_ID = '01JD0000000000000000000ABC';
+const EVENT_ID = '01JD00000000000000000EVT01';
+const NOW = '2026-11-22T10:00:00.000Z';
+const TRACE = 'Root=1-5759e988-bd862e3fe1be46a994272793;Parent=53995c3f42cd8ad8;Sampled=1';
+
+const doc = mockClient(DynamoDBDocumentClient);
+const documentClient = DynamoDBDocumentClient.from(new DynamoDBClient({}));
+const store = (options: { deliveryTracking: boolean; traceHeader?: string }) =>
+  new DynamoDbOrderStore(documentClient, {
+    tableName: 'orders',
+    deliveryTracking: options.deliveryTracking,
+    retentionDays: 7,
+    traceHeader: () => options.traceHeader,
+  });
+
+const canceled = (codes: string[], item?: Record<string, unknown>) =>
+  new TransactionCanceledException({
+    message: 'Transaction cancelled',
+    $metadata: {},
+    CancellationReasons: codes.map((Code, i) => ({
+      Code,
+      ...(i === 0 && item ? { Item: marshall(item) } : {}),
+    })),
+  });
+
+describe('DynamoDbOrderStore', () => {
+  beforeEach(() => {
+    doc.reset();
+    doc.on(TransactWriteCommand).resolves({});
+  });
+
+  it('places an order as one transaction: conditional order Put and an outbox Put with pendingShard, no TTL', async () => {
+    // Prepare
+    const { order, event } = placeOrder(ORDER_ID, body, {
+      now: NOW,
+      eventId: EVENT_ID,
+      correlationId: 'corr-1',
+    });
+
+    // Act
+    await store({ deliveryTracking: true, traceHeader: TRACE }).commit([
+      { type: 'insertOrder', order: { ...order, requestHash: 'abc' } },
+      { type: 'appendEvent', event },
+    ]);
+
+    // Assess
+    expect(doc.commandCalls(TransactWriteCommand)).toHaveLength(1);
+    expect(doc.commandCalls(TransactWriteCommand)[0]?.args[0].input).toEqual({
+      TransactItems: [
+        {
+          Put: {
+            TableName: 'orders',
+            Item: { PK: `ORDER#${ORDER_ID}`, SK: 'ORDER', ...order, requestHash: 'abc' },
+            ConditionExpression: 'attribute_not_exists(PK)',
+            ReturnValuesOnConditionCheckFailure: 'ALL_OLD',
+          },
+        },
+        {
+          Put: {
+            TableName: 'orders',
+            Item: {
+              PK: `ORDER#${ORDER_ID}`,
+              SK: 'OUTBOX#0000000001',
+              eventId: EVENT_ID,
+              eventType: 'OrderPlaced',
+              aggregateType: 'Order',
+              aggregateId: ORDER_ID,
+              sequence: 1,
+              occurredAt: NOW,
+              schemaVersion: 1,
+              correlationId: 'corr-1',
+              payload: {
+                orderId: ORDER_ID,
+                customerId: 'customer-42',
+                currency: 'EUR',
+                lines: body.lines,
+                total: 2699,
+              },
+              traceHeader: TRACE,
+              pendingShard: pendingShardFor(EVENT_ID, 8),
+            },
+            ConditionExpression: 'attribute_not_exists(PK)',
+          },
+        },
+      ],
+    });
+  });
+
+  it('without delivery tracking arms the TTL at write time and writes no pendingShard', async () => {
+    // Prepare
+    const { event } = placeOrder(ORDER_ID, body, { now: NOW, eventId: EVENT_ID });
+
+    // Act
+    const item = store({ deliveryTracking: false }).outboxItem(event);
+
+    // Assess
+    expect(item.expiresAt).toBe(Date.parse(NOW) / 1000 + 7 * 24 * 60 * 60);
+    expect(item).not.toHaveProperty('pendingShard');
+    expect(item).not.toHaveProperty('traceHeader');
+    expect(outboxItemSchema.parse(item)).toEqual(item);
+  });
+
+  it('cancels with an Update conditional on the version and status read, plus the next outbox item', async () => {
+    // Prepare
+    const { order: placed } = placeOrder(ORDER_ID, body, { now: NOW, eventId: EVENT_ID });
+    const { order, event } = cancelOrder(placed, 'too late', {
+      now: NOW,
+      eventId: '01JD00000000000000000EVT02',
+    });
+
+    // Act
+    await store({ deliveryTracking: true }).commit([
+      { type: 'updateOrder', order, expected: { version: 1, status: 'PLACED' } },
+      { type: 'appendEvent', event },
+    ]);
+
+    // Assess
+    const [update, put] = doc.commandCalls(TransactWriteCommand)[0]?.args[0].input.TransactItems ?? [];
+    expect(update).toEqual({
+      Update: {
+        TableName: 'orders',
+        Key: { PK: `ORDER#${ORDER_ID}`, SK: 'ORDER' },
+        UpdateExpression:
+          'SET #status = :status, #version = :version, #updatedAt = :updatedAt, #cancelledAt = :cancelledAt, #cancelReason = :cancelReason',
+        ConditionExpression: '#version = :expectedVersion AND #status = :expectedStatus',
+        ExpressionAttributeNames: {
+          '#status': 'status',
+          '#version': 'version',
+          '#updatedAt': 'updatedAt',
+          '#cancelledAt': 'cancelledAt',
+          '#cancelReason': 'cancelReason',
+        },
+        ExpressionAttributeValues: {
+          ':expectedVersion': 1,
+          ':expectedStatus': 'PLACED',
+          ':status': 'CANCELLED',
+          ':version': 2,
+          ':updatedAt': NOW,
+          ':cancelledAt': NOW,
+          ':cancelReason': 'too late',
+        },
+        ReturnValuesOnConditionCheckFailure: 'ALL_OLD',
+      },
+    });
+    expect(put?.Put?.Item).toMatchObject({
+      SK: 'OUTBOX#0000000002',
+      sequence: 2,
+      eventType: 'OrderCancelled',
+    });
+    expect(put?.Put?.ConditionExpression).toBe('attribute_not_exists(PK)');
+  });
+
+  it('reports a failed order condition with the stored order DynamoDB returned', async () => {
+    // Prepare
+    const { order, event } = placeOrder(ORDER_ID, body, { now: NOW, eventId: EVENT_ID });
+    const existing = { PK: `ORDER#${ORDER_ID}`, SK: 'ORDER', ...order, requestHash: 'h' };
+    doc.on(TransactWriteCommand).rejects(canceled(['ConditionalCheckFailed', 'None'], existing));
+
+    // Act
+    const error = await store({ deliveryTracking: true })
+      .commit([
+        { type: 'insertOrder', order },
+        { type: 'appendEvent', event },
+      ])
+      .catch((e: unknown) => e);
+
+    // Assess
+    expect(error).toBeInstanceOf(ChangeRejectedError);
+    expect(error).toMatchObject({ changeIndex: 0, current: { ...order, requestHash: 'h' } });
+  });
+
+  it.each([
+    [['TransactionConflict', 'None'], ConcurrentWriteError],
+    [['None', 'ThrottlingError'], StoreBusyError],
+  ])('translates cancellation reasons %j', async (codes, expected) => {
+    // Prepare
+    const { event } = placeOrder(ORDER_ID, body, { now: NOW, eventId: EVENT_ID });
+    doc.on(TransactWriteCommand).rejects(canceled(codes));
+
+    // Act
+    const error = await store({ deliveryTracking: true })
+      .commit([{ type: 'appendEvent', event }])
+      .catch((e: unknown) => e);
+
+    // Assess
+    expect(error).toBeInstanceOf(expected);
+  });
+
+  it('reads with a consistent GetItem and hides the keys', async () => {
+    // Prepare
+    const { order } = placeOrder(ORDER_ID, body, { now: NOW, eventId: EVENT_ID });
+    doc.on(GetCommand).resolves({ Item: { PK: `ORDER#${ORDER_ID}`, SK: 'ORDER', ...order } });
+
+    // Act
+    const read = await store({ deliveryTracking: true }).get(ORDER_ID);
+
+    // Assess
+    expect(read).toEqual(order);
+    expect(doc.commandCalls(GetCommand)[0]?.args[0].input).toEqual({
+      TableName: 'orders',
+      Key: { PK: `ORDER#${ORDER_ID}`, SK: 'ORDER' },
+      ConsistentRead: true,
+    });
+  });
+
+  it('refuses to build a key from a malformed id', async () => {
+    await expect(store({ deliveryTracking: true }).get('x#OUTBOX')).rejects.toThrow(/invalid order id/);
+    expect(doc.commandCalls(GetCommand)).toHaveLength(0);
+  });
+});
