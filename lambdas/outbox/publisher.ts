@@ -1,4 +1,3 @@
-import type { Logger } from '@aws-lambda-powertools/logger';
 import { MetricUnit } from '@aws-lambda-powertools/metrics';
 import type { MetricUnit as MetricUnitValue } from '@aws-lambda-powertools/metrics/types';
 import {
@@ -17,6 +16,13 @@ import { type PutEventsLimits, resolveLimits } from './limits';
 /** The part of Powertools Metrics the relay uses; metric names only from MetricName. */
 export interface MetricsSink {
   addMetric(name: MetricName, unit: MetricUnitValue, value: number): unknown;
+}
+
+/** The part of the Powertools Logger the relay uses: a message plus structured attributes. */
+export interface LogSink {
+  info(message: string, attributes: Record<string, unknown>): void;
+  warn(message: string, attributes: Record<string, unknown>): void;
+  error(message: string, attributes: Record<string, unknown>): void;
 }
 
 export interface FailedItem {
@@ -52,7 +58,7 @@ export interface OutboxPublisherDeps {
   /** @default { attempts: 2, baseDelayMs: 50, maxDelayMs: 1000 } */
   readonly retry?: Partial<PublisherRetryPolicy>;
   readonly metrics?: MetricsSink;
-  readonly logger?: Pick<Logger, 'warn'>;
+  readonly logger?: Pick<LogSink, 'warn'>;
   readonly now?: () => Date;
 }
 
@@ -157,7 +163,7 @@ export class OutboxPublisher {
   private readonly maxConcurrentCalls: number;
   private readonly retry: PublisherRetryPolicy;
   private readonly metrics: MetricsSink;
-  private readonly logger: Pick<Logger, 'warn'>;
+  private readonly logger: Pick<LogSink, 'warn'>;
   private readonly now: () => Date;
 
   constructor(deps: OutboxPublisherDeps) {

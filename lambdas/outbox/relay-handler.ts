@@ -1,4 +1,3 @@
-import type { Logger } from '@aws-lambda-powertools/logger';
 import { injectLambdaContext } from '@aws-lambda-powertools/logger/middleware';
 import { MetricUnit } from '@aws-lambda-powertools/metrics';
 import { logMetrics } from '@aws-lambda-powertools/metrics/middleware';
@@ -20,7 +19,7 @@ import { ordersTable } from '../shared/table-definition';
 import { markPublished } from './delivery-tracking';
 import { limitsFromEnv } from './limits';
 import { PoisonQueue, type PoisonRecord } from './poison-queue';
-import { type MetricsSink, OutboxPublisher } from './publisher';
+import { type LogSink, type MetricsSink, OutboxPublisher } from './publisher';
 
 export type DeliveryTracking =
   | { readonly enabled: false }
@@ -36,7 +35,7 @@ export interface RelayDeps {
   readonly poisonQueue: Pick<PoisonQueue, 'send'>;
   readonly tracking: DeliveryTracking;
   readonly metrics?: MetricsSink;
-  readonly logger?: Pick<Logger, 'info' | 'warn' | 'error'>;
+  readonly logger?: LogSink;
   readonly now?: () => Date;
 }
 
