@@ -1,0 +1,179 @@
+import { Duration, RemovalPolicy } from 'aws-cdk-lib';
+import { AttributeType, Billing, TableEncryptionV2, TableV2 } from 'aws-cdk-lib/aws-dynamodb';
+import { type EventPattern, type IEventBus, Rule } from 'aws-cdk-lib/aws-events';
+import { LambdaFunction } from 'aws-cdk-lib/aws-events-targets';
+import { ServicePrincipal } from 'aws-cdk-lib/aws-iam';
+import type { IKey } from 'aws-cdk-lib/aws-kms';
+import type { IDestination } from 'aws-cdk-lib/aws-lambda';
+import { type IQueue, Queue, QueueEncryption } from 'aws-cdk-lib/aws-sqs';
+import { Construct } from 'constructs';
+import { idempotencyTable } from '../../lambdas/inventory/tables';
+import type { Subscription } from '../../lambdas/shared/subscriptions';
+import { OutboxFunction, type OutboxFunctionProps } from './outbox-function';
+
+/** Lambda's limits for asynchronous invocation retries. */
+const MAX_ASYNC_RETRY_ATTEMPTS = 2;
+const MAX_ASYNC_EVENT_AGE = Duration.hours(6);
+
+export interface IdempotentConsumerProps {
+  /** The bus the subscription's rule is created on. */
+  readonly eventBus: IEventBus;
+  /** Rule pattern and target retry policy; the offline event bus routes with the same object. */
+  readonly subscription: Subscription;
+  /** Absolute path of the handler module. */
+  readonly entry: string;
+  /**
+   * Everything else about the function (memory, timeout, log level, environment, ...).
+   * @default the OutboxFunction defaults, service name = subscription name
+   */
+  readonly functionProps?: Omit<OutboxFunctionProps, 'entry' | 'serviceName'> & {
+    readonly serviceName?: string;
+  };
+  /**
+   * How long after an event was first published it may be published again upstream of the bus:
+   * the relay's stream retries (bounded by its maximum record age) and the reconciler's
+   * threshold. Part of the idempotency window.
+   * @default Duration.hours(24), the DynamoDB stream's retention
+   */
+  readonly upstreamRedeliveryWindow?: Duration;
+  /**
+   * Retries of a failed asynchronous invocation (function error or timeout), 0 to 2.
+   * @default 2
+   */
+  readonly asyncRetryAttempts?: number;
+  /**
+   * Oldest event Lambda still runs from its asynchronous queue, 1 minute to 6 hours.
+   * @default Duration.hours(6)
+   */
+  readonly asyncMaxEventAge?: Duration;
+  /**
+   * How long a processed eventId is remembered. Must be at least the redelivery horizon.
+   * @default upstreamRedeliveryWindow + the target's maximum event age + asyncMaxEventAge
+   */
+  readonly idempotencyTtl?: Duration;
+  /**
+   * How long the dead-letter queue keeps undeliverable events.
+   * @default Duration.days(14), the SQS maximum
+   */
+  readonly deadLetterRetention?: Duration;
+  /**
+   * Customer managed key for the idempotency table and the dead-letter queue.
+   * @default AWS owned keys (DynamoDB owned key, SSE-SQS)
+   */
+  readonly encryptionKey?: IKey;
+  /**
+   * Retain the idempotency table when the stack is deleted, with deletion protection.
+   * @default false
+   */
+  readonly retainData?: boolean;
+}
+
+/** EventBridge's JSON pattern keys are kebab-case; CDK's `EventPattern` spells `detail-type` camelCase. */
+export const toCdkEventPattern = (pattern: Readonly<Record<string, unknown>>): EventPattern => {
+  const { 'detail-type': detailType, ...rest } = pattern;
+  return { ...rest, ...(detailType === undefined ? {} : { detailType }) } as EventPattern;
+};
+
+/**
+ * Lambda's on-failure destination needs only sqs:SendMessage; the stock SqsDestination also
+ * grants GetQueueAttributes and GetQueueUrl, which nothing here calls.
+ */
+const sendOnlyQueueDestination = (queue: IQueue): IDestination => ({
+  bind: (_scope, fn) => {
+    queue.grant(fn, 'sqs:SendMessage');
+    queue.encryptionMasterKey?.grant(fn, 'kms:GenerateDataKey', 'kms:Decrypt');
+    return { destination: queue.queueArn };
+  },
+});
+
+/**
+ * One subscription to the bus, consumed exactly once in effect: an EventBridge rule with the
+ * subscription's pattern; a Lambda target with the subscription's retry policy; one SQS
+ * dead-letter queue for both what EventBridge could not deliver and what the function failed on
+ * after Lambda's own retries; and a Powertools idempotency table (key `id`, TTL `expiration`)
+ * whose window covers every way an event can come again.
+ */
+export class IdempotentConsumer extends Construct {
+  public readonly function: OutboxFunction;
+  public readonly rule: Rule;
+  public readonly deadLetterQueue: Queue;
+  public readonly idempotencyTable: TableV2;
+  /** How long processed eventIds are remembered (the function's IDEMPOTENCY_TTL_SECONDS). */
+  public readonly idempotencyTtl: Duration;
+
+  constructor(scope: Construct, id: string, props: IdempotentConsumerProps) {
+    super(scope, id);
+    const { subscription } = props;
+    const asyncRetryAttempts = props.asyncRetryAttempts ?? MAX_ASYNC_RETRY_ATTEMPTS;
+    const asyncMaxEventAge = props.asyncMaxEventAge ?? MAX_ASYNC_EVENT_AGE;
+    if (!Number.isInteger(asyncRetryAttempts) || asyncRetryAttempts < 0 || asyncRetryAttempts > 2)
+      throw new Error(`asyncRetryAttempts must be 0, 1 or 2, got ${asyncRetryAttempts}`);
+    if (asyncMaxEventAge.toSeconds() < 60 || asyncMaxEventAge.toSeconds() > MAX_ASYNC_EVENT_AGE.toSeconds())
+      throw new Error('asyncMaxEventAge must be between 1 minute and 6 hours');
+
+    const horizon = Duration.seconds(
+      (props.upstreamRedeliveryWindow ?? Duration.hours(24)).toSeconds() +
+        subscription.retry.maximumEventAgeSeconds +
+        asyncMaxEventAge.toSeconds(),
+    );
+    if (props.idempotencyTtl !== undefined && props.idempotencyTtl.toSeconds() < horizon.toSeconds())
+      throw new Error(
+        `idempotencyTtl (${props.idempotencyTtl.toSeconds()} s) is shorter than the redelivery horizon ` +
+          `(${horizon.toSeconds()} s): a late duplicate would be applied twice`,
+      );
+    this.idempotencyTtl = props.idempotencyTtl ?? horizon;
+
+    this.deadLetterQueue = new Queue(this, 'DeadLetterQueue', {
+      retentionPeriod: props.deadLetterRetention ?? Duration.days(14),
+      enforceSSL: true,
+      ...(props.encryptionKey
+        ? { encryption: QueueEncryption.KMS, encryptionMasterKey: props.encryptionKey }
+        : { encryption: QueueEncryption.SQS_MANAGED }),
+    });
+    // EventBridge writes to the queue as itself: with a customer managed key it needs the key too.
+    props.encryptionKey?.grantEncryptDecrypt(new ServicePrincipal('events.amazonaws.com'));
+
+    this.idempotencyTable = new TableV2(this, 'IdempotencyTable', {
+      partitionKey: { name: idempotencyTable.partitionKey, type: AttributeType.STRING },
+      timeToLiveAttribute: idempotencyTable.timeToLiveAttribute,
+      billing: Billing.onDemand(),
+      pointInTimeRecoverySpecification: { pointInTimeRecoveryEnabled: true },
+      deletionProtection: props.retainData ?? false,
+      removalPolicy: props.retainData ? RemovalPolicy.RETAIN : RemovalPolicy.DESTROY,
+      encryption: props.encryptionKey
+        ? TableEncryptionV2.customerManagedKey(props.encryptionKey)
+        : TableEncryptionV2.dynamoOwnedKey(),
+    });
+
+    const { serviceName, environment, ...functionProps } = props.functionProps ?? {};
+    this.function = new OutboxFunction(this, 'Function', {
+      ...functionProps,
+      entry: props.entry,
+      serviceName: serviceName ?? subscription.name,
+      environment: { ...environment, IDEMPOTENCY_TTL_SECONDS: String(this.idempotencyTtl.toSeconds()) },
+      retryAttempts: asyncRetryAttempts,
+      maxEventAge: asyncMaxEventAge,
+      onFailure: sendOnlyQueueDestination(this.deadLetterQueue),
+    });
+    // Powertools' persistence layer: put-if-absent, read on conflict, complete, delete on failure.
+    this.function.useTable(this.idempotencyTable, 'IDEMPOTENCY_TABLE_NAME', [
+      'dynamodb:PutItem',
+      'dynamodb:GetItem',
+      'dynamodb:UpdateItem',
+      'dynamodb:DeleteItem',
+    ]);
+
+    this.rule = new Rule(this, 'Rule', {
+      eventBus: props.eventBus,
+      description: `${subscription.name}: ${JSON.stringify(subscription.eventPattern)}`.slice(0, 512),
+      eventPattern: toCdkEventPattern(subscription.eventPattern),
+    });
+    this.rule.addTarget(
+      new LambdaFunction(this.function, {
+        deadLetterQueue: this.deadLetterQueue,
+        retryAttempts: subscription.retry.maximumRetryAttempts,
+        maxEventAge: Duration.seconds(subscription.retry.maximumEventAgeSeconds),
+      }),
+    );
+  }
+}
