@@ -1,0 +1,179 @@
+import { fileURLToPath } from 'node:url';
+import { AccessLogFormat } from 'aws-cdk-lib/aws-apigateway';
+import {
+  HttpApi,
+  HttpMethod,
+  HttpStage,
+  type IHttpRouteAuthorizer,
+  LogGroupLogDestination,
+  PayloadFormatVersion,
+} from 'aws-cdk-lib/aws-apigatewayv2';
+import { HttpIamAuthorizer, HttpJwtAuthorizer } from 'aws-cdk-lib/aws-apigatewayv2-authorizers';
+import { HttpLambdaIntegration } from 'aws-cdk-lib/aws-apigatewayv2-integrations';
+import type { ITable } from 'aws-cdk-lib/aws-dynamodb';
+import { LogGroup, RetentionDays } from 'aws-cdk-lib/aws-logs';
+import { Construct } from 'constructs';
+import { ordersRoutes } from '../../lambdas/orders/http/routes';
+import { OutboxFunction } from './outbox-function';
+
+/** How callers of the deployed API authenticate. There is no unauthenticated option: only the offline runtime is open. */
+export type OrdersApiAuthorization =
+  /** AWS Signature Version 4 with IAM credentials allowed `execute-api:Invoke` on the API. */
+  | { readonly type: 'iam' }
+  /** A JWT (OIDC / OAuth 2.0 access or ID token) from `issuer`, whose `aud` (or `client_id`) is one of `audience`. */
+  | {
+      readonly type: 'jwt';
+      readonly issuer: string;
+      readonly audience: readonly string[];
+      /** Scopes the token must carry on every route. @default no scope required */
+      readonly scopes?: readonly string[];
+    };
+
+export interface OrdersApiProps {
+  /** The orders table (order and outbox items). */
+  readonly table: ITable;
+  /** @default { type: 'iam' } */
+  readonly authorization?: OrdersApiAuthorization;
+  /** Steady-state requests per second the stage accepts before answering 429. @default 50 */
+  readonly throttlingRateLimit?: number;
+  /** Requests the stage accepts in a burst above the rate. @default 100 */
+  readonly throttlingBurstLimit?: number;
+  /** Retention of the JSON access logs. @default RetentionDays.ONE_MONTH */
+  readonly accessLogRetention?: RetentionDays;
+  /** Retention of the function's logs. @default RetentionDays.ONE_MONTH */
+  readonly logRetention?: RetentionDays;
+  /** Powertools log level of the function. @default 'INFO' */
+  readonly logLevel?: 'DEBUG' | 'INFO' | 'WARN' | 'ERROR';
+  /**
+   * Delivery tracking: outbox items are written unpublished (sparse pending index, no TTL) and the
+   * relay marks them published. Must match the relay's setting.
+   * @default true
+   */
+  readonly deliveryTracking?: boolean;
+  /** Days an outbox item is kept (after publishing with delivery tracking, after writing without). @default 7 */
+  readonly outboxRetentionDays?: number;
+}
+
+/** Exactly what the handler calls: GetItem to read, and Put/Update inside TransactWriteItems. */
+export const ORDERS_API_TABLE_ACTIONS = [
+  'dynamodb:GetItem',
+  'dynamodb:PutItem',
+  'dynamodb:UpdateItem',
+] as const;
+
+/** Key actions DynamoDB needs from a caller when the table uses a customer managed key. */
+const KEY_ACTIONS = [
+  'kms:Decrypt',
+  'kms:DescribeKey',
+  'kms:Encrypt',
+  'kms:ReEncrypt*',
+  'kms:GenerateDataKey*',
+];
+
+const HANDLER_ENTRY = fileURLToPath(new URL('../../lambdas/orders/handler.ts', import.meta.url));
+
+/**
+ * One field per line of the access log, in JSON. No source IP, user agent or request data: who
+ * called is the authenticated principal (IAM ARN or JWT subject), which is what an audit needs.
+ */
+const accessLogFormat = AccessLogFormat.custom(
+  JSON.stringify({
+    requestId: '$context.requestId',
+    requestTime: '$context.requestTimeEpoch',
+    routeKey: '$context.routeKey',
+    status: '$context.status',
+    protocol: '$context.protocol',
+    responseLength: '$context.responseLength',
+    responseLatency: '$context.responseLatency',
+    integrationStatus: '$context.integrationStatus',
+    integrationLatency: '$context.integrationLatency',
+    integrationError: '$context.integrationErrorMessage',
+    error: '$context.error.message',
+    authorizerError: '$context.authorizer.error',
+    iamPrincipal: '$context.identity.userArn',
+    jwtSubject: '$context.authorizer.claims.sub',
+  }),
+);
+
+/**
+ * The orders HTTP API: POST /orders, GET /orders/{orderId}, POST /orders/{orderId}/cancel on an
+ * API Gateway HTTP API (payload format 2.0) in front of one function. Authorized on every route
+ * (IAM by default, JWT as the alternative), throttled on the stage, access-logged in JSON. The
+ * 64 KiB body limit is enforced by the handler.
+ */
+export class OrdersApi extends Construct {
+  public readonly api: HttpApi;
+  public readonly stage: HttpStage;
+  public readonly handler: OutboxFunction;
+  public readonly accessLogs: LogGroup;
+  /** The stage's invoke URL, ending in `/`. */
+  public readonly url: string;
+
+  constructor(scope: Construct, id: string, props: OrdersApiProps) {
+    super(scope, id);
+    const rateLimit = props.throttlingRateLimit ?? 50;
+    const burstLimit = props.throttlingBurstLimit ?? 100;
+    const retentionDays = props.outboxRetentionDays ?? 7;
+    if (!(rateLimit > 0)) throw new Error('throttlingRateLimit must be greater than 0');
+    if (!Number.isInteger(burstLimit) || burstLimit < 1)
+      throw new Error('throttlingBurstLimit must be a positive integer');
+    if (!Number.isInteger(retentionDays) || retentionDays < 1 || retentionDays > 365)
+      throw new Error('outboxRetentionDays must be a whole number of days between 1 and 365');
+
+    this.handler = new OutboxFunction(this, 'Handler', {
+      entry: HANDLER_ENTRY,
+      serviceName: 'orders-api',
+      description: 'Orders API: writes each order and its outbox event in one DynamoDB transaction',
+      ...(props.logRetention === undefined ? {} : { logRetention: props.logRetention }),
+      ...(props.logLevel === undefined ? {} : { logLevel: props.logLevel }),
+      environment: {
+        OUTBOX_DELIVERY_TRACKING: String(props.deliveryTracking ?? true),
+        OUTBOX_RETENTION_DAYS: String(retentionDays),
+      },
+    });
+    this.handler.useTable(props.table, 'TABLE_NAME', ORDERS_API_TABLE_ACTIONS);
+    props.table.encryptionKey?.grant(this.handler, ...KEY_ACTIONS);
+
+    const authorization = props.authorization ?? { type: 'iam' };
+    this.api = new HttpApi(this, 'HttpApi', {
+      description: 'dynamodb-outbox orders API',
+      createDefaultStage: false,
+      defaultAuthorizer: authorizerFor(authorization),
+      ...(authorization.type === 'jwt' && authorization.scopes?.length
+        ? { defaultAuthorizationScopes: [...authorization.scopes] }
+        : {}),
+    });
+
+    const integration = new HttpLambdaIntegration('Integration', this.handler, {
+      payloadFormatVersion: PayloadFormatVersion.VERSION_2_0,
+    });
+    for (const route of ordersRoutes) {
+      this.api.addRoutes({ path: route.path, methods: [HttpMethod[route.method]], integration });
+    }
+
+    this.accessLogs = new LogGroup(this, 'AccessLogs', {
+      retention: props.accessLogRetention ?? RetentionDays.ONE_MONTH,
+    });
+    this.stage = new HttpStage(this, 'DefaultStage', {
+      httpApi: this.api,
+      stageName: '$default',
+      autoDeploy: true,
+      throttle: { rateLimit, burstLimit },
+      accessLogSettings: {
+        destination: new LogGroupLogDestination(this.accessLogs),
+        format: accessLogFormat,
+      },
+    });
+    this.url = this.stage.url;
+  }
+}
+
+const authorizerFor = (authorization: OrdersApiAuthorization): IHttpRouteAuthorizer => {
+  if (authorization.type === 'iam') return new HttpIamAuthorizer();
+  if (!/^https:\/\/\S+$/.test(authorization.issuer))
+    throw new Error('The JWT issuer must be an https:// URL');
+  if (authorization.audience.length === 0) throw new Error('A JWT authorizer needs at least one audience');
+  return new HttpJwtAuthorizer('JwtAuthorizer', authorization.issuer, {
+    jwtAudience: [...authorization.audience],
+  });
+};

@@ -1,0 +1,192 @@
+import { App, Stack } from 'aws-cdk-lib';
+import { Match, Template } from 'aws-cdk-lib/assertions';
+import { Key } from 'aws-cdk-lib/aws-kms';
+import { RetentionDays } from 'aws-cdk-lib/aws-logs';
+import { describe, expect, it } from 'vitest';
+import { OrdersApi, type OrdersApiProps } from '../../lib/constructs/orders-api';
+import { OrdersTable } from '../../lib/constructs/orders-table';
+
+const synth = (
+  props: Partial<Omit<OrdersApiProps, 'table'>> = {},
+  options: { encryptionKey?: boolean } = {},
+) => {
+  const app = new App({ context: { 'aws:cdk:bundling-stacks': [] } });
+  // A customer managed key on TableV2 needs a concrete region.
+  const env = options.encryptionKey ? { region: 'eu-west-1', account: '123456789012' } : undefined;
+  const stack = new Stack(app, 'OrdersApiTest', env ? { env } : {});
+  const encryptionKey = options.encryptionKey ? new Key(stack, 'Key') : undefined;
+  const { table } = new OrdersTable(stack, 'Orders', encryptionKey ? { encryptionKey } : {});
+  const api = new OrdersApi(stack, 'Api', { table, ...props });
+  return { stack, api, template: Template.fromStack(stack) };
+};
+
+/** Every statement of the policies attached to the role of the API function. */
+const handlerStatements = (stack: Stack, api: OrdersApi, template: Template) => {
+  const roleId = stack.getLogicalId(api.handler.role?.node.defaultChild as never);
+  return Object.values(template.findResources('AWS::IAM::Policy'))
+    .filter((p) => p.Properties.Roles.some((r: { Ref: string }) => r.Ref === roleId))
+    .flatMap(
+      (p) => p.Properties.PolicyDocument.Statement as Array<{ Action: string | string[]; Resource: unknown }>,
+    );
+};
+const actionsOf = (statements: Array<{ Action: string | string[] }>, prefix: string) =>
+  statements
+    .flatMap((s) => (Array.isArray(s.Action) ? s.Action : [s.Action]))
+    .filter((a) => a.startsWith(prefix))
+    .sort();
+
+describe('OrdersApi', () => {
+  it('runs the handler on Node.js 24, arm64, with the table name and the delivery-tracking settings', () => {
+    const { template } = synth();
+    template.hasResourceProperties('AWS::Lambda::Function', {
+      Runtime: 'nodejs24.x',
+      Architectures: ['arm64'],
+      TracingConfig: { Mode: 'Active' },
+      Environment: {
+        Variables: Match.objectLike({
+          TABLE_NAME: { Ref: Match.stringLikeRegexp('^OrdersTable') },
+          OUTBOX_DELIVERY_TRACKING: 'true',
+          OUTBOX_RETENTION_DAYS: '7',
+          POWERTOOLS_SERVICE_NAME: 'orders-api',
+        }),
+      },
+    });
+  });
+
+  it('grants the function exactly GetItem, PutItem and UpdateItem on the table: no Scan, Query or DeleteItem', () => {
+    const { stack, api, template } = synth();
+    const statements = handlerStatements(stack, api, template);
+    expect(actionsOf(statements, 'dynamodb:')).toEqual([
+      'dynamodb:GetItem',
+      'dynamodb:PutItem',
+      'dynamodb:UpdateItem',
+    ]);
+    expect(actionsOf(statements, 'kms:')).toEqual([]);
+    const dynamo = statements.find((s) => actionsOf([s], 'dynamodb:').length > 0);
+    expect(JSON.stringify(dynamo?.Resource)).toMatch(/OrdersTable/);
+  });
+
+  it('grants the table key to the function when the table is encrypted with a customer managed key', () => {
+    const { stack, api, template } = synth({}, { encryptionKey: true });
+    expect(actionsOf(handlerStatements(stack, api, template), 'kms:')).toEqual([
+      'kms:Decrypt',
+      'kms:DescribeKey',
+      'kms:Encrypt',
+      'kms:GenerateDataKey*',
+      'kms:ReEncrypt*',
+    ]);
+  });
+
+  it('serves the three routes through one payload 2.0 Lambda proxy integration', () => {
+    const { template } = synth();
+    template.hasResourceProperties('AWS::ApiGatewayV2::Api', { ProtocolType: 'HTTP' });
+    template.resourceCountIs('AWS::ApiGatewayV2::Integration', 1);
+    template.hasResourceProperties('AWS::ApiGatewayV2::Integration', {
+      IntegrationType: 'AWS_PROXY',
+      PayloadFormatVersion: '2.0',
+    });
+    const routeKeys = Object.values(template.findResources('AWS::ApiGatewayV2::Route'))
+      .map((r) => r.Properties.RouteKey)
+      .sort();
+    expect(routeKeys).toEqual(['GET /orders/{orderId}', 'POST /orders', 'POST /orders/{orderId}/cancel']);
+  });
+
+  it('requires IAM authorization on every route by default', () => {
+    const { template } = synth();
+    const routes = Object.values(template.findResources('AWS::ApiGatewayV2::Route'));
+    expect(routes.map((r) => r.Properties.AuthorizationType)).toEqual(['AWS_IAM', 'AWS_IAM', 'AWS_IAM']);
+    template.resourceCountIs('AWS::ApiGatewayV2::Authorizer', 0);
+  });
+
+  it('uses a JWT authorizer with the given issuer, audience and scopes instead', () => {
+    // Act
+    const { template } = synth({
+      authorization: {
+        type: 'jwt',
+        issuer: 'https://cognito-idp.eu-west-1.amazonaws.com/eu-west-1_example',
+        audience: ['orders-client'],
+        scopes: ['orders/write'],
+      },
+    });
+
+    // Assess
+    template.hasResourceProperties('AWS::ApiGatewayV2::Authorizer', {
+      AuthorizerType: 'JWT',
+      IdentitySource: ['$request.header.Authorization'],
+      JwtConfiguration: {
+        Issuer: 'https://cognito-idp.eu-west-1.amazonaws.com/eu-west-1_example',
+        Audience: ['orders-client'],
+      },
+    });
+    const routes = Object.values(template.findResources('AWS::ApiGatewayV2::Route'));
+    for (const route of routes) {
+      expect(route.Properties).toMatchObject({
+        AuthorizationType: 'JWT',
+        AuthorizerId: { Ref: expect.stringMatching(/JwtAuthorizer/) },
+        AuthorizationScopes: ['orders/write'],
+      });
+    }
+  });
+
+  it.each([
+    [{ authorization: { type: 'jwt', issuer: 'http://insecure.example.com', audience: ['a'] } }, /https/],
+    [{ authorization: { type: 'jwt', issuer: 'https://issuer.example.com', audience: [] } }, /audience/],
+    [{ throttlingRateLimit: 0 }, /throttlingRateLimit/],
+    [{ throttlingBurstLimit: 1.5 }, /throttlingBurstLimit/],
+    [{ outboxRetentionDays: 0 }, /outboxRetentionDays/],
+  ] as const)('rejects invalid props %j', (props, message) => {
+    expect(() => synth(props as Partial<OrdersApiProps>)).toThrow(message);
+  });
+
+  it('throttles the $default stage with the default rate and burst, or the given ones', () => {
+    synth().template.hasResourceProperties('AWS::ApiGatewayV2::Stage', {
+      StageName: '$default',
+      AutoDeploy: true,
+      DefaultRouteSettings: { ThrottlingRateLimit: 50, ThrottlingBurstLimit: 100 },
+    });
+    synth({ throttlingRateLimit: 7, throttlingBurstLimit: 3 }).template.hasResourceProperties(
+      'AWS::ApiGatewayV2::Stage',
+      { DefaultRouteSettings: { ThrottlingRateLimit: 7, ThrottlingBurstLimit: 3 } },
+    );
+  });
+
+  it('writes JSON access logs, without client IPs, to a log group with bounded retention', () => {
+    // Prepare
+    const { stack, api, template } = synth({ accessLogRetention: RetentionDays.THREE_MONTHS });
+    const logGroupId = stack.getLogicalId(api.accessLogs.node.defaultChild as never);
+
+    // Act
+    const [stage] = Object.values(template.findResources('AWS::ApiGatewayV2::Stage'));
+    const settings = stage?.Properties.AccessLogSettings;
+
+    // Assess
+    expect(settings.DestinationArn).toEqual({ 'Fn::GetAtt': [logGroupId, 'Arn'] });
+    const format = JSON.parse(settings.Format) as Record<string, string>;
+    expect(format).toMatchObject({
+      requestId: '$context.requestId',
+      routeKey: '$context.routeKey',
+      status: '$context.status',
+      iamPrincipal: '$context.identity.userArn',
+    });
+    expect(settings.Format).not.toMatch(/sourceIp|userAgent/);
+    template.hasResourceProperties('AWS::Logs::LogGroup', { RetentionInDays: 90 });
+  });
+
+  it('exposes the stage URL', () => {
+    const { stack, api } = synth();
+    expect(stack.resolve(api.url)).toEqual({
+      'Fn::Join': [
+        '',
+        [
+          'https://',
+          { Ref: expect.stringMatching(/HttpApi/) },
+          '.execute-api.',
+          { Ref: 'AWS::Region' },
+          '.',
+          { Ref: 'AWS::URLSuffix' },
+          '/',
+        ],
+      ],
+    });
+  });
+});
