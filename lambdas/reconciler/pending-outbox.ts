@@ -1,0 +1,97 @@
+import { type DynamoDBDocumentClient, QueryCommand, UpdateCommand } from '@aws-sdk/lib-dynamodb';
+import type { z } from 'zod';
+import { type OutboxItem, outboxItemSchema } from '../shared/outbox-event';
+import { ordersTable } from '../shared/table-definition';
+
+export interface PendingPage {
+  readonly items: OutboxItem[];
+  /** Index entries that are not valid outbox items: they can never be published as they are. */
+  readonly malformed: Array<{
+    readonly key?: { PK: string; SK: string };
+    readonly reason: string;
+    readonly image: Record<string, unknown>;
+  }>;
+  readonly nextKey?: Record<string, unknown>;
+}
+
+const describe = (error: z.ZodError): string =>
+  error.issues
+    .slice(0, 5)
+    .map((i) => `${i.path.join('.') || '(item)'}: ${i.message}`)
+    .join('; ');
+
+/**
+ * The sparse pending index (delivery tracking): only unpublished outbox items carry the index
+ * key, spread over `pendingShardCount` shards. Queried shard by shard, oldest first.
+ */
+export class PendingOutbox {
+  constructor(
+    private readonly doc: DynamoDBDocumentClient,
+    private readonly tableName: string,
+  ) {}
+
+  /** One page of `shard`'s items that occurred before `before` (ISO-8601), oldest first. */
+  async page(
+    shard: string,
+    before: string,
+    limit: number,
+    startKey?: Record<string, unknown>,
+  ): Promise<PendingPage> {
+    const { indexName, partitionKey, sortKey } = ordersTable.pendingIndex;
+    const response = await this.doc.send(
+      new QueryCommand({
+        TableName: this.tableName,
+        IndexName: indexName,
+        KeyConditionExpression: '#shard = :shard AND #occurredAt < :before',
+        ExpressionAttributeNames: { '#shard': partitionKey, '#occurredAt': sortKey },
+        ExpressionAttributeValues: { ':shard': shard, ':before': before },
+        Limit: limit,
+        ...(startKey ? { ExclusiveStartKey: startKey } : {}),
+      }),
+    );
+    const items: OutboxItem[] = [];
+    const malformed: PendingPage['malformed'][number][] = [];
+    for (const raw of response.Items ?? []) {
+      const parsed = outboxItemSchema.safeParse(raw);
+      if (parsed.success) {
+        items.push(parsed.data);
+        continue;
+      }
+      const { PK, SK } = raw;
+      malformed.push({
+        ...(typeof PK === 'string' && typeof SK === 'string' ? { key: { PK, SK } } : {}),
+        reason: `Not a valid outbox item: ${describe(parsed.error)}`,
+        image: raw,
+      });
+    }
+    return { items, malformed, ...(response.LastEvaluatedKey ? { nextKey: response.LastEvaluatedKey } : {}) };
+  }
+
+  /**
+   * Take an item that can never be published off the pending index, so that it is reported once
+   * (on the poison queue, which holds its content) instead of on every run. Its TTL stays unarmed:
+   * the item is kept until a redrive publishes it.
+   */
+  async park(key: { PK: string; SK: string }, now: Date): Promise<'parked' | 'gone'> {
+    try {
+      await this.doc.send(
+        new UpdateCommand({
+          TableName: this.tableName,
+          Key: { [ordersTable.partitionKey]: key.PK, [ordersTable.sortKey]: key.SK },
+          UpdateExpression: 'SET #parkedAt = :now REMOVE #shard',
+          ConditionExpression: 'attribute_exists(#pk)',
+          ExpressionAttributeNames: {
+            '#pk': ordersTable.partitionKey,
+            '#parkedAt': 'parkedAt',
+            '#shard': ordersTable.pendingIndex.partitionKey,
+          },
+          ExpressionAttributeValues: { ':now': now.toISOString() },
+        }),
+      );
+      return 'parked';
+    } catch (error) {
+      if (error instanceof Error && error.name === 'ConditionalCheckFailedException') return 'gone';
+      throw error;
+    }
+  }
+}

@@ -1,0 +1,291 @@
+import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
+import { DynamoDBDocumentClient, QueryCommand, UpdateCommand } from '@aws-sdk/lib-dynamodb';
+import { mockClient } from 'aws-sdk-client-mock';
+import { beforeEach, describe, expect, it, vi } from 'vitest';
+import type { PoisonRecord } from '../../../lambdas/outbox/poison-queue';
+import type { PublishResult } from '../../../lambdas/outbox/publisher';
+import { PendingOutbox } from '../../../lambdas/reconciler/pending-outbox';
+import { type ReconcilerDeps, reconcile } from '../../../lambdas/reconciler/reconcile';
+import type { OutboxItem } from '../../../lambdas/shared/outbox-event';
+
+const NOW = new Date('2026-11-22T12:00:00.000Z');
+const ddb = mockClient(DynamoDBDocumentClient);
+const doc = DynamoDBDocumentClient.from(new DynamoDBClient({}));
+
+const item = (n: number, shard = 'PENDING#0'): OutboxItem => ({
+  PK: `ORDER#o${n}`,
+  SK: 'OUTBOX#0000000001',
+  eventId: `e${n}`,
+  eventType: 'OrderPlaced',
+  aggregateType: 'Order',
+  aggregateId: `o${n}`,
+  sequence: 1,
+  occurredAt: `2026-11-22T10:00:0${n % 10}.000Z`,
+  schemaVersion: 1,
+  payload: { orderId: `o${n}` },
+  pendingShard: shard,
+});
+
+const publishAll = (items: readonly OutboxItem[]): Promise<PublishResult> =>
+  Promise.resolve({ published: [...items], retryable: [], poison: [] });
+
+const build = (overrides: Partial<ReconcilerDeps> = {}) => {
+  const metrics = { addMetric: vi.fn() };
+  const logger = { info: vi.fn(), warn: vi.fn(), error: vi.fn() };
+  const publisher = { publish: vi.fn(publishAll) };
+  const poisonQueue = {
+    send: vi.fn((records: readonly PoisonRecord[]) => Promise.resolve({ sent: [...records], failed: [] })),
+  };
+  const deps: ReconcilerDeps = {
+    pending: new PendingOutbox(doc, 'orders'),
+    publisher,
+    poisonQueue,
+    doc,
+    tableName: 'orders',
+    settings: { thresholdSeconds: 900, maxItemsPerRun: 1000, pageSize: 100, retentionDays: 7 },
+    metrics,
+    logger,
+    now: () => NOW,
+    ...overrides,
+  };
+  return { deps, metrics, publisher, poisonQueue };
+};
+
+/** Items by shard, as the pending index would return them. */
+const indexHolding = (byShard: Record<string, unknown[]>) => {
+  ddb.on(QueryCommand).callsFake((input: { ExpressionAttributeValues: { ':shard': string } }) => ({
+    Items: byShard[input.ExpressionAttributeValues[':shard']] ?? [],
+  }));
+};
+
+describe('reconcile', () => {
+  beforeEach(() => {
+    ddb.reset();
+    ddb.on(UpdateCommand).resolves({});
+  });
+
+  it('queries every shard of the pending index for items older than the threshold', async () => {
+    // Prepare
+    indexHolding({});
+    const { deps } = build();
+
+    // Act
+    await reconcile(deps);
+
+    // Assess
+    const queries = ddb.commandCalls(QueryCommand).map((c) => c.args[0].input);
+    expect(queries.map((q) => q.ExpressionAttributeValues?.[':shard'])).toEqual(
+      Array.from({ length: 8 }, (_, i) => `PENDING#${i}`),
+    );
+    expect(queries[0]).toMatchObject({
+      TableName: 'orders',
+      IndexName: 'pending-outbox',
+      KeyConditionExpression: '#shard = :shard AND #occurredAt < :before',
+      ExpressionAttributeNames: { '#shard': 'pendingShard', '#occurredAt': 'occurredAt' },
+      ExpressionAttributeValues: { ':before': '2026-11-22T11:45:00.000Z' },
+    });
+  });
+
+  it('republishes stuck items through the publisher and marks them published with their TTL', async () => {
+    // Prepare
+    indexHolding({ 'PENDING#0': [item(1)], 'PENDING#5': [item(2, 'PENDING#5'), item(3, 'PENDING#5')] });
+    const { deps, publisher, metrics } = build();
+
+    // Act
+    const report = await reconcile(deps);
+
+    // Assess
+    expect(publisher.publish.mock.calls.map(([items]) => items.map((i) => i.eventId))).toEqual([
+      ['e1'],
+      ['e2', 'e3'],
+    ]);
+    expect(report).toMatchObject({ found: 3, republished: 3, retryable: 0, parked: 0, truncated: false });
+    const updates = ddb.commandCalls(UpdateCommand).map((c) => c.args[0].input);
+    expect(updates.map((u) => u.Key)).toEqual([
+      { PK: 'ORDER#o1', SK: 'OUTBOX#0000000001' },
+      { PK: 'ORDER#o2', SK: 'OUTBOX#0000000001' },
+      { PK: 'ORDER#o3', SK: 'OUTBOX#0000000001' },
+    ]);
+    expect(updates[0]).toMatchObject({
+      UpdateExpression: 'SET #publishedAt = :publishedAt, #expiresAt = :expiresAt REMOVE #pendingShard',
+      ExpressionAttributeValues: {
+        ':publishedAt': NOW.toISOString(),
+        ':expiresAt': NOW.getTime() / 1000 + 7 * 86_400,
+      },
+    });
+    expect(metrics.addMetric).toHaveBeenCalledWith('ReconcilerRepublished', 'Count', 3);
+  });
+
+  it('leaves retryable failures pending for the next run, without marking them', async () => {
+    // Prepare
+    indexHolding({ 'PENDING#0': [item(1)] });
+    const { deps } = build({
+      publisher: {
+        publish: async (items) => ({
+          published: [],
+          retryable: items.map((i) => ({
+            item: i,
+            errorCode: 'ThrottlingException',
+            errorMessage: 'slow down',
+          })),
+          poison: [],
+        }),
+      },
+    });
+
+    // Act
+    const report = await reconcile(deps);
+
+    // Assess
+    expect(report).toMatchObject({ found: 1, republished: 0, retryable: 1 });
+    expect(ddb.commandCalls(UpdateCommand)).toHaveLength(0);
+  });
+
+  it('parks a poison item: poison queue first, then off the pending index, TTL left unarmed', async () => {
+    // Prepare
+    indexHolding({ 'PENDING#0': [item(1)] });
+    const { deps, poisonQueue } = build({
+      publisher: {
+        publish: async (items) => ({
+          published: [],
+          retryable: [],
+          poison: items.map((i) => ({ item: i, errorCode: 'EntryTooLarge', errorMessage: 'too big' })),
+        }),
+      },
+    });
+
+    // Act
+    const report = await reconcile(deps);
+
+    // Assess
+    expect(poisonQueue.send).toHaveBeenCalledWith([
+      {
+        errorCode: 'EntryTooLarge',
+        reason: 'too big',
+        key: { PK: 'ORDER#o1', SK: 'OUTBOX#0000000001' },
+        item: item(1),
+      },
+    ]);
+    expect(report.parked).toBe(1);
+    expect(ddb.commandCalls(UpdateCommand)[0]?.args[0].input).toMatchObject({
+      UpdateExpression: 'SET #parkedAt = :now REMOVE #shard',
+      ConditionExpression: 'attribute_exists(#pk)',
+      ExpressionAttributeNames: { '#shard': 'pendingShard', '#parkedAt': 'parkedAt' },
+    });
+  });
+
+  it('keeps a poison item pending when the poison queue refuses it', async () => {
+    // Prepare
+    indexHolding({ 'PENDING#0': [item(1)] });
+    const { deps } = build({
+      publisher: {
+        publish: async (items) => ({
+          published: [],
+          retryable: [],
+          poison: items.map((i) => ({ item: i, errorCode: 'EntryTooLarge', errorMessage: 'too big' })),
+        }),
+      },
+      poisonQueue: {
+        send: async (records) => ({
+          sent: [],
+          failed: records.map((record) => ({ record, errorCode: 'AccessDenied', errorMessage: 'no' })),
+        }),
+      },
+    });
+
+    // Act
+    const report = await reconcile(deps);
+
+    // Assess
+    expect(report.parked).toBe(0);
+    expect(ddb.commandCalls(UpdateCommand)).toHaveLength(0);
+  });
+
+  it('parks an index entry that is not a valid outbox item, with its raw content', async () => {
+    // Prepare
+    const broken = {
+      PK: 'ORDER#o9',
+      SK: 'OUTBOX#0000000001',
+      pendingShard: 'PENDING#0',
+      occurredAt: '2026-11-22T10:00:00.000Z',
+    };
+    indexHolding({ 'PENDING#0': [broken] });
+    const { deps, poisonQueue, publisher } = build();
+
+    // Act
+    const report = await reconcile(deps);
+
+    // Assess
+    expect(publisher.publish).toHaveBeenCalledWith([]);
+    expect(poisonQueue.send.mock.calls[0]?.[0]).toEqual([
+      expect.objectContaining({
+        errorCode: 'MalformedItem',
+        key: { PK: 'ORDER#o9', SK: 'OUTBOX#0000000001' },
+        image: broken,
+      }),
+    ]);
+    expect(report).toMatchObject({ found: 1, parked: 1 });
+  });
+
+  it('stops at maxItemsPerRun and says so', async () => {
+    // Prepare
+    indexHolding({ 'PENDING#0': [item(1), item(2)], 'PENDING#1': [item(3, 'PENDING#1')] });
+    const { deps, publisher } = build();
+
+    // Act
+    const report = await reconcile({ ...deps, settings: { ...deps.settings, maxItemsPerRun: 2 } });
+
+    // Assess
+    expect(report).toMatchObject({ found: 2, republished: 2, truncated: true });
+    expect(publisher.publish).toHaveBeenCalledTimes(1);
+    expect(ddb.commandCalls(QueryCommand)[0]?.args[0].input.Limit).toBe(2);
+  });
+
+  it('stops starting pages when the time budget runs out', async () => {
+    // Prepare
+    indexHolding({ 'PENDING#0': [item(1)] });
+    const { deps } = build();
+
+    // Act
+    const report = await reconcile(deps, () => false);
+
+    // Assess
+    expect(report).toMatchObject({ found: 0, truncated: true });
+    expect(ddb.commandCalls(QueryCommand)).toHaveLength(0);
+  });
+
+  it('follows the index pages of a shard', async () => {
+    // Prepare
+    ddb
+      .on(QueryCommand)
+      .resolves({ Items: [] })
+      .on(QueryCommand, { ExpressionAttributeValues: { ':shard': 'PENDING#0' } })
+      .resolvesOnce({ Items: [item(1)], LastEvaluatedKey: { PK: 'ORDER#o1' } })
+      .resolvesOnce({ Items: [item(2)] });
+    const { deps } = build();
+
+    // Act
+    const report = await reconcile(deps);
+
+    // Assess
+    expect(report.republished).toBe(2);
+    const shard0 = ddb
+      .commandCalls(QueryCommand)
+      .map((c) => c.args[0].input)
+      .filter((q) => q.ExpressionAttributeValues?.[':shard'] === 'PENDING#0');
+    expect(shard0.map((q) => q.ExclusiveStartKey)).toEqual([undefined, { PK: 'ORDER#o1' }]);
+  });
+
+  it('emits ReconcilerRepublished 0 on a quiet run, so its alarm always has data', async () => {
+    // Prepare
+    indexHolding({});
+    const { deps, metrics } = build();
+
+    // Act
+    const report = await reconcile(deps);
+
+    // Assess
+    expect(report).toMatchObject({ found: 0, republished: 0, truncated: false });
+    expect(metrics.addMetric).toHaveBeenCalledWith('ReconcilerRepublished', 'Count', 0);
+  });
+});
