@@ -1,0 +1,416 @@
+import {
+  EventBridgeClient,
+  type EventBridgeClientConfig,
+  ListRulesCommand,
+  PutEventsCommand,
+  type PutEventsRequestEntry,
+} from '@aws-sdk/client-eventbridge';
+import { afterEach, describe, expect, it, vi } from 'vitest';
+import { inventorySubscription, type Subscription } from '../../../lambdas/shared/subscriptions';
+import {
+  type BusEvent,
+  type LocalEventBus,
+  type LocalEventBusOptions,
+  startLocalEventBus,
+} from '../../../local/event-bus';
+
+const buses: LocalEventBus[] = [];
+const clients: EventBridgeClient[] = [];
+
+const startBus = async (options: LocalEventBusOptions = {}): Promise<LocalEventBus> => {
+  const bus = await startLocalEventBus({ port: 0, retryBaseDelayMs: 2, retryMaxDelayMs: 10, ...options });
+  buses.push(bus);
+  return bus;
+};
+
+/** The real SDK client, pointed at the local endpoint. */
+const sdkClient = (bus: LocalEventBus, config: EventBridgeClientConfig = {}): EventBridgeClient => {
+  const client = new EventBridgeClient({
+    endpoint: bus.endpoint,
+    region: 'us-east-1',
+    credentials: { accessKeyId: 'local', secretAccessKey: 'local' },
+    maxAttempts: 1,
+    ...config,
+  });
+  clients.push(client);
+  return client;
+};
+
+const entry = (overrides: Partial<PutEventsRequestEntry> = {}): PutEventsRequestEntry => ({
+  Source: 'orders',
+  DetailType: 'OrderPlaced',
+  Detail: JSON.stringify({ eventId: 'evt-1', orderId: 'o-1' }),
+  EventBusName: 'orders-bus',
+  ...overrides,
+});
+
+const errorOf = async (
+  promise: Promise<unknown>,
+): Promise<Error & { $metadata?: { httpStatusCode?: number } }> => {
+  try {
+    await promise;
+  } catch (error) {
+    return error as Error;
+  }
+  throw new Error('expected the call to fail');
+};
+
+afterEach(async () => {
+  for (const client of clients.splice(0)) client.destroy();
+  await Promise.all(buses.splice(0).map((b) => b.stop()));
+});
+
+describe('local EventBridge: PutEvents over the wire protocol', () => {
+  it('accepts entries from the real SDK client, assigns UUID event ids and keeps the events', async () => {
+    // Prepare
+    const bus = await startBus({ region: 'eu-west-1', account: '111122223333' });
+    const client = sdkClient(bus);
+    // Act
+    const result = await client.send(
+      new PutEventsCommand({
+        Entries: [
+          entry({
+            TraceHeader: 'Root=1-5759e988-bd862e3fe1be46a994272793',
+            Time: new Date('2026-01-02T03:04:05Z'),
+          }),
+          entry({ Detail: JSON.stringify({ eventId: 'evt-2' }), Resources: ['arn:aws:x'] }),
+        ],
+      }),
+    );
+    // Assess
+    expect(result.FailedEntryCount).toBe(0);
+    const ids = result.Entries?.map((e) => e.EventId) ?? [];
+    for (const id of ids)
+      expect(id).toMatch(/^[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$/);
+    const events = await (await fetch(`${bus.endpoint}/events`)).json();
+    expect(events).toEqual([
+      {
+        event: {
+          version: '0',
+          id: ids[0],
+          'detail-type': 'OrderPlaced',
+          source: 'orders',
+          account: '111122223333',
+          time: '2026-01-02T03:04:05Z',
+          region: 'eu-west-1',
+          resources: [],
+          detail: { eventId: 'evt-1', orderId: 'o-1' },
+        },
+        eventBusName: 'orders-bus',
+        receivedAt: expect.any(String),
+        traceHeader: 'Root=1-5759e988-bd862e3fe1be46a994272793',
+      },
+      expect.objectContaining({ event: expect.objectContaining({ id: ids[1], resources: ['arn:aws:x'] }) }),
+    ]);
+  });
+
+  it('rejects more than 10 entries as a whole with ValidationException, storing nothing', async () => {
+    const bus = await startBus();
+    const error = await errorOf(
+      sdkClient(bus).send(new PutEventsCommand({ Entries: Array.from({ length: 11 }, () => entry()) })),
+    );
+    expect(error.name).toBe('ValidationException');
+    expect(error.message).toContain('Member must have length less than or equal to 10');
+    expect(error.$metadata?.httpStatusCode).toBe(400);
+    expect(bus.events()).toHaveLength(0);
+    expect(bus.stats.rejectedCalls).toBe(1);
+  });
+
+  it('rejects a call whose entries add up to more than 256 KB', async () => {
+    const bus = await startBus();
+    const half = JSON.stringify({ pad: 'x'.repeat(130 * 1024) });
+    const error = await errorOf(
+      sdkClient(bus).send(
+        new PutEventsCommand({ Entries: [entry({ Detail: half }), entry({ Detail: half })] }),
+      ),
+    );
+    expect(error.name).toBe('ValidationException');
+    expect(error.message).toBe('Total size of the entries in the request is over the limit.');
+  });
+
+  it('accepts a call exactly at the size limit, counted as EventBridge counts entries', async () => {
+    // Prepare: Source "orders" (6) + DetailType "OrderPlaced" (11) + Detail bytes = 256 KiB.
+    const bus = await startBus();
+    const detail = JSON.stringify({ pad: 'x'.repeat(256 * 1024 - 17 - 10) });
+    expect(Buffer.byteLength(detail) + 17).toBe(256 * 1024);
+    // Act
+    const result = await sdkClient(bus).send(new PutEventsCommand({ Entries: [entry({ Detail: detail })] }));
+    // Assess
+    expect(result.FailedEntryCount).toBe(0);
+  });
+
+  it('reports invalid entries one by one with AWS error codes, accepting the valid ones', async () => {
+    // Prepare
+    const bus = await startBus();
+    const entries = [
+      entry({ Source: undefined }),
+      entry({ DetailType: undefined }),
+      entry({ Detail: undefined }),
+      entry({ Detail: '[1, 2]' }),
+      entry({ Detail: 'not json' }),
+      entry({ DetailType: 'x'.repeat(129) }),
+      entry({ Source: 'aws.ec2' }),
+      entry(),
+    ];
+    // Act
+    const result = await sdkClient(bus).send(new PutEventsCommand({ Entries: entries }));
+    // Assess
+    expect(result.FailedEntryCount).toBe(7);
+    expect(result.Entries?.map((e) => e.ErrorCode ?? 'ok')).toEqual([
+      'InvalidArgument',
+      'InvalidArgument',
+      'InvalidArgument',
+      'MalformedDetail',
+      'MalformedDetail',
+      'InvalidArgument',
+      'NotAuthorizedForSourceException',
+      'ok',
+    ]);
+    expect(result.Entries?.[0]?.ErrorMessage).toBe(
+      'Parameter Source is not valid. Reason: Source is a required argument.',
+    );
+    expect(result.Entries?.[7]?.EventId).toBeDefined();
+    expect(bus.events()).toHaveLength(1);
+    expect(bus.stats.failedEntries).toMatchObject({ InvalidArgument: 4, MalformedDetail: 2 });
+  });
+
+  it('knows only its own bus when one is configured, by name or ARN', async () => {
+    const bus = await startBus({ eventBusName: 'orders-bus' });
+    const result = await sdkClient(bus).send(
+      new PutEventsCommand({
+        Entries: [
+          entry({ EventBusName: 'other-bus' }),
+          entry({ EventBusName: 'arn:aws:events:us-east-1:000000000000:event-bus/orders-bus' }),
+        ],
+      }),
+    );
+    expect(result.Entries?.map((e) => e.ErrorCode ?? 'ok')).toEqual(['ResourceNotFoundException', 'ok']);
+  });
+
+  it('answers an unknown X-Amz-Target with UnknownOperationException', async () => {
+    const bus = await startBus();
+    const error = await errorOf(sdkClient(bus).send(new ListRulesCommand({})));
+    expect(error.name).toBe('UnknownOperationException');
+    const raw = await fetch(bus.endpoint, {
+      method: 'POST',
+      headers: { 'X-Amz-Target': 'AWSEvents.Nope', 'Content-Type': 'application/x-amz-json-1.1' },
+      body: '{}',
+    });
+    expect(raw.status).toBe(400);
+    expect(raw.headers.get('x-amzn-errortype')).toBe('UnknownOperationException');
+    expect(await raw.json()).toEqual({
+      __type: 'UnknownOperationException',
+      message: 'Operation AWSEvents.Nope is not supported.',
+    });
+  });
+
+  it('answers a body that is not JSON with SerializationException', async () => {
+    const bus = await startBus();
+    const raw = await fetch(bus.endpoint, {
+      method: 'POST',
+      headers: { 'X-Amz-Target': 'AWSEvents.PutEvents', 'Content-Type': 'application/x-amz-json-1.1' },
+      body: '{oops',
+    });
+    expect(raw.status).toBe(400);
+    expect(((await raw.json()) as { __type: string }).__type).toBe('SerializationException');
+  });
+
+  it('counts accepted events whose detail.eventId was seen before', async () => {
+    const bus = await startBus();
+    const client = sdkClient(bus);
+    await client.send(new PutEventsCommand({ Entries: [entry(), entry()] }));
+    await client.send(
+      new PutEventsCommand({ Entries: [entry({ Detail: JSON.stringify({ eventId: 'evt-9' }) })] }),
+    );
+    expect(bus.stats.duplicateDetailEventIds).toBe(1);
+    expect(bus.detailEventIdCounts().get('evt-1')).toBe(2);
+  });
+});
+
+describe('local EventBridge: fault injection', () => {
+  it('fails the configured share of entries with retryable per-entry errors', async () => {
+    // Prepare
+    const bus = await startBus({ seed: 42, faults: { entryFailureRate: 0.2 } });
+    const client = sdkClient(bus);
+    // Act
+    const results = await Promise.all(
+      Array.from({ length: 100 }, (_, call) =>
+        client.send(
+          new PutEventsCommand({
+            Entries: Array.from({ length: 10 }, (_, i) =>
+              entry({ Detail: JSON.stringify({ eventId: `e-${call}-${i}` }) }),
+            ),
+          }),
+        ),
+      ),
+    );
+    // Assess
+    const codes = results.flatMap((r) => r.Entries ?? []).map((e) => e.ErrorCode);
+    const failed = codes.filter((c) => c !== undefined);
+    expect(failed.length).toBeGreaterThan(150);
+    expect(failed.length).toBeLessThan(250);
+    expect(new Set(failed)).toEqual(new Set(['ThrottlingException', 'InternalFailure']));
+    expect(results.reduce((sum, r) => sum + (r.FailedEntryCount ?? 0), 0)).toBe(failed.length);
+    expect(bus.events()).toHaveLength(1000 - failed.length);
+    expect(bus.stats.injectedEntryFailures).toBe(failed.length);
+  });
+
+  it('throttles whole calls in bursts, which the SDK retries through', async () => {
+    // Prepare
+    const bus = await startBus({ faults: { throttleRate: 1, throttleBurstCalls: 2 } });
+    const noRetries = sdkClient(bus);
+    // Act + Assess: the burst starts...
+    const error = await errorOf(noRetries.send(new PutEventsCommand({ Entries: [entry()] })));
+    expect(error.name).toBe('ThrottlingException');
+    expect(error.$metadata?.httpStatusCode).toBe(400);
+    // ...and runs its course after throttling is switched off.
+    bus.setFaults({ throttleRate: 0 });
+    const withRetries = sdkClient(bus, { maxAttempts: 3 });
+    const result = await withRetries.send(new PutEventsCommand({ Entries: [entry()] }));
+    expect(result.$metadata.attempts).toBe(2);
+    expect(bus.stats.throttledCalls).toBe(2);
+  });
+
+  it('fails whole calls with HTTP 500 InternalException', async () => {
+    const bus = await startBus({ faults: { serverErrorRate: 1 } });
+    const error = await errorOf(sdkClient(bus).send(new PutEventsCommand({ Entries: [entry()] })));
+    expect(error.name).toBe('InternalException');
+    expect(error.$metadata?.httpStatusCode).toBe(500);
+    expect(bus.stats.serverErrorCalls).toBe(1);
+  });
+
+  it('reads and changes fault settings over HTTP, refusing bad values', async () => {
+    const bus = await startBus();
+    const put = await fetch(`${bus.endpoint}/faults`, {
+      method: 'PUT',
+      body: JSON.stringify({ entryFailureRate: 0.5 }),
+    });
+    expect(put.status).toBe(200);
+    expect(bus.faults.entryFailureRate).toBe(0.5);
+    const bad = await fetch(`${bus.endpoint}/faults`, {
+      method: 'PUT',
+      body: JSON.stringify({ throttleRate: 2 }),
+    });
+    expect(bad.status).toBe(400);
+    expect(
+      ((await (await fetch(`${bus.endpoint}/faults`)).json()) as { throttleRate: number }).throttleRate,
+    ).toBe(0);
+  });
+});
+
+describe('local EventBridge: rules and targets', () => {
+  const quick = (retry: Subscription['retry']): Subscription => ({
+    ...inventorySubscription('orders'),
+    retry,
+  });
+
+  it('delivers matching events to the subscription target only', async () => {
+    // Prepare
+    const bus = await startBus();
+    const received: BusEvent[] = [];
+    bus.subscribe(inventorySubscription('orders'), async (event) => {
+      received.push(event);
+    });
+    // Act
+    await sdkClient(bus).send(
+      new PutEventsCommand({
+        Entries: [entry(), entry({ DetailType: 'OrderShipped' }), entry({ Source: 'payments' })],
+      }),
+    );
+    await bus.idle();
+    // Assess
+    expect(received.map((e) => e['detail-type'])).toEqual(['OrderPlaced']);
+    expect(received[0]?.id).toBe(bus.events()[0]?.event.id);
+  });
+
+  it('retries a failing target with backoff until it succeeds', async () => {
+    const bus = await startBus();
+    let attempts = 0;
+    bus.subscribe(quick({ maximumRetryAttempts: 5, maximumEventAgeSeconds: 60 }), async () => {
+      attempts++;
+      if (attempts < 3) throw new Error('busy');
+    });
+    await sdkClient(bus).send(new PutEventsCommand({ Entries: [entry()] }));
+    await bus.idle();
+    expect(attempts).toBe(3);
+    expect(bus.deadLetters).toHaveLength(0);
+  });
+
+  it('dead-letters after the retry attempts with the EventBridge DLQ attributes', async () => {
+    const bus = await startBus();
+    const onDeadLetter = vi.fn();
+    const busWithHook = await startBus({ onDeadLetter });
+    for (const b of [bus, busWithHook])
+      b.subscribe(quick({ maximumRetryAttempts: 2, maximumEventAgeSeconds: 60 }), async () => {
+        throw new TypeError('handler broke');
+      });
+    await sdkClient(busWithHook).send(new PutEventsCommand({ Entries: [entry()] }));
+    await busWithHook.idle();
+    expect(busWithHook.deadLetters).toHaveLength(1);
+    expect(busWithHook.deadLetters[0]).toMatchObject({
+      subscription: 'inventory',
+      event: { 'detail-type': 'OrderPlaced' },
+      attributes: {
+        ERROR_CODE: 'TypeError',
+        ERROR_MESSAGE: 'handler broke',
+        EXHAUSTED_RETRY_CONDITION: 'MaximumRetryAttemptsExhausted',
+        RETRY_ATTEMPTS: 2,
+        RULE_ARN: 'arn:aws:events:us-east-1:000000000000:rule/inventory',
+      },
+    });
+    expect(onDeadLetter).toHaveBeenCalledOnce();
+    expect(busWithHook.stats.deliveries).toBe(3);
+  });
+
+  it('dead-letters an event older than the maximum event age', async () => {
+    const bus = await startBus({ retryBaseDelayMs: 50, retryMaxDelayMs: 50 });
+    bus.subscribe(quick({ maximumRetryAttempts: 185, maximumEventAgeSeconds: 0.1 }), async () => {
+      throw new Error('down');
+    });
+    await sdkClient(bus).send(new PutEventsCommand({ Entries: [entry()] }));
+    await bus.idle();
+    expect(bus.deadLetters[0]?.attributes.EXHAUSTED_RETRY_CONDITION).toBe('MaximumEventAgeExceeded');
+  });
+
+  it('delivers duplicates and shuffles deliveries when told to', async () => {
+    // Prepare
+    const bus = await startBus({
+      seed: 7,
+      faults: { duplicateDeliveryRate: 1, maxDeliveryCopies: 3, shuffleDeliveryMs: 40 },
+    });
+    const received: string[] = [];
+    bus.subscribe(inventorySubscription('orders'), async (event) => {
+      received.push(String(event.detail.eventId));
+    });
+    const sent = Array.from({ length: 20 }, (_, i) => `evt-${i}`);
+    // Act
+    for (let i = 0; i < sent.length; i += 10)
+      await sdkClient(bus).send(
+        new PutEventsCommand({
+          Entries: sent.slice(i, i + 10).map((id) => entry({ Detail: JSON.stringify({ eventId: id }) })),
+        }),
+      );
+    await bus.idle();
+    // Assess
+    const counts = new Map<string, number>();
+    for (const id of received) counts.set(id, (counts.get(id) ?? 0) + 1);
+    expect([...counts.keys()].sort()).toEqual([...sent].sort());
+    for (const count of counts.values()) expect([2, 3]).toContain(count);
+    expect(bus.stats.duplicateDeliveries).toBe(received.length - sent.length);
+    expect([...new Set(received)]).not.toEqual(sent);
+  });
+});
+
+describe('local EventBridge: inspection endpoints', () => {
+  it('serves /stats and clears events with DELETE /events', async () => {
+    const bus = await startBus();
+    await sdkClient(bus).send(new PutEventsCommand({ Entries: [entry()] }));
+    const stats = (await (await fetch(`${bus.endpoint}/stats`)).json()) as { eventsAccepted: number };
+    expect(stats.eventsAccepted).toBe(1);
+    const cleared = await fetch(`${bus.endpoint}/events`, { method: 'DELETE' });
+    expect(cleared.status).toBe(204);
+    expect(await (await fetch(`${bus.endpoint}/events`)).json()).toEqual([]);
+    expect(bus.stats.eventsAccepted).toBe(0);
+    expect((await fetch(`${bus.endpoint}/nope`)).status).toBe(404);
+  });
+});
