@@ -121,8 +121,9 @@ export const createOrdersHandler = (deps: OrdersApiDeps): OrdersHandler => {
     return { ...response, headers: { ...response.headers, 'x-correlation-id': correlationId } };
   };
 
+  // Responses carry order data: keep them out of X-Ray.
   return middy(handle)
-    .use(captureLambdaHandler(tracer))
+    .use(captureLambdaHandler(tracer, { captureResponse: false }))
     .use(injectLambdaContext(logger, { resetKeys: true }))
     .use(logMetrics(metrics));
 };
