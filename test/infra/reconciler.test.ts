@@ -1,0 +1,110 @@
+import { App, Duration, Stack } from 'aws-cdk-lib';
+import { Match, Template } from 'aws-cdk-lib/assertions';
+import { EventBus } from 'aws-cdk-lib/aws-events';
+import { Queue } from 'aws-cdk-lib/aws-sqs';
+import { beforeAll, describe, expect, it } from 'vitest';
+import { OrdersTable } from '../../lib/constructs/orders-table';
+import { OutboxReconciler, type OutboxReconcilerProps } from '../../lib/constructs/outbox-reconciler';
+
+const synth = (props: Partial<OutboxReconcilerProps> = {}) => {
+  const app = new App({ context: { 'aws:cdk:bundling-stacks': [] } });
+  const stack = new Stack(app, 'ReconcilerTest');
+  const table = new OrdersTable(stack, 'Orders').table;
+  const eventBus = new EventBus(stack, 'Bus');
+  const poisonQueue = new Queue(stack, 'Poison');
+  const reconciler = new OutboxReconciler(stack, 'Reconciler', { table, eventBus, poisonQueue, ...props });
+  const id = (c: { node: { defaultChild?: unknown } }) => stack.getLogicalId(c.node.defaultChild as never);
+  return {
+    template: Template.fromStack(stack),
+    reconciler,
+    ids: {
+      table: id(table),
+      bus: id(eventBus),
+      queue: id(poisonQueue),
+      fn: id(reconciler.handler),
+      rule: id(reconciler.schedule),
+    },
+  };
+};
+
+describe('outbox reconciler infrastructure', () => {
+  let built: ReturnType<typeof synth>;
+
+  beforeAll(() => {
+    built = synth();
+  });
+
+  it('runs the function every 5 minutes, without retrying a missed run', () => {
+    built.template.hasResourceProperties('AWS::Events::Rule', {
+      ScheduleExpression: 'rate(5 minutes)',
+      State: 'ENABLED',
+      Targets: [
+        Match.objectLike({
+          Arn: { 'Fn::GetAtt': [built.ids.fn, 'Arn'] },
+          RetryPolicy: { MaximumRetryAttempts: 0 },
+        }),
+      ],
+    });
+    built.template.hasResourceProperties('AWS::Lambda::EventInvokeConfig', {
+      FunctionName: { Ref: built.ids.fn },
+      MaximumRetryAttempts: 0,
+    });
+  });
+
+  it('configures threshold, batch bound, retention and the relay resources through the environment', () => {
+    built.template.hasResourceProperties('AWS::Lambda::Function', {
+      Timeout: 120,
+      Environment: {
+        Variables: Match.objectLike({
+          TABLE_NAME: { Ref: built.ids.table },
+          EVENT_BUS_NAME: { Ref: built.ids.bus },
+          EVENT_SOURCE: 'orders',
+          POISON_QUEUE_URL: { Ref: built.ids.queue },
+          OUTBOX_RETENTION_DAYS: '7',
+          RECONCILER_THRESHOLD_SECONDS: '900',
+          RECONCILER_MAX_ITEMS_PER_RUN: '5000',
+          POWERTOOLS_SERVICE_NAME: 'outbox-reconciler',
+        }),
+      },
+    });
+  });
+
+  it('may only query the pending index, update outbox items, put events on its bus and park poison', () => {
+    const fn = built.template.findResources('AWS::Lambda::Function')[built.ids.fn];
+    const roleId = fn?.Properties.Role['Fn::GetAtt'][0];
+    const statements = Object.values(built.template.findResources('AWS::IAM::Policy'))
+      .filter((p) => p.Properties.Roles.some((r: { Ref: string }) => r.Ref === roleId))
+      .flatMap((p) => p.Properties.PolicyDocument.Statement);
+    const simplified = statements.map((s) => ({ Action: s.Action, Resource: s.Resource }));
+    expect(simplified).toEqual(
+      expect.arrayContaining([
+        {
+          Action: 'dynamodb:Query',
+          Resource: {
+            'Fn::Join': ['', [{ 'Fn::GetAtt': [built.ids.table, 'Arn'] }, '/index/pending-outbox']],
+          },
+        },
+        { Action: 'dynamodb:UpdateItem', Resource: { 'Fn::GetAtt': [built.ids.table, 'Arn'] } },
+        { Action: 'events:PutEvents', Resource: { 'Fn::GetAtt': [built.ids.bus, 'Arn'] } },
+        { Action: 'sqs:SendMessage', Resource: { 'Fn::GetAtt': [built.ids.queue, 'Arn'] } },
+      ]),
+    );
+    expect(simplified).toHaveLength(5);
+    expect(simplified.filter((s) => JSON.stringify(s.Action).includes('xray'))).toEqual([
+      { Action: ['xray:PutTraceSegments', 'xray:PutTelemetryRecords'], Resource: '*' },
+    ]);
+  });
+
+  it('takes threshold and interval as props', () => {
+    const { template, reconciler } = synth({ threshold: Duration.hours(1), interval: Duration.minutes(10) });
+    expect(reconciler.threshold.toMinutes()).toBe(60);
+    template.hasResourceProperties('AWS::Events::Rule', { ScheduleExpression: 'rate(10 minutes)' });
+    template.hasResourceProperties('AWS::Lambda::Function', {
+      Environment: { Variables: Match.objectLike({ RECONCILER_THRESHOLD_SECONDS: '3600' }) },
+    });
+  });
+
+  it('refuses a timeout that would let runs overlap', () => {
+    expect(() => synth({ interval: Duration.minutes(2), timeout: Duration.minutes(3) })).toThrow(/overlap/);
+  });
+});
