@@ -8,6 +8,5 @@ export const getOrderUseCase = async (
 ): Promise<Order> => {
   const order = await deps.store.get(orderId);
   if (order === undefined) throw new OrderNotFoundError(orderId);
-  const { requestHash: _hash, ...visible } = order;
-  return visible;
+  return order;
 };

@@ -26,7 +26,7 @@ import {
 } from '../application/ports';
 import { OrderNotCancellableError } from '../domain/order';
 import { isOrderId } from '../domain/order-id';
-import { type ErrorBody, errorResponse, HttpError, json } from './responses';
+import { type ErrorBody, errorResponse, HttpError, json, orderBody } from './responses';
 import type { OrdersRouteKey } from './routes';
 import {
   CORRELATION_ID_PATTERN,
@@ -84,11 +84,11 @@ export const createOrdersHandler = (deps: OrdersApiDeps): OrdersHandler => {
           lines: order.lines.length,
         });
       }
-      return json(201, order, headers);
+      return json(201, orderBody(order), headers);
     },
     'GET /orders/{orderId}': async (event) => {
       const orderId = readOrderId(event);
-      return json(200, await getOrderUseCase(deps, orderId));
+      return json(200, orderBody(await getOrderUseCase(deps, orderId)));
     },
     'POST /orders/{orderId}/cancel': async (event, correlationId) => {
       const orderId = readOrderId(event);
@@ -101,7 +101,7 @@ export const createOrdersHandler = (deps: OrdersApiDeps): OrdersHandler => {
       logger.appendKeys({ eventId });
       metrics.addMetric(MetricName.OrdersCancelled, MetricUnit.Count, 1);
       logger.info('Order cancelled');
-      return json(200, order);
+      return json(200, orderBody(order));
     },
   };
 

@@ -1,4 +1,5 @@
 import type { APIGatewayProxyStructuredResultV2 } from 'aws-lambda';
+import type { Order } from '../domain/order';
 
 /** The one error body shape of the API: `{ "error": { "code", "message", "field"? } }`. */
 export interface ErrorBody {
@@ -39,3 +40,18 @@ export const errorResponse = (error: HttpError): APIGatewayProxyStructuredResult
   };
   return json(error.statusCode, body, error.headers);
 };
+
+/** The order as the API shows it: an explicit list of fields, so storage attributes never leak out. */
+export const orderBody = (order: Order) => ({
+  orderId: order.orderId,
+  customerId: order.customerId,
+  currency: order.currency,
+  lines: order.lines.map((l) => ({ sku: l.sku, quantity: l.quantity, unitPrice: l.unitPrice })),
+  total: order.total,
+  status: order.status,
+  version: order.version,
+  createdAt: order.createdAt,
+  updatedAt: order.updatedAt,
+  ...(order.cancelledAt === undefined ? {} : { cancelledAt: order.cancelledAt }),
+  ...(order.cancelReason === undefined ? {} : { cancelReason: order.cancelReason }),
+});

@@ -415,7 +415,7 @@ describe('orders API handler', () => {
 
     it('answers 200 with the cancelled order after one conditional transaction with OrderCancelled sequence 2', async () => {
       // Prepare
-      doc.on(GetCommand).resolves({ Item: placedItem });
+      doc.on(GetCommand).resolves({ Item: { ...placedItem, requestHash: 'f'.repeat(64) } });
 
       // Act
       const response = await invoke(cancel({ reason: 'ordered twice' }));
@@ -423,6 +423,7 @@ describe('orders API handler', () => {
       // Assess
       expect(response.statusCode).toBe(200);
       expect(response.json).toMatchObject({ status: 'CANCELLED', version: 2, cancelReason: 'ordered twice' });
+      expect(response.json).not.toHaveProperty('requestHash');
       const [update, put] = transactItems();
       expect(update?.Update?.ConditionExpression).toBe(
         '#version = :expectedVersion AND #status = :expectedStatus',
