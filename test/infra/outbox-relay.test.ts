@@ -1,0 +1,211 @@
+import { App, Duration, Stack } from 'aws-cdk-lib';
+import { Match, Template } from 'aws-cdk-lib/assertions';
+import { AttributeType, StreamViewType, TableV2 } from 'aws-cdk-lib/aws-dynamodb';
+import { EventBus } from 'aws-cdk-lib/aws-events';
+import { Key } from 'aws-cdk-lib/aws-kms';
+import { beforeAll, describe, expect, it } from 'vitest';
+import { relayFilterPattern } from '../../lambdas/shared/relay-filter';
+import { OutboxRelay, type OutboxRelayProps } from '../../lib/constructs/outbox-relay';
+
+interface Built {
+  stack: Stack;
+  relay: OutboxRelay;
+  table: TableV2;
+  bus: EventBus;
+  template: Template;
+}
+
+const build = (
+  props: Partial<Omit<OutboxRelayProps, 'table' | 'eventBus'>> = {},
+  options: { stream?: StreamViewType | false; key?: boolean } = {},
+): Built => {
+  const app = new App({ context: { 'aws:cdk:bundling-stacks': [] } });
+  const stack = new Stack(app, 'RelayTest');
+  const key = options.key ? new Key(stack, 'Key') : undefined;
+  const table = new TableV2(stack, 'Table', {
+    partitionKey: { name: 'PK', type: AttributeType.STRING },
+    sortKey: { name: 'SK', type: AttributeType.STRING },
+    ...(options.stream === false ? {} : { dynamoStream: options.stream ?? StreamViewType.NEW_IMAGE }),
+  });
+  const bus = new EventBus(stack, 'Bus');
+  const relay = new OutboxRelay(stack, 'Relay', {
+    table,
+    eventBus: bus,
+    ...(key ? { encryptionKey: key } : {}),
+    ...props,
+  });
+  return { stack, relay, table, bus, template: Template.fromStack(stack) };
+};
+
+const logicalId = (stack: Stack, construct: { node: { defaultChild?: unknown } }): string =>
+  stack.getLogicalId(construct.node.defaultChild as never);
+
+type Statement = { Effect: string; Action: string | string[]; Resource: unknown };
+
+/** Every statement of the policies attached to the relay's role, actions sorted, one row per action. */
+const permissionsOf = ({ stack, relay, template }: Built): { action: string; resource: unknown }[] => {
+  const roleId = logicalId(stack, relay.handler.role as never);
+  return Object.values(template.findResources('AWS::IAM::Policy'))
+    .filter((p) => p.Properties.Roles.some((r: { Ref: string }) => r.Ref === roleId))
+    .flatMap((p) => p.Properties.PolicyDocument.Statement as Statement[])
+    .flatMap((s) => {
+      expect(s.Effect).toBe('Allow');
+      const actions = Array.isArray(s.Action) ? s.Action : [s.Action];
+      const resources = Array.isArray(s.Resource) ? s.Resource : [s.Resource];
+      return actions.flatMap((action) => resources.map((resource) => ({ action, resource })));
+    })
+    .sort(
+      (a, b) =>
+        a.action.localeCompare(b.action) ||
+        JSON.stringify(a.resource).localeCompare(JSON.stringify(b.resource)),
+    );
+};
+
+const arnOf = (stack: Stack, construct: { node: { defaultChild?: unknown } }) => ({
+  'Fn::GetAtt': [logicalId(stack, construct), 'Arn'],
+});
+
+describe('OutboxRelay', () => {
+  let built: Built;
+
+  beforeAll(() => {
+    built = build();
+  });
+
+  it('maps the stream from its oldest record, filtered to outbox INSERTs by the shared filter', () => {
+    const { stack, table, template } = built;
+    template.hasResourceProperties('AWS::Lambda::EventSourceMapping', {
+      EventSourceArn: { 'Fn::GetAtt': [logicalId(stack, table), 'StreamArn'] },
+      StartingPosition: 'TRIM_HORIZON',
+      FilterCriteria: { Filters: [{ Pattern: JSON.stringify(relayFilterPattern) }] },
+    });
+    expect(JSON.parse(JSON.stringify(relayFilterPattern))).toEqual({
+      eventName: ['INSERT'],
+      dynamodb: { Keys: { SK: { S: [{ prefix: 'OUTBOX#' }] } } },
+    });
+  });
+
+  it('handles failures: partial batch responses, bisect, bounded retries and age, on-failure queue', () => {
+    const { stack, relay, template } = built;
+    template.hasResourceProperties('AWS::Lambda::EventSourceMapping', {
+      FunctionResponseTypes: ['ReportBatchItemFailures'],
+      BisectBatchOnFunctionError: true,
+      MaximumRetryAttempts: 10,
+      MaximumRecordAgeInSeconds: 6 * 3600,
+      DestinationConfig: { OnFailure: { Destination: arnOf(stack, relay.failureQueue) } },
+      BatchSize: 100,
+      MaximumBatchingWindowInSeconds: 0,
+      ParallelizationFactor: 1,
+      Enabled: true,
+    });
+  });
+
+  it('passes tunables through to the mapping', () => {
+    const { template } = build({
+      batchSize: 500,
+      maxBatchingWindow: Duration.seconds(2),
+      parallelizationFactor: 4,
+      retryAttempts: 3,
+      maxRecordAge: Duration.hours(1),
+    });
+    template.hasResourceProperties('AWS::Lambda::EventSourceMapping', {
+      BatchSize: 500,
+      MaximumBatchingWindowInSeconds: 2,
+      ParallelizationFactor: 4,
+      MaximumRetryAttempts: 3,
+      MaximumRecordAgeInSeconds: 3600,
+    });
+  });
+
+  it('grants exactly PutEvents on the bus, SendMessage on its queues, stream read and UpdateItem', () => {
+    const { stack, relay, table, bus } = built;
+    const tableArn = arnOf(stack, table);
+    const streamArn = { 'Fn::GetAtt': [logicalId(stack, table), 'StreamArn'] };
+    expect(permissionsOf(built)).toEqual([
+      { action: 'dynamodb:DescribeStream', resource: streamArn },
+      { action: 'dynamodb:GetRecords', resource: streamArn },
+      { action: 'dynamodb:GetShardIterator', resource: streamArn },
+      { action: 'dynamodb:ListStreams', resource: streamArn },
+      { action: 'dynamodb:UpdateItem', resource: tableArn },
+      { action: 'events:PutEvents', resource: arnOf(stack, bus) },
+      { action: 'sqs:SendMessage', resource: arnOf(stack, relay.failureQueue) },
+      { action: 'sqs:SendMessage', resource: arnOf(stack, relay.poisonQueue) },
+      { action: 'xray:PutTelemetryRecords', resource: '*' },
+      { action: 'xray:PutTraceSegments', resource: '*' },
+    ]);
+  });
+
+  it('passes the relay its configuration through the environment', () => {
+    const { stack, relay, table, bus, template } = built;
+    template.hasResourceProperties('AWS::Lambda::Function', {
+      Runtime: 'nodejs24.x',
+      Architectures: ['arm64'],
+      Timeout: 30,
+      TracingConfig: { Mode: 'Active' },
+      Environment: {
+        Variables: Match.objectLike({
+          EVENT_BUS_NAME: { Ref: logicalId(stack, bus) },
+          EVENT_SOURCE: 'orders',
+          POISON_QUEUE_URL: { Ref: logicalId(stack, relay.poisonQueue) },
+          OUTBOX_DELIVERY_TRACKING: 'true',
+          OUTBOX_RETENTION_DAYS: '7',
+          PUTEVENTS_MAX_BYTES: '262144',
+          TABLE_NAME: { Ref: logicalId(stack, table) },
+          POWERTOOLS_SERVICE_NAME: 'outbox-relay',
+        }),
+      },
+    });
+  });
+
+  it('writes nothing back to the table without delivery tracking', () => {
+    const off = build({ deliveryTracking: false });
+    expect(permissionsOf(off).map((p) => p.action)).not.toContain('dynamodb:UpdateItem');
+    const fn = Object.values(off.template.findResources('AWS::Lambda::Function'))[0];
+    expect(fn?.Properties.Environment.Variables).toMatchObject({ OUTBOX_DELIVERY_TRACKING: 'false' });
+    expect(fn?.Properties.Environment.Variables).not.toHaveProperty('TABLE_NAME');
+    expect(fn?.Properties.Environment.Variables).not.toHaveProperty('OUTBOX_RETENTION_DAYS');
+  });
+
+  it('encrypts both queues (SSE-SQS by default), refuses plain HTTP and keeps messages 14 days', () => {
+    const { stack, relay, template } = built;
+    template.resourceCountIs('AWS::SQS::Queue', 2);
+    template.allResourcesProperties('AWS::SQS::Queue', {
+      SqsManagedSseEnabled: true,
+      MessageRetentionPeriod: 14 * 24 * 3600,
+    });
+    for (const queue of [relay.poisonQueue, relay.failureQueue]) {
+      template.hasResourceProperties('AWS::SQS::QueuePolicy', {
+        Queues: [{ Ref: logicalId(stack, queue) }],
+        PolicyDocument: {
+          Statement: Match.arrayWith([
+            Match.objectLike({ Effect: 'Deny', Condition: { Bool: { 'aws:SecureTransport': 'false' } } }),
+          ]),
+        },
+      });
+    }
+  });
+
+  it('uses a customer managed key for the queues when given one, and may use it to send', () => {
+    const withKey = build({}, { key: true });
+    const keyId = Object.keys(withKey.template.findResources('AWS::KMS::Key'))[0] ?? '';
+    withKey.template.allResourcesProperties('AWS::SQS::Queue', {
+      KmsMasterKeyId: { 'Fn::GetAtt': [keyId, 'Arn'] },
+    });
+    const keyActions = permissionsOf(withKey)
+      .filter((p) => JSON.stringify(p.resource).includes(keyId))
+      .map((p) => p.action);
+    expect(new Set(keyActions)).toEqual(new Set(['kms:Decrypt', 'kms:GenerateDataKey']));
+  });
+
+  it('rejects a table without a stream and conflicting or unbounded settings', () => {
+    expect(() => build({}, { stream: false })).toThrow(/no stream/);
+    expect(() => build({}, { stream: StreamViewType.KEYS_ONLY })).toThrow(/needs new images/);
+    expect(() => build({ deliveryTracking: false, retentionDays: 3 })).toThrow(/retentionDays applies only/);
+    expect(() => build({ retryAttempts: -1 })).toThrow(/retryAttempts/);
+    expect(() => build({ maxRecordAge: Duration.days(8) })).toThrow(/maxRecordAge/);
+    expect(() => build({ parallelizationFactor: 11 })).toThrow(/parallelizationFactor/);
+    expect(() => build({ maxBatchingWindow: Duration.minutes(6) })).toThrow(/maxBatchingWindow/);
+    expect(() => build({ source: 'aws.orders' })).toThrow(/aws\./);
+    expect(() => build({ putEventsMaxBytes: 2 * 1024 * 1024 })).toThrow(/putEventsMaxBytes/);
+  });
+});
