@@ -1,0 +1,176 @@
+import { randomUUID } from 'node:crypto';
+import { DynamoDBPersistenceLayer } from '@aws-lambda-powertools/idempotency/dynamodb';
+import { EventBridgeClient } from '@aws-sdk/client-eventbridge';
+import { DynamoDBDocumentClient, QueryCommand, ScanCommand } from '@aws-sdk/lib-dynamodb';
+import { createInventoryConsumer, type DeliveryResult } from '../../lambdas/inventory/consumer';
+import { DynamoDbReservationStore } from '../../lambdas/inventory/reservation-store';
+import { readOrdersConfig } from '../../lambdas/orders/config';
+import { ordersRoutes } from '../../lambdas/orders/http/routes';
+import { buildOrdersHandler } from '../../lambdas/orders/wiring';
+import { OutboxPublisher } from '../../lambdas/outbox/publisher';
+import { pendingShards } from '../../lambdas/shared/keys';
+import { inventorySubscription } from '../../lambdas/shared/subscriptions';
+import { ordersTable } from '../../lambdas/shared/table-definition';
+import type { DynamoDbLocal } from '../../local/dynamodb';
+import { type FaultSettings, type LocalEventBus, startLocalEventBus } from '../../local/event-bus';
+import { type LocalHttpApi, startLocalHttpApi } from '../../local/http-server';
+import { createInventoryTables } from '../../local/inventory-tables';
+import { createTestOrdersTable } from '../support/dynamodb-local';
+
+/**
+ * The pieces of the flow the consumer tests need, from the building blocks the offline runtime
+ * uses: the real orders API over HTTP on DynamoDB Local, the local EventBridge endpoint with the
+ * inventory subscription, and the inventory consumer with its real idempotency table. The relay
+ * or the reconciler, whichever a test is about, is started by the test itself.
+ */
+export interface InventoryFlow {
+  readonly tableName: string;
+  readonly doc: DynamoDBDocumentClient;
+  readonly bus: LocalEventBus;
+  /** A publisher to the local bus, as the relay and the reconciler build it. */
+  readonly publisher: OutboxPublisher;
+  readonly eventBridge: EventBridgeClient;
+  readonly store: DynamoDbReservationStore;
+  /** Every consumer delivery that succeeded, in completion order. */
+  readonly deliveries: DeliveryResult[];
+  placeOrder(lines: ReadonlyArray<{ sku: string; quantity: number }>): Promise<string>;
+  cancelOrder(orderId: string): Promise<void>;
+  /** Outbox items still on the sparse pending index, all shards. */
+  pendingCount(): Promise<number>;
+  /** Reservation records by state. */
+  reservationStates(): Promise<Record<string, number>>;
+  stop(): Promise<void>;
+}
+
+export const startInventoryFlow = async (
+  db: DynamoDbLocal,
+  options: {
+    readonly deliveryTracking?: boolean;
+    readonly faults?: Partial<FaultSettings>;
+    readonly seed?: number;
+  } = {},
+): Promise<InventoryFlow> => {
+  const tableName = await createTestOrdersTable(db);
+  const doc = DynamoDBDocumentClient.from(db.client);
+  const api: LocalHttpApi = await startLocalHttpApi({
+    routes: ordersRoutes,
+    handler: buildOrdersHandler({
+      config: readOrdersConfig({
+        TABLE_NAME: tableName,
+        OUTBOX_DELIVERY_TRACKING: String(options.deliveryTracking ?? true),
+      }),
+      dynamoDb: db.client,
+    }),
+    port: 0,
+  });
+
+  const suffix = randomUUID().slice(0, 8);
+  const names = { inventory: `inventory-${suffix}`, idempotency: `inventory-idempotency-${suffix}` };
+  await createInventoryTables(db.client, names);
+  const store = new DynamoDbReservationStore(doc, names.inventory);
+  const consume = createInventoryConsumer({
+    store,
+    persistenceStore: new DynamoDBPersistenceLayer({
+      tableName: names.idempotency,
+      awsSdkV3Client: db.client,
+    }),
+    idempotencyTtlSeconds: 3600,
+  });
+  const deliveries: DeliveryResult[] = [];
+  const bus = await startLocalEventBus({
+    port: 0,
+    retryBaseDelayMs: 20,
+    retryMaxDelayMs: 200,
+    ...(options.faults ? { faults: options.faults } : {}),
+    ...(options.seed === undefined ? {} : { seed: options.seed }),
+  });
+  bus.subscribe(inventorySubscription('orders'), async (event) => {
+    deliveries.push(await consume(event));
+  });
+  const eventBridge = new EventBridgeClient({
+    endpoint: bus.endpoint,
+    region: 'us-east-1',
+    credentials: { accessKeyId: 'local', secretAccessKey: 'local' },
+  });
+  const publisher = new OutboxPublisher({ eventBridge, eventBusName: 'orders', source: 'orders' });
+
+  const post = async (path: string, body?: unknown) => {
+    const response = await fetch(`${api.url}${path}`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      ...(body === undefined ? {} : { body: JSON.stringify(body) }),
+    });
+    if (response.status >= 300) throw new Error(`POST ${path}: ${response.status} ${await response.text()}`);
+    return (await response.json()) as { orderId: string };
+  };
+
+  return {
+    tableName,
+    doc,
+    bus,
+    publisher,
+    eventBridge,
+    store,
+    deliveries,
+    placeOrder: async (lines) =>
+      (
+        await post('/orders', {
+          customerId: 'customer-1',
+          currency: 'EUR',
+          lines: lines.map((line) => ({ ...line, unitPrice: 100 })),
+        })
+      ).orderId,
+    cancelOrder: async (orderId) => {
+      await post(`/orders/${orderId}/cancel`, { reason: 'test' });
+    },
+    pendingCount: async () => {
+      let count = 0;
+      for (const shard of pendingShards(ordersTable.pendingShardCount)) {
+        const { Count = 0 } = await doc.send(
+          new QueryCommand({
+            TableName: tableName,
+            IndexName: ordersTable.pendingIndex.indexName,
+            KeyConditionExpression: '#shard = :shard',
+            ExpressionAttributeNames: { '#shard': ordersTable.pendingIndex.partitionKey },
+            ExpressionAttributeValues: { ':shard': shard },
+            Select: 'COUNT',
+          }),
+        );
+        count += Count;
+      }
+      return count;
+    },
+    reservationStates: async () => {
+      const states: Record<string, number> = {};
+      let startKey: Record<string, unknown> | undefined;
+      do {
+        const page = await doc.send(
+          new ScanCommand({
+            TableName: names.inventory,
+            FilterExpression: 'SK = :sk',
+            ExpressionAttributeValues: { ':sk': 'RESERVATION' },
+            ConsistentRead: true,
+            ...(startKey ? { ExclusiveStartKey: startKey } : {}),
+          }),
+        );
+        for (const item of page.Items ?? []) states[item.state] = (states[item.state] ?? 0) + 1;
+        startKey = page.LastEvaluatedKey;
+      } while (startKey);
+      return states;
+    },
+    stop: async () => {
+      await bus.stop();
+      eventBridge.destroy();
+      await api.close();
+    },
+  };
+};
+
+/** Poll until `check` holds; tests never sleep for a condition. */
+export const eventually = async (check: () => Promise<boolean>, timeoutMs = 20_000): Promise<void> => {
+  const deadline = Date.now() + timeoutMs;
+  while (!(await check())) {
+    if (Date.now() > deadline) throw new Error(`condition not met within ${timeoutMs} ms`);
+    await new Promise((resolve) => setTimeout(resolve, 50));
+  }
+};

@@ -1,0 +1,111 @@
+import { QueryCommand } from '@aws-sdk/lib-dynamodb';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { PoisonRecord } from '../../lambdas/outbox/poison-queue';
+import { PendingOutbox } from '../../lambdas/reconciler/pending-outbox';
+import { type ReconcilerDeps, reconcile } from '../../lambdas/reconciler/reconcile';
+import type { DynamoDbLocal } from '../../local/dynamodb';
+import { startTestDynamoDb } from '../support/dynamodb-local';
+import { eventually, type InventoryFlow, startInventoryFlow } from './consumer-support';
+
+const quiet = { info: () => undefined, warn: () => undefined, error: () => undefined };
+
+describe('reconciler with the relay stopped', () => {
+  let db: DynamoDbLocal;
+  let flow: InventoryFlow;
+  let deps: ReconcilerDeps;
+  const orderIds: string[] = [];
+  const parkedOnPoisonQueue: PoisonRecord[] = [];
+  const metrics: Array<[string, number]> = [];
+
+  beforeAll(async () => {
+    db = await startTestDynamoDb();
+    flow = await startInventoryFlow(db);
+    deps = {
+      pending: new PendingOutbox(flow.doc, flow.tableName),
+      publisher: flow.publisher,
+      poisonQueue: {
+        send: async (records) => {
+          parkedOnPoisonQueue.push(...records);
+          return { sent: [...records], failed: [] };
+        },
+      },
+      doc: flow.doc,
+      tableName: flow.tableName,
+      settings: { thresholdSeconds: 60, maxItemsPerRun: 1000, pageSize: 7, retentionDays: 7 },
+      metrics: { addMetric: (name, _unit, value) => metrics.push([name, value]) },
+      logger: quiet,
+      // Two minutes from now: every event written by the test is past the 60 s threshold.
+      now: () => new Date(Date.now() + 120_000),
+    };
+    // The stream is never read: as if the relay were down past the stream's 24-hour retention.
+    for (let i = 0; i < 20; i++) orderIds.push(await flow.placeOrder([{ sku: 'SKU-1', quantity: 2 }]));
+    for (const orderId of orderIds.slice(0, 5)) await flow.cancelOrder(orderId);
+  });
+  afterAll(async () => {
+    await flow?.stop();
+    await db?.stop();
+  });
+
+  it('republishes every pending event; each reaches the consumer, and takes effect, once', async () => {
+    // Prepare
+    expect(await flow.pendingCount()).toBe(25);
+
+    // Act
+    const report = await reconcile(deps);
+    await flow.bus.idle();
+
+    // Assess
+    expect(report).toMatchObject({ found: 25, republished: 25, retryable: 0, parked: 0, truncated: false });
+    expect(metrics).toEqual([['ReconcilerRepublished', 25]]);
+    expect(flow.bus.stats.eventsAccepted).toBe(25);
+    expect([...flow.bus.detailEventIdCounts().values()].every((n) => n === 1)).toBe(true);
+    expect(flow.deliveries.filter((d) => d.duplicate)).toHaveLength(0);
+    // The index is read shard by shard, so a cancel may be republished before its place: either
+    // way the cancelled orders hold nothing (RELEASED, or CANCELLED before it was placed).
+    const states = await flow.reservationStates();
+    expect(states.RESERVED).toBe(15);
+    expect((states.RELEASED ?? 0) + (states.CANCELLED ?? 0)).toBe(5);
+    expect(await flow.store.reservedQuantity('SKU-1')).toBe(30);
+    expect(parkedOnPoisonQueue).toHaveLength(0);
+  });
+
+  it('marks them published and arms their TTL, so the next run finds nothing', async () => {
+    // Act
+    const report = await reconcile(deps);
+
+    // Assess
+    expect(report).toMatchObject({ found: 0, republished: 0 });
+    expect(await flow.pendingCount()).toBe(0);
+    const orderId = orderIds[0] ?? '';
+    const { Items = [] } = await flow.doc.send(
+      new QueryCommand({
+        TableName: flow.tableName,
+        KeyConditionExpression: 'PK = :pk AND begins_with(SK, :outbox)',
+        ExpressionAttributeValues: { ':pk': `ORDER#${orderId}`, ':outbox': 'OUTBOX#' },
+        ConsistentRead: true,
+      }),
+    );
+    expect(Items).toHaveLength(2);
+    for (const item of Items) {
+      expect(item.pendingShard).toBeUndefined();
+      expect(typeof item.publishedAt).toBe('string');
+      expect(item.expiresAt).toBeGreaterThan(Date.now() / 1000 + 6 * 86_400);
+    }
+  });
+
+  it('leaves events younger than the threshold to the relay', async () => {
+    // Prepare
+    const fresh = await flow.placeOrder([{ sku: 'SKU-2', quantity: 1 }]);
+
+    // Act
+    const report = await reconcile({ ...deps, now: () => new Date() });
+
+    // Assess
+    expect(report.found).toBe(0);
+    expect(await flow.pendingCount()).toBe(1);
+    await reconcile(deps);
+    await flow.bus.idle();
+    await eventually(async () => (await flow.store.reservedQuantity('SKU-2')) === 1);
+    expect(fresh).toBeTruthy();
+  });
+});
