@@ -20,6 +20,13 @@ const synth = (
   return { stack, api, template: Template.fromStack(stack) };
 };
 
+/** Synthesizing is the slow part: tests that only read the default template share one. */
+let defaultSynth: ReturnType<typeof synth> | undefined;
+const synthDefault = () => {
+  defaultSynth ??= synth();
+  return defaultSynth;
+};
+
 /** Every statement of the policies attached to the role of the API function. */
 const handlerStatements = (stack: Stack, api: OrdersApi, template: Template) => {
   const roleId = stack.getLogicalId(api.handler.role?.node.defaultChild as never);
@@ -37,7 +44,7 @@ const actionsOf = (statements: Array<{ Action: string | string[] }>, prefix: str
 
 describe('OrdersApi', () => {
   it('runs the handler on Node.js 24, arm64, with the table name and the delivery-tracking settings', () => {
-    const { template } = synth();
+    const { template } = synthDefault();
     template.hasResourceProperties('AWS::Lambda::Function', {
       Runtime: 'nodejs24.x',
       Architectures: ['arm64'],
@@ -54,7 +61,7 @@ describe('OrdersApi', () => {
   });
 
   it('grants the function exactly GetItem, PutItem and UpdateItem on the table: no Scan, Query or DeleteItem', () => {
-    const { stack, api, template } = synth();
+    const { stack, api, template } = synthDefault();
     const statements = handlerStatements(stack, api, template);
     expect(actionsOf(statements, 'dynamodb:')).toEqual([
       'dynamodb:GetItem',
@@ -78,7 +85,7 @@ describe('OrdersApi', () => {
   });
 
   it('serves the three routes through one payload 2.0 Lambda proxy integration', () => {
-    const { template } = synth();
+    const { template } = synthDefault();
     template.hasResourceProperties('AWS::ApiGatewayV2::Api', { ProtocolType: 'HTTP' });
     template.resourceCountIs('AWS::ApiGatewayV2::Integration', 1);
     template.hasResourceProperties('AWS::ApiGatewayV2::Integration', {
@@ -92,7 +99,7 @@ describe('OrdersApi', () => {
   });
 
   it('requires IAM authorization on every route by default', () => {
-    const { template } = synth();
+    const { template } = synthDefault();
     const routes = Object.values(template.findResources('AWS::ApiGatewayV2::Route'));
     expect(routes.map((r) => r.Properties.AuthorizationType)).toEqual(['AWS_IAM', 'AWS_IAM', 'AWS_IAM']);
     template.resourceCountIs('AWS::ApiGatewayV2::Authorizer', 0);
@@ -139,7 +146,7 @@ describe('OrdersApi', () => {
   });
 
   it('throttles the $default stage with the default rate and burst, or the given ones', () => {
-    synth().template.hasResourceProperties('AWS::ApiGatewayV2::Stage', {
+    synthDefault().template.hasResourceProperties('AWS::ApiGatewayV2::Stage', {
       StageName: '$default',
       AutoDeploy: true,
       DefaultRouteSettings: { ThrottlingRateLimit: 50, ThrottlingBurstLimit: 100 },
@@ -173,7 +180,7 @@ describe('OrdersApi', () => {
   });
 
   it('exposes the stage URL', () => {
-    const { stack, api } = synth();
+    const { stack, api } = synthDefault();
     expect(stack.resolve(api.url)).toEqual({
       'Fn::Join': [
         '',
