@@ -1,8 +1,8 @@
 import { fileURLToPath } from 'node:url';
-import { Duration, Stack, Token } from 'aws-cdk-lib';
+import { Duration, Stack, Token, Validations } from 'aws-cdk-lib';
 import { CfnGlobalTable, CfnTable, type ITable } from 'aws-cdk-lib/aws-dynamodb';
 import type { IEventBus } from 'aws-cdk-lib/aws-events';
-import type { IGrantable } from 'aws-cdk-lib/aws-iam';
+import { type IGrantable, PolicyStatement } from 'aws-cdk-lib/aws-iam';
 import type { IKey } from 'aws-cdk-lib/aws-kms';
 import {
   type EventSourceMapping,
@@ -97,6 +97,8 @@ export interface OutboxRelayProps {
   readonly logLevel?: 'DEBUG' | 'INFO' | 'WARN' | 'ERROR';
   /** @default RetentionDays.ONE_MONTH */
   readonly logRetention?: RetentionDays;
+  /** CloudWatch namespace of the relay's metrics (EMF). @default 'DynamoDbOutbox' */
+  readonly metricsNamespace?: string;
   /** Powertools service name. @default 'outbox-relay' */
   readonly serviceName?: string;
   /** Start with the mapping enabled. @default true */
@@ -167,6 +169,8 @@ const sendOnlyDlq = (queue: IQueue): IEventSourceDlq => ({
  */
 export class OutboxRelay extends Construct {
   public readonly handler: OutboxFunction;
+  /** The Powertools service name: the `service` dimension of the relay's metrics. */
+  public readonly serviceName: string;
   public readonly eventSourceMapping: EventSourceMapping;
   /** Outbox items that can never be published as they are (oversize, malformed), with their content. */
   public readonly poisonQueue: Queue;
@@ -221,13 +225,24 @@ export class OutboxRelay extends Construct {
     };
     this.poisonQueue = new Queue(this, 'PoisonQueue', queueProps);
     this.failureQueue = new Queue(this, 'FailureQueue', queueProps);
+    for (const queue of [this.poisonQueue, this.failureQueue]) {
+      Validations.of(queue).acknowledge({
+        id: 'AwsSolutions::AwsSolutions-SQS3',
+        reason:
+          'This queue is itself a dead-letter queue: the last stop for records the relay cannot publish. ' +
+          'Nothing consumes it automatically, so a DLQ behind it would never receive anything; its depth ' +
+          'is alarmed on instead.',
+      });
+    }
 
+    this.serviceName = props.serviceName ?? 'outbox-relay';
     this.handler = new OutboxFunction(this, 'Function', {
       entry: RELAY_ENTRY,
-      serviceName: props.serviceName ?? 'outbox-relay',
+      serviceName: this.serviceName,
       timeout: props.timeout ?? Duration.seconds(30),
       memorySize: props.memorySize ?? 512,
       ...(props.logLevel ? { logLevel: props.logLevel } : {}),
+      ...(props.metricsNamespace ? { metricsNamespace: props.metricsNamespace } : {}),
       ...(props.logRetention ? { logRetention: props.logRetention } : {}),
       environment: {
         EVENT_BUS_NAME: props.eventBus.eventBusName,
@@ -241,7 +256,14 @@ export class OutboxRelay extends Construct {
 
     props.eventBus.grantPutEventsTo(this.handler);
     grantSendOnly(this.poisonQueue, this.handler);
-    if (deliveryTracking) this.handler.useTable(props.table, 'TABLE_NAME', ['dynamodb:UpdateItem']);
+    if (deliveryTracking) {
+      // On the table only: `useTable` would also grant it on `index/*`, where UpdateItem means nothing.
+      this.handler.addToRolePolicy(
+        new PolicyStatement({ actions: ['dynamodb:UpdateItem'], resources: [props.table.tableArn] }),
+      );
+      props.table.encryptionKey?.grant(this.handler, 'kms:Decrypt', 'kms:Encrypt', 'kms:GenerateDataKey');
+      this.handler.addEnvironment('TABLE_NAME', props.table.tableName);
+    }
 
     this.eventSourceMapping = this.handler.addEventSourceMapping('StreamMapping', {
       eventSourceArn: streamArn,

@@ -1,6 +1,6 @@
 import { App, Duration, Stack } from 'aws-cdk-lib';
 import { Match, Template } from 'aws-cdk-lib/assertions';
-import { AttributeType, StreamViewType, TableV2 } from 'aws-cdk-lib/aws-dynamodb';
+import { AttributeType, StreamViewType, TableEncryptionV2, TableV2 } from 'aws-cdk-lib/aws-dynamodb';
 import { EventBus } from 'aws-cdk-lib/aws-events';
 import { Key } from 'aws-cdk-lib/aws-kms';
 import { beforeAll, describe, expect, it } from 'vitest';
@@ -20,12 +20,13 @@ const build = (
   options: { stream?: StreamViewType | false; key?: boolean } = {},
 ): Built => {
   const app = new App({ context: { 'aws:cdk:bundling-stacks': [] } });
-  const stack = new Stack(app, 'RelayTest');
+  const stack = new Stack(app, 'RelayTest', { env: { account: '123456789012', region: 'eu-west-1' } });
   const key = options.key ? new Key(stack, 'Key') : undefined;
   const table = new TableV2(stack, 'Table', {
     partitionKey: { name: 'PK', type: AttributeType.STRING },
     sortKey: { name: 'SK', type: AttributeType.STRING },
     ...(options.stream === false ? {} : { dynamoStream: options.stream ?? StreamViewType.NEW_IMAGE }),
+    ...(key ? { encryption: TableEncryptionV2.customerManagedKey(key) } : {}),
   });
   const bus = new EventBus(stack, 'Bus');
   const relay = new OutboxRelay(stack, 'Relay', {
@@ -185,7 +186,7 @@ describe('OutboxRelay', () => {
     }
   });
 
-  it('uses a customer managed key for the queues when given one, and may use it to send', () => {
+  it('uses a customer managed key for the queues, and may use the keys it needs: queues, stream, UpdateItem', () => {
     const withKey = build({}, { key: true });
     const keyId = Object.keys(withKey.template.findResources('AWS::KMS::Key'))[0] ?? '';
     withKey.template.allResourcesProperties('AWS::SQS::Queue', {
@@ -194,7 +195,10 @@ describe('OutboxRelay', () => {
     const keyActions = permissionsOf(withKey)
       .filter((p) => JSON.stringify(p.resource).includes(keyId))
       .map((p) => p.action);
-    expect(new Set(keyActions)).toEqual(new Set(['kms:Decrypt', 'kms:GenerateDataKey']));
+    // Send to the queues (GenerateDataKey, Decrypt), read the stream (Decrypt, DescribeKey), UpdateItem.
+    expect(new Set(keyActions)).toEqual(
+      new Set(['kms:Decrypt', 'kms:DescribeKey', 'kms:Encrypt', 'kms:GenerateDataKey']),
+    );
   });
 
   it('rejects a table without a stream and conflicting or unbounded settings', () => {
