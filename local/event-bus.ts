@@ -5,6 +5,7 @@ import { putEventsEntrySize } from '../lambdas/outbox/entry-size';
 import { DEFAULT_PUT_EVENTS_LIMITS, type PutEventsLimits } from '../lambdas/outbox/limits';
 import type { Subscription } from '../lambdas/shared/subscriptions';
 import { compileEventPattern, type EventMatcher } from './event-pattern';
+import { PortInUseError } from './http-server';
 
 /*
  * A local EventBridge endpoint. It speaks the PutEvents wire protocol (AWS JSON 1.1: POST / with
@@ -334,9 +335,11 @@ export class LocalEventBus {
       });
     });
     await new Promise<void>((resolve, reject) => {
-      server.once('error', reject);
+      const failed = (error: NodeJS.ErrnoException): void =>
+        reject(error.code === 'EADDRINUSE' ? new PortInUseError(port) : error);
+      server.once('error', failed);
       server.listen(port, this.options.host ?? '127.0.0.1', () => {
-        server.off('error', reject);
+        server.off('error', failed);
         resolve();
       });
     });

@@ -1,15 +1,22 @@
 import { createServer } from 'node:net';
+import { join } from 'node:path';
 import { DescribeTableCommand, ResourceNotFoundException } from '@aws-sdk/client-dynamodb';
 import { readOrdersConfig } from '../lambdas/orders/config';
 import { ordersRoutes } from '../lambdas/orders/http/routes';
 import { buildOrdersHandler } from '../lambdas/orders/wiring';
+import type { Subscription } from '../lambdas/shared/subscriptions';
 import { createOrdersTable, type DynamoDbLocal, startDynamoDbLocal } from './dynamodb';
+import { type AcceptedEvent, type EventTarget, type LocalEventBus, startLocalEventBus } from './event-bus';
+import { type OfflineRelay, type RelayMappingOptions, startOfflineRelay } from './event-bus/offline-relay';
 import { type LocalHttpApi, PortInUseError, type ResponseInfo, startLocalHttpApi } from './http-server';
+import { FileCheckpointStore } from './stream-poller';
 
 /**
  * The whole service on one machine, with no AWS account: DynamoDB Local with the orders table
- * created from the deployed definition, and the API handler behind a local HTTP API. Used by
- * `npm start`, the integration tests and the benchmarks.
+ * created from the deployed definition, the API handler behind a local HTTP API, the relay
+ * handler behind a stream poller (the event source mapping) publishing to a local EventBridge
+ * endpoint, and the subscriptions' targets behind that bus. Used by `npm start`, the integration
+ * tests and the benchmarks.
  */
 export interface LocalRuntimeOptions {
   /** HTTP port of the API; 0 picks a free one. @default 3000 */
@@ -29,6 +36,23 @@ export interface LocalRuntimeOptions {
   readonly env?: Readonly<Record<string, string>>;
   /** Called after every API response. */
   readonly onApiResponse?: (info: ResponseInfo) => void;
+  /** Local EventBridge port; 0 picks a free one. @default EVENTBRIDGE_PORT or 4010; a free one when apiPort is 0 */
+  readonly eventBridgePort?: number;
+  /** Run the relay (stream poller + relay handler). @default true */
+  readonly relay?: boolean;
+  /** Event source mapping settings over the OutboxRelay construct's defaults (RELAY_MAPPING_DEFAULTS). */
+  readonly relayMapping?: RelayMappingOptions;
+  /**
+   * Rules on the local bus: each subscription (the objects the stack deploys) with the function
+   * that handles its events. Consumers are added here.
+   * @default none
+   */
+  readonly subscriptions?: ReadonlyArray<{
+    readonly subscription: Subscription;
+    readonly target: EventTarget;
+  }>;
+  /** Called for each event the bus accepts. */
+  readonly onEventAccepted?: (accepted: AcceptedEvent) => void;
 }
 
 export interface LocalRuntime {
@@ -39,6 +63,9 @@ export interface LocalRuntime {
   readonly tableName: string;
   /** The environment the functions were configured from. */
   readonly env: Readonly<Record<string, string | undefined>>;
+  readonly eventBus: LocalEventBus;
+  /** The running relay, or undefined with `relay: false`. */
+  readonly relay: OfflineRelay | undefined;
   /** Stop everything, last started first. Safe to call more than once. */
   stop(): Promise<void>;
 }
@@ -102,6 +129,36 @@ export const startLocalRuntime = async (options: LocalRuntimeOptions = {}): Prom
     });
     stops.push(() => api.close());
 
+    const fromEnv = process.env.EVENTBRIDGE_PORT ? Number(process.env.EVENTBRIDGE_PORT) : undefined;
+    const eventBus = await startLocalEventBus({
+      port: options.eventBridgePort ?? (apiPort === 0 ? 0 : (fromEnv ?? 4010)),
+      ...(options.host === undefined ? {} : { host: options.host }),
+      ...(options.onEventAccepted === undefined ? {} : { onAccepted: options.onEventAccepted }),
+    });
+    stops.push(() => eventBus.stop());
+    for (const { subscription, target } of options.subscriptions ?? [])
+      eventBus.subscribe(subscription, target);
+
+    let relay: OfflineRelay | undefined;
+    if (options.relay ?? true) {
+      const started = await startOfflineRelay({
+        dynamoDb,
+        tableName,
+        eventBridgeEndpoint: eventBus.endpoint,
+        env,
+        ...(options.relayMapping === undefined ? {} : { mapping: options.relayMapping }),
+        // With DynamoDB Local on disk, the mapping's position survives restarts too.
+        ...(options.dynamoDbDataPath
+          ? {
+              checkpoints: new FileCheckpointStore(join(options.dynamoDbDataPath, 'stream-checkpoints.json')),
+            }
+          : {}),
+      });
+      // Stopped before the bus and DynamoDB Local it reads from and writes to.
+      stops.push(() => started.stop());
+      relay = started;
+    }
+
     return {
       apiUrl: api.url,
       apiPort: api.port,
@@ -109,6 +166,8 @@ export const startLocalRuntime = async (options: LocalRuntimeOptions = {}): Prom
       dynamoDbPort,
       tableName,
       env,
+      eventBus,
+      relay,
       stop,
     };
   } catch (error) {

@@ -1,10 +1,12 @@
 import { mkdirSync } from 'node:fs';
 import { resolve } from 'node:path';
+import type { AcceptedEvent } from './event-bus';
 import type { ResponseInfo } from './http-server';
 
 /**
  * `npm start`: the service offline. PORT (default 3000) serves the API, DYNAMODB_PORT (default
- * 8000) DynamoDB Local, in memory unless DYNAMODB_DATA_DIR names a directory. Ctrl-C stops all.
+ * 8000) DynamoDB Local, in memory unless DYNAMODB_DATA_DIR names a directory, EVENTBRIDGE_PORT
+ * (default 4010) the local EventBridge endpoint the relay publishes to. Ctrl-C stops all.
  */
 
 // Before any handler module loads: the Powertools singletons read their settings on import.
@@ -34,6 +36,7 @@ const portFromEnv = (name: string, fallback: number): number => {
 
 const apiPort = portFromEnv('PORT', 3000);
 const dynamoDbPort = portFromEnv('DYNAMODB_PORT', 8000);
+const eventBridgePort = portFromEnv('EVENTBRIDGE_PORT', 4010);
 const dataDir = process.env.DYNAMODB_DATA_DIR ? resolve(process.env.DYNAMODB_DATA_DIR) : undefined;
 if (dataDir) mkdirSync(dataDir, { recursive: true });
 
@@ -67,6 +70,18 @@ const report = (info: ResponseInfo): void => {
   }
 };
 
+const relayedEventIds = new Set<string>();
+const reportEvent = ({ event, receivedAt }: AcceptedEvent): void => {
+  const { eventId, occurredAt } = event.detail;
+  if (typeof eventId !== 'string') return;
+  const lag = typeof occurredAt === 'string' ? Date.parse(receivedAt) - Date.parse(occurredAt) : Number.NaN;
+  const again = relayedEventIds.has(eventId) ? '  (again: delivery is at least once)' : '';
+  relayedEventIds.add(eventId);
+  console.log(
+    `event relayed   ${eventId}  ${event['detail-type']}  lag ${Number.isNaN(lag) ? '?' : lag}ms${again}`,
+  );
+};
+
 const { startLocalRuntime } = await import('./runtime');
 const { PortInUseError } = await import('./http-server');
 
@@ -76,9 +91,12 @@ const runtime = await startLocalRuntime({
   dynamoDbPort,
   ...(dataDir ? { dynamoDbDataPath: dataDir } : {}),
   onApiResponse: report,
+  eventBridgePort,
+  onEventAccepted: reportEvent,
 }).catch((error: unknown) => {
   if (error instanceof PortInUseError) {
-    const variable = error.port === apiPort ? 'PORT' : 'DYNAMODB_PORT';
+    const variable =
+      error.port === apiPort ? 'PORT' : error.port === eventBridgePort ? 'EVENTBRIDGE_PORT' : 'DYNAMODB_PORT';
     return fail(
       `Port ${error.port} is already in use (${variable}). Stop the process listening on it, ` +
         `or choose another port, e.g. ${variable}=${error.port + 1} npm start`,
@@ -95,6 +113,9 @@ console.log(
 );
 console.log(
   `  DynamoDB  ${runtime.dynamoDb.endpoint}   table "${runtime.tableName}" ${dataDir ? `in ${dataDir}` : 'in memory'}`,
+);
+console.log(
+  `  EventBridge ${runtime.eventBus.endpoint}   PutEvents (AWS JSON 1.1) · GET /events · GET /stats · PUT /faults`,
 );
 console.log('Press Ctrl-C to stop.');
 

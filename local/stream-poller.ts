@@ -355,6 +355,7 @@ export class StreamPoller {
   private resumed = false;
   private firstDiscovery = true;
   private running = false;
+  private crashed = false;
   private loop: Promise<void> | undefined;
   private readonly wakers = new Set<() => void>();
 
@@ -390,6 +391,15 @@ export class StreamPoller {
     if (this.running) return;
     this.running = true;
     this.loop = this.run();
+  }
+
+  /**
+   * Stop as a crashed worker would: invocations in flight still finish (their side effects
+   * happen), but no checkpoint is saved from now on, so a poller started later redelivers them.
+   */
+  async crash(): Promise<void> {
+    this.crashed = true;
+    await this.stop();
   }
 
   /** Stop polling; resolves once in-flight invocations have finished and checkpoints are saved. */
@@ -485,7 +495,7 @@ export class StreamPoller {
 
     const commit = async (count: number): Promise<void> => {
       const last = buffer.splice(0, count).at(-1);
-      if (!last) return;
+      if (!last || this.crashed) return;
       await this.checkpoints.save(o.streamArn, shardId, { sequenceNumber: last.sequenceNumber });
       lastCommitted = last.sequenceNumber;
     };
@@ -748,6 +758,7 @@ export class StreamPoller {
   }
 
   private async finishShard(shardId: string, last: string | undefined): Promise<void> {
+    if (this.crashed) return;
     await this.checkpoints.save(this.options.streamArn, shardId, {
       ...(last ? { sequenceNumber: last } : {}),
       completed: true,

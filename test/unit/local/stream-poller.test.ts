@@ -356,6 +356,31 @@ describe('stream poller: checkpoints and stop', () => {
     await vi.waitFor(() => expect(after.calls.flat()).toEqual(second));
   });
 
+  it('crash() leaves the batch in flight unchecked, so the next poller delivers it again', async () => {
+    // Prepare
+    const stream = new FakeDynamoDbStream().addShard('shard-1');
+    const all = stream.putOutbox('shard-1', 2);
+    const checkpoints = new InMemoryCheckpointStore();
+    let release: () => void = () => undefined;
+    const first = recordingHandler(
+      () =>
+        new Promise<void>((resolve) => {
+          release = resolve;
+        }),
+    );
+    const poller = startPoller(stream, first.handler, { checkpoints });
+    await vi.waitFor(() => expect(first.calls).toHaveLength(1));
+    // Act
+    const crashed = poller.crash();
+    release();
+    await crashed;
+    const second = recordingHandler();
+    startPoller(stream, second.handler, { checkpoints });
+    // Assess
+    await vi.waitFor(() => expect(second.calls).toEqual([all]));
+    expect(await checkpoints.load(STREAM_ARN)).toEqual({ 'shard-1': { sequenceNumber: all[1] } });
+  });
+
   it('stop() waits for the invocation in flight to finish and be checkpointed', async () => {
     const stream = new FakeDynamoDbStream().addShard('shard-1');
     const [r0] = stream.putOutbox('shard-1', 1);

@@ -1,0 +1,177 @@
+import { DynamoDBStreamsClient } from '@aws-sdk/client-dynamodb-streams';
+import { EventBridgeClient } from '@aws-sdk/client-eventbridge';
+import { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
+import { readOrdersConfig } from '../../lambdas/orders/config';
+import { limitsFromEnv } from '../../lambdas/outbox/limits';
+import type { PoisonRecord, PoisonSendResult } from '../../lambdas/outbox/poison-queue';
+import { OutboxPublisher } from '../../lambdas/outbox/publisher';
+import { relayFilterPattern } from '../../lambdas/shared/relay-filter';
+import type { DynamoDbLocal } from '../dynamodb';
+import {
+  type CheckpointStore,
+  InMemoryCheckpointStore,
+  latestStreamArn,
+  type PollerLogger,
+  type StreamFailureRecord,
+  StreamPoller,
+  type StreamPollerOptions,
+} from '../stream-poller';
+
+/**
+ * The relay offline: the real relay handler (createRelayHandler, the same code the Lambda runs)
+ * behind a StreamPoller on the table's DynamoDB Local stream, publishing with the real
+ * EventBridge client to the local bus. The poison queue and the mapping's on-failure
+ * destination are in-memory stand-ins for the two SQS queues, inspectable by tests.
+ */
+
+/** Event source mapping settings, as the OutboxRelay construct deploys them by default. */
+export const RELAY_MAPPING_DEFAULTS = {
+  startingPosition: 'TRIM_HORIZON',
+  batchSize: 100,
+  maximumBatchingWindowMs: 0,
+  reportBatchItemFailures: true,
+  bisectBatchOnFunctionError: true,
+  maximumRetryAttempts: 10,
+  maximumRecordAgeSeconds: 6 * 60 * 60,
+} as const satisfies Partial<StreamPollerOptions>;
+
+export type RelayMappingOptions = Partial<
+  Omit<
+    StreamPollerOptions,
+    'client' | 'streamArn' | 'handler' | 'filterPatterns' | 'checkpoints' | 'onFailure'
+  >
+>;
+
+export interface OfflineRelayOptions {
+  readonly dynamoDb: DynamoDbLocal;
+  readonly tableName: string;
+  /** The local EventBridge endpoint, e.g. http://127.0.0.1:4010. */
+  readonly eventBridgeEndpoint: string;
+  /**
+   * Function environment, as the stack sets it: EVENT_BUS_NAME (default 'orders'), EVENT_SOURCE
+   * (default 'orders'), OUTBOX_DELIVERY_TRACKING, OUTBOX_RETENTION_DAYS, PUTEVENTS_MAX_BYTES,
+   * PUTEVENTS_MAX_ENTRIES.
+   */
+  readonly env: Readonly<Record<string, string | undefined>>;
+  /** Overrides of RELAY_MAPPING_DEFAULTS. */
+  readonly mapping?: RelayMappingOptions;
+  /** Where the mapping keeps its position. @default in memory */
+  readonly checkpoints?: CheckpointStore;
+  readonly logger?: PollerLogger;
+}
+
+export interface OfflineRelay {
+  /** The poller now running; replaced by `restart()`. */
+  readonly poller: StreamPoller;
+  readonly streamArn: string;
+  /** What the relay parked on its poison queue (an SQS queue on AWS). */
+  readonly poisonRecords: readonly PoisonRecord[];
+  /** Invocation records the mapping sent to its on-failure destination (an SQS queue on AWS). */
+  readonly streamFailures: readonly StreamFailureRecord[];
+  /**
+   * Stop the poller and start a new one, which resumes from the saved checkpoints. With
+   * `crash: true` the batch in flight is not checkpointed, as when a relay dies mid-batch, so its
+   * records are delivered again.
+   */
+  restart(options?: { readonly crash?: boolean }): Promise<void>;
+  stop(): Promise<void>;
+}
+
+const LOCAL_CREDENTIALS = { accessKeyId: 'local', secretAccessKey: 'local' };
+
+/**
+ * relay-handler.ts also builds the deployed handler from the environment when first imported. It
+ * only reads these names (no call is made until that handler runs, which never happens offline),
+ * so placeholders are enough where the environment has none.
+ */
+const importRelayHandler = async (env: Readonly<Record<string, string | undefined>>) => {
+  process.env.EVENT_BUS_NAME ??= env.EVENT_BUS_NAME ?? 'orders';
+  process.env.POISON_QUEUE_URL ??= 'http://127.0.0.1/offline-poison-queue';
+  process.env.TABLE_NAME ??= env.TABLE_NAME ?? 'orders';
+  return import('../../lambdas/outbox/relay-handler');
+};
+
+export const startOfflineRelay = async (options: OfflineRelayOptions): Promise<OfflineRelay> => {
+  const env: Record<string, string | undefined> = { ...options.env, TABLE_NAME: options.tableName };
+  const config = readOrdersConfig(env);
+  const { createRelayHandler } = await importRelayHandler(env);
+  const region = env.AWS_REGION || 'us-east-1';
+
+  const eventBridge = new EventBridgeClient({
+    endpoint: options.eventBridgeEndpoint,
+    region,
+    credentials: LOCAL_CREDENTIALS,
+  });
+  const publisher = new OutboxPublisher({
+    eventBridge,
+    eventBusName: env.EVENT_BUS_NAME || 'orders',
+    source: env.EVENT_SOURCE || 'orders',
+    limits: limitsFromEnv(env),
+  });
+  const poisonRecords: PoisonRecord[] = [];
+  const poisonQueue = {
+    send: async (records: readonly PoisonRecord[]): Promise<PoisonSendResult> => {
+      poisonRecords.push(...records);
+      return { sent: [...records], failed: [] };
+    },
+  };
+  const handler = createRelayHandler({
+    publisher,
+    poisonQueue,
+    tracking: config.deliveryTracking
+      ? {
+          enabled: true,
+          doc: DynamoDBDocumentClient.from(options.dynamoDb.client),
+          tableName: options.tableName,
+          retentionDays: config.retentionDays,
+        }
+      : { enabled: false },
+  });
+
+  const streamArn = await latestStreamArn(options.dynamoDb.client, options.tableName);
+  const streams = new DynamoDBStreamsClient({
+    endpoint: options.dynamoDb.endpoint,
+    region,
+    credentials: LOCAL_CREDENTIALS,
+  });
+  const checkpoints = options.checkpoints ?? new InMemoryCheckpointStore();
+  const streamFailures: StreamFailureRecord[] = [];
+  const newPoller = (): StreamPoller =>
+    new StreamPoller({
+      ...RELAY_MAPPING_DEFAULTS,
+      ...options.mapping,
+      client: streams,
+      streamArn,
+      handler,
+      filterPatterns: [relayFilterPattern],
+      checkpoints,
+      onFailure: (failure) => {
+        streamFailures.push(failure);
+      },
+      ...(options.logger ? { logger: options.logger } : {}),
+    });
+
+  let poller = newPoller();
+  poller.start();
+  let stopped = false;
+  return {
+    get poller() {
+      return poller;
+    },
+    streamArn,
+    poisonRecords,
+    streamFailures,
+    restart: async ({ crash = false } = {}) => {
+      await (crash ? poller.crash() : poller.stop());
+      if (stopped) return;
+      poller = newPoller();
+      poller.start();
+    },
+    stop: async () => {
+      stopped = true;
+      await poller.stop();
+      streams.destroy();
+      eventBridge.destroy();
+    },
+  };
+};
