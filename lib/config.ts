@@ -15,6 +15,9 @@ const retentionValues = Object.values(RetentionDays).filter((v): v is RetentionD
 /** Context values given with `-c key=value` arrive as strings; cdk.json may hold numbers. */
 const positiveNumber = z.coerce.number().positive();
 
+/** Stage throttling of the orders API: steady requests per second, and the burst above it. */
+const apiThrottling = { rateLimit: positiveNumber, burstLimit: z.coerce.number().int().positive() };
+
 const stageConfigSchema = z
   .object({
     stage: z.enum(stages),
@@ -40,6 +43,20 @@ const stageConfigSchema = z
       .string()
       .regex(/^arn:aws[a-z-]*:kms:[a-z0-9-]+:\d{12}:key\/[0-9a-f-]+$/, 'must be a KMS key ARN')
       .optional(),
+    /** Who may call the deployed orders API. There is no unauthenticated option (only offline is open). */
+    api: z.discriminatedUnion('auth', [
+      z.object({ auth: z.literal('iam'), ...apiThrottling }),
+      z.object({
+        auth: z.literal('jwt'),
+        jwtIssuer: z
+          .string({ error: 'apiJwtIssuer is required with apiAuth=jwt' })
+          .regex(/^https:\/\/\S+$/, 'must be an https:// URL'),
+        jwtAudience: z
+          .array(z.string().min(1), { error: 'apiJwtAudience is required with apiAuth=jwt' })
+          .min(1, 'apiJwtAudience is required with apiAuth=jwt'),
+        ...apiThrottling,
+      }),
+    ]),
     alarms: z.object({
       /** Oldest stream record the relay has not finished, in seconds. */
       iteratorAgeSeconds: positiveNumber,
@@ -61,15 +78,32 @@ export type StageConfig = z.infer<typeof stageConfigSchema>;
  * alarm seen in dev means what it would mean in prod.
  */
 const stageDefaults = {
-  dev: { logLevel: 'DEBUG', logRetentionDays: RetentionDays.ONE_WEEK },
-  prod: { logLevel: 'INFO', logRetentionDays: RetentionDays.THREE_MONTHS },
-} as const satisfies Record<StageName, { logLevel: string; logRetentionDays: RetentionDays }>;
+  dev: { logLevel: 'DEBUG', logRetentionDays: RetentionDays.ONE_WEEK, apiRateLimit: 50, apiBurstLimit: 100 },
+  prod: {
+    logLevel: 'INFO',
+    logRetentionDays: RetentionDays.THREE_MONTHS,
+    apiRateLimit: 500,
+    apiBurstLimit: 1000,
+  },
+} as const satisfies Record<
+  StageName,
+  { logLevel: string; logRetentionDays: RetentionDays; apiRateLimit: number; apiBurstLimit: number }
+>;
 
 const alarmDefaults = { iteratorAgeSeconds: 300, relayLagP99Ms: 30_000, api5xxRatePercent: 1 };
 
 /** Unset and empty context values alike mean "use the default". */
 const given = (value: unknown): unknown =>
   value === undefined || value === null || value === '' ? undefined : value;
+
+/** `-c key=a,b` arrives as one string; cdk.json may hold an array. */
+const list = (value: unknown): unknown =>
+  typeof value === 'string'
+    ? value
+        .split(',')
+        .map((item) => item.trim())
+        .filter(Boolean)
+    : value;
 
 export const readStageConfig = (context: (key: string) => unknown): StageConfig => {
   const stage = given(context('stage')) ?? 'dev';
@@ -82,6 +116,13 @@ export const readStageConfig = (context: (key: string) => unknown): StageConfig 
     logRetentionDays: given(context('logRetentionDays')) ?? defaults.logRetentionDays,
     encryption: given(context('encryption')) ?? 'aws-owned',
     kmsKeyArn: given(context('kmsKeyArn')),
+    api: {
+      auth: given(context('apiAuth')) ?? 'iam',
+      jwtIssuer: given(context('apiJwtIssuer')),
+      jwtAudience: list(given(context('apiJwtAudience'))),
+      rateLimit: given(context('apiRateLimit')) ?? defaults.apiRateLimit,
+      burstLimit: given(context('apiBurstLimit')) ?? defaults.apiBurstLimit,
+    },
     alarms: {
       iteratorAgeSeconds: given(context('iteratorAgeAlarmSeconds')) ?? alarmDefaults.iteratorAgeSeconds,
       relayLagP99Ms: given(context('relayLagP99AlarmMs')) ?? alarmDefaults.relayLagP99Ms,
