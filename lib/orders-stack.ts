@@ -1,10 +1,12 @@
 import { Duration, Stack, type StackProps } from 'aws-cdk-lib';
 import type { ITableV2 } from 'aws-cdk-lib/aws-dynamodb';
+import { EventBus } from 'aws-cdk-lib/aws-events';
 import type { Construct } from 'constructs';
 import type { StageConfig } from './config';
 import { DataEncryption } from './constructs/encryption';
 import { OutboxMonitoring } from './constructs/monitoring';
 import { OrdersTable } from './constructs/orders-table';
+import { OutboxRelay } from './constructs/outbox-relay';
 
 export interface OrdersStackProps extends StackProps {
   readonly config: StageConfig;
@@ -13,6 +15,10 @@ export interface OrdersStackProps extends StackProps {
 /** Composes the outbox service: stateful resources first, then the functions that use them. */
 export class OrdersStack extends Stack {
   public readonly table: ITableV2;
+  /** The bus the outbox events are published to. */
+  public readonly eventBus: EventBus;
+  /** Publishes every committed outbox item from the table's stream to the bus. */
+  public readonly relay: OutboxRelay;
   /** The customer managed data key, or `undefined` for AWS owned keys: pass it to every construct. */
   public readonly encryption: DataEncryption;
   /** Alarms and dashboard: hand it each part with its `monitor*` methods. */
@@ -28,6 +34,17 @@ export class OrdersStack extends Stack {
       retain: retainData,
     });
     this.table = new OrdersTable(this, 'Orders', { retainData, encryptionKey: this.encryption.key }).table;
+    this.eventBus = new EventBus(this, 'Bus', {
+      ...(this.encryption.key ? { kmsKey: this.encryption.key } : {}),
+    });
+    this.relay = new OutboxRelay(this, 'Relay', {
+      table: this.table,
+      eventBus: this.eventBus,
+      encryptionKey: this.encryption.key,
+      logLevel: config.logLevel,
+      logRetention: config.logRetentionDays,
+      metricsNamespace: config.metricsNamespace,
+    });
     this.monitoring = new OutboxMonitoring(this, 'Monitoring', {
       metricsNamespace: config.metricsNamespace,
       alarmEmail: config.alarmEmail,
@@ -37,5 +54,8 @@ export class OrdersStack extends Stack {
         api5xxRatePercent: config.alarms.api5xxRatePercent,
       },
     });
+    this.monitoring.monitorRelay({ function: this.relay.handler, serviceName: this.relay.serviceName });
+    this.monitoring.monitorDeadLetterQueue({ name: 'relay-poison', queue: this.relay.poisonQueue });
+    this.monitoring.monitorDeadLetterQueue({ name: 'relay-failures', queue: this.relay.failureQueue });
   }
 }

@@ -254,6 +254,18 @@ export class OutboxRelay extends Construct {
       },
     });
 
+    Validations.of(this.handler).acknowledge({
+      id: 'AwsSolutions::AwsSolutions-IAM4[Policy::arn:<AWS::Partition>:iam::aws:policy/service-role/AWSLambdaBasicExecutionRole]',
+      reason:
+        'AWSLambdaBasicExecutionRole only lets the function write its own logs (CreateLogGroup, CreateLogStream, ' +
+        'PutLogEvents); it is the policy Lambda documents for that purpose.',
+    });
+    Validations.of(this.handler).acknowledge({
+      id: 'AwsSolutions::AwsSolutions-IAM5[Resource::*]',
+      reason:
+        'Only X-Ray tracing (xray:PutTraceSegments, xray:PutTelemetryRecords) is granted on "*": those actions ' +
+        'support no resource-level permissions. Every other grant of the relay names its bus, queue, table or stream.',
+    });
     props.eventBus.grantPutEventsTo(this.handler);
     grantSendOnly(this.poisonQueue, this.handler);
     if (deliveryTracking) {
