@@ -136,10 +136,12 @@ export class OutboxMonitoring extends Construct {
   public readonly dashboard: Dashboard;
   /** Every alarm created so far. */
   public readonly alarms: Alarm[] = [];
+  /** The namespace the EMF metric alarms and charts read. */
+  public readonly metricsNamespace: string;
+  /** The thresholds in force, defaults filled in. */
+  public readonly thresholds: Required<OutboxAlarmThresholds>;
 
-  private readonly namespace: string;
   private readonly prefix: string;
-  private readonly thresholds: Required<OutboxAlarmThresholds>;
   private readonly action: SnsAction;
   private readonly lagWidget: GraphWidget;
   private readonly throughputWidget: GraphWidget;
@@ -152,7 +154,7 @@ export class OutboxMonitoring extends Construct {
   constructor(scope: Construct, id: string, props: OutboxMonitoringProps = {}) {
     super(scope, id);
     const stack = Stack.of(this);
-    this.namespace = props.metricsNamespace ?? 'DynamoDbOutbox';
+    this.metricsNamespace = props.metricsNamespace ?? 'DynamoDbOutbox';
     this.prefix = props.namePrefix ?? stack.stackName;
     this.thresholds = {
       iteratorAge: props.thresholds?.iteratorAge ?? Duration.minutes(5),
@@ -425,7 +427,7 @@ export class OutboxMonitoring extends Construct {
     label?: string,
   ): Metric {
     return new Metric({
-      namespace: this.namespace,
+      namespace: this.metricsNamespace,
       metricName: name,
       dimensionsMap: { service },
       statistic,

@@ -1,0 +1,177 @@
+import { App } from 'aws-cdk-lib';
+import { Match, Template } from 'aws-cdk-lib/assertions';
+import { describe, expect, it } from 'vitest';
+import { ordersTable } from '../../lambdas/shared/table-definition';
+import { readStageConfig } from '../../lib/config';
+import { OrdersStack } from '../../lib/orders-stack';
+
+const KEY_ARN = 'arn:aws:kms:eu-west-1:123456789012:key/0f2c8c1e-3b7a-4d59-9d3e-6a1f0c2b4e8d';
+
+const PROD_CMK = { stage: 'prod', encryption: 'customer-managed', alarmEmail: 'oncall@example.com' };
+
+const templates = new Map<string, Template>();
+
+/** The orders stack for a CDK context, synthesized once per context. */
+const stackFor = (context: Record<string, string>): Template => {
+  const cacheKey = JSON.stringify(context);
+  const cached = templates.get(cacheKey);
+  if (cached) return cached;
+  const app = new App({ context: { 'aws:cdk:bundling-stacks': [] } });
+  const stack = new OrdersStack(app, 'Orders', {
+    config: readStageConfig((key) => context[key]),
+    // A customer managed key on a table is named per replica region, so the stack needs one.
+    env: { account: '123456789012', region: 'eu-west-1' },
+  });
+  const template = Template.fromStack(stack);
+  templates.set(cacheKey, template);
+  return template;
+};
+
+const ordersTableResource = (template: Template) => {
+  const tables = template.findResources('AWS::DynamoDB::GlobalTable', {
+    Properties: { StreamSpecification: Match.anyValue() },
+  });
+  const found = Object.values(tables);
+  expect(found).toHaveLength(1);
+  return found[0] as {
+    Properties: Record<string, unknown>;
+    DeletionPolicy?: string;
+    UpdateReplacePolicy?: string;
+  };
+};
+
+describe('orders table data safety', () => {
+  it.each(['dev', 'prod'])('%s: point-in-time recovery is on', (stage) => {
+    const table = ordersTableResource(stackFor({ stage }));
+
+    expect(table.Properties.Replicas).toEqual([
+      expect.objectContaining({ PointInTimeRecoverySpecification: { PointInTimeRecoveryEnabled: true } }),
+    ]);
+  });
+
+  it('prod: the table is retained on stack deletion and protected against deletion', () => {
+    const table = ordersTableResource(stackFor({ stage: 'prod' }));
+
+    expect(table.DeletionPolicy).toBe('Retain');
+    expect(table.UpdateReplacePolicy).toBe('Retain');
+    expect(table.Properties.Replicas).toEqual([expect.objectContaining({ DeletionProtectionEnabled: true })]);
+  });
+
+  it('dev: the table goes with the stack', () => {
+    const table = ordersTableResource(stackFor({ stage: 'dev' }));
+
+    expect(table.DeletionPolicy).toBe('Delete');
+    expect(table.Properties.Replicas).toEqual([
+      expect.objectContaining({ DeletionProtectionEnabled: false }),
+    ]);
+  });
+
+  it('keeps the stream the relay reads and the TTL that cleans the outbox', () => {
+    const table = ordersTableResource(stackFor({ stage: 'prod' }));
+
+    expect(table.Properties).toMatchObject({
+      StreamSpecification: { StreamViewType: ordersTable.streamViewType },
+      TimeToLiveSpecification: { AttributeName: ordersTable.timeToLiveAttribute, Enabled: true },
+    });
+  });
+});
+
+describe('encryption at rest', () => {
+  it.each(['dev', 'prod'])('%s: AWS owned keys by default, no customer managed data key', (stage) => {
+    const template = stackFor({ stage });
+
+    const table = ordersTableResource(template);
+    expect(table.Properties.SSESpecification).toEqual({ SSEEnabled: false });
+    expect(table.Properties.Replicas).toEqual([
+      expect.not.objectContaining({ SSESpecification: expect.anything() }),
+    ]);
+    // The only key is the alarm topic's, which CloudWatch needs (see monitoring.test.ts).
+    template.resourceCountIs('AWS::KMS::Key', 1);
+  });
+
+  it('customer-managed: a rotating data key, retained in prod, encrypts the table', () => {
+    const template = stackFor(PROD_CMK);
+
+    const keys = template.findResources('AWS::KMS::Key', {
+      Properties: { Description: Match.stringLikeRegexp('outbox table') },
+    });
+    const [keyId, key] = Object.entries(keys)[0] ?? [];
+    expect(key).toMatchObject({
+      DeletionPolicy: 'Retain',
+      Properties: { EnableKeyRotation: true, PendingWindowInDays: 30 },
+    });
+    const table = ordersTableResource(template);
+    expect(table.Properties.SSESpecification).toEqual({ SSEEnabled: true, SSEType: 'KMS' });
+    expect(table.Properties.Replicas).toEqual([
+      expect.objectContaining({ SSESpecification: { KMSMasterKeyId: { 'Fn::GetAtt': [keyId, 'Arn'] } } }),
+    ]);
+  });
+
+  it('customer-managed in dev: the data key is deleted with the stack, like the data', () => {
+    const template = stackFor({ stage: 'dev', encryption: 'customer-managed' });
+
+    template.hasResource('AWS::KMS::Key', {
+      DeletionPolicy: 'Delete',
+      Properties: Match.objectLike({ Description: Match.stringLikeRegexp('outbox table') }),
+    });
+  });
+
+  it('kmsKeyArn: uses the existing key and creates none', () => {
+    const template = stackFor({ stage: 'prod', encryption: 'customer-managed', kmsKeyArn: KEY_ARN });
+
+    template.resourcePropertiesCountIs(
+      'AWS::KMS::Key',
+      { Description: Match.stringLikeRegexp('outbox table') },
+      0,
+    );
+    expect(ordersTableResource(template).Properties.Replicas).toEqual([
+      expect.objectContaining({ SSESpecification: { KMSMasterKeyId: KEY_ARN } }),
+    ]);
+  });
+});
+
+describe('alarm notifications', () => {
+  it('subscribes the configured alarm e-mail to an encrypted, TLS-only topic', () => {
+    const template = stackFor(PROD_CMK);
+
+    template.hasResourceProperties('AWS::SNS::Subscription', {
+      Protocol: 'email',
+      Endpoint: 'oncall@example.com',
+    });
+    template.hasResourceProperties('AWS::SNS::Topic', { KmsMasterKeyId: Match.anyValue() });
+    template.hasResourceProperties('AWS::SNS::TopicPolicy', {
+      PolicyDocument: {
+        Statement: Match.arrayWith([
+          Match.objectLike({ Effect: 'Deny', Condition: { Bool: { 'aws:SecureTransport': 'false' } } }),
+        ]),
+      },
+    });
+  });
+
+  it('has no subscription without an alarm e-mail, and a dashboard in every stage', () => {
+    for (const stage of ['dev', 'prod']) {
+      const template = stackFor({ stage });
+
+      template.resourceCountIs('AWS::SNS::Subscription', 0);
+      template.resourceCountIs('AWS::CloudWatch::Dashboard', 1);
+    }
+  });
+
+  it('alarms on the thresholds and metrics namespace from the CDK context', () => {
+    const app = new App({ context: { 'aws:cdk:bundling-stacks': [] } });
+    const context: Record<string, string> = {
+      stage: 'dev',
+      iteratorAgeAlarmSeconds: '120',
+      relayLagP99AlarmMs: '10000',
+      api5xxRateAlarmPercent: '5',
+      metricsNamespace: 'Shop/Outbox',
+    };
+
+    const { monitoring } = new OrdersStack(app, 'Orders', { config: readStageConfig((key) => context[key]) });
+
+    expect(monitoring.metricsNamespace).toBe('Shop/Outbox');
+    expect(monitoring.thresholds.iteratorAge.toSeconds()).toBe(120);
+    expect(monitoring.thresholds.relayLagP99.toMilliseconds()).toBe(10_000);
+    expect(monitoring.thresholds.api5xxRatePercent).toBe(5);
+  });
+});
