@@ -14,7 +14,7 @@ const envSchema = z.object({
     .regex(/^\d+$/, 'OUTBOX_RETENTION_DAYS must be a whole number of days')
     .default('7')
     .transform(Number)
-    .refine((days) => days >= 1 && days <= 365, 'OUTBOX_RETENTION_DAYS must be between 1 and 365'),
+    .refine((days) => days >= 1 && days <= 3650, 'OUTBOX_RETENTION_DAYS must be between 1 and 3650'),
 });
 
 export interface OrdersConfig {

@@ -44,6 +44,8 @@ export interface OrdersApiProps {
   readonly logRetention?: RetentionDays;
   /** Powertools log level of the function. @default 'INFO' */
   readonly logLevel?: 'DEBUG' | 'INFO' | 'WARN' | 'ERROR';
+  /** CloudWatch namespace of the function's metrics (OrdersPlaced, OrdersCancelled). @default 'DynamoDbOutbox' */
+  readonly metricsNamespace?: string;
   /**
    * Delivery tracking: outbox items are written unpublished (sparse pending index, no TTL) and the
    * relay marks them published. Must match the relay's setting.
@@ -106,6 +108,8 @@ export class OrdersApi extends Construct {
   public readonly stage: HttpStage;
   public readonly handler: OutboxFunction;
   public readonly accessLogs: LogGroup;
+  /** Powertools service name of the function: the `service` dimension of its metrics. */
+  public readonly serviceName = 'orders-api';
   /** The stage's invoke URL, ending in `/`. */
   public readonly url: string;
 
@@ -117,15 +121,16 @@ export class OrdersApi extends Construct {
     if (!(rateLimit > 0)) throw new Error('throttlingRateLimit must be greater than 0');
     if (!Number.isInteger(burstLimit) || burstLimit < 1)
       throw new Error('throttlingBurstLimit must be a positive integer');
-    if (!Number.isInteger(retentionDays) || retentionDays < 1 || retentionDays > 365)
-      throw new Error('outboxRetentionDays must be a whole number of days between 1 and 365');
+    if (!Number.isInteger(retentionDays) || retentionDays < 1 || retentionDays > 3650)
+      throw new Error('outboxRetentionDays must be a whole number of days between 1 and 3650');
 
     this.handler = new OutboxFunction(this, 'Handler', {
       entry: HANDLER_ENTRY,
-      serviceName: 'orders-api',
+      serviceName: this.serviceName,
       description: 'Orders API: writes each order and its outbox event in one DynamoDB transaction',
       ...(props.logRetention === undefined ? {} : { logRetention: props.logRetention }),
       ...(props.logLevel === undefined ? {} : { logLevel: props.logLevel }),
+      ...(props.metricsNamespace === undefined ? {} : { metricsNamespace: props.metricsNamespace }),
       environment: {
         OUTBOX_DELIVERY_TRACKING: String(props.deliveryTracking ?? true),
         OUTBOX_RETENTION_DAYS: String(retentionDays),

@@ -60,6 +60,19 @@ describe('OrdersApi', () => {
     });
   });
 
+  it('passes the metrics namespace and log level to the function', () => {
+    const { api, template } = synth({ metricsNamespace: 'Shop/Orders', logLevel: 'WARN' });
+    expect(api.serviceName).toBe('orders-api');
+    template.hasResourceProperties('AWS::Lambda::Function', {
+      Environment: {
+        Variables: Match.objectLike({
+          POWERTOOLS_METRICS_NAMESPACE: 'Shop/Orders',
+          POWERTOOLS_LOG_LEVEL: 'WARN',
+        }),
+      },
+    });
+  });
+
   it('grants the function exactly GetItem, PutItem and UpdateItem on the table: no Scan, Query or DeleteItem', () => {
     const { stack, api, template } = synthDefault();
     const statements = handlerStatements(stack, api, template);

@@ -28,7 +28,7 @@ describe('readOrdersConfig', () => {
       /OUTBOX_DELIVERY_TRACKING must be true or false/,
     ],
     [{ TABLE_NAME: 'orders', OUTBOX_RETENTION_DAYS: '1.5' }, /OUTBOX_RETENTION_DAYS must be a whole number/],
-    [{ TABLE_NAME: 'orders', OUTBOX_RETENTION_DAYS: '0' }, /between 1 and 365/],
+    [{ TABLE_NAME: 'orders', OUTBOX_RETENTION_DAYS: '0' }, /between 1 and 3650/],
   ])('fails fast on %j', (env, message) => {
     expect(() => readOrdersConfig(env)).toThrow(message);
   });
