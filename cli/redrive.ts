@@ -1,0 +1,200 @@
+import { DeleteMessageBatchCommand, type Message, ReceiveMessageCommand } from '@aws-sdk/client-sqs';
+import { GetCommand } from '@aws-sdk/lib-dynamodb';
+import { markPublished } from '../lambdas/outbox/delivery-tracking';
+import { poisonMessageSchema } from '../lambdas/outbox/poison-queue';
+import { OutboxPublisher } from '../lambdas/outbox/publisher';
+import { type OutboxItem, outboxItemSchema } from '../lambdas/shared/outbox-event';
+import type { OutboxTarget } from './target';
+
+export interface RedriveOptions {
+  /** Messages to read at most. @default 1000 */
+  readonly max?: number;
+  /** Show what would be republished; publish nothing, delete nothing. @default false */
+  readonly dryRun?: boolean;
+  /** Seconds a read message stays hidden from other readers while it is handled. @default 60 */
+  readonly visibilityTimeoutSeconds?: number;
+  readonly now?: () => Date;
+}
+
+export interface RedriveEntry {
+  readonly messageId: string;
+  readonly eventId?: string;
+  /** Where the republished content came from: the table (fixed in place) or the message. */
+  readonly from?: 'table' | 'message';
+  readonly outcome: 'republished' | 'would-republish' | 'still-poison' | 'retryable' | 'unresolvable';
+  readonly reason?: string;
+}
+
+export interface RedriveReport {
+  readonly queueUrl: string;
+  readonly read: number;
+  readonly republished: number;
+  readonly deleted: number;
+  readonly left: number;
+  readonly entries: readonly RedriveEntry[];
+}
+
+const quiet = { addMetric: () => undefined, warn: () => undefined };
+
+interface Resolved {
+  readonly message: Message;
+  readonly item?: OutboxItem;
+  readonly from?: 'table' | 'message';
+  readonly reason?: string;
+}
+
+/**
+ * The outbox item a poison message stands for. The table wins: an operator fixes an item in place
+ * (shrinks an oversize payload, corrects a field), then redrives. The message's copy is the
+ * fallback for an item no longer in the table.
+ */
+const resolve = async (target: OutboxTarget, message: Message): Promise<Resolved> => {
+  let body: unknown;
+  try {
+    body = JSON.parse(message.Body ?? '');
+  } catch {
+    return { message, reason: 'message body is not JSON' };
+  }
+  const parsed = poisonMessageSchema.safeParse(body);
+  if (!parsed.success) return { message, reason: 'not an outbox poison message' };
+  const { key, item } = parsed.data;
+  if (key) {
+    const { Item } = await target.doc.send(
+      new GetCommand({ TableName: target.tableName, Key: { PK: key.PK, SK: key.SK }, ConsistentRead: true }),
+    );
+    if (Item) {
+      const fromTable = outboxItemSchema.safeParse(Item);
+      if (fromTable.success) return { message, item: fromTable.data, from: 'table' };
+      return {
+        message,
+        reason: `item in the table is still not a valid outbox item: ${fromTable.error.issues[0]?.message ?? ''}`,
+      };
+    }
+  }
+  const fromMessage = outboxItemSchema.safeParse(item);
+  if (fromMessage.success) return { message, item: fromMessage.data, from: 'message' };
+  return {
+    message,
+    reason: key ? 'item is gone from the table and the message has no copy' : 'message has no item',
+  };
+};
+
+/**
+ * Republish what the relay (or the reconciler) parked on the poison queue, once the cause is
+ * fixed: through the same publisher, marking items published as the relay would. A message is
+ * deleted only after EventBridge accepted its event; everything else stays on the queue.
+ */
+export const redrive = async (target: OutboxTarget, options: RedriveOptions = {}): Promise<RedriveReport> => {
+  const queueUrl = target.poisonQueueUrl;
+  if (queueUrl === undefined) throw new Error('No poison queue: pass --poison-queue-url');
+  const max = options.max ?? 1000;
+  const now = options.now ?? (() => new Date());
+  const publisher = new OutboxPublisher({
+    eventBridge: target.eventBridge,
+    eventBusName: target.eventBusName,
+    source: target.source,
+    metrics: quiet,
+    logger: quiet,
+  });
+  const entries: RedriveEntry[] = [];
+  let read = 0;
+  let deleted = 0;
+  let republished = 0;
+
+  while (read < max) {
+    const { Messages = [] } = await target.sqs.send(
+      new ReceiveMessageCommand({
+        QueueUrl: queueUrl,
+        MaxNumberOfMessages: Math.min(10, max - read),
+        // A dry run reads without holding messages back from a real redrive.
+        VisibilityTimeout: options.dryRun ? 0 : (options.visibilityTimeoutSeconds ?? 60),
+        WaitTimeSeconds: 0,
+      }),
+    );
+    if (Messages.length === 0) break;
+    read += Messages.length;
+    const resolved = await Promise.all(Messages.map((m) => resolve(target, m)));
+    for (const r of resolved.filter((x) => x.item === undefined))
+      entries.push({ messageId: r.message.MessageId ?? '', outcome: 'unresolvable', reason: r.reason ?? '' });
+    const publishable = resolved.filter((r): r is Resolved & { item: OutboxItem } => r.item !== undefined);
+
+    if (options.dryRun) {
+      for (const r of publishable)
+        entries.push({
+          messageId: r.message.MessageId ?? '',
+          eventId: r.item.eventId,
+          ...(r.from ? { from: r.from } : {}),
+          outcome: 'would-republish',
+        });
+      // Without a visibility timeout the same messages come back at once: one page is the preview.
+      break;
+    }
+
+    // Two messages for one event (the relay and the reconciler both parked it): publish it once.
+    const unique = [...new Map(publishable.map((r) => [r.item.eventId, r.item])).values()];
+    const result = await publisher.publish(unique);
+    const publishedIds = new Set(result.published.map((i) => i.eventId));
+    const failures = new Map(
+      [
+        ...result.retryable.map((f) => ({ ...f, kind: 'retryable' as const })),
+        ...result.poison.map((f) => ({ ...f, kind: 'still-poison' as const })),
+      ].map((f) => [f.item.eventId, f]),
+    );
+    if (result.published.length > 0)
+      await markPublished(target.doc, target.tableName, result.published, now(), target.retentionDays);
+    republished += result.published.length;
+
+    const done = publishable.filter((r) => publishedIds.has(r.item.eventId));
+    for (const r of publishable) {
+      const failure = failures.get(r.item.eventId);
+      entries.push({
+        messageId: r.message.MessageId ?? '',
+        eventId: r.item.eventId,
+        ...(r.from ? { from: r.from } : {}),
+        outcome: publishedIds.has(r.item.eventId) ? 'republished' : (failure?.kind ?? 'retryable'),
+        ...(failure ? { reason: `${failure.errorCode}: ${failure.errorMessage}` } : {}),
+      });
+    }
+    if (done.length > 0) {
+      const response = await target.sqs.send(
+        new DeleteMessageBatchCommand({
+          QueueUrl: queueUrl,
+          Entries: done.map((r, i) => ({ Id: String(i), ReceiptHandle: r.message.ReceiptHandle })),
+        }),
+      );
+      deleted += response.Successful?.length ?? 0;
+    }
+  }
+  return {
+    queueUrl,
+    read,
+    republished,
+    deleted,
+    left: entries.filter((e) => e.outcome !== 'republished').length,
+    entries,
+  };
+};
+
+export const formatRedrive = (report: RedriveReport, dryRun: boolean): string => {
+  const lines = [
+    `${dryRun ? 'Redrive preview' : 'Redrive'} of ${report.queueUrl}`,
+    `  messages read         ${report.read}`,
+  ];
+  if (dryRun) {
+    lines.push(
+      `  would republish       ${report.entries.filter((e) => e.outcome === 'would-republish').length}`,
+    );
+  } else {
+    lines.push(`  events republished    ${report.republished}`);
+    lines.push(`  messages deleted      ${report.deleted}`);
+    lines.push(`  messages left         ${report.left}`);
+  }
+  for (const e of report.entries) {
+    if (e.outcome === 'republished') continue;
+    const what = e.eventId ? `event ${e.eventId}` : `message ${e.messageId}`;
+    lines.push(
+      `  ${e.outcome.padEnd(16)}${what}${e.from ? ` (from the ${e.from})` : ''}${e.reason ? `: ${e.reason}` : ''}`,
+    );
+  }
+  return lines.join('\n');
+};

@@ -1,0 +1,207 @@
+import { CloudFormationClient, DescribeStacksCommand } from '@aws-sdk/client-cloudformation';
+import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
+import { EventBridgeClient } from '@aws-sdk/client-eventbridge';
+import { ListQueuesCommand, SQSClient } from '@aws-sdk/client-sqs';
+import { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
+
+/** Names of the stack outputs the CLI reads (see lib/orders-stack.ts). */
+export const StackOutput = {
+  TableName: 'OutboxTableName',
+  EventBusName: 'EventBusName',
+  EventSource: 'EventSource',
+  PoisonQueueUrl: 'PoisonQueueUrl',
+  RetentionDays: 'OutboxRetentionDays',
+} as const;
+/** Every output whose key ends with this is a queue to watch: poison, failure and dead-letter queues. */
+export const QUEUE_OUTPUT_SUFFIX = 'QueueUrl';
+/** Local queue names, as the offline runtime creates them on its SQS stand-in. */
+export const LOCAL_POISON_QUEUE = 'outbox-poison';
+
+export interface QueueRef {
+  readonly name: string;
+  readonly url: string;
+}
+
+/** Where the outbox lives and the clients to reach it: DynamoDB Local and friends, or AWS. */
+export interface OutboxTarget {
+  readonly description: string;
+  readonly doc: DynamoDBDocumentClient;
+  readonly eventBridge: EventBridgeClient;
+  readonly sqs: SQSClient;
+  readonly tableName: string;
+  readonly eventBusName: string;
+  readonly source: string;
+  readonly retentionDays: number;
+  readonly poisonQueueUrl?: string;
+  readonly queues: readonly QueueRef[];
+  /** What could not be found, for the operator to read with the results. */
+  readonly notes: readonly string[];
+  destroy(): void;
+}
+
+export interface TargetOptions {
+  readonly stack?: string;
+  readonly table?: string;
+  readonly bus?: string;
+  readonly source?: string;
+  readonly poisonQueueUrl?: string;
+  /** `name=url` pairs. */
+  readonly queues?: readonly string[];
+  readonly retentionDays?: string;
+  readonly region?: string;
+}
+
+/** A problem the operator can fix: printed without a stack trace. */
+export class UsageError extends Error {
+  override readonly name = 'UsageError';
+}
+
+const LOCAL_CREDENTIALS = { accessKeyId: 'local', secretAccessKey: 'local' };
+
+const queueName = (url: string): string => url.split('/').pop() ?? url;
+
+const parseQueues = (pairs: readonly string[] = []): QueueRef[] =>
+  pairs.map((pair) => {
+    const at = pair.indexOf('=');
+    if (at > 0) return { name: pair.slice(0, at), url: pair.slice(at + 1) };
+    if (/^https?:\/\//.test(pair)) return { name: queueName(pair), url: pair };
+    throw new UsageError(`--queue takes name=url or a queue URL, got "${pair}"`);
+  });
+
+const parseRetention = (raw: string | undefined): number | undefined => {
+  if (raw === undefined) return undefined;
+  const days = Number(raw);
+  if (!Number.isInteger(days) || days < 1)
+    throw new UsageError(`--retention-days must be a positive integer, got "${raw}"`);
+  return days;
+};
+
+/**
+ * Local unless told otherwise: with neither `--stack` nor `--table` (nor OUTBOX_STACK), the CLI
+ * talks to the offline runtime of `npm start` on its default ports (DYNAMODB_ENDPOINT,
+ * EVENTBRIDGE_ENDPOINT and SQS_ENDPOINT override them).
+ */
+export const resolveTarget = async (
+  options: TargetOptions,
+  env: Readonly<Record<string, string | undefined>> = process.env,
+): Promise<OutboxTarget> => {
+  const stack = options.stack ?? env.OUTBOX_STACK;
+  if (stack === undefined && options.table === undefined) return localTarget(options, env);
+  return awsTarget(stack, options, env);
+};
+
+const localTarget = async (
+  options: TargetOptions,
+  env: Readonly<Record<string, string | undefined>>,
+): Promise<OutboxTarget> => {
+  const endpoints = {
+    dynamodb: env.DYNAMODB_ENDPOINT || `http://127.0.0.1:${env.DYNAMODB_PORT || 8000}`,
+    eventbridge: env.EVENTBRIDGE_ENDPOINT || `http://127.0.0.1:${env.EVENTBRIDGE_PORT || 4010}`,
+    sqs: env.SQS_ENDPOINT || `http://127.0.0.1:${env.SQS_PORT || 9324}`,
+  };
+  const region = options.region ?? 'us-east-1';
+  const common = { region, credentials: LOCAL_CREDENTIALS, maxAttempts: 1 };
+  const dynamodb = new DynamoDBClient({ ...common, endpoint: endpoints.dynamodb });
+  const eventBridge = new EventBridgeClient({ ...common, endpoint: endpoints.eventbridge });
+  const sqs = new SQSClient({ ...common, endpoint: endpoints.sqs });
+  let queues = parseQueues(options.queues);
+  const notes: string[] = [];
+  if (queues.length === 0) {
+    try {
+      const { QueueUrls = [] } = await sqs.send(new ListQueuesCommand({}));
+      queues = QueueUrls.map((url) => ({ name: queueName(url), url }));
+    } catch (error) {
+      // The table can still be inspected: report the queues as unknown instead of failing.
+      notes.push(unreachable('the local SQS stand-in', endpoints.sqs, error).message);
+    }
+  }
+  const poison = options.poisonQueueUrl ?? queues.find((q) => q.name === LOCAL_POISON_QUEUE)?.url;
+  return {
+    description: `local runtime (DynamoDB ${endpoints.dynamodb}, EventBridge ${endpoints.eventbridge}, SQS ${endpoints.sqs})`,
+    doc: DynamoDBDocumentClient.from(dynamodb),
+    eventBridge,
+    sqs,
+    tableName: options.table ?? 'orders',
+    eventBusName: options.bus ?? 'orders',
+    source: options.source ?? 'orders',
+    retentionDays: parseRetention(options.retentionDays) ?? 7,
+    ...(poison ? { poisonQueueUrl: poison } : {}),
+    queues,
+    notes,
+    destroy: () => {
+      dynamodb.destroy();
+      eventBridge.destroy();
+      sqs.destroy();
+    },
+  };
+};
+
+const awsTarget = async (
+  stack: string | undefined,
+  options: TargetOptions,
+  env: Readonly<Record<string, string | undefined>>,
+): Promise<OutboxTarget> => {
+  const region = options.region ?? env.AWS_REGION ?? env.AWS_DEFAULT_REGION;
+  const config = region ? { region } : {};
+  let outputs: Record<string, string> = {};
+  if (stack !== undefined) {
+    const cloudFormation = new CloudFormationClient(config);
+    try {
+      const { Stacks = [] } = await cloudFormation.send(new DescribeStacksCommand({ StackName: stack }));
+      outputs = Object.fromEntries(
+        (Stacks[0]?.Outputs ?? []).flatMap((o) =>
+          o.OutputKey && o.OutputValue ? [[o.OutputKey, o.OutputValue]] : [],
+        ),
+      );
+    } catch (error) {
+      throw new UsageError(
+        `Cannot read the outputs of stack ${stack}${region ? ` in ${region}` : ''}: ${error instanceof Error ? error.message : String(error)}`,
+      );
+    } finally {
+      cloudFormation.destroy();
+    }
+  }
+  const tableName = options.table ?? outputs[StackOutput.TableName];
+  if (tableName === undefined)
+    throw new UsageError(
+      stack === undefined
+        ? 'Pass --table (or --stack to read it from the stack outputs)'
+        : `Stack ${stack} has no ${StackOutput.TableName} output; pass --table`,
+    );
+  const fromOutputs = Object.entries(outputs)
+    .filter(([key]) => key.endsWith(QUEUE_OUTPUT_SUFFIX))
+    .map(([key, url]) => ({ name: key.slice(0, -QUEUE_OUTPUT_SUFFIX.length), url }));
+  const queues = [...fromOutputs, ...parseQueues(options.queues)];
+  const poison = options.poisonQueueUrl ?? outputs[StackOutput.PoisonQueueUrl];
+  const retention = outputs[StackOutput.RetentionDays];
+  const dynamodb = new DynamoDBClient(config);
+  const eventBridge = new EventBridgeClient(config);
+  const sqs = new SQSClient(config);
+  return {
+    description: stack === undefined ? `AWS (table ${tableName})` : `AWS stack ${stack}`,
+    doc: DynamoDBDocumentClient.from(dynamodb),
+    eventBridge,
+    sqs,
+    tableName,
+    eventBusName: options.bus ?? outputs[StackOutput.EventBusName] ?? 'default',
+    source: options.source ?? outputs[StackOutput.EventSource] ?? 'orders',
+    retentionDays: parseRetention(options.retentionDays ?? retention) ?? 7,
+    ...(poison ? { poisonQueueUrl: poison } : {}),
+    queues,
+    notes: queues.length === 0 ? ['No queues found: pass --queue name=url, or --stack for its outputs'] : [],
+    destroy: () => {
+      dynamodb.destroy();
+      eventBridge.destroy();
+      sqs.destroy();
+    },
+  };
+};
+
+/** Turn "connection refused" into what to do about it. */
+export const unreachable = (what: string, endpoint: string, error: unknown): UsageError => {
+  const detail = error instanceof Error ? error.message || error.name : String(error);
+  return new UsageError(
+    `Cannot reach ${what} at ${endpoint} (${detail}). Is \`npm start\` running? ` +
+      'For AWS, pass --stack <name> or --table <name>.',
+  );
+};

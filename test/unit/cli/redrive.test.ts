@@ -1,0 +1,197 @@
+import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
+import { EventBridgeClient } from '@aws-sdk/client-eventbridge';
+import { SendMessageBatchCommand, SQSClient } from '@aws-sdk/client-sqs';
+import { DynamoDBDocumentClient, GetCommand, UpdateCommand } from '@aws-sdk/lib-dynamodb';
+import { mockClient } from 'aws-sdk-client-mock';
+import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import { formatRedrive, redrive } from '../../../cli/redrive';
+import type { OutboxTarget } from '../../../cli/target';
+import { PoisonQueue } from '../../../lambdas/outbox/poison-queue';
+import type { OutboxItem } from '../../../lambdas/shared/outbox-event';
+import { type LocalEventBus, startLocalEventBus } from '../../../local/event-bus';
+import { type LocalSqs, startLocalSqs } from '../../../local/sqs';
+
+const ddb = mockClient(DynamoDBDocumentClient);
+const credentials = { accessKeyId: 'local', secretAccessKey: 'local' };
+
+const item = (n: number, payload: Record<string, unknown> = { orderId: `o${n}` }): OutboxItem => ({
+  PK: `ORDER#o${n}`,
+  SK: 'OUTBOX#0000000001',
+  eventId: `e${n}`,
+  eventType: 'OrderPlaced',
+  aggregateType: 'Order',
+  aggregateId: `o${n}`,
+  sequence: 1,
+  occurredAt: '2026-11-22T10:00:00.000Z',
+  schemaVersion: 1,
+  payload,
+});
+const oversize = (n: number) => item(n, { orderId: `o${n}`, blob: 'x'.repeat(300_000) });
+
+describe('outbox redrive', () => {
+  let sqs: LocalSqs;
+  let bus: LocalEventBus;
+  let target: OutboxTarget;
+  let queueUrl: string;
+  let n = 0;
+
+  beforeAll(async () => {
+    sqs = await startLocalSqs({ port: 0 });
+    bus = await startLocalEventBus({ port: 0 });
+    const sqsClient = new SQSClient({ endpoint: sqs.endpoint, region: 'us-east-1', credentials });
+    target = {
+      description: 'test',
+      doc: DynamoDBDocumentClient.from(new DynamoDBClient({})),
+      eventBridge: new EventBridgeClient({ endpoint: bus.endpoint, region: 'us-east-1', credentials }),
+      sqs: sqsClient,
+      tableName: 'orders',
+      eventBusName: 'orders',
+      source: 'orders',
+      retentionDays: 7,
+      queues: [],
+      notes: [],
+      destroy: () => undefined,
+    };
+  });
+  afterAll(async () => {
+    target.destroy();
+    await bus.stop();
+    await sqs.stop();
+  });
+  beforeEach(() => {
+    ddb.reset();
+    ddb.on(UpdateCommand).resolves({});
+    bus.clear();
+    queueUrl = sqs.createQueue(`poison-${n++}`);
+    target = { ...target, poisonQueueUrl: queueUrl };
+  });
+
+  /** Park records exactly as the relay does, with its PoisonQueue. */
+  const park = async (...records: Array<{ item?: OutboxItem; key?: { PK: string; SK: string } }>) => {
+    const queue = new PoisonQueue({ sqs: target.sqs, queueUrl });
+    const result = await queue.send(
+      records.map((r) => ({ errorCode: 'EntryTooLarge', reason: 'too big', ...r })),
+    );
+    expect(result.failed).toEqual([]);
+  };
+
+  it('republishes the fixed item from the table, marks it published, and deletes the message', async () => {
+    // Prepare: parked oversize, then fixed in place by an operator.
+    const broken = oversize(1);
+    await park({ item: broken, key: { PK: broken.PK, SK: broken.SK } });
+    ddb.on(GetCommand).resolves({ Item: item(1) });
+
+    // Act
+    const report = await redrive(target, { now: () => new Date('2026-11-22T12:00:00.000Z') });
+
+    // Assess
+    expect(report).toMatchObject({ read: 1, republished: 1, deleted: 1, left: 0 });
+    expect(report.entries).toEqual([
+      { messageId: expect.any(String), eventId: 'e1', from: 'table', outcome: 'republished' },
+    ]);
+    expect(bus.events().map((e) => e.event.detail)).toEqual([expect.objectContaining({ eventId: 'e1' })]);
+    expect(ddb.commandCalls(UpdateCommand)[0]?.args[0].input).toMatchObject({
+      Key: { PK: 'ORDER#o1', SK: 'OUTBOX#0000000001' },
+      ExpressionAttributeValues: { ':publishedAt': '2026-11-22T12:00:00.000Z' },
+    });
+    expect(sqs.messages(queueUrl.split('/').pop() ?? '')).toEqual([]);
+  });
+
+  it('leaves a message whose event is still poison on the queue, with the reason', async () => {
+    // Prepare
+    const broken = oversize(2);
+    await park({ item: broken, key: { PK: broken.PK, SK: broken.SK } });
+    ddb.on(GetCommand).resolves({ Item: broken });
+
+    // Act
+    const report = await redrive(target);
+
+    // Assess
+    expect(report).toMatchObject({ read: 1, republished: 0, deleted: 0, left: 1 });
+    expect(report.entries[0]).toMatchObject({
+      eventId: 'e2',
+      outcome: 'still-poison',
+      reason: expect.stringMatching(/^EntryTooLarge/),
+    });
+    expect(bus.events()).toHaveLength(0);
+    expect(sqs.messages(queueUrl.split('/').pop() ?? '')).toHaveLength(1);
+    expect(ddb.commandCalls(UpdateCommand)).toHaveLength(0);
+  });
+
+  it('falls back to the copy in the message when the item is gone from the table', async () => {
+    // Prepare
+    await park({ item: item(3), key: { PK: 'ORDER#o3', SK: 'OUTBOX#0000000001' } });
+    ddb.on(GetCommand).resolves({});
+
+    // Act
+    const report = await redrive(target);
+
+    // Assess
+    expect(report.entries).toEqual([
+      { messageId: expect.any(String), eventId: 'e3', from: 'message', outcome: 'republished' },
+    ]);
+  });
+
+  it('publishes an event parked twice (by the relay and the reconciler) once, and deletes both messages', async () => {
+    // Prepare
+    await park({ item: item(4) }, { item: item(4) });
+
+    // Act
+    const report = await redrive(target);
+
+    // Assess
+    expect(bus.events()).toHaveLength(1);
+    expect(report).toMatchObject({ read: 2, republished: 1, deleted: 2, left: 0 });
+  });
+
+  it('keeps messages it cannot read, and says why', async () => {
+    // Prepare
+    await target.sqs.send(
+      new SendMessageBatchCommand({
+        QueueUrl: queueUrl,
+        Entries: [
+          { Id: 'a', MessageBody: 'not json' },
+          { Id: 'b', MessageBody: JSON.stringify({ hello: 'world' }) },
+        ],
+      }),
+    );
+
+    // Act
+    const report = await redrive(target);
+
+    // Assess
+    expect(report.entries.map((e) => [e.outcome, e.reason])).toEqual([
+      ['unresolvable', 'message body is not JSON'],
+      ['unresolvable', 'not an outbox poison message'],
+    ]);
+    expect(report).toMatchObject({ read: 2, deleted: 0, left: 2 });
+  });
+
+  it('changes nothing on a dry run', async () => {
+    // Prepare
+    await park({ item: item(5) });
+
+    // Act
+    const report = await redrive(target, { dryRun: true });
+
+    // Assess
+    expect(report.entries).toEqual([
+      { messageId: expect.any(String), eventId: 'e5', from: 'message', outcome: 'would-republish' },
+    ]);
+    expect(bus.events()).toHaveLength(0);
+    expect(sqs.messages(queueUrl.split('/').pop() ?? '')).toHaveLength(1);
+    expect(formatRedrive(report, true)).toContain('would republish       1');
+  });
+
+  it('reads at most --max messages', async () => {
+    // Prepare
+    await park({ item: item(6) }, { item: item(7) }, { item: item(8) });
+
+    // Act
+    const report = await redrive(target, { max: 2 });
+
+    // Assess
+    expect(report).toMatchObject({ read: 2, republished: 2 });
+    expect(sqs.messages(queueUrl.split('/').pop() ?? '')).toHaveLength(1);
+  });
+});
