@@ -57,6 +57,21 @@ const stageConfigSchema = z
         ...apiThrottling,
       }),
     ]),
+    outbox: z.object({
+      /** `source` of every published event (EventBridge: 1 to 256 characters, never `aws.`-prefixed). */
+      eventSource: z
+        .string()
+        .min(1)
+        .max(256)
+        .refine((v) => !v.startsWith('aws.'), 'must not start with "aws." (reserved)'),
+      /**
+       * The relay marks items published and only then arms their TTL, and the reconciler
+       * republishes stragglers. Off: the write path arms the TTL and nothing is written back.
+       */
+      deliveryTracking: z.union([z.boolean(), z.enum(['true', 'false']).transform((v) => v === 'true')]),
+      /** Days a published outbox item stays in the table before TTL deletes it. */
+      retentionDays: z.coerce.number().int().min(1).max(3650),
+    }),
     alarms: z.object({
       /** Oldest stream record the relay has not finished, in seconds. */
       iteratorAgeSeconds: positiveNumber,
@@ -122,6 +137,11 @@ export const readStageConfig = (context: (key: string) => unknown): StageConfig 
       jwtAudience: list(given(context('apiJwtAudience'))),
       rateLimit: given(context('apiRateLimit')) ?? defaults.apiRateLimit,
       burstLimit: given(context('apiBurstLimit')) ?? defaults.apiBurstLimit,
+    },
+    outbox: {
+      eventSource: given(context('eventSource')) ?? 'orders',
+      deliveryTracking: given(context('deliveryTracking')) ?? true,
+      retentionDays: given(context('outboxRetentionDays')) ?? 7,
     },
     alarms: {
       iteratorAgeSeconds: given(context('iteratorAgeAlarmSeconds')) ?? alarmDefaults.iteratorAgeSeconds,

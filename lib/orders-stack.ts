@@ -40,6 +40,9 @@ export class OrdersStack extends Stack {
     this.relay = new OutboxRelay(this, 'Relay', {
       table: this.table,
       eventBus: this.eventBus,
+      source: config.outbox.eventSource,
+      deliveryTracking: config.outbox.deliveryTracking,
+      ...(config.outbox.deliveryTracking ? { retentionDays: config.outbox.retentionDays } : {}),
       encryptionKey: this.encryption.key,
       logLevel: config.logLevel,
       logRetention: config.logRetentionDays,

@@ -69,9 +69,10 @@ const arnOf = (stack: Stack, construct: { node: { defaultChild?: unknown } }) =>
 describe('OutboxRelay', () => {
   let built: Built;
 
+  // Synthesis is CPU-bound: give it the test timeout, not the 10 s hook default, on a busy CI box.
   beforeAll(() => {
     built = build();
-  });
+  }, 60_000);
 
   it('maps the stream from its oldest record, filtered to outbox INSERTs by the shared filter', () => {
     const { stack, table, template } = built;
