@@ -28,13 +28,12 @@ const contextOf =
     values[key];
 
 describe('cdk-nag AwsSolutions', () => {
-  it('finds nothing unacknowledged in the stack of either stage, with AWS owned or customer managed keys', () => {
+  it('finds nothing unacknowledged in dev (AWS owned keys) nor in prod (customer managed key, alarm e-mail)', () => {
     // Prepare
     const app = checkedApp();
     const variants = {
       Dev: { stage: 'dev' },
-      Prod: { stage: 'prod', alarmEmail: 'oncall@example.com' },
-      ProdCmk: { stage: 'prod', encryption: 'customer-managed' },
+      Prod: { stage: 'prod', encryption: 'customer-managed', alarmEmail: 'oncall@example.com' },
     };
     for (const [name, context] of Object.entries(variants)) {
       new OrdersStack(app, `Outbox${name}`, {
