@@ -9,12 +9,11 @@
 //    - every production dependency in package.json is pinned to an exact version, so a new
 //      release (or a hijacked one) never enters a build unreviewed;
 //    - every package in package-lock.json that is downloaded carries a sha512 integrity hash
-//      (which `npm ci` verifies) and comes from the npm registry, not from git, a URL or a path;
+//      (which `npm ci` verifies) and comes from the configured registry, not from git, a URL or a path;
 //    - the installed production tree matches the lockfile (`npm ls --omit=dev --all`).
 import { spawnSync } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 
-const REGISTRY = 'https://registry.npmjs.org/';
 const auditRequired = process.env.SUPPLY_CHAIN_AUDIT_REQUIRED === 'true';
 const failures = [];
 
@@ -33,6 +32,10 @@ const parseJson = (text) => {
     return undefined;
   }
 };
+
+// The registry npm is configured with (a mirror, if one is set): every download must come from it.
+const configured = npm(['config', 'get', 'registry']).stdout.trim();
+const REGISTRY = configured.endsWith('/') ? configured : `${configured}/`;
 
 // 1. Advisories
 const audit = npm(['audit', '--omit=dev', '--audit-level=high', '--json']);
@@ -99,12 +102,12 @@ const problems = parseJson(tree.stdout)?.problems ?? (tree.status === 0 ? [] : [
 for (const problem of problems) console.log(`  npm ls: ${problem}`);
 if (problems.length > 0) failures.push('installed production dependencies do not match the lockfile');
 
-const production = downloaded.filter(([, entry]) => !entry.dev).length;
-console.log(
-  `Supply chain: ${Object.keys(manifest.dependencies ?? {}).length} direct production dependencies pinned, ` +
-    `${downloaded.length} lockfile packages (${production} production) with sha512 integrity from ${REGISTRY}`,
-);
 if (failures.length > 0) {
   console.error(`Supply-chain check failed: ${failures.join('; ')}`);
   process.exit(1);
 }
+const production = downloaded.filter(([, entry]) => !entry.dev).length;
+console.log(
+  `Supply chain OK: ${Object.keys(manifest.dependencies ?? {}).length} direct production dependencies pinned, ` +
+    `${downloaded.length} lockfile packages (${production} production) with sha512 integrity from ${REGISTRY}`,
+);
