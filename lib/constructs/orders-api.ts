@@ -65,14 +65,8 @@ export const ORDERS_API_TABLE_ACTIONS = [
   'dynamodb:UpdateItem',
 ] as const;
 
-/** Key actions DynamoDB needs from a caller when the table uses a customer managed key. */
-const KEY_ACTIONS = [
-  'kms:Decrypt',
-  'kms:DescribeKey',
-  'kms:Encrypt',
-  'kms:ReEncrypt*',
-  'kms:GenerateDataKey*',
-];
+/** Key actions on a customer managed table key: the same exact set the relay gets, no wildcards. */
+const KEY_ACTIONS = ['kms:Decrypt', 'kms:Encrypt', 'kms:GenerateDataKey'];
 
 const HANDLER_ENTRY = fileURLToPath(new URL('../../lambdas/orders/handler.ts', import.meta.url));
 
