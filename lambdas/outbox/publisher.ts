@@ -55,7 +55,7 @@ export interface OutboxPublisherDeps {
   readonly limits?: Partial<PutEventsLimits>;
   /** PutEvents calls in flight at once. @default 10 */
   readonly maxConcurrentCalls?: number;
-  /** @default { attempts: 2, baseDelayMs: 50, maxDelayMs: 1000 } */
+  /** @default { attempts: 4, baseDelayMs: 50, maxDelayMs: 1000 } */
   readonly retry?: Partial<PublisherRetryPolicy>;
   readonly metrics?: MetricsSink;
   readonly logger?: Pick<LogSink, 'warn'>;
@@ -88,7 +88,7 @@ const POISON_ENTRY_CODES: ReadonlySet<string> = new Set([
 
 export const isPoisonErrorCode = (code: string): boolean => POISON_ENTRY_CODES.has(code);
 
-const DEFAULT_RETRY: PublisherRetryPolicy = { attempts: 2, baseDelayMs: 50, maxDelayMs: 1000 };
+const DEFAULT_RETRY: PublisherRetryPolicy = { attempts: 4, baseDelayMs: 50, maxDelayMs: 1000 };
 const INT64_LIMIT = 2 ** 63;
 
 /**
