@@ -100,6 +100,8 @@ export class IdempotentConsumer extends Construct {
   public readonly idempotencyTable: TableV2;
   /** How long processed eventIds are remembered (the function's IDEMPOTENCY_TTL_SECONDS). */
   public readonly idempotencyTtl: Duration;
+  /** Powertools service name: the `service` dimension of the function's metrics. */
+  public readonly serviceName: string;
 
   constructor(scope: Construct, id: string, props: IdempotentConsumerProps) {
     super(scope, id);
@@ -146,10 +148,11 @@ export class IdempotentConsumer extends Construct {
     });
 
     const { serviceName, environment, ...functionProps } = props.functionProps ?? {};
+    this.serviceName = serviceName ?? subscription.name;
     this.function = new OutboxFunction(this, 'Function', {
       ...functionProps,
       entry: props.entry,
-      serviceName: serviceName ?? subscription.name,
+      serviceName: this.serviceName,
       environment: { ...environment, IDEMPOTENCY_TTL_SECONDS: String(this.idempotencyTtl.toSeconds()) },
       retryAttempts: asyncRetryAttempts,
       maxEventAge: asyncMaxEventAge,

@@ -23,6 +23,8 @@ export interface InventoryProps {
   readonly logLevel?: OutboxFunctionProps['logLevel'];
   /** @default OutboxFunction defaults */
   readonly logRetention?: OutboxFunctionProps['logRetention'];
+  /** CloudWatch namespace of the consumer's metrics. @default OutboxFunction defaults */
+  readonly metricsNamespace?: string;
   /** Passed through to the consumer (DLQ retention, async retries, ...). @default IdempotentConsumer defaults */
   readonly consumer?: Pick<
     IdempotentConsumerProps,
@@ -63,6 +65,7 @@ export class Inventory extends Construct {
       functionProps: {
         ...(props.logLevel ? { logLevel: props.logLevel } : {}),
         ...(props.logRetention ? { logRetention: props.logRetention } : {}),
+        ...(props.metricsNamespace ? { metricsNamespace: props.metricsNamespace } : {}),
       },
     });
     // Read the order's reservation; write it and its sku items, or delete them on release

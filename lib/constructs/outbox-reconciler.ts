@@ -61,6 +61,8 @@ export interface OutboxReconcilerProps {
   readonly logRetention?: RetentionDays;
   /** Powertools service name. @default 'outbox-reconciler' */
   readonly serviceName?: string;
+  /** CloudWatch namespace of the ReconcilerRepublished metric. @default OutboxFunction defaults */
+  readonly metricsNamespace?: string;
   /** Start with the schedule enabled. @default true */
   readonly enabled?: boolean;
 }
@@ -80,6 +82,8 @@ export class OutboxReconciler extends Construct {
   /** Items pending longer than this are republished. */
   public readonly threshold: Duration;
   public readonly interval: Duration;
+  /** Powertools service name: the `service` dimension of ReconcilerRepublished. */
+  public readonly serviceName: string;
 
   constructor(scope: Construct, id: string, props: OutboxReconcilerProps) {
     super(scope, id);
@@ -101,9 +105,11 @@ export class OutboxReconciler extends Construct {
     if (!Number.isInteger(retentionDays) || retentionDays < 1)
       throw new Error('OutboxReconciler: retentionDays must be a positive integer');
 
+    this.serviceName = props.serviceName ?? 'outbox-reconciler';
     this.handler = new OutboxFunction(this, 'Function', {
       entry: RECONCILER_ENTRY,
-      serviceName: props.serviceName ?? 'outbox-reconciler',
+      serviceName: this.serviceName,
+      ...(props.metricsNamespace ? { metricsNamespace: props.metricsNamespace } : {}),
       timeout,
       ...(props.logLevel ? { logLevel: props.logLevel } : {}),
       ...(props.logRetention ? { logRetention: props.logRetention } : {}),
