@@ -6,7 +6,13 @@ import { ordersRoutes } from '../lambdas/orders/http/routes';
 import { buildOrdersHandler } from '../lambdas/orders/wiring';
 import type { Subscription } from '../lambdas/shared/subscriptions';
 import { createOrdersTable, type DynamoDbLocal, startDynamoDbLocal } from './dynamodb';
-import { type AcceptedEvent, type EventTarget, type LocalEventBus, startLocalEventBus } from './event-bus';
+import {
+  type AcceptedEvent,
+  type EventTarget,
+  type LocalEventBus,
+  type LocalEventBusOptions,
+  startLocalEventBus,
+} from './event-bus';
 import { type OfflineRelay, type RelayMappingOptions, startOfflineRelay } from './event-bus/offline-relay';
 import { type LocalHttpApi, PortInUseError, type ResponseInfo, startLocalHttpApi } from './http-server';
 import { FileCheckpointStore } from './stream-poller';
@@ -53,6 +59,8 @@ export interface LocalRuntimeOptions {
   }>;
   /** Called for each event the bus accepts. */
   readonly onEventAccepted?: (accepted: AcceptedEvent) => void;
+  /** More settings of the local bus: fault injection, its seed, limits, target retry delays. */
+  readonly eventBusOptions?: Omit<LocalEventBusOptions, 'port' | 'host' | 'onAccepted'>;
 }
 
 export interface LocalRuntime {
@@ -131,6 +139,7 @@ export const startLocalRuntime = async (options: LocalRuntimeOptions = {}): Prom
 
     const fromEnv = process.env.EVENTBRIDGE_PORT ? Number(process.env.EVENTBRIDGE_PORT) : undefined;
     const eventBus = await startLocalEventBus({
+      ...options.eventBusOptions,
       port: options.eventBridgePort ?? (apiPort === 0 ? 0 : (fromEnv ?? 4010)),
       ...(options.host === undefined ? {} : { host: options.host }),
       ...(options.onEventAccepted === undefined ? {} : { onAccepted: options.onEventAccepted }),

@@ -209,6 +209,8 @@ export interface StreamPollerOptions {
 }
 
 export interface StreamPollerStats {
+  /** GetRecords calls. */
+  polls: number;
   invocations: number;
   recordsDelivered: number;
   recordsFilteredOut: number;
@@ -330,6 +332,7 @@ interface ShardWorker {
 /** Runs an ESM-like loop over every shard of one stream until `stop()`. */
 export class StreamPoller {
   readonly stats: StreamPollerStats = {
+    polls: 0,
     invocations: 0,
     recordsDelivered: 0,
     recordsFilteredOut: 0,
@@ -521,6 +524,7 @@ export class StreamPoller {
           for (const record of read.records) {
             buffer.push(record);
             lastRead = record.sequenceNumber;
+            if (!record.matches) this.stats.recordsFilteredOut++;
           }
         }
 
@@ -528,7 +532,6 @@ export class StreamPoller {
         if (firstMatch !== 0) {
           // Filtered-out records are checkpointed without an invocation.
           const dropped = firstMatch < 0 ? buffer.length : firstMatch;
-          this.stats.recordsFilteredOut += dropped;
           await commit(dropped);
           if (firstMatch > 0) continue;
           if (ended) {
@@ -628,6 +631,7 @@ export class StreamPoller {
     lastRead: string | undefined,
   ): Promise<{ records: BufferedRecord[]; nextIterator: string | undefined }> {
     try {
+      this.stats.polls++;
       const response = await this.options.client.send(
         new GetRecordsCommand({ ShardIterator: iterator, Limit: GET_RECORDS_LIMIT }),
       );

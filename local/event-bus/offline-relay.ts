@@ -3,7 +3,7 @@ import { EventBridgeClient } from '@aws-sdk/client-eventbridge';
 import { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import { readOrdersConfig } from '../../lambdas/orders/config';
 import { limitsFromEnv } from '../../lambdas/outbox/limits';
-import type { PoisonRecord, PoisonSendResult } from '../../lambdas/outbox/poison-queue';
+import type { PoisonQueue, PoisonRecord, PoisonSendResult } from '../../lambdas/outbox/poison-queue';
 import { OutboxPublisher } from '../../lambdas/outbox/publisher';
 import { relayFilterPattern } from '../../lambdas/shared/relay-filter';
 import type { DynamoDbLocal } from '../dynamodb';
@@ -11,6 +11,7 @@ import {
   type CheckpointStore,
   InMemoryCheckpointStore,
   latestStreamArn,
+  type OnFailureDestination,
   type PollerLogger,
   type StreamFailureRecord,
   StreamPoller,
@@ -57,6 +58,16 @@ export interface OfflineRelayOptions {
   readonly mapping?: RelayMappingOptions;
   /** Where the mapping keeps its position. @default in memory */
   readonly checkpoints?: CheckpointStore;
+  /**
+   * The relay's poison queue, e.g. a PoisonQueue on a local SQS endpoint.
+   * @default an in-memory stand-in (`poisonRecords`)
+   */
+  readonly poisonQueue?: Pick<PoisonQueue, 'send'>;
+  /**
+   * The mapping's on-failure destination; once it accepts a record, the record is also kept in `streamFailures`.
+   * @default none beyond `streamFailures`
+   */
+  readonly onFailure?: OnFailureDestination;
   readonly logger?: PollerLogger;
 }
 
@@ -64,7 +75,7 @@ export interface OfflineRelay {
   /** The poller now running; replaced by `restart()`. */
   readonly poller: StreamPoller;
   readonly streamArn: string;
-  /** What the relay parked on its poison queue (an SQS queue on AWS). */
+  /** What the relay parked on the in-memory poison queue (empty when `poisonQueue` is given). */
   readonly poisonRecords: readonly PoisonRecord[];
   /** Invocation records the mapping sent to its on-failure destination (an SQS queue on AWS). */
   readonly streamFailures: readonly StreamFailureRecord[];
@@ -109,7 +120,7 @@ export const startOfflineRelay = async (options: OfflineRelayOptions): Promise<O
     limits: limitsFromEnv(env),
   });
   const poisonRecords: PoisonRecord[] = [];
-  const poisonQueue = {
+  const poisonQueue = options.poisonQueue ?? {
     send: async (records: readonly PoisonRecord[]): Promise<PoisonSendResult> => {
       poisonRecords.push(...records);
       return { sent: [...records], failed: [] };
@@ -145,7 +156,8 @@ export const startOfflineRelay = async (options: OfflineRelayOptions): Promise<O
       handler,
       filterPatterns: [relayFilterPattern],
       checkpoints,
-      onFailure: (failure) => {
+      onFailure: async (failure, records) => {
+        await options.onFailure?.(failure, records);
         streamFailures.push(failure);
       },
       ...(options.logger ? { logger: options.logger } : {}),
