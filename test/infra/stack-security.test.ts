@@ -1,8 +1,10 @@
-import { App } from 'aws-cdk-lib';
+import { App, Stack } from 'aws-cdk-lib';
 import { Match, Template } from 'aws-cdk-lib/assertions';
 import { describe, expect, it } from 'vitest';
 import { ordersTable } from '../../lambdas/shared/table-definition';
 import { readStageConfig } from '../../lib/config';
+import { DataEncryption } from '../../lib/constructs/encryption';
+import { OrdersTable } from '../../lib/constructs/orders-table';
 import { OrdersStack } from '../../lib/orders-stack';
 
 const KEY_ARN = 'arn:aws:kms:eu-west-1:123456789012:key/0f2c8c1e-3b7a-4d59-9d3e-6a1f0c2b4e8d';
@@ -108,25 +110,35 @@ describe('encryption at rest', () => {
   });
 
   it('customer-managed in dev: the data key is deleted with the stack, like the data', () => {
-    const template = stackFor({ stage: 'dev', encryption: 'customer-managed' });
+    const stack = new Stack(new App(), 'Keys', { env: { region: 'eu-west-1' } });
 
-    template.hasResource('AWS::KMS::Key', {
+    new DataEncryption(stack, 'Encryption', { mode: 'customer-managed', retain: false });
+
+    Template.fromStack(stack).hasResource('AWS::KMS::Key', {
       DeletionPolicy: 'Delete',
-      Properties: Match.objectLike({ Description: Match.stringLikeRegexp('outbox table') }),
+      Properties: Match.objectLike({ EnableKeyRotation: true }),
     });
   });
 
-  it('kmsKeyArn: uses the existing key and creates none', () => {
-    const template = stackFor({ stage: 'prod', encryption: 'customer-managed', kmsKeyArn: KEY_ARN });
+  it('kmsKeyArn: the table uses the existing key and none is created', () => {
+    const stack = new Stack(new App(), 'Keys', { env: { region: 'eu-west-1' } });
 
-    template.resourcePropertiesCountIs(
-      'AWS::KMS::Key',
-      { Description: Match.stringLikeRegexp('outbox table') },
-      0,
-    );
+    const { key } = new DataEncryption(stack, 'Encryption', { mode: 'customer-managed', keyArn: KEY_ARN });
+    new OrdersTable(stack, 'Orders', { encryptionKey: key });
+
+    const template = Template.fromStack(stack);
+    template.resourceCountIs('AWS::KMS::Key', 0);
     expect(ordersTableResource(template).Properties.Replicas).toEqual([
       expect.objectContaining({ SSESpecification: { KMSMasterKeyId: KEY_ARN } }),
     ]);
+  });
+
+  it('rejects a key ARN without customer managed encryption', () => {
+    const stack = new Stack(new App(), 'Keys');
+
+    expect(() => new DataEncryption(stack, 'Encryption', { mode: 'aws-owned', keyArn: KEY_ARN })).toThrow(
+      /customer-managed/,
+    );
   });
 });
 
