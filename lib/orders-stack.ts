@@ -1,10 +1,11 @@
-import { Duration, Stack, type StackProps } from 'aws-cdk-lib';
+import { CfnOutput, Duration, Stack, type StackProps } from 'aws-cdk-lib';
 import type { ITableV2 } from 'aws-cdk-lib/aws-dynamodb';
 import { EventBus } from 'aws-cdk-lib/aws-events';
 import type { Construct } from 'constructs';
 import type { StageConfig } from './config';
 import { DataEncryption } from './constructs/encryption';
 import { OutboxMonitoring } from './constructs/monitoring';
+import { OrdersApi } from './constructs/orders-api';
 import { OrdersTable } from './constructs/orders-table';
 import { OutboxRelay } from './constructs/outbox-relay';
 
@@ -19,6 +20,8 @@ export class OrdersStack extends Stack {
   public readonly eventBus: EventBus;
   /** Publishes every committed outbox item from the table's stream to the bus. */
   public readonly relay: OutboxRelay;
+  /** The orders HTTP API: writes each order and its outbox event in one transaction. */
+  public readonly api: OrdersApi;
   /** The customer managed data key, or `undefined` for AWS owned keys: pass it to every construct. */
   public readonly encryption: DataEncryption;
   /** Alarms and dashboard: hand it each part with its `monitor*` methods. */
@@ -48,6 +51,25 @@ export class OrdersStack extends Stack {
       logRetention: config.logRetentionDays,
       metricsNamespace: config.metricsNamespace,
     });
+    this.api = new OrdersApi(this, 'Api', {
+      table: this.table,
+      authorization:
+        config.api.auth === 'jwt'
+          ? { type: 'jwt', issuer: config.api.jwtIssuer, audience: config.api.jwtAudience }
+          : { type: 'iam' },
+      throttlingRateLimit: config.api.rateLimit,
+      throttlingBurstLimit: config.api.burstLimit,
+      deliveryTracking: config.outbox.deliveryTracking,
+      outboxRetentionDays: config.outbox.retentionDays,
+      logLevel: config.logLevel,
+      logRetention: config.logRetentionDays,
+      accessLogRetention: config.logRetentionDays,
+      metricsNamespace: config.metricsNamespace,
+    });
+    new CfnOutput(this, 'ApiUrl', {
+      value: this.api.url,
+      description: 'Orders API base URL; requests must be SigV4-signed (or carry a JWT with apiAuth=jwt)',
+    });
     this.monitoring = new OutboxMonitoring(this, 'Monitoring', {
       metricsNamespace: config.metricsNamespace,
       alarmEmail: config.alarmEmail,
@@ -58,6 +80,7 @@ export class OrdersStack extends Stack {
       },
     });
     this.monitoring.monitorRelay({ function: this.relay.handler, serviceName: this.relay.serviceName });
+    this.monitoring.monitorApi({ api: this.api.api, serviceName: this.api.serviceName });
     this.monitoring.monitorDeadLetterQueue({ name: 'relay-poison', queue: this.relay.poisonQueue });
     this.monitoring.monitorDeadLetterQueue({ name: 'relay-failures', queue: this.relay.failureQueue });
   }

@@ -3,8 +3,10 @@ import { Match, Template } from 'aws-cdk-lib/assertions';
 import { Key } from 'aws-cdk-lib/aws-kms';
 import { RetentionDays } from 'aws-cdk-lib/aws-logs';
 import { describe, expect, it } from 'vitest';
+import { readStageConfig } from '../../lib/config';
 import { OrdersApi, type OrdersApiProps } from '../../lib/constructs/orders-api';
 import { OrdersTable } from '../../lib/constructs/orders-table';
+import { OrdersStack } from '../../lib/orders-stack';
 
 const synth = (
   props: Partial<Omit<OrdersApiProps, 'table'>> = {},
@@ -207,5 +209,76 @@ describe('OrdersApi', () => {
         ],
       ],
     });
+  });
+});
+
+describe('OrdersStack: the API per stage', () => {
+  const synthStack = (context: Record<string, string>) => {
+    const app = new App({ context: { 'aws:cdk:bundling-stacks': [], ...context } });
+    const config = readStageConfig((key) => app.node.tryGetContext(key));
+    const stack = new OrdersStack(app, 'Orders', { config });
+    return { stack, template: Template.fromStack(stack) };
+  };
+  const routeAuthorization = (template: Template) =>
+    Object.values(template.findResources('AWS::ApiGatewayV2::Route')).map(
+      (r) => r.Properties.AuthorizationType,
+    );
+
+  it.each([
+    ['dev', 50, 100],
+    ['prod', 500, 1000],
+  ])('%s: IAM on every route, throttled at %d rps with a burst of %d', (stage, rate, burst) => {
+    const { template } = synthStack({ stage });
+    expect(routeAuthorization(template)).toEqual(['AWS_IAM', 'AWS_IAM', 'AWS_IAM']);
+    template.hasResourceProperties('AWS::ApiGatewayV2::Stage', {
+      DefaultRouteSettings: { ThrottlingRateLimit: rate, ThrottlingBurstLimit: burst },
+      AccessLogSettings: Match.objectLike({ DestinationArn: Match.anyValue() }),
+    });
+  });
+
+  it('uses a JWT authorizer when the context asks for one, and the configured throttling and outbox settings', () => {
+    // Act
+    const { template } = synthStack({
+      stage: 'prod',
+      apiAuth: 'jwt',
+      apiJwtIssuer: 'https://issuer.example.com',
+      apiJwtAudience: 'orders-client,orders-admin',
+      apiRateLimit: '20',
+      apiBurstLimit: '40',
+      deliveryTracking: 'false',
+      outboxRetentionDays: '3',
+    });
+
+    // Assess
+    expect(routeAuthorization(template)).toEqual(['JWT', 'JWT', 'JWT']);
+    template.hasResourceProperties('AWS::ApiGatewayV2::Authorizer', {
+      JwtConfiguration: { Issuer: 'https://issuer.example.com', Audience: ['orders-client', 'orders-admin'] },
+    });
+    template.hasResourceProperties('AWS::ApiGatewayV2::Stage', {
+      DefaultRouteSettings: { ThrottlingRateLimit: 20, ThrottlingBurstLimit: 40 },
+    });
+    template.hasResourceProperties('AWS::Lambda::Function', {
+      Environment: {
+        Variables: Match.objectLike({ OUTBOX_DELIVERY_TRACKING: 'false', OUTBOX_RETENTION_DAYS: '3' }),
+      },
+    });
+  });
+
+  it('deploys the table the write path needs and gives the API function only its three actions', () => {
+    // Act
+    const { stack, template } = synthStack({ stage: 'dev' });
+
+    // Assess
+    template.hasResourceProperties('AWS::DynamoDB::GlobalTable', {
+      StreamSpecification: { StreamViewType: 'NEW_IMAGE' },
+      TimeToLiveSpecification: { AttributeName: 'expiresAt', Enabled: true },
+    });
+    const statements = handlerStatements(stack, (stack as OrdersStack).api, template);
+    expect(actionsOf(statements, 'dynamodb:')).toEqual([
+      'dynamodb:GetItem',
+      'dynamodb:PutItem',
+      'dynamodb:UpdateItem',
+    ]);
+    template.hasOutput('ApiUrl', { Value: Match.objectLike({ 'Fn::Join': Match.anyValue() }) });
   });
 });
