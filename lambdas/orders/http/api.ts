@@ -154,6 +154,7 @@ const readOrderId = (event: APIGatewayProxyEventV2): string => {
   const orderId = event.pathParameters?.orderId;
   if (orderId === undefined || !isOrderId(orderId))
     throw new HttpError(400, 'INVALID_ORDER_ID', 'orderId must be a 26-character ULID', 'orderId');
+  logger.appendKeys({ orderId });
   return orderId;
 };
 
