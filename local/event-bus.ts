@@ -168,6 +168,8 @@ export interface LocalEventBusOptions {
   >;
   /** @default NO_FAULTS */
   readonly faults?: Partial<FaultSettings>;
+  /** Accepted events kept for `GET /events`; the oldest are dropped beyond it. @default 10000 */
+  readonly maxStoredEvents?: number;
   /** Seed for fault injection, for reproducible runs. @default random */
   readonly seed?: number;
   /** First target retry delay; doubled per attempt with full jitter. @default 100 */
@@ -300,7 +302,7 @@ export class LocalEventBus {
     this.routes.push({ subscription, matches: compileEventPattern(subscription.eventPattern), target });
   }
 
-  /** Accepted events, oldest first. */
+  /** Accepted events, oldest first (at most `maxStoredEvents`). */
   events(): readonly AcceptedEvent[] {
     return this.accepted;
   }
@@ -564,6 +566,7 @@ export class LocalEventBus {
 
   private accept(accepted: AcceptedEvent): void {
     this.accepted.push(accepted);
+    if (this.accepted.length > (this.options.maxStoredEvents ?? 10_000)) this.accepted.shift();
     this.stats.eventsAccepted++;
     const detailEventId = accepted.event.detail.eventId;
     if (typeof detailEventId === 'string') {

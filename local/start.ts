@@ -78,7 +78,7 @@ const reportEvent = ({ event, receivedAt }: AcceptedEvent): void => {
   const again = relayedEventIds.has(eventId) ? '  (again: delivery is at least once)' : '';
   relayedEventIds.add(eventId);
   console.log(
-    `event relayed   ${eventId}  ${event['detail-type']}  lag ${Number.isNaN(lag) ? '?' : lag}ms${again}`,
+    `event relayed   ${eventId}  ${event['detail-type']}${Number.isNaN(lag) ? '' : `  lag ${lag}ms`}${again}`,
   );
 };
 

@@ -402,6 +402,17 @@ describe('local EventBridge: rules and targets', () => {
 });
 
 describe('local EventBridge: inspection endpoints', () => {
+  it('keeps at most maxStoredEvents, dropping the oldest, while still counting every event', async () => {
+    const bus = await startBus({ maxStoredEvents: 2 });
+    const ids = ['a', 'b', 'c'];
+    await sdkClient(bus).send(
+      new PutEventsCommand({ Entries: ids.map((id) => entry({ Detail: JSON.stringify({ eventId: id }) })) }),
+    );
+    expect(bus.events().map((e) => e.event.detail.eventId)).toEqual(['b', 'c']);
+    expect(bus.stats.eventsAccepted).toBe(3);
+    expect(bus.detailEventIdCounts().size).toBe(3);
+  });
+
   it('serves /stats and clears events with DELETE /events', async () => {
     const bus = await startBus();
     await sdkClient(bus).send(new PutEventsCommand({ Entries: [entry()] }));
