@@ -71,6 +71,20 @@ const stageConfigSchema = z
       deliveryTracking: z.union([z.boolean(), z.enum(['true', 'false']).transform((v) => v === 'true')]),
       /** Days a published outbox item stays in the table before TTL deletes it. */
       retentionDays: z.coerce.number().int().min(1).max(3650),
+      /** Days the bus archive keeps every published event for replay; 0 keeps them forever. */
+      archiveRetentionDays: z.coerce.number().int().min(0).max(36_500),
+      /** With delivery tracking: republish events still unpublished this many minutes after they occurred. */
+      reconcilerThresholdMinutes: z.coerce
+        .number()
+        .int()
+        .min(1)
+        .max(24 * 60),
+      /** With delivery tracking: minutes between two reconciler runs. */
+      reconcilerIntervalMinutes: z.coerce
+        .number()
+        .int()
+        .min(3)
+        .max(24 * 60),
     }),
     alarms: z.object({
       /** Oldest stream record the relay has not finished, in seconds. */
@@ -142,6 +156,9 @@ export const readStageConfig = (context: (key: string) => unknown): StageConfig 
       eventSource: given(context('eventSource')) ?? 'orders',
       deliveryTracking: given(context('deliveryTracking')) ?? true,
       retentionDays: given(context('outboxRetentionDays')) ?? 7,
+      archiveRetentionDays: given(context('archiveRetentionDays')) ?? 30,
+      reconcilerThresholdMinutes: given(context('reconcilerThresholdMinutes')) ?? 15,
+      reconcilerIntervalMinutes: given(context('reconcilerIntervalMinutes')) ?? 5,
     },
     alarms: {
       iteratorAgeSeconds: given(context('iteratorAgeAlarmSeconds')) ?? alarmDefaults.iteratorAgeSeconds,

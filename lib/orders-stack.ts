@@ -1,12 +1,14 @@
 import { CfnOutput, Duration, Stack, type StackProps } from 'aws-cdk-lib';
 import type { ITableV2 } from 'aws-cdk-lib/aws-dynamodb';
-import { EventBus } from 'aws-cdk-lib/aws-events';
+import { type Archive, EventBus } from 'aws-cdk-lib/aws-events';
 import type { Construct } from 'constructs';
 import type { StageConfig } from './config';
 import { DataEncryption } from './constructs/encryption';
+import { Inventory } from './constructs/inventory';
 import { OutboxMonitoring } from './constructs/monitoring';
 import { OrdersApi } from './constructs/orders-api';
 import { OrdersTable } from './constructs/orders-table';
+import { OutboxReconciler } from './constructs/outbox-reconciler';
 import { OutboxRelay } from './constructs/outbox-relay';
 
 export interface OrdersStackProps extends StackProps {
@@ -18,8 +20,14 @@ export class OrdersStack extends Stack {
   public readonly table: ITableV2;
   /** The bus the outbox events are published to. */
   public readonly eventBus: EventBus;
+  /** Keeps every published event for replay (configurable retention). */
+  public readonly archive: Archive;
   /** Publishes every committed outbox item from the table's stream to the bus. */
   public readonly relay: OutboxRelay;
+  /** Republishes events still unpublished after a threshold; only with delivery tracking. */
+  public readonly reconciler: OutboxReconciler | undefined;
+  /** The inventory service: an idempotent consumer of the order events. */
+  public readonly inventory: Inventory;
   /** The orders HTTP API: writes each order and its outbox event in one transaction. */
   public readonly api: OrdersApi;
   /** The customer managed data key, or `undefined` for AWS owned keys: pass it to every construct. */
@@ -40,6 +48,14 @@ export class OrdersStack extends Stack {
     this.eventBus = new EventBus(this, 'Bus', {
       ...(this.encryption.key ? { kmsKey: this.encryption.key } : {}),
     });
+    this.archive = this.eventBus.archive('Archive', {
+      description: 'Every published outbox event, for replay to a consumer that needs it again',
+      eventPattern: { source: [config.outbox.eventSource] },
+      ...(config.outbox.archiveRetentionDays > 0
+        ? { retention: Duration.days(config.outbox.archiveRetentionDays) }
+        : {}),
+      ...(this.encryption.key ? { kmsKey: this.encryption.key } : {}),
+    });
     this.relay = new OutboxRelay(this, 'Relay', {
       table: this.table,
       eventBus: this.eventBus,
@@ -47,6 +63,37 @@ export class OrdersStack extends Stack {
       deliveryTracking: config.outbox.deliveryTracking,
       ...(config.outbox.deliveryTracking ? { retentionDays: config.outbox.retentionDays } : {}),
       encryptionKey: this.encryption.key,
+      logLevel: config.logLevel,
+      logRetention: config.logRetentionDays,
+      metricsNamespace: config.metricsNamespace,
+    });
+    const reconcilerThreshold = Duration.minutes(config.outbox.reconcilerThresholdMinutes);
+    const reconcilerInterval = Duration.minutes(config.outbox.reconcilerIntervalMinutes);
+    this.reconciler = config.outbox.deliveryTracking
+      ? new OutboxReconciler(this, 'Reconciler', {
+          table: this.table,
+          eventBus: this.eventBus,
+          poisonQueue: this.relay.poisonQueue,
+          source: config.outbox.eventSource,
+          threshold: reconcilerThreshold,
+          interval: reconcilerInterval,
+          retentionDays: config.outbox.retentionDays,
+          logLevel: config.logLevel,
+          logRetention: config.logRetentionDays,
+          metricsNamespace: config.metricsNamespace,
+        })
+      : undefined;
+    // An event can be published again for as long as its stream record can be replayed (24 h)
+    // and, with delivery tracking, until the reconciler's first run past its threshold.
+    const upstreamRedeliveryWindow = config.outbox.deliveryTracking
+      ? Duration.hours(24).plus(reconcilerThreshold).plus(reconcilerInterval)
+      : Duration.hours(24);
+    this.inventory = new Inventory(this, 'Inventory', {
+      eventBus: this.eventBus,
+      eventSource: config.outbox.eventSource,
+      upstreamRedeliveryWindow,
+      encryptionKey: this.encryption.key,
+      retainData,
       logLevel: config.logLevel,
       logRetention: config.logRetentionDays,
       metricsNamespace: config.metricsNamespace,
@@ -83,5 +130,43 @@ export class OrdersStack extends Stack {
     this.monitoring.monitorApi({ api: this.api.api, serviceName: this.api.serviceName });
     this.monitoring.monitorDeadLetterQueue({ name: 'relay-poison', queue: this.relay.poisonQueue });
     this.monitoring.monitorDeadLetterQueue({ name: 'relay-failures', queue: this.relay.failureQueue });
+    if (this.reconciler)
+      this.monitoring.monitorReconciler({
+        function: this.reconciler.handler,
+        serviceName: this.reconciler.serviceName,
+      });
+    const { consumer } = this.inventory;
+    this.monitoring.monitorConsumer({ function: consumer.function, serviceName: consumer.serviceName });
+    this.monitoring.monitorDeadLetterQueue({ name: 'inventory-dlq', queue: consumer.deadLetterQueue });
+
+    // What `npm run outbox -- status|redrive --stack <name>` reads (cli/target.ts).
+    const outputs: Record<string, { value: string; description: string }> = {
+      OutboxTableName: {
+        value: this.table.tableName,
+        description: 'Table holding orders and their outbox events',
+      },
+      EventBusName: {
+        value: this.eventBus.eventBusName,
+        description: 'Bus the outbox events are published to',
+      },
+      EventSource: { value: config.outbox.eventSource, description: 'Source of the published events' },
+      OutboxRetentionDays: {
+        value: String(config.outbox.retentionDays),
+        description: 'Days a published outbox item is kept before TTL',
+      },
+      PoisonQueueUrl: {
+        value: this.relay.poisonQueue.queueUrl,
+        description: 'Events that can never be published as they are',
+      },
+      RelayFailureQueueUrl: {
+        value: this.relay.failureQueue.queueUrl,
+        description: 'Stream batches the relay mapping gave up on',
+      },
+      InventoryDeadLetterQueueUrl: {
+        value: consumer.deadLetterQueue.queueUrl,
+        description: 'Events the inventory consumer could not take',
+      },
+    };
+    for (const [id, output] of Object.entries(outputs)) new CfnOutput(this, id, output);
   }
 }

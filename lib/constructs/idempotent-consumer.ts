@@ -1,4 +1,4 @@
-import { Duration, RemovalPolicy } from 'aws-cdk-lib';
+import { Duration, RemovalPolicy, Validations } from 'aws-cdk-lib';
 import { AttributeType, Billing, TableEncryptionV2, TableV2 } from 'aws-cdk-lib/aws-dynamodb';
 import { type EventPattern, type IEventBus, Rule } from 'aws-cdk-lib/aws-events';
 import { LambdaFunction } from 'aws-cdk-lib/aws-events-targets';
@@ -132,6 +132,13 @@ export class IdempotentConsumer extends Construct {
         ? { encryption: QueueEncryption.KMS, encryptionMasterKey: props.encryptionKey }
         : { encryption: QueueEncryption.SQS_MANAGED }),
     });
+    Validations.of(this.deadLetterQueue).acknowledge({
+      id: 'AwsSolutions::AwsSolutions-SQS3',
+      reason:
+        'This queue is itself the dead-letter queue of the subscription: the last stop for events neither ' +
+        'EventBridge nor Lambda could deliver. A DLQ behind it would never receive anything; its depth is ' +
+        'alarmed on instead.',
+    });
     // EventBridge writes to the queue as itself: with a customer managed key it needs the key too.
     props.encryptionKey?.grantEncryptDecrypt(new ServicePrincipal('events.amazonaws.com'));
 
@@ -157,6 +164,18 @@ export class IdempotentConsumer extends Construct {
       retryAttempts: asyncRetryAttempts,
       maxEventAge: asyncMaxEventAge,
       onFailure: sendOnlyQueueDestination(this.deadLetterQueue),
+    });
+    Validations.of(this.function).acknowledge({
+      id: 'AwsSolutions::AwsSolutions-IAM4[Policy::arn:<AWS::Partition>:iam::aws:policy/service-role/AWSLambdaBasicExecutionRole]',
+      reason:
+        'AWSLambdaBasicExecutionRole only lets the function write its own logs (CreateLogGroup, CreateLogStream, ' +
+        'PutLogEvents); it is the policy Lambda documents for that purpose.',
+    });
+    Validations.of(this.function).acknowledge({
+      id: 'AwsSolutions::AwsSolutions-IAM5[Resource::*]',
+      reason:
+        'Only X-Ray tracing (xray:PutTraceSegments, xray:PutTelemetryRecords) is granted on "*": those actions ' +
+        'support no resource-level permissions. The DynamoDB and SQS actions name their table and queue.',
     });
     // Powertools' persistence layer: put-if-absent, read on conflict, complete, delete on failure.
     this.function.useTable(this.idempotencyTable, 'IDEMPOTENCY_TABLE_NAME', [

@@ -3,8 +3,10 @@ import { Match, Template } from 'aws-cdk-lib/assertions';
 import { EventBus } from 'aws-cdk-lib/aws-events';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { inventorySubscription } from '../../lambdas/shared/subscriptions';
+import { readStageConfig } from '../../lib/config';
 import { IdempotentConsumer } from '../../lib/constructs/idempotent-consumer';
 import { Inventory } from '../../lib/constructs/inventory';
+import { OrdersStack } from '../../lib/orders-stack';
 
 const synth = (props: { upstreamRedeliveryWindow?: Duration } = {}) => {
   const app = new App({ context: { 'aws:cdk:bundling-stacks': [] } });
@@ -23,6 +25,9 @@ const statementsOf = (template: Template, functionLogicalId: string) => {
     .flatMap((p) => p.Properties.PolicyDocument.Statement);
 };
 
+/** The first synth of a process fingerprints the project for the function assets: slow on a busy machine. */
+const SYNTH_TIMEOUT_MS = 60_000;
+
 describe('inventory consumer infrastructure', () => {
   let template: Template;
   let inventory: Inventory;
@@ -30,7 +35,7 @@ describe('inventory consumer infrastructure', () => {
 
   beforeAll(() => {
     ({ template, inventory, stack } = synth());
-  });
+  }, SYNTH_TIMEOUT_MS);
 
   const logicalId = (construct: { node: { defaultChild?: unknown } }) =>
     stack.getLogicalId(construct.node.defaultChild as never);
@@ -162,5 +167,58 @@ describe('inventory consumer infrastructure', () => {
           idempotencyTtl: Duration.hours(1),
         }),
     ).toThrow(/shorter than the redelivery horizon/);
+  });
+});
+
+describe('the orders stack', () => {
+  let stack: OrdersStack;
+  let template: Template;
+
+  beforeAll(() => {
+    const context: Record<string, string> = { stage: 'dev', archiveRetentionDays: '45' };
+    stack = new OrdersStack(new App({ context: { 'aws:cdk:bundling-stacks': [] } }), 'Orders', {
+      config: readStageConfig((key) => context[key]),
+    });
+    template = Template.fromStack(stack);
+  }, SYNTH_TIMEOUT_MS);
+
+  it('archives every published event on the bus for the configured retention', () => {
+    template.hasResourceProperties('AWS::Events::Archive', {
+      SourceArn: { 'Fn::GetAtt': [stack.getLogicalId(stack.eventBus.node.defaultChild as never), 'Arn'] },
+      EventPattern: { source: ['orders'] },
+      RetentionDays: 45,
+    });
+  });
+
+  it('subscribes the inventory consumer to the stack bus', () => {
+    template.hasResourceProperties('AWS::Events::Rule', {
+      EventBusName: { Ref: stack.getLogicalId(stack.eventBus.node.defaultChild as never) },
+      EventPattern: inventorySubscription('orders').eventPattern,
+    });
+  });
+
+  it('sizes the idempotency window to the stream replay window, the reconciler, EventBridge and Lambda retries', () => {
+    // 24 h stream + 15 min threshold + 5 min interval, + 24 h EventBridge retries, + 6 h Lambda retries.
+    expect(stack.inventory.consumer.idempotencyTtl.toSeconds()).toBe(
+      24 * 3600 + 15 * 60 + 5 * 60 + 24 * 3600 + 6 * 3600,
+    );
+  });
+
+  it('outputs what the outbox CLI reads', () => {
+    const outputs = template.findOutputs('*');
+    expect(Object.keys(outputs)).toEqual(
+      expect.arrayContaining([
+        'OutboxTableName',
+        'EventBusName',
+        'EventSource',
+        'OutboxRetentionDays',
+        'PoisonQueueUrl',
+        'RelayFailureQueueUrl',
+        'InventoryDeadLetterQueueUrl',
+      ]),
+    );
+    expect(outputs.InventoryDeadLetterQueueUrl?.Value).toEqual({
+      Ref: stack.getLogicalId(stack.inventory.consumer.deadLetterQueue.node.defaultChild as never),
+    });
   });
 });

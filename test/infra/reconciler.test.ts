@@ -3,8 +3,10 @@ import { Match, Template } from 'aws-cdk-lib/assertions';
 import { EventBus } from 'aws-cdk-lib/aws-events';
 import { Queue } from 'aws-cdk-lib/aws-sqs';
 import { beforeAll, describe, expect, it } from 'vitest';
+import { readStageConfig } from '../../lib/config';
 import { OrdersTable } from '../../lib/constructs/orders-table';
 import { OutboxReconciler, type OutboxReconcilerProps } from '../../lib/constructs/outbox-reconciler';
+import { OrdersStack } from '../../lib/orders-stack';
 
 const synth = (props: Partial<OutboxReconcilerProps> = {}) => {
   const app = new App({ context: { 'aws:cdk:bundling-stacks': [] } });
@@ -27,12 +29,15 @@ const synth = (props: Partial<OutboxReconcilerProps> = {}) => {
   };
 };
 
+/** The first synth of a process fingerprints the project for the function assets: slow on a busy machine. */
+const SYNTH_TIMEOUT_MS = 60_000;
+
 describe('outbox reconciler infrastructure', () => {
   let built: ReturnType<typeof synth>;
 
   beforeAll(() => {
     built = synth();
-  });
+  }, SYNTH_TIMEOUT_MS);
 
   it('runs the function every 5 minutes, without retrying a missed run', () => {
     built.template.hasResourceProperties('AWS::Events::Rule', {
@@ -106,5 +111,39 @@ describe('outbox reconciler infrastructure', () => {
 
   it('refuses a timeout that would let runs overlap', () => {
     expect(() => synth({ interval: Duration.minutes(2), timeout: Duration.minutes(3) })).toThrow(/overlap/);
+  });
+});
+
+describe('the orders stack', () => {
+  const stackWith = (context: Record<string, string>) =>
+    new OrdersStack(new App({ context: { 'aws:cdk:bundling-stacks': [] } }), 'Orders', {
+      config: readStageConfig((key) => context[key]),
+    });
+
+  it('runs the reconciler with delivery tracking, on the relay poison queue, with the configured schedule', () => {
+    const stack = stackWith({ reconcilerThresholdMinutes: '30', reconcilerIntervalMinutes: '10' });
+    const template = Template.fromStack(stack);
+    const reconciler = stack.reconciler;
+    if (reconciler === undefined) throw new Error('expected a reconciler');
+    expect(reconciler.threshold.toMinutes()).toBe(30);
+    template.hasResourceProperties('AWS::Events::Rule', { ScheduleExpression: 'rate(10 minutes)' });
+    template.hasResourceProperties('AWS::Lambda::Function', {
+      Environment: {
+        Variables: Match.objectLike({
+          RECONCILER_THRESHOLD_SECONDS: '1800',
+          POISON_QUEUE_URL: { Ref: stack.getLogicalId(stack.relay.poisonQueue.node.defaultChild as never) },
+        }),
+      },
+    });
+  });
+
+  it('has no reconciler without delivery tracking: nothing is ever pending', () => {
+    const stack = stackWith({ deliveryTracking: 'false' });
+    expect(stack.reconciler).toBeUndefined();
+    Template.fromStack(stack).resourcePropertiesCountIs(
+      'AWS::Events::Rule',
+      { ScheduleExpression: Match.anyValue() },
+      0,
+    );
   });
 });
