@@ -8,5 +8,23 @@ import { Tracer } from '@aws-lambda-powertools/tracer';
  * Handlers are wrapped with middy and the Powertools middlewares: one instrumentation style.
  */
 export const logger = new Logger();
-export const metrics = new Metrics({ defaultDimensions: {} });
+
+/**
+ * Metrics reports its own problems through our structured logger (so they respect the log level),
+ * except the warning for an invocation that recorded no metric: a GET or a rejected request is
+ * not an anomaly, and a warning line per such request would drown the real ones.
+ */
+const metricsLogger = logger.createChild({ persistentKeys: { component: 'metrics' } });
+const NO_METRICS_WARNING = 'No application metrics to publish';
+export const metrics = new Metrics({
+  defaultDimensions: {},
+  logger: {
+    debug: (message: unknown) => metricsLogger.debug(String(message)),
+    info: (message: unknown) => metricsLogger.info(String(message)),
+    warn: (message: unknown) => {
+      if (!String(message).startsWith(NO_METRICS_WARNING)) metricsLogger.warn(String(message));
+    },
+    error: (message: unknown) => metricsLogger.error(String(message)),
+  },
+});
 export const tracer = new Tracer();
