@@ -1,4 +1,4 @@
-import { CfnOutput, Duration, Stack, type StackProps } from 'aws-cdk-lib';
+import { CfnOutput, Duration, RemovalPolicy, Stack, type StackProps } from 'aws-cdk-lib';
 import type { ITableV2 } from 'aws-cdk-lib/aws-dynamodb';
 import { type Archive, EventBus } from 'aws-cdk-lib/aws-events';
 import type { Construct } from 'constructs';
@@ -39,6 +39,7 @@ export class OrdersStack extends Stack {
     super(scope, id, props);
     const { config } = props;
     const retainData = config.stage === 'prod';
+    const logRemovalPolicy = retainData ? RemovalPolicy.RETAIN : RemovalPolicy.DESTROY;
     this.encryption = new DataEncryption(this, 'Encryption', {
       mode: config.encryption,
       keyArn: config.kmsKeyArn,
@@ -65,6 +66,7 @@ export class OrdersStack extends Stack {
       encryptionKey: this.encryption.key,
       logLevel: config.logLevel,
       logRetention: config.logRetentionDays,
+      logRemovalPolicy,
       metricsNamespace: config.metricsNamespace,
     });
     const reconcilerThreshold = Duration.minutes(config.outbox.reconcilerThresholdMinutes);
@@ -111,6 +113,7 @@ export class OrdersStack extends Stack {
       logLevel: config.logLevel,
       logRetention: config.logRetentionDays,
       accessLogRetention: config.logRetentionDays,
+      logRemovalPolicy,
       metricsNamespace: config.metricsNamespace,
     });
     new CfnOutput(this, 'ApiUrl', {

@@ -1,5 +1,5 @@
 import { fileURLToPath } from 'node:url';
-import { Validations } from 'aws-cdk-lib';
+import { RemovalPolicy } from 'aws-cdk-lib';
 import { AccessLogFormat } from 'aws-cdk-lib/aws-apigateway';
 import {
   HttpApi,
@@ -44,6 +44,11 @@ export interface OrdersApiProps {
   readonly accessLogRetention?: RetentionDays;
   /** Retention of the function's logs. @default RetentionDays.ONE_MONTH */
   readonly logRetention?: RetentionDays;
+  /**
+   * What happens to the function's and the access logs' log groups when they leave the stack.
+   * @default RemovalPolicy.RETAIN
+   */
+  readonly logRemovalPolicy?: RemovalPolicy;
   /** Powertools log level of the function. @default 'INFO' */
   readonly logLevel?: 'DEBUG' | 'INFO' | 'WARN' | 'ERROR';
   /** CloudWatch namespace of the function's metrics (OrdersPlaced, OrdersCancelled). @default 'DynamoDbOutbox' */
@@ -125,6 +130,7 @@ export class OrdersApi extends Construct {
       serviceName: this.serviceName,
       description: 'Orders API: writes each order and its outbox event in one DynamoDB transaction',
       ...(props.logRetention === undefined ? {} : { logRetention: props.logRetention }),
+      ...(props.logRemovalPolicy === undefined ? {} : { logRemovalPolicy: props.logRemovalPolicy }),
       ...(props.logLevel === undefined ? {} : { logLevel: props.logLevel }),
       ...(props.metricsNamespace === undefined ? {} : { metricsNamespace: props.metricsNamespace }),
       environment: {
@@ -138,18 +144,6 @@ export class OrdersApi extends Construct {
     );
     this.handler.addEnvironment('TABLE_NAME', props.table.tableName);
     props.table.encryptionKey?.grant(this.handler, ...KEY_ACTIONS);
-    Validations.of(this.handler).acknowledge({
-      id: 'AwsSolutions::AwsSolutions-IAM4[Policy::arn:<AWS::Partition>:iam::aws:policy/service-role/AWSLambdaBasicExecutionRole]',
-      reason:
-        'AWSLambdaBasicExecutionRole only lets the function write its own logs (CreateLogGroup, CreateLogStream, ' +
-        'PutLogEvents); it is the policy Lambda documents for that purpose.',
-    });
-    Validations.of(this.handler).acknowledge({
-      id: 'AwsSolutions::AwsSolutions-IAM5[Resource::*]',
-      reason:
-        'Only X-Ray tracing (xray:PutTraceSegments, xray:PutTelemetryRecords) is granted on "*": those actions ' +
-        'support no resource-level permissions. The DynamoDB actions name the table, the KMS actions its key.',
-    });
 
     const authorization = props.authorization ?? { type: 'iam' };
     this.api = new HttpApi(this, 'HttpApi', {
@@ -170,6 +164,7 @@ export class OrdersApi extends Construct {
 
     this.accessLogs = new LogGroup(this, 'AccessLogs', {
       retention: props.accessLogRetention ?? RetentionDays.ONE_MONTH,
+      removalPolicy: props.logRemovalPolicy ?? RemovalPolicy.RETAIN,
     });
     this.stage = new HttpStage(this, 'DefaultStage', {
       httpApi: this.api,

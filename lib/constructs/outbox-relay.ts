@@ -1,5 +1,5 @@
 import { fileURLToPath } from 'node:url';
-import { Duration, Stack, Token, Validations } from 'aws-cdk-lib';
+import { Duration, type RemovalPolicy, Stack, Token, Validations } from 'aws-cdk-lib';
 import { CfnGlobalTable, CfnTable, type ITable } from 'aws-cdk-lib/aws-dynamodb';
 import type { IEventBus } from 'aws-cdk-lib/aws-events';
 import { type IGrantable, PolicyStatement } from 'aws-cdk-lib/aws-iam';
@@ -97,6 +97,8 @@ export interface OutboxRelayProps {
   readonly logLevel?: 'DEBUG' | 'INFO' | 'WARN' | 'ERROR';
   /** @default RetentionDays.ONE_MONTH */
   readonly logRetention?: RetentionDays;
+  /** What happens to the function's log group when it leaves the stack. @default RemovalPolicy.RETAIN */
+  readonly logRemovalPolicy?: RemovalPolicy;
   /** CloudWatch namespace of the relay's metrics (EMF). @default 'DynamoDbOutbox' */
   readonly metricsNamespace?: string;
   /** Powertools service name. @default 'outbox-relay' */
@@ -244,6 +246,7 @@ export class OutboxRelay extends Construct {
       ...(props.logLevel ? { logLevel: props.logLevel } : {}),
       ...(props.metricsNamespace ? { metricsNamespace: props.metricsNamespace } : {}),
       ...(props.logRetention ? { logRetention: props.logRetention } : {}),
+      ...(props.logRemovalPolicy ? { logRemovalPolicy: props.logRemovalPolicy } : {}),
       environment: {
         EVENT_BUS_NAME: props.eventBus.eventBusName,
         EVENT_SOURCE: source,
@@ -254,18 +257,6 @@ export class OutboxRelay extends Construct {
       },
     });
 
-    Validations.of(this.handler).acknowledge({
-      id: 'AwsSolutions::AwsSolutions-IAM4[Policy::arn:<AWS::Partition>:iam::aws:policy/service-role/AWSLambdaBasicExecutionRole]',
-      reason:
-        'AWSLambdaBasicExecutionRole only lets the function write its own logs (CreateLogGroup, CreateLogStream, ' +
-        'PutLogEvents); it is the policy Lambda documents for that purpose.',
-    });
-    Validations.of(this.handler).acknowledge({
-      id: 'AwsSolutions::AwsSolutions-IAM5[Resource::*]',
-      reason:
-        'Only X-Ray tracing (xray:PutTraceSegments, xray:PutTelemetryRecords) is granted on "*": those actions ' +
-        'support no resource-level permissions. Every other grant of the relay names its bus, queue, table or stream.',
-    });
     props.eventBus.grantPutEventsTo(this.handler);
     grantSendOnly(this.poisonQueue, this.handler);
     if (deliveryTracking) {

@@ -1,4 +1,4 @@
-import { App, Stack } from 'aws-cdk-lib';
+import { App, RemovalPolicy, Stack } from 'aws-cdk-lib';
 import { Match, Template } from 'aws-cdk-lib/assertions';
 import { Key } from 'aws-cdk-lib/aws-kms';
 import { RetentionDays } from 'aws-cdk-lib/aws-logs';
@@ -29,14 +29,18 @@ const synthDefault = () => {
   return defaultSynth;
 };
 
-/** Every statement of the policies attached to the role of the API function. */
-const handlerStatements = (stack: Stack, api: OrdersApi, template: Template) => {
-  const roleId = stack.getLogicalId(api.handler.role?.node.defaultChild as never);
-  return Object.values(template.findResources('AWS::IAM::Policy'))
+type Statement = { Action: string | string[]; Resource: unknown };
+
+/** Every statement the API function's role grants: its inline policies and the policies attached to it. */
+const handlerStatements = (stack: Stack, api: OrdersApi, template: Template): Statement[] => {
+  const roleId = stack.getLogicalId(api.handler.executionRole.node.defaultChild as never);
+  const inline = (template.toJSON().Resources[roleId]?.Properties.Policies ?? []) as Array<{
+    PolicyDocument: { Statement: Statement[] };
+  }>;
+  const attached = Object.values(template.findResources('AWS::IAM::Policy'))
     .filter((p) => p.Properties.Roles.some((r: { Ref: string }) => r.Ref === roleId))
-    .flatMap(
-      (p) => p.Properties.PolicyDocument.Statement as Array<{ Action: string | string[]; Resource: unknown }>,
-    );
+    .flatMap((p) => p.Properties.PolicyDocument.Statement as Statement[]);
+  return [...inline.flatMap((p) => p.PolicyDocument.Statement), ...attached];
 };
 const actionsOf = (statements: Array<{ Action: string | string[] }>, prefix: string) =>
   statements
@@ -87,6 +91,41 @@ describe('OrdersApi', () => {
     const dynamo = statements.filter((s) => actionsOf([s], 'dynamodb:').length > 0);
     expect(dynamo).toHaveLength(1);
     expect(dynamo[0]?.Resource).toEqual({ 'Fn::GetAtt': [expect.stringMatching(/^OrdersTable/), 'Arn'] });
+  });
+
+  it('grants nothing else but writing its own log group and X-Ray traces, without a managed policy', () => {
+    // Prepare
+    const { stack, api, template } = synthDefault();
+    const logGroupArn = {
+      'Fn::GetAtt': [stack.getLogicalId(api.handler.logGroup.node.defaultChild as never), 'Arn'],
+    };
+
+    // Act
+    const rows = handlerStatements(stack, api, template)
+      .flatMap((s) => [s.Action].flat().map((action) => ({ action, resource: s.Resource })))
+      .filter((row) => !row.action.startsWith('dynamodb:'))
+      .sort((a, b) => a.action.localeCompare(b.action));
+
+    // Assess
+    expect(rows).toEqual([
+      { action: 'logs:CreateLogStream', resource: logGroupArn },
+      { action: 'logs:PutLogEvents', resource: logGroupArn },
+      { action: 'xray:PutTelemetryRecords', resource: '*' },
+      { action: 'xray:PutTraceSegments', resource: '*' },
+    ]);
+    const role =
+      template.toJSON().Resources[stack.getLogicalId(api.handler.executionRole.node.defaultChild as never)];
+    expect(role?.Properties.ManagedPolicyArns).toBeUndefined();
+  });
+
+  it('keeps the function and access log groups by default, and removes them when asked', () => {
+    const removalOf = (template: Template) =>
+      Object.values(template.findResources('AWS::Logs::LogGroup')).map((g) => g.DeletionPolicy);
+    expect(removalOf(synthDefault().template)).toEqual(['Retain', 'Retain']);
+    expect(removalOf(synth({ logRemovalPolicy: RemovalPolicy.DESTROY }).template)).toEqual([
+      'Delete',
+      'Delete',
+    ]);
   });
 
   it('grants the table key to the function when the table is encrypted with a customer managed key', () => {

@@ -43,12 +43,22 @@ const logicalId = (stack: Stack, construct: { node: { defaultChild?: unknown } }
 
 type Statement = { Effect: string; Action: string | string[]; Resource: unknown };
 
-/** Every statement of the policies attached to the relay's role, actions sorted, one row per action. */
+type PolicyDocument = { Statement: Statement[] };
+
+/**
+ * Every statement the relay's role grants (its inline policies and the policies attached to it),
+ * actions sorted, one row per action and resource.
+ */
 const permissionsOf = ({ stack, relay, template }: Built): { action: string; resource: unknown }[] => {
-  const roleId = logicalId(stack, relay.handler.role as never);
-  return Object.values(template.findResources('AWS::IAM::Policy'))
-    .filter((p) => p.Properties.Roles.some((r: { Ref: string }) => r.Ref === roleId))
-    .flatMap((p) => p.Properties.PolicyDocument.Statement as Statement[])
+  const roleId = logicalId(stack, relay.handler.executionRole);
+  const inline = (template.toJSON().Resources[roleId]?.Properties.Policies ?? []) as {
+    PolicyDocument: PolicyDocument;
+  }[];
+  const attached = Object.values(template.findResources('AWS::IAM::Policy')).filter((p) =>
+    p.Properties.Roles.some((r: { Ref: string }) => r.Ref === roleId),
+  ) as { Properties: { PolicyDocument: PolicyDocument } }[];
+  return [...inline.map((p) => p.PolicyDocument), ...attached.map((p) => p.Properties.PolicyDocument)]
+    .flatMap((document) => document.Statement)
     .flatMap((s) => {
       expect(s.Effect).toBe('Allow');
       const actions = Array.isArray(s.Action) ? s.Action : [s.Action];
@@ -119,10 +129,11 @@ describe('OutboxRelay', () => {
     });
   });
 
-  it('grants exactly PutEvents on the bus, SendMessage on its queues, stream read and UpdateItem', () => {
-    const { stack, relay, table, bus } = built;
+  it('grants exactly PutEvents on the bus, SendMessage on its queues, stream read, UpdateItem and its own logs', () => {
+    const { stack, relay, table, bus, template } = built;
     const tableArn = arnOf(stack, table);
     const streamArn = { 'Fn::GetAtt': [logicalId(stack, table), 'StreamArn'] };
+    const logGroupArn = arnOf(stack, relay.handler.logGroup);
     expect(permissionsOf(built)).toEqual([
       { action: 'dynamodb:DescribeStream', resource: streamArn },
       { action: 'dynamodb:GetRecords', resource: streamArn },
@@ -130,11 +141,15 @@ describe('OutboxRelay', () => {
       { action: 'dynamodb:ListStreams', resource: streamArn },
       { action: 'dynamodb:UpdateItem', resource: tableArn },
       { action: 'events:PutEvents', resource: arnOf(stack, bus) },
+      { action: 'logs:CreateLogStream', resource: logGroupArn },
+      { action: 'logs:PutLogEvents', resource: logGroupArn },
       { action: 'sqs:SendMessage', resource: arnOf(stack, relay.failureQueue) },
       { action: 'sqs:SendMessage', resource: arnOf(stack, relay.poisonQueue) },
       { action: 'xray:PutTelemetryRecords', resource: '*' },
       { action: 'xray:PutTraceSegments', resource: '*' },
     ]);
+    const role = template.toJSON().Resources[logicalId(stack, relay.handler.executionRole)];
+    expect(role?.Properties.ManagedPolicyArns).toBeUndefined();
   });
 
   it('passes the relay its configuration through the environment', () => {
