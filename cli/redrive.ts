@@ -1,4 +1,9 @@
-import { DeleteMessageBatchCommand, type Message, ReceiveMessageCommand } from '@aws-sdk/client-sqs';
+import {
+  ChangeMessageVisibilityBatchCommand,
+  DeleteMessageBatchCommand,
+  type Message,
+  ReceiveMessageCommand,
+} from '@aws-sdk/client-sqs';
 import { GetCommand } from '@aws-sdk/lib-dynamodb';
 import { markPublished } from '../lambdas/outbox/delivery-tracking';
 import { poisonMessageSchema } from '../lambdas/outbox/poison-queue';
@@ -97,6 +102,8 @@ export const redrive = async (target: OutboxTarget, options: RedriveOptions = {}
     logger: quiet,
   });
   const entries: RedriveEntry[] = [];
+  /** Messages read but not deleted: visible again once the run is over, not after the timeout. */
+  const kept: Message[] = [];
   let read = 0;
   let deleted = 0;
   let republished = 0;
@@ -114,8 +121,10 @@ export const redrive = async (target: OutboxTarget, options: RedriveOptions = {}
     if (Messages.length === 0) break;
     read += Messages.length;
     const resolved = await Promise.all(Messages.map((m) => resolve(target, m)));
-    for (const r of resolved.filter((x) => x.item === undefined))
+    for (const r of resolved.filter((x) => x.item === undefined)) {
       entries.push({ messageId: r.message.MessageId ?? '', outcome: 'unresolvable', reason: r.reason ?? '' });
+      kept.push(r.message);
+    }
     const publishable = resolved.filter((r): r is Resolved & { item: OutboxItem } => r.item !== undefined);
 
     if (options.dryRun) {
@@ -145,6 +154,7 @@ export const redrive = async (target: OutboxTarget, options: RedriveOptions = {}
     republished += result.published.length;
 
     const done = publishable.filter((r) => publishedIds.has(r.item.eventId));
+    kept.push(...publishable.filter((r) => !publishedIds.has(r.item.eventId)).map((r) => r.message));
     for (const r of publishable) {
       const failure = failures.get(r.item.eventId);
       entries.push({
@@ -165,6 +175,7 @@ export const redrive = async (target: OutboxTarget, options: RedriveOptions = {}
       deleted += response.Successful?.length ?? 0;
     }
   }
+  await releaseKept(target, queueUrl, kept);
   return {
     queueUrl,
     read,
@@ -173,6 +184,27 @@ export const redrive = async (target: OutboxTarget, options: RedriveOptions = {}
     left: entries.filter((e) => e.outcome !== 'republished').length,
     entries,
   };
+};
+
+/** Make what stays on the queue visible again now, so a second redrive after a fix sees it at once. */
+const releaseKept = async (
+  target: OutboxTarget,
+  queueUrl: string,
+  kept: readonly Message[],
+): Promise<void> => {
+  for (let i = 0; i < kept.length; i += 10) {
+    const batch = kept.slice(i, i + 10);
+    await target.sqs.send(
+      new ChangeMessageVisibilityBatchCommand({
+        QueueUrl: queueUrl,
+        Entries: batch.map((m, n) => ({
+          Id: String(n),
+          ReceiptHandle: m.ReceiptHandle,
+          VisibilityTimeout: 0,
+        })),
+      }),
+    );
+  }
 };
 
 export const formatRedrive = (report: RedriveReport, dryRun: boolean): string => {

@@ -1,10 +1,24 @@
 import { createServer } from 'node:net';
 import { join } from 'node:path';
 import { DescribeTableCommand, ResourceNotFoundException } from '@aws-sdk/client-dynamodb';
+import { SendMessageCommand } from '@aws-sdk/client-sqs';
+import type { DeliveryResult } from '../lambdas/inventory/consumer';
 import { readOrdersConfig } from '../lambdas/orders/config';
 import { ordersRoutes } from '../lambdas/orders/http/routes';
 import { buildOrdersHandler } from '../lambdas/orders/wiring';
-import type { Subscription } from '../lambdas/shared/subscriptions';
+import type { ReconcileReport } from '../lambdas/reconciler/reconcile';
+import { inventorySubscription, type Subscription } from '../lambdas/shared/subscriptions';
+import {
+  deadLetterQueueOf,
+  type LocalInventory,
+  LocalQueue,
+  type LocalReconciler,
+  localPoisonQueue,
+  localSqsClient,
+  sendDeadLetter,
+  startLocalInventory,
+  startLocalReconciler,
+} from './consumers';
 import { createOrdersTable, type DynamoDbLocal, startDynamoDbLocal } from './dynamodb';
 import {
   type AcceptedEvent,
@@ -15,6 +29,7 @@ import {
 } from './event-bus';
 import { type OfflineRelay, type RelayMappingOptions, startOfflineRelay } from './event-bus/offline-relay';
 import { type LocalHttpApi, PortInUseError, type ResponseInfo, startLocalHttpApi } from './http-server';
+import { type LocalSqs, startLocalSqs } from './sqs';
 import { FileCheckpointStore } from './stream-poller';
 
 /**
@@ -61,6 +76,19 @@ export interface LocalRuntimeOptions {
   readonly onEventAccepted?: (accepted: AcceptedEvent) => void;
   /** More settings of the local bus: fault injection, its seed, limits, target retry delays. */
   readonly eventBusOptions?: Omit<LocalEventBusOptions, 'port' | 'host' | 'onAccepted'>;
+  /**
+   * Also run what the stack deploys around the relay: the inventory consumer on the bus, the
+   * reconciler (with delivery tracking), and an SQS stand-in holding the relay's poison and
+   * failure queues and the consumers' dead-letter queues, where `npm run outbox` finds them.
+   * @default false
+   */
+  readonly consumers?: boolean;
+  /** SQS stand-in port (with `consumers`); 0 picks a free one. @default SQS_PORT or 9324; a free one when apiPort is 0 */
+  readonly sqsPort?: number;
+  /** Called after each delivery the inventory consumer handled (with `consumers`). */
+  readonly onInventoryResult?: (result: DeliveryResult) => void;
+  /** Called after each reconciler run that found pending events (with `consumers`). */
+  readonly onReconcile?: (report: ReconcileReport) => void;
 }
 
 export interface LocalRuntime {
@@ -74,6 +102,10 @@ export interface LocalRuntime {
   readonly eventBus: LocalEventBus;
   /** The running relay, or undefined with `relay: false`. */
   readonly relay: OfflineRelay | undefined;
+  /** With `consumers`: the SQS stand-in, the inventory consumer and the reconciler (with delivery tracking). */
+  readonly sqs: LocalSqs | undefined;
+  readonly inventory: LocalInventory | undefined;
+  readonly reconciler: LocalReconciler | undefined;
   /** Stop everything, last started first. Safe to call more than once. */
   stop(): Promise<void>;
 }
@@ -137,9 +169,44 @@ export const startLocalRuntime = async (options: LocalRuntimeOptions = {}): Prom
     });
     stops.push(() => api.close());
 
+    let sqs: LocalSqs | undefined;
+    let sqsClient: ReturnType<typeof localSqsClient> | undefined;
+    if (options.consumers) {
+      const sqsFromEnv = process.env.SQS_PORT ? Number(process.env.SQS_PORT) : undefined;
+      const sqsPort = options.sqsPort ?? (apiPort === 0 ? 0 : (sqsFromEnv ?? 9324));
+      if (sqsPort !== 0) await claimPort(sqsPort);
+      const started = await startLocalSqs({
+        port: sqsPort,
+        ...(options.host === undefined ? {} : { host: options.host }),
+        queues: [
+          LocalQueue.Poison,
+          LocalQueue.RelayFailure,
+          deadLetterQueueOf(inventorySubscription(env.EVENT_SOURCE || 'orders')),
+        ],
+      });
+      const client = localSqsClient(started);
+      stops.push(async () => {
+        client.destroy();
+        await started.stop();
+      });
+      sqs = started;
+      sqsClient = client;
+    }
+
     const fromEnv = process.env.EVENTBRIDGE_PORT ? Number(process.env.EVENTBRIDGE_PORT) : undefined;
     const eventBus = await startLocalEventBus({
       ...options.eventBusOptions,
+      ...(sqs && sqsClient
+        ? {
+            onDeadLetter: (deadLetter) => {
+              options.eventBusOptions?.onDeadLetter?.(deadLetter);
+              if (sqs && sqsClient)
+                sendDeadLetter(sqs, sqsClient, deadLetter).catch((error: unknown) =>
+                  console.error('Could not write the dead letter to its queue:', error),
+                );
+            },
+          }
+        : {}),
       port: options.eventBridgePort ?? (apiPort === 0 ? 0 : (fromEnv ?? 4010)),
       ...(options.host === undefined ? {} : { host: options.host }),
       ...(options.onEventAccepted === undefined ? {} : { onAccepted: options.onEventAccepted }),
@@ -147,6 +214,15 @@ export const startLocalRuntime = async (options: LocalRuntimeOptions = {}): Prom
     stops.push(() => eventBus.stop());
     for (const { subscription, target } of options.subscriptions ?? [])
       eventBus.subscribe(subscription, target);
+    const inventory = options.consumers
+      ? await startLocalInventory({
+          dynamoDb,
+          eventBus,
+          ...(env.EVENT_SOURCE ? { eventSource: env.EVENT_SOURCE } : {}),
+          ...(options.onInventoryResult ? { onResult: options.onInventoryResult } : {}),
+        })
+      : undefined;
+    const poisonQueue = sqs && sqsClient ? localPoisonQueue(sqs, sqsClient) : undefined;
 
     let relay: OfflineRelay | undefined;
     if (options.relay ?? true) {
@@ -156,6 +232,19 @@ export const startLocalRuntime = async (options: LocalRuntimeOptions = {}): Prom
         eventBridgeEndpoint: eventBus.endpoint,
         env,
         ...(options.relayMapping === undefined ? {} : { mapping: options.relayMapping }),
+        ...(poisonQueue ? { poisonQueue } : {}),
+        ...(sqs && sqsClient
+          ? {
+              onFailure: async (failure) => {
+                await sqsClient?.send(
+                  new SendMessageCommand({
+                    QueueUrl: sqs?.queueUrl(LocalQueue.RelayFailure),
+                    MessageBody: JSON.stringify(failure),
+                  }),
+                );
+              },
+            }
+          : {}),
         // With DynamoDB Local on disk, the mapping's position survives restarts too.
         ...(options.dynamoDbDataPath
           ? {
@@ -168,6 +257,20 @@ export const startLocalRuntime = async (options: LocalRuntimeOptions = {}): Prom
       relay = started;
     }
 
+    let reconciler: LocalReconciler | undefined;
+    if (poisonQueue && readOrdersConfig(env).deliveryTracking) {
+      const started = startLocalReconciler({
+        dynamoDb,
+        tableName,
+        eventBridgeEndpoint: eventBus.endpoint,
+        poisonQueue,
+        env,
+        ...(options.onReconcile ? { onReport: options.onReconcile } : {}),
+      });
+      stops.push(() => started.stop());
+      reconciler = started;
+    }
+
     return {
       apiUrl: api.url,
       apiPort: api.port,
@@ -177,6 +280,9 @@ export const startLocalRuntime = async (options: LocalRuntimeOptions = {}): Prom
       env,
       eventBus,
       relay,
+      sqs,
+      inventory,
+      reconciler,
       stop,
     };
   } catch (error) {

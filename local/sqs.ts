@@ -11,7 +11,7 @@ import type { AddressInfo } from 'node:net';
  * `X-Amz-Target: AmazonSQS.<Operation>`): GetQueueUrl, ListQueues, GetQueueAttributes
  * (ApproximateNumberOfMessages, ApproximateNumberOfMessagesNotVisible, QueueArn), SendMessage,
  * SendMessageBatch (1 to 10 entries), ReceiveMessage (1 to 10 messages, visibility timeout,
- * ApproximateReceiveCount), DeleteMessage, DeleteMessageBatch, ChangeMessageVisibility. Message
+ * ApproximateReceiveCount), DeleteMessage, DeleteMessageBatch, ChangeMessageVisibility(Batch). Message
  * bodies up to 256 KiB; MD5 digests as SQS computes them (the SDK verifies them). Errors use the
  * JSON shape `{"__type": "com.amazonaws.sqs#Code", "message": ...}`, which the SDK maps to its exceptions.
  *
@@ -246,6 +246,26 @@ export class LocalSqs {
             const e = error instanceof SqsError ? error : new SqsError('InternalError', String(error));
             failed.push({ Id: String(entry.Id), Code: e.code, Message: e.message, SenderFault: true });
           }
+        }
+        return { Successful: successful, Failed: failed };
+      }
+      case 'ChangeMessageVisibilityBatch': {
+        const [, messages] = this.queue(input);
+        const successful: Array<{ Id: string }> = [];
+        const failed: Array<{ Id: string; Code: string; Message: string; SenderFault: boolean }> = [];
+        for (const entry of this.batch(input)) {
+          const message = messages.find((m) => m.receiptHandle === entry.ReceiptHandle);
+          if (message === undefined) {
+            failed.push({
+              Id: String(entry.Id),
+              Code: 'ReceiptHandleIsInvalid',
+              Message: 'The receipt handle is not valid.',
+              SenderFault: true,
+            });
+            continue;
+          }
+          message.visibleAt = Date.now() + Number(entry.VisibilityTimeout ?? 0) * 1000;
+          successful.push({ Id: text(entry, 'Id') });
         }
         return { Successful: successful, Failed: failed };
       }

@@ -1,12 +1,15 @@
 import { mkdirSync } from 'node:fs';
 import { resolve } from 'node:path';
+import type { DeliveryResult } from '../lambdas/inventory/consumer';
+import type { ReconcileReport } from '../lambdas/reconciler/reconcile';
 import type { AcceptedEvent } from './event-bus';
 import type { ResponseInfo } from './http-server';
 
 /**
  * `npm start`: the service offline. PORT (default 3000) serves the API, DYNAMODB_PORT (default
  * 8000) DynamoDB Local, in memory unless DYNAMODB_DATA_DIR names a directory, EVENTBRIDGE_PORT
- * (default 4010) the local EventBridge endpoint the relay publishes to. Ctrl-C stops all.
+ * (default 4010) the local EventBridge endpoint the relay publishes to, SQS_PORT (default 9324)
+ * the stand-in for the poison, failure and dead-letter queues. Ctrl-C stops all.
  */
 
 // Before any handler module loads: the Powertools singletons read their settings on import.
@@ -37,6 +40,7 @@ const portFromEnv = (name: string, fallback: number): number => {
 const apiPort = portFromEnv('PORT', 3000);
 const dynamoDbPort = portFromEnv('DYNAMODB_PORT', 8000);
 const eventBridgePort = portFromEnv('EVENTBRIDGE_PORT', 4010);
+const sqsPort = portFromEnv('SQS_PORT', 9324);
 const dataDir = process.env.DYNAMODB_DATA_DIR ? resolve(process.env.DYNAMODB_DATA_DIR) : undefined;
 if (dataDir) mkdirSync(dataDir, { recursive: true });
 
@@ -82,6 +86,30 @@ const reportEvent = ({ event, receivedAt }: AcceptedEvent): void => {
   );
 };
 
+const reportInventory = (result: DeliveryResult): void => {
+  if (result.duplicate) {
+    console.log(`duplicate       ${result.eventId}  skipped (already applied: ${result.outcome})`);
+    return;
+  }
+  const label: Record<DeliveryResult['outcome'], [string, string]> = {
+    reserved: ['stock reserved', ''],
+    released: ['stock released', ''],
+    'cancelled-before-placed': ['nothing held', '  (the cancel arrived before the order)'],
+    'nothing-to-release': ['nothing held', '  (nothing was reserved)'],
+    rejected: ['not reserved', `  ${result.reason ?? ''}`],
+    stale: ['stale event', `  ignored: ${result.reason ?? 'a newer one was applied'}`],
+  };
+  const [verb, detail] = label[result.outcome];
+  console.log(`${verb.padEnd(14)}  ${result.orderId}${detail}`);
+};
+
+const reportReconcile = (report: ReconcileReport): void => {
+  console.log(
+    `reconciler      republished ${report.republished} stuck event(s)` +
+      (report.parked ? `, parked ${report.parked} on the poison queue` : ''),
+  );
+};
+
 const { startLocalRuntime } = await import('./runtime');
 const { PortInUseError } = await import('./http-server');
 
@@ -93,10 +121,20 @@ const runtime = await startLocalRuntime({
   onApiResponse: report,
   eventBridgePort,
   onEventAccepted: reportEvent,
+  consumers: true,
+  sqsPort,
+  onInventoryResult: reportInventory,
+  onReconcile: reportReconcile,
 }).catch((error: unknown) => {
   if (error instanceof PortInUseError) {
     const variable =
-      error.port === apiPort ? 'PORT' : error.port === eventBridgePort ? 'EVENTBRIDGE_PORT' : 'DYNAMODB_PORT';
+      error.port === apiPort
+        ? 'PORT'
+        : error.port === eventBridgePort
+          ? 'EVENTBRIDGE_PORT'
+          : error.port === sqsPort
+            ? 'SQS_PORT'
+            : 'DYNAMODB_PORT';
     return fail(
       `Port ${error.port} is already in use (${variable}). Stop the process listening on it, ` +
         `or choose another port, e.g. ${variable}=${error.port + 1} npm start`,
@@ -117,6 +155,10 @@ console.log(
 console.log(
   `  EventBridge ${runtime.eventBus.endpoint}   PutEvents (AWS JSON 1.1) · GET /events · GET /stats · PUT /faults`,
 );
+if (runtime.sqs)
+  console.log(
+    `  SQS       ${runtime.sqs.endpoint}   poison, failure and dead-letter queues · npm run outbox -- status`,
+  );
 console.log('Press Ctrl-C to stop.');
 
 let shuttingDown = false;

@@ -165,18 +165,6 @@ export class IdempotentConsumer extends Construct {
       maxEventAge: asyncMaxEventAge,
       onFailure: sendOnlyQueueDestination(this.deadLetterQueue),
     });
-    Validations.of(this.function).acknowledge({
-      id: 'AwsSolutions::AwsSolutions-IAM4[Policy::arn:<AWS::Partition>:iam::aws:policy/service-role/AWSLambdaBasicExecutionRole]',
-      reason:
-        'AWSLambdaBasicExecutionRole only lets the function write its own logs (CreateLogGroup, CreateLogStream, ' +
-        'PutLogEvents); it is the policy Lambda documents for that purpose.',
-    });
-    Validations.of(this.function).acknowledge({
-      id: 'AwsSolutions::AwsSolutions-IAM5[Resource::*]',
-      reason:
-        'Only X-Ray tracing (xray:PutTraceSegments, xray:PutTelemetryRecords) is granted on "*": those actions ' +
-        'support no resource-level permissions. The DynamoDB and SQS actions name their table and queue.',
-    });
     // Powertools' persistence layer: put-if-absent, read on conflict, complete, delete on failure.
     this.function.useTable(this.idempotencyTable, 'IDEMPOTENCY_TABLE_NAME', [
       'dynamodb:PutItem',

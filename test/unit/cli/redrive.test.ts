@@ -116,6 +116,8 @@ describe('outbox redrive', () => {
     expect(bus.events()).toHaveLength(0);
     expect(sqs.messages(queueUrl.split('/').pop() ?? '')).toHaveLength(1);
     expect(ddb.commandCalls(UpdateCommand)).toHaveLength(0);
+    // Visible again at once: a second redrive after a fix does not wait for the visibility timeout.
+    expect((await redrive(target)).read).toBe(1);
   });
 
   it('falls back to the copy in the message when the item is gone from the table', async () => {

@@ -1,0 +1,183 @@
+import { DynamoDBPersistenceLayer } from '@aws-lambda-powertools/idempotency/dynamodb';
+import { EventBridgeClient } from '@aws-sdk/client-eventbridge';
+import { SendMessageCommand, SQSClient } from '@aws-sdk/client-sqs';
+import { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
+import { createInventoryConsumer, type DeliveryResult } from '../lambdas/inventory/consumer';
+import { DynamoDbReservationStore } from '../lambdas/inventory/reservation-store';
+import { limitsFromEnv } from '../lambdas/outbox/limits';
+import { PoisonQueue } from '../lambdas/outbox/poison-queue';
+import { OutboxPublisher } from '../lambdas/outbox/publisher';
+import { PendingOutbox } from '../lambdas/reconciler/pending-outbox';
+import { type ReconcileReport, reconcile } from '../lambdas/reconciler/reconcile';
+import { inventorySubscription, type Subscription } from '../lambdas/shared/subscriptions';
+import type { DynamoDbLocal } from './dynamodb';
+import type { BusEvent, DeadLetter, LocalEventBus } from './event-bus';
+import { createInventoryTables } from './inventory-tables';
+import type { LocalSqs } from './sqs';
+
+/**
+ * The consumer side of the offline runtime: the inventory consumer behind the local bus, the
+ * reconciler on a timer, and the queues on the local SQS stand-in, wired from the same code and
+ * subscription objects as the stack. The queue names are what `npm run outbox` looks for.
+ */
+export const LocalQueue = {
+  Poison: 'outbox-poison',
+  RelayFailure: 'outbox-relay-failure',
+} as const;
+
+/** The dead-letter queue of a subscription on the local SQS stand-in. */
+export const deadLetterQueueOf = (subscription: Pick<Subscription, 'name'>): string =>
+  `${subscription.name}-dlq`;
+
+const LOCAL_CREDENTIALS = { accessKeyId: 'local', secretAccessKey: 'local' };
+
+export const localSqsClient = (sqs: LocalSqs): SQSClient =>
+  new SQSClient({ endpoint: sqs.endpoint, region: 'us-east-1', credentials: LOCAL_CREDENTIALS });
+
+/** The relay's poison queue on the local SQS stand-in: what the deployed relay has on AWS. */
+export const localPoisonQueue = (sqs: LocalSqs, client: SQSClient): PoisonQueue =>
+  new PoisonQueue({ sqs: client, queueUrl: sqs.createQueue(LocalQueue.Poison) });
+
+/** Write a dead letter of the local bus to its subscription's queue, as EventBridge would. */
+export const sendDeadLetter = async (
+  sqs: LocalSqs,
+  client: SQSClient,
+  deadLetter: DeadLetter,
+): Promise<void> => {
+  await client.send(
+    new SendMessageCommand({
+      QueueUrl: sqs.createQueue(deadLetterQueueOf({ name: deadLetter.subscription })),
+      MessageBody: JSON.stringify(deadLetter.event),
+    }),
+  );
+};
+
+export interface LocalInventoryOptions {
+  readonly dynamoDb: DynamoDbLocal;
+  readonly eventBus: LocalEventBus;
+  /** The `source` the relay publishes with. @default 'orders' */
+  readonly eventSource?: string;
+  /** @default 'inventory' and 'inventory-idempotency' */
+  readonly tables?: { readonly inventory: string; readonly idempotency: string };
+  /** @default 3 days, the deployed window for default settings */
+  readonly idempotencyTtlSeconds?: number;
+  /** Called after each delivery the consumer handled. */
+  readonly onResult?: (result: DeliveryResult) => void;
+}
+
+export interface LocalInventory {
+  readonly store: DynamoDbReservationStore;
+  readonly tables: { readonly inventory: string; readonly idempotency: string };
+}
+
+/** Create inventory's tables and subscribe its consumer to the local bus. */
+export const startLocalInventory = async (options: LocalInventoryOptions): Promise<LocalInventory> => {
+  const tables = options.tables ?? { inventory: 'inventory', idempotency: 'inventory-idempotency' };
+  await createInventoryTables(options.dynamoDb.client, tables);
+  const store = new DynamoDbReservationStore(
+    DynamoDBDocumentClient.from(options.dynamoDb.client),
+    tables.inventory,
+  );
+  const consume = createInventoryConsumer({
+    store,
+    persistenceStore: new DynamoDBPersistenceLayer({
+      tableName: tables.idempotency,
+      awsSdkV3Client: options.dynamoDb.client,
+    }),
+    idempotencyTtlSeconds: options.idempotencyTtlSeconds ?? 3 * 24 * 60 * 60,
+  });
+  options.eventBus.subscribe(
+    inventorySubscription(options.eventSource ?? 'orders'),
+    async (event: BusEvent) => {
+      const result = await consume(event);
+      options.onResult?.(result);
+    },
+  );
+  return { store, tables };
+};
+
+export interface LocalReconcilerOptions {
+  readonly dynamoDb: DynamoDbLocal;
+  readonly tableName: string;
+  readonly eventBridgeEndpoint: string;
+  readonly poisonQueue: Pick<PoisonQueue, 'send'>;
+  /** EVENT_BUS_NAME, EVENT_SOURCE, OUTBOX_RETENTION_DAYS, RECONCILER_THRESHOLD_SECONDS, as deployed. */
+  readonly env: Readonly<Record<string, string | undefined>>;
+  /** @default 60000 */
+  readonly intervalMs?: number;
+  /** Called after each run that found something. */
+  readonly onReport?: (report: ReconcileReport) => void;
+}
+
+export interface LocalReconciler {
+  /** Run once now (also what the timer does). */
+  runOnce(): Promise<ReconcileReport>;
+  stop(): Promise<void>;
+}
+
+const quietLogger = { info: () => undefined, warn: () => undefined, error: () => undefined };
+
+/** The reconciler on a timer, with the deployed function's settings and the relay's publisher. */
+export const startLocalReconciler = (options: LocalReconcilerOptions): LocalReconciler => {
+  const { env } = options;
+  const number = (name: string, fallback: number): number => {
+    const value = Number(env[name] || fallback);
+    if (!Number.isInteger(value) || value < 0)
+      throw new Error(`${name} must be a whole number, got "${env[name]}"`);
+    return value;
+  };
+  const eventBridge = new EventBridgeClient({
+    endpoint: options.eventBridgeEndpoint,
+    region: 'us-east-1',
+    credentials: LOCAL_CREDENTIALS,
+  });
+  const doc = DynamoDBDocumentClient.from(options.dynamoDb.client);
+  const quietMetrics = { addMetric: () => undefined };
+  const deps = {
+    pending: new PendingOutbox(doc, options.tableName),
+    publisher: new OutboxPublisher({
+      eventBridge,
+      eventBusName: env.EVENT_BUS_NAME || 'orders',
+      source: env.EVENT_SOURCE || 'orders',
+      limits: limitsFromEnv(env),
+      metrics: quietMetrics,
+      logger: quietLogger,
+    }),
+    poisonQueue: options.poisonQueue,
+    doc,
+    tableName: options.tableName,
+    settings: {
+      thresholdSeconds: number('RECONCILER_THRESHOLD_SECONDS', 900),
+      maxItemsPerRun: number('RECONCILER_MAX_ITEMS_PER_RUN', 5000),
+      pageSize: 100,
+      retentionDays: number('OUTBOX_RETENTION_DAYS', 7),
+    },
+    metrics: quietMetrics,
+    logger: quietLogger,
+  };
+  let running: Promise<ReconcileReport> | undefined;
+  const runOnce = (): Promise<ReconcileReport> => {
+    // One run at a time, as the deployed schedule's timeout < interval guarantees.
+    running ??= reconcile(deps).finally(() => {
+      running = undefined;
+    });
+    return running;
+  };
+  const timer = setInterval(() => {
+    runOnce().then(
+      (report) => {
+        if (report.found > 0) options.onReport?.(report);
+      },
+      (error: unknown) => console.error('reconciler run failed:', error),
+    );
+  }, options.intervalMs ?? 60_000);
+  timer.unref();
+  return {
+    runOnce,
+    stop: async () => {
+      clearInterval(timer);
+      await running?.catch(() => undefined);
+      eventBridge.destroy();
+    },
+  };
+};
