@@ -5,6 +5,7 @@ import { readOrdersConfig } from '../../lambdas/orders/config';
 import { limitsFromEnv } from '../../lambdas/outbox/limits';
 import type { PoisonQueue, PoisonRecord, PoisonSendResult } from '../../lambdas/outbox/poison-queue';
 import { OutboxPublisher } from '../../lambdas/outbox/publisher';
+import { createRelayHandler } from '../../lambdas/outbox/relay';
 import { relayFilterPattern } from '../../lambdas/shared/relay-filter';
 import type { DynamoDbLocal } from '../dynamodb';
 import {
@@ -90,22 +91,9 @@ export interface OfflineRelay {
 
 const LOCAL_CREDENTIALS = { accessKeyId: 'local', secretAccessKey: 'local' };
 
-/**
- * relay-handler.ts also builds the deployed handler from the environment when first imported. It
- * only reads these names (no call is made until that handler runs, which never happens offline),
- * so placeholders are enough where the environment has none.
- */
-const importRelayHandler = async (env: Readonly<Record<string, string | undefined>>) => {
-  process.env.EVENT_BUS_NAME ??= env.EVENT_BUS_NAME ?? 'orders';
-  process.env.POISON_QUEUE_URL ??= 'http://127.0.0.1/offline-poison-queue';
-  process.env.TABLE_NAME ??= env.TABLE_NAME ?? 'orders';
-  return import('../../lambdas/outbox/relay-handler');
-};
-
 export const startOfflineRelay = async (options: OfflineRelayOptions): Promise<OfflineRelay> => {
   const env: Record<string, string | undefined> = { ...options.env, TABLE_NAME: options.tableName };
   const config = readOrdersConfig(env);
-  const { createRelayHandler } = await importRelayHandler(env);
   const region = env.AWS_REGION || 'us-east-1';
 
   const eventBridge = new EventBridgeClient({

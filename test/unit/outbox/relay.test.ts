@@ -8,26 +8,15 @@ import {
 } from '@aws-sdk/client-eventbridge';
 import { SendMessageBatchCommand, type SendMessageBatchCommandInput, SQSClient } from '@aws-sdk/client-sqs';
 import { DynamoDBDocumentClient, UpdateCommand, type UpdateCommandInput } from '@aws-sdk/lib-dynamodb';
-import type { Context, DynamoDBStreamEvent } from 'aws-lambda';
+import type { DynamoDBStreamEvent } from 'aws-lambda';
 import { mockClient } from 'aws-sdk-client-mock';
-import { beforeEach, describe, expect, it, vi } from 'vitest';
+import { beforeEach, describe, expect, it } from 'vitest';
 import { PoisonQueue, poisonMessageSchema } from '../../../lambdas/outbox/poison-queue';
 import { OutboxPublisher } from '../../../lambdas/outbox/publisher';
-import {
-  createRelayHandler,
-  type DeliveryTracking,
-  handler as deployedHandler,
-} from '../../../lambdas/outbox/relay-handler';
+import { createRelayHandler, type DeliveryTracking } from '../../../lambdas/outbox/relay';
 import type { OutboxItem } from '../../../lambdas/shared/outbox-event';
 import mixedStreamEvent from './fixtures/mixed-stream-event.json';
 import { fakeMetrics, outboxItem, sequenceNumber, streamEvent, streamRecord } from './support';
-
-// The module also wires the real handler from the environment at import time.
-vi.hoisted(() => {
-  process.env.EVENT_BUS_NAME = 'orders-bus';
-  process.env.POISON_QUEUE_URL = 'https://sqs.us-east-1.amazonaws.com/123456789012/relay-poison';
-  process.env.TABLE_NAME = 'orders';
-});
 
 const eventBridgeMock = mockClient(EventBridgeClient);
 const sqsMock = mockClient(SQSClient);
@@ -344,29 +333,6 @@ describe('relay handler', () => {
     });
     // Never the payload: no customer data in the logs.
     expect(JSON.stringify(logger.lines)).not.toContain('customerId');
-  });
-
-  it('runs as deployed: wired from the environment, wrapped in the Powertools middlewares', async () => {
-    // Prepare
-    eventBridgeFails();
-    const { items, event } = outboxBatch(12);
-    const context = {
-      functionName: 'outbox-relay',
-      functionVersion: '$LATEST',
-      invokedFunctionArn: 'arn:aws:lambda:us-east-1:123456789012:function:outbox-relay',
-      memoryLimitInMB: '512',
-      awsRequestId: 'request-1',
-      getRemainingTimeInMillis: () => 30_000,
-    } as Context;
-    // Act
-    const response = await deployedHandler(event, context);
-    // Assess
-    expect(response).toEqual({ batchItemFailures: [] });
-    expect(publishedEventIds()).toEqual(items.map((i) => i.eventId));
-    const [call] = eventBridgeMock.commandCalls(PutEventsCommand);
-    const input = call?.args[0].input as PutEventsCommandInput | undefined;
-    expect(input?.Entries?.[0]?.EventBusName).toBe('orders-bus');
-    expect(docMock.commandCalls(UpdateCommand)[0]?.args[0].input.TableName).toBe('orders');
   });
 
   it('answers an empty batch with no failures and no calls', async () => {

@@ -1,0 +1,67 @@
+import {
+  EventBridgeClient,
+  PutEventsCommand,
+  type PutEventsCommandInput,
+  type PutEventsRequestEntry,
+} from '@aws-sdk/client-eventbridge';
+import { SQSClient } from '@aws-sdk/client-sqs';
+import { DynamoDBDocumentClient, UpdateCommand } from '@aws-sdk/lib-dynamodb';
+import type { Context } from 'aws-lambda';
+import { mockClient } from 'aws-sdk-client-mock';
+import { beforeEach, describe, expect, it, vi } from 'vitest';
+import { handler } from '../../../lambdas/outbox/relay-handler';
+import type { OutboxItem } from '../../../lambdas/shared/outbox-event';
+import { outboxItem, streamEvent, streamRecord } from './support';
+
+// The Lambda entry builds its dependencies from the environment when it is imported, as at cold start.
+vi.hoisted(() => {
+  process.env.EVENT_BUS_NAME = 'orders-bus';
+  process.env.POISON_QUEUE_URL = 'https://sqs.us-east-1.amazonaws.com/123456789012/relay-poison';
+  process.env.TABLE_NAME = 'orders';
+});
+
+const eventBridgeMock = mockClient(EventBridgeClient);
+const sqsMock = mockClient(SQSClient);
+const docMock = mockClient(DynamoDBDocumentClient);
+
+const context = {
+  functionName: 'outbox-relay',
+  functionVersion: '$LATEST',
+  invokedFunctionArn: 'arn:aws:lambda:us-east-1:123456789012:function:outbox-relay',
+  memoryLimitInMB: '512',
+  awsRequestId: 'request-1',
+  getRemainingTimeInMillis: () => 30_000,
+} as Context;
+
+const detailOf = (entry: PutEventsRequestEntry): OutboxItem => JSON.parse(entry.Detail ?? '{}');
+
+describe('relay Lambda entry', () => {
+  beforeEach(() => {
+    eventBridgeMock.reset();
+    sqsMock.reset();
+    docMock.reset();
+    docMock.on(UpdateCommand).resolves({});
+    eventBridgeMock.on(PutEventsCommand).callsFake((input: PutEventsCommandInput) => ({
+      Entries: (input.Entries ?? []).map((_, i) => ({ EventId: `eb-${i}` })),
+    }));
+  });
+
+  it('runs as deployed: wired from the environment, wrapped in the Powertools middlewares', async () => {
+    // Prepare
+    const items = Array.from({ length: 12 }, (_, n) => outboxItem(n));
+    const event = streamEvent(items.map((item, n) => streamRecord(n, item)));
+
+    // Act
+    const response = await handler(event, context);
+
+    // Assess
+    expect(response).toEqual({ batchItemFailures: [] });
+    const entries = eventBridgeMock
+      .commandCalls(PutEventsCommand)
+      .flatMap((c) => (c.args[0].input as PutEventsCommandInput).Entries ?? []);
+    expect(entries.map((e) => detailOf(e).eventId)).toEqual(items.map((i) => i.eventId));
+    expect(entries.every((e) => e.EventBusName === 'orders-bus' && e.Source === 'orders')).toBe(true);
+    expect(docMock.commandCalls(UpdateCommand)).toHaveLength(12);
+    expect(docMock.commandCalls(UpdateCommand)[0]?.args[0].input.TableName).toBe('orders');
+  });
+});
