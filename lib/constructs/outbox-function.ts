@@ -2,7 +2,12 @@ import { Duration, RemovalPolicy, Validations } from 'aws-cdk-lib';
 import type { ITable } from 'aws-cdk-lib/aws-dynamodb';
 import { Policy, PolicyDocument, PolicyStatement, Role, ServicePrincipal } from 'aws-cdk-lib/aws-iam';
 import { Architecture, type CfnFunction, LoggingFormat, Runtime, Tracing } from 'aws-cdk-lib/aws-lambda';
-import { NodejsFunction, type NodejsFunctionProps, OutputFormat } from 'aws-cdk-lib/aws-lambda-nodejs';
+import {
+  LogLevel,
+  NodejsFunction,
+  type NodejsFunctionProps,
+  OutputFormat,
+} from 'aws-cdk-lib/aws-lambda-nodejs';
 import { LogGroup, RetentionDays } from 'aws-cdk-lib/aws-logs';
 import type { Construct } from 'constructs';
 
@@ -101,6 +106,8 @@ export class OutboxFunction extends NodejsFunction {
         // ESM bundles need a real `require` for the few CommonJS dependencies that call it.
         banner: "import { createRequire } from 'module'; const require = createRequire(import.meta.url);",
         forceDockerBundling: false,
+        // Warnings and errors only: a synth in CI should not print every bundle's size.
+        logLevel: LogLevel.WARNING,
         ...bundling,
       },
     });
