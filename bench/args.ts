@@ -26,7 +26,7 @@ export const FULL: Profile = {
     http: true,
   },
   drain: { backlog: 5000, rounds: 3 },
-  lag: { ordersPerSecond: 50, seconds: 20 },
+  lag: { ordersPerSecond: 20, seconds: 30 },
   counts: { orders: 100 },
   coldStart: { runs: 10 },
 };
@@ -42,7 +42,7 @@ export const QUICK: Profile = {
     http: true,
   },
   drain: { backlog: 300, rounds: 2 },
-  lag: { ordersPerSecond: 40, seconds: 2 },
+  lag: { ordersPerSecond: 20, seconds: 3 },
   counts: { orders: 10 },
   coldStart: { runs: 1 },
 };

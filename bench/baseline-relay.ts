@@ -1,4 +1,9 @@
-import { type AttributeValue, type DynamoDBClient, UpdateItemCommand } from '@aws-sdk/client-dynamodb';
+import {
+  type AttributeValue,
+  BatchWriteItemCommand,
+  type DynamoDBClient,
+  UpdateItemCommand,
+} from '@aws-sdk/client-dynamodb';
 import {
   type _Record,
   DescribeStreamCommand,
@@ -36,10 +41,16 @@ export interface BaselineRelayOptions {
   /** Called after each PutEvents call with the number of entries EventBridge accepted. */
   readonly onPublished?: (accepted: number) => void;
   /**
-   * Also mark each published item as delivery tracking does (one UpdateItem per event, 16 in
-   * flight), so the tracking relay can be compared with a loop doing the same writes.
+   * Also mark each published item as delivery tracking does, so the tracking relay can be
+   * compared with a loop making the same writes: `update` is the relay's way (one conditional
+   * UpdateItem per event, 16 in flight); `batch-put` writes the same final items with
+   * BatchWriteItem (25 Puts per request, 4 in flight), the cheaper-in-requests alternative.
    */
-  readonly markPublished?: { readonly client: DynamoDBClient; readonly tableName: string };
+  readonly markPublished?: {
+    readonly client: DynamoDBClient;
+    readonly tableName: string;
+    readonly mode: 'update' | 'batch-put';
+  };
 }
 
 export interface BaselineStats {
@@ -53,11 +64,14 @@ export interface BaselineStats {
 
 const ENTRIES_PER_CALL = 10;
 const UPDATES_IN_FLIGHT = 16;
+const PUTS_PER_BATCH = 25;
+const BATCHES_IN_FLIGHT = 4;
 const DAY_SECONDS = 24 * 60 * 60;
 
 interface Outgoing {
   readonly entry: PutEventsRequestEntry;
   readonly key: Record<string, AttributeValue>;
+  readonly image: Record<string, AttributeValue>;
 }
 
 const toOutgoing = (record: _Record, options: BaselineRelayOptions): Outgoing | undefined => {
@@ -73,6 +87,7 @@ const toOutgoing = (record: _Record, options: BaselineRelayOptions): Outgoing | 
       EventBusName: options.eventBusName,
     },
     key: keys as Record<string, AttributeValue>,
+    image: image as Record<string, AttributeValue>,
   };
 };
 
@@ -147,22 +162,45 @@ export class BaselineRelay {
     const mark = this.options.markPublished;
     if (!mark) return;
     const now = new Date();
-    const values = {
-      ':publishedAt': { S: now.toISOString() },
-      ':expiresAt': { N: String(Math.floor(now.getTime() / 1000) + 7 * DAY_SECONDS) },
-    };
-    await mapWithConcurrency(outgoing, UPDATES_IN_FLIGHT, async ({ key }) => {
-      await mark.client.send(
-        new UpdateItemCommand({
-          TableName: mark.tableName,
-          Key: key,
-          UpdateExpression: 'SET publishedAt = :publishedAt, expiresAt = :expiresAt REMOVE pendingShard',
-          ConditionExpression: 'attribute_exists(PK)',
-          ExpressionAttributeValues: values,
-        }),
-      );
-      this.stats.updates++;
-    });
+    const publishedAt = now.toISOString();
+    const expiresAt = String(Math.floor(now.getTime() / 1000) + 7 * DAY_SECONDS);
+    if (mark.mode === 'update') {
+      await mapWithConcurrency(outgoing, UPDATES_IN_FLIGHT, async ({ key }) => {
+        await mark.client.send(
+          new UpdateItemCommand({
+            TableName: mark.tableName,
+            Key: key,
+            UpdateExpression: 'SET publishedAt = :publishedAt, expiresAt = :expiresAt REMOVE pendingShard',
+            ConditionExpression: 'attribute_exists(PK)',
+            ExpressionAttributeValues: { ':publishedAt': { S: publishedAt }, ':expiresAt': { N: expiresAt } },
+          }),
+        );
+        this.stats.updates++;
+      });
+    } else {
+      const batches: Outgoing[][] = [];
+      for (let i = 0; i < outgoing.length; i += PUTS_PER_BATCH)
+        batches.push(outgoing.slice(i, i + PUTS_PER_BATCH));
+      await mapWithConcurrency(batches, BATCHES_IN_FLIGHT, async (batch) => {
+        let requests: Array<{ PutRequest: { Item: Record<string, AttributeValue> } }> = batch.map(
+          ({ image }) => {
+            const { pendingShard: _published, ...rest } = image;
+            return {
+              PutRequest: { Item: { ...rest, publishedAt: { S: publishedAt }, expiresAt: { N: expiresAt } } },
+            };
+          },
+        );
+        while (requests.length > 0) {
+          const { UnprocessedItems } = await mark.client.send(
+            new BatchWriteItemCommand({ RequestItems: { [mark.tableName]: requests } }),
+          );
+          requests = (UnprocessedItems?.[mark.tableName] ?? []).flatMap((r) =>
+            r.PutRequest?.Item ? [{ PutRequest: { Item: r.PutRequest.Item } }] : [],
+          );
+        }
+        this.stats.updates += batch.length;
+      });
+    }
     this.stats.published += outgoing.length;
     this.options.onPublished?.(outgoing.length);
   }

@@ -5,6 +5,7 @@ import {
   DynamoDBClient,
   type TransactWriteItemsCommandInput,
 } from '@aws-sdk/client-dynamodb';
+import type { APIGatewayProxyEventV2 } from 'aws-lambda';
 import type { OrdersConfig } from '../lambdas/orders/config';
 import type { OrdersHandler } from '../lambdas/orders/http/api';
 import type { OrdersRouteKey } from '../lambdas/orders/http/routes';
@@ -33,15 +34,20 @@ export const placeOrderEvent = (n: number) =>
     headers: { 'idempotency-key': randomUUID() },
   });
 
-/** Invoke the handler as Lambda would; anything but 201 Created is an error. */
-export const placeOrder = async (handler: OrdersHandler, n: number, fn: ApiFunction): Promise<void> => {
-  const result = await handler(
-    placeOrderEvent(n),
-    lambdaContext('orders-api', fn.memoryMb, fn.timeoutSeconds * 1000),
-  );
+/** Invoke the handler as Lambda would with `event`; anything but 201 Created is an error. */
+export const invokePlaceOrder = async (
+  handler: OrdersHandler,
+  event: APIGatewayProxyEventV2,
+  fn: ApiFunction,
+): Promise<void> => {
+  const result = await handler(event, lambdaContext('orders-api', fn.memoryMb, fn.timeoutSeconds * 1000));
   if (result.statusCode !== 201)
     throw new Error(`POST /orders answered ${result.statusCode}: ${String(result.body).slice(0, 200)}`);
 };
+
+/** Place order number `n` through the handler. */
+export const placeOrder = (handler: OrdersHandler, n: number, fn: ApiFunction): Promise<void> =>
+  invokePlaceOrder(handler, placeOrderEvent(n), fn);
 
 /**
  * The transactions the handler would commit for `count` orders, captured without a database: the

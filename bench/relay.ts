@@ -60,9 +60,12 @@ export interface DrainSide {
   readonly baseline: ConsumerRun[];
   /** With tracking: the baseline loop also making the relay's UpdateItem per event. */
   readonly baselineWithTracking?: ConsumerRun[];
+  /** With tracking: the baseline loop marking the same items with BatchWriteItem instead. */
+  readonly baselineWithBatchTracking?: ConsumerRun[];
   readonly relayEventsPerSecond: number;
   readonly baselineEventsPerSecond: number;
   readonly baselineWithTrackingEventsPerSecond?: number;
+  readonly baselineWithBatchTrackingEventsPerSecond?: number;
   /** relay ÷ baseline drain rate, paired by round. */
   readonly ratio: number;
   /** relay ÷ the baseline that makes the same tracking writes, paired by round. */
@@ -188,7 +191,7 @@ const drainWithBaseline = async (
   deps: RelayBenchDeps,
   tableName: string,
   expected: number,
-  withTracking: boolean,
+  tracking: 'update' | 'batch-put' | undefined,
 ): Promise<ConsumerRun> => {
   const probe = deps.baselineBus;
   probe.reset();
@@ -199,7 +202,7 @@ const drainWithBaseline = async (
     streams,
     await latestStreamArn(deps.dynamoDb.client, tableName),
     eventBridge,
-    withTracking ? { client: deps.dynamoDb.client, tableName } : undefined,
+    tracking ? { client: deps.dynamoDb.client, tableName, mode: tracking } : undefined,
   );
   const started = performance.now();
   await baseline.start();
@@ -225,7 +228,12 @@ const drainWithBaseline = async (
   };
 };
 
-const side = (relay: ConsumerRun[], baseline: ConsumerRun[], withTracking: ConsumerRun[]): DrainSide => {
+const side = (
+  relay: ConsumerRun[],
+  baseline: ConsumerRun[],
+  withTracking: ConsumerRun[],
+  withBatchTracking: ConsumerRun[],
+): DrainSide => {
   const rates = (runs: readonly ConsumerRun[]) => runs.map((r) => r.eventsPerSecond);
   const relayRates = rates(relay);
   const events = relay.reduce((sum, r) => sum + r.events, 0);
@@ -237,6 +245,13 @@ const side = (relay: ConsumerRun[], baseline: ConsumerRun[], withTracking: Consu
           ratioToBaselineWithTracking: pairedRatio(relayRates, rates(withTracking)),
         }
       : {};
+  const batched =
+    withBatchTracking.length > 0
+      ? {
+          baselineWithBatchTracking: withBatchTracking,
+          baselineWithBatchTrackingEventsPerSecond: median(rates(withBatchTracking)),
+        }
+      : {};
   return {
     relay,
     baseline,
@@ -244,6 +259,7 @@ const side = (relay: ConsumerRun[], baseline: ConsumerRun[], withTracking: Consu
     baselineEventsPerSecond: median(rates(baseline)),
     ratio: pairedRatio(relayRates, rates(baseline)),
     ...tracked,
+    ...batched,
     putEventsCallsPerEvent: relay.reduce((sum, r) => sum + r.putEventsCalls, 0) / events,
     invocationsPerEvent: relay.reduce((sum, r) => sum + (r.invocations ?? 0), 0) / events,
     invocationMs: median(relay.flatMap((r) => (r.invocationMs ? [r.invocationMs.p50] : []))),
@@ -255,11 +271,15 @@ export const benchDrain = async (
   backlog: number,
   rounds: number,
 ): Promise<DrainResult> => {
-  type Consumer = 'relay' | 'baseline' | 'baselineWithTracking';
-  const runs: Record<'on' | 'off', Record<Consumer, ConsumerRun[]>> = {
-    on: { relay: [], baseline: [], baselineWithTracking: [] },
-    off: { relay: [], baseline: [], baselineWithTracking: [] },
-  };
+  type Consumer = 'relay' | 'baseline' | 'baselineWithTracking' | 'baselineWithBatchTracking';
+  const empty = (): Record<Consumer, ConsumerRun[]> => ({
+    relay: [],
+    baseline: [],
+    baselineWithTracking: [],
+    baselineWithBatchTracking: [],
+  });
+  const runs: Record<'on' | 'off', Record<Consumer, ConsumerRun[]>> = { on: empty(), off: empty() };
+  const markingMode = { baselineWithTracking: 'update', baselineWithBatchTracking: 'batch-put' } as const;
   for (let round = 0; round < rounds; round++) {
     const tables = { on: '', off: '' };
     for (const mode of ['on', 'off'] as const) {
@@ -272,13 +292,20 @@ export const benchDrain = async (
     const modes = round % 2 === 0 ? (['on', 'off'] as const) : (['off', 'on'] as const);
     for (const mode of modes) {
       const all: Consumer[] =
-        mode === 'on' ? ['relay', 'baseline', 'baselineWithTracking'] : ['relay', 'baseline'];
+        mode === 'on'
+          ? ['relay', 'baseline', 'baselineWithTracking', 'baselineWithBatchTracking']
+          : ['relay', 'baseline'];
       const consumers = round % 2 === 0 ? all : [...all].reverse();
       for (const consumer of consumers) {
         const run =
           consumer === 'relay'
             ? await drainWithRelay(deps, tables[mode], mode === 'on', backlog)
-            : await drainWithBaseline(deps, tables[mode], backlog, consumer === 'baselineWithTracking');
+            : await drainWithBaseline(
+                deps,
+                tables[mode],
+                backlog,
+                consumer === 'baseline' ? undefined : markingMode[consumer],
+              );
         runs[mode][consumer].push(run);
         deps.log(
           `drain round ${round + 1}/${rounds} tracking ${mode} ${consumer}: ${run.eventsPerSecond.toFixed(0)} events/s`,
@@ -290,8 +317,13 @@ export const benchDrain = async (
   return {
     backlog,
     rounds,
-    trackingOn: side(runs.on.relay, runs.on.baseline, runs.on.baselineWithTracking),
-    trackingOff: side(runs.off.relay, runs.off.baseline, []),
+    trackingOn: side(
+      runs.on.relay,
+      runs.on.baseline,
+      runs.on.baselineWithTracking,
+      runs.on.baselineWithBatchTracking,
+    ),
+    trackingOff: side(runs.off.relay, runs.off.baseline, [], []),
   };
 };
 
@@ -348,11 +380,17 @@ const lagRun = async (
     const interval = 1000 / ordersPerSecond;
     const started = performance.now();
     const placed: Promise<void>[] = [];
+    const failures: unknown[] = [];
     for (let i = 0; i < count; i++) {
       await sleepUntil(started + i * interval);
-      placed.push(placeOrder(handler, i + 1, deps.api));
+      // Caught at once: an order failing while later ones are still being placed must not go unhandled.
+      placed.push(placeOrder(handler, i + 1, deps.api).catch((error: unknown) => void failures.push(error)));
     }
     await Promise.all(placed);
+    if (failures.length > 0)
+      throw new Error(`${failures.length} of ${count} orders failed during the lag run`, {
+        cause: failures[0],
+      });
     const total = count + warmUp.size;
     await deps.signal.until(
       () => deps.relayBus.distinct >= total && deps.baselineBus.distinct >= total && relay.idle,
@@ -371,6 +409,15 @@ const lagRun = async (
     const relaySamples = lags(deps.relayBus);
     const baselineSamples = lags(deps.baselineBus);
     const invocations = relay.invocations.slice(invocationsBefore);
+    if (process.env.BENCH_DEBUG)
+      deps.log(
+        JSON.stringify({
+          stats: relay.stats,
+          log: relay.log,
+          slow: invocations.filter((i) => i.ms > 200).length,
+          failed: invocations.filter((i) => i.failed).length,
+        }),
+      );
     if (relay.log.errors > 0 || relay.discarded > 0)
       throw new Error(`The relay reported errors: ${relay.log.firstMessages.join('; ')}`);
     return {
