@@ -13,7 +13,8 @@ Commands:
 
 Where (default: the local runtime of \`npm start\`, on its default ports):
   --stack <name>            an AWS stack: table, bus and queues from its outputs
-  --table <name>            an AWS table, without a stack
+  --table <name>            an AWS table, without a stack (with --local: a local table)
+  --local                   the local runtime, even with --table
   --region <region>         AWS region (default: AWS_REGION)
   --bus <name>              event bus to republish to (default: stack output, else "orders" locally)
   --source <source>         event source to republish with (default: stack output, else "orders")
@@ -35,6 +36,7 @@ const main = async (argv: readonly string[]): Promise<number> => {
     args: [...argv],
     allowPositionals: true,
     options: {
+      local: { type: 'boolean', default: false },
       stack: { type: 'string' },
       table: { type: 'string' },
       region: { type: 'string' },
@@ -62,6 +64,7 @@ const main = async (argv: readonly string[]): Promise<number> => {
     throw new UsageError(`--max must be a positive integer, got "${values.max}"`);
 
   const target = await resolveTarget({
+    ...(values.local ? { local: true } : {}),
     ...(values.stack ? { stack: values.stack } : {}),
     ...(values.table ? { table: values.table } : {}),
     ...(values.region ? { region: values.region } : {}),

@@ -40,6 +40,8 @@ export interface OutboxTarget {
 }
 
 export interface TargetOptions {
+  /** The local runtime even with `--table` (e.g. a table other than "orders"). */
+  readonly local?: boolean;
   readonly stack?: string;
   readonly table?: string;
   readonly bus?: string;
@@ -77,16 +79,18 @@ const parseRetention = (raw: string | undefined): number | undefined => {
 };
 
 /**
- * Local unless told otherwise: with neither `--stack` nor `--table` (nor OUTBOX_STACK), the CLI
- * talks to the offline runtime of `npm start` on its default ports (DYNAMODB_ENDPOINT,
- * EVENTBRIDGE_ENDPOINT and SQS_ENDPOINT override them).
+ * Local unless told otherwise: with `--local`, or with neither `--stack` nor `--table` (nor
+ * OUTBOX_STACK), the CLI talks to the offline runtime of `npm start` on its default ports
+ * (DYNAMODB_ENDPOINT, EVENTBRIDGE_ENDPOINT and SQS_ENDPOINT override them).
  */
 export const resolveTarget = async (
   options: TargetOptions,
   env: Readonly<Record<string, string | undefined>> = process.env,
 ): Promise<OutboxTarget> => {
   const stack = options.stack ?? env.OUTBOX_STACK;
-  if (stack === undefined && options.table === undefined) return localTarget(options, env);
+  if (options.local && options.stack !== undefined)
+    throw new UsageError('--local and --stack exclude each other');
+  if (options.local || (stack === undefined && options.table === undefined)) return localTarget(options, env);
   return awsTarget(stack, options, env);
 };
 

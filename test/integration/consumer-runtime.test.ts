@@ -1,0 +1,138 @@
+import { DynamoDBDocumentClient, PutCommand, UpdateCommand } from '@aws-sdk/lib-dynamodb';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { redrive } from '../../cli/redrive';
+import { outboxStatus } from '../../cli/status';
+import { type OutboxTarget, resolveTarget } from '../../cli/target';
+import type { DeliveryResult } from '../../lambdas/inventory/consumer';
+import { outboxKey, pendingShardFor } from '../../lambdas/shared/keys';
+import { ordersTable } from '../../lambdas/shared/table-definition';
+import { type LocalRuntime, startLocalRuntime } from '../../local/runtime';
+import { eventually } from './consumer-support';
+
+const POISON_ORDER = '01M81POISON0000000000000000';
+const POISON_EVENT = '01M81POISONEVENT0000000000';
+
+/**
+ * `npm start`'s runtime with its consumers, and the operator's CLI against it: the inventory
+ * consumer takes relayed events, a poison event lands on the SQS stand-in, `status` sees it and
+ * `redrive` republishes it once the item is fixed.
+ */
+describe('the offline runtime with its consumers, operated with the outbox CLI', () => {
+  let runtime: LocalRuntime;
+  let target: OutboxTarget;
+  const results: DeliveryResult[] = [];
+
+  beforeAll(async () => {
+    runtime = await startLocalRuntime({
+      apiPort: 0,
+      dynamoDbPort: 0,
+      tableName: 'orders-ops',
+      consumers: true,
+      onInventoryResult: (result) => results.push(result),
+    });
+    target = await resolveTarget(
+      { local: true, table: runtime.tableName },
+      {
+        DYNAMODB_ENDPOINT: runtime.dynamoDb.endpoint,
+        EVENTBRIDGE_ENDPOINT: runtime.eventBus.endpoint,
+        SQS_ENDPOINT: runtime.sqs?.endpoint,
+      },
+    );
+  });
+  afterAll(async () => {
+    target?.destroy();
+    await runtime?.stop();
+  });
+
+  const placeOrder = async () => {
+    const response = await fetch(`${runtime.apiUrl}/orders`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({
+        customerId: 'c1',
+        currency: 'EUR',
+        lines: [{ sku: 'BOOK-1', quantity: 2, unitPrice: 1250 }],
+      }),
+    });
+    return ((await response.json()) as { orderId: string }).orderId;
+  };
+  const queueDepth = async (name: string) =>
+    (await outboxStatus(target)).queues.find((q) => q.name === name)?.messages;
+
+  it('reserves stock for a relayed order, and status shows nothing pending', async () => {
+    // Act
+    const orderId = await placeOrder();
+    await eventually(async () => results.some((r) => r.orderId === orderId));
+
+    // Assess
+    expect(results.find((r) => r.orderId === orderId)).toMatchObject({
+      outcome: 'reserved',
+      duplicate: false,
+    });
+    expect(await runtime.inventory?.store.reservedQuantity('BOOK-1')).toBe(2);
+    await eventually(async () => (await outboxStatus(target)).pending === 0);
+    const status = await outboxStatus(target);
+    expect(status.queues.map((q) => [q.name, q.messages])).toEqual([
+      ['outbox-poison', 0],
+      ['outbox-relay-failure', 0],
+      ['inventory-dlq', 0],
+    ]);
+  });
+
+  it('parks a poison event on the poison queue, and redrives it once the item is fixed', async () => {
+    // Prepare: an outbox item no EventBridge entry can carry (DetailType over 128 characters).
+    const doc = DynamoDBDocumentClient.from(runtime.dynamoDb.client);
+    const key = outboxKey(POISON_ORDER, 1);
+    await doc.send(
+      new PutCommand({
+        TableName: runtime.tableName,
+        Item: {
+          ...key,
+          eventId: POISON_EVENT,
+          eventType: `OrderPlaced${'X'.repeat(130)}`,
+          aggregateType: 'Order',
+          aggregateId: POISON_ORDER,
+          sequence: 1,
+          occurredAt: new Date().toISOString(),
+          schemaVersion: 1,
+          payload: {
+            orderId: POISON_ORDER,
+            customerId: 'c2',
+            currency: 'EUR',
+            lines: [{ sku: 'PEN-7', quantity: 3, unitPrice: 199 }],
+            total: 597,
+          },
+          pendingShard: pendingShardFor(POISON_EVENT, ordersTable.pendingShardCount),
+        },
+      }),
+    );
+    await eventually(async () => (await queueDepth('outbox-poison')) === 1);
+
+    // Act: a redrive before the fix changes nothing; after it, the event is published.
+    const early = await redrive(target);
+    await doc.send(
+      new UpdateCommand({
+        TableName: runtime.tableName,
+        Key: key,
+        UpdateExpression: 'SET eventType = :fixed',
+        ExpressionAttributeValues: { ':fixed': 'OrderPlaced' },
+      }),
+    );
+    const fixed = await redrive(target);
+
+    // Assess
+    expect(early).toMatchObject({ read: 1, republished: 0, deleted: 0, left: 1 });
+    expect(early.entries[0]).toMatchObject({ eventId: POISON_EVENT, outcome: 'still-poison', from: 'table' });
+    expect(fixed).toMatchObject({ read: 1, republished: 1, deleted: 1, left: 0 });
+    await eventually(async () => results.some((r) => r.eventId === POISON_EVENT));
+    expect(await runtime.inventory?.store.reservedQuantity('PEN-7')).toBe(3);
+    const after = await outboxStatus(target);
+    expect(after.pending).toBe(0);
+    expect(after.queues.find((q) => q.name === 'outbox-poison')).toMatchObject({ messages: 0, inFlight: 0 });
+  });
+
+  it('runs the reconciler, which finds nothing left behind', async () => {
+    const report = await runtime.reconciler?.runOnce();
+    expect(report).toMatchObject({ found: 0, republished: 0 });
+  });
+});
