@@ -8,6 +8,7 @@ import { Inventory } from './constructs/inventory';
 import { OutboxMonitoring } from './constructs/monitoring';
 import { OrdersApi } from './constructs/orders-api';
 import { OrdersTable } from './constructs/orders-table';
+import { OutboxOutputs } from './constructs/outbox-outputs';
 import { OutboxReconciler } from './constructs/outbox-reconciler';
 import { OutboxRelay } from './constructs/outbox-relay';
 
@@ -34,6 +35,8 @@ export class OrdersStack extends Stack {
   public readonly encryption: DataEncryption;
   /** Alarms and dashboard: hand it each part with its `monitor*` methods. */
   public readonly monitoring: OutboxMonitoring;
+  /** Where the outbox CLI finds the table, bus and queues of this stack. */
+  public readonly outputs: OutboxOutputs;
 
   constructor(scope: Construct, id: string, props: OrdersStackProps) {
     super(scope, id, props);
@@ -143,33 +146,22 @@ export class OrdersStack extends Stack {
     this.monitoring.monitorDeadLetterQueue({ name: 'inventory-dlq', queue: consumer.deadLetterQueue });
 
     // What `npm run outbox -- status|redrive --stack <name>` reads (cli/target.ts).
-    const outputs: Record<string, { value: string; description: string }> = {
-      OutboxTableName: {
-        value: this.table.tableName,
-        description: 'Table holding orders and their outbox events',
+    this.outputs = new OutboxOutputs(this, 'CliOutputs', {
+      table: this.table,
+      eventBus: this.eventBus,
+      eventSource: config.outbox.eventSource,
+      retentionDays: config.outbox.retentionDays,
+      poisonQueue: this.relay.poisonQueue,
+      queues: {
+        RelayFailure: {
+          queue: this.relay.failureQueue,
+          description: 'Stream batches the relay mapping gave up on',
+        },
+        InventoryDeadLetter: {
+          queue: consumer.deadLetterQueue,
+          description: 'Events the inventory consumer could not take',
+        },
       },
-      EventBusName: {
-        value: this.eventBus.eventBusName,
-        description: 'Bus the outbox events are published to',
-      },
-      EventSource: { value: config.outbox.eventSource, description: 'Source of the published events' },
-      OutboxRetentionDays: {
-        value: String(config.outbox.retentionDays),
-        description: 'Days a published outbox item is kept before TTL',
-      },
-      PoisonQueueUrl: {
-        value: this.relay.poisonQueue.queueUrl,
-        description: 'Events that can never be published as they are',
-      },
-      RelayFailureQueueUrl: {
-        value: this.relay.failureQueue.queueUrl,
-        description: 'Stream batches the relay mapping gave up on',
-      },
-      InventoryDeadLetterQueueUrl: {
-        value: consumer.deadLetterQueue.queueUrl,
-        description: 'Events the inventory consumer could not take',
-      },
-    };
-    for (const [id, output] of Object.entries(outputs)) new CfnOutput(this, id, output);
+    });
   }
 }
