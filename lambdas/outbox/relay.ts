@@ -3,13 +3,13 @@ import { DynamoDBMarshalled } from '@aws-lambda-powertools/parser/helpers/dynamo
 import type { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import type { DynamoDBBatchResponse, DynamoDBRecord, DynamoDBStreamEvent } from 'aws-lambda';
 import type { z } from 'zod';
-import { ORDER_PK_PREFIX, OUTBOX_SK_PREFIX } from '../shared/keys';
+import { OUTBOX_SK_PREFIX, orderIdFromPk } from '../shared/keys';
 import { MetricName } from '../shared/metric-names';
 import { type OutboxItem, outboxItemSchema } from '../shared/outbox-event';
 import { logger, metrics } from '../shared/powertools';
 import { ordersTable } from '../shared/table-definition';
-import { markPublished } from './delivery-tracking';
-import type { PoisonQueue, PoisonRecord } from './poison-queue';
+import { type MarkParkedResult, markParked, markPublished } from './delivery-tracking';
+import type { PoisonQueue, PoisonRecord, PoisonSendResult } from './poison-queue';
 import type { LogSink, MetricsSink, OutboxPublisher } from './publisher';
 
 export type DeliveryTracking =
@@ -51,9 +51,6 @@ const describeIssues = (error: z.ZodError): string =>
     .map((issue) => `${issue.path.join('.') || '(item)'}: ${issue.message}`)
     .join('; ');
 
-const orderIdFromPk = (pk: string | undefined): string | undefined =>
-  pk?.startsWith(ORDER_PK_PREFIX) ? pk.slice(ORDER_PK_PREFIX.length) : undefined;
-
 const streamPosition = (record: DynamoDBRecord): PoisonRecord['stream'] => {
   const sequenceNumber = record.dynamodb?.SequenceNumber;
   if (record.eventID === undefined || sequenceNumber === undefined) return undefined;
@@ -69,8 +66,8 @@ const streamPosition = (record: DynamoDBRecord): PoisonRecord['stream'] => {
 
 /**
  * The relay use case for one stream batch: publish every outbox INSERT, park what can never be
- * published on the poison queue, mark published items (delivery tracking), and tell Lambda
- * where to resume.
+ * published on the poison queue, mark published and parked items (delivery tracking), and tell
+ * Lambda where to resume.
  *
  * Why not Powertools BatchProcessor: it hands records to a handler one at a time, while
  * PutEvents takes up to 10 entries per call and the whole point is to pack a batch into as
@@ -92,6 +89,23 @@ export const createRelayHandler = (deps: RelayDeps) => {
   const log = deps.logger ?? logger;
   const metricsSink = deps.metrics ?? metrics;
   const now = deps.now ?? (() => new Date());
+
+  /**
+   * Poison queue first, then (delivery tracking) off the pending index: an item is parked only
+   * once its content is safe on the queue, and a parked item is not republished by the
+   * reconciler, which would otherwise hit the same poison and queue a second message for it.
+   */
+  const sendPoison = async (
+    records: PoisonRecord[],
+  ): Promise<{ sendResult?: PoisonSendResult; parking?: MarkParkedResult }> => {
+    if (records.length === 0) return {};
+    const sendResult = await deps.poisonQueue.send(records);
+    const { tracking } = deps;
+    const keys = sendResult.sent.flatMap((record) => (record.key ? [record.key] : []));
+    if (!tracking.enabled || keys.length === 0) return { sendResult };
+    const parking = await markParked(tracking.doc, tracking.tableName, keys, now());
+    return { sendResult, parking };
+  };
 
   return async (event: DynamoDBStreamEvent): Promise<DynamoDBBatchResponse> => {
     const records = event.Records ?? [];
@@ -162,8 +176,8 @@ export const createRelayHandler = (deps: RelayDeps) => {
     }
 
     const toPark = poison.filter((p) => p.index < retryFrom).sort((a, b) => a.index - b.index);
-    const [sendResult, marking] = await Promise.all([
-      toPark.length > 0 ? deps.poisonQueue.send(toPark.map((p) => p.record)) : undefined,
+    const [{ sendResult, parking }, marking] = await Promise.all([
+      sendPoison(toPark.map((p) => p.record)),
       deps.tracking.enabled && result.published.length > 0
         ? markPublished(
             deps.tracking.doc,
@@ -192,6 +206,13 @@ export const createRelayHandler = (deps: RelayDeps) => {
         orderId: failed.record.item?.aggregateId ?? orderIdFromPk(failed.record.key?.PK),
         errorCode: failed.errorCode,
         errorMessage: failed.errorMessage,
+      });
+    }
+    for (const failed of parking?.failed ?? []) {
+      log.warn('Could not take a parked event off the pending index; the reconciler will park it', {
+        orderId: orderIdFromPk(failed.key.PK),
+        sortKey: failed.key.SK,
+        errorCode: failed.errorCode,
       });
     }
     for (const failed of marking?.failed ?? []) {
@@ -224,6 +245,8 @@ export const createRelayHandler = (deps: RelayDeps) => {
       poison: poison.length,
       parked: sendResult?.sent.length ?? 0,
       parkFailures: sendResult?.failed.length ?? 0,
+      markedParked: parking?.marked ?? 0,
+      markParkedFailures: parking?.failed.length ?? 0,
       markedPublished: marking?.marked ?? 0,
       markFailures: marking?.failed.length ?? 0,
       maxLagMs,

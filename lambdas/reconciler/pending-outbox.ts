@@ -1,4 +1,4 @@
-import { type DynamoDBDocumentClient, QueryCommand, UpdateCommand } from '@aws-sdk/lib-dynamodb';
+import { type DynamoDBDocumentClient, QueryCommand } from '@aws-sdk/lib-dynamodb';
 import type { z } from 'zod';
 import { type OutboxItem, outboxItemSchema } from '../shared/outbox-event';
 import { ordersTable } from '../shared/table-definition';
@@ -65,33 +65,5 @@ export class PendingOutbox {
       });
     }
     return { items, malformed, ...(response.LastEvaluatedKey ? { nextKey: response.LastEvaluatedKey } : {}) };
-  }
-
-  /**
-   * Take an item that can never be published off the pending index, so that it is reported once
-   * (on the poison queue, which holds its content) instead of on every run. Its TTL stays unarmed:
-   * the item is kept until a redrive publishes it.
-   */
-  async park(key: { PK: string; SK: string }, now: Date): Promise<'parked' | 'gone'> {
-    try {
-      await this.doc.send(
-        new UpdateCommand({
-          TableName: this.tableName,
-          Key: { [ordersTable.partitionKey]: key.PK, [ordersTable.sortKey]: key.SK },
-          UpdateExpression: 'SET #parkedAt = :now REMOVE #shard',
-          ConditionExpression: 'attribute_exists(#pk)',
-          ExpressionAttributeNames: {
-            '#pk': ordersTable.partitionKey,
-            '#parkedAt': 'parkedAt',
-            '#shard': ordersTable.pendingIndex.partitionKey,
-          },
-          ExpressionAttributeValues: { ':now': now.toISOString() },
-        }),
-      );
-      return 'parked';
-    } catch (error) {
-      if (error instanceof Error && error.name === 'ConditionalCheckFailedException') return 'gone';
-      throw error;
-    }
   }
 }

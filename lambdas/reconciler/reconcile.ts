@@ -1,9 +1,9 @@
 import { MetricUnit } from '@aws-lambda-powertools/metrics';
 import type { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
-import { markPublished } from '../outbox/delivery-tracking';
+import { markParked, markPublished } from '../outbox/delivery-tracking';
 import type { PoisonQueue, PoisonRecord } from '../outbox/poison-queue';
 import type { LogSink, MetricsSink, OutboxPublisher } from '../outbox/publisher';
-import { pendingShards } from '../shared/keys';
+import { orderIdFromPk, pendingShards } from '../shared/keys';
 import { MetricName } from '../shared/metric-names';
 import { ordersTable } from '../shared/table-definition';
 import type { PendingOutbox } from './pending-outbox';
@@ -155,15 +155,21 @@ const parkPoison = async (deps: ReconcilerDeps, records: PoisonRecord[], now: Da
       eventId: failed.record.item?.eventId,
       errorCode: failed.errorCode,
     });
-  let parked = 0;
-  for (const record of sent.sent) {
+  for (const record of sent.sent)
     deps.logger.error('Event can never be published as it is; parked on the poison queue', {
       eventId: record.item?.eventId,
       orderId: record.item?.aggregateId,
       errorCode: record.errorCode,
       reason: record.reason,
     });
-    if (record.key && (await deps.pending.park(record.key, now)) === 'parked') parked++;
-  }
-  return parked;
+  const keys = sent.sent.flatMap((record) => (record.key ? [record.key] : []));
+  if (keys.length === 0) return 0;
+  const parking = await markParked(deps.doc, deps.tableName, keys, now);
+  for (const failed of parking.failed)
+    deps.logger.warn('Could not take a parked event off the pending index; the next run parks it again', {
+      orderId: orderIdFromPk(failed.key.PK),
+      sortKey: failed.key.SK,
+      errorCode: failed.errorCode,
+    });
+  return parking.marked;
 };

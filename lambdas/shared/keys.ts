@@ -7,6 +7,10 @@ const SEQUENCE_DIGITS = 10;
 
 export const orderKey = (orderId: string) => ({ PK: `${ORDER_PK_PREFIX}${orderId}`, SK: ORDER_SK });
 
+/** The order id in an order partition key, for logs: undefined for a key of any other shape. */
+export const orderIdFromPk = (pk: string | undefined): string | undefined =>
+  pk?.startsWith(ORDER_PK_PREFIX) ? pk.slice(ORDER_PK_PREFIX.length) : undefined;
+
 export const outboxKey = (orderId: string, sequence: number) => ({
   PK: `${ORDER_PK_PREFIX}${orderId}`,
   SK: `${OUTBOX_SK_PREFIX}${String(sequence).padStart(SEQUENCE_DIGITS, '0')}`,

@@ -1,4 +1,4 @@
-import { DynamoDBDocumentClient, PutCommand, UpdateCommand } from '@aws-sdk/lib-dynamodb';
+import { DynamoDBDocumentClient, GetCommand, PutCommand, UpdateCommand } from '@aws-sdk/lib-dynamodb';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { redrive } from '../../cli/redrive';
 import { outboxStatus } from '../../cli/status';
@@ -107,6 +107,12 @@ describe('the offline runtime with its consumers, operated with the outbox CLI',
       }),
     );
     await eventually(async () => (await queueDepth('outbox-poison')) === 1);
+    // Parked by the relay: off the pending index, so the reconciler will not queue it a second time.
+    await eventually(async () => (await outboxStatus(target)).pending === 0);
+    const parked = await doc.send(new GetCommand({ TableName: runtime.tableName, Key: key }));
+    expect(parked.Item).toMatchObject({ parkedAt: expect.any(String) });
+    expect(parked.Item?.pendingShard).toBeUndefined();
+    expect(parked.Item?.expiresAt).toBeUndefined();
 
     // Act: a redrive before the fix changes nothing; after it, the event is published.
     const early = await redrive(target);
@@ -128,6 +134,8 @@ describe('the offline runtime with its consumers, operated with the outbox CLI',
     expect(await runtime.inventory?.store.reservedQuantity('PEN-7')).toBe(3);
     const after = await outboxStatus(target);
     expect(after.pending).toBe(0);
+    const published = await doc.send(new GetCommand({ TableName: runtime.tableName, Key: key }));
+    expect(published.Item).toMatchObject({ publishedAt: expect.any(String), expiresAt: expect.any(Number) });
     expect(after.queues.find((q) => q.name === 'outbox-poison')).toMatchObject({ messages: 0, inFlight: 0 });
   });
 

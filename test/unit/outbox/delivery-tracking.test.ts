@@ -2,7 +2,7 @@ import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { DynamoDBDocumentClient, UpdateCommand } from '@aws-sdk/lib-dynamodb';
 import { mockClient } from 'aws-sdk-client-mock';
 import { beforeEach, describe, expect, it } from 'vitest';
-import { expiresAtFor, markPublished } from '../../../lambdas/outbox/delivery-tracking';
+import { expiresAtFor, markParked, markPublished } from '../../../lambdas/outbox/delivery-tracking';
 import { outboxItem } from './support';
 
 const docMock = mockClient(DynamoDBDocumentClient);
@@ -89,5 +89,76 @@ describe('markPublished', () => {
 
   it('refuses a retention that would expire items at once', async () => {
     await expect(markPublished(doc, 'orders', [outboxItem(1)], NOW, 0)).rejects.toThrow(/retentionDays/);
+  });
+});
+
+describe('markParked', () => {
+  beforeEach(() => {
+    docMock.reset();
+  });
+
+  it('sets parkedAt and leaves the pending index, TTL unarmed, only if the item still exists', async () => {
+    // Prepare
+    docMock.on(UpdateCommand).resolves({});
+    const { PK, SK } = outboxItem(1);
+    // Act
+    const result = await markParked(doc, 'orders', [{ PK, SK }], NOW);
+    // Assess
+    expect(result).toEqual({ marked: 1, missing: 0, failed: [] });
+    expect(docMock.commandCalls(UpdateCommand).map((c) => c.args[0].input)).toEqual([
+      {
+        TableName: 'orders',
+        Key: { PK, SK },
+        UpdateExpression: 'SET #parkedAt = :parkedAt REMOVE #pendingShard',
+        ConditionExpression: 'attribute_exists(#pk)',
+        ExpressionAttributeNames: { '#pk': 'PK', '#parkedAt': 'parkedAt', '#pendingShard': 'pendingShard' },
+        ExpressionAttributeValues: { ':parkedAt': '2026-11-22T10:00:05.000Z' },
+      },
+    ]);
+  });
+
+  it('counts a gone item as missing and reports other failures by key, without throwing', async () => {
+    // Prepare
+    const keyOf = (n: number) => ({ PK: outboxItem(n).PK, SK: outboxItem(n).SK });
+    const [gone, throttled, parked] = [keyOf(1), keyOf(2), keyOf(3)];
+    docMock
+      .on(UpdateCommand, { Key: gone })
+      .rejects(named('ConditionalCheckFailedException'))
+      .on(UpdateCommand, { Key: throttled })
+      .rejects(named('ProvisionedThroughputExceededException', 'slow down'))
+      .on(UpdateCommand, { Key: parked })
+      .resolves({});
+    // Act
+    const result = await markParked(doc, 'orders', [gone, throttled, parked], NOW);
+    // Assess
+    expect(result).toEqual({
+      marked: 1,
+      missing: 1,
+      failed: [
+        { key: throttled, errorCode: 'ProvisionedThroughputExceededException', errorMessage: 'slow down' },
+      ],
+    });
+  });
+
+  it('keeps at most `concurrency` updates in flight', async () => {
+    // Prepare
+    let inFlight = 0;
+    let peak = 0;
+    docMock.on(UpdateCommand).callsFake(async () => {
+      inFlight++;
+      peak = Math.max(peak, inFlight);
+      await new Promise((resolve) => setImmediate(resolve));
+      inFlight--;
+      return {};
+    });
+    const keys = Array.from({ length: 12 }, (_, i) => {
+      const { PK, SK } = outboxItem(i);
+      return { PK, SK };
+    });
+    // Act
+    const result = await markParked(doc, 'orders', keys, NOW, { concurrency: 2 });
+    // Assess
+    expect(result.marked).toBe(12);
+    expect(peak).toBe(2);
   });
 });

@@ -106,8 +106,30 @@ const poisonMessages = () =>
     .flatMap((c) => (c.args[0].input as SendMessageBatchCommandInput).Entries ?? [])
     .map((e) => poisonMessageSchema.parse(JSON.parse(e.MessageBody ?? '{}')));
 
+const updates = () => docMock.commandCalls(UpdateCommand).map((c) => c.args[0].input as UpdateCommandInput);
+
 const markedKeys = () =>
-  docMock.commandCalls(UpdateCommand).map((c) => (c.args[0].input as UpdateCommandInput).Key);
+  updates()
+    .filter((u) => u.UpdateExpression?.startsWith('SET #publishedAt'))
+    .map((u) => u.Key);
+
+const parkedKeys = () =>
+  updates()
+    .filter((u) => u.UpdateExpression?.startsWith('SET #parkedAt'))
+    .map((u) => u.Key);
+
+/** Record 0 publishes, 1 is too large, 2 is not a valid outbox item, 3 publishes. */
+const batchWithPoison = () => {
+  const big = outboxItem(1, { payload: { note: 'x'.repeat(3000) } });
+  const { eventId: _dropped, ...broken } = outboxItem(2);
+  const event = streamEvent([
+    streamRecord(0, outboxItem(0)),
+    streamRecord(1, big),
+    streamRecord(2, broken),
+    streamRecord(3, outboxItem(3)),
+  ]);
+  return { big, broken, event };
+};
 
 const outboxBatch = (count: number, make: (n: number) => OutboxItem = (n) => outboxItem(n)) => {
   const items = Array.from({ length: count }, (_, n) => make(n));
@@ -267,6 +289,83 @@ describe('relay handler', () => {
     // Assess
     expect(response).toEqual({ batchItemFailures: [{ itemIdentifier: sequenceNumber(1) }] });
     expect(sqsMock.commandCalls(SendMessageBatchCommand)).toHaveLength(0);
+  });
+
+  it('takes parked items off the pending index (delivery tracking), so the reconciler never parks them again', async () => {
+    // Prepare
+    eventBridgeFails();
+    const { handler, logger } = setup({ maxEntryBytes: 2048 });
+    const { big, broken, event } = batchWithPoison();
+    // Act
+    const response = await handler(event);
+    // Assess
+    expect(response).toEqual({ batchItemFailures: [] });
+    expect(poisonMessages().map((m) => m.key)).toEqual([
+      { PK: big.PK, SK: big.SK },
+      { PK: broken.PK, SK: broken.SK },
+    ]);
+    expect(parkedKeys()).toEqual([
+      { PK: big.PK, SK: big.SK },
+      { PK: broken.PK, SK: broken.SK },
+    ]);
+    expect(updates().find((u) => u.UpdateExpression?.startsWith('SET #parkedAt'))).toMatchObject({
+      TableName: 'orders',
+      UpdateExpression: 'SET #parkedAt = :parkedAt REMOVE #pendingShard',
+      ExpressionAttributeValues: { ':parkedAt': NOW.toISOString() },
+    });
+    expect(markedKeys()).toEqual([0, 3].map((n) => ({ PK: outboxItem(n).PK, SK: outboxItem(n).SK })));
+    expect(logger.lines.find((l) => l.message === 'Outbox batch relayed')?.attributes).toMatchObject({
+      parked: 2,
+      markedParked: 2,
+      markParkedFailures: 0,
+    });
+  });
+
+  it('parks only what the poison queue accepted: a refused record stays pending and is retried', async () => {
+    // Prepare
+    eventBridgeFails();
+    sqsMock
+      .on(SendMessageBatchCommand)
+      .rejects(Object.assign(new Error('denied'), { name: 'KmsAccessDenied' }));
+    const { handler } = setup({ maxEntryBytes: 2048 });
+    const { event } = batchWithPoison();
+    // Act
+    const response = await handler(event);
+    // Assess
+    expect(response).toEqual({ batchItemFailures: [{ itemIdentifier: sequenceNumber(1) }] });
+    expect(parkedKeys()).toEqual([]);
+  });
+
+  it('does not fail the batch when taking a parked item off the pending index fails', async () => {
+    // Prepare
+    eventBridgeFails();
+    docMock
+      .on(UpdateCommand, { UpdateExpression: 'SET #parkedAt = :parkedAt REMOVE #pendingShard' })
+      .rejects(Object.assign(new Error('slow down'), { name: 'ThrottlingException' }));
+    const { handler, logger } = setup({ maxEntryBytes: 2048 });
+    const { big, event } = batchWithPoison();
+    // Act
+    const response = await handler(event);
+    // Assess
+    expect(response).toEqual({ batchItemFailures: [] });
+    expect(
+      logger.lines
+        .filter((l) => l.message.startsWith('Could not take a parked event'))
+        .map((l) => l.attributes),
+    ).toContainEqual({ orderId: big.aggregateId, sortKey: big.SK, errorCode: 'ThrottlingException' });
+  });
+
+  it('sends poison to the queue but writes no park with delivery tracking off', async () => {
+    // Prepare
+    eventBridgeFails();
+    const { handler } = setup({ tracking: false, maxEntryBytes: 2048 });
+    const { event } = batchWithPoison();
+    // Act
+    const response = await handler(event);
+    // Assess
+    expect(response).toEqual({ batchItemFailures: [] });
+    expect(poisonMessages()).toHaveLength(2);
+    expect(docMock.commandCalls(UpdateCommand)).toHaveLength(0);
   });
 
   it('writes nothing back with delivery tracking off', async () => {

@@ -48,7 +48,7 @@ const build = (overrides: Partial<ReconcilerDeps> = {}) => {
     now: () => NOW,
     ...overrides,
   };
-  return { deps, metrics, publisher, poisonQueue };
+  return { deps, metrics, logger, publisher, poisonQueue };
 };
 
 /** Items by shard, as the pending index would return them. */
@@ -167,11 +167,40 @@ describe('reconcile', () => {
       },
     ]);
     expect(report.parked).toBe(1);
-    expect(ddb.commandCalls(UpdateCommand)[0]?.args[0].input).toMatchObject({
-      UpdateExpression: 'SET #parkedAt = :now REMOVE #shard',
+    const updates = ddb.commandCalls(UpdateCommand).map((c) => c.args[0].input);
+    expect(updates).toHaveLength(1);
+    expect(updates[0]).toMatchObject({
+      Key: { PK: 'ORDER#o1', SK: 'OUTBOX#0000000001' },
+      UpdateExpression: 'SET #parkedAt = :parkedAt REMOVE #pendingShard',
       ConditionExpression: 'attribute_exists(#pk)',
-      ExpressionAttributeNames: { '#shard': 'pendingShard', '#parkedAt': 'parkedAt' },
+      ExpressionAttributeNames: { '#pendingShard': 'pendingShard', '#parkedAt': 'parkedAt' },
+      ExpressionAttributeValues: { ':parkedAt': NOW.toISOString() },
     });
+  });
+
+  it('reports a failed park without failing the run: the next run parks the item again', async () => {
+    // Prepare
+    indexHolding({ 'PENDING#0': [item(1)] });
+    ddb.on(UpdateCommand).rejects(Object.assign(new Error('slow down'), { name: 'ThrottlingException' }));
+    const { deps, logger } = build({
+      publisher: {
+        publish: async (items) => ({
+          published: [],
+          retryable: [],
+          poison: items.map((i) => ({ item: i, errorCode: 'EntryTooLarge', errorMessage: 'too big' })),
+        }),
+      },
+    });
+
+    // Act
+    const report = await reconcile(deps);
+
+    // Assess
+    expect(report.parked).toBe(0);
+    expect(logger.warn).toHaveBeenCalledWith(
+      expect.stringMatching(/^Could not take a parked event off the pending index/),
+      { orderId: 'o1', sortKey: 'OUTBOX#0000000001', errorCode: 'ThrottlingException' },
+    );
   });
 
   it('keeps a poison item pending when the poison queue refuses it', async () => {
