@@ -85,6 +85,7 @@ export class OrdersStack extends Stack {
           retentionDays: config.outbox.retentionDays,
           logLevel: config.logLevel,
           logRetention: config.logRetentionDays,
+          logRemovalPolicy,
           metricsNamespace: config.metricsNamespace,
         })
       : undefined;
@@ -101,6 +102,7 @@ export class OrdersStack extends Stack {
       retainData,
       logLevel: config.logLevel,
       logRetention: config.logRetentionDays,
+      logRemovalPolicy,
       metricsNamespace: config.metricsNamespace,
     });
     this.api = new OrdersApi(this, 'Api', {

@@ -23,6 +23,8 @@ export interface InventoryProps {
   readonly logLevel?: OutboxFunctionProps['logLevel'];
   /** @default OutboxFunction defaults */
   readonly logRetention?: OutboxFunctionProps['logRetention'];
+  /** What happens to the consumer function's log group when it leaves the stack. @default RemovalPolicy.RETAIN */
+  readonly logRemovalPolicy?: RemovalPolicy;
   /** CloudWatch namespace of the consumer's metrics. @default OutboxFunction defaults */
   readonly metricsNamespace?: string;
   /** Passed through to the consumer (DLQ retention, async retries, ...). @default IdempotentConsumer defaults */
@@ -65,6 +67,7 @@ export class Inventory extends Construct {
       functionProps: {
         ...(props.logLevel ? { logLevel: props.logLevel } : {}),
         ...(props.logRetention ? { logRetention: props.logRetention } : {}),
+        ...(props.logRemovalPolicy ? { logRemovalPolicy: props.logRemovalPolicy } : {}),
         ...(props.metricsNamespace ? { metricsNamespace: props.metricsNamespace } : {}),
       },
     });

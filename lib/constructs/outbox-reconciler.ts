@@ -1,5 +1,5 @@
 import { fileURLToPath } from 'node:url';
-import { Duration } from 'aws-cdk-lib';
+import { Duration, type RemovalPolicy } from 'aws-cdk-lib';
 import type { ITable } from 'aws-cdk-lib/aws-dynamodb';
 import { type IEventBus, Rule, Schedule } from 'aws-cdk-lib/aws-events';
 import { LambdaFunction } from 'aws-cdk-lib/aws-events-targets';
@@ -59,6 +59,8 @@ export interface OutboxReconcilerProps {
   readonly logLevel?: 'DEBUG' | 'INFO' | 'WARN' | 'ERROR';
   /** @default RetentionDays.ONE_MONTH */
   readonly logRetention?: RetentionDays;
+  /** What happens to the function's log group when it leaves the stack. @default RemovalPolicy.RETAIN */
+  readonly logRemovalPolicy?: RemovalPolicy;
   /** Powertools service name. @default 'outbox-reconciler' */
   readonly serviceName?: string;
   /** CloudWatch namespace of the ReconcilerRepublished metric. @default OutboxFunction defaults */
@@ -113,6 +115,7 @@ export class OutboxReconciler extends Construct {
       timeout,
       ...(props.logLevel ? { logLevel: props.logLevel } : {}),
       ...(props.logRetention ? { logRetention: props.logRetention } : {}),
+      ...(props.logRemovalPolicy ? { logRemovalPolicy: props.logRemovalPolicy } : {}),
       // A missed run is made up by the next one; retrying a late one would only overlap it.
       retryAttempts: 0,
       environment: {

@@ -1,4 +1,4 @@
-import { App, Duration, Stack } from 'aws-cdk-lib';
+import { App, Duration, RemovalPolicy, Stack } from 'aws-cdk-lib';
 import { Match, Template } from 'aws-cdk-lib/assertions';
 import { EventBus } from 'aws-cdk-lib/aws-events';
 import { beforeAll, describe, expect, it } from 'vitest';
@@ -8,7 +8,7 @@ import { IdempotentConsumer } from '../../lib/constructs/idempotent-consumer';
 import { Inventory } from '../../lib/constructs/inventory';
 import { OrdersStack } from '../../lib/orders-stack';
 
-const synth = (props: { upstreamRedeliveryWindow?: Duration } = {}) => {
+const synth = (props: { upstreamRedeliveryWindow?: Duration; logRemovalPolicy?: RemovalPolicy } = {}) => {
   const app = new App({ context: { 'aws:cdk:bundling-stacks': [] } });
   const stack = new Stack(app, 'ConsumerTest');
   const eventBus = new EventBus(stack, 'Bus');
@@ -154,6 +154,13 @@ describe('inventory consumer infrastructure', () => {
     expect(others.map((s) => [s.Action].flat().sort())).toEqual([
       ['xray:PutTelemetryRecords', 'xray:PutTraceSegments'],
     ]);
+  });
+
+  it('retains the consumer log group unless told otherwise', () => {
+    const logGroupPolicy = (t: Template) =>
+      Object.values(t.findResources('AWS::Logs::LogGroup')).map((g) => g.DeletionPolicy);
+    expect(logGroupPolicy(template)).toEqual(['Retain']);
+    expect(logGroupPolicy(synth({ logRemovalPolicy: RemovalPolicy.DESTROY }).template)).toEqual(['Delete']);
   });
 
   it('refuses an idempotency window shorter than the redelivery horizon', () => {

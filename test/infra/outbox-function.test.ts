@@ -195,15 +195,24 @@ describe('OrdersStack functions', () => {
     expect(roles.filter((r) => r.Properties.ManagedPolicyArns !== undefined)).toEqual([]);
   });
 
-  it('keep the relay and API logs in prod and remove them with a dev stack', () => {
+  it('keep the logs of every function and the API access logs in prod and remove them with a dev stack', () => {
     const deletionPolicies = (stack: OrdersStack) => {
       const all = resourcesOf(stack);
-      return [stack.relay.handler.logGroup, stack.api.handler.logGroup, stack.api.accessLogs].map(
-        (group) => all[idOf(stack, group)]?.DeletionPolicy,
-      );
+      const named = [
+        stack.relay.handler.logGroup,
+        stack.api.handler.logGroup,
+        stack.api.accessLogs,
+        stack.inventory.consumer.function.logGroup,
+      ];
+      if (stack.reconciler) named.push(stack.reconciler.handler.logGroup);
+      const logGroups = Object.values(all).filter((r) => r.Type === 'AWS::Logs::LogGroup');
+      // Every log group of the stack is one of the named ones: a new one must decide its policy too.
+      expect(logGroups).toHaveLength(named.length);
+      return named.map((group) => all[idOf(stack, group)]?.DeletionPolicy);
     };
-    expect(deletionPolicies(dev)).toEqual(['Delete', 'Delete', 'Delete']);
-    expect(deletionPolicies(prod)).toEqual(['Retain', 'Retain', 'Retain']);
+    expect(dev.reconciler).toBeDefined();
+    expect(deletionPolicies(dev)).toEqual(Array(5).fill('Delete'));
+    expect(deletionPolicies(prod)).toEqual(Array(5).fill('Retain'));
   });
 });
 

@@ -1,4 +1,4 @@
-import { App, Duration, Stack } from 'aws-cdk-lib';
+import { App, Duration, RemovalPolicy, Stack } from 'aws-cdk-lib';
 import { Match, Template } from 'aws-cdk-lib/assertions';
 import { EventBus } from 'aws-cdk-lib/aws-events';
 import { Queue } from 'aws-cdk-lib/aws-sqs';
@@ -107,6 +107,13 @@ describe('outbox reconciler infrastructure', () => {
     template.hasResourceProperties('AWS::Lambda::Function', {
       Environment: { Variables: Match.objectLike({ RECONCILER_THRESHOLD_SECONDS: '3600' }) },
     });
+  });
+
+  it('retains its log group unless told otherwise', () => {
+    const logGroupPolicy = (template: Template) =>
+      Object.values(template.findResources('AWS::Logs::LogGroup')).map((g) => g.DeletionPolicy);
+    expect(logGroupPolicy(built.template)).toEqual(['Retain']);
+    expect(logGroupPolicy(synth({ logRemovalPolicy: RemovalPolicy.DESTROY }).template)).toEqual(['Delete']);
   });
 
   it('refuses a timeout that would let runs overlap', () => {
