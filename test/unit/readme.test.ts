@@ -1,0 +1,115 @@
+import { readFileSync } from 'node:fs';
+import { describe, expect, it } from 'vitest';
+import { z } from 'zod';
+import { parseDelivery } from '../../lambdas/inventory/event-schema';
+import { outboxKey, pendingShardFor } from '../../lambdas/shared/keys';
+import {
+  AGGREGATE_TYPE_ORDER,
+  EVENT_SCHEMA_VERSION,
+  eventEnvelopeSchema,
+  ORDER_PLACED,
+  orderPlacedPayloadSchema,
+  outboxItemSchema,
+  toEnvelope,
+} from '../../lambdas/shared/outbox-event';
+import { ordersTable } from '../../lambdas/shared/table-definition';
+
+// The README's event example is what consumers read first: it must stay an event the relay
+// could publish and the shipped consumer accepts.
+const README = readFileSync(new URL('../../README.md', import.meta.url), 'utf8');
+const HEADING = 'Event contract';
+
+/** The first ```json block of the section under `heading`, parsed. */
+const jsonBlockUnder = (markdown: string, heading: string): unknown => {
+  const lines = markdown.split('\n');
+  const start = lines.findIndex(
+    (line) => /^#{1,6} /.test(line) && line.replace(/^#+ /, '').trim() === heading,
+  );
+  if (start < 0) throw new Error(`README.md has no "${heading}" heading`);
+  const level = (lines[start]?.match(/^#+/)?.[0] ?? '').length;
+  const body: string[] = [];
+  let inBlock = false;
+  for (const line of lines.slice(start + 1)) {
+    if (!inBlock) {
+      const next = line.match(/^(#+) /);
+      if (next && (next[1]?.length ?? 0) <= level) break;
+      if (line.trim() === '```json') inBlock = true;
+      continue;
+    }
+    if (line.trim() === '```') return JSON.parse(body.join('\n'));
+    body.push(line);
+  }
+  throw new Error(`README.md has no complete json block under "${heading}"`);
+};
+
+/** What EventBridge delivers to a target, as the README shows it. */
+const eventBridgeEventSchema = z.strictObject({
+  version: z.literal('0'),
+  id: z.string().min(1),
+  'detail-type': z.string().min(1),
+  source: z.string().min(1),
+  account: z.string().regex(/^\d{12}$/),
+  time: z.iso.datetime(),
+  region: z.string().min(1),
+  resources: z.array(z.string()),
+  detail: z.unknown(),
+});
+
+describe('README.md event contract', () => {
+  it('has a json example under its "Event contract" heading', () => {
+    // Act
+    const example = jsonBlockUnder(README, HEADING);
+    // Assess
+    expect(eventBridgeEventSchema.safeParse(example).success).toBe(true);
+  });
+
+  it('shows a detail that is exactly an event envelope with an OrderPlaced payload', () => {
+    // Prepare
+    const event = eventBridgeEventSchema.parse(jsonBlockUnder(README, HEADING));
+    // Act: strict, so a field the relay does not publish cannot appear in the example.
+    const detail = eventEnvelopeSchema.strict().parse(event.detail);
+    const payload = orderPlacedPayloadSchema.strict().parse(detail.payload);
+    // Assess
+    expect(event['detail-type']).toBe(ORDER_PLACED);
+    expect(detail.eventType).toBe(ORDER_PLACED);
+    expect(detail.aggregateType).toBe(AGGREGATE_TYPE_ORDER);
+    expect(detail.schemaVersion).toBe(EVENT_SCHEMA_VERSION);
+    expect(detail.sequence).toBe(1);
+    expect(payload.orderId).toBe(detail.aggregateId);
+    expect(payload.total).toBe(payload.lines.reduce((sum, l) => sum + l.quantity * l.unitPrice, 0));
+  });
+
+  it('shows what the relay publishes from the stored outbox item', () => {
+    // Prepare: the item as the write path stores it, with keys and tracking attributes.
+    const event = eventBridgeEventSchema.parse(jsonBlockUnder(README, HEADING));
+    const detail = eventEnvelopeSchema.parse(event.detail);
+    const item = outboxItemSchema.parse({
+      ...detail,
+      ...outboxKey(detail.aggregateId, detail.sequence),
+      pendingShard: pendingShardFor(detail.eventId, ordersTable.pendingShardCount),
+      traceHeader: 'Root=1-00000000-000000000000000000000000',
+    });
+    // Act
+    const published = toEnvelope(item);
+    // Assess
+    expect(published).toEqual(event.detail);
+  });
+
+  it('is an event the inventory consumer accepts', () => {
+    // Prepare
+    const event = jsonBlockUnder(README, HEADING);
+    // Act
+    const parsed = parseDelivery(event);
+    // Assess
+    expect(parsed).toEqual({
+      type: ORDER_PLACED,
+      eventId: '01M81ER6M07D9NKXXC6QZYDB5J',
+      orderId: '5PQGFP5FG6Z1DH8HNCTJ580TA7',
+      sequence: 1,
+      lines: [
+        { sku: 'BOOK-1', quantity: 2 },
+        { sku: 'PEN-7', quantity: 1 },
+      ],
+    });
+  });
+});
