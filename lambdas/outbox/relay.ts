@@ -2,10 +2,9 @@ import { MetricUnit } from '@aws-lambda-powertools/metrics';
 import { DynamoDBMarshalled } from '@aws-lambda-powertools/parser/helpers/dynamodb';
 import type { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import type { DynamoDBBatchResponse, DynamoDBRecord, DynamoDBStreamEvent } from 'aws-lambda';
-import type { z } from 'zod';
 import { OUTBOX_SK_PREFIX, orderIdFromPk } from '../shared/keys';
 import { MetricName } from '../shared/metric-names';
-import { type OutboxItem, outboxItemSchema } from '../shared/outbox-event';
+import { invalidOutboxItemReason, type OutboxItem, outboxItemSchema } from '../shared/outbox-event';
 import { logger, metrics } from '../shared/powertools';
 import { ordersTable } from '../shared/table-definition';
 import { type MarkParkedResult, markParked, markPublished } from './delivery-tracking';
@@ -44,12 +43,6 @@ interface PoisonAt {
   readonly index: number;
   readonly record: PoisonRecord;
 }
-
-const describeIssues = (error: z.ZodError): string =>
-  error.issues
-    .slice(0, 5)
-    .map((issue) => `${issue.path.join('.') || '(item)'}: ${issue.message}`)
-    .join('; ');
 
 const streamPosition = (record: DynamoDBRecord): PoisonRecord['stream'] => {
   const sequenceNumber = record.dynamodb?.SequenceNumber;
@@ -134,9 +127,7 @@ export const createRelayHandler = (deps: RelayDeps) => {
         index,
         record: {
           errorCode: MALFORMED_ITEM,
-          reason: parsed
-            ? `Not a valid outbox item: ${describeIssues(parsed.error)}`
-            : 'INSERT without NewImage',
+          reason: parsed ? invalidOutboxItemReason(parsed.error) : 'INSERT without NewImage',
           ...(key ? { key } : {}),
           ...(image ? { image: image as Record<string, unknown> } : {}),
           stream: streamPosition(record),

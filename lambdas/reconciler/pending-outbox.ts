@@ -1,6 +1,5 @@
 import { type DynamoDBDocumentClient, QueryCommand } from '@aws-sdk/lib-dynamodb';
-import type { z } from 'zod';
-import { type OutboxItem, outboxItemSchema } from '../shared/outbox-event';
+import { invalidOutboxItemReason, type OutboxItem, outboxItemSchema } from '../shared/outbox-event';
 import { ordersTable } from '../shared/table-definition';
 
 export interface PendingPage {
@@ -13,12 +12,6 @@ export interface PendingPage {
   }>;
   readonly nextKey?: Record<string, unknown>;
 }
-
-const describe = (error: z.ZodError): string =>
-  error.issues
-    .slice(0, 5)
-    .map((i) => `${i.path.join('.') || '(item)'}: ${i.message}`)
-    .join('; ');
 
 /**
  * The sparse pending index (delivery tracking): only unpublished outbox items carry the index
@@ -60,7 +53,7 @@ export class PendingOutbox {
       const { PK, SK } = raw;
       malformed.push({
         ...(typeof PK === 'string' && typeof SK === 'string' ? { key: { PK, SK } } : {}),
-        reason: `Not a valid outbox item: ${describe(parsed.error)}`,
+        reason: invalidOutboxItemReason(parsed.error),
         image: raw,
       });
     }

@@ -52,6 +52,16 @@ export const outboxItemSchema = eventEnvelopeSchema.extend({
   publishedAt: z.string().optional(),
 });
 
+/**
+ * Why a stored item or stream image is not a valid outbox item, for logs and the poison queue:
+ * field paths and messages of the first issues only, never the values (they may be personal data).
+ */
+export const invalidOutboxItemReason = (error: z.ZodError): string =>
+  `Not a valid outbox item: ${error.issues
+    .slice(0, 5)
+    .map((issue) => `${issue.path.join('.') || '(item)'}: ${issue.message}`)
+    .join('; ')}`;
+
 export type OrderLine = z.infer<typeof orderLineSchema>;
 export type OrderPlacedPayload = z.infer<typeof orderPlacedPayloadSchema>;
 export type OrderCancelledPayload = z.infer<typeof orderCancelledPayloadSchema>;
