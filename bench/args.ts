@@ -2,6 +2,11 @@
 
 export interface Profile {
   readonly name: 'full' | 'quick';
+  /**
+   * A fresh DynamoDB Local for each write-path level, lag run and drain round, and an unrecorded
+   * warm-up drain: it slows down after tens of thousands of writes. Small runs do not need it.
+   */
+  readonly isolate: boolean;
   readonly writePath: {
     readonly concurrencies: readonly number[];
     readonly rounds: number;
@@ -18,6 +23,7 @@ export interface Profile {
 
 export const FULL: Profile = {
   name: 'full',
+  isolate: true,
   writePath: {
     concurrencies: [1, 8, 32],
     rounds: 5,
@@ -34,6 +40,7 @@ export const FULL: Profile = {
 /** Small enough for CI to keep the benchmark code working (under a minute); not for conclusions. */
 export const QUICK: Profile = {
   name: 'quick',
+  isolate: false,
   writePath: {
     concurrencies: [1, 8, 32],
     rounds: 2,

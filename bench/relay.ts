@@ -266,10 +266,15 @@ const side = (
   };
 };
 
+/**
+ * Drain rounds, each on a fresh DynamoDB Local from `fresh`: a DynamoDB Local that has taken tens
+ * of thousands of writes (deleted tables included) slows down, and later rounds would pay for it.
+ */
 export const benchDrain = async (
-  deps: RelayBenchDeps,
   backlog: number,
   rounds: number,
+  warmUp: boolean,
+  fresh: () => Promise<RelayBenchDeps>,
 ): Promise<DrainResult> => {
   type Consumer = 'relay' | 'baseline' | 'baselineWithTracking' | 'baselineWithBatchTracking';
   const empty = (): Record<Consumer, ConsumerRun[]> => ({
@@ -280,32 +285,39 @@ export const benchDrain = async (
   });
   const runs: Record<'on' | 'off', Record<Consumer, ConsumerRun[]>> = { on: empty(), off: empty() };
   const markingMode = { baselineWithTracking: 'update', baselineWithBatchTracking: 'batch-put' } as const;
-  for (let round = 0; round < rounds; round++) {
+  // With `warmUp`, an unrecorded round with a tenth of the backlog comes first: the JVM behind
+  // DynamoDB Local and every code path are warm before the first measured drain.
+  for (let round = warmUp ? -1 : 0; round < rounds; round++) {
+    const size = round < 0 ? Math.max(100, Math.round(backlog / 10)) : backlog;
+    const deps = await fresh();
     const tables = { on: '', off: '' };
     for (const mode of ['on', 'off'] as const) {
       tables[mode] = await newTable(deps, `drain-${mode}`, mode === 'on');
       const config = deps.ordersConfig(tables[mode], mode === 'on');
-      const transactions = await captureOrderTransactions(config, backlog, deps.api, round * backlog);
+      const transactions = await captureOrderTransactions(config, size, deps.api, (round + 1) * backlog);
       await writeItemsInBulk(deps.dynamoDb.client, tables[mode], transactions);
     }
-    // Alternate which mode and which consumer goes first, so drift on a noisy machine evens out.
+    // Rotate which mode and which consumer goes first, so that drift within a round (a noisy
+    // machine, a DynamoDB Local filling up) falls on each in turn.
     const modes = round % 2 === 0 ? (['on', 'off'] as const) : (['off', 'on'] as const);
     for (const mode of modes) {
       const all: Consumer[] =
         mode === 'on'
           ? ['relay', 'baseline', 'baselineWithTracking', 'baselineWithBatchTracking']
           : ['relay', 'baseline'];
-      const consumers = round % 2 === 0 ? all : [...all].reverse();
+      const shift = ((round % all.length) + all.length) % all.length;
+      const consumers = [...all.slice(shift), ...all.slice(0, shift)];
       for (const consumer of consumers) {
         const run =
           consumer === 'relay'
-            ? await drainWithRelay(deps, tables[mode], mode === 'on', backlog)
+            ? await drainWithRelay(deps, tables[mode], mode === 'on', size)
             : await drainWithBaseline(
                 deps,
                 tables[mode],
-                backlog,
+                size,
                 consumer === 'baseline' ? undefined : markingMode[consumer],
               );
+        if (round < 0) continue;
         runs[mode][consumer].push(run);
         deps.log(
           `drain round ${round + 1}/${rounds} tracking ${mode} ${consumer}: ${run.eventsPerSecond.toFixed(0)} events/s`,

@@ -60,6 +60,14 @@ const main = async (): Promise<number> => {
   const log = (message: string): void =>
     output.progress(`[bench +${((Date.now() - startedAt.getTime()) / 1000).toFixed(0)}s] ${message}`);
   const cleanup: Array<() => Promise<unknown>> = [];
+  // Ctrl-C must not leave DynamoDB Local (a JVM) running behind.
+  const interrupted = (signal: NodeJS.Signals): void => {
+    output.restore();
+    process.stderr.write(`[bench] ${signal}: stopping\n`);
+    Promise.allSettled(cleanup.reverse().map((stop) => stop())).finally(() => process.exit(130));
+  };
+  process.once('SIGINT', interrupted);
+  process.once('SIGTERM', interrupted);
   try {
     const machine = describeMachine();
     log(
@@ -80,8 +88,17 @@ const main = async (): Promise<number> => {
     cleanup.push(() => relayBus.bus.stop());
     await baselineBus.bus.start();
     cleanup.push(() => baselineBus.bus.stop());
-    const dynamoDb = await startDynamoDbLocal(await claimPort(0));
+    // Each phase gets a fresh DynamoDB Local on the same port (the relay's clients were configured
+    // with it): after tens of thousands of writes it slows down and starts dropping connections,
+    // which would charge one phase for what the previous one left behind.
+    const dynamoDbPort = await claimPort(0);
+    let dynamoDb = await startDynamoDbLocal(dynamoDbPort);
     cleanup.push(() => dynamoDb.stop());
+    const freshDynamoDb = async (): Promise<void> => {
+      if (!profile.isolate) return;
+      await dynamoDb.stop();
+      dynamoDb = await startDynamoDbLocal(dynamoDbPort);
+    };
     log(
       `DynamoDB Local on ${dynamoDb.endpoint}, EventBridge endpoints ${relayBus.endpoint} (relay), ${baselineBus.endpoint} (baseline)`,
     );
@@ -119,7 +136,7 @@ const main = async (): Promise<number> => {
         OUTBOX_DELIVERY_TRACKING: String(deliveryTracking),
       });
     const apiFunction = { memoryMb: settings.api.memoryMb, timeoutSeconds: settings.api.timeoutSeconds };
-    const deps = {
+    const deps = () => ({
       dynamoDb,
       signal,
       relayBus,
@@ -132,31 +149,44 @@ const main = async (): Promise<number> => {
       eventBusName: EVENT_BUS_NAME,
       eventSource: relayEnvironment.EVENT_SOURCE ?? 'orders',
       log,
-    };
+    });
 
     const { countCosts } = await import('./counts');
-    const counts = await countCosts(deps, settings.pendingIndex, profile.counts.orders);
+    const counts = await countCosts(deps(), settings.pendingIndex, profile.counts.orders);
 
     const { benchWritePath } = await import('./write-path');
     const { createOrdersTable } = await import('../local/dynamodb');
-    const writeTable = 'bench-write-path';
-    await createOrdersTable(dynamoDb.client, writeTable);
-    const deployedApi = readOrdersConfig({ ...settings.api.environment, TABLE_NAME: writeTable });
-    const writePath = await benchWritePath({
-      dynamoDb,
-      config: deployedApi,
-      api: apiFunction,
-      concurrencies: profile.writePath.concurrencies,
-      rounds: profile.writePath.rounds,
-      requestsPerRound: (c) => profile.writePath.requestsPerRound[c] ?? 200,
-      warmupRequests: profile.writePath.warmupRequests,
-      http: profile.writePath.http,
-      log,
-    });
+    const { DeleteTableCommand } = await import('@aws-sdk/client-dynamodb');
+    const writePath = [];
+    for (const concurrency of profile.writePath.concurrencies) {
+      await freshDynamoDb();
+      const writeTable = `bench-write-path-c${concurrency}`;
+      await createOrdersTable(dynamoDb.client, writeTable);
+      // The API exactly as deployed (delivery tracking and retention from its environment).
+      const deployedApi = readOrdersConfig({ ...settings.api.environment, TABLE_NAME: writeTable });
+      writePath.push(
+        ...(await benchWritePath({
+          dynamoDb,
+          config: deployedApi,
+          api: apiFunction,
+          concurrencies: [concurrency],
+          rounds: profile.writePath.rounds,
+          requestsPerRound: (c) => profile.writePath.requestsPerRound[c] ?? 200,
+          warmupRequests: profile.writePath.warmupRequests,
+          http: profile.writePath.http,
+          log,
+        })),
+      );
+      await dynamoDb.client.send(new DeleteTableCommand({ TableName: writeTable }));
+    }
 
     const { benchDrain, benchLag } = await import('./relay');
-    const lag = await benchLag(deps, profile.lag.ordersPerSecond, profile.lag.seconds);
-    const drain = await benchDrain(deps, profile.drain.backlog, profile.drain.rounds);
+    await freshDynamoDb();
+    const lag = await benchLag(deps(), profile.lag.ordersPerSecond, profile.lag.seconds);
+    const drain = await benchDrain(profile.drain.backlog, profile.drain.rounds, profile.isolate, async () => {
+      await freshDynamoDb();
+      return deps();
+    });
 
     // Cold starts last, with DynamoDB Local stopped: the imports have the machine to themselves.
     for (const stop of cleanup.splice(0).reverse()) await stop();
