@@ -9,6 +9,7 @@ import { PoisonQueue } from '../lambdas/outbox/poison-queue';
 import { OutboxPublisher } from '../lambdas/outbox/publisher';
 import { PendingOutbox } from '../lambdas/reconciler/pending-outbox';
 import { type ReconcileReport, reconcile } from '../lambdas/reconciler/reconcile';
+import { reconcilerSettingsFromEnv } from '../lambdas/reconciler/wiring';
 import { inventorySubscription, type Subscription } from '../lambdas/shared/subscriptions';
 import type { DynamoDbLocal } from './dynamodb';
 import type { BusEvent, DeadLetter, LocalEventBus } from './event-bus';
@@ -120,12 +121,6 @@ const quietLogger = { info: () => undefined, warn: () => undefined, error: () =>
 /** The reconciler on a timer, with the deployed function's settings and the relay's publisher. */
 export const startLocalReconciler = (options: LocalReconcilerOptions): LocalReconciler => {
   const { env } = options;
-  const number = (name: string, fallback: number): number => {
-    const value = Number(env[name] || fallback);
-    if (!Number.isInteger(value) || value < 0)
-      throw new Error(`${name} must be a whole number, got "${env[name]}"`);
-    return value;
-  };
   const eventBridge = new EventBridgeClient({
     endpoint: options.eventBridgeEndpoint,
     region: 'us-east-1',
@@ -146,12 +141,7 @@ export const startLocalReconciler = (options: LocalReconcilerOptions): LocalReco
     poisonQueue: options.poisonQueue,
     doc,
     tableName: options.tableName,
-    settings: {
-      thresholdSeconds: number('RECONCILER_THRESHOLD_SECONDS', 900),
-      maxItemsPerRun: number('RECONCILER_MAX_ITEMS_PER_RUN', 5000),
-      pageSize: 100,
-      retentionDays: number('OUTBOX_RETENTION_DAYS', 7),
-    },
+    settings: reconcilerSettingsFromEnv(env),
     metrics: quietMetrics,
     logger: quietLogger,
   };

@@ -1,3 +1,5 @@
+import { type EnvMap, optionalIntEnv } from '../shared/env';
+
 /**
  * EventBridge PutEvents limits, in one place. Sources:
  * - https://docs.aws.amazon.com/eventbridge/latest/APIReference/API_PutEvents.html
@@ -72,19 +74,10 @@ export const resolveLimits = (overrides: Partial<PutEventsLimits> = {}): PutEven
   return limits;
 };
 
-const intFrom = (env: NodeJS.ProcessEnv, name: string): number | undefined => {
-  const raw = env[name];
-  if (raw === undefined || raw === '') return undefined;
-  const value = Number(raw);
-  if (!Number.isInteger(value))
-    throw new Error(`Environment variable ${name} must be an integer, got "${raw}"`);
-  return value;
-};
-
 /** Limit overrides from the environment (PUTEVENTS_MAX_BYTES, PUTEVENTS_MAX_ENTRIES). */
-export const limitsFromEnv = (env: NodeJS.ProcessEnv = process.env): Partial<PutEventsLimits> => {
-  const maxBytes = intFrom(env, PUTEVENTS_MAX_BYTES_ENV);
-  const maxEntries = intFrom(env, PUTEVENTS_MAX_ENTRIES_ENV);
+export const limitsFromEnv = (env: EnvMap = process.env): Partial<PutEventsLimits> => {
+  const maxBytes = optionalIntEnv(PUTEVENTS_MAX_BYTES_ENV, env);
+  const maxEntries = optionalIntEnv(PUTEVENTS_MAX_ENTRIES_ENV, env);
   return {
     ...(maxBytes === undefined ? {} : { maxEntryBytes: maxBytes, maxCallBytes: maxBytes }),
     ...(maxEntries === undefined ? {} : { maxEntriesPerCall: maxEntries }),

@@ -2,12 +2,31 @@ import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { EventBridgeClient } from '@aws-sdk/client-eventbridge';
 import { SQSClient } from '@aws-sdk/client-sqs';
 import { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
-import { boolEnv, intEnv, requireEnv } from '../shared/env';
+import { boolEnv, positiveIntEnv, requireEnv } from '../shared/env';
 import { tracer } from '../shared/powertools';
 import { limitsFromEnv } from './limits';
 import { PoisonQueue } from './poison-queue';
 import { OutboxPublisher } from './publisher';
 import type { DeliveryTracking, RelayDeps } from './relay';
+
+/**
+ * The outbox publisher from EVENT_BUS_NAME, EVENT_SOURCE and the PutEvents limits: one definition
+ * for the relay and the reconciler, so a republished event is the event the relay would publish.
+ */
+export const publisherFromEnv = (): OutboxPublisher =>
+  new OutboxPublisher({
+    eventBridge: tracer.captureAWSv3Client(new EventBridgeClient({})),
+    eventBusName: requireEnv('EVENT_BUS_NAME'),
+    source: process.env.EVENT_SOURCE || 'orders',
+    limits: limitsFromEnv(),
+  });
+
+/** The relay's poison queue from POISON_QUEUE_URL (the reconciler parks on the same queue). */
+export const poisonQueueFromEnv = (): PoisonQueue =>
+  new PoisonQueue({
+    sqs: tracer.captureAWSv3Client(new SQSClient({})),
+    queueUrl: requireEnv('POISON_QUEUE_URL'),
+  });
 
 /**
  * The relay's dependencies from the function's environment, as the OutboxRelay construct sets
@@ -17,22 +36,14 @@ import type { DeliveryTracking, RelayDeps } from './relay';
  */
 export const relayDepsFromEnv = (): RelayDeps => {
   const trackingEnabled = boolEnv('OUTBOX_DELIVERY_TRACKING', true);
-  const publisher = new OutboxPublisher({
-    eventBridge: tracer.captureAWSv3Client(new EventBridgeClient({})),
-    eventBusName: requireEnv('EVENT_BUS_NAME'),
-    source: process.env.EVENT_SOURCE || 'orders',
-    limits: limitsFromEnv(),
-  });
-  const poisonQueue = new PoisonQueue({
-    sqs: tracer.captureAWSv3Client(new SQSClient({})),
-    queueUrl: requireEnv('POISON_QUEUE_URL'),
-  });
+  const publisher = publisherFromEnv();
+  const poisonQueue = poisonQueueFromEnv();
   const tracking: DeliveryTracking = trackingEnabled
     ? {
         enabled: true,
         doc: DynamoDBDocumentClient.from(tracer.captureAWSv3Client(new DynamoDBClient({}))),
         tableName: requireEnv('TABLE_NAME'),
-        retentionDays: intEnv('OUTBOX_RETENTION_DAYS', 7),
+        retentionDays: positiveIntEnv('OUTBOX_RETENTION_DAYS', 7),
       }
     : { enabled: false };
   return { publisher, poisonQueue, tracking };
