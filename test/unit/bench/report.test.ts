@@ -1,5 +1,13 @@
 import { describe, expect, it } from 'vitest';
-import { evaluateTargets, markdownTable, num, ratio, renderMarkdown, usd } from '../../../bench/report';
+import {
+  evaluateTargets,
+  markdownTable,
+  num,
+  ratio,
+  renderMarkdown,
+  trackingVerdict,
+  usd,
+} from '../../../bench/report';
 import type { BenchResults } from '../../../bench/results';
 import fixture from './fixtures/results.json';
 
@@ -71,6 +79,28 @@ describe('evaluateTargets', () => {
     };
     expect(evaluateTargets(results.writePath, results.drain, counts)[4]?.met).toBe(false);
     expect(evaluateTargets(results.writePath, results.drain, results.counts)[4]?.met).toBe(true);
+  });
+});
+
+describe('trackingVerdict', () => {
+  const on = {
+    ...results.drain.trackingOn,
+    baselineEventsPerSecond: 2000,
+    baselineWithTrackingEventsPerSecond: 250,
+  };
+
+  it('blames the tracking writes when the relay keeps up with a loop making the same writes', () => {
+    const verdict = trackingVerdict({ ...on, ratioToBaselineWithTracking: 0.9 });
+    expect(verdict).toContain('×0.13 the plain loop');
+    expect(verdict).toContain('bound by the tracking writes, not by the relay');
+  });
+
+  it('says so when the relay is slower than that loop too', () => {
+    expect(trackingVerdict({ ...on, ratioToBaselineWithTracking: 0.6 })).toContain('overhead of its own');
+  });
+
+  it('says nothing without the comparison', () => {
+    expect(trackingVerdict(results.drain.trackingOff)).toBe('');
   });
 });
 
