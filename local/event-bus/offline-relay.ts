@@ -7,6 +7,7 @@ import type { PoisonQueue, PoisonRecord, PoisonSendResult } from '../../lambdas/
 import { OutboxPublisher } from '../../lambdas/outbox/publisher';
 import { createRelayHandler } from '../../lambdas/outbox/relay';
 import { relayFilterPattern } from '../../lambdas/shared/relay-filter';
+import { LOCAL_REGION, localClientConfig } from '../clients';
 import type { DynamoDbLocal } from '../dynamodb';
 import {
   type CheckpointStore,
@@ -89,18 +90,12 @@ export interface OfflineRelay {
   stop(): Promise<void>;
 }
 
-const LOCAL_CREDENTIALS = { accessKeyId: 'local', secretAccessKey: 'local' };
-
 export const startOfflineRelay = async (options: OfflineRelayOptions): Promise<OfflineRelay> => {
   const env: Record<string, string | undefined> = { ...options.env, TABLE_NAME: options.tableName };
   const config = readOrdersConfig(env);
-  const region = env.AWS_REGION || 'us-east-1';
+  const region = env.AWS_REGION || LOCAL_REGION;
 
-  const eventBridge = new EventBridgeClient({
-    endpoint: options.eventBridgeEndpoint,
-    region,
-    credentials: LOCAL_CREDENTIALS,
-  });
+  const eventBridge = new EventBridgeClient(localClientConfig(options.eventBridgeEndpoint, region));
   const publisher = new OutboxPublisher({
     eventBridge,
     eventBusName: env.EVENT_BUS_NAME || 'orders',
@@ -128,11 +123,7 @@ export const startOfflineRelay = async (options: OfflineRelayOptions): Promise<O
   });
 
   const streamArn = await latestStreamArn(options.dynamoDb.client, options.tableName);
-  const streams = new DynamoDBStreamsClient({
-    endpoint: options.dynamoDb.endpoint,
-    region,
-    credentials: LOCAL_CREDENTIALS,
-  });
+  const streams = new DynamoDBStreamsClient(localClientConfig(options.dynamoDb.endpoint, region));
   const checkpoints = options.checkpoints ?? new InMemoryCheckpointStore();
   const streamFailures: StreamFailureRecord[] = [];
   const newPoller = (): StreamPoller =>

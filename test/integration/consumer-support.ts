@@ -11,6 +11,7 @@ import { OutboxPublisher } from '../../lambdas/outbox/publisher';
 import { pendingShards } from '../../lambdas/shared/keys';
 import { inventorySubscription } from '../../lambdas/shared/subscriptions';
 import { ordersTable } from '../../lambdas/shared/table-definition';
+import { localClientConfig } from '../../local/clients';
 import type { DynamoDbLocal } from '../../local/dynamodb';
 import { type FaultSettings, type LocalEventBus, startLocalEventBus } from '../../local/event-bus';
 import { type LocalHttpApi, startLocalHttpApi } from '../../local/http-server';
@@ -87,11 +88,7 @@ export const startInventoryFlow = async (
   bus.subscribe(inventorySubscription('orders'), async (event) => {
     deliveries.push(await consume(event));
   });
-  const eventBridge = new EventBridgeClient({
-    endpoint: bus.endpoint,
-    region: 'us-east-1',
-    credentials: { accessKeyId: 'local', secretAccessKey: 'local' },
-  });
+  const eventBridge = new EventBridgeClient(localClientConfig(bus.endpoint));
   const publisher = new OutboxPublisher({ eventBridge, eventBusName: 'orders', source: 'orders' });
 
   const post = async (path: string, body?: unknown) => {

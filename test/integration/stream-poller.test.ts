@@ -3,6 +3,7 @@ import { DynamoDBStreamsClient } from '@aws-sdk/client-dynamodb-streams';
 import type { DynamoDBStreamEvent } from 'aws-lambda';
 import { afterAll, afterEach, beforeAll, describe, expect, it, vi } from 'vitest';
 import { relayFilterPattern } from '../../lambdas/shared/relay-filter';
+import { localClientConfig } from '../../local/clients';
 import type { DynamoDbLocal } from '../../local/dynamodb';
 import {
   InMemoryCheckpointStore,
@@ -21,11 +22,7 @@ describe('stream poller against DynamoDB Local streams', () => {
 
   beforeAll(async () => {
     db = await startTestDynamoDb();
-    streams = new DynamoDBStreamsClient({
-      endpoint: db.endpoint,
-      region: 'us-east-1',
-      credentials: { accessKeyId: 'local', secretAccessKey: 'local' },
-    });
+    streams = new DynamoDBStreamsClient(localClientConfig(db.endpoint));
   });
   afterEach(async () => {
     await Promise.all(pollers.splice(0).map((p) => p.stop()));

@@ -1,0 +1,23 @@
+/**
+ * How SDK clients reach the offline runtime (DynamoDB Local, the local EventBridge endpoint, the
+ * SQS stand-in), and the names of the queues it creates: shared by the runtime, the outbox CLI
+ * and the tests, so they all find the same things.
+ */
+
+/** The local endpoints accept any credentials; fixed ones keep the SDK from looking for real ones. */
+export const LOCAL_CREDENTIALS = { accessKeyId: 'local', secretAccessKey: 'local' } as const;
+
+export const LOCAL_REGION = 'us-east-1';
+
+/** Client configuration for a local endpoint: `new DynamoDBClient(localClientConfig(url))`. */
+export const localClientConfig = (endpoint: string, region: string = LOCAL_REGION) => ({
+  endpoint,
+  region,
+  credentials: LOCAL_CREDENTIALS,
+});
+
+/** Queues of the relay on the SQS stand-in; `npm run outbox` finds the poison queue by its name. */
+export const LocalQueue = {
+  Poison: 'outbox-poison',
+  RelayFailure: 'outbox-relay-failure',
+} as const;
