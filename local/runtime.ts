@@ -1,4 +1,3 @@
-import { createServer } from 'node:net';
 import { join } from 'node:path';
 import { DescribeTableCommand, ResourceNotFoundException } from '@aws-sdk/client-dynamodb';
 import { SendMessageCommand } from '@aws-sdk/client-sqs';
@@ -8,10 +7,10 @@ import { ordersRoutes } from '../lambdas/orders/http/routes';
 import { buildOrdersHandler } from '../lambdas/orders/wiring';
 import type { ReconcileReport } from '../lambdas/reconciler/reconcile';
 import { inventorySubscription, type Subscription } from '../lambdas/shared/subscriptions';
+import { LocalQueue } from './clients';
 import {
   deadLetterQueueOf,
   type LocalInventory,
-  LocalQueue,
   type LocalReconciler,
   localPoisonQueue,
   localSqsClient,
@@ -28,7 +27,8 @@ import {
   startLocalEventBus,
 } from './event-bus';
 import { type OfflineRelay, type RelayMappingOptions, startOfflineRelay } from './event-bus/offline-relay';
-import { type LocalHttpApi, PortInUseError, type ResponseInfo, startLocalHttpApi } from './http-server';
+import { type LocalHttpApi, type ResponseInfo, startLocalHttpApi } from './http-server';
+import { claimPort } from './ports';
 import { type LocalSqs, startLocalSqs } from './sqs';
 import { FileCheckpointStore } from './stream-poller';
 
@@ -110,24 +110,8 @@ export interface LocalRuntime {
   stop(): Promise<void>;
 }
 
-/** Resolve `port` to a free port: 0 picks one, anything else must not be taken. */
-export const claimPort = (port: number): Promise<number> =>
-  new Promise((resolve, reject) => {
-    const probe = createServer();
-    probe.unref();
-    probe.once('error', (error: NodeJS.ErrnoException) =>
-      reject(error.code === 'EADDRINUSE' ? new PortInUseError(port) : error),
-    );
-    // No host: the wildcard address collides with a listener on any interface.
-    probe.listen(port, () => {
-      const address = probe.address();
-      probe.close(() =>
-        typeof address === 'object' && address
-          ? resolve(address.port)
-          : reject(new Error('No port assigned')),
-      );
-    });
-  });
+/** Where the runtime's ports are claimed, for callers that start its parts themselves (benchmarks). */
+export { claimPort };
 
 export const startLocalRuntime = async (options: LocalRuntimeOptions = {}): Promise<LocalRuntime> => {
   const tableName = options.tableName ?? 'orders';

@@ -1,9 +1,9 @@
 import { randomUUID } from 'node:crypto';
 import { createOrdersTable, type DynamoDbLocal, startDynamoDbLocal } from '../../local/dynamodb';
-import { freePort } from './ports';
+import { claimPort } from '../../local/ports';
 
 /** Start an in-memory DynamoDB Local on a free port for one test file. */
-export const startTestDynamoDb = async (): Promise<DynamoDbLocal> => startDynamoDbLocal(await freePort());
+export const startTestDynamoDb = async (): Promise<DynamoDbLocal> => startDynamoDbLocal(await claimPort(0));
 
 /** A fresh orders table with a unique name, so tests in one file never see each other's items. */
 export const createTestOrdersTable = async (db: DynamoDbLocal): Promise<string> => {
