@@ -9,6 +9,7 @@ import { type IQueue, Queue, QueueEncryption } from 'aws-cdk-lib/aws-sqs';
 import { Construct } from 'constructs';
 import { idempotencyTable } from '../../lambdas/inventory/tables';
 import type { Subscription } from '../../lambdas/shared/subscriptions';
+import { grantSendOnly } from './grants';
 import { OutboxFunction, type OutboxFunctionProps } from './outbox-function';
 
 /** Lambda's limits for asynchronous invocation retries. */
@@ -80,8 +81,7 @@ export const toCdkEventPattern = (pattern: Readonly<Record<string, unknown>>): E
  */
 const sendOnlyQueueDestination = (queue: IQueue): IDestination => ({
   bind: (_scope, fn) => {
-    queue.grant(fn, 'sqs:SendMessage');
-    queue.encryptionMasterKey?.grant(fn, 'kms:GenerateDataKey', 'kms:Decrypt');
+    grantSendOnly(queue, fn);
     return { destination: queue.queueArn };
   },
 });

@@ -12,10 +12,10 @@ import {
 import { HttpIamAuthorizer, HttpJwtAuthorizer } from 'aws-cdk-lib/aws-apigatewayv2-authorizers';
 import { HttpLambdaIntegration } from 'aws-cdk-lib/aws-apigatewayv2-integrations';
 import type { ITable } from 'aws-cdk-lib/aws-dynamodb';
-import { PolicyStatement } from 'aws-cdk-lib/aws-iam';
 import { LogGroup, RetentionDays } from 'aws-cdk-lib/aws-logs';
 import { Construct } from 'constructs';
 import { ordersRoutes } from '../../lambdas/orders/http/routes';
+import { grantOnTable } from './grants';
 import { OutboxFunction } from './outbox-function';
 
 /** How callers of the deployed API authenticate. There is no unauthenticated option: only the offline runtime is open. */
@@ -69,9 +69,6 @@ export const ORDERS_API_TABLE_ACTIONS = [
   'dynamodb:PutItem',
   'dynamodb:UpdateItem',
 ] as const;
-
-/** Key actions on a customer managed table key: the same exact set the relay gets, no wildcards. */
-const KEY_ACTIONS = ['kms:Decrypt', 'kms:Encrypt', 'kms:GenerateDataKey'];
 
 const HANDLER_ENTRY = fileURLToPath(new URL('../../lambdas/orders/handler.ts', import.meta.url));
 
@@ -138,12 +135,8 @@ export class OrdersApi extends Construct {
         OUTBOX_RETENTION_DAYS: String(retentionDays),
       },
     });
-    // On the table only: `useTable` would also grant them on `index/*`, which the API never reads or writes.
-    this.handler.addToRolePolicy(
-      new PolicyStatement({ actions: [...ORDERS_API_TABLE_ACTIONS], resources: [props.table.tableArn] }),
-    );
+    grantOnTable(props.table, this.handler, ORDERS_API_TABLE_ACTIONS);
     this.handler.addEnvironment('TABLE_NAME', props.table.tableName);
-    props.table.encryptionKey?.grant(this.handler, ...KEY_ACTIONS);
 
     const authorization = props.authorization ?? { type: 'iam' };
     this.api = new HttpApi(this, 'HttpApi', {

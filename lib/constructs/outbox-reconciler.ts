@@ -8,6 +8,7 @@ import type { RetentionDays } from 'aws-cdk-lib/aws-logs';
 import type { IQueue } from 'aws-cdk-lib/aws-sqs';
 import { Construct } from 'constructs';
 import { ordersTable } from '../../lambdas/shared/table-definition';
+import { grantOnTable, grantSendOnly } from './grants';
 import { OutboxFunction } from './outbox-function';
 
 const RECONCILER_ENTRY = fileURLToPath(new URL('../../lambdas/reconciler/handler.ts', import.meta.url));
@@ -138,13 +139,9 @@ export class OutboxReconciler extends Construct {
         resources: [`${props.table.tableArn}/index/${ordersTable.pendingIndex.indexName}`],
       }),
     );
-    this.handler.addToRolePolicy(
-      new PolicyStatement({ actions: ['dynamodb:UpdateItem'], resources: [props.table.tableArn] }),
-    );
-    props.table.encryptionKey?.grant(this.handler, 'kms:Decrypt', 'kms:Encrypt', 'kms:GenerateDataKey');
+    grantOnTable(props.table, this.handler, ['dynamodb:UpdateItem']);
     props.eventBus.grantPutEventsTo(this.handler);
-    props.poisonQueue.grant(this.handler, 'sqs:SendMessage');
-    props.poisonQueue.encryptionMasterKey?.grant(this.handler, 'kms:GenerateDataKey', 'kms:Decrypt');
+    grantSendOnly(props.poisonQueue, this.handler);
 
     this.schedule = new Rule(this, 'Schedule', {
       description: 'Republish outbox events still unpublished after the threshold',

@@ -2,7 +2,6 @@ import { fileURLToPath } from 'node:url';
 import { Duration, type RemovalPolicy, Stack, Token, Validations } from 'aws-cdk-lib';
 import { CfnGlobalTable, CfnTable, type ITable } from 'aws-cdk-lib/aws-dynamodb';
 import type { IEventBus } from 'aws-cdk-lib/aws-events';
-import { type IGrantable, PolicyStatement } from 'aws-cdk-lib/aws-iam';
 import type { IKey } from 'aws-cdk-lib/aws-kms';
 import {
   type EventSourceMapping,
@@ -15,6 +14,7 @@ import { type IQueue, Queue, QueueEncryption } from 'aws-cdk-lib/aws-sqs';
 import { Construct } from 'constructs';
 import { DEFAULT_PUT_EVENTS_LIMITS, KIB, PUTEVENTS_MAX_BYTES_ENV } from '../../lambdas/outbox/limits';
 import { relayFilterPattern } from '../../lambdas/shared/relay-filter';
+import { grantOnTable, grantSendOnly } from './grants';
 import { OutboxFunction } from './outbox-function';
 
 const RELAY_ENTRY = fileURLToPath(new URL('../../lambdas/outbox/relay-handler.ts', import.meta.url));
@@ -131,16 +131,6 @@ const streamViewTypeOf = (table: ITable): string | undefined => {
     return typeof spec.streamViewType === 'string' ? spec.streamViewType : 'unknown';
   }
   return 'unknown';
-};
-
-/**
- * Exactly what sending needs: sqs:SendMessage (which also authorizes SendMessageBatch) and, for
- * a customer managed key, the two KMS actions SQS documents for producers. The stock grants add
- * GetQueueAttributes and GetQueueUrl, which nothing here calls.
- */
-const grantSendOnly = (queue: IQueue, grantee: IGrantable): void => {
-  queue.grant(grantee, 'sqs:SendMessage');
-  queue.encryptionMasterKey?.grant(grantee, 'kms:GenerateDataKey', 'kms:Decrypt');
 };
 
 /** Lambda's on-failure destination for the mapping, with the send-only grant. */
@@ -260,11 +250,7 @@ export class OutboxRelay extends Construct {
     props.eventBus.grantPutEventsTo(this.handler);
     grantSendOnly(this.poisonQueue, this.handler);
     if (deliveryTracking) {
-      // On the table only: `useTable` would also grant it on `index/*`, where UpdateItem means nothing.
-      this.handler.addToRolePolicy(
-        new PolicyStatement({ actions: ['dynamodb:UpdateItem'], resources: [props.table.tableArn] }),
-      );
-      props.table.encryptionKey?.grant(this.handler, 'kms:Decrypt', 'kms:Encrypt', 'kms:GenerateDataKey');
+      grantOnTable(props.table, this.handler, ['dynamodb:UpdateItem']);
       this.handler.addEnvironment('TABLE_NAME', props.table.tableName);
     }
 
