@@ -1,5 +1,5 @@
-import { Duration, RemovalPolicy, Validations } from 'aws-cdk-lib';
-import { AttributeType, Billing, TableEncryptionV2, TableV2 } from 'aws-cdk-lib/aws-dynamodb';
+import { Duration, Validations } from 'aws-cdk-lib';
+import { AttributeType, Billing, TableV2 } from 'aws-cdk-lib/aws-dynamodb';
 import { type EventPattern, type IEventBus, Rule } from 'aws-cdk-lib/aws-events';
 import { LambdaFunction } from 'aws-cdk-lib/aws-events-targets';
 import { ServicePrincipal } from 'aws-cdk-lib/aws-iam';
@@ -11,6 +11,7 @@ import { idempotencyTable } from '../../lambdas/inventory/tables';
 import type { Subscription } from '../../lambdas/shared/subscriptions';
 import { grantSendOnly } from './grants';
 import { OutboxFunction, type OutboxFunctionProps } from './outbox-function';
+import { tableSafety } from './table-safety';
 
 /** Lambda's limits for asynchronous invocation retries. */
 const MAX_ASYNC_RETRY_ATTEMPTS = 2;
@@ -146,12 +147,7 @@ export class IdempotentConsumer extends Construct {
       partitionKey: { name: idempotencyTable.partitionKey, type: AttributeType.STRING },
       timeToLiveAttribute: idempotencyTable.timeToLiveAttribute,
       billing: Billing.onDemand(),
-      pointInTimeRecoverySpecification: { pointInTimeRecoveryEnabled: true },
-      deletionProtection: props.retainData ?? false,
-      removalPolicy: props.retainData ? RemovalPolicy.RETAIN : RemovalPolicy.DESTROY,
-      encryption: props.encryptionKey
-        ? TableEncryptionV2.customerManagedKey(props.encryptionKey)
-        : TableEncryptionV2.dynamoOwnedKey(),
+      ...tableSafety(props),
     });
 
     const { serviceName, environment, ...functionProps } = props.functionProps ?? {};

@@ -1,6 +1,6 @@
 import { fileURLToPath } from 'node:url';
-import { type Duration, RemovalPolicy } from 'aws-cdk-lib';
-import { AttributeType, Billing, TableEncryptionV2, TableV2 } from 'aws-cdk-lib/aws-dynamodb';
+import type { Duration, RemovalPolicy } from 'aws-cdk-lib';
+import { AttributeType, Billing, TableV2 } from 'aws-cdk-lib/aws-dynamodb';
 import type { IEventBus } from 'aws-cdk-lib/aws-events';
 import type { IKey } from 'aws-cdk-lib/aws-kms';
 import { Construct } from 'constructs';
@@ -8,6 +8,7 @@ import { inventoryTable } from '../../lambdas/inventory/tables';
 import { inventorySubscription } from '../../lambdas/shared/subscriptions';
 import { IdempotentConsumer, type IdempotentConsumerProps } from './idempotent-consumer';
 import type { OutboxFunctionProps } from './outbox-function';
+import { tableSafety } from './table-safety';
 
 export interface InventoryProps {
   readonly eventBus: IEventBus;
@@ -48,12 +49,7 @@ export class Inventory extends Construct {
       partitionKey: { name: inventoryTable.partitionKey, type: AttributeType.STRING },
       sortKey: { name: inventoryTable.sortKey, type: AttributeType.STRING },
       billing: Billing.onDemand(),
-      pointInTimeRecoverySpecification: { pointInTimeRecoveryEnabled: true },
-      deletionProtection: props.retainData ?? false,
-      removalPolicy: props.retainData ? RemovalPolicy.RETAIN : RemovalPolicy.DESTROY,
-      encryption: props.encryptionKey
-        ? TableEncryptionV2.customerManagedKey(props.encryptionKey)
-        : TableEncryptionV2.dynamoOwnedKey(),
+      ...tableSafety(props),
     });
 
     this.consumer = new IdempotentConsumer(this, 'Consumer', {

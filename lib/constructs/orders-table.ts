@@ -1,16 +1,15 @@
-import { RemovalPolicy } from 'aws-cdk-lib';
 import {
   AttributeType,
   Billing,
   type ITableV2,
   ProjectionType,
   StreamViewType,
-  TableEncryptionV2,
   TableV2,
 } from 'aws-cdk-lib/aws-dynamodb';
 import type { IKey } from 'aws-cdk-lib/aws-kms';
 import { Construct } from 'constructs';
 import { ordersTable } from '../../lambdas/shared/table-definition';
+import { tableSafety } from './table-safety';
 
 export interface OrdersTableProps {
   /**
@@ -38,12 +37,7 @@ export class OrdersTable extends Construct {
       billing: Billing.onDemand(),
       dynamoStream: StreamViewType[def.streamViewType],
       timeToLiveAttribute: def.timeToLiveAttribute,
-      pointInTimeRecoverySpecification: { pointInTimeRecoveryEnabled: true },
-      deletionProtection: props.retainData ?? false,
-      removalPolicy: props.retainData ? RemovalPolicy.RETAIN : RemovalPolicy.DESTROY,
-      encryption: props.encryptionKey
-        ? TableEncryptionV2.customerManagedKey(props.encryptionKey)
-        : TableEncryptionV2.dynamoOwnedKey(),
+      ...tableSafety(props),
       globalSecondaryIndexes: [
         {
           indexName: def.pendingIndex.indexName,
