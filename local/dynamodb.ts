@@ -2,8 +2,10 @@ import { spawnSync } from 'node:child_process';
 import {
   CreateTableCommand,
   type CreateTableCommandInput,
+  DescribeTableCommand,
   DynamoDBClient,
   ListTablesCommand,
+  ResourceNotFoundException,
   UpdateTimeToLiveCommand,
   waitUntilTableExists,
 } from '@aws-sdk/client-dynamodb';
@@ -105,13 +107,34 @@ export const createTableInput = (
   StreamSpecification: { StreamEnabled: true, StreamViewType: def.streamViewType },
 });
 
-/** Create the orders table with its stream and TTL, and wait until it is active. */
-export const createOrdersTable = async (client: DynamoDBClient, tableName: string): Promise<void> => {
-  await client.send(new CreateTableCommand(createTableInput(tableName)));
+export const tableExists = async (client: DynamoDBClient, tableName: string): Promise<boolean> => {
+  try {
+    await client.send(new DescribeTableCommand({ TableName: tableName }));
+    return true;
+  } catch (error) {
+    if (error instanceof ResourceNotFoundException) return false;
+    throw error;
+  }
+};
+
+/**
+ * Create a table and wait until it is active. The waiter's default 20 s first delay is for AWS;
+ * DynamoDB Local creates a table in milliseconds.
+ */
+export const createTableAndWait = async (
+  client: DynamoDBClient,
+  input: CreateTableCommandInput,
+): Promise<void> => {
+  await client.send(new CreateTableCommand(input));
   await waitUntilTableExists(
     { client, minDelay: 0.1, maxDelay: 0.5, maxWaitTime: 30 },
-    { TableName: tableName },
+    { TableName: input.TableName ?? '' },
   );
+};
+
+/** Create the orders table with its stream and TTL, and wait until it is active. */
+export const createOrdersTable = async (client: DynamoDBClient, tableName: string): Promise<void> => {
+  await createTableAndWait(client, createTableInput(tableName));
   await client.send(
     new UpdateTimeToLiveCommand({
       TableName: tableName,

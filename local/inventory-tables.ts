@@ -1,13 +1,10 @@
 import {
-  CreateTableCommand,
   type CreateTableCommandInput,
-  DescribeTableCommand,
   type DynamoDBClient,
-  ResourceNotFoundException,
   UpdateTimeToLiveCommand,
-  waitUntilTableExists,
 } from '@aws-sdk/client-dynamodb';
 import { idempotencyTable, inventoryTable } from '../lambdas/inventory/tables';
+import { createTableAndWait, tableExists } from './dynamodb';
 
 export interface InventoryTableNames {
   readonly inventory: string;
@@ -36,29 +33,13 @@ export const inventoryTableInputs = (names: InventoryTableNames): CreateTableCom
   },
 ];
 
-const exists = async (client: DynamoDBClient, tableName: string): Promise<boolean> => {
-  try {
-    await client.send(new DescribeTableCommand({ TableName: tableName }));
-    return true;
-  } catch (error) {
-    if (error instanceof ResourceNotFoundException) return false;
-    throw error;
-  }
-};
-
 /** Create inventory's table and its idempotency table (with TTL) unless they exist already. */
 export const createInventoryTables = async (
   client: DynamoDBClient,
   names: InventoryTableNames,
 ): Promise<void> => {
   for (const input of inventoryTableInputs(names)) {
-    const tableName = input.TableName ?? '';
-    if (await exists(client, tableName)) continue;
-    await client.send(new CreateTableCommand(input));
-    await waitUntilTableExists(
-      { client, minDelay: 0.1, maxDelay: 0.5, maxWaitTime: 30 },
-      { TableName: tableName },
-    );
+    if (!(await tableExists(client, input.TableName ?? ''))) await createTableAndWait(client, input);
   }
   await client
     .send(

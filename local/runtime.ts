@@ -1,5 +1,4 @@
 import { join } from 'node:path';
-import { DescribeTableCommand, ResourceNotFoundException } from '@aws-sdk/client-dynamodb';
 import { SendMessageCommand } from '@aws-sdk/client-sqs';
 import type { DeliveryResult } from '../lambdas/inventory/consumer';
 import { readOrdersConfig } from '../lambdas/orders/config';
@@ -18,7 +17,7 @@ import {
   startLocalInventory,
   startLocalReconciler,
 } from './consumers';
-import { createOrdersTable, type DynamoDbLocal, startDynamoDbLocal } from './dynamodb';
+import { createOrdersTable, type DynamoDbLocal, startDynamoDbLocal, tableExists } from './dynamodb';
 import {
   type AcceptedEvent,
   type EventTarget,
@@ -139,7 +138,7 @@ export const startLocalRuntime = async (options: LocalRuntimeOptions = {}): Prom
     const dynamoDbPort = await claimPort(options.dynamoDbPort ?? 8000);
     const dynamoDb = await startDynamoDbLocal(dynamoDbPort, options.dynamoDbDataPath);
     stops.push(() => dynamoDb.stop());
-    if (!(await tableExists(dynamoDb, tableName))) await createOrdersTable(dynamoDb.client, tableName);
+    if (!(await tableExists(dynamoDb.client, tableName))) await createOrdersTable(dynamoDb.client, tableName);
 
     const env: Record<string, string | undefined> = { ...process.env, TABLE_NAME: tableName, ...options.env };
 
@@ -276,12 +275,3 @@ export const startLocalRuntime = async (options: LocalRuntimeOptions = {}): Prom
 };
 
 /** With an on-disk DynamoDB Local the table survives restarts. */
-const tableExists = async (dynamoDb: DynamoDbLocal, tableName: string): Promise<boolean> => {
-  try {
-    await dynamoDb.client.send(new DescribeTableCommand({ TableName: tableName }));
-    return true;
-  } catch (error) {
-    if (error instanceof ResourceNotFoundException) return false;
-    throw error;
-  }
-};
