@@ -33,6 +33,13 @@ export const usd = (value: number): string => {
   return `$${Number(value.toPrecision(2)).toString()}`;
 };
 
+/** A unit price: up to four significant digits, never fewer than two decimals ($0.625, $13.33, $1.00). */
+export const unitPrice = (value: number): string => {
+  const rounded = Number(value.toPrecision(4));
+  const decimals = Math.max(2, (rounded.toString().split('.')[1] ?? '').length);
+  return `$${rounded.toFixed(decimals)}`;
+};
+
 export const ratio = (value: number | undefined): string => (value === undefined ? '–' : `×${num(value, 2)}`);
 
 const yes = (met: boolean): string => (met ? 'yes' : '**no**');
@@ -340,7 +347,7 @@ const costSection = (
   rows.push(['**Total**', ...designs.map((d) => `**${usd(d.totalUsd)}**`)]);
   const priceRows = Object.values(prices.prices).map((p) => [
     p.unit,
-    usd(p.usd * 1_000_000),
+    unitPrice(p.usd * 1_000_000),
     p.metering,
     p.source,
   ]);
@@ -352,7 +359,7 @@ const costSection = (
     '',
     markdownTable(['', ...designs.map((d) => d.name)], rows, `l${'r'.repeat(designs.length)}`),
     '',
-    'Not included: consumers (the same for every design), storage, logs and traces, data transfer. EventBridge Pipes is priced with one request per event after filtering (AWS counts each 64 KB of payload; batching does not make it cheaper here) and with billed stream reads, since only Lambda reads a stream for free; a pipe also polls an idle stream, which costs about $2 per shard-month at four polls a second, whatever the traffic. Pipes cannot mark items published, so it runs without delivery tracking and keeps no reconciler.',
+    'Not included: consumers (the same for every design), storage, logs and traces, data transfer. EventBridge Pipes is priced at one request per event after filtering (each 64 KB chunk of payload is a request; a batch counted as fewer requests would only lower that line) and with billed stream reads, since only Lambda reads a stream for free; a pipe also polls an idle stream, which at four polls a second would cost about $2 per shard-month whatever the traffic. Pipes cannot mark items published, so it runs without delivery tracking and without the reconciler that relies on it.',
     '',
     '### Price table',
     '',

@@ -6,6 +6,7 @@ import {
   ratio,
   renderMarkdown,
   trackingVerdict,
+  unitPrice,
   usd,
 } from '../../../bench/report';
 import type { BenchResults } from '../../../bench/results';
@@ -41,6 +42,13 @@ describe('number formatting', () => {
     expect(usd(0.0636)).toBe('$0.064');
     expect(usd(0.00273)).toBe('$0.0027');
     expect(usd(0)).toBe('$0');
+  });
+
+  it('formats unit prices without losing the digits that matter', () => {
+    expect(unitPrice(0.625)).toBe('$0.625');
+    expect(unitPrice(13.3334)).toBe('$13.33');
+    expect(unitPrice(1)).toBe('$1.00');
+    expect(unitPrice(0.2)).toBe('$0.20');
   });
 });
 
