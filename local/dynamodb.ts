@@ -42,12 +42,18 @@ export interface DynamoDbLocal {
  */
 export const startDynamoDbLocal = async (port: number, dataPath?: string): Promise<DynamoDbLocal> => {
   checkJava();
-  const child = spawn({ port, stdio: 'ignore', ...(dataPath ? { path: dataPath } : {}) });
+  // Its own process group: a Ctrl-C in the terminal reaches only our process, which stops the
+  // stream poller before the database, instead of the JVM dying under a poller mid-request.
+  const child = spawn({ port, stdio: 'ignore', detached: true, ...(dataPath ? { path: dataPath } : {}) });
+  // Detached, it would outlive a crash of ours: take it down with us whatever way we exit.
+  const killOnExit = () => child.kill();
+  process.once('exit', killOnExit);
   const endpoint = `http://127.0.0.1:${port}`;
   const client = localDynamoDbClient(endpoint);
   let exited = false;
   child.once('exit', () => {
     exited = true;
+    process.removeListener('exit', killOnExit);
   });
   const deadline = Date.now() + 30_000;
   for (;;) {

@@ -44,7 +44,7 @@ describe('inventory consumer on DynamoDB Local', () => {
     db = await startTestDynamoDb();
   });
   afterAll(async () => {
-    await db.stop();
+    await db?.stop();
   });
 
   beforeEach(async () => {

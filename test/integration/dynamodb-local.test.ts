@@ -9,7 +9,7 @@ describe('DynamoDB Local orders table', () => {
     db = await startTestDynamoDb();
   });
   afterAll(async () => {
-    await db.stop();
+    await db?.stop();
   });
 
   it('is created with the stream, TTL and pending index the stack deploys', async () => {
