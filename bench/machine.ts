@@ -1,6 +1,5 @@
 import { spawnSync } from 'node:child_process';
 import { readFileSync } from 'node:fs';
-import { createRequire } from 'node:module';
 import { cpus, loadavg, release, totalmem, type } from 'node:os';
 
 /** What the numbers were measured on: results from different machines are not comparable. */
@@ -17,11 +16,10 @@ export interface MachineDescription {
   readonly loadAverageAtStart: number;
 }
 
-const require = createRequire(import.meta.url);
-
+/** Read from node_modules directly: packages with an `exports` map do not expose package.json. */
 const packageVersion = (name: string): string => {
   try {
-    const path = require.resolve(`${name}/package.json`);
+    const path = new URL(`../node_modules/${name}/package.json`, import.meta.url);
     return (JSON.parse(readFileSync(path, 'utf8')) as { version: string }).version;
   } catch {
     return 'unknown';
