@@ -1,11 +1,10 @@
 import { randomUUID } from 'node:crypto';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
-import type { AddressInfo } from 'node:net';
 import { putEventsEntrySize } from '../lambdas/outbox/entry-size';
 import { DEFAULT_PUT_EVENTS_LIMITS, type PutEventsLimits } from '../lambdas/outbox/limits';
 import type { Subscription } from '../lambdas/shared/subscriptions';
 import { compileEventPattern, type EventMatcher } from './event-pattern';
-import { PortInUseError } from './http-server';
+import { closeServer, configuredPort, listen, RequestBodyTooLargeError, readBody } from './http';
 
 /*
  * A local EventBridge endpoint. It speaks the PutEvents wire protocol (AWS JSON 1.1: POST / with
@@ -327,26 +326,19 @@ export class LocalEventBus {
   }
 
   async start(): Promise<void> {
-    const fromEnv = process.env.EVENTBRIDGE_PORT;
-    const port = this.options.port ?? (fromEnv ? Number(fromEnv) : DEFAULT_EVENTBRIDGE_PORT);
-    if (!Number.isInteger(port) || port < 0 || port > 65_535)
-      throw new Error(`EventBridge port must be a port number, got "${fromEnv ?? port}"`);
+    const port = configuredPort(
+      'EventBridge',
+      this.options.port,
+      'EVENTBRIDGE_PORT',
+      DEFAULT_EVENTBRIDGE_PORT,
+    );
     const server = createServer((request, response) => {
       this.handle(request, response).catch((error: unknown) => {
         this.sendError(response, new AwsError(500, 'InternalException', String(error)));
       });
     });
-    await new Promise<void>((resolve, reject) => {
-      const failed = (error: NodeJS.ErrnoException): void =>
-        reject(error.code === 'EADDRINUSE' ? new PortInUseError(port) : error);
-      server.once('error', failed);
-      server.listen(port, this.options.host ?? '127.0.0.1', () => {
-        server.off('error', failed);
-        resolve();
-      });
-    });
+    this.boundPort = await listen(server, port, this.options.host ?? '127.0.0.1');
     this.server = server;
-    this.boundPort = (server.address() as AddressInfo).port;
     this.stopped = false;
   }
 
@@ -362,10 +354,7 @@ export class LocalEventBus {
     const server = this.server;
     this.server = undefined;
     if (!server) return;
-    await new Promise<void>((resolve) => {
-      server.close(() => resolve());
-      server.closeAllConnections();
-    });
+    await closeServer(server);
   }
 
   private async handle(request: IncomingMessage, response: ServerResponse): Promise<void> {
@@ -387,7 +376,9 @@ export class LocalEventBus {
         return this.sendJson(response, 200, this.faultSettings);
       case 'PUT /faults': {
         try {
-          const body = JSON.parse((await readBody(request)).toString('utf8')) as Partial<FaultSettings>;
+          const body = JSON.parse(
+            (await readRequestBody(request)).toString('utf8'),
+          ) as Partial<FaultSettings>;
           return this.sendJson(response, 200, this.setFaults(body));
         } catch (error) {
           return this.sendJson(response, 400, {
@@ -410,7 +401,7 @@ export class LocalEventBus {
         const operation = typeof target === 'string' ? target : '(no X-Amz-Target)';
         throw new AwsError(400, 'UnknownOperationException', `Operation ${operation} is not supported.`);
       }
-      const body = await readBody(request);
+      const body = await readRequestBody(request);
       this.stats.calls++;
       this.injectCallFaults();
       let input: unknown;
@@ -704,27 +695,16 @@ const entrySize = (entry: Record<string, unknown>): number => {
   });
 };
 
-/** The request body; past MAX_REQUEST_BYTES it is drained and refused, never buffered. */
-const readBody = (request: IncomingMessage): Promise<Buffer> =>
-  new Promise((resolve, reject) => {
-    const chunks: Buffer[] = [];
-    let size = 0;
-    request.on('data', (chunk: Buffer) => {
-      size += chunk.length;
-      if (size <= MAX_REQUEST_BYTES) chunks.push(chunk);
-    });
-    request.on('end', () =>
-      size > MAX_REQUEST_BYTES
-        ? reject(
-            new AwsError(
-              400,
-              'ValidationException',
-              'Total size of the entries in the request is over the limit.',
-            ),
-          )
-        : resolve(Buffer.concat(chunks)),
-    );
-    request.on('error', reject);
+/** The request body; past MAX_REQUEST_BYTES it is refused as PutEvents refuses an oversized call. */
+const readRequestBody = (request: IncomingMessage): Promise<Buffer> =>
+  readBody(request, MAX_REQUEST_BYTES).catch((error: unknown) => {
+    throw error instanceof RequestBodyTooLargeError
+      ? new AwsError(
+          400,
+          'ValidationException',
+          'Total size of the entries in the request is over the limit.',
+        )
+      : error;
   });
 
 /** Start a local bus; `stop()` it when done. */

@@ -1,7 +1,9 @@
 import { randomUUID } from 'node:crypto';
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
-import type { AddressInfo } from 'node:net';
 import type { APIGatewayProxyEventV2, APIGatewayProxyResultV2, Context } from 'aws-lambda';
+import { closeServer, listen, RequestBodyTooLargeError, readBody } from './http';
+
+export { PortInUseError } from './http';
 
 /**
  * A local stand-in for API Gateway HTTP API in front of one Lambda function: requests become
@@ -50,14 +52,6 @@ export interface LocalHttpApi {
   readonly url: string;
   readonly port: number;
   close(): Promise<void>;
-}
-
-/** A port that another process already listens on. */
-export class PortInUseError extends Error {
-  constructor(readonly port: number) {
-    super(`Port ${port} is already in use`);
-    this.name = 'PortInUseError';
-  }
 }
 
 /** HTTP API's payload limit; anything larger never reaches the function. */
@@ -250,16 +244,12 @@ const gatewayError = (statusCode: number, message: string): Outgoing => ({
   body: Buffer.from(JSON.stringify({ message })),
 });
 
-const readBody = async (req: IncomingMessage): Promise<Buffer | undefined> => {
-  const chunks: Buffer[] = [];
-  let size = 0;
-  for await (const chunk of req as AsyncIterable<Buffer>) {
-    size += chunk.length;
-    // Keep draining so the client can read our 413, but stop holding the bytes.
-    if (size <= GATEWAY_MAX_BODY_BYTES) chunks.push(chunk);
-  }
-  return size > GATEWAY_MAX_BODY_BYTES ? undefined : Buffer.concat(chunks);
-};
+/** The request body, or undefined when it is over the gateway's limit (answered with 413). */
+const readGatewayBody = (req: IncomingMessage): Promise<Buffer | undefined> =>
+  readBody(req, GATEWAY_MAX_BODY_BYTES).catch((error: unknown) => {
+    if (error instanceof RequestBodyTooLargeError) return undefined;
+    throw error;
+  });
 
 /** Serve `handler` behind a local HTTP API emulation. Rejects with PortInUseError for a busy port. */
 export const startLocalHttpApi = async (options: LocalHttpApiOptions): Promise<LocalHttpApi> => {
@@ -277,7 +267,7 @@ export const startLocalHttpApi = async (options: LocalHttpApiOptions): Promise<L
       req.resume();
       outgoing = gatewayError(404, 'Not Found');
     } else {
-      const body = await readBody(req);
+      const body = await readGatewayBody(req);
       if (body === undefined) outgoing = gatewayError(413, 'Request Entity Too Large');
       else {
         try {
@@ -314,20 +304,6 @@ export const startLocalHttpApi = async (options: LocalHttpApiOptions): Promise<L
     });
   });
 
-  await new Promise<void>((resolve, reject) => {
-    server.once('error', (error: NodeJS.ErrnoException) =>
-      reject(error.code === 'EADDRINUSE' ? new PortInUseError(options.port) : error),
-    );
-    server.listen(options.port, host, () => resolve());
-  });
-  const { port } = server.address() as AddressInfo;
-  return {
-    url: `http://${host}:${port}`,
-    port,
-    close: () =>
-      new Promise<void>((resolve, reject) => {
-        server.close((error) => (error ? reject(error) : resolve()));
-        server.closeAllConnections();
-      }),
-  };
+  const port = await listen(server, options.port, host);
+  return { url: `http://${host}:${port}`, port, close: () => closeServer(server) };
 };

@@ -1,6 +1,6 @@
 import { createHash, randomUUID } from 'node:crypto';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
-import type { AddressInfo } from 'node:net';
+import { closeServer, configuredPort, listen, RequestBodyTooLargeError, readBody } from './http';
 
 /*
  * A local stand-in for the SQS queues of the stack (the relay's poison and failure queues, the
@@ -23,6 +23,8 @@ export const DEFAULT_SQS_PORT = 9324;
 const ACCOUNT = '000000000000';
 const MAX_MESSAGE_BYTES = 256 * 1024;
 const MAX_BATCH = 10;
+/** Room for a full batch of message bodies after JSON escaping, plus the request around them. */
+const MAX_REQUEST_BYTES = 2 * MAX_MESSAGE_BYTES + 64 * 1024;
 const DEFAULT_VISIBILITY_SECONDS = 30;
 
 interface StoredMessage {
@@ -98,34 +100,21 @@ export class LocalSqs {
   }
 
   async start(): Promise<void> {
-    const fromEnv = process.env.SQS_PORT;
-    const port = this.options.port ?? (fromEnv ? Number(fromEnv) : DEFAULT_SQS_PORT);
-    if (!Number.isInteger(port) || port < 0 || port > 65_535)
-      throw new Error(`SQS port must be a port number, got "${fromEnv ?? port}"`);
+    const port = configuredPort('SQS', this.options.port, 'SQS_PORT', DEFAULT_SQS_PORT);
     const server = createServer((request, response) => {
       this.handle(request, response).catch((error: unknown) =>
         this.sendError(response, new SqsError('InternalError', String(error), 500)),
       );
     });
-    await new Promise<void>((resolve, reject) => {
-      server.once('error', reject);
-      server.listen(port, this.options.host ?? '127.0.0.1', () => {
-        server.off('error', reject);
-        resolve();
-      });
-    });
+    this.boundPort = await listen(server, port, this.options.host ?? '127.0.0.1');
     this.server = server;
-    this.boundPort = (server.address() as AddressInfo).port;
   }
 
   async stop(): Promise<void> {
     const server = this.server;
     this.server = undefined;
     if (!server) return;
-    await new Promise<void>((resolve) => {
-      server.close(() => resolve());
-      server.closeAllConnections();
-    });
+    await closeServer(server);
   }
 
   private async handle(request: IncomingMessage, response: ServerResponse): Promise<void> {
@@ -133,10 +122,14 @@ export class LocalSqs {
       const target = request.headers['x-amz-target'];
       if (request.method !== 'POST' || typeof target !== 'string' || !target.startsWith('AmazonSQS.'))
         throw new SqsError('InvalidAction', 'Use POST / with X-Amz-Target: AmazonSQS.<Operation>.');
-      const raw = await readBody(request);
+      const raw = await readBody(request, MAX_REQUEST_BYTES).catch((error: unknown) => {
+        throw error instanceof RequestBodyTooLargeError
+          ? new SqsError('BatchRequestTooLong', 'The request is too large.')
+          : error;
+      });
       let input: unknown;
       try {
-        input = raw.length === 0 ? {} : JSON.parse(raw);
+        input = raw.length === 0 ? {} : JSON.parse(raw.toString('utf8'));
       } catch {
         throw new SqsError('InvalidParameterValue', 'The request body is not valid JSON.');
       }
@@ -344,22 +337,6 @@ export class LocalSqs {
 }
 
 const queueMissing = () => new SqsError('QueueDoesNotExist', 'The specified queue does not exist.');
-
-const readBody = (request: IncomingMessage): Promise<string> =>
-  new Promise((resolve, reject) => {
-    const chunks: Buffer[] = [];
-    let size = 0;
-    request.on('data', (chunk: Buffer) => {
-      size += chunk.length;
-      if (size <= 2 * MAX_MESSAGE_BYTES + 64 * 1024) chunks.push(chunk);
-    });
-    request.on('end', () =>
-      size > 2 * MAX_MESSAGE_BYTES + 64 * 1024
-        ? reject(new SqsError('BatchRequestTooLong', 'The request is too large.'))
-        : resolve(Buffer.concat(chunks).toString('utf8')),
-    );
-    request.on('error', reject);
-  });
 
 /** Start a local SQS endpoint with `queues`; `stop()` it when done. */
 export const startLocalSqs = async (options: LocalSqsOptions = {}): Promise<LocalSqs> => {
