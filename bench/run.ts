@@ -79,7 +79,7 @@ const main = async (): Promise<number> => {
     log(`settings: relay from ${settings.sources.relay}, API from ${settings.sources.api}`);
 
     const { startDynamoDbLocal } = await import('../local/dynamodb');
-    const { claimPort } = await import('../local/runtime');
+    const { claimPort } = await import('../local/ports');
     const { BusProbe, Signal } = await import('./harness');
     const signal = new Signal();
     const relayBus = new BusProbe(signal);
