@@ -1,7 +1,7 @@
-import { DynamoDBDocumentClient, ScanCommand } from '@aws-sdk/lib-dynamodb';
+import { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
-import { OUTBOX_SK_PREFIX } from '../../lambdas/shared/keys';
 import { type LocalRuntime, startLocalRuntime } from '../../local/runtime';
+import { scanOutboxItems } from '../support/outbox-items';
 
 const ORDERS = 500;
 const CONCURRENCY = 8;
@@ -82,14 +82,7 @@ describe('relay offline under faults: nothing is lost', () => {
 
       // Assess: every committed event is on the bus; none parked or discarded.
       const doc = DynamoDBDocumentClient.from(runtime.dynamoDb.client);
-      const { Items = [] } = await doc.send(
-        new ScanCommand({
-          TableName: runtime.tableName,
-          FilterExpression: 'begins_with(SK, :outbox)',
-          ExpressionAttributeValues: { ':outbox': OUTBOX_SK_PREFIX },
-          ConsistentRead: true,
-        }),
-      );
+      const Items = await scanOutboxItems(doc, runtime.tableName);
       expect(Items).toHaveLength(ORDERS);
       const counts = bus.detailEventIdCounts();
       const lost = Items.filter((item) => !counts.has(item.eventId as string));

@@ -1,7 +1,7 @@
 import { DynamoDBDocumentClient, ScanCommand } from '@aws-sdk/lib-dynamodb';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
-import { OUTBOX_SK_PREFIX } from '../../lambdas/shared/keys';
 import { type LocalRuntime, startLocalRuntime } from '../../local/runtime';
+import { scanOutboxItems } from '../support/outbox-items';
 
 const ORDERS = 500;
 const CANCEL_EVERY = 5;
@@ -67,14 +67,7 @@ describe('relay offline: DynamoDB Local stream → relay handler → local Event
 
       // Assess: the bus holds exactly the outbox, once.
       const doc = DynamoDBDocumentClient.from(runtime.dynamoDb.client);
-      const { Items = [] } = await doc.send(
-        new ScanCommand({
-          TableName: runtime.tableName,
-          FilterExpression: 'begins_with(SK, :outbox)',
-          ExpressionAttributeValues: { ':outbox': OUTBOX_SK_PREFIX },
-          ConsistentRead: true,
-        }),
-      );
+      const Items = await scanOutboxItems(doc, runtime.tableName);
       expect(Items).toHaveLength(expectedEvents);
       const counts = runtime.eventBus.detailEventIdCounts();
       expect(new Set(counts.keys())).toEqual(new Set(Items.map((i) => i.eventId as string)));
