@@ -16,10 +16,10 @@ import {
   transactionalWriteUnits,
   updateWriteUnits,
 } from './dynamodb-units';
-import { RelayConsumer } from './harness';
+import type { RelayConsumer } from './harness';
 import { localStreamsClient } from './local-clients';
 import { placeOrder } from './orders-load';
-import { dropTable, newTable, type RelayBenchDeps } from './relay';
+import { dropTable, newTable, type RelayBenchDeps, type RelayRunOptions, runRelay } from './relay';
 import { logRequests } from './sdk-hooks';
 import type { IndexSettings } from './settings';
 import { median } from './stats';
@@ -175,41 +175,15 @@ const readStream = async (deps: RelayBenchDeps, tableName: string): Promise<Stre
   return out;
 };
 
-/** Run the relay over the table's stream until `events` events are out and it is idle. */
+/** The relay over the table's stream until `events` events are out and it is idle. */
 const relayOnce = async (
   deps: RelayBenchDeps,
   tableName: string,
   tracking: boolean,
   events: number,
-  overrides: { batchSize?: number; filterPatterns?: readonly string[]; waitForInvocations?: number } = {},
-): Promise<RelayConsumer> => {
-  deps.relayBus.reset();
-  const streams = localStreamsClient(deps.dynamoDb.endpoint);
-  const consumer = new RelayConsumer({
-    streams,
-    streamArn: await latestStreamArn(deps.dynamoDb.client, tableName),
-    handler: tracking ? deps.relayHandlers.trackingOn : deps.relayHandlers.trackingOff,
-    settings: deps.settings,
-    signal: deps.signal,
-    ...(overrides.batchSize === undefined ? {} : { batchSize: overrides.batchSize }),
-    ...(overrides.filterPatterns === undefined ? {} : { filterPatterns: overrides.filterPatterns }),
-  });
-  consumer.start();
-  try {
-    await deps.signal.until(
-      () =>
-        deps.relayBus.distinct >= events &&
-        consumer.idle &&
-        consumer.invocations.length >= (overrides.waitForInvocations ?? 0),
-      120_000,
-      () => `the relay to publish ${events} events (published ${deps.relayBus.distinct})`,
-    );
-  } finally {
-    await consumer.stop();
-    streams.destroy();
-  }
-  return consumer;
-};
+  options: RelayRunOptions = {},
+): Promise<RelayConsumer> =>
+  (await runRelay(deps, tableName, tracking, events, { timeoutMs: 120_000, ...options })).consumer;
 
 const trackingWrites = async (
   deps: RelayBenchDeps,

@@ -103,8 +103,6 @@ export interface LagResult {
 
 const DRAIN_TIMEOUT_MS = 300_000;
 
-const streamsClient = (db: DynamoDbLocal): DynamoDBStreamsClient => localStreamsClient(db.endpoint);
-
 /** A fresh orders table; a tracked one under the name the tracking relay was configured with. */
 export const newTable = async (deps: RelayBenchDeps, purpose: string, tracking: boolean): Promise<string> => {
   const name = tracking ? deps.trackedTableName : `bench-${purpose}-${randomUUID().slice(0, 8)}`;
@@ -118,6 +116,58 @@ export const dropTable = (deps: RelayBenchDeps, name: string): Promise<unknown> 
 const invocationSummary = (invocations: readonly Invocation[]): Summary | undefined =>
   invocations.length > 0 ? summarize(invocations.map((i) => i.ms)) : undefined;
 
+export interface RelayRunOptions {
+  readonly batchSize?: number;
+  readonly filterPatterns?: readonly string[];
+  /** Also wait until the relay has been invoked this often (an unfiltered relay idles on records it drops). */
+  readonly waitForInvocations?: number;
+  /** @default DRAIN_TIMEOUT_MS */
+  readonly timeoutMs?: number;
+}
+
+/**
+ * Run the relay with the deployed mapping settings over `tableName`'s stream until `expected`
+ * events are accepted and the invocation that sent the last one has returned (with tracking,
+ * that includes marking its batch published). Returns the stopped consumer and the seconds taken.
+ */
+export const runRelay = async (
+  deps: RelayBenchDeps,
+  tableName: string,
+  tracking: boolean,
+  expected: number,
+  options: RelayRunOptions = {},
+): Promise<{ consumer: RelayConsumer; seconds: number }> => {
+  const probe = deps.relayBus;
+  probe.reset();
+  const streams = localStreamsClient(deps.dynamoDb.endpoint);
+  const consumer = new RelayConsumer({
+    streams,
+    streamArn: await latestStreamArn(deps.dynamoDb.client, tableName),
+    handler: tracking ? deps.relayHandlers.trackingOn : deps.relayHandlers.trackingOff,
+    settings: deps.settings,
+    signal: deps.signal,
+    ...(options.batchSize === undefined ? {} : { batchSize: options.batchSize }),
+    ...(options.filterPatterns === undefined ? {} : { filterPatterns: options.filterPatterns }),
+  });
+  const started = performance.now();
+  consumer.start();
+  try {
+    await deps.signal.until(
+      () =>
+        probe.distinct >= expected &&
+        consumer.idle &&
+        consumer.invocations.length >= (options.waitForInvocations ?? 0),
+      options.timeoutMs ?? DRAIN_TIMEOUT_MS,
+      () =>
+        `the relay to publish ${expected} events (accepted ${probe.distinct}, poller ${JSON.stringify(consumer.stats)})`,
+    );
+  } finally {
+    await consumer.stop();
+    streams.destroy();
+  }
+  return { consumer, seconds: (performance.now() - started) / 1000 };
+};
+
 /** Consume `expected` events already in `tableName`'s stream with the relay, timing it. */
 const drainWithRelay = async (
   deps: RelayBenchDeps,
@@ -126,31 +176,7 @@ const drainWithRelay = async (
   expected: number,
 ): Promise<ConsumerRun> => {
   const probe = deps.relayBus;
-  probe.reset();
-  const streams = streamsClient(deps.dynamoDb);
-  const consumer = new RelayConsumer({
-    streams,
-    streamArn: await latestStreamArn(deps.dynamoDb.client, tableName),
-    handler: tracking ? deps.relayHandlers.trackingOn : deps.relayHandlers.trackingOff,
-    settings: deps.settings,
-    signal: deps.signal,
-  });
-  const started = performance.now();
-  consumer.start();
-  try {
-    // Done when every event is accepted and the invocation that sent the last one has returned
-    // (with tracking, that includes marking its batch published).
-    await deps.signal.until(
-      () => probe.distinct >= expected && consumer.idle,
-      DRAIN_TIMEOUT_MS,
-      () =>
-        `the relay to drain ${expected} events (accepted ${probe.distinct}, poller ${JSON.stringify(consumer.stats)})`,
-    );
-  } finally {
-    await consumer.stop();
-    streams.destroy();
-  }
-  const seconds = (performance.now() - started) / 1000;
+  const { consumer, seconds } = await runRelay(deps, tableName, tracking, expected);
   if (consumer.log.errors > 0 || consumer.discarded > 0)
     throw new Error(`The relay reported errors while draining: ${consumer.log.firstMessages.join('; ')}`);
   const invocationMs = invocationSummary(consumer.invocations);
@@ -195,7 +221,7 @@ const drainWithBaseline = async (
 ): Promise<ConsumerRun> => {
   const probe = deps.baselineBus;
   probe.reset();
-  const streams = streamsClient(deps.dynamoDb);
+  const streams = localStreamsClient(deps.dynamoDb.endpoint);
   const eventBridge = eventBridgeClient(probe.endpoint);
   const baseline = baselineFor(
     deps,
@@ -365,8 +391,8 @@ const lagRun = async (
   deps.relayBus.reset();
   deps.baselineBus.reset();
   const streamArn = await latestStreamArn(deps.dynamoDb.client, tableName);
-  const relayStreams = streamsClient(deps.dynamoDb);
-  const baselineStreams = streamsClient(deps.dynamoDb);
+  const relayStreams = localStreamsClient(deps.dynamoDb.endpoint);
+  const baselineStreams = localStreamsClient(deps.dynamoDb.endpoint);
   const eventBridge = eventBridgeClient(deps.baselineBus.endpoint);
   const relay = new RelayConsumer({
     streams: relayStreams,
