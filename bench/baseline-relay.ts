@@ -18,8 +18,7 @@ import {
 } from '@aws-sdk/client-eventbridge';
 import { unmarshall } from '@aws-sdk/util-dynamodb';
 import { mapWithConcurrency } from '../lambdas/outbox/concurrency';
-import { OUTBOX_SK_PREFIX } from '../lambdas/shared/keys';
-import { ordersTable } from '../lambdas/shared/table-definition';
+import type { OutboxLayout } from '../lambdas/outbox/layout';
 
 /**
  * The floor the relay is measured against: read the stream with GetRecords and send each outbox
@@ -31,6 +30,8 @@ import { ordersTable } from '../lambdas/shared/table-definition';
 export interface BaselineRelayOptions {
   readonly streams: DynamoDBStreamsClient;
   readonly streamArn: string;
+  /** How outbox items are keyed: the relay's layout, so both pick the same records. */
+  readonly layout: OutboxLayout;
   readonly eventBridge: EventBridgeClient;
   readonly eventBusName: string;
   readonly source: string;
@@ -75,10 +76,12 @@ interface Outgoing {
 }
 
 const toOutgoing = (record: _Record, options: BaselineRelayOptions): Outgoing | undefined => {
+  const { layout } = options;
   const keys = record.dynamodb?.Keys;
-  const sk = keys?.[ordersTable.sortKey]?.S;
+  const sk = keys?.[layout.sortKey]?.S;
   const image = record.dynamodb?.NewImage;
-  if (record.eventName !== 'INSERT' || !keys || !sk?.startsWith(OUTBOX_SK_PREFIX) || !image) return undefined;
+  if (record.eventName !== 'INSERT' || !keys || !sk?.startsWith(layout.sortKeyPrefix) || !image)
+    return undefined;
   return {
     entry: {
       Source: options.source,
@@ -161,6 +164,7 @@ export class BaselineRelay {
   private async markPublished(outgoing: readonly Outgoing[]): Promise<void> {
     const mark = this.options.markPublished;
     if (!mark) return;
+    const { layout } = this.options;
     const now = new Date();
     const publishedAt = now.toISOString();
     const expiresAt = String(Math.floor(now.getTime() / 1000) + 7 * DAY_SECONDS);
@@ -170,9 +174,16 @@ export class BaselineRelay {
           new UpdateItemCommand({
             TableName: mark.tableName,
             Key: key,
-            UpdateExpression: 'SET publishedAt = :publishedAt, expiresAt = :expiresAt REMOVE pendingShard',
-            ConditionExpression: 'attribute_exists(PK)',
-            ExpressionAttributeValues: { ':publishedAt': { S: publishedAt }, ':expiresAt': { N: expiresAt } },
+            // The relay's update (DynamoDbDeliveryTracker.markPublished), written out.
+            UpdateExpression: 'SET #publishedAt = :at, #expiresAt = :expiresAt REMOVE #pendingShard',
+            ConditionExpression: 'attribute_exists(#pk)',
+            ExpressionAttributeNames: {
+              '#publishedAt': 'publishedAt',
+              '#expiresAt': layout.timeToLiveAttribute,
+              '#pendingShard': layout.pendingIndex.shardAttribute,
+              '#pk': layout.partitionKey,
+            },
+            ExpressionAttributeValues: { ':at': { S: publishedAt }, ':expiresAt': { N: expiresAt } },
           }),
         );
         this.stats.updates++;
@@ -184,9 +195,15 @@ export class BaselineRelay {
       await mapWithConcurrency(batches, BATCHES_IN_FLIGHT, async (batch) => {
         let requests: Array<{ PutRequest: { Item: Record<string, AttributeValue> } }> = batch.map(
           ({ image }) => {
-            const { pendingShard: _published, ...rest } = image;
+            const { [layout.pendingIndex.shardAttribute]: _published, ...rest } = image;
             return {
-              PutRequest: { Item: { ...rest, publishedAt: { S: publishedAt }, expiresAt: { N: expiresAt } } },
+              PutRequest: {
+                Item: {
+                  ...rest,
+                  publishedAt: { S: publishedAt },
+                  [layout.timeToLiveAttribute]: { N: expiresAt },
+                },
+              },
             };
           },
         );

@@ -6,7 +6,7 @@ import { promisify } from 'node:util';
 import { median } from './stats';
 
 /*
- * Cold-start proxies. Each Lambda is bundled by the OutboxFunction construct itself (NodejsFunction
+ * Cold-start proxies. Each Lambda is bundled by the PowertoolsFunction construct itself (NodejsFunction
  * with the locally installed esbuild: ESM, minified, node24 target, source maps, the AWS SDK left
  * to the runtime), exactly as `cdk deploy` bundles it. Then each bundle is imported in a fresh
  * Node process, with the function's NODE_OPTIONS, N times; the median import time is what the
@@ -103,7 +103,7 @@ interface Bundled {
   readonly mapBytes: number;
 }
 
-/** Bundle `entries` with OutboxFunction; returns each bundle's file. */
+/** Bundle `entries` with PowertoolsFunction; returns each bundle's file. */
 const bundleWithStack = async (
   entries: readonly { id: string; entry: string }[],
   options: ColdStartOptions,
@@ -112,7 +112,7 @@ const bundleWithStack = async (
   const { App, Stack } = await import('aws-cdk-lib');
   const { CfnFunction } = await import('aws-cdk-lib/aws-lambda');
   const { LogLevel } = await import('aws-cdk-lib/aws-lambda-nodejs');
-  const { OutboxFunction } = await import('../lib/constructs/outbox-function');
+  const { PowertoolsFunction } = await import('../lib/outbox/function');
   const outdir = join(options.buildDir, 'cdk.out');
   const app = new App({ outdir, context: options.cdkContext });
   const stack = new Stack(app, stackName);
@@ -120,7 +120,7 @@ const bundleWithStack = async (
   for (const { id, entry } of entries) {
     try {
       // logLevel only quiets esbuild's summary on the console; the output is the same.
-      const fn = new OutboxFunction(stack, id, {
+      const fn = new PowertoolsFunction(stack, id, {
         entry: resolve(options.projectRoot, entry),
         serviceName: id,
         bundling: { logLevel: LogLevel.ERROR },
@@ -165,7 +165,7 @@ export const measureColdStart = async (options: ColdStartOptions): Promise<ColdS
   rmSync(options.buildDir, { recursive: true, force: true });
   mkdirSync(join(options.buildDir, 'minimal'), { recursive: true });
   const entries = findHandlerEntries(options.projectRoot).map((entry) => ({ id: idFor(entry), entry }));
-  options.log(`bundling ${entries.length} functions with OutboxFunction`);
+  options.log(`bundling ${entries.length} functions with PowertoolsFunction`);
   const bundles = await bundleWithStack(entries, options, 'BenchBundles');
 
   const minimalEntries: Array<{ id: string; entry: string }> = [];

@@ -6,7 +6,6 @@ import {
 } from '@aws-sdk/client-dynamodb-streams';
 import { buildOrdersHandler } from '../lambdas/orders/wiring';
 import { putEventsEntrySize } from '../lambdas/outbox/entry-size';
-import { OUTBOX_SK_PREFIX } from '../lambdas/shared/keys';
 import { localDynamoDbClient } from '../local/dynamodb';
 import { latestStreamArn } from '../local/stream-poller';
 import {
@@ -93,10 +92,14 @@ const apiWrites = async (
   const tableName = await newTable(deps, 'counts', tracking);
   const client = localDynamoDbClient(deps.dynamoDb.endpoint);
   const log = logRequests(client);
-  const handler = buildOrdersHandler({ config: deps.ordersConfig(tableName, tracking), dynamoDb: client });
+  const handler = buildOrdersHandler({
+    settings: deps.ordersSettings(tableName, tracking),
+    clients: { dynamoDb: client },
+  });
   for (let i = 0; i < orders; i++) await placeOrder(handler, i, deps.api);
   client.destroy();
 
+  const { layout } = deps.settings.outbox;
   const projection = projectionOf(index);
   let tableUnits = 0;
   let indexUnits = 0;
@@ -106,7 +109,7 @@ const apiWrites = async (
     for (const { Put } of transaction) {
       if (!Put?.Item) continue;
       const bytes = itemBytes(Put.Item);
-      (Put.Item.SK?.S?.startsWith(OUTBOX_SK_PREFIX) ? outboxBytes : orderBytes).push(bytes);
+      (Put.Item[layout.sortKey]?.S?.startsWith(layout.sortKeyPrefix) ? outboxBytes : orderBytes).push(bytes);
       tableUnits += transactionalWriteUnits(bytes);
       indexUnits += indexWriteUnits(undefined, Put.Item, index.keys, projection);
     }
@@ -146,6 +149,7 @@ interface StreamImage {
 
 /** Every record of the table's stream, oldest first. */
 const readStream = async (deps: RelayBenchDeps, tableName: string): Promise<StreamImage[]> => {
+  const { layout } = deps.settings.outbox;
   const streams = localStreamsClient(deps.dynamoDb.endpoint);
   const streamArn = await latestStreamArn(deps.dynamoDb.client, tableName);
   const { StreamDescription } = await streams.send(new DescribeStreamCommand({ StreamArn: streamArn }));
@@ -163,8 +167,8 @@ const readStream = async (deps: RelayBenchDeps, tableName: string): Promise<Stre
       for (const record of page.Records ?? [])
         out.push({
           eventName: record.eventName ?? 'UNKNOWN',
-          pk: record.dynamodb?.Keys?.PK?.S ?? '',
-          sk: record.dynamodb?.Keys?.SK?.S ?? '',
+          pk: record.dynamodb?.Keys?.[layout.partitionKey]?.S ?? '',
+          sk: record.dynamodb?.Keys?.[layout.sortKey]?.S ?? '',
           image: record.dynamodb?.NewImage as Record<string, AttributeValue> | undefined,
         });
       // An open shard keeps returning an iterator; stop at the current end.
@@ -191,8 +195,9 @@ const trackingWrites = async (
   tableName: string,
   events: number,
 ): Promise<TrackingCounts> => {
+  const { layout } = deps.settings.outbox;
   await relayOnce(deps, tableName, true, events);
-  const records = (await readStream(deps, tableName)).filter((r) => r.sk.startsWith(OUTBOX_SK_PREFIX));
+  const records = (await readStream(deps, tableName)).filter((r) => r.sk.startsWith(layout.sortKeyPrefix));
   const inserted = new Map(
     records.filter((r) => r.eventName === 'INSERT').map((r) => [`${r.pk}|${r.sk}`, r.image]),
   );
@@ -209,8 +214,8 @@ const trackingWrites = async (
     indexUnits += indexWriteUnits(before, after, index.keys, projection);
     asSpecified &&=
       after.publishedAt?.S !== undefined &&
-      after.expiresAt?.N !== undefined &&
-      after.pendingShard === undefined;
+      after[layout.timeToLiveAttribute]?.N !== undefined &&
+      after[layout.pendingIndex.shardAttribute] === undefined;
   }
   return {
     events,
@@ -241,7 +246,7 @@ export const countCosts = async (
 
   await relayOnce(deps, off.tableName, false, orders);
   const offUpdates = (await readStream(deps, off.tableName)).filter(
-    (r) => r.eventName === 'MODIFY' && r.sk.startsWith(OUTBOX_SK_PREFIX),
+    (r) => r.eventName === 'MODIFY' && r.sk.startsWith(deps.settings.outbox.layout.sortKeyPrefix),
   ).length;
 
   // The counter-example: every stream record invokes the function, one record at a time.

@@ -6,7 +6,7 @@ import {
   type TransactWriteItemsCommandInput,
 } from '@aws-sdk/client-dynamodb';
 import type { APIGatewayProxyEventV2 } from 'aws-lambda';
-import type { OrdersConfig } from '../lambdas/orders/config';
+import type { OrdersSettings } from '../lambdas/orders/config';
 import type { OrdersHandler } from '../lambdas/orders/http/api';
 import type { OrdersRouteKey } from '../lambdas/orders/http/routes';
 import { buildOrdersHandler } from '../lambdas/orders/wiring';
@@ -54,7 +54,7 @@ export const placeOrder = (handler: OrdersHandler, n: number, fn: ApiFunction): 
  * raw baseline replays them, and backlogs are written from them in bulk.
  */
 export const captureOrderTransactions = async (
-  config: OrdersConfig,
+  settings: OrdersSettings,
   count: number,
   fn: ApiFunction,
   firstOrder = 0,
@@ -65,7 +65,7 @@ export const captureOrderTransactions = async (
     credentials: LOCAL_CREDENTIALS,
   });
   const captured = captureTransactions(client);
-  const handler = buildOrdersHandler({ config, dynamoDb: client });
+  const handler = buildOrdersHandler({ settings, clients: { dynamoDb: client } });
   for (let i = 0; i < count; i++) await placeOrder(handler, firstOrder + i, fn);
   client.destroy();
   return captured;

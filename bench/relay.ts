@@ -2,9 +2,9 @@ import { randomUUID } from 'node:crypto';
 import { DeleteTableCommand } from '@aws-sdk/client-dynamodb';
 import type { DynamoDBStreamsClient } from '@aws-sdk/client-dynamodb-streams';
 import type { EventBridgeClient } from '@aws-sdk/client-eventbridge';
-import type { OrdersConfig } from '../lambdas/orders/config';
+import type { OrdersSettings } from '../lambdas/orders/config';
 import { buildOrdersHandler } from '../lambdas/orders/wiring';
-import { createOrdersTable, type DynamoDbLocal, localDynamoDbClient } from '../local/dynamodb';
+import { createOutboxTable, type DynamoDbLocal, localDynamoDbClient } from '../local/dynamodb';
 import { latestStreamArn } from '../local/stream-poller';
 import { BaselineRelay, type BaselineRelayOptions } from './baseline-relay';
 import { type BusProbe, type Invocation, RelayConsumer, type RelayHandler, type Signal } from './harness';
@@ -33,9 +33,10 @@ export interface RelayBenchDeps {
   readonly relayHandlers: { readonly trackingOn: RelayHandler; readonly trackingOff: RelayHandler };
   readonly settings: RelaySettings;
   readonly api: ApiFunction;
-  readonly ordersConfig: (tableName: string, deliveryTracking: boolean) => OrdersConfig;
+  /** The API's settings for an orders table, with delivery tracking on or off. */
+  readonly ordersSettings: (tableName: string, deliveryTracking: boolean) => OrdersSettings;
   /**
-   * The table the tracking relay marks items in: its handler reads TABLE_NAME once, at import,
+   * The table the tracking relay marks items in: its handler reads its settings once, at import,
    * as in Lambda. Tables for tracked runs get this name, one at a time.
    */
   readonly trackedTableName: string;
@@ -106,7 +107,7 @@ const DRAIN_TIMEOUT_MS = 300_000;
 /** A fresh orders table; a tracked one under the name the tracking relay was configured with. */
 export const newTable = async (deps: RelayBenchDeps, purpose: string, tracking: boolean): Promise<string> => {
   const name = tracking ? deps.trackedTableName : `bench-${purpose}-${randomUUID().slice(0, 8)}`;
-  await createOrdersTable(deps.dynamoDb.client, name);
+  await createOutboxTable(deps.dynamoDb.client, name, deps.settings.outbox.layout);
   return name;
 };
 
@@ -201,6 +202,7 @@ const baselineFor = (
     ...(markPublished ? { markPublished } : {}),
     streams,
     streamArn,
+    layout: deps.settings.outbox.layout,
     eventBridge,
     eventBusName: deps.eventBusName,
     source: deps.eventSource,
@@ -319,8 +321,8 @@ export const benchDrain = async (
     const tables = { on: '', off: '' };
     for (const mode of ['on', 'off'] as const) {
       tables[mode] = await newTable(deps, `drain-${mode}`, mode === 'on');
-      const config = deps.ordersConfig(tables[mode], mode === 'on');
-      const transactions = await captureOrderTransactions(config, size, deps.api, (round + 1) * backlog);
+      const settings = deps.ordersSettings(tables[mode], mode === 'on');
+      const transactions = await captureOrderTransactions(settings, size, deps.api, (round + 1) * backlog);
       await writeItemsInBulk(deps.dynamoDb.client, tables[mode], transactions);
     }
     // Rotate which mode and which consumer goes first, so that drift within a round (a noisy
@@ -383,7 +385,10 @@ const lagRun = async (
   onTransactionCommitted(client, (input, at) => {
     for (const eventId of outboxEventIds(input)) committedAt.set(eventId, at);
   });
-  const handler = buildOrdersHandler({ config: deps.ordersConfig(tableName, tracking), dynamoDb: client });
+  const handler = buildOrdersHandler({
+    settings: deps.ordersSettings(tableName, tracking),
+    clients: { dynamoDb: client },
+  });
 
   // One order before the consumers start: the stream then has its shard, and both consumers are
   // past their start-up when the measured orders arrive.

@@ -313,7 +313,7 @@ const coldStartSection = (results: BenchResults): string => {
   return [
     '## Cold-start proxies',
     '',
-    `Each function bundled by OutboxFunction (esbuild: ESM, minified, node24, source maps; AWS SDK external), then imported in a fresh Node ${results.machine.node} process with the function's NODE_OPTIONS (${results.settings.api.environment.NODE_OPTIONS ?? 'none'}), median of ${runs}. Minimal = a handler that only imports the same AWS SDK packages, bundled the same way.`,
+    `Each function bundled by PowertoolsFunction (esbuild: ESM, minified, node24, source maps; AWS SDK external), then imported in a fresh Node ${results.machine.node} process with the function's NODE_OPTIONS (${results.settings.api.environment.NODE_OPTIONS ?? 'none'}), median of ${runs}. Minimal = a handler that only imports the same AWS SDK packages, bundled the same way.`,
     '',
     markdownTable(
       [

@@ -44,6 +44,7 @@ const BENCH_ENVIRONMENT: Record<string, string> = {
 
 const TRACKED_TABLE = 'bench-tracked';
 const EVENT_BUS_NAME = 'bench-bus';
+const POISON_QUEUE_URL = `${UNREACHABLE}/000000000000/bench-poison`;
 
 const main = async (): Promise<number> => {
   const args = parseArgs(process.argv.slice(2), join(projectRoot, 'bench', 'results'));
@@ -75,7 +76,11 @@ const main = async (): Promise<number> => {
     );
 
     const { readDeployedSettings } = await import('./settings');
-    const settings = await readDeployedSettings(join(projectRoot, 'cdk.json'));
+    const settings = await readDeployedSettings(join(projectRoot, 'cdk.json'), {
+      tableName: TRACKED_TABLE,
+      eventBusName: EVENT_BUS_NAME,
+      poisonQueueUrl: POISON_QUEUE_URL,
+    });
     log(`settings: relay from ${settings.sources.relay}, API from ${settings.sources.api}`);
 
     const { startDynamoDbLocal } = await import('../local/dynamodb');
@@ -104,36 +109,28 @@ const main = async (): Promise<number> => {
     );
 
     // The relay's own clients come from its module, configured by the environment as in Lambda.
-    const relayEnvironment: Record<string, string> = {
-      ...settings.relay.environment,
-      EVENT_BUS_NAME,
-      TABLE_NAME: TRACKED_TABLE,
-      POISON_QUEUE_URL: `${UNREACHABLE}/000000000000/bench-poison`,
-    };
-    for (const name of [
-      'EVENT_BUS_NAME',
-      'EVENT_SOURCE',
-      'POISON_QUEUE_URL',
-      'TABLE_NAME',
-      'OUTBOX_RETENTION_DAYS',
-      'PUTEVENTS_MAX_BYTES',
-    ])
-      if (relayEnvironment[name] !== undefined) process.env[name] = relayEnvironment[name];
     process.env.AWS_ENDPOINT_URL_EVENTBRIDGE = relayBus.endpoint;
     process.env.AWS_ENDPOINT_URL_DYNAMODB = dynamoDb.endpoint;
+    const { relaySettings, writerSettings, reconcilerSettings, consumerSettings } = await import(
+      '../lambdas/outbox/settings'
+    );
     type RelayModule = typeof import('../lambdas/outbox/relay-handler');
-    // Two instances of the deployed module, one per OUTBOX_DELIVERY_TRACKING value it reads on import.
-    process.env.OUTBOX_DELIVERY_TRACKING = 'true';
-    const trackingOn = ((await import(`${RELAY_MODULE}?tracking=on`)) as RelayModule).handler;
-    process.env.OUTBOX_DELIVERY_TRACKING = 'false';
-    const trackingOff = ((await import(`${RELAY_MODULE}?tracking=off`)) as RelayModule).handler;
+    // Two instances of the deployed module, one per delivery-tracking setting it reads on import.
+    const relayHandler = async (deliveryTracking: boolean): Promise<RelayModule['handler']> => {
+      Object.assign(process.env, relaySettings.toEnv({ ...settings.relay.outbox, deliveryTracking }));
+      const tracking = deliveryTracking ? 'on' : 'off';
+      return ((await import(`${RELAY_MODULE}?tracking=${tracking}`)) as RelayModule).handler;
+    };
+    const trackingOn = await relayHandler(true);
+    const trackingOff = await relayHandler(false);
 
-    const { readOrdersConfig } = await import('../lambdas/orders/config');
-    const ordersConfig = (tableName: string, deliveryTracking: boolean) =>
-      readOrdersConfig({
+    const { readOrdersSettings } = await import('../lambdas/orders/config');
+    // The API's settings as deployed, on a bench table, with delivery tracking as asked.
+    const ordersSettings = (tableName: string, deliveryTracking: boolean) =>
+      readOrdersSettings({
         ...settings.api.environment,
         TABLE_NAME: tableName,
-        OUTBOX_DELIVERY_TRACKING: String(deliveryTracking),
+        ...writerSettings.toEnv({ ...settings.api.outbox, tableName, deliveryTracking }),
       });
     const apiFunction = { memoryMb: settings.api.memoryMb, timeoutSeconds: settings.api.timeoutSeconds };
     const deps = () => ({
@@ -144,10 +141,10 @@ const main = async (): Promise<number> => {
       relayHandlers: { trackingOn, trackingOff },
       settings: settings.relay,
       api: apiFunction,
-      ordersConfig,
+      ordersSettings,
       trackedTableName: TRACKED_TABLE,
       eventBusName: EVENT_BUS_NAME,
-      eventSource: relayEnvironment.EVENT_SOURCE ?? 'orders',
+      eventSource: settings.relay.outbox.source,
       log,
     });
 
@@ -155,19 +152,19 @@ const main = async (): Promise<number> => {
     const counts = await countCosts(deps(), settings.pendingIndex, profile.counts.orders);
 
     const { benchWritePath } = await import('./write-path');
-    const { createOrdersTable } = await import('../local/dynamodb');
+    const { createOutboxTable } = await import('../local/dynamodb');
     const { DeleteTableCommand } = await import('@aws-sdk/client-dynamodb');
     const writePath = [];
     for (const concurrency of profile.writePath.concurrencies) {
       await freshDynamoDb();
       const writeTable = `bench-write-path-c${concurrency}`;
-      await createOrdersTable(dynamoDb.client, writeTable);
+      await createOutboxTable(dynamoDb.client, writeTable, settings.api.outbox.layout);
       // The API exactly as deployed (delivery tracking and retention from its environment).
-      const deployedApi = readOrdersConfig({ ...settings.api.environment, TABLE_NAME: writeTable });
+      const deployedApi = ordersSettings(writeTable, settings.api.outbox.deliveryTracking);
       writePath.push(
         ...(await benchWritePath({
           dynamoDb,
-          config: deployedApi,
+          settings: deployedApi,
           api: apiFunction,
           concurrencies: [concurrency],
           rounds: profile.writePath.rounds,
@@ -204,12 +201,19 @@ const main = async (): Promise<number> => {
         ...BENCH_ENVIRONMENT,
         AWS_ENDPOINT_URL: UNREACHABLE,
         NODE_OPTIONS: settings.api.environment.NODE_OPTIONS ?? '',
+        // What each handler reads at import. The relay's and the API's settings are the deployed
+        // ones; the reconciler's and the consumer's are valid stand-ins: an import costs the same.
         TABLE_NAME: 'orders',
-        EVENT_BUS_NAME,
-        POISON_QUEUE_URL: `${UNREACHABLE}/000000000000/poison`,
+        ...writerSettings.toEnv({ ...settings.api.outbox, tableName: 'orders' }),
+        ...relaySettings.toEnv({ ...settings.relay.outbox, tableName: 'orders' }),
+        ...reconcilerSettings.toEnv({
+          ...settings.relay.outbox,
+          tableName: 'orders',
+          thresholdSeconds: 900,
+          maxItemsPerRun: 5000,
+        }),
         INVENTORY_TABLE_NAME: 'inventory',
-        IDEMPOTENCY_TABLE_NAME: 'idempotency',
-        IDEMPOTENCY_TTL_SECONDS: '86400',
+        ...consumerSettings.toEnv({ idempotencyTableName: 'idempotency', idempotencyTtlSeconds: 86400 }),
       },
       log,
     });

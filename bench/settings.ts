@@ -1,11 +1,18 @@
 import { readFileSync } from 'node:fs';
 import { z } from 'zod';
+import {
+  type RelaySettings as OutboxRelaySettings,
+  relaySettings,
+  type WriterSettings,
+  writerSettings,
+} from '../lambdas/outbox/settings';
 
 /**
  * The settings the stack deploys, read from the constructs themselves (no template synthesis,
- * no asset bundling): the relay's event source mapping and memory, the API function's
- * environment, the table's pending index. The benchmark runs the relay locally with exactly
- * these, and the cost model prices them, so neither can drift from what `cdk deploy` ships.
+ * no asset bundling): the relay's event source mapping, memory and settings, the API function's
+ * environment and outbox writer settings, the table's pending index. The benchmark runs the relay
+ * locally with exactly these, and the cost model prices them, so neither can drift from what
+ * `cdk deploy` ships. The names CloudFormation fills in at deploy time are the local ones.
  *
  * Source of truth: the OrdersStack as bin/app.ts builds it (cdk.json context, default stage).
  * A part the stack does not compose yet is read from its construct's defaults instead, and the
@@ -26,12 +33,19 @@ export interface RelaySettings {
   readonly memoryMb: number;
   readonly timeoutSeconds: number;
   readonly environment: Readonly<Record<string, string>>;
+  /** The relay function's settings (OUTBOX_RELAY_SETTINGS), with the local names. */
+  readonly outbox: OutboxRelaySettings;
 }
 
 export interface FunctionSettings {
   readonly memoryMb: number;
   readonly timeoutSeconds: number;
   readonly environment: Readonly<Record<string, string>>;
+}
+
+export interface ApiSettings extends FunctionSettings {
+  /** The API function's outbox writer settings (OUTBOX_WRITER_SETTINGS), with the local names. */
+  readonly outbox: WriterSettings;
 }
 
 export interface IndexSettings {
@@ -46,25 +60,57 @@ export interface DeployedSettings {
   /** Where each part was read from. */
   readonly sources: { readonly relay: string; readonly api: string; readonly table: string };
   readonly relay: RelaySettings;
-  readonly api: FunctionSettings;
+  readonly api: ApiSettings;
   readonly pendingIndex: IndexSettings;
   /** Packages NodejsFunction leaves out of bundles (the Lambda runtime provides them). */
   readonly bundleExternals: readonly string[];
 }
 
-/** A token (a reference to another resource) in an environment value, as it prints offline. */
+/**
+ * What the deploy-time names (the table's, the bus's, the poison queue's URL) resolve to offline.
+ * CloudFormation fills them into the functions' settings JSON when it deploys the stack.
+ */
+export interface LocalNames {
+  readonly tableName: string;
+  readonly eventBusName: string;
+  readonly poisonQueueUrl: string;
+}
+
+/** A reference to a resource that is not one of the local names, as it prints offline. */
 const TOKEN_PLACEHOLDER = 'deploy-time-value';
 
-const environmentOf = (resolved: unknown): Record<string, string> => {
+const referenceSchema = z.union([
+  z.object({ Ref: z.string() }).transform((ref) => ref.Ref),
+  z
+    .object({ 'Fn::GetAtt': z.tuple([z.string(), z.string()]) })
+    .transform((att) => att['Fn::GetAtt'].join('.')),
+]);
+const joinSchema = z.object({ 'Fn::Join': z.tuple([z.string(), z.array(z.unknown())]) });
+
+/**
+ * An environment value as CloudFormation would resolve it, with `names` (logical id, or
+ * `logicalId.Attribute` for Fn::GetAtt) standing in for the resources it references. Settings
+ * JSON with names in it arrives as an Fn::Join of its text and the references.
+ */
+const resolveValue = (value: unknown, names: ReadonlyMap<string, string>): string => {
+  if (typeof value === 'string') return value;
+  const reference = referenceSchema.safeParse(value);
+  if (reference.success) return names.get(reference.data) ?? TOKEN_PLACEHOLDER;
+  const join = joinSchema.safeParse(value);
+  if (join.success) {
+    const [separator, parts] = join.data['Fn::Join'];
+    return parts.map((part) => resolveValue(part, names)).join(separator);
+  }
+  return TOKEN_PLACEHOLDER;
+};
+
+const environmentOf = (resolved: unknown, names: ReadonlyMap<string, string>): Record<string, string> => {
   const variables = z
     .object({ variables: z.record(z.string(), z.unknown()).optional() })
     .optional()
     .parse(resolved)?.variables;
   return Object.fromEntries(
-    Object.entries(variables ?? {}).map(([name, value]) => [
-      name,
-      typeof value === 'string' ? value : TOKEN_PLACEHOLDER,
-    ]),
+    Object.entries(variables ?? {}).map(([name, value]) => [name, resolveValue(value, names)]),
   );
 };
 
@@ -106,8 +152,11 @@ const cdkJsonContext = (path: string): Record<string, unknown> => {
   return parsed.context;
 };
 
-export const readDeployedSettings = async (cdkJsonPath: string): Promise<DeployedSettings> => {
-  const { App, Stack } = await import('aws-cdk-lib');
+export const readDeployedSettings = async (
+  cdkJsonPath: string,
+  local: LocalNames,
+): Promise<DeployedSettings> => {
+  const { App, CfnElement, Stack } = await import('aws-cdk-lib');
   const { CfnGlobalTable } = await import('aws-cdk-lib/aws-dynamodb');
   const { EventBus } = await import('aws-cdk-lib/aws-events');
   const { CfnEventSourceMapping, CfnFunction } = await import('aws-cdk-lib/aws-lambda');
@@ -115,7 +164,8 @@ export const readDeployedSettings = async (cdkJsonPath: string): Promise<Deploye
   const { OrdersStack } = await import('../lib/orders-stack');
   const { OrdersApi } = await import('../lib/constructs/orders-api');
   const { OrdersTable } = await import('../lib/constructs/orders-table');
-  const { OutboxRelay } = await import('../lib/constructs/outbox-relay');
+  const { TransactionalOutbox } = await import('../lib/outbox/transactional-outbox');
+  const { ordersOutboxLayout } = await import('../lambdas/orders/table');
 
   const context = cdkJsonContext(cdkJsonPath);
   const app = new App({ context: { ...context, 'aws:cdk:bundling-stacks': [] } });
@@ -125,31 +175,58 @@ export const readDeployedSettings = async (cdkJsonPath: string): Promise<Deploye
 
   // Parts the stack does not compose (yet) come from their construct's defaults, in a scratch stack.
   const scratch = new Stack(app, 'BenchDefaults');
-  const scratchTable = (): InstanceType<typeof OrdersTable> => new OrdersTable(scratch, 'Table');
-
-  const stackRelay = constructs.find((c): c is InstanceType<typeof OutboxRelay> => c instanceof OutboxRelay);
-  const relay =
-    stackRelay ??
-    new OutboxRelay(scratch, 'Relay', {
-      table: scratchTable().table,
+  let scratchParts: {
+    table: InstanceType<typeof OrdersTable>;
+    outbox: InstanceType<typeof TransactionalOutbox>;
+  };
+  const fromDefaults = () => {
+    if (scratchParts) return scratchParts;
+    const table = new OrdersTable(scratch, 'Table');
+    const outbox = new TransactionalOutbox(scratch, 'Outbox', {
+      table: table.table,
+      layout: ordersOutboxLayout,
       eventBus: new EventBus(scratch, 'Bus'),
     });
+    scratchParts = { table, outbox };
+    return scratchParts;
+  };
+
+  const stackOutbox = constructs.find(
+    (c): c is InstanceType<typeof TransactionalOutbox> => c instanceof TransactionalOutbox,
+  );
+  const outbox = stackOutbox ?? fromDefaults().outbox;
+  const relay = outbox.relay;
   const stackApi = constructs.find((c): c is InstanceType<typeof OrdersApi> => c instanceof OrdersApi);
-  const api = stackApi ?? new OrdersApi(scratch, 'Api', { table: scratchTable().table });
+  const api = stackApi ?? new OrdersApi(scratch, 'Api', { table: fromDefaults().table.table, outbox });
   const stackTable = constructs.find((c): c is InstanceType<typeof OrdersTable> => c instanceof OrdersTable);
-  const table = (stackTable ?? scratchTable()).table.node.defaultChild;
+  const table = (stackTable ?? fromDefaults().table).table.node.defaultChild;
 
   const mappingL1 = relay.eventSourceMapping.node.defaultChild;
-  const relayL1 = relay.handler.node.defaultChild;
-  const apiL1 = api.handler.node.defaultChild;
+  const relayL1 = relay.function.node.defaultChild;
+  const apiL1 = api.function.node.defaultChild;
+  const outboxTableL1 = outbox.table.node.defaultChild;
+  const busL1 = outbox.eventBus.node.defaultChild;
+  const poisonQueueL1 = outbox.poisonQueue.node.defaultChild;
   if (
     !(mappingL1 instanceof CfnEventSourceMapping) ||
     !(relayL1 instanceof CfnFunction) ||
     !(apiL1 instanceof CfnFunction) ||
-    !(table instanceof CfnGlobalTable)
+    !(table instanceof CfnGlobalTable) ||
+    !(outboxTableL1 instanceof CfnGlobalTable) ||
+    !(busL1 instanceof CfnElement) ||
+    !(poisonQueueL1 instanceof CfnElement)
   )
-    throw new Error('Unexpected construct tree: cannot find the relay mapping, the functions or the table');
-  const resolve = (value: unknown): unknown => Stack.of(mappingL1).resolve(value);
+    throw new Error(
+      'Unexpected construct tree: cannot find the relay mapping, the functions, the table, bus or queue',
+    );
+  const relayStack = Stack.of(mappingL1);
+  const resolve = (value: unknown): unknown => relayStack.resolve(value);
+  // Ref of a table is its name, of a bus its name, of a queue its URL.
+  const names = new Map([
+    [relayStack.getLogicalId(outboxTableL1), local.tableName],
+    [relayStack.getLogicalId(busL1), local.eventBusName],
+    [relayStack.getLogicalId(poisonQueueL1), local.poisonQueueUrl],
+  ]);
 
   const mapping = mappingSchema.parse(
     resolve({
@@ -167,17 +244,22 @@ export const readDeployedSettings = async (cdkJsonPath: string): Promise<Deploye
   const relayFn = functionSchema.parse(resolve({ memorySize: relayL1.memorySize, timeout: relayL1.timeout }));
   const apiFn = functionSchema.parse(resolve({ memorySize: apiL1.memorySize, timeout: apiL1.timeout }));
 
+  const relayEnvironment = environmentOf(resolve(relayL1.environment), names);
+  const apiEnvironment = environmentOf(resolve(apiL1.environment), names);
+  const relayOutbox = relaySettings.fromEnv(relayEnvironment);
+  const apiOutbox = writerSettings.fromEnv(apiEnvironment);
+
   const tableStack = Stack.of(table);
   const indexes = indexSchema.parse(tableStack.resolve(table.globalSecondaryIndexes) ?? []);
   const tableKeys = keySchema.parse(tableStack.resolve(table.keySchema)).map((k) => k.attributeName);
-  const { ordersTable } = await import('../lambdas/shared/table-definition');
-  const pending = indexes.find((i) => i.indexName === ordersTable.pendingIndex.indexName);
-  if (!pending) throw new Error(`The table has no index ${ordersTable.pendingIndex.indexName}`);
+  const { indexName } = relayOutbox.layout.pendingIndex;
+  const pending = indexes.find((i) => i.indexName === indexName);
+  if (!pending) throw new Error(`The table has no index ${indexName}`);
 
   const smithyExcluded = context['@aws-cdk/aws-lambda-nodejs:sdkV3ExcludeSmithyPackages'] === true;
   return {
     sources: {
-      relay: stackRelay ? 'OrdersStack' : 'OutboxRelay defaults',
+      relay: stackOutbox ? 'OrdersStack' : 'TransactionalOutbox defaults',
       api: stackApi ? 'OrdersStack' : 'OrdersApi defaults',
       table: stackTable ? 'OrdersStack' : 'OrdersTable defaults',
     },
@@ -193,12 +275,14 @@ export const readDeployedSettings = async (cdkJsonPath: string): Promise<Deploye
       filterPatterns: (mapping.filterCriteria?.filters ?? []).map((f) => f.pattern),
       memoryMb: relayFn.memorySize,
       timeoutSeconds: relayFn.timeout,
-      environment: environmentOf(resolve(relayL1.environment)),
+      environment: relayEnvironment,
+      outbox: relayOutbox,
     },
     api: {
       memoryMb: apiFn.memorySize,
       timeoutSeconds: apiFn.timeout,
-      environment: environmentOf(resolve(apiL1.environment)),
+      environment: apiEnvironment,
+      outbox: apiOutbox,
     },
     pendingIndex: {
       indexName: pending.indexName,

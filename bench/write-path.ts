@@ -1,6 +1,6 @@
 import { TransactWriteItemsCommand, type TransactWriteItemsCommandInput } from '@aws-sdk/client-dynamodb';
 import type { APIGatewayProxyEventV2 } from 'aws-lambda';
-import type { OrdersConfig } from '../lambdas/orders/config';
+import type { OrdersSettings } from '../lambdas/orders/config';
 import type { OrdersHandler } from '../lambdas/orders/http/api';
 import { ordersRoutes } from '../lambdas/orders/http/routes';
 import { buildOrdersHandler } from '../lambdas/orders/wiring';
@@ -46,7 +46,7 @@ export interface WritePathLevel {
 
 export interface WritePathOptions {
   readonly dynamoDb: DynamoDbLocal;
-  readonly config: OrdersConfig;
+  readonly settings: OrdersSettings;
   readonly api: ApiFunction;
   readonly concurrencies: readonly number[];
   readonly rounds: number;
@@ -101,15 +101,15 @@ const summarizeRounds = (rounds: readonly Round[]): VariantResult => {
 };
 
 export const benchWritePath = async (options: WritePathOptions): Promise<WritePathLevel[]> => {
-  const { dynamoDb, config, api } = options;
+  const { dynamoDb, settings, api } = options;
   const rawClient = localDynamoDbClient(dynamoDb.endpoint);
   const handlerClient = localDynamoDbClient(dynamoDb.endpoint);
   const httpClient = localDynamoDbClient(dynamoDb.endpoint);
-  const handler: OrdersHandler = buildOrdersHandler({ config, dynamoDb: handlerClient });
+  const handler: OrdersHandler = buildOrdersHandler({ settings, clients: { dynamoDb: handlerClient } });
   const server = options.http
     ? await startLocalHttpApi({
         routes: ordersRoutes,
-        handler: buildOrdersHandler({ config, dynamoDb: httpClient }),
+        handler: buildOrdersHandler({ settings, clients: { dynamoDb: httpClient } }),
         port: 0,
         functionName: 'orders-api',
         functionTimeoutMs: api.timeoutSeconds * 1000,
@@ -120,7 +120,7 @@ export const benchWritePath = async (options: WritePathOptions): Promise<WritePa
   const operations = async (count: number): Promise<Record<Variant, (i: number) => Promise<void>>> => {
     const base = orderNumber;
     orderNumber += count;
-    const transactions = await captureOrderTransactions(config, count, api, base);
+    const transactions = await captureOrderTransactions(settings, count, api, base);
     // Built before the clock starts, as the raw transactions are: building them is API Gateway's work.
     const events = Array.from({ length: count }, (_, i) => placeOrderEvent(base + i));
     return {

@@ -5,10 +5,10 @@ import {
   ReceiveMessageCommand,
 } from '@aws-sdk/client-sqs';
 import { GetCommand } from '@aws-sdk/lib-dynamodb';
-import { markPublished } from '../lambdas/outbox/delivery-tracking';
+import { DynamoDbDeliveryTracker } from '../lambdas/outbox/delivery-tracking';
+import { type OutboxRecord, parseOutboxItem } from '../lambdas/outbox/outbox-item';
 import { poisonMessageSchema } from '../lambdas/outbox/poison-queue';
 import { OutboxPublisher } from '../lambdas/outbox/publisher';
-import { type OutboxItem, outboxItemSchema } from '../lambdas/shared/outbox-event';
 import type { OutboxTarget } from './target';
 
 export interface RedriveOptions {
@@ -43,7 +43,7 @@ const quiet = { addMetric: () => undefined, warn: () => undefined };
 
 interface Resolved {
   readonly message: Message;
-  readonly item?: OutboxItem;
+  readonly record?: OutboxRecord;
   readonly from?: 'table' | 'message';
   readonly reason?: string;
 }
@@ -65,19 +65,17 @@ const resolve = async (target: OutboxTarget, message: Message): Promise<Resolved
   const { key, item } = parsed.data;
   if (key) {
     const { Item } = await target.doc.send(
-      new GetCommand({ TableName: target.tableName, Key: { PK: key.PK, SK: key.SK }, ConsistentRead: true }),
+      new GetCommand({ TableName: target.tableName, Key: key, ConsistentRead: true }),
     );
     if (Item) {
-      const fromTable = outboxItemSchema.safeParse(Item);
-      if (fromTable.success) return { message, item: fromTable.data, from: 'table' };
-      return {
-        message,
-        reason: `item in the table is still not a valid outbox item: ${fromTable.error.issues[0]?.message ?? ''}`,
-      };
+      const fromTable = parseOutboxItem(target.layout, Item);
+      if (fromTable.ok) return { message, record: fromTable.record, from: 'table' };
+      return { message, reason: `item in the table is still not a valid outbox item: ${fromTable.reason}` };
     }
   }
-  const fromMessage = outboxItemSchema.safeParse(item);
-  if (fromMessage.success) return { message, item: fromMessage.data, from: 'message' };
+  const fromMessage = item === undefined ? undefined : parseOutboxItem(target.layout, item);
+  if (fromMessage?.ok) return { message, record: fromMessage.record, from: 'message' };
+  if (fromMessage) return { message, reason: `the copy in the message: ${fromMessage.reason}` };
   return {
     message,
     reason: key ? 'item is gone from the table and the message has no copy' : 'message has no item',
@@ -101,6 +99,11 @@ export const redrive = async (target: OutboxTarget, options: RedriveOptions = {}
     metrics: quiet,
     logger: quiet,
   });
+  const tracker = new DynamoDbDeliveryTracker(target.doc, {
+    tableName: target.tableName,
+    layout: target.layout,
+    retentionDays: target.retentionDays,
+  });
   const entries: RedriveEntry[] = [];
   /** Messages read but not deleted: visible again once the run is over, not after the timeout. */
   const kept: Message[] = [];
@@ -121,17 +124,19 @@ export const redrive = async (target: OutboxTarget, options: RedriveOptions = {}
     if (Messages.length === 0) break;
     read += Messages.length;
     const resolved = await Promise.all(Messages.map((m) => resolve(target, m)));
-    for (const r of resolved.filter((x) => x.item === undefined)) {
+    for (const r of resolved.filter((x) => x.record === undefined)) {
       entries.push({ messageId: r.message.MessageId ?? '', outcome: 'unresolvable', reason: r.reason ?? '' });
       kept.push(r.message);
     }
-    const publishable = resolved.filter((r): r is Resolved & { item: OutboxItem } => r.item !== undefined);
+    const publishable = resolved.filter(
+      (r): r is Resolved & { record: OutboxRecord } => r.record !== undefined,
+    );
 
     if (options.dryRun) {
       for (const r of publishable)
         entries.push({
           messageId: r.message.MessageId ?? '',
-          eventId: r.item.eventId,
+          eventId: r.record.envelope.eventId,
           ...(r.from ? { from: r.from } : {}),
           outcome: 'would-republish',
         });
@@ -140,28 +145,35 @@ export const redrive = async (target: OutboxTarget, options: RedriveOptions = {}
     }
 
     // Two messages for one event (the relay and the reconciler both parked it): publish it once.
-    const unique = [...new Map(publishable.map((r) => [r.item.eventId, r.item])).values()];
+    const unique = [...new Map(publishable.map((r) => [r.record.envelope.eventId, r.record])).values()];
     const result = await publisher.publish(unique);
-    const publishedIds = new Set(result.published.map((i) => i.eventId));
+    const eventIdAt = (index: number): string => unique[index]?.envelope.eventId ?? '';
+    const publishedIds = new Set(result.published.map(eventIdAt));
     const failures = new Map(
       [
         ...result.retryable.map((f) => ({ ...f, kind: 'retryable' as const })),
         ...result.poison.map((f) => ({ ...f, kind: 'still-poison' as const })),
-      ].map((f) => [f.item.eventId, f]),
+      ].map((f) => [eventIdAt(f.index), f]),
     );
     if (result.published.length > 0)
-      await markPublished(target.doc, target.tableName, result.published, now(), target.retentionDays);
+      await tracker.markPublished(
+        result.published.flatMap((index) => (unique[index] ? [unique[index].key] : [])),
+        now(),
+      );
     republished += result.published.length;
 
-    const done = publishable.filter((r) => publishedIds.has(r.item.eventId));
-    kept.push(...publishable.filter((r) => !publishedIds.has(r.item.eventId)).map((r) => r.message));
+    const done = publishable.filter((r) => publishedIds.has(r.record.envelope.eventId));
+    kept.push(
+      ...publishable.filter((r) => !publishedIds.has(r.record.envelope.eventId)).map((r) => r.message),
+    );
     for (const r of publishable) {
-      const failure = failures.get(r.item.eventId);
+      const eventId = r.record.envelope.eventId;
+      const failure = failures.get(eventId);
       entries.push({
         messageId: r.message.MessageId ?? '',
-        eventId: r.item.eventId,
+        eventId,
         ...(r.from ? { from: r.from } : {}),
-        outcome: publishedIds.has(r.item.eventId) ? 'republished' : (failure?.kind ?? 'retryable'),
+        outcome: publishedIds.has(eventId) ? 'republished' : (failure?.kind ?? 'retryable'),
         ...(failure ? { reason: `${failure.errorCode}: ${failure.errorMessage}` } : {}),
       });
     }

@@ -1,7 +1,6 @@
 import { GetQueueAttributesCommand } from '@aws-sdk/client-sqs';
 import { QueryCommand } from '@aws-sdk/lib-dynamodb';
-import { pendingShards } from '../lambdas/shared/keys';
-import { ordersTable } from '../lambdas/shared/table-definition';
+import { PENDING_INDEX_SORT_KEY, pendingShards } from '../lambdas/outbox/layout';
 import type { OutboxTarget } from './target';
 
 export interface QueueDepth {
@@ -25,13 +24,13 @@ export interface OutboxStatus {
   readonly notes: readonly string[];
 }
 
-const { indexName, partitionKey, sortKey } = ordersTable.pendingIndex;
+const sortKey = PENDING_INDEX_SORT_KEY;
 
-const shardQuery = (tableName: string, shard: string) => ({
-  TableName: tableName,
-  IndexName: indexName,
+const shardQuery = (target: OutboxTarget, shard: string) => ({
+  TableName: target.tableName,
+  IndexName: target.layout.pendingIndex.indexName,
   KeyConditionExpression: '#shard = :shard',
-  ExpressionAttributeNames: { '#shard': partitionKey },
+  ExpressionAttributeNames: { '#shard': target.layout.pendingIndex.shardAttribute },
   ExpressionAttributeValues: { ':shard': shard },
 });
 
@@ -42,7 +41,7 @@ const countShard = async (target: OutboxTarget, shard: string): Promise<number> 
   do {
     const page = await target.doc.send(
       new QueryCommand({
-        ...shardQuery(target.tableName, shard),
+        ...shardQuery(target, shard),
         Select: 'COUNT',
         ...(startKey ? { ExclusiveStartKey: startKey } : {}),
       }),
@@ -55,7 +54,7 @@ const countShard = async (target: OutboxTarget, shard: string): Promise<number> 
 
 /** The shard's oldest pending item: the index sorts by occurredAt. */
 const oldestInShard = async (target: OutboxTarget, shard: string): Promise<string | undefined> => {
-  const { ExpressionAttributeNames, ...query } = shardQuery(target.tableName, shard);
+  const { ExpressionAttributeNames, ...query } = shardQuery(target, shard);
   const { Items = [] } = await target.doc.send(
     new QueryCommand({
       ...query,
@@ -90,7 +89,7 @@ const queueDepth = async (target: OutboxTarget, name: string, url: string): Prom
 };
 
 export const outboxStatus = async (target: OutboxTarget, now: Date = new Date()): Promise<OutboxStatus> => {
-  const shards = pendingShards(ordersTable.pendingShardCount);
+  const shards = pendingShards(target.layout);
   const [counts, oldest, queues] = await Promise.all([
     Promise.all(shards.map((shard) => countShard(target, shard))),
     Promise.all(shards.map((shard) => oldestInShard(target, shard))),

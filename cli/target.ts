@@ -3,6 +3,8 @@ import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { EventBridgeClient } from '@aws-sdk/client-eventbridge';
 import { ListQueuesCommand, SQSClient } from '@aws-sdk/client-sqs';
 import { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
+import { ordersOutboxLayout } from '../lambdas/orders/table';
+import { type OutboxLayout, outboxLayoutSchema } from '../lambdas/outbox/layout';
 import { LOCAL_REGION, LocalQueue, localClientConfig } from '../local/clients';
 
 /** Names of the stack outputs the CLI reads (see lib/orders-stack.ts). */
@@ -12,6 +14,7 @@ export const StackOutput = {
   EventSource: 'EventSource',
   PoisonQueueUrl: 'PoisonQueueUrl',
   RetentionDays: 'OutboxRetentionDays',
+  Layout: 'OutboxLayout',
 } as const;
 /** Every output whose key ends with this is a queue to watch: poison, failure and dead-letter queues. */
 export const QUEUE_OUTPUT_SUFFIX = 'QueueUrl';
@@ -28,6 +31,8 @@ export interface OutboxTarget {
   readonly eventBridge: EventBridgeClient;
   readonly sqs: SQSClient;
   readonly tableName: string;
+  /** How outbox items are keyed in the table (same table or dedicated). */
+  readonly layout: OutboxLayout;
   readonly eventBusName: string;
   readonly source: string;
   readonly retentionDays: number;
@@ -126,6 +131,7 @@ const localTarget = async (
     eventBridge,
     sqs,
     tableName: options.table ?? 'orders',
+    layout: ordersOutboxLayout,
     eventBusName: options.bus ?? 'orders',
     source: options.source ?? 'orders',
     retentionDays: parseRetention(options.retentionDays) ?? 7,
@@ -187,6 +193,7 @@ const awsTarget = async (
     eventBridge,
     sqs,
     tableName,
+    layout: parseLayout(outputs[StackOutput.Layout]),
     eventBusName: options.bus ?? outputs[StackOutput.EventBusName] ?? 'default',
     source: options.source ?? outputs[StackOutput.EventSource] ?? 'orders',
     retentionDays: parseRetention(options.retentionDays ?? retention) ?? 7,
@@ -199,6 +206,16 @@ const awsTarget = async (
       sqs.destroy();
     },
   };
+};
+
+/** The stack's outbox layout output; a stack without one holds the orders table's layout. */
+const parseLayout = (raw: string | undefined): OutboxLayout => {
+  if (raw === undefined) return ordersOutboxLayout;
+  try {
+    return outboxLayoutSchema.parse(JSON.parse(raw));
+  } catch {
+    throw new UsageError(`The stack's ${StackOutput.Layout} output is not an outbox layout`);
+  }
 };
 
 /** Turn "connection refused" into what to do about it. */

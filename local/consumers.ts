@@ -4,19 +4,18 @@
  * subscription objects as the stack.
  */
 
-import { DynamoDBPersistenceLayer } from '@aws-lambda-powertools/idempotency/dynamodb';
 import { EventBridgeClient } from '@aws-sdk/client-eventbridge';
 import { SendMessageCommand, SQSClient } from '@aws-sdk/client-sqs';
 import { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
-import { createInventoryConsumer, type DeliveryResult } from '../lambdas/inventory/consumer';
+import type { DeliveryResult } from '../lambdas/inventory/consumer';
 import { DynamoDbReservationStore } from '../lambdas/inventory/reservation-store';
-import { limitsFromEnv } from '../lambdas/outbox/limits';
+import { inventorySubscription } from '../lambdas/inventory/subscription';
+import { buildInventoryHandler } from '../lambdas/inventory/wiring';
 import { PoisonQueue } from '../lambdas/outbox/poison-queue';
-import { OutboxPublisher } from '../lambdas/outbox/publisher';
-import { PendingOutbox } from '../lambdas/reconciler/pending-outbox';
-import { type ReconcileReport, reconcile } from '../lambdas/reconciler/reconcile';
-import { reconcilerSettingsFromEnv } from '../lambdas/reconciler/wiring';
-import { inventorySubscription, type Subscription } from '../lambdas/shared/subscriptions';
+import type { ReconcileReport } from '../lambdas/outbox/reconciler';
+import type { ReconcilerSettings } from '../lambdas/outbox/settings';
+import type { Subscription } from '../lambdas/outbox/subscription';
+import { buildReconcilerHandler } from '../lambdas/outbox/wiring';
 import { LocalQueue, localClientConfig } from './clients';
 import type { DynamoDbLocal } from './dynamodb';
 import type { BusEvent, DeadLetter, LocalEventBus } from './event-bus';
@@ -61,25 +60,24 @@ export interface LocalInventoryOptions {
 }
 
 export interface LocalInventory {
+  /** Inventory's table, for inspection. */
   readonly store: DynamoDbReservationStore;
   readonly tables: { readonly inventory: string; readonly idempotency: string };
 }
 
-/** Create inventory's tables and subscribe its consumer to the local bus. */
+/** Create inventory's tables and subscribe its consumer (the deployed composition point) to the local bus. */
 export const startLocalInventory = async (options: LocalInventoryOptions): Promise<LocalInventory> => {
   const tables = options.tables ?? { inventory: 'inventory', idempotency: 'inventory-idempotency' };
   await createInventoryTables(options.dynamoDb.client, tables);
-  const store = new DynamoDbReservationStore(
-    DynamoDBDocumentClient.from(options.dynamoDb.client),
-    tables.inventory,
-  );
-  const consume = createInventoryConsumer({
-    store,
-    persistenceStore: new DynamoDBPersistenceLayer({
-      tableName: tables.idempotency,
-      awsSdkV3Client: options.dynamoDb.client,
-    }),
-    idempotencyTtlSeconds: options.idempotencyTtlSeconds ?? 3 * 24 * 60 * 60,
+  const consume = buildInventoryHandler({
+    settings: {
+      inventoryTableName: tables.inventory,
+      consumer: {
+        idempotencyTableName: tables.idempotency,
+        idempotencyTtlSeconds: options.idempotencyTtlSeconds ?? 3 * 24 * 60 * 60,
+      },
+    },
+    clients: { dynamoDb: options.dynamoDb.client },
   });
   options.eventBus.subscribe(
     inventorySubscription(options.eventSource ?? 'orders'),
@@ -88,16 +86,19 @@ export const startLocalInventory = async (options: LocalInventoryOptions): Promi
       options.onResult?.(result);
     },
   );
+  const store = new DynamoDbReservationStore(
+    DynamoDBDocumentClient.from(options.dynamoDb.client),
+    tables.inventory,
+  );
   return { store, tables };
 };
 
 export interface LocalReconcilerOptions {
   readonly dynamoDb: DynamoDbLocal;
-  readonly tableName: string;
   readonly eventBridgeEndpoint: string;
-  readonly poisonQueue: Pick<PoisonQueue, 'send'>;
-  /** EVENT_BUS_NAME, EVENT_SOURCE, OUTBOX_RETENTION_DAYS, RECONCILER_THRESHOLD_SECONDS, as deployed. */
-  readonly env: Readonly<Record<string, string | undefined>>;
+  readonly sqs: LocalSqs;
+  /** The reconciler's settings, as its environment contract carries them. */
+  readonly settings: ReconcilerSettings;
   /** @default 60000 */
   readonly intervalMs?: number;
   /** Called after each run that found something. */
@@ -110,35 +111,18 @@ export interface LocalReconciler {
   stop(): Promise<void>;
 }
 
-const quietLogger = { info: () => undefined, warn: () => undefined, error: () => undefined };
-
-/** The reconciler on a timer, with the deployed function's settings and the relay's publisher. */
+/** The reconciler (the deployed composition point) on a timer. */
 export const startLocalReconciler = (options: LocalReconcilerOptions): LocalReconciler => {
-  const { env } = options;
   const eventBridge = new EventBridgeClient(localClientConfig(options.eventBridgeEndpoint));
-  const doc = DynamoDBDocumentClient.from(options.dynamoDb.client);
-  const quietMetrics = { addMetric: () => undefined };
-  const deps = {
-    pending: new PendingOutbox(doc, options.tableName),
-    publisher: new OutboxPublisher({
-      eventBridge,
-      eventBusName: env.EVENT_BUS_NAME || 'orders',
-      source: env.EVENT_SOURCE || 'orders',
-      limits: limitsFromEnv(env),
-      metrics: quietMetrics,
-      logger: quietLogger,
-    }),
-    poisonQueue: options.poisonQueue,
-    doc,
-    tableName: options.tableName,
-    settings: reconcilerSettingsFromEnv(env),
-    metrics: quietMetrics,
-    logger: quietLogger,
-  };
+  const sqs = localSqsClient(options.sqs);
+  const reconcile = buildReconcilerHandler({
+    settings: options.settings,
+    clients: { dynamoDb: options.dynamoDb.client, eventBridge, sqs },
+  });
   let running: Promise<ReconcileReport> | undefined;
   const runOnce = (): Promise<ReconcileReport> => {
     // One run at a time, as the deployed schedule's timeout < interval guarantees.
-    running ??= reconcile(deps).finally(() => {
+    running ??= reconcile().finally(() => {
       running = undefined;
     });
     return running;
@@ -158,6 +142,7 @@ export const startLocalReconciler = (options: LocalReconcilerOptions): LocalReco
       clearInterval(timer);
       await running?.catch(() => undefined);
       eventBridge.destroy();
+      sqs.destroy();
     },
   };
 };

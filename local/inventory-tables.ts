@@ -3,7 +3,8 @@ import {
   type DynamoDBClient,
   UpdateTimeToLiveCommand,
 } from '@aws-sdk/client-dynamodb';
-import { idempotencyTable, inventoryTable } from '../lambdas/inventory/tables';
+import { inventoryTable } from '../lambdas/inventory/tables';
+import { IDEMPOTENCY_TABLE as idempotencyTable } from '../lambdas/outbox/subscription';
 import { createTableAndWait, tableExists } from './dynamodb';
 
 export interface InventoryTableNames {

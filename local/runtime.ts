@@ -1,11 +1,14 @@
 import { join } from 'node:path';
 import { SendMessageCommand } from '@aws-sdk/client-sqs';
 import type { DeliveryResult } from '../lambdas/inventory/consumer';
-import { readOrdersConfig } from '../lambdas/orders/config';
+import { inventorySubscription } from '../lambdas/inventory/subscription';
 import { ordersRoutes } from '../lambdas/orders/http/routes';
+import { ordersOutboxLayout } from '../lambdas/orders/table';
 import { buildOrdersHandler } from '../lambdas/orders/wiring';
-import type { ReconcileReport } from '../lambdas/reconciler/reconcile';
-import { inventorySubscription, type Subscription } from '../lambdas/shared/subscriptions';
+import { DEFAULT_PUT_EVENTS_LIMITS } from '../lambdas/outbox/limits';
+import type { ReconcileReport } from '../lambdas/outbox/reconciler';
+import type { ReconcilerSettings, RelaySettings, WriterSettings } from '../lambdas/outbox/settings';
+import type { Subscription } from '../lambdas/outbox/subscription';
 import { LocalQueue } from './clients';
 import {
   deadLetterQueueOf,
@@ -17,7 +20,7 @@ import {
   startLocalInventory,
   startLocalReconciler,
 } from './consumers';
-import { createOrdersTable, type DynamoDbLocal, startDynamoDbLocal, tableExists } from './dynamodb';
+import { createOutboxTable, type DynamoDbLocal, startDynamoDbLocal, tableExists } from './dynamodb';
 import {
   type AcceptedEvent,
   type EventTarget,
@@ -49,11 +52,8 @@ export interface LocalRuntimeOptions {
   readonly tableName?: string;
   /** Interface the API listens on. @default '127.0.0.1' */
   readonly host?: string;
-  /**
-   * Function environment, merged over `process.env` and the runtime's own values (TABLE_NAME):
-   * e.g. OUTBOX_DELIVERY_TRACKING, OUTBOX_RETENTION_DAYS. Read by the same config readers as in Lambda.
-   */
-  readonly env?: Readonly<Record<string, string>>;
+  /** The outbox settings the stack would deploy. @default see LocalOutboxOptions */
+  readonly outbox?: LocalOutboxOptions;
   /** Called after every API response. */
   readonly onApiResponse?: (info: ResponseInfo) => void;
   /** Local EventBridge port; 0 picks a free one. @default EVENTBRIDGE_PORT or 4010; a free one when apiPort is 0 */
@@ -90,14 +90,59 @@ export interface LocalRuntimeOptions {
   readonly onReconcile?: (report: ReconcileReport) => void;
 }
 
+/** What the orders stack configures of its outbox, with the construct's defaults. */
+export interface LocalOutboxOptions {
+  /** @default 'orders' */
+  readonly source?: string;
+  /** @default true */
+  readonly deliveryTracking?: boolean;
+  /** @default 7 */
+  readonly retentionDays?: number;
+  /** @default 262144 */
+  readonly putEventsMaxBytes?: number;
+  /** @default 900 */
+  readonly reconcilerThresholdSeconds?: number;
+}
+
+/** The functions' settings, as the outbox construct would write them. */
+export interface LocalSettings {
+  readonly writer: WriterSettings;
+  readonly relay: RelaySettings;
+  readonly reconciler: Omit<ReconcilerSettings, 'poisonQueueUrl'>;
+}
+
+export const localSettings = (tableName: string, options: LocalOutboxOptions = {}): LocalSettings => {
+  const common = {
+    tableName,
+    layout: ordersOutboxLayout,
+    retentionDays: options.retentionDays ?? 7,
+  };
+  const publishing = {
+    ...common,
+    eventBusName: 'orders',
+    source: options.source ?? 'orders',
+    poisonQueueUrl: LocalQueue.Poison,
+    putEventsMaxBytes: options.putEventsMaxBytes ?? DEFAULT_PUT_EVENTS_LIMITS.maxCallBytes,
+  };
+  return {
+    writer: { ...common, deliveryTracking: options.deliveryTracking ?? true },
+    relay: { ...publishing, deliveryTracking: options.deliveryTracking ?? true },
+    reconciler: {
+      ...publishing,
+      thresholdSeconds: options.reconcilerThresholdSeconds ?? 900,
+      maxItemsPerRun: 5000,
+    },
+  };
+};
+
 export interface LocalRuntime {
   readonly apiUrl: string;
   readonly apiPort: number;
   readonly dynamoDb: DynamoDbLocal;
   readonly dynamoDbPort: number;
   readonly tableName: string;
-  /** The environment the functions were configured from. */
-  readonly env: Readonly<Record<string, string | undefined>>;
+  /** The settings the functions were built with. */
+  readonly settings: LocalSettings;
   readonly eventBus: LocalEventBus;
   /** The running relay, or undefined with `relay: false`. */
   readonly relay: OfflineRelay | undefined;
@@ -138,13 +183,16 @@ export const startLocalRuntime = async (options: LocalRuntimeOptions = {}): Prom
     const dynamoDbPort = await claimPort(options.dynamoDbPort ?? 8000);
     const dynamoDb = await startDynamoDbLocal(dynamoDbPort, options.dynamoDbDataPath);
     stops.push(() => dynamoDb.stop());
-    if (!(await tableExists(dynamoDb.client, tableName))) await createOrdersTable(dynamoDb.client, tableName);
+    if (!(await tableExists(dynamoDb.client, tableName)))
+      await createOutboxTable(dynamoDb.client, tableName, ordersOutboxLayout);
 
-    const env: Record<string, string | undefined> = { ...process.env, TABLE_NAME: tableName, ...options.env };
-
+    const settings = localSettings(tableName, options.outbox);
     const api: LocalHttpApi = await startLocalHttpApi({
       routes: ordersRoutes,
-      handler: buildOrdersHandler({ config: readOrdersConfig(env), dynamoDb: dynamoDb.client }),
+      handler: buildOrdersHandler({
+        settings: { tableName, outbox: settings.writer },
+        clients: { dynamoDb: dynamoDb.client },
+      }),
       port: apiPort,
       ...(options.host === undefined ? {} : { host: options.host }),
       functionName: 'orders-api',
@@ -164,7 +212,7 @@ export const startLocalRuntime = async (options: LocalRuntimeOptions = {}): Prom
         queues: [
           LocalQueue.Poison,
           LocalQueue.RelayFailure,
-          deadLetterQueueOf(inventorySubscription(env.EVENT_SOURCE || 'orders')),
+          deadLetterQueueOf(inventorySubscription(settings.relay.source)),
         ],
       });
       const client = localSqsClient(started);
@@ -201,7 +249,7 @@ export const startLocalRuntime = async (options: LocalRuntimeOptions = {}): Prom
       ? await startLocalInventory({
           dynamoDb,
           eventBus,
-          ...(env.EVENT_SOURCE ? { eventSource: env.EVENT_SOURCE } : {}),
+          eventSource: settings.relay.source,
           ...(options.onInventoryResult ? { onResult: options.onInventoryResult } : {}),
         })
       : undefined;
@@ -211,9 +259,8 @@ export const startLocalRuntime = async (options: LocalRuntimeOptions = {}): Prom
     if (options.relay ?? true) {
       const started = await startOfflineRelay({
         dynamoDb,
-        tableName,
         eventBridgeEndpoint: eventBus.endpoint,
-        env,
+        settings: settings.relay,
         ...(options.relayMapping === undefined ? {} : { mapping: options.relayMapping }),
         ...(poisonQueue ? { poisonQueue } : {}),
         ...(sqs && sqsClient
@@ -241,13 +288,12 @@ export const startLocalRuntime = async (options: LocalRuntimeOptions = {}): Prom
     }
 
     let reconciler: LocalReconciler | undefined;
-    if (poisonQueue && readOrdersConfig(env).deliveryTracking) {
+    if (sqs && poisonQueue && settings.relay.deliveryTracking) {
       const started = startLocalReconciler({
         dynamoDb,
-        tableName,
         eventBridgeEndpoint: eventBus.endpoint,
-        poisonQueue,
-        env,
+        sqs,
+        settings: { ...settings.reconciler, poisonQueueUrl: sqs.queueUrl(LocalQueue.Poison) },
         ...(options.onReconcile ? { onReport: options.onReconcile } : {}),
       });
       stops.push(() => started.stop());
@@ -260,7 +306,7 @@ export const startLocalRuntime = async (options: LocalRuntimeOptions = {}): Prom
       dynamoDb,
       dynamoDbPort,
       tableName,
-      env,
+      settings,
       eventBus,
       relay,
       sqs,

@@ -1,7 +1,7 @@
 import { mkdirSync } from 'node:fs';
 import { resolve } from 'node:path';
 import type { DeliveryResult } from '../lambdas/inventory/consumer';
-import type { ReconcileReport } from '../lambdas/reconciler/reconcile';
+import type { ReconcileReport } from '../lambdas/outbox/reconciler';
 import type { AcceptedEvent } from './event-bus';
 import type { ResponseInfo } from './http-server';
 

@@ -1,4 +1,4 @@
-import { ORDER_CANCELLED, ORDER_PLACED } from '../shared/outbox-event';
+import { ORDER_CANCELLED, ORDER_PLACED } from '../orders/events';
 
 /**
  * Inventory reservations, the domain: which effect an order event has, given what was already

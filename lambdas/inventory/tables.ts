@@ -8,12 +8,6 @@ export const inventoryTable = {
   sortKey: 'SK',
 } as const;
 
-/** Powertools idempotency's DynamoDB persistence layer: key `id`, TTL attribute `expiration`. */
-export const idempotencyTable = {
-  partitionKey: 'id',
-  timeToLiveAttribute: 'expiration',
-} as const;
-
 /** Per-order record: the reservation state and the highest event sequence applied to it. */
 export const reservationKey = (orderId: string) => ({ PK: `ORDER#${orderId}`, SK: 'RESERVATION' });
 

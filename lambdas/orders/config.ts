@@ -1,40 +1,22 @@
 import { z } from 'zod';
+import { type EnvMap, InvalidSettingsError, type WriterSettings, writerSettings } from '../outbox/settings';
 
 /**
- * The orders API's configuration, read from an environment map: `process.env` in Lambda (set by
- * the CDK stack), a map built by the offline runtime locally. Invalid values fail at start-up.
+ * The orders API's settings, read from an environment map: `process.env` in Lambda (set by the
+ * CDK stack), the template's environment offline. TABLE_NAME is the orders table; the outbox
+ * writer's settings come from the outbox construct's contract (`grantWrite`). Invalid values fail
+ * at start-up.
  */
-const envSchema = z.object({
-  TABLE_NAME: z.string({ error: 'TABLE_NAME is required' }).min(1, 'TABLE_NAME is required'),
-  OUTBOX_DELIVERY_TRACKING: z
-    .enum(['true', 'false'], { error: 'OUTBOX_DELIVERY_TRACKING must be true or false' })
-    .default('true'),
-  OUTBOX_RETENTION_DAYS: z
-    .string()
-    .regex(/^\d+$/, 'OUTBOX_RETENTION_DAYS must be a whole number of days')
-    .default('7')
-    .transform(Number)
-    .refine((days) => days >= 1 && days <= 3650, 'OUTBOX_RETENTION_DAYS must be between 1 and 3650'),
-});
+const tableNameSchema = z.string({ error: 'TABLE_NAME is required' }).min(1, 'TABLE_NAME is required');
 
-export interface OrdersConfig {
+export interface OrdersSettings {
   readonly tableName: string;
-  readonly deliveryTracking: boolean;
-  readonly retentionDays: number;
+  readonly outbox: WriterSettings;
 }
 
-export const readOrdersConfig = (
-  env: Readonly<Record<string, string | undefined>> = process.env,
-): OrdersConfig => {
-  const blankAsUnset = Object.fromEntries(Object.entries(env).filter(([, value]) => value !== ''));
-  const parsed = envSchema.safeParse(blankAsUnset);
-  if (!parsed.success)
-    throw new Error(
-      `Invalid orders API configuration: ${parsed.error.issues.map((i) => i.message).join('; ')}`,
-    );
-  return {
-    tableName: parsed.data.TABLE_NAME,
-    deliveryTracking: parsed.data.OUTBOX_DELIVERY_TRACKING === 'true',
-    retentionDays: parsed.data.OUTBOX_RETENTION_DAYS,
-  };
+export const readOrdersSettings = (env: EnvMap = process.env): OrdersSettings => {
+  const tableName = tableNameSchema.safeParse(env.TABLE_NAME);
+  if (!tableName.success)
+    throw new InvalidSettingsError('Invalid orders API configuration: TABLE_NAME is required');
+  return { tableName: tableName.data, outbox: writerSettings.fromEnv(env) };
 };

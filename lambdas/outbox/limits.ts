@@ -1,5 +1,3 @@
-import { type EnvMap, optionalIntEnv } from '../shared/env';
-
 /**
  * EventBridge PutEvents limits, in one place. Sources:
  * - https://docs.aws.amazon.com/eventbridge/latest/APIReference/API_PutEvents.html
@@ -11,8 +9,8 @@ import { type EnvMap, optionalIntEnv } from '../shared/env';
  *   PutEvents target documents it (the PutEvents reference itself states no length).
  *
  * AWS was reported to raise the event size to 1 MB in January 2026. 256 KiB stays the default
- * because a bus or region still on the old limit rejects the whole call; raise it with
- * PUTEVENTS_MAX_BYTES only where the larger limit is confirmed.
+ * because a bus or region still on the old limit rejects the whole call; raise it with the
+ * construct's putEventsMaxBytes only where the larger limit is confirmed.
  */
 export interface PutEventsLimits {
   /** Entries per PutEvents call. */
@@ -48,12 +46,7 @@ export const DEFAULT_PUT_EVENTS_LIMITS: PutEventsLimits = {
 
 /** Hard ceilings: no configuration may go beyond what the API accepts at all. */
 const API_MAX_ENTRIES_PER_CALL = 10;
-const API_MAX_BYTES = 1024 * KIB;
-
-/** Environment variable that sets both the entry and the per-call byte limit. */
-export const PUTEVENTS_MAX_BYTES_ENV = 'PUTEVENTS_MAX_BYTES';
-/** Environment variable that lowers the number of entries per call (1 to 10). */
-export const PUTEVENTS_MAX_ENTRIES_ENV = 'PUTEVENTS_MAX_ENTRIES';
+export const MAX_PUT_EVENTS_BYTES = 1024 * KIB;
 
 const checkRange = (name: string, value: number, min: number, max: number): void => {
   if (!Number.isInteger(value) || value < min || value > max)
@@ -64,7 +57,7 @@ const checkRange = (name: string, value: number, min: number, max: number): void
 export const resolveLimits = (overrides: Partial<PutEventsLimits> = {}): PutEventsLimits => {
   const limits = { ...DEFAULT_PUT_EVENTS_LIMITS, ...overrides };
   checkRange('maxEntriesPerCall', limits.maxEntriesPerCall, 1, API_MAX_ENTRIES_PER_CALL);
-  checkRange('maxCallBytes', limits.maxCallBytes, 1, API_MAX_BYTES);
+  checkRange('maxCallBytes', limits.maxCallBytes, 1, MAX_PUT_EVENTS_BYTES);
   checkRange('maxEntryBytes', limits.maxEntryBytes, 1, limits.maxCallBytes);
   checkRange('maxDetailTypeLength', limits.maxDetailTypeLength, 1, Number.MAX_SAFE_INTEGER);
   checkRange('maxSourceLength', limits.maxSourceLength, 1, Number.MAX_SAFE_INTEGER);
@@ -72,14 +65,4 @@ export const resolveLimits = (overrides: Partial<PutEventsLimits> = {}): PutEven
   checkRange('maxEventBusNameLength', limits.maxEventBusNameLength, 1, Number.MAX_SAFE_INTEGER);
   checkRange('maxDetailDepth', limits.maxDetailDepth, 1, Number.MAX_SAFE_INTEGER);
   return limits;
-};
-
-/** Limit overrides from the environment (PUTEVENTS_MAX_BYTES, PUTEVENTS_MAX_ENTRIES). */
-export const limitsFromEnv = (env: EnvMap = process.env): Partial<PutEventsLimits> => {
-  const maxBytes = optionalIntEnv(PUTEVENTS_MAX_BYTES_ENV, env);
-  const maxEntries = optionalIntEnv(PUTEVENTS_MAX_ENTRIES_ENV, env);
-  return {
-    ...(maxBytes === undefined ? {} : { maxEntryBytes: maxBytes, maxCallBytes: maxBytes }),
-    ...(maxEntries === undefined ? {} : { maxEntriesPerCall: maxEntries }),
-  };
 };

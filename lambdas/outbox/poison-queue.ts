@@ -4,9 +4,10 @@ import {
   type SQSClient,
 } from '@aws-sdk/client-sqs';
 import { z } from 'zod';
-import type { OutboxItem } from '../shared/outbox-event';
 import { mapWithConcurrency } from './concurrency';
 import { utf8Bytes } from './entry-size';
+import type { EventEnvelope } from './envelope';
+import type { OutboxKey } from './layout';
 
 /** Where a poison record came from in the table's stream, so it can be found and re-driven. */
 export const streamPositionSchema = z.object({
@@ -18,10 +19,10 @@ export const streamPositionSchema = z.object({
 
 /**
  * One message on the relay's poison queue: a record that can never be published as it is.
- * `item` is the outbox item as read (what a redrive republishes once fixed); `image` is the raw
+ * `item` is the outbox item as stored (what a redrive republishes once fixed); `image` is the raw
  * DynamoDB JSON of a stream image that could not be parsed as an outbox item. When the message
  * would exceed the SQS size limit, both are left out (`contentOmitted`) and `key` locates the
- * item in the table instead.
+ * item in the table instead; that item is kept, never expired, until a redrive publishes it.
  */
 export const poisonMessageSchema = z.object({
   kind: z.literal('outbox-poison'),
@@ -29,7 +30,8 @@ export const poisonMessageSchema = z.object({
   failedAt: z.iso.datetime(),
   errorCode: z.string(),
   reason: z.string(),
-  key: z.object({ PK: z.string(), SK: z.string() }).optional(),
+  /** The item's primary key, attribute name → value (the layout's key attributes). */
+  key: z.record(z.string(), z.string()).optional(),
   eventId: z.string().optional(),
   eventType: z.string().optional(),
   aggregateId: z.string().optional(),
@@ -45,8 +47,11 @@ export type StreamPosition = z.infer<typeof streamPositionSchema>;
 export interface PoisonRecord {
   readonly errorCode: string;
   readonly reason: string;
-  readonly key?: { readonly PK: string; readonly SK: string };
-  readonly item?: OutboxItem;
+  readonly key?: OutboxKey;
+  /** The envelope, when the item could be read as one. */
+  readonly envelope?: EventEnvelope;
+  /** The item as stored. */
+  readonly item?: Readonly<Record<string, unknown>>;
   readonly image?: Record<string, unknown>;
   readonly stream?: StreamPosition;
 }
@@ -113,12 +118,12 @@ export class PoisonQueue {
       failedAt: this.now().toISOString(),
       errorCode: record.errorCode,
       reason: record.reason.slice(0, MAX_REASON_CHARACTERS),
-      ...(record.key ? { key: { PK: record.key.PK, SK: record.key.SK } } : {}),
-      ...(record.item
+      ...(record.key ? { key: { ...record.key } } : {}),
+      ...(record.envelope
         ? {
-            eventId: record.item.eventId,
-            eventType: record.item.eventType,
-            aggregateId: record.item.aggregateId,
+            eventId: record.envelope.eventId,
+            eventType: record.envelope.eventType,
+            aggregateId: record.envelope.aggregateId,
           }
         : {}),
       ...(record.stream ? { stream: record.stream } : {}),

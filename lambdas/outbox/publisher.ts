@@ -6,12 +6,12 @@ import {
   type PutEventsRequestEntry,
   type PutEventsResultEntry,
 } from '@aws-sdk/client-eventbridge';
-import { MetricName } from '../shared/metric-names';
-import { type OutboxItem, toEnvelope } from '../shared/outbox-event';
-import { logger as sharedLogger, metrics as sharedMetrics } from '../shared/powertools';
 import { mapWithConcurrency } from './concurrency';
 import { putEventsEntrySize } from './entry-size';
 import { type PutEventsLimits, resolveLimits } from './limits';
+import { MetricName } from './metric-names';
+import type { OutboxRecord } from './outbox-item';
+import { logger as sharedLogger, metrics as sharedMetrics } from './powertools';
 
 /** The part of Powertools Metrics the relay uses; metric names only from MetricName. */
 export interface MetricsSink {
@@ -25,19 +25,24 @@ export interface LogSink {
   error(message: string, attributes: Record<string, unknown>): void;
 }
 
-export interface FailedItem {
-  readonly item: OutboxItem;
+/** What the publisher needs of an outbox record: the envelope and the trace it was written in. */
+export type Publishable = Pick<OutboxRecord, 'envelope' | 'traceHeader'>;
+
+export interface PublishFailure {
+  /** Position of the record in the input. */
+  readonly index: number;
   readonly errorCode: string;
   readonly errorMessage: string;
 }
 
-/** Every input item lands in exactly one list, each list in input order. */
+/** Every input position lands in exactly one list, each list in input order. */
 export interface PublishResult {
-  readonly published: OutboxItem[];
+  /** Positions of the records EventBridge accepted. */
+  readonly published: number[];
   /** Worth another attempt later: throttling, internal errors, failed calls. */
-  readonly retryable: FailedItem[];
+  readonly retryable: PublishFailure[];
   /** Can never succeed as they are: oversize entry, invalid detail type, detail EventBridge rejects. */
-  readonly poison: FailedItem[];
+  readonly poison: PublishFailure[];
 }
 
 export interface PublisherRetryPolicy {
@@ -188,7 +193,7 @@ export class OutboxPublisher {
     this.now = deps.now ?? (() => new Date());
   }
 
-  async publish(items: readonly OutboxItem[]): Promise<PublishResult> {
+  async publish(items: readonly Publishable[]): Promise<PublishResult> {
     const outcomes = new Array<Outcome | undefined>(items.length);
     let pending: Prepared[] = [];
     items.forEach((item, index) => {
@@ -220,11 +225,11 @@ export class OutboxPublisher {
     items.forEach((item, index) => {
       const outcome = outcomes[index] as Outcome;
       if (outcome.kind === 'published') {
-        result.published.push(item);
-        const lag = Math.max(0, publishedAt - Date.parse(item.occurredAt));
+        result.published.push(index);
+        const lag = Math.max(0, publishedAt - Date.parse(item.envelope.occurredAt));
         this.metrics.addMetric(MetricName.RelayLag, MetricUnit.Milliseconds, lag);
       } else {
-        const failed = { item, errorCode: outcome.errorCode, errorMessage: outcome.errorMessage };
+        const failed = { index, errorCode: outcome.errorCode, errorMessage: outcome.errorMessage };
         (outcome.kind === 'poison' ? result.poison : result.retryable).push(failed);
       }
     });
@@ -238,28 +243,28 @@ export class OutboxPublisher {
   }
 
   /** The entry for `item`, or why EventBridge would reject or drop it. */
-  private prepare(item: OutboxItem, index: number): Prepared | { errorCode: string; errorMessage: string } {
+  private prepare(item: Publishable, index: number): Prepared | { errorCode: string; errorMessage: string } {
     const { maxDetailTypeLength, maxDetailDepth, maxEntryBytes, maxTraceHeaderLength } = this.limits;
-    const detailTypeLength = characters(item.eventType);
+    const envelope = item.envelope;
+    const detailTypeLength = characters(envelope.eventType);
     if (detailTypeLength === 0 || detailTypeLength > maxDetailTypeLength)
       return {
         errorCode: PublishErrorCode.InvalidDetailType,
         errorMessage: `eventType has ${detailTypeLength} characters; DetailType allows 1 to ${maxDetailTypeLength}`,
       };
-    const envelope = toEnvelope(item);
     const problem = detailProblem(envelope, maxDetailDepth);
     if (problem)
       return { errorCode: PublishErrorCode.MalformedDetail, errorMessage: `Detail contains ${problem}` };
     const entry: PutEventsRequestEntry = {
       Source: this.source,
-      DetailType: item.eventType,
+      DetailType: envelope.eventType,
       Detail: JSON.stringify(envelope),
       EventBusName: this.eventBusName,
     };
     if (item.traceHeader !== undefined && item.traceHeader !== '') {
       // A trace header is observability, not data: an unusable one costs the trace link, not the event.
       if (item.traceHeader.length <= maxTraceHeaderLength) entry.TraceHeader = item.traceHeader;
-      else this.logger.warn('Trace header too long; publishing without it', { eventId: item.eventId });
+      else this.logger.warn('Trace header too long; publishing without it', { eventId: envelope.eventId });
     }
     const size = putEventsEntrySize(entry);
     if (size > maxEntryBytes)

@@ -1,50 +1,43 @@
 import { MetricUnit } from '@aws-lambda-powertools/metrics';
-import { DynamoDBMarshalled } from '@aws-lambda-powertools/parser/helpers/dynamodb';
-import type { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import type { DynamoDBBatchResponse, DynamoDBRecord, DynamoDBStreamEvent } from 'aws-lambda';
-import { OUTBOX_SK_PREFIX, orderIdFromPk } from '../shared/keys';
-import { MetricName } from '../shared/metric-names';
-import { invalidOutboxItemReason, type OutboxItem, outboxItemSchema } from '../shared/outbox-event';
-import { logger, metrics } from '../shared/powertools';
-import { ordersTable } from '../shared/table-definition';
-import { type MarkParkedResult, markParked, markPublished } from './delivery-tracking';
-import type { PoisonQueue, PoisonRecord, PoisonSendResult } from './poison-queue';
-import type { LogSink, MetricsSink, OutboxPublisher } from './publisher';
+import type { DeliveryTracker, MarkResult } from './delivery-tracking';
+import { describeKey, type OutboxLayout, outboxKeyOfStreamKeys } from './layout';
+import { MetricName } from './metric-names';
+import { type OutboxRecord, parseOutboxImage } from './outbox-item';
+import type { PoisonQueue, PoisonRecord, PoisonSendResult, StreamPosition } from './poison-queue';
+import { logger as sharedLogger, metrics as sharedMetrics } from './powertools';
+import type { LogSink, MetricsSink, OutboxPublisher, PublishResult } from './publisher';
 
-export type DeliveryTracking =
-  | { readonly enabled: false }
-  | {
-      readonly enabled: true;
-      readonly doc: DynamoDBDocumentClient;
-      readonly tableName: string;
-      readonly retentionDays: number;
-    };
+/** Error code of a stream record that is an outbox INSERT but not a valid outbox item. */
+export const MALFORMED_ITEM = 'MalformedItem';
 
 export interface RelayDeps {
+  readonly layout: OutboxLayout;
   readonly publisher: Pick<OutboxPublisher, 'publish'>;
   readonly poisonQueue: Pick<PoisonQueue, 'send'>;
-  readonly tracking: DeliveryTracking;
+  /** Delivery tracking; undefined when it is off (the write path armed the TTL). */
+  readonly tracker: DeliveryTracker | undefined;
   readonly metrics?: MetricsSink;
   readonly logger?: LogSink;
   readonly now?: () => Date;
 }
 
-/** Error code of a stream record that is an outbox INSERT but not a valid outbox item. */
-export const MALFORMED_ITEM = 'MalformedItem';
-
-const outboxImageSchema = DynamoDBMarshalled(outboxItemSchema);
-
-interface Candidate {
-  readonly index: number;
-  readonly item: OutboxItem;
+/** A record of the batch, by its position in `event.Records`. */
+interface At<T> {
+  readonly position: number;
+  readonly value: T;
 }
 
-interface PoisonAt {
-  readonly index: number;
-  readonly record: PoisonRecord;
+export interface ClassifiedBatch {
+  /** Outbox INSERTs that parse as outbox items: to publish. */
+  readonly candidates: At<OutboxRecord>[];
+  /** Outbox INSERTs that can never be published: to park. */
+  readonly malformed: At<PoisonRecord>[];
+  /** Records that are not outbox INSERTs (the filter should have dropped them). */
+  readonly ignored: number;
 }
 
-const streamPosition = (record: DynamoDBRecord): PoisonRecord['stream'] => {
+const streamPosition = (record: DynamoDBRecord): StreamPosition | undefined => {
   const sequenceNumber = record.dynamodb?.SequenceNumber;
   if (record.eventID === undefined || sequenceNumber === undefined) return undefined;
   return {
@@ -58,191 +51,235 @@ const streamPosition = (record: DynamoDBRecord): PoisonRecord['stream'] => {
 };
 
 /**
- * The relay use case for one stream batch: publish every outbox INSERT, park what can never be
- * published on the poison queue, mark published and parked items (delivery tracking), and tell
- * Lambda where to resume.
+ * Step 1, pure: which records are outbox INSERTs, and which of those are valid outbox items. The
+ * mapping's filter already drops the rest; checked again so that a missing or changed filter can
+ * never turn an aggregate update or a TTL deletion into an event.
+ */
+export const classify = (layout: OutboxLayout, records: readonly DynamoDBRecord[]): ClassifiedBatch => {
+  const candidates: At<OutboxRecord>[] = [];
+  const malformed: At<PoisonRecord>[] = [];
+  let ignored = 0;
+  records.forEach((record, position) => {
+    const key = outboxKeyOfStreamKeys(layout, record.dynamodb?.Keys);
+    if (record.eventName !== 'INSERT' || key === undefined) {
+      ignored++;
+      return;
+    }
+    const image = record.dynamodb?.NewImage as Record<string, unknown> | undefined;
+    const parsed = image === undefined ? undefined : parseOutboxImage(layout, image);
+    if (parsed?.ok) {
+      candidates.push({ position, value: parsed.record });
+      return;
+    }
+    malformed.push({
+      position,
+      value: {
+        errorCode: MALFORMED_ITEM,
+        reason: parsed ? parsed.reason : 'INSERT without NewImage',
+        key,
+        ...(image ? { image } : {}),
+        stream: streamPosition(record),
+      },
+    });
+  });
+  return { candidates, malformed, ignored };
+};
+
+export interface PublishOutcome {
+  readonly published: At<OutboxRecord>[];
+  /** Poison before the first record to retry, in stream order: to park now. */
+  readonly toPark: At<PoisonRecord>[];
+  /** Every poison record, parked now or coming back with a retried batch. */
+  readonly poison: number;
+  /** Position of the first record that must be retried, or Infinity. */
+  readonly retryFrom: number;
+}
+
+/**
+ * Step 2's result sorted out, pure: what was published, what to park, where to resume. Poison
+ * after the first retryable record is not parked now: it comes back with the retried records.
+ */
+export const sortOutcome = (
+  batch: ClassifiedBatch,
+  result: PublishResult,
+  records: readonly DynamoDBRecord[],
+): PublishOutcome => {
+  const candidate = (index: number): At<OutboxRecord> => batch.candidates[index] as At<OutboxRecord>;
+  const retryFrom = Math.min(
+    Number.POSITIVE_INFINITY,
+    ...result.retryable.map((f) => candidate(f.index).position),
+  );
+  const poison: At<PoisonRecord>[] = [
+    ...batch.malformed,
+    ...result.poison.map((failed) => {
+      const { position, value } = candidate(failed.index);
+      const record = records[position];
+      return {
+        position,
+        value: {
+          errorCode: failed.errorCode,
+          reason: failed.errorMessage,
+          key: value.key,
+          envelope: value.envelope,
+          item: value.item,
+          stream: record ? streamPosition(record) : undefined,
+        },
+      };
+    }),
+  ];
+  return {
+    published: result.published.map(candidate),
+    toPark: poison.filter((p) => p.position < retryFrom).sort((a, b) => a.position - b.position),
+    poison: poison.length,
+    retryFrom,
+  };
+};
+
+export interface Settlement {
+  readonly parking?: PoisonSendResult;
+  readonly markedParked?: MarkResult;
+  readonly markedPublished?: MarkResult;
+  /** Positions of poison records the queue did not take: they must be retried. */
+  readonly unparked: number[];
+}
+
+/**
+ * Step 3: park poison on the queue with its full content and record outcomes (delivery tracking).
+ * An item is marked parked only once the queue holds it.
+ */
+export const settle = async (deps: RelayDeps, outcome: PublishOutcome, now: Date): Promise<Settlement> => {
+  const { tracker } = deps;
+  const park = async (): Promise<Pick<Settlement, 'parking' | 'markedParked'>> => {
+    if (outcome.toPark.length === 0) return {};
+    const parking = await deps.poisonQueue.send(outcome.toPark.map((p) => p.value));
+    const keys = parking.sent.flatMap((record) => (record.key ? [record.key] : []));
+    if (!tracker || keys.length === 0) return { parking };
+    return { parking, markedParked: await tracker.markParked(keys, now) };
+  };
+  const [parked, markedPublished] = await Promise.all([
+    park(),
+    tracker && outcome.published.length > 0
+      ? tracker.markPublished(
+          outcome.published.map((p) => p.value.key),
+          now,
+        )
+      : undefined,
+  ]);
+  const positionOf = new Map(outcome.toPark.map((p) => [p.value, p.position]));
+  return {
+    ...parked,
+    ...(markedPublished ? { markedPublished } : {}),
+    unparked: (parked.parking?.failed ?? []).map((f) => positionOf.get(f.record) ?? 0),
+  };
+};
+
+/**
+ * Step 4, pure: the partial batch response
+ * (https://docs.aws.amazon.com/lambda/latest/dg/services-ddb-batchfailurereporting.html). "If the
+ * batchItemFailures array contains multiple items, Lambda uses the record with the lowest
+ * sequence number as the checkpoint. Lambda then retries all records starting from that
+ * checkpoint." So only the first record (in stream order) that must be retried is named:
+ * everything before it is done, everything from it on comes again, in order.
+ */
+export const checkpoint = (records: readonly DynamoDBRecord[], retryFrom: number): DynamoDBBatchResponse => {
+  if (retryFrom === Number.POSITIVE_INFINITY) return { batchItemFailures: [] };
+  const sequenceNumber = records[retryFrom]?.dynamodb?.SequenceNumber;
+  // Without a sequence number there is no checkpoint to name: fail the whole batch instead.
+  if (sequenceNumber === undefined) throw new Error('A record to retry has no sequence number');
+  return { batchItemFailures: [{ itemIdentifier: sequenceNumber }] };
+};
+
+/**
+ * The relay for one stream batch: classify → publish → settle → checkpoint.
  *
- * Why not Powertools BatchProcessor: it hands records to a handler one at a time, while
- * PutEvents takes up to 10 entries per call and the whole point is to pack a batch into as
- * few calls as possible. So the relay publishes the batch as a whole and maps the per-entry
- * results back to stream records itself.
- *
- * Partial batch response for DynamoDB streams
- * (https://docs.aws.amazon.com/lambda/latest/dg/services-ddb-batchfailurereporting.html):
- * `{ batchItemFailures: [{ itemIdentifier: <SequenceNumber> }] }`; "if the batchItemFailures
- * array contains multiple items, Lambda uses the record with the lowest sequence number as the
- * checkpoint. Lambda then retries all records starting from that checkpoint." With
- * BisectBatchOnFunctionError on, the batch is split at the returned sequence number. So the
- * relay reports only the FIRST record (in stream order) that must be retried: everything
- * before it is done, everything from it on comes again, in order. Records after that point
- * that were published anyway will be published again (consumers deduplicate on eventId);
- * poison records after it are not sent to the queue now, because they will come back.
+ * Why not Powertools BatchProcessor: it hands records to a handler one at a time, while PutEvents
+ * takes up to 10 entries per call and the point is to pack a batch into as few calls as possible.
  */
 export const createRelayHandler = (deps: RelayDeps) => {
-  const log = deps.logger ?? logger;
-  const metricsSink = deps.metrics ?? metrics;
+  const log = deps.logger ?? sharedLogger;
+  const metrics = deps.metrics ?? sharedMetrics;
   const now = deps.now ?? (() => new Date());
-
-  /**
-   * Poison queue first, then (delivery tracking) off the pending index: an item is parked only
-   * once its content is safe on the queue, and a parked item is not republished by the
-   * reconciler, which would otherwise hit the same poison and queue a second message for it.
-   */
-  const sendPoison = async (
-    records: PoisonRecord[],
-  ): Promise<{ sendResult?: PoisonSendResult; parking?: MarkParkedResult }> => {
-    if (records.length === 0) return {};
-    const sendResult = await deps.poisonQueue.send(records);
-    const { tracking } = deps;
-    const keys = sendResult.sent.flatMap((record) => (record.key ? [record.key] : []));
-    if (!tracking.enabled || keys.length === 0) return { sendResult };
-    const parking = await markParked(tracking.doc, tracking.tableName, keys, now());
-    return { sendResult, parking };
-  };
 
   return async (event: DynamoDBStreamEvent): Promise<DynamoDBBatchResponse> => {
     const records = event.Records ?? [];
-    const candidates: Candidate[] = [];
-    const poison: PoisonAt[] = [];
-    let ignored = 0;
-
-    records.forEach((record, index) => {
-      const keys = record.dynamodb?.Keys;
-      const sk = keys?.[ordersTable.sortKey]?.S;
-      // The mapping's filter already drops these; checked again so that a missing or changed
-      // filter can never turn an order update or a TTL deletion into an event.
-      if (record.eventName !== 'INSERT' || sk === undefined || !sk.startsWith(OUTBOX_SK_PREFIX)) {
-        ignored++;
-        return;
-      }
-      const pk = keys?.[ordersTable.partitionKey]?.S;
-      const key = pk === undefined ? undefined : { PK: pk, SK: sk };
-      const image = record.dynamodb?.NewImage;
-      const parsed = image === undefined ? undefined : outboxImageSchema.safeParse(image);
-      if (parsed?.success) {
-        candidates.push({ index, item: parsed.data });
-        return;
-      }
-      poison.push({
-        index,
-        record: {
-          errorCode: MALFORMED_ITEM,
-          reason: parsed ? invalidOutboxItemReason(parsed.error) : 'INSERT without NewImage',
-          ...(key ? { key } : {}),
-          ...(image ? { image: image as Record<string, unknown> } : {}),
-          stream: streamPosition(record),
-        },
-      });
-    });
-    const malformed = poison.length;
-    if (malformed > 0) metricsSink.addMetric(MetricName.PoisonEvents, MetricUnit.Count, malformed);
-
-    const result = await deps.publisher.publish(candidates.map((c) => c.item));
-    const indexOf = new Map(candidates.map((c) => [c.item, c.index]));
-    const at = (item: OutboxItem): number => indexOf.get(item) ?? -1;
-
-    let retryFrom = Number.POSITIVE_INFINITY;
-    for (const failed of result.retryable) {
-      retryFrom = Math.min(retryFrom, at(failed.item));
-      log.warn('Publish failed, will retry', {
-        eventId: failed.item.eventId,
-        orderId: failed.item.aggregateId,
-        errorCode: failed.errorCode,
-        errorMessage: failed.errorMessage,
-      });
-    }
-    for (const failed of result.poison) {
-      const index = at(failed.item);
-      const record = records[index];
-      poison.push({
-        index,
-        record: {
-          errorCode: failed.errorCode,
-          reason: failed.errorMessage,
-          key: { PK: failed.item.PK, SK: failed.item.SK },
-          item: failed.item,
-          stream: record ? streamPosition(record) : undefined,
-        },
-      });
-    }
-
-    const toPark = poison.filter((p) => p.index < retryFrom).sort((a, b) => a.index - b.index);
-    const [{ sendResult, parking }, marking] = await Promise.all([
-      sendPoison(toPark.map((p) => p.record)),
-      deps.tracking.enabled && result.published.length > 0
-        ? markPublished(
-            deps.tracking.doc,
-            deps.tracking.tableName,
-            result.published,
-            now(),
-            deps.tracking.retentionDays,
-          )
-        : undefined,
-    ]);
-
-    const parkedIndex = new Map(toPark.map((p) => [p.record, p.index]));
-    for (const p of toPark) {
-      log.error('Poison event parked on the dead-letter queue', {
-        eventId: p.record.item?.eventId,
-        orderId: p.record.item?.aggregateId ?? orderIdFromPk(p.record.key?.PK),
-        errorCode: p.record.errorCode,
-        reason: p.record.reason,
-        sequenceNumber: p.record.stream?.sequenceNumber,
-      });
-    }
-    for (const failed of sendResult?.failed ?? []) {
-      retryFrom = Math.min(retryFrom, parkedIndex.get(failed.record) ?? -1);
-      log.error('Poison queue rejected the message, will retry the record', {
-        eventId: failed.record.item?.eventId,
-        orderId: failed.record.item?.aggregateId ?? orderIdFromPk(failed.record.key?.PK),
-        errorCode: failed.errorCode,
-        errorMessage: failed.errorMessage,
-      });
-    }
-    for (const failed of parking?.failed ?? []) {
-      log.warn('Could not take a parked event off the pending index; the reconciler will park it', {
-        orderId: orderIdFromPk(failed.key.PK),
-        sortKey: failed.key.SK,
-        errorCode: failed.errorCode,
-      });
-    }
-    for (const failed of marking?.failed ?? []) {
-      log.warn('Could not mark event published; the reconciler will republish it', {
-        eventId: failed.item.eventId,
-        orderId: failed.item.aggregateId,
-        errorCode: failed.errorCode,
-      });
-    }
-
-    let batchItemFailures: DynamoDBBatchResponse['batchItemFailures'] = [];
-    if (retryFrom !== Number.POSITIVE_INFINITY) {
-      const sequenceNumber = records[retryFrom]?.dynamodb?.SequenceNumber;
-      // Without a sequence number there is no checkpoint to name: fail the whole batch instead.
-      if (sequenceNumber === undefined) throw new Error('A record to retry has no sequence number');
-      batchItemFailures = [{ itemIdentifier: sequenceNumber }];
-    }
-
-    const publishedAt = now().getTime();
-    const maxLagMs = result.published.reduce(
-      (max, item) => Math.max(max, publishedAt - Date.parse(item.occurredAt)),
-      0,
-    );
-    log.info('Outbox batch relayed', {
-      records: records.length,
-      ignored,
-      outboxInserts: candidates.length + malformed,
-      published: result.published.length,
-      retryable: result.retryable.length,
-      poison: poison.length,
-      parked: sendResult?.sent.length ?? 0,
-      parkFailures: sendResult?.failed.length ?? 0,
-      markedParked: parking?.marked ?? 0,
-      markParkedFailures: parking?.failed.length ?? 0,
-      markedPublished: marking?.marked ?? 0,
-      markFailures: marking?.failed.length ?? 0,
-      maxLagMs,
-      retryFromSequenceNumber: batchItemFailures[0]?.itemIdentifier,
-    });
-    return { batchItemFailures };
+    const batch = classify(deps.layout, records);
+    if (batch.malformed.length > 0)
+      metrics.addMetric(MetricName.PoisonEvents, MetricUnit.Count, batch.malformed.length);
+    const result = await deps.publisher.publish(batch.candidates.map((c) => c.value));
+    const outcome = sortOutcome(batch, result, records);
+    const settlement = await settle(deps, outcome, now());
+    const response = checkpoint(records, Math.min(outcome.retryFrom, ...settlement.unparked));
+    logOutcome(log, { batch, result, outcome, settlement, response, records: records.length, now: now() });
+    return response;
   };
+};
+
+const logOutcome = (
+  log: LogSink,
+  run: {
+    batch: ClassifiedBatch;
+    result: PublishResult;
+    outcome: PublishOutcome;
+    settlement: Settlement;
+    response: DynamoDBBatchResponse;
+    records: number;
+    now: Date;
+  },
+): void => {
+  const { batch, result, outcome, settlement } = run;
+  for (const failed of result.retryable) {
+    const envelope = batch.candidates[failed.index]?.value.envelope;
+    log.warn('Publish failed, will retry', {
+      eventId: envelope?.eventId,
+      aggregateId: envelope?.aggregateId,
+      errorCode: failed.errorCode,
+      errorMessage: failed.errorMessage,
+    });
+  }
+  for (const { value } of outcome.toPark)
+    log.error('Poison event parked on the dead-letter queue', {
+      eventId: value.envelope?.eventId,
+      outboxKey: describeKey(value.key),
+      errorCode: value.errorCode,
+      reason: value.reason,
+      sequenceNumber: value.stream?.sequenceNumber,
+    });
+  for (const failed of settlement.parking?.failed ?? [])
+    log.error('Poison queue rejected the message, will retry the record', {
+      eventId: failed.record.envelope?.eventId,
+      outboxKey: describeKey(failed.record.key),
+      errorCode: failed.errorCode,
+      errorMessage: failed.errorMessage,
+    });
+  for (const failed of settlement.markedParked?.failed ?? [])
+    log.warn('Could not take a parked event off the pending index; the reconciler will park it', {
+      outboxKey: describeKey(failed.key),
+      errorCode: failed.errorCode,
+    });
+  for (const failed of settlement.markedPublished?.failed ?? [])
+    log.warn('Could not mark event published; the reconciler will republish it', {
+      outboxKey: describeKey(failed.key),
+      errorCode: failed.errorCode,
+    });
+  const publishedAt = run.now.getTime();
+  const maxLagMs = outcome.published.reduce(
+    (max, p) => Math.max(max, publishedAt - Date.parse(p.value.envelope.occurredAt)),
+    0,
+  );
+  log.info('Outbox batch relayed', {
+    records: run.records,
+    ignored: batch.ignored,
+    outboxInserts: batch.candidates.length + batch.malformed.length,
+    published: outcome.published.length,
+    retryable: result.retryable.length,
+    poison: outcome.poison,
+    parked: settlement.parking?.sent.length ?? 0,
+    parkFailures: settlement.parking?.failed.length ?? 0,
+    markedParked: settlement.markedParked?.marked ?? 0,
+    markParkedFailures: settlement.markedParked?.failed.length ?? 0,
+    markedPublished: settlement.markedPublished?.marked ?? 0,
+    markFailures: settlement.markedPublished?.failed.length ?? 0,
+    maxLagMs,
+    retryFromSequenceNumber: run.response.batchItemFailures[0]?.itemIdentifier,
+  });
 };

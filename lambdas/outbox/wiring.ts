@@ -1,50 +1,92 @@
-import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
-import { EventBridgeClient } from '@aws-sdk/client-eventbridge';
-import { SQSClient } from '@aws-sdk/client-sqs';
+import type { DynamoDBClient } from '@aws-sdk/client-dynamodb';
+import type { EventBridgeClient } from '@aws-sdk/client-eventbridge';
+import type { SQSClient } from '@aws-sdk/client-sqs';
 import { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
-import { boolEnv, positiveIntEnv, requireEnv } from '../shared/env';
-import { tracer } from '../shared/powertools';
-import { limitsFromEnv } from './limits';
+import type { DynamoDBStreamEvent } from 'aws-lambda';
+import { DynamoDbDeliveryTracker } from './delivery-tracking';
+import { PendingOutbox } from './pending-outbox';
 import { PoisonQueue } from './poison-queue';
 import { OutboxPublisher } from './publisher';
-import type { DeliveryTracking, RelayDeps } from './relay';
+import { type ReconcileReport, reconcile } from './reconciler';
+import { createRelayHandler } from './relay';
+import type { ReconcilerSettings, RelaySettings } from './settings';
 
 /**
- * The outbox publisher from EVENT_BUS_NAME, EVENT_SOURCE and the PutEvents limits: one definition
- * for the relay and the reconciler, so a republished event is the event the relay would publish.
+ * The one composition point of each outbox function: settings from its environment contract and
+ * clients made once per container. The Lambda entry and the offline runtime both call these.
  */
-export const publisherFromEnv = (): OutboxPublisher =>
+export interface OutboxClients {
+  readonly dynamoDb: DynamoDBClient;
+  readonly eventBridge: EventBridgeClient;
+  readonly sqs: SQSClient;
+}
+
+type PublishingSettings = Pick<
+  RelaySettings,
+  'eventBusName' | 'source' | 'poisonQueueUrl' | 'putEventsMaxBytes'
+>;
+
+/** One publisher definition for the relay and the reconciler: a republished event is the event the relay would publish. */
+const publisherOf = (settings: PublishingSettings, clients: OutboxClients): OutboxPublisher =>
   new OutboxPublisher({
-    eventBridge: tracer.captureAWSv3Client(new EventBridgeClient({})),
-    eventBusName: requireEnv('EVENT_BUS_NAME'),
-    source: process.env.EVENT_SOURCE || 'orders',
-    limits: limitsFromEnv(),
+    eventBridge: clients.eventBridge,
+    eventBusName: settings.eventBusName,
+    source: settings.source,
+    limits: { maxEntryBytes: settings.putEventsMaxBytes, maxCallBytes: settings.putEventsMaxBytes },
   });
 
-/** The relay's poison queue from POISON_QUEUE_URL (the reconciler parks on the same queue). */
-export const poisonQueueFromEnv = (): PoisonQueue =>
-  new PoisonQueue({
-    sqs: tracer.captureAWSv3Client(new SQSClient({})),
-    queueUrl: requireEnv('POISON_QUEUE_URL'),
+const poisonQueueOf = (settings: PublishingSettings, clients: OutboxClients): PoisonQueue =>
+  new PoisonQueue({ sqs: clients.sqs, queueUrl: settings.poisonQueueUrl });
+
+const trackerOf = (
+  settings: Pick<RelaySettings, 'tableName' | 'layout' | 'retentionDays'>,
+  clients: OutboxClients,
+): DynamoDbDeliveryTracker =>
+  new DynamoDbDeliveryTracker(DynamoDBDocumentClient.from(clients.dynamoDb), {
+    tableName: settings.tableName,
+    layout: settings.layout,
+    retentionDays: settings.retentionDays,
   });
 
-/**
- * The relay's dependencies from the function's environment, as the OutboxRelay construct sets
- * it: EVENT_BUS_NAME, EVENT_SOURCE, POISON_QUEUE_URL, OUTBOX_DELIVERY_TRACKING and, with
- * tracking, TABLE_NAME and OUTBOX_RETENTION_DAYS. Throws naming the first missing variable, so
- * a misconfigured function fails at cold start rather than at its first batch.
- */
-export const relayDepsFromEnv = (): RelayDeps => {
-  const trackingEnabled = boolEnv('OUTBOX_DELIVERY_TRACKING', true);
-  const publisher = publisherFromEnv();
-  const poisonQueue = poisonQueueFromEnv();
-  const tracking: DeliveryTracking = trackingEnabled
-    ? {
-        enabled: true,
-        doc: DynamoDBDocumentClient.from(tracer.captureAWSv3Client(new DynamoDBClient({}))),
-        tableName: requireEnv('TABLE_NAME'),
-        retentionDays: positiveIntEnv('OUTBOX_RETENTION_DAYS', 7),
-      }
-    : { enabled: false };
-  return { publisher, poisonQueue, tracking };
+export type RelayHandler = ReturnType<typeof createRelayHandler>;
+
+export const buildRelayHandler = (wiring: {
+  settings: RelaySettings;
+  clients: OutboxClients;
+}): RelayHandler => {
+  const { settings, clients } = wiring;
+  return createRelayHandler({
+    layout: settings.layout,
+    publisher: publisherOf(settings, clients),
+    poisonQueue: poisonQueueOf(settings, clients),
+    tracker: settings.deliveryTracking ? trackerOf(settings, clients) : undefined,
+  });
+};
+
+/** Items read and published per step: one Query page, ten PutEvents calls at most. */
+const RECONCILER_PAGE_SIZE = 100;
+
+export type ReconcilerHandler = (hasTimeLeft?: () => boolean) => Promise<ReconcileReport>;
+
+export const buildReconcilerHandler = (wiring: {
+  settings: ReconcilerSettings;
+  clients: OutboxClients;
+}): ReconcilerHandler => {
+  const { settings, clients } = wiring;
+  const deps = {
+    pending: new PendingOutbox(
+      DynamoDBDocumentClient.from(clients.dynamoDb),
+      settings.tableName,
+      settings.layout,
+    ),
+    publisher: publisherOf(settings, clients),
+    poisonQueue: poisonQueueOf(settings, clients),
+    tracker: trackerOf(settings, clients),
+    settings: {
+      thresholdSeconds: settings.thresholdSeconds,
+      maxItemsPerRun: settings.maxItemsPerRun,
+      pageSize: RECONCILER_PAGE_SIZE,
+    },
+  };
+  return (hasTimeLeft) => reconcile(deps, hasTimeLeft);
 };

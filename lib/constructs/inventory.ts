@@ -1,36 +1,28 @@
 import { fileURLToPath } from 'node:url';
-import type { Duration, RemovalPolicy } from 'aws-cdk-lib';
 import { AttributeType, Billing, TableV2 } from 'aws-cdk-lib/aws-dynamodb';
-import type { IEventBus } from 'aws-cdk-lib/aws-events';
 import type { IKey } from 'aws-cdk-lib/aws-kms';
 import { Construct } from 'constructs';
+import { inventorySubscription } from '../../lambdas/inventory/subscription';
 import { inventoryTable } from '../../lambdas/inventory/tables';
-import { inventorySubscription } from '../../lambdas/shared/subscriptions';
-import { IdempotentConsumer, type IdempotentConsumerProps } from './idempotent-consumer';
-import type { OutboxFunctionProps } from './outbox-function';
-import { tableSafety } from './table-safety';
+import { OutboxConsumer, type OutboxConsumerProps, type OutboxEventSource } from '../outbox/consumer';
+import type { FunctionDefaults } from '../outbox/function';
+import { grantOnTable } from '../outbox/grants';
+import { tableSafety } from '../outbox/table-safety';
 
 export interface InventoryProps {
-  readonly eventBus: IEventBus;
-  /** The `source` the relay publishes with; the subscription matches on it. */
+  /** The orders outbox: its bus, and its redelivery window for the idempotency window. */
+  readonly outbox: OutboxEventSource;
+  /** The `source` the orders outbox publishes with; the subscription matches on it. */
   readonly eventSource: string;
-  /** @see IdempotentConsumerProps.upstreamRedeliveryWindow @default Duration.hours(24) */
-  readonly upstreamRedeliveryWindow?: Duration;
   /** @default AWS owned keys */
   readonly encryptionKey?: IKey;
   /** Retain the inventory and idempotency tables on stack deletion, with deletion protection. @default false */
   readonly retainData?: boolean;
-  /** @default OutboxFunction defaults */
-  readonly logLevel?: OutboxFunctionProps['logLevel'];
-  /** @default OutboxFunction defaults */
-  readonly logRetention?: OutboxFunctionProps['logRetention'];
-  /** What happens to the consumer function's log group when it leaves the stack. @default RemovalPolicy.RETAIN */
-  readonly logRemovalPolicy?: RemovalPolicy;
-  /** CloudWatch namespace of the consumer's metrics. @default OutboxFunction defaults */
-  readonly metricsNamespace?: string;
-  /** Passed through to the consumer (DLQ retention, async retries, ...). @default IdempotentConsumer defaults */
+  /** Log level, retention and metrics namespace of the consumer function. @default PowertoolsFunction defaults */
+  readonly functionDefaults?: FunctionDefaults;
+  /** Passed through to the consumer (DLQ retention, async retries, ...). @default OutboxConsumer defaults */
   readonly consumer?: Pick<
-    IdempotentConsumerProps,
+    OutboxConsumerProps,
     'asyncRetryAttempts' | 'asyncMaxEventAge' | 'idempotencyTtl' | 'deadLetterRetention'
   >;
 }
@@ -41,7 +33,7 @@ export interface InventoryProps {
  */
 export class Inventory extends Construct {
   public readonly table: TableV2;
-  public readonly consumer: IdempotentConsumer;
+  public readonly consumer: OutboxConsumer;
 
   constructor(scope: Construct, id: string, props: InventoryProps) {
     super(scope, id);
@@ -52,27 +44,22 @@ export class Inventory extends Construct {
       ...tableSafety(props),
     });
 
-    this.consumer = new IdempotentConsumer(this, 'Consumer', {
+    this.consumer = new OutboxConsumer(this, 'Consumer', {
       ...props.consumer,
-      eventBus: props.eventBus,
+      outbox: props.outbox,
       subscription: inventorySubscription(props.eventSource),
       entry: fileURLToPath(new URL('../../lambdas/inventory/handler.ts', import.meta.url)),
-      ...(props.upstreamRedeliveryWindow ? { upstreamRedeliveryWindow: props.upstreamRedeliveryWindow } : {}),
       ...(props.encryptionKey ? { encryptionKey: props.encryptionKey } : {}),
       ...(props.retainData === undefined ? {} : { retainData: props.retainData }),
-      functionProps: {
-        ...(props.logLevel ? { logLevel: props.logLevel } : {}),
-        ...(props.logRetention ? { logRetention: props.logRetention } : {}),
-        ...(props.logRemovalPolicy ? { logRemovalPolicy: props.logRemovalPolicy } : {}),
-        ...(props.metricsNamespace ? { metricsNamespace: props.metricsNamespace } : {}),
-      },
+      ...(props.functionDefaults ? { functionProps: props.functionDefaults } : {}),
     });
     // Read the order's reservation; write it and its sku items, or delete them on release
     // (a transaction needs each of its actions granted; there is no TransactWriteItems action).
-    this.consumer.function.useTable(this.table, 'INVENTORY_TABLE_NAME', [
+    grantOnTable(this.table, this.consumer.function, [
       'dynamodb:GetItem',
       'dynamodb:PutItem',
       'dynamodb:DeleteItem',
     ]);
+    this.consumer.function.addEnvironment('INVENTORY_TABLE_NAME', this.table.tableName);
   }
 }

@@ -15,8 +15,9 @@ import type { ITable } from 'aws-cdk-lib/aws-dynamodb';
 import { LogGroup, RetentionDays } from 'aws-cdk-lib/aws-logs';
 import { Construct } from 'constructs';
 import { ordersRoutes } from '../../lambdas/orders/http/routes';
-import { grantOnTable } from './grants';
-import { OutboxFunction } from './outbox-function';
+import { PowertoolsFunction } from '../outbox/function';
+import { grantOnTable } from '../outbox/grants';
+import type { TransactionalOutbox } from '../outbox/transactional-outbox';
 
 /** How callers of the deployed API authenticate. There is no unauthenticated option: only the offline runtime is open. */
 export type OrdersApiAuthorization =
@@ -53,14 +54,8 @@ export interface OrdersApiProps {
   readonly logLevel?: 'DEBUG' | 'INFO' | 'WARN' | 'ERROR';
   /** CloudWatch namespace of the function's metrics (OrdersPlaced, OrdersCancelled). @default 'DynamoDbOutbox' */
   readonly metricsNamespace?: string;
-  /**
-   * Delivery tracking: outbox items are written unpublished (sparse pending index, no TTL) and the
-   * relay marks them published. Must match the relay's setting.
-   * @default true
-   */
-  readonly deliveryTracking?: boolean;
-  /** Days an outbox item is kept (after publishing with delivery tracking, after writing without). @default 7 */
-  readonly outboxRetentionDays?: number;
+  /** The orders table's outbox: the handler adds each command's events to its transaction. */
+  readonly outbox: TransactionalOutbox;
 }
 
 /** Exactly what the handler calls: GetItem to read, and Put/Update inside TransactWriteItems. */
@@ -104,7 +99,7 @@ const accessLogFormat = AccessLogFormat.custom(
 export class OrdersApi extends Construct {
   public readonly api: HttpApi;
   public readonly stage: HttpStage;
-  public readonly handler: OutboxFunction;
+  public readonly function: PowertoolsFunction;
   public readonly accessLogs: LogGroup;
   /** Powertools service name of the function: the `service` dimension of its metrics. */
   public readonly serviceName = 'orders-api';
@@ -115,14 +110,11 @@ export class OrdersApi extends Construct {
     super(scope, id);
     const rateLimit = props.throttlingRateLimit ?? 50;
     const burstLimit = props.throttlingBurstLimit ?? 100;
-    const retentionDays = props.outboxRetentionDays ?? 7;
     if (!(rateLimit > 0)) throw new Error('throttlingRateLimit must be greater than 0');
     if (!Number.isInteger(burstLimit) || burstLimit < 1)
       throw new Error('throttlingBurstLimit must be a positive integer');
-    if (!Number.isInteger(retentionDays) || retentionDays < 1 || retentionDays > 3650)
-      throw new Error('outboxRetentionDays must be a whole number of days between 1 and 3650');
 
-    this.handler = new OutboxFunction(this, 'Handler', {
+    this.function = new PowertoolsFunction(this, 'Handler', {
       entry: HANDLER_ENTRY,
       serviceName: this.serviceName,
       description: 'Orders API: writes each order and its outbox event in one DynamoDB transaction',
@@ -130,13 +122,10 @@ export class OrdersApi extends Construct {
       ...(props.logRemovalPolicy === undefined ? {} : { logRemovalPolicy: props.logRemovalPolicy }),
       ...(props.logLevel === undefined ? {} : { logLevel: props.logLevel }),
       ...(props.metricsNamespace === undefined ? {} : { metricsNamespace: props.metricsNamespace }),
-      environment: {
-        OUTBOX_DELIVERY_TRACKING: String(props.deliveryTracking ?? true),
-        OUTBOX_RETENTION_DAYS: String(retentionDays),
-      },
     });
-    grantOnTable(props.table, this.handler, ORDERS_API_TABLE_ACTIONS);
-    this.handler.addEnvironment('TABLE_NAME', props.table.tableName);
+    grantOnTable(props.table, this.function, ORDERS_API_TABLE_ACTIONS);
+    this.function.addEnvironment('TABLE_NAME', props.table.tableName);
+    props.outbox.grantWrite(this.function);
 
     const authorization = props.authorization ?? { type: 'iam' };
     this.api = new HttpApi(this, 'HttpApi', {
@@ -148,7 +137,7 @@ export class OrdersApi extends Construct {
         : {}),
     });
 
-    const integration = new HttpLambdaIntegration('Integration', this.handler, {
+    const integration = new HttpLambdaIntegration('Integration', this.function, {
       payloadFormatVersion: PayloadFormatVersion.VERSION_2_0,
     });
     for (const route of ordersRoutes) {

@@ -1,15 +1,9 @@
-import {
-  AttributeType,
-  Billing,
-  type ITableV2,
-  ProjectionType,
-  StreamViewType,
-  TableV2,
-} from 'aws-cdk-lib/aws-dynamodb';
+import { AttributeType, Billing, type ITableV2, TableV2 } from 'aws-cdk-lib/aws-dynamodb';
 import type { IKey } from 'aws-cdk-lib/aws-kms';
 import { Construct } from 'constructs';
-import { ordersTable } from '../../lambdas/shared/table-definition';
-import { tableSafety } from './table-safety';
+import { ordersOutboxLayout, ordersTable } from '../../lambdas/orders/table';
+import { outboxTableProps } from '../outbox/outbox-table';
+import { tableSafety } from '../outbox/table-safety';
 
 export interface OrdersTableProps {
   /**
@@ -22,30 +16,22 @@ export interface OrdersTableProps {
    * @default false
    */
   readonly retainData?: boolean;
+  /** Holds outbox items beside the orders, tracked or not (the pending index). @default true */
+  readonly deliveryTracking?: boolean;
 }
 
-/** The single table holding orders and their outbox events, built from `ordersTable`. */
+/** The single table holding orders and their outbox events (same-table outbox layout). */
 export class OrdersTable extends Construct {
   public readonly table: ITableV2;
 
   constructor(scope: Construct, id: string, props: OrdersTableProps = {}) {
     super(scope, id);
-    const def = ordersTable;
     this.table = new TableV2(this, 'Table', {
-      partitionKey: { name: def.partitionKey, type: AttributeType.STRING },
-      sortKey: { name: def.sortKey, type: AttributeType.STRING },
+      partitionKey: { name: ordersTable.partitionKey, type: AttributeType.STRING },
+      sortKey: { name: ordersTable.sortKey, type: AttributeType.STRING },
       billing: Billing.onDemand(),
-      dynamoStream: StreamViewType[def.streamViewType],
-      timeToLiveAttribute: def.timeToLiveAttribute,
+      ...outboxTableProps(ordersOutboxLayout, props),
       ...tableSafety(props),
-      globalSecondaryIndexes: [
-        {
-          indexName: def.pendingIndex.indexName,
-          partitionKey: { name: def.pendingIndex.partitionKey, type: AttributeType.STRING },
-          sortKey: { name: def.pendingIndex.sortKey, type: AttributeType.STRING },
-          projectionType: ProjectionType.ALL,
-        },
-      ],
     });
   }
 }

@@ -1,12 +1,12 @@
 import { DynamoDBStreamsClient } from '@aws-sdk/client-dynamodb-streams';
 import { EventBridgeClient } from '@aws-sdk/client-eventbridge';
 import { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
-import { readOrdersConfig } from '../../lambdas/orders/config';
-import { limitsFromEnv } from '../../lambdas/outbox/limits';
+import { DynamoDbDeliveryTracker } from '../../lambdas/outbox/delivery-tracking';
+import { relayFilterPattern } from '../../lambdas/outbox/layout';
 import type { PoisonQueue, PoisonRecord, PoisonSendResult } from '../../lambdas/outbox/poison-queue';
 import { OutboxPublisher } from '../../lambdas/outbox/publisher';
 import { createRelayHandler } from '../../lambdas/outbox/relay';
-import { relayFilterPattern } from '../../lambdas/shared/relay-filter';
+import type { RelaySettings } from '../../lambdas/outbox/settings';
 import { LOCAL_REGION, localClientConfig } from '../clients';
 import type { DynamoDbLocal } from '../dynamodb';
 import {
@@ -47,15 +47,10 @@ export type RelayMappingOptions = Partial<
 
 export interface OfflineRelayOptions {
   readonly dynamoDb: DynamoDbLocal;
-  readonly tableName: string;
   /** The local EventBridge endpoint, e.g. http://127.0.0.1:4010. */
   readonly eventBridgeEndpoint: string;
-  /**
-   * Function environment, as the stack sets it: EVENT_BUS_NAME (default 'orders'), EVENT_SOURCE
-   * (default 'orders'), OUTBOX_DELIVERY_TRACKING, OUTBOX_RETENTION_DAYS, PUTEVENTS_MAX_BYTES,
-   * PUTEVENTS_MAX_ENTRIES.
-   */
-  readonly env: Readonly<Record<string, string | undefined>>;
+  /** The relay's settings, as its environment contract carries them (`relaySettings`). */
+  readonly settings: RelaySettings;
   /** Overrides of RELAY_MAPPING_DEFAULTS. */
   readonly mapping?: RelayMappingOptions;
   /** Where the mapping keeps its position. @default in memory */
@@ -91,16 +86,15 @@ export interface OfflineRelay {
 }
 
 export const startOfflineRelay = async (options: OfflineRelayOptions): Promise<OfflineRelay> => {
-  const env: Record<string, string | undefined> = { ...options.env, TABLE_NAME: options.tableName };
-  const config = readOrdersConfig(env);
-  const region = env.AWS_REGION || LOCAL_REGION;
+  const { settings } = options;
+  const region = process.env.AWS_REGION || LOCAL_REGION;
 
   const eventBridge = new EventBridgeClient(localClientConfig(options.eventBridgeEndpoint, region));
   const publisher = new OutboxPublisher({
     eventBridge,
-    eventBusName: env.EVENT_BUS_NAME || 'orders',
-    source: env.EVENT_SOURCE || 'orders',
-    limits: limitsFromEnv(env),
+    eventBusName: settings.eventBusName,
+    source: settings.source,
+    limits: { maxEntryBytes: settings.putEventsMaxBytes, maxCallBytes: settings.putEventsMaxBytes },
   });
   const poisonRecords: PoisonRecord[] = [];
   const poisonQueue = options.poisonQueue ?? {
@@ -110,19 +104,15 @@ export const startOfflineRelay = async (options: OfflineRelayOptions): Promise<O
     },
   };
   const handler = createRelayHandler({
+    layout: settings.layout,
     publisher,
     poisonQueue,
-    tracking: config.deliveryTracking
-      ? {
-          enabled: true,
-          doc: DynamoDBDocumentClient.from(options.dynamoDb.client),
-          tableName: options.tableName,
-          retentionDays: config.retentionDays,
-        }
-      : { enabled: false },
+    tracker: settings.deliveryTracking
+      ? new DynamoDbDeliveryTracker(DynamoDBDocumentClient.from(options.dynamoDb.client), settings)
+      : undefined,
   });
 
-  const streamArn = await latestStreamArn(options.dynamoDb.client, options.tableName);
+  const streamArn = await latestStreamArn(options.dynamoDb.client, settings.tableName);
   const streams = new DynamoDBStreamsClient(localClientConfig(options.dynamoDb.endpoint, region));
   const checkpoints = options.checkpoints ?? new InMemoryCheckpointStore();
   const streamFailures: StreamFailureRecord[] = [];
@@ -133,7 +123,7 @@ export const startOfflineRelay = async (options: OfflineRelayOptions): Promise<O
       client: streams,
       streamArn,
       handler,
-      filterPatterns: [relayFilterPattern],
+      filterPatterns: [relayFilterPattern(settings.layout)],
       checkpoints,
       onFailure: async (failure, records) => {
         await options.onFailure?.(failure, records);

@@ -1,11 +1,14 @@
-import { App, Stack } from 'aws-cdk-lib';
+import { Stack } from 'aws-cdk-lib';
 import { Match, Template } from 'aws-cdk-lib/assertions';
-import { describe, expect, it } from 'vitest';
-import { ordersTable } from '../../lambdas/shared/table-definition';
+import { afterAll, describe, expect, it } from 'vitest';
+import { ordersTable } from '../../lambdas/orders/table';
 import { readStageConfig } from '../../lib/config';
 import { DataEncryption } from '../../lib/constructs/encryption';
 import { OrdersTable } from '../../lib/constructs/orders-table';
 import { OrdersStack } from '../../lib/orders-stack';
+import { removeTestApps, testApp } from './support';
+
+afterAll(removeTestApps);
 
 const KEY_ARN = 'arn:aws:kms:eu-west-1:123456789012:key/0f2c8c1e-3b7a-4d59-9d3e-6a1f0c2b4e8d';
 
@@ -18,7 +21,7 @@ const stackFor = (context: Record<string, string>): Template => {
   const cacheKey = JSON.stringify(context);
   const cached = templates.get(cacheKey);
   if (cached) return cached;
-  const app = new App({ context: { 'aws:cdk:bundling-stacks': [] } });
+  const app = testApp();
   const stack = new OrdersStack(app, 'Orders', {
     config: readStageConfig((key) => context[key]),
     // A customer managed key on a table is named per replica region, so the stack needs one.
@@ -72,7 +75,7 @@ describe('orders table data safety', () => {
     const table = ordersTableResource(stackFor({ stage: 'prod' }));
 
     expect(table.Properties).toMatchObject({
-      StreamSpecification: { StreamViewType: ordersTable.streamViewType },
+      StreamSpecification: { StreamViewType: 'NEW_IMAGE' },
       TimeToLiveSpecification: { AttributeName: ordersTable.timeToLiveAttribute, Enabled: true },
     });
   });
@@ -110,7 +113,7 @@ describe('encryption at rest', () => {
   });
 
   it('customer-managed in dev: the data key is deleted with the stack, like the data', () => {
-    const stack = new Stack(new App(), 'Keys', { env: { region: 'eu-west-1' } });
+    const stack = new Stack(testApp(), 'Keys', { env: { region: 'eu-west-1' } });
 
     new DataEncryption(stack, 'Encryption', { mode: 'customer-managed', retain: false });
 
@@ -121,7 +124,7 @@ describe('encryption at rest', () => {
   });
 
   it('kmsKeyArn: the table uses the existing key and none is created', () => {
-    const stack = new Stack(new App(), 'Keys', { env: { region: 'eu-west-1' } });
+    const stack = new Stack(testApp(), 'Keys', { env: { region: 'eu-west-1' } });
 
     const { key } = new DataEncryption(stack, 'Encryption', { mode: 'customer-managed', keyArn: KEY_ARN });
     new OrdersTable(stack, 'Orders', { encryptionKey: key });
@@ -134,7 +137,7 @@ describe('encryption at rest', () => {
   });
 
   it('rejects a key ARN without customer managed encryption', () => {
-    const stack = new Stack(new App(), 'Keys');
+    const stack = new Stack(testApp(), 'Keys');
 
     expect(() => new DataEncryption(stack, 'Encryption', { mode: 'aws-owned', keyArn: KEY_ARN })).toThrow(
       /customer-managed/,
@@ -170,7 +173,7 @@ describe('alarm notifications', () => {
   });
 
   it('alarms on the thresholds and metrics namespace from the CDK context', () => {
-    const app = new App({ context: { 'aws:cdk:bundling-stacks': [] } });
+    const app = testApp();
     const context: Record<string, string> = {
       stage: 'dev',
       iteratorAgeAlarmSeconds: '120',

@@ -4,7 +4,7 @@ import { DynamoDBDocumentClient, ScanCommand } from '@aws-sdk/lib-dynamodb';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createInventoryConsumer, type DeliveryResult } from '../../lambdas/inventory/consumer';
 import { DynamoDbReservationStore } from '../../lambdas/inventory/reservation-store';
-import { inventorySubscription } from '../../lambdas/shared/subscriptions';
+import { inventorySubscription } from '../../lambdas/inventory/subscription';
 import type { BusEvent } from '../../local/event-bus';
 import { createInventoryTables } from '../../local/inventory-tables';
 import { type LocalRuntime, startLocalRuntime } from '../../local/runtime';

@@ -4,8 +4,8 @@ import { redrive } from '../../cli/redrive';
 import { outboxStatus } from '../../cli/status';
 import { type OutboxTarget, resolveTarget } from '../../cli/target';
 import type { DeliveryResult } from '../../lambdas/inventory/consumer';
-import { outboxKey, pendingShardFor } from '../../lambdas/shared/keys';
-import { ordersTable } from '../../lambdas/shared/table-definition';
+import { orderPartition, ordersOutboxLayout } from '../../lambdas/orders/table';
+import { outboxKeyOf, pendingShardFor } from '../../lambdas/outbox/layout';
 import { type LocalRuntime, startLocalRuntime } from '../../local/runtime';
 import { eventually } from './consumer-support';
 
@@ -82,7 +82,11 @@ describe('the offline runtime with its consumers, operated with the outbox CLI',
   it('parks a poison event on the poison queue, and redrives it once the item is fixed', async () => {
     // Prepare: an outbox item no EventBridge entry can carry (DetailType over 128 characters).
     const doc = DynamoDBDocumentClient.from(runtime.dynamoDb.client);
-    const key = outboxKey(POISON_ORDER, 1);
+    const key = outboxKeyOf(
+      ordersOutboxLayout,
+      { aggregateType: 'Order', aggregateId: POISON_ORDER, sequence: 1 },
+      orderPartition(POISON_ORDER),
+    );
     await doc.send(
       new PutCommand({
         TableName: runtime.tableName,
@@ -102,7 +106,7 @@ describe('the offline runtime with its consumers, operated with the outbox CLI',
             lines: [{ sku: 'PEN-7', quantity: 3, unitPrice: 199 }],
             total: 597,
           },
-          pendingShard: pendingShardFor(POISON_EVENT, ordersTable.pendingShardCount),
+          pendingShard: pendingShardFor(ordersOutboxLayout, POISON_EVENT),
         },
       }),
     );

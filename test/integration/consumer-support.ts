@@ -4,19 +4,18 @@ import { EventBridgeClient } from '@aws-sdk/client-eventbridge';
 import { DynamoDBDocumentClient, QueryCommand, ScanCommand } from '@aws-sdk/lib-dynamodb';
 import { createInventoryConsumer, type DeliveryResult } from '../../lambdas/inventory/consumer';
 import { DynamoDbReservationStore } from '../../lambdas/inventory/reservation-store';
-import { readOrdersConfig } from '../../lambdas/orders/config';
+import { inventorySubscription } from '../../lambdas/inventory/subscription';
 import { ordersRoutes } from '../../lambdas/orders/http/routes';
+import { ordersOutboxLayout } from '../../lambdas/orders/table';
 import { buildOrdersHandler } from '../../lambdas/orders/wiring';
+import { pendingShards } from '../../lambdas/outbox/layout';
 import { OutboxPublisher } from '../../lambdas/outbox/publisher';
-import { pendingShards } from '../../lambdas/shared/keys';
-import { inventorySubscription } from '../../lambdas/shared/subscriptions';
-import { ordersTable } from '../../lambdas/shared/table-definition';
 import { localClientConfig } from '../../local/clients';
 import type { DynamoDbLocal } from '../../local/dynamodb';
 import { type FaultSettings, type LocalEventBus, startLocalEventBus } from '../../local/event-bus';
 import { type LocalHttpApi, startLocalHttpApi } from '../../local/http-server';
 import { createInventoryTables } from '../../local/inventory-tables';
-import { createTestOrdersTable } from '../support/dynamodb-local';
+import { createTestOrdersTable, testOrdersSettings } from '../support/dynamodb-local';
 
 /**
  * The pieces of the flow the consumer tests need, from the building blocks the offline runtime
@@ -56,11 +55,8 @@ export const startInventoryFlow = async (
   const api: LocalHttpApi = await startLocalHttpApi({
     routes: ordersRoutes,
     handler: buildOrdersHandler({
-      config: readOrdersConfig({
-        TABLE_NAME: tableName,
-        OUTBOX_DELIVERY_TRACKING: String(options.deliveryTracking ?? true),
-      }),
-      dynamoDb: db.client,
+      settings: testOrdersSettings(tableName, { deliveryTracking: options.deliveryTracking ?? true }),
+      clients: { dynamoDb: db.client },
     }),
     port: 0,
   });
@@ -122,13 +118,13 @@ export const startInventoryFlow = async (
     },
     pendingCount: async () => {
       let count = 0;
-      for (const shard of pendingShards(ordersTable.pendingShardCount)) {
+      for (const shard of pendingShards(ordersOutboxLayout)) {
         const { Count = 0 } = await doc.send(
           new QueryCommand({
             TableName: tableName,
-            IndexName: ordersTable.pendingIndex.indexName,
+            IndexName: ordersOutboxLayout.pendingIndex.indexName,
             KeyConditionExpression: '#shard = :shard',
-            ExpressionAttributeNames: { '#shard': ordersTable.pendingIndex.partitionKey },
+            ExpressionAttributeNames: { '#shard': ordersOutboxLayout.pendingIndex.shardAttribute },
             ExpressionAttributeValues: { ':shard': shard },
             Select: 'COUNT',
           }),

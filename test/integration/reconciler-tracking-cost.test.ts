@@ -5,15 +5,16 @@ import {
   GetItemCommand,
 } from '@aws-sdk/client-dynamodb';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { readOrdersConfig } from '../../lambdas/orders/config';
 import { ordersRoutes } from '../../lambdas/orders/http/routes';
+import { orderKey, orderPartition, ordersOutboxLayout } from '../../lambdas/orders/table';
 import { buildOrdersHandler } from '../../lambdas/orders/wiring';
-import { orderKey, outboxKey } from '../../lambdas/shared/keys';
+import { outboxKeyOf } from '../../lambdas/outbox/layout';
 import type { DynamoDbLocal } from '../../local/dynamodb';
 import { type LocalEventBus, startLocalEventBus } from '../../local/event-bus';
 import { startOfflineRelay } from '../../local/event-bus/offline-relay';
 import { startLocalHttpApi } from '../../local/http-server';
-import { createTestOrdersTable, startTestDynamoDb } from '../support/dynamodb-local';
+import { localSettings } from '../../local/runtime';
+import { createTestOrdersTable, startTestDynamoDb, testOrdersSettings } from '../support/dynamodb-local';
 import { eventually } from './consumer-support';
 
 const ORDERS = 20;
@@ -79,20 +80,18 @@ describe('what delivery tracking costs, per event', () => {
   /** ORDERS orders through the real API and the real relay; every DynamoDB write request counted. */
   const measure = async (tracking: boolean): Promise<Run> => {
     const tableName = await createTestOrdersTable(db);
-    const env = { OUTBOX_DELIVERY_TRACKING: String(tracking), EVENT_BUS_NAME: 'orders' };
     const api = await startLocalHttpApi({
       routes: ordersRoutes,
       handler: buildOrdersHandler({
-        config: readOrdersConfig({ ...env, TABLE_NAME: tableName }),
-        dynamoDb: db.client,
+        settings: testOrdersSettings(tableName, { deliveryTracking: tracking }),
+        clients: { dynamoDb: db.client },
       }),
       port: 0,
     });
     const relay = await startOfflineRelay({
       dynamoDb: db,
-      tableName,
       eventBridgeEndpoint: bus.endpoint,
-      env,
+      settings: localSettings(tableName, { deliveryTracking: tracking }).relay,
     });
     const writes: WriteRecord[] = [];
     countWrites(db.client, writes);
@@ -130,7 +129,13 @@ describe('what delivery tracking costs, per event', () => {
       return {
         writes: [...writes],
         orderSize: await read(orderKey(orderId)),
-        outboxSize: await read(outboxKey(orderId, 1)),
+        outboxSize: await read(
+          outboxKeyOf(
+            ordersOutboxLayout,
+            { aggregateType: 'Order', aggregateId: orderId, sequence: 1 },
+            orderPartition(orderId),
+          ),
+        ),
       };
     } finally {
       db.client.middlewareStack.remove('countWrites');

@@ -1,8 +1,10 @@
 import { QueryCommand } from '@aws-sdk/lib-dynamodb';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { ordersOutboxLayout } from '../../lambdas/orders/table';
+import { DynamoDbDeliveryTracker } from '../../lambdas/outbox/delivery-tracking';
+import { PendingOutbox } from '../../lambdas/outbox/pending-outbox';
 import type { PoisonRecord } from '../../lambdas/outbox/poison-queue';
-import { PendingOutbox } from '../../lambdas/reconciler/pending-outbox';
-import { type ReconcilerDeps, reconcile } from '../../lambdas/reconciler/reconcile';
+import { type ReconcilerDeps, reconcile } from '../../lambdas/outbox/reconciler';
 import type { DynamoDbLocal } from '../../local/dynamodb';
 import { startTestDynamoDb } from '../support/dynamodb-local';
 import { eventually, type InventoryFlow, startInventoryFlow } from './consumer-support';
@@ -21,7 +23,7 @@ describe('reconciler with the relay stopped', () => {
     db = await startTestDynamoDb();
     flow = await startInventoryFlow(db);
     deps = {
-      pending: new PendingOutbox(flow.doc, flow.tableName),
+      pending: new PendingOutbox(flow.doc, flow.tableName, ordersOutboxLayout),
       publisher: flow.publisher,
       poisonQueue: {
         send: async (records) => {
@@ -29,9 +31,12 @@ describe('reconciler with the relay stopped', () => {
           return { sent: [...records], failed: [] };
         },
       },
-      doc: flow.doc,
-      tableName: flow.tableName,
-      settings: { thresholdSeconds: 60, maxItemsPerRun: 1000, pageSize: 7, retentionDays: 7 },
+      tracker: new DynamoDbDeliveryTracker(flow.doc, {
+        tableName: flow.tableName,
+        layout: ordersOutboxLayout,
+        retentionDays: 7,
+      }),
+      settings: { thresholdSeconds: 60, maxItemsPerRun: 1000, pageSize: 7 },
       metrics: { addMetric: (name, _unit, value) => metrics.push([name, value]) },
       logger: quiet,
       // Two minutes from now: every event written by the test is past the 60 s threshold.

@@ -2,7 +2,8 @@ import { DeleteItemCommand, TransactWriteItemsCommand, UpdateItemCommand } from 
 import { DynamoDBStreamsClient } from '@aws-sdk/client-dynamodb-streams';
 import type { DynamoDBStreamEvent } from 'aws-lambda';
 import { afterAll, afterEach, beforeAll, describe, expect, it, vi } from 'vitest';
-import { relayFilterPattern } from '../../lambdas/shared/relay-filter';
+import { ordersOutboxLayout } from '../../lambdas/orders/table';
+import { relayFilterPattern } from '../../lambdas/outbox/layout';
 import { localClientConfig } from '../../local/clients';
 import type { DynamoDbLocal } from '../../local/dynamodb';
 import {
@@ -39,7 +40,7 @@ describe('stream poller against DynamoDB Local streams', () => {
     const poller = new StreamPoller({
       client: streams,
       streamArn,
-      filterPatterns: [relayFilterPattern],
+      filterPatterns: [relayFilterPattern(ordersOutboxLayout)],
       pollIntervalMs: 20,
       retryDelayMs: 5,
       shardDiscoveryIntervalMs: 100,

@@ -1,7 +1,7 @@
 import { DeleteCommand, DynamoDBDocumentClient, GetCommand, UpdateCommand } from '@aws-sdk/lib-dynamodb';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { outboxKey } from '../../lambdas/shared/keys';
 import { type LocalRuntime, startLocalRuntime } from '../../local/runtime';
+import { orderOutboxKey } from '../support/outbox-items';
 import { eventually } from './consumer-support';
 
 const DAY = 24 * 60 * 60;
@@ -15,7 +15,7 @@ describe('TTL cleanup of published outbox items', () => {
       apiPort: 0,
       dynamoDbPort: 0,
       tableName: 'orders-ttl',
-      env: { OUTBOX_DELIVERY_TRACKING: 'true', OUTBOX_RETENTION_DAYS: '3' },
+      outbox: { deliveryTracking: true, retentionDays: 3 },
     });
     doc = DynamoDBDocumentClient.from(runtime.dynamoDb.client);
   });
@@ -26,7 +26,11 @@ describe('TTL cleanup of published outbox items', () => {
   const outboxItem = async (orderId: string) =>
     (
       await doc.send(
-        new GetCommand({ TableName: runtime.tableName, Key: outboxKey(orderId, 1), ConsistentRead: true }),
+        new GetCommand({
+          TableName: runtime.tableName,
+          Key: orderOutboxKey(orderId, 1),
+          ConsistentRead: true,
+        }),
       )
     ).Item;
 
@@ -60,12 +64,12 @@ describe('TTL cleanup of published outbox items', () => {
     await doc.send(
       new UpdateCommand({
         TableName: runtime.tableName,
-        Key: outboxKey(orderId, 1),
+        Key: orderOutboxKey(orderId, 1),
         UpdateExpression: 'SET expiresAt = :past',
         ExpressionAttributeValues: { ':past': Math.floor(Date.now() / 1000) - 60 },
       }),
     );
-    await doc.send(new DeleteCommand({ TableName: runtime.tableName, Key: outboxKey(orderId, 1) }));
+    await doc.send(new DeleteCommand({ TableName: runtime.tableName, Key: orderOutboxKey(orderId, 1) }));
 
     // Assess: the item is gone, and neither the MODIFY nor the REMOVE reached the relay or the bus.
     expect(await outboxItem(orderId)).toBeUndefined();

@@ -1,6 +1,9 @@
 import { randomUUID } from 'node:crypto';
-import { createOrdersTable, type DynamoDbLocal, startDynamoDbLocal } from '../../local/dynamodb';
+import type { OrdersSettings } from '../../lambdas/orders/config';
+import { ordersOutboxLayout } from '../../lambdas/orders/table';
+import { createOutboxTable, type DynamoDbLocal, startDynamoDbLocal } from '../../local/dynamodb';
 import { claimPort } from '../../local/ports';
+import { type LocalOutboxOptions, localSettings } from '../../local/runtime';
 
 /** Start an in-memory DynamoDB Local on a free port for one test file. */
 export const startTestDynamoDb = async (): Promise<DynamoDbLocal> => startDynamoDbLocal(await claimPort(0));
@@ -8,6 +11,12 @@ export const startTestDynamoDb = async (): Promise<DynamoDbLocal> => startDynamo
 /** A fresh orders table with a unique name, so tests in one file never see each other's items. */
 export const createTestOrdersTable = async (db: DynamoDbLocal): Promise<string> => {
   const tableName = `orders-${randomUUID().slice(0, 8)}`;
-  await createOrdersTable(db.client, tableName);
+  await createOutboxTable(db.client, tableName, ordersOutboxLayout);
   return tableName;
 };
+
+/** The orders API's settings for a test table, as the stack would write them (`grantWrite`). */
+export const testOrdersSettings = (tableName: string, outbox: LocalOutboxOptions = {}): OrdersSettings => ({
+  tableName,
+  outbox: localSettings(tableName, outbox).writer,
+});

@@ -1,5 +1,6 @@
 import { type DynamoDBDocumentClient, ScanCommand } from '@aws-sdk/lib-dynamodb';
-import { OUTBOX_SK_PREFIX } from '../../lambdas/shared/keys';
+import { orderPartition, ordersOutboxLayout } from '../../lambdas/orders/table';
+import { outboxKeyOf } from '../../lambdas/outbox/layout';
 
 /** Every outbox item in a (small, test-sized) table, read consistently: what the bus must hold. */
 export const scanOutboxItems = async (
@@ -13,7 +14,7 @@ export const scanOutboxItems = async (
       new ScanCommand({
         TableName: tableName,
         FilterExpression: 'begins_with(SK, :outbox)',
-        ExpressionAttributeValues: { ':outbox': OUTBOX_SK_PREFIX },
+        ExpressionAttributeValues: { ':outbox': ordersOutboxLayout.sortKeyPrefix },
         ConsistentRead: true,
         ExclusiveStartKey: startKey,
       }),
@@ -23,3 +24,11 @@ export const scanOutboxItems = async (
   } while (startKey !== undefined);
   return items;
 };
+
+/** The key of an order's outbox item with `sequence`: beside the order, in its partition. */
+export const orderOutboxKey = (orderId: string, sequence: number) =>
+  outboxKeyOf(
+    ordersOutboxLayout,
+    { aggregateType: 'Order', aggregateId: orderId, sequence },
+    orderPartition(orderId),
+  );

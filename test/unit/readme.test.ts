@@ -2,17 +2,16 @@ import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
 import { z } from 'zod';
 import { parseDelivery } from '../../lambdas/inventory/event-schema';
-import { outboxKey, pendingShardFor } from '../../lambdas/shared/keys';
 import {
   AGGREGATE_TYPE_ORDER,
   EVENT_SCHEMA_VERSION,
-  eventEnvelopeSchema,
   ORDER_PLACED,
   orderPlacedPayloadSchema,
-  outboxItemSchema,
-  toEnvelope,
-} from '../../lambdas/shared/outbox-event';
-import { ordersTable } from '../../lambdas/shared/table-definition';
+} from '../../lambdas/orders/events';
+import { orderPartition, ordersOutboxLayout } from '../../lambdas/orders/table';
+import { eventEnvelopeSchema } from '../../lambdas/outbox/envelope';
+import { parseOutboxItem } from '../../lambdas/outbox/outbox-item';
+import { OutboxWriter } from '../../lambdas/outbox/writer';
 
 // The README's event example is what consumers read first: it must stay an event the relay
 // could publish and the shipped consumer accepts.
@@ -80,19 +79,19 @@ describe('README.md event contract', () => {
   });
 
   it('shows what the relay publishes from the stored outbox item', () => {
-    // Prepare: the item as the write path stores it, with keys and tracking attributes.
+    // Prepare: the item as the write path stores it, with keys, trace header and tracking attributes.
     const event = eventBridgeEventSchema.parse(jsonBlockUnder(README, HEADING));
     const detail = eventEnvelopeSchema.parse(event.detail);
-    const item = outboxItemSchema.parse({
-      ...detail,
-      ...outboxKey(detail.aggregateId, detail.sequence),
-      pendingShard: pendingShardFor(detail.eventId, ordersTable.pendingShardCount),
-      traceHeader: 'Root=1-00000000-000000000000000000000000',
-    });
-    // Act
-    const published = toEnvelope(item);
+    const writer = new OutboxWriter(
+      { tableName: 'orders', layout: ordersOutboxLayout, deliveryTracking: true, retentionDays: 7 },
+      { traceHeader: () => 'Root=1-00000000-000000000000000000000000' },
+    );
+    const item = writer.item(detail, orderPartition(detail.aggregateId));
+    // Act: what the relay reads back from the stream and publishes as the detail.
+    const parsed = parseOutboxItem(ordersOutboxLayout, item);
     // Assess
-    expect(published).toEqual(event.detail);
+    expect(parsed.ok).toBe(true);
+    expect(parsed.ok && JSON.stringify(parsed.record.envelope)).toBe(JSON.stringify(event.detail));
   });
 
   it('is an event the inventory consumer accepts', () => {

@@ -7,9 +7,7 @@ import {
 } from '@aws-sdk/lib-dynamodb';
 import { unmarshall } from '@aws-sdk/util-dynamodb';
 import { z } from 'zod';
-import { orderKey, outboxKey, pendingShardFor } from '../../shared/keys';
-import { type OutboxItem, orderLineSchema, outboxItemSchema } from '../../shared/outbox-event';
-import { ordersTable } from '../../shared/table-definition';
+import { checkTransactionLimits, type OutboxWriter, type TransactItem } from '../../outbox/writer';
 import {
   type Change,
   ChangeRejectedError,
@@ -18,20 +16,15 @@ import {
   StoreBusyError,
   type StoredOrder,
 } from '../application/ports';
-import type { DomainEvent, Order } from '../domain/order';
+import type { Order } from '../domain/order';
 import { isOrderId } from '../domain/order-id';
+import { orderLineSchema } from '../events';
+import { orderKey } from '../table';
 
 export interface DynamoDbOrderStoreOptions {
   readonly tableName: string;
-  /**
-   * Delivery tracking on: outbox items are written with `pendingShard` and no TTL; the relay
-   * arms the TTL after publishing. Off: the TTL is set here and nothing is written back.
-   */
-  readonly deliveryTracking: boolean;
-  /** How long a published (tracking on) or written (tracking off) outbox item is kept, in days. */
-  readonly retentionDays: number;
-  /** X-Ray trace header of the current invocation, stored on the outbox item for the relay. */
-  readonly traceHeader: () => string | undefined;
+  /** Builds the outbox items of a commit's events (same table: beside the order). */
+  readonly outbox: OutboxWriter;
 }
 
 const storedOrderSchema = z.object({
@@ -86,10 +79,20 @@ export class DynamoDbOrderStore implements OrderStore {
     }
   }
 
+  /**
+   * One TransactWriteItems, all or nothing: the order's writes and, through the outbox writer,
+   * the outbox item of every event, in the order of `changes` (a cancellation reason's index is
+   * the change's), checked against the transaction's limits.
+   */
   async commit(changes: readonly Change[]): Promise<void> {
-    const input: TransactWriteCommandInput = {
-      TransactItems: changes.map((change) => this.transactItem(change)),
-    };
+    const { outbox } = this.options;
+    const actions = changes.flatMap((change) =>
+      change.type === 'appendEvent'
+        ? outbox.puts([change.event], { aggregateKey: keyOf(change.event.aggregateId).PK })
+        : [this.transactItem(change)],
+    );
+    checkTransactionLimits(actions);
+    const input: TransactWriteCommandInput = { TransactItems: actions };
     try {
       await this.client.send(new TransactWriteCommand(input));
     } catch (error) {
@@ -97,21 +100,7 @@ export class DynamoDbOrderStore implements OrderStore {
     }
   }
 
-  /** Exposed for tests and tools: the outbox item this store writes for `event`. */
-  outboxItem(event: DomainEvent): OutboxItem {
-    const { deliveryTracking, retentionDays } = this.options;
-    const traceHeader = this.options.traceHeader();
-    return outboxItemSchema.parse({
-      ...outboxKey(event.aggregateId, event.sequence),
-      ...event,
-      ...(traceHeader ? { traceHeader } : {}),
-      ...(deliveryTracking
-        ? { pendingShard: pendingShardFor(event.eventId, ordersTable.pendingShardCount) }
-        : { expiresAt: Math.floor(Date.parse(event.occurredAt) / 1000) + retentionDays * DAY_SECONDS }),
-    });
-  }
-
-  private transactItem(change: Change): NonNullable<TransactWriteCommandInput['TransactItems']>[number] {
+  private transactItem(change: Exclude<Change, { type: 'appendEvent' }>): TransactItem {
     const TableName = this.options.tableName;
     switch (change.type) {
       case 'insertOrder':
@@ -125,16 +114,6 @@ export class DynamoDbOrderStore implements OrderStore {
         };
       case 'updateOrder':
         return { Update: { TableName, Key: keyOf(change.order.orderId), ...updateExpression(change) } };
-      case 'appendEvent': {
-        keyOf(change.event.aggregateId);
-        return {
-          Put: {
-            TableName,
-            Item: this.outboxItem(change.event),
-            ConditionExpression: 'attribute_not_exists(PK)',
-          },
-        };
-      }
     }
   }
 }

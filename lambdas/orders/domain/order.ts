@@ -6,7 +6,7 @@ import {
   type OrderCancelledPayload,
   type OrderLine,
   type OrderPlacedPayload,
-} from '../../shared/outbox-event';
+} from '../events';
 
 /**
  * The order aggregate. Pure: no clock, no random ids, no I/O. Callers pass in the time and the

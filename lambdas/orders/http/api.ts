@@ -6,8 +6,7 @@ import { captureLambdaHandler } from '@aws-lambda-powertools/tracer/middleware';
 import middy from '@middy/core';
 import type { APIGatewayProxyEventV2, APIGatewayProxyStructuredResultV2, Context } from 'aws-lambda';
 import type { z } from 'zod';
-import { MetricName } from '../../shared/metric-names';
-import { logger, metrics, tracer } from '../../shared/powertools';
+import { logger, metrics, tracer } from '../../outbox/powertools';
 import { cancelOrderUseCase } from '../application/cancel-order';
 import {
   IdempotencyKeyInUseError,
@@ -26,6 +25,7 @@ import {
 } from '../application/ports';
 import { OrderNotCancellableError } from '../domain/order';
 import { isOrderId } from '../domain/order-id';
+import { OrdersMetric } from '../events';
 import { type ErrorBody, errorResponse, HttpError, json, orderBody } from './responses';
 import type { OrdersRouteKey } from './routes';
 import {
@@ -77,7 +77,7 @@ export const createOrdersHandler = (deps: OrdersApiDeps): OrdersHandler => {
         logger.info('Idempotent replay of a placed order');
       } else {
         logger.appendKeys({ eventId: result.eventId });
-        metrics.addMetric(MetricName.OrdersPlaced, MetricUnit.Count, 1);
+        metrics.addMetric(OrdersMetric.OrdersPlaced, MetricUnit.Count, 1);
         logger.info('Order placed', {
           total: order.total,
           currency: order.currency,
@@ -99,7 +99,7 @@ export const createOrdersHandler = (deps: OrdersApiDeps): OrdersHandler => {
         ...(reason === undefined ? {} : { reason }),
       });
       logger.appendKeys({ eventId });
-      metrics.addMetric(MetricName.OrdersCancelled, MetricUnit.Count, 1);
+      metrics.addMetric(OrdersMetric.OrdersCancelled, MetricUnit.Count, 1);
       logger.info('Order cancelled');
       return json(200, orderBody(order));
     },

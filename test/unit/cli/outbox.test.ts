@@ -14,7 +14,8 @@ const run = (args: string[], env: Record<string, string> = {}) => {
   return { status: result.status, stdout: result.stdout, stderr: result.stderr };
 };
 
-describe('npm run outbox', () => {
+// Each case starts the CLI in a fresh Node process or two: seconds on a busy machine.
+describe('npm run outbox', { timeout: 60_000 }, () => {
   it('prints its usage with --help, and refuses an unknown command with exit status 2', () => {
     const help = run(['--help']);
     const unknown = run(['purge']);

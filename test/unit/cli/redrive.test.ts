@@ -6,13 +6,19 @@ import { mockClient } from 'aws-sdk-client-mock';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { formatRedrive, redrive } from '../../../cli/redrive';
 import type { OutboxTarget } from '../../../cli/target';
+import { ordersOutboxLayout } from '../../../lambdas/orders/table';
+import type { EventEnvelope } from '../../../lambdas/outbox/envelope';
+import { DEDICATED_TABLE_LAYOUT } from '../../../lambdas/outbox/layout';
 import { PoisonQueue } from '../../../lambdas/outbox/poison-queue';
-import type { OutboxItem } from '../../../lambdas/shared/outbox-event';
+import { OutboxWriter } from '../../../lambdas/outbox/writer';
 import { type LocalEventBus, startLocalEventBus } from '../../../local/event-bus';
 import { type LocalSqs, startLocalSqs } from '../../../local/sqs';
 
 const ddb = mockClient(DynamoDBDocumentClient);
 const credentials = { accessKeyId: 'local', secretAccessKey: 'local' };
+
+/** An outbox item as the orders table stores it: the order's partition, the envelope. */
+type OutboxItem = EventEnvelope & { PK: string; SK: string };
 
 const item = (n: number, payload: Record<string, unknown> = { orderId: `o${n}` }): OutboxItem => ({
   PK: `ORDER#o${n}`,
@@ -45,6 +51,7 @@ describe('outbox redrive', () => {
       eventBridge: new EventBridgeClient({ endpoint: bus.endpoint, region: 'us-east-1', credentials }),
       sqs: sqsClient,
       tableName: 'orders',
+      layout: ordersOutboxLayout,
       eventBusName: 'orders',
       source: 'orders',
       retentionDays: 7,
@@ -67,7 +74,9 @@ describe('outbox redrive', () => {
   });
 
   /** Park records exactly as the relay does, with its PoisonQueue. */
-  const park = async (...records: Array<{ item?: OutboxItem; key?: { PK: string; SK: string } }>) => {
+  const park = async (
+    ...records: Array<{ item?: Readonly<Record<string, unknown>>; key?: Readonly<Record<string, string>> }>
+  ) => {
     const queue = new PoisonQueue({ sqs: target.sqs, queueUrl });
     const result = await queue.send(
       records.map((r) => ({ errorCode: 'EntryTooLarge', reason: 'too big', ...r })),
@@ -92,7 +101,7 @@ describe('outbox redrive', () => {
     expect(bus.events().map((e) => e.event.detail)).toEqual([expect.objectContaining({ eventId: 'e1' })]);
     expect(ddb.commandCalls(UpdateCommand)[0]?.args[0].input).toMatchObject({
       Key: { PK: 'ORDER#o1', SK: 'OUTBOX#0000000001' },
-      ExpressionAttributeValues: { ':publishedAt': '2026-11-22T12:00:00.000Z' },
+      ExpressionAttributeValues: { ':at': '2026-11-22T12:00:00.000Z' },
     });
     expect(sqs.messages(queueUrl.split('/').pop() ?? '')).toEqual([]);
   });
@@ -183,6 +192,70 @@ describe('outbox redrive', () => {
     expect(bus.events()).toHaveLength(0);
     expect(sqs.messages(queueUrl.split('/').pop() ?? '')).toHaveLength(1);
     expect(formatRedrive(report, true)).toContain('would republish       1');
+  });
+
+  it('redrives from a dedicated outbox table, keyed as its layout says', async () => {
+    // Prepare: the item as the writer stores it in a dedicated table (pk/sk), parked oversize, then fixed.
+    const dedicated: OutboxTarget = { ...target, tableName: 'outbox', layout: DEDICATED_TABLE_LAYOUT };
+    const writer = new OutboxWriter({
+      tableName: 'outbox',
+      layout: DEDICATED_TABLE_LAYOUT,
+      deliveryTracking: true,
+      retentionDays: 7,
+    });
+    const { PK: _pk, SK: _sk, ...envelope } = item(9);
+    const fixed = writer.item(envelope);
+    const broken = writer.item({ ...envelope, payload: { orderId: 'o9', blob: 'x'.repeat(300_000) } });
+    const key = { pk: 'Order#o9', sk: 'OUTBOX#0000000001' };
+    await park({ item: broken, key });
+    ddb.on(GetCommand).resolves({ Item: fixed });
+
+    // Act
+    const report = await redrive(dedicated, { now: () => new Date('2026-11-22T12:00:00.000Z') });
+
+    // Assess
+    expect(report).toMatchObject({ read: 1, republished: 1, deleted: 1, left: 0 });
+    expect(report.entries).toEqual([
+      { messageId: expect.any(String), eventId: 'e9', from: 'table', outcome: 'republished' },
+    ]);
+    expect(ddb.commandCalls(GetCommand)[0]?.args[0].input).toMatchObject({ TableName: 'outbox', Key: key });
+    // Only the envelope is published: the table's keys and tracking attributes stay home.
+    expect(bus.events().map((e) => e.event.detail)).toEqual([envelope]);
+    expect(ddb.commandCalls(UpdateCommand)[0]?.args[0].input).toMatchObject({
+      TableName: 'outbox',
+      Key: key,
+      ExpressionAttributeNames: { '#pk': 'pk', '#expiresAt': DEDICATED_TABLE_LAYOUT.timeToLiveAttribute },
+      ExpressionAttributeValues: { ':at': '2026-11-22T12:00:00.000Z' },
+    });
+    expect(sqs.messages(queueUrl.split('/').pop() ?? '')).toEqual([]);
+  });
+
+  it("reads the copy in the message with the target table's layout", async () => {
+    // Prepare: a message parked from a dedicated table; its item has pk/sk, not PK/SK.
+    const writer = new OutboxWriter({
+      tableName: 'outbox',
+      layout: DEDICATED_TABLE_LAYOUT,
+      deliveryTracking: false,
+      retentionDays: 7,
+    });
+    const { PK: _pk, SK: _sk, ...envelope } = item(10);
+    await park({ item: writer.item(envelope) });
+
+    // Act
+    const asOrders = await redrive(target, { dryRun: true });
+    const asDedicated = await redrive({ ...target, layout: DEDICATED_TABLE_LAYOUT }, { dryRun: true });
+
+    // Assess
+    expect(asOrders.entries).toEqual([
+      {
+        messageId: expect.any(String),
+        outcome: 'unresolvable',
+        reason: 'the copy in the message: Not a valid outbox item: no string key attributes PK/SK',
+      },
+    ]);
+    expect(asDedicated.entries).toEqual([
+      { messageId: expect.any(String), eventId: 'e10', from: 'message', outcome: 'would-republish' },
+    ]);
   });
 
   it('reads at most --max messages', async () => {

@@ -6,6 +6,8 @@ import { mockClient } from 'aws-sdk-client-mock';
 import { beforeEach, describe, expect, it } from 'vitest';
 import { formatStatus, outboxStatus } from '../../../cli/status';
 import type { OutboxTarget } from '../../../cli/target';
+import { ordersOutboxLayout } from '../../../lambdas/orders/table';
+import { DEDICATED_TABLE_LAYOUT } from '../../../lambdas/outbox/layout';
 
 const ddb = mockClient(DynamoDBDocumentClient);
 const sqs = mockClient(SQSClient);
@@ -16,6 +18,7 @@ const target: OutboxTarget = {
   eventBridge: new EventBridgeClient({}),
   sqs: new SQSClient({}),
   tableName: 'orders',
+  layout: ordersOutboxLayout,
   eventBusName: 'orders',
   source: 'orders',
   retentionDays: 7,
@@ -90,6 +93,53 @@ describe('outbox status', () => {
       ['PoisonQueue', undefined, 'Access to the resource is denied.'],
       ['InventoryDeadLetterQueue', 0, undefined],
     ]);
+  });
+
+  it('reads the pending index of a dedicated outbox table, as its layout names it', async () => {
+    // Prepare
+    const dedicated: OutboxTarget = { ...target, tableName: 'outbox', layout: DEDICATED_TABLE_LAYOUT };
+    ddb
+      .on(QueryCommand)
+      .resolves({ Count: 0, Items: [] })
+      .on(QueryCommand, { Select: 'COUNT', ExpressionAttributeValues: { ':shard': 'PENDING#5' } })
+      .resolves({ Count: 2 })
+      .on(QueryCommand, { Limit: 1, ExpressionAttributeValues: { ':shard': 'PENDING#5' } })
+      .resolves({ Items: [{ occurredAt: '2026-11-22T11:59:00.000Z' }] });
+    sqs.on(GetQueueAttributesCommand).resolves({ Attributes: {} });
+
+    // Act
+    const status = await outboxStatus(dedicated, new Date('2026-11-22T12:00:00.000Z'));
+
+    // Assess
+    expect(status).toMatchObject({ table: 'outbox', pending: 2, oldestPendingAgeSeconds: 60 });
+    const queries = ddb.commandCalls(QueryCommand).map((c) => c.args[0].input);
+    expect(queries).toHaveLength(2 * DEDICATED_TABLE_LAYOUT.pendingIndex.shardCount);
+    for (const query of queries)
+      expect(query).toMatchObject({
+        TableName: 'outbox',
+        IndexName: DEDICATED_TABLE_LAYOUT.pendingIndex.indexName,
+        ExpressionAttributeNames: { '#shard': DEDICATED_TABLE_LAYOUT.pendingIndex.shardAttribute },
+      });
+  });
+
+  it('counts as many shards as the layout has', async () => {
+    // Prepare
+    const layout = {
+      ...DEDICATED_TABLE_LAYOUT,
+      pendingIndex: { indexName: 'pending', shardAttribute: 'shard', shardCount: 3 },
+    };
+    ddb.on(QueryCommand).resolves({ Count: 1, Items: [] });
+
+    // Act
+    const status = await outboxStatus({ ...target, layout, queues: [] });
+
+    // Assess
+    expect(status.pending).toBe(3);
+    const shards = ddb
+      .commandCalls(QueryCommand)
+      .filter((c) => c.args[0].input.Select === 'COUNT')
+      .map((c) => c.args[0].input.ExpressionAttributeValues?.[':shard']);
+    expect(shards).toEqual(['PENDING#0', 'PENDING#1', 'PENDING#2']);
   });
 
   it('prints a table an operator can read at a glance', () => {

@@ -13,11 +13,15 @@ import { mockClient } from 'aws-sdk-client-mock';
 import { afterEach, beforeAll, beforeEach, describe, expect, it, vi } from 'vitest';
 import placedFixture from './fixtures/order-placed.json';
 
-// The handler builds its clients and the metrics singleton at import: configure first.
-vi.hoisted(() => {
+// The handler builds its clients and the metrics singleton at import: configure first, the
+// consumer's settings through the contract the construct writes them with.
+await vi.hoisted(async () => {
+  const { consumerSettings } = await import('../../../lambdas/outbox/settings');
+  Object.assign(
+    process.env,
+    consumerSettings.toEnv({ idempotencyTableName: 'inventory-idempotency', idempotencyTtlSeconds: 194_400 }),
+  );
   process.env.INVENTORY_TABLE_NAME = 'inventory';
-  process.env.IDEMPOTENCY_TABLE_NAME = 'inventory-idempotency';
-  process.env.IDEMPOTENCY_TTL_SECONDS = '194400';
   process.env.POWERTOOLS_METRICS_DISABLED = 'false';
   process.env.POWERTOOLS_METRICS_NAMESPACE = 'DynamoDbOutbox';
   process.env.POWERTOOLS_SERVICE_NAME = 'inventory';

@@ -6,7 +6,8 @@ import {
   type PutEventsRequestEntry,
 } from '@aws-sdk/client-eventbridge';
 import { afterEach, describe, expect, it, vi } from 'vitest';
-import { inventorySubscription, type Subscription } from '../../../lambdas/shared/subscriptions';
+import { inventorySubscription } from '../../../lambdas/inventory/subscription';
+import type { Subscription } from '../../../lambdas/outbox/subscription';
 import {
   type BusEvent,
   type LocalEventBus,

@@ -1,6 +1,7 @@
 import { describe, expect, it } from 'vitest';
-import { relayFilterPattern } from '../../../lambdas/shared/relay-filter';
-import { inventorySubscription } from '../../../lambdas/shared/subscriptions';
+import { inventorySubscription } from '../../../lambdas/inventory/subscription';
+import { ordersOutboxLayout } from '../../../lambdas/orders/table';
+import { relayFilterPattern } from '../../../lambdas/outbox/layout';
 import {
   compileEventPattern,
   compileFilterCriteria,
@@ -340,7 +341,7 @@ describe('Lambda filter criteria (DynamoDB stream records)', () => {
 
   it('lets only INSERTs of outbox items through the relay filter', () => {
     // Prepare
-    const passes = compileFilterCriteria([relayFilterPattern]);
+    const passes = compileFilterCriteria([relayFilterPattern(ordersOutboxLayout)]);
     // Act + Assess
     expect(passes(record('INSERT', 'OUTBOX#0000000001'))).toBe(true);
     expect(passes(record('INSERT', 'ORDER'))).toBe(false);
@@ -349,7 +350,10 @@ describe('Lambda filter criteria (DynamoDB stream records)', () => {
   });
 
   it('ORs the filters, accepts JSON strings as deployed, and passes everything without filters', () => {
-    const passes = compileFilterCriteria([JSON.stringify({ eventName: ['MODIFY'] }), relayFilterPattern]);
+    const passes = compileFilterCriteria([
+      JSON.stringify({ eventName: ['MODIFY'] }),
+      relayFilterPattern(ordersOutboxLayout),
+    ]);
     expect(passes(record('MODIFY', 'ORDER'))).toBe(true);
     expect(passes(record('REMOVE', 'ORDER'))).toBe(false);
     expect(compileFilterCriteria([])(record('REMOVE', 'ORDER'))).toBe(true);

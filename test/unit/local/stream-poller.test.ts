@@ -1,6 +1,7 @@
 import type { DynamoDBBatchResponse, DynamoDBRecord, DynamoDBStreamEvent } from 'aws-lambda';
 import { afterEach, describe, expect, it, vi } from 'vitest';
-import { relayFilterPattern } from '../../../lambdas/shared/relay-filter';
+import { ordersOutboxLayout } from '../../../lambdas/orders/table';
+import { relayFilterPattern } from '../../../lambdas/outbox/layout';
 import {
   classifyResponse,
   InMemoryCheckpointStore,
@@ -70,7 +71,10 @@ describe('stream poller: filter criteria', () => {
     const checkpoints = new InMemoryCheckpointStore();
     const { calls, handler } = recordingHandler();
     // Act
-    const poller = startPoller(stream, handler, { filterPatterns: [relayFilterPattern], checkpoints });
+    const poller = startPoller(stream, handler, {
+      filterPatterns: [relayFilterPattern(ordersOutboxLayout)],
+      checkpoints,
+    });
     // Assess
     await vi.waitFor(async () =>
       expect((await checkpoints.load(STREAM_ARN))['shard-1']?.sequenceNumber).toBe(last),

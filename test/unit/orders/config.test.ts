@@ -1,35 +1,38 @@
 import { describe, expect, it } from 'vitest';
-import { readOrdersConfig } from '../../../lambdas/orders/config';
+import { readOrdersSettings } from '../../../lambdas/orders/config';
+import { ordersOutboxLayout } from '../../../lambdas/orders/table';
+import { InvalidSettingsError, writerSettings } from '../../../lambdas/outbox/settings';
 
-describe('readOrdersConfig', () => {
-  it('defaults to delivery tracking on and seven days of retention', () => {
-    expect(readOrdersConfig({ TABLE_NAME: 'orders' })).toEqual({
-      tableName: 'orders',
-      deliveryTracking: true,
-      retentionDays: 7,
-    });
+const outbox = { tableName: 'orders', layout: ordersOutboxLayout, deliveryTracking: true, retentionDays: 7 };
+
+describe('readOrdersSettings', () => {
+  it("reads the table and the outbox writer's settings from the construct's contract", () => {
+    // Prepare
+    const env = { TABLE_NAME: 'orders', ...writerSettings.toEnv(outbox) };
+    // Act + Assess
+    expect(readOrdersSettings(env)).toEqual({ tableName: 'orders', outbox });
   });
 
-  it('reads tracking off and a retention, treating blank values as unset', () => {
-    expect(
-      readOrdersConfig({
-        TABLE_NAME: 'orders',
-        OUTBOX_DELIVERY_TRACKING: 'false',
-        OUTBOX_RETENTION_DAYS: '3',
-      }),
-    ).toMatchObject({ deliveryTracking: false, retentionDays: 3 });
-    expect(readOrdersConfig({ TABLE_NAME: 'orders', OUTBOX_RETENTION_DAYS: '' }).retentionDays).toBe(7);
+  it('keeps delivery tracking off and the retention as the construct wrote them', () => {
+    // Prepare
+    const env = {
+      TABLE_NAME: 'orders',
+      ...writerSettings.toEnv({ ...outbox, deliveryTracking: false, retentionDays: 3 }),
+    };
+    // Act + Assess
+    expect(readOrdersSettings(env).outbox).toMatchObject({ deliveryTracking: false, retentionDays: 3 });
   });
 
   it.each([
-    [{}, /TABLE_NAME is required/],
+    [{}, 'Invalid orders API configuration: TABLE_NAME is required'],
+    [{ TABLE_NAME: '' }, 'Invalid orders API configuration: TABLE_NAME is required'],
+    [{ TABLE_NAME: 'orders' }, 'Missing required environment variable OUTBOX_WRITER_SETTINGS'],
     [
-      { TABLE_NAME: 'orders', OUTBOX_DELIVERY_TRACKING: 'yes' },
-      /OUTBOX_DELIVERY_TRACKING must be true or false/,
+      { TABLE_NAME: 'orders', OUTBOX_WRITER_SETTINGS: JSON.stringify({ ...outbox, retentionDays: 0 }) },
+      'Invalid OUTBOX_WRITER_SETTINGS: retentionDays: retentionDays must be from 1 to 3650',
     ],
-    [{ TABLE_NAME: 'orders', OUTBOX_RETENTION_DAYS: '1.5' }, /OUTBOX_RETENTION_DAYS must be a whole number/],
-    [{ TABLE_NAME: 'orders', OUTBOX_RETENTION_DAYS: '0' }, /between 1 and 3650/],
-  ])('fails fast on %j', (env, message) => {
-    expect(() => readOrdersConfig(env)).toThrow(message);
+  ])('fails fast on %j, naming the variable', (env, message) => {
+    expect(() => readOrdersSettings(env)).toThrow(message);
+    expect(() => readOrdersSettings(env)).toThrow(InvalidSettingsError);
   });
 });

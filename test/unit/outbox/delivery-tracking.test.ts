@@ -2,163 +2,232 @@ import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { DynamoDBDocumentClient, UpdateCommand } from '@aws-sdk/lib-dynamodb';
 import { mockClient } from 'aws-sdk-client-mock';
 import { beforeEach, describe, expect, it } from 'vitest';
-import { expiresAtFor, markParked, markPublished } from '../../../lambdas/outbox/delivery-tracking';
-import { outboxItem } from './support';
+import { DynamoDbDeliveryTracker, expiresAtFor } from '../../../lambdas/outbox/delivery-tracking';
+import type { OutboxLayout } from '../../../lambdas/outbox/layout';
+import { DEDICATED_LAYOUT, keyOf, named, ORDERS_LAYOUT, OTHER_LAYOUT, outboxItem } from './support';
 
 const docMock = mockClient(DynamoDBDocumentClient);
 const doc = DynamoDBDocumentClient.from(new DynamoDBClient({}));
 const NOW = new Date('2026-11-22T10:00:05.000Z');
-const named = (name: string, message = name) => Object.assign(new Error(message), { name });
 
-describe('markPublished', () => {
+const tracker = (options: { layout?: OutboxLayout; retentionDays?: number; concurrency?: number } = {}) =>
+  new DynamoDbDeliveryTracker(doc, {
+    tableName: 'orders',
+    layout: options.layout ?? ORDERS_LAYOUT,
+    retentionDays: options.retentionDays ?? 7,
+    ...(options.concurrency === undefined ? {} : { concurrency: options.concurrency }),
+  });
+
+const keyOfItem = (n: number, layout: OutboxLayout = ORDERS_LAYOUT) =>
+  keyOf(outboxItem(n, {}, layout), layout);
+
+/** Resolves every update after a turn of the event loop, recording the peak number in flight. */
+const slowUpdates = () => {
+  const state = { inFlight: 0, peak: 0 };
+  docMock.on(UpdateCommand).callsFake(async () => {
+    state.inFlight++;
+    state.peak = Math.max(state.peak, state.inFlight);
+    await new Promise((resolve) => setImmediate(resolve));
+    state.inFlight--;
+    return {};
+  });
+  return state;
+};
+
+describe('DynamoDbDeliveryTracker', () => {
   beforeEach(() => {
     docMock.reset();
   });
 
-  it('sets publishedAt and arms the TTL, leaves the pending index, only if the item still exists', async () => {
-    // Prepare
-    docMock.on(UpdateCommand).resolves({});
-    const item = outboxItem(1);
-    // Act
-    const result = await markPublished(doc, 'orders', [item], NOW, 7);
-    // Assess
-    expect(result).toEqual({ marked: 1, missing: 0, failed: [] });
-    expect(docMock.commandCalls(UpdateCommand)[0]?.args[0].input).toEqual({
-      TableName: 'orders',
-      Key: { PK: item.PK, SK: item.SK },
-      UpdateExpression: 'SET #publishedAt = :publishedAt, #expiresAt = :expiresAt REMOVE #pendingShard',
-      ConditionExpression: 'attribute_exists(#pk)',
-      ExpressionAttributeNames: {
-        '#pk': 'PK',
-        '#publishedAt': 'publishedAt',
-        '#expiresAt': 'expiresAt',
-        '#pendingShard': 'pendingShard',
-      },
-      ExpressionAttributeValues: {
-        ':publishedAt': '2026-11-22T10:00:05.000Z',
-        ':expiresAt': Math.floor(NOW.getTime() / 1000) + 7 * 86_400,
-      },
+  it('refuses a retention that would expire items at once', () => {
+    expect(() => tracker({ retentionDays: 0 })).toThrow('retentionDays must be a positive integer, got 0');
+    expect(() => tracker({ retentionDays: 1.5 })).toThrow(/retentionDays/);
+  });
+
+  describe('markPublished', () => {
+    it('sets publishedAt and arms the TTL, leaves the pending index, only if the item still exists', async () => {
+      // Prepare
+      docMock.on(UpdateCommand).resolves({});
+      const key = keyOfItem(1);
+      // Act
+      const result = await tracker().markPublished([key], NOW);
+      // Assess
+      expect(result).toEqual({ marked: 1, missing: 0, failed: [] });
+      expect(docMock.commandCalls(UpdateCommand).map((c) => c.args[0].input)).toEqual([
+        {
+          TableName: 'orders',
+          Key: { PK: 'ORDER#01JORDER000000000000000001', SK: 'OUTBOX#0000000001' },
+          UpdateExpression: 'SET #publishedAt = :at, #expiresAt = :expiresAt REMOVE #pendingShard',
+          ConditionExpression: 'attribute_exists(#pk)',
+          ExpressionAttributeNames: {
+            '#pk': 'PK',
+            '#publishedAt': 'publishedAt',
+            '#expiresAt': 'expiresAt',
+            '#pendingShard': 'pendingShard',
+          },
+          ExpressionAttributeValues: {
+            ':at': '2026-11-22T10:00:05.000Z',
+            ':expiresAt': Math.floor(NOW.getTime() / 1000) + 7 * 86_400,
+          },
+        },
+      ]);
+      expect(expiresAtFor(NOW, 1)).toBe(Date.UTC(2026, 10, 23, 10, 0, 5) / 1000);
     });
-    expect(expiresAtFor(NOW, 1)).toBe(Date.UTC(2026, 10, 23, 10, 0, 5) / 1000);
-  });
 
-  it('counts an item that is already gone as missing, not as an error', async () => {
-    // Prepare
-    docMock.on(UpdateCommand).rejects(named('ConditionalCheckFailedException'));
-    // Act
-    const result = await markPublished(doc, 'orders', [outboxItem(1)], NOW, 7);
-    // Assess
-    expect(result).toEqual({ marked: 0, missing: 1, failed: [] });
-  });
-
-  it('reports other failures per item instead of throwing', async () => {
-    // Prepare
-    const items = [outboxItem(1), outboxItem(2)];
-    docMock
-      .on(UpdateCommand, { Key: { PK: items[1]?.PK, SK: items[1]?.SK } })
-      .rejects(named('ProvisionedThroughputExceededException', 'slow down'))
-      .on(UpdateCommand, { Key: { PK: items[0]?.PK, SK: items[0]?.SK } })
-      .resolves({});
-    // Act
-    const result = await markPublished(doc, 'orders', items, NOW, 7);
-    // Assess
-    expect(result.marked).toBe(1);
-    expect(result.failed).toEqual([
-      { item: items[1], errorCode: 'ProvisionedThroughputExceededException', errorMessage: 'slow down' },
-    ]);
-  });
-
-  it('keeps at most `concurrency` updates in flight', async () => {
-    // Prepare
-    let inFlight = 0;
-    let peak = 0;
-    docMock.on(UpdateCommand).callsFake(async () => {
-      inFlight++;
-      peak = Math.max(peak, inFlight);
-      await new Promise((resolve) => setImmediate(resolve));
-      inFlight--;
-      return {};
-    });
-    const items = Array.from({ length: 20 }, (_, i) => outboxItem(i));
-    // Act
-    const result = await markPublished(doc, 'orders', items, NOW, 7, { concurrency: 3 });
-    // Assess
-    expect(result.marked).toBe(20);
-    expect(peak).toBe(3);
-  });
-
-  it('refuses a retention that would expire items at once', async () => {
-    await expect(markPublished(doc, 'orders', [outboxItem(1)], NOW, 0)).rejects.toThrow(/retentionDays/);
-  });
-});
-
-describe('markParked', () => {
-  beforeEach(() => {
-    docMock.reset();
-  });
-
-  it('sets parkedAt and leaves the pending index, TTL unarmed, only if the item still exists', async () => {
-    // Prepare
-    docMock.on(UpdateCommand).resolves({});
-    const { PK, SK } = outboxItem(1);
-    // Act
-    const result = await markParked(doc, 'orders', [{ PK, SK }], NOW);
-    // Assess
-    expect(result).toEqual({ marked: 1, missing: 0, failed: [] });
-    expect(docMock.commandCalls(UpdateCommand).map((c) => c.args[0].input)).toEqual([
-      {
+    it("names the layout's own key, TTL and shard attributes", async () => {
+      // Prepare
+      docMock.on(UpdateCommand).resolves({});
+      const key = keyOfItem(1, OTHER_LAYOUT);
+      // Act
+      const result = await tracker({ layout: OTHER_LAYOUT, retentionDays: 3 }).markPublished([key], NOW);
+      // Assess
+      expect(result).toEqual({ marked: 1, missing: 0, failed: [] });
+      expect(docMock.commandCalls(UpdateCommand)[0]?.args[0].input).toEqual({
         TableName: 'orders',
-        Key: { PK, SK },
-        UpdateExpression: 'SET #parkedAt = :parkedAt REMOVE #pendingShard',
+        Key: { pk: 'ORDER#01JORDER000000000000000001', sk: 'EVT#0000000001' },
+        UpdateExpression: 'SET #publishedAt = :at, #expiresAt = :expiresAt REMOVE #pendingShard',
         ConditionExpression: 'attribute_exists(#pk)',
-        ExpressionAttributeNames: { '#pk': 'PK', '#parkedAt': 'parkedAt', '#pendingShard': 'pendingShard' },
-        ExpressionAttributeValues: { ':parkedAt': '2026-11-22T10:00:05.000Z' },
-      },
-    ]);
+        ExpressionAttributeNames: {
+          '#pk': 'pk',
+          '#publishedAt': 'publishedAt',
+          '#expiresAt': 'ttl',
+          '#pendingShard': 'gsi1pk',
+        },
+        ExpressionAttributeValues: {
+          ':at': '2026-11-22T10:00:05.000Z',
+          ':expiresAt': Math.floor(NOW.getTime() / 1000) + 3 * 86_400,
+        },
+      });
+    });
+
+    it('keys a dedicated outbox table by aggregate type and id', async () => {
+      // Prepare
+      docMock.on(UpdateCommand).resolves({});
+      const key = keyOfItem(1, DEDICATED_LAYOUT);
+      // Act
+      await tracker({ layout: DEDICATED_LAYOUT }).markPublished([key], NOW);
+      // Assess
+      expect(docMock.commandCalls(UpdateCommand)[0]?.args[0].input).toMatchObject({
+        Key: { pk: 'Order#01JORDER000000000000000001', sk: 'OUTBOX#0000000001' },
+        ExpressionAttributeNames: { '#pk': 'pk', '#expiresAt': 'expiresAt', '#pendingShard': 'pendingShard' },
+      });
+    });
+
+    it('counts an item that is already gone as missing, not as an error', async () => {
+      // Prepare
+      docMock.on(UpdateCommand).rejects(named('ConditionalCheckFailedException'));
+      // Act
+      const result = await tracker().markPublished([keyOfItem(1)], NOW);
+      // Assess
+      expect(result).toEqual({ marked: 0, missing: 1, failed: [] });
+    });
+
+    it('reports other failures per key instead of throwing', async () => {
+      // Prepare
+      const keys = [keyOfItem(1), keyOfItem(2)];
+      docMock
+        .on(UpdateCommand, { Key: keys[1] })
+        .rejects(named('ProvisionedThroughputExceededException', 'slow down'))
+        .on(UpdateCommand, { Key: keys[0] })
+        .resolves({});
+      // Act
+      const result = await tracker().markPublished(keys, NOW);
+      // Assess
+      expect(result).toEqual({
+        marked: 1,
+        missing: 0,
+        failed: [
+          { key: keys[1], errorCode: 'ProvisionedThroughputExceededException', errorMessage: 'slow down' },
+        ],
+      });
+    });
+
+    it('keeps at most `concurrency` updates in flight', async () => {
+      // Prepare
+      const state = slowUpdates();
+      const keys = Array.from({ length: 20 }, (_, i) => keyOfItem(i));
+      // Act
+      const result = await tracker({ concurrency: 3 }).markPublished(keys, NOW);
+      // Assess
+      expect(result.marked).toBe(20);
+      expect(state.peak).toBe(3);
+    });
+
+    it('sends nothing for no keys', async () => {
+      expect(await tracker().markPublished([], NOW)).toEqual({ marked: 0, missing: 0, failed: [] });
+      expect(docMock.commandCalls(UpdateCommand)).toHaveLength(0);
+    });
   });
 
-  it('counts a gone item as missing and reports other failures by key, without throwing', async () => {
-    // Prepare
-    const keyOf = (n: number) => ({ PK: outboxItem(n).PK, SK: outboxItem(n).SK });
-    const [gone, throttled, parked] = [keyOf(1), keyOf(2), keyOf(3)];
-    docMock
-      .on(UpdateCommand, { Key: gone })
-      .rejects(named('ConditionalCheckFailedException'))
-      .on(UpdateCommand, { Key: throttled })
-      .rejects(named('ProvisionedThroughputExceededException', 'slow down'))
-      .on(UpdateCommand, { Key: parked })
-      .resolves({});
-    // Act
-    const result = await markParked(doc, 'orders', [gone, throttled, parked], NOW);
-    // Assess
-    expect(result).toEqual({
-      marked: 1,
-      missing: 1,
-      failed: [
-        { key: throttled, errorCode: 'ProvisionedThroughputExceededException', errorMessage: 'slow down' },
-      ],
+  describe('markParked', () => {
+    it('sets parkedAt and leaves the pending index, TTL unarmed, only if the item still exists', async () => {
+      // Prepare
+      docMock.on(UpdateCommand).resolves({});
+      const key = keyOfItem(1);
+      // Act
+      const result = await tracker().markParked([key], NOW);
+      // Assess
+      expect(result).toEqual({ marked: 1, missing: 0, failed: [] });
+      expect(docMock.commandCalls(UpdateCommand).map((c) => c.args[0].input)).toEqual([
+        {
+          TableName: 'orders',
+          Key: { PK: 'ORDER#01JORDER000000000000000001', SK: 'OUTBOX#0000000001' },
+          UpdateExpression: 'SET #parkedAt = :at REMOVE #pendingShard',
+          ConditionExpression: 'attribute_exists(#pk)',
+          ExpressionAttributeNames: { '#pk': 'PK', '#parkedAt': 'parkedAt', '#pendingShard': 'pendingShard' },
+          ExpressionAttributeValues: { ':at': '2026-11-22T10:00:05.000Z' },
+        },
+      ]);
     });
-  });
 
-  it('keeps at most `concurrency` updates in flight', async () => {
-    // Prepare
-    let inFlight = 0;
-    let peak = 0;
-    docMock.on(UpdateCommand).callsFake(async () => {
-      inFlight++;
-      peak = Math.max(peak, inFlight);
-      await new Promise((resolve) => setImmediate(resolve));
-      inFlight--;
-      return {};
+    it("names the layout's own key and shard attributes", async () => {
+      // Prepare
+      docMock.on(UpdateCommand).resolves({});
+      const key = keyOfItem(1, OTHER_LAYOUT);
+      // Act
+      await tracker({ layout: OTHER_LAYOUT }).markParked([key], NOW);
+      // Assess
+      expect(docMock.commandCalls(UpdateCommand)[0]?.args[0].input).toEqual({
+        TableName: 'orders',
+        Key: { pk: 'ORDER#01JORDER000000000000000001', sk: 'EVT#0000000001' },
+        UpdateExpression: 'SET #parkedAt = :at REMOVE #pendingShard',
+        ConditionExpression: 'attribute_exists(#pk)',
+        ExpressionAttributeNames: { '#pk': 'pk', '#parkedAt': 'parkedAt', '#pendingShard': 'gsi1pk' },
+        ExpressionAttributeValues: { ':at': '2026-11-22T10:00:05.000Z' },
+      });
     });
-    const keys = Array.from({ length: 12 }, (_, i) => {
-      const { PK, SK } = outboxItem(i);
-      return { PK, SK };
+
+    it('counts a gone item as missing and reports other failures by key, without throwing', async () => {
+      // Prepare
+      const [gone, throttled, parked] = [keyOfItem(1), keyOfItem(2), keyOfItem(3)];
+      docMock
+        .on(UpdateCommand, { Key: gone })
+        .rejects(named('ConditionalCheckFailedException'))
+        .on(UpdateCommand, { Key: throttled })
+        .rejects(named('ProvisionedThroughputExceededException', 'slow down'))
+        .on(UpdateCommand, { Key: parked })
+        .resolves({});
+      // Act
+      const result = await tracker().markParked([gone, throttled, parked], NOW);
+      // Assess
+      expect(result).toEqual({
+        marked: 1,
+        missing: 1,
+        failed: [
+          { key: throttled, errorCode: 'ProvisionedThroughputExceededException', errorMessage: 'slow down' },
+        ],
+      });
     });
-    // Act
-    const result = await markParked(doc, 'orders', keys, NOW, { concurrency: 2 });
-    // Assess
-    expect(result.marked).toBe(12);
-    expect(peak).toBe(2);
+
+    it('keeps at most `concurrency` updates in flight', async () => {
+      // Prepare
+      const state = slowUpdates();
+      const keys = Array.from({ length: 12 }, (_, i) => keyOfItem(i));
+      // Act
+      const result = await tracker({ concurrency: 2 }).markParked(keys, NOW);
+      // Assess
+      expect(result.marked).toBe(12);
+      expect(state.peak).toBe(2);
+    });
   });
 });

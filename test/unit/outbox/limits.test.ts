@@ -1,5 +1,9 @@
 import { describe, expect, it } from 'vitest';
-import { DEFAULT_PUT_EVENTS_LIMITS, limitsFromEnv, resolveLimits } from '../../../lambdas/outbox/limits';
+import {
+  DEFAULT_PUT_EVENTS_LIMITS,
+  MAX_PUT_EVENTS_BYTES,
+  resolveLimits,
+} from '../../../lambdas/outbox/limits';
 
 describe('PutEvents limits', () => {
   it('default to 10 entries and 256 KiB per entry and per call', () => {
@@ -12,18 +16,24 @@ describe('PutEvents limits', () => {
     });
   });
 
-  it('take PUTEVENTS_MAX_BYTES for both byte limits, up to 1 MiB', () => {
-    const limits = resolveLimits(limitsFromEnv({ PUTEVENTS_MAX_BYTES: '1048576' }));
+  it('take both byte limits up to 1 MiB, and not one byte more', () => {
+    // Act
+    const limits = resolveLimits({ maxEntryBytes: MAX_PUT_EVENTS_BYTES, maxCallBytes: MAX_PUT_EVENTS_BYTES });
+    // Assess
+    expect(MAX_PUT_EVENTS_BYTES).toBe(1_048_576);
     expect(limits.maxEntryBytes).toBe(1_048_576);
     expect(limits.maxCallBytes).toBe(1_048_576);
-    expect(() => resolveLimits(limitsFromEnv({ PUTEVENTS_MAX_BYTES: '1048577' }))).toThrow(/maxCallBytes/);
-    expect(() => limitsFromEnv({ PUTEVENTS_MAX_BYTES: '256KB' })).toThrow(/must be an integer/);
+    expect(() => resolveLimits({ maxCallBytes: MAX_PUT_EVENTS_BYTES + 1 })).toThrow(
+      'PutEvents limit maxCallBytes must be an integer from 1 to 1048576, got 1048577',
+    );
+    expect(() => resolveLimits({ maxCallBytes: 1.5 })).toThrow(/maxCallBytes must be an integer/);
   });
 
   it('refuse what the API cannot accept', () => {
     expect(() => resolveLimits({ maxEntriesPerCall: 11 })).toThrow(/maxEntriesPerCall/);
     expect(() => resolveLimits({ maxEntriesPerCall: 0 })).toThrow(/maxEntriesPerCall/);
+    // An entry can never be larger than the call that carries it.
     expect(() => resolveLimits({ maxEntryBytes: 300_000 })).toThrow(/maxEntryBytes/);
-    expect(resolveLimits(limitsFromEnv({ PUTEVENTS_MAX_ENTRIES: '5' })).maxEntriesPerCall).toBe(5);
+    expect(resolveLimits({ maxEntriesPerCall: 5 }).maxEntriesPerCall).toBe(5);
   });
 });

@@ -2,7 +2,7 @@ import { SendMessageBatchCommand, type SendMessageBatchCommandInput, SQSClient }
 import { mockClient } from 'aws-sdk-client-mock';
 import { beforeEach, describe, expect, it } from 'vitest';
 import { PoisonQueue, type PoisonRecord, poisonMessageSchema } from '../../../lambdas/outbox/poison-queue';
-import { outboxItem } from './support';
+import { keyOf, OTHER_LAYOUT, outboxItem, recordOf } from './support';
 
 const sqsMock = mockClient(SQSClient);
 const QUEUE_URL = 'https://sqs.us-east-1.amazonaws.com/123456789012/relay-poison';
@@ -21,7 +21,8 @@ const poisonRecord = (n: number, overrides: Partial<PoisonRecord> = {}): PoisonR
   return {
     errorCode: 'EntryTooLarge',
     reason: 'Entry is 300000 bytes; PutEvents allows 262144',
-    key: { PK: item.PK, SK: item.SK },
+    key: keyOf(item),
+    envelope: recordOf(item).envelope,
     item,
     stream: { eventID: `event-${n}`, sequenceNumber: `4${n}` },
     ...overrides,
@@ -64,11 +65,35 @@ describe('PoisonQueue', () => {
       errorCode: 'EntryTooLarge',
       reason: record.reason,
       key: record.key,
-      eventId: record.item?.eventId,
+      eventId: record.envelope?.eventId,
       eventType: 'OrderPlaced',
-      aggregateId: record.item?.aggregateId,
+      aggregateId: record.envelope?.aggregateId,
       stream: { eventID: 'event-1', sequenceNumber: '41' },
       item: JSON.parse(JSON.stringify(record.item)),
+    });
+  });
+
+  it("keeps the key under the layout's own attribute names, and no event fields for an item that is not one", async () => {
+    // Prepare
+    acceptAll();
+    const key = keyOf(outboxItem(1, {}, OTHER_LAYOUT), OTHER_LAYOUT);
+    const image = { pk: { S: key.pk }, sk: { S: key.sk } };
+    // Act
+    await queue().send([
+      { errorCode: 'MalformedItem', reason: 'Not a valid outbox item: eventId: required', key, image },
+    ]);
+    // Assess
+    const message = poisonMessageSchema.parse(
+      JSON.parse(sentBatches()[0]?.Entries?.[0]?.MessageBody ?? '{}'),
+    );
+    expect(message).toEqual({
+      kind: 'outbox-poison',
+      version: 1,
+      failedAt: '2026-11-22T10:00:05.000Z',
+      errorCode: 'MalformedItem',
+      reason: 'Not a valid outbox item: eventId: required',
+      key: { pk: 'ORDER#01JORDER000000000000000001', sk: 'EVT#0000000001' },
+      image,
     });
   });
 
@@ -107,7 +132,8 @@ describe('PoisonQueue', () => {
     expect(message.contentOmitted).toBe(true);
     expect(message.item).toBeUndefined();
     expect(message.key).toEqual(record.key);
-    expect(message.eventId).toBe(record.item?.eventId);
+    expect(message.eventId).toBe(record.envelope?.eventId);
+    expect(message.eventId).toBe(outboxItem(1).eventId);
   });
 
   it('carries a raw image and values JSON has no form for, in a body SQS accepts', async () => {

@@ -8,9 +8,9 @@ import {
 import { mockClient } from 'aws-sdk-client-mock';
 import { beforeEach, describe, expect, it } from 'vitest';
 import { putEventsEntrySize } from '../../../lambdas/outbox/entry-size';
+import type { OutboxRecord } from '../../../lambdas/outbox/outbox-item';
 import { OutboxPublisher, type OutboxPublisherDeps } from '../../../lambdas/outbox/publisher';
-import { type OutboxItem, toEnvelope } from '../../../lambdas/shared/outbox-event';
-import { fakeMetrics, outboxItem } from './support';
+import { fakeMetrics, outboxRecord } from './support';
 
 const eventBridgeMock = mockClient(EventBridgeClient);
 const NOW = new Date('2026-11-22T10:00:02.500Z');
@@ -29,8 +29,12 @@ const publisher = (overrides: Partial<OutboxPublisherDeps> = {}) =>
     ...overrides,
   });
 
-const items = (count: number, from = 0): OutboxItem[] =>
-  Array.from({ length: count }, (_, i) => outboxItem(from + i));
+const items = (count: number, from = 0): OutboxRecord[] =>
+  Array.from({ length: count }, (_, i) => outboxRecord(from + i));
+
+/** Input positions 0 … count − 1, except `except`. */
+const positions = (count: number, except: number[] = []): number[] =>
+  Array.from({ length: count }, (_, i) => i).filter((i) => !except.includes(i));
 
 const sentCalls = (): PutEventsRequestEntry[][] =>
   eventBridgeMock
@@ -49,15 +53,23 @@ const respondWith = (failures: Record<string, string> = {}) =>
     return { FailedEntryCount: entries.filter((e) => e.ErrorCode).length, Entries: entries };
   });
 
-/** An item whose entry is exactly `bytes` long as EventBridge counts it. */
-const itemOfEntrySize = (n: number, bytes: number): OutboxItem => {
-  const base = outboxItem(n, { payload: { pad: '' } });
+/** A record whose entry is exactly `bytes` long as EventBridge counts it. */
+const itemOfEntrySize = (n: number, bytes: number): OutboxRecord => {
+  const base = outboxRecord(n, { payload: { pad: '' } });
   const baseSize = putEventsEntrySize({
     Source: 'orders',
-    DetailType: base.eventType,
-    Detail: JSON.stringify(toEnvelope(base)),
+    DetailType: base.envelope.eventType,
+    Detail: JSON.stringify(base.envelope),
   });
-  return outboxItem(n, { payload: { pad: 'x'.repeat(bytes - baseSize) } });
+  const record = outboxRecord(n, { payload: { pad: 'x'.repeat(bytes - baseSize) } });
+  expect(
+    putEventsEntrySize({
+      Source: 'orders',
+      DetailType: record.envelope.eventType,
+      Detail: JSON.stringify(record.envelope),
+    }),
+  ).toBe(bytes);
+  return record;
 };
 
 describe('OutboxPublisher', () => {
@@ -74,31 +86,41 @@ describe('OutboxPublisher', () => {
     // Assess
     const calls = sentCalls();
     expect(calls.map((c) => c.length)).toEqual([10, 10, 5]);
-    expect(calls.flat().map((e) => detailOf(e).eventId)).toEqual(batch.map((i) => i.eventId));
-    expect(result.published).toEqual(batch);
+    expect(calls.flat().map((e) => detailOf(e).eventId)).toEqual(batch.map((r) => r.envelope.eventId));
+    expect(result.published).toEqual(positions(25));
     expect(result.retryable).toEqual([]);
     expect(result.poison).toEqual([]);
   });
 
-  it('builds each entry from the item: Source, DetailType, envelope as Detail, bus, trace header', async () => {
+  it('builds each entry from the record: Source, DetailType, envelope as Detail, bus, trace header', async () => {
     // Prepare
     respondWith();
     const traceHeader = 'Root=1-67891233-abcdef012345678912345678;Parent=53995c3f42cd8ad8;Sampled=1';
-    const item = outboxItem(1, { traceHeader, correlationId: 'req-1' });
+    const record = outboxRecord(1, { traceHeader, correlationId: 'req-1' });
     // Act
-    await publisher().publish([item]);
+    await publisher().publish([record]);
     // Assess
     const [entry] = sentCalls().flat();
     expect(entry).toEqual({
       Source: 'orders',
       DetailType: 'OrderPlaced',
-      Detail: JSON.stringify(toEnvelope(item)),
+      Detail: JSON.stringify(record.envelope),
       EventBusName: 'orders-bus',
       TraceHeader: traceHeader,
     });
-    // Keys, TTL and tracking attributes stay in the table.
-    expect(Object.keys(JSON.parse(entry?.Detail ?? '{}'))).not.toContain('pendingShard');
-    expect(Object.keys(JSON.parse(entry?.Detail ?? '{}'))).not.toContain('PK');
+    // Keys, trace header and tracking attributes stay in the table, though the record holds them.
+    expect(record.item).toHaveProperty('pendingShard');
+    expect(Object.keys(JSON.parse(entry?.Detail ?? '{}'))).toEqual([
+      'eventId',
+      'eventType',
+      'aggregateType',
+      'aggregateId',
+      'sequence',
+      'occurredAt',
+      'schemaVersion',
+      'correlationId',
+      'payload',
+    ]);
   });
 
   it('fills a call up to exactly the byte limit and splits one byte beyond it', async () => {
@@ -124,7 +146,7 @@ describe('OutboxPublisher', () => {
     const result = await publisher().publish(batch);
     // Assess
     expect(sentCalls().map((c) => c.length)).toEqual([2, 3]);
-    expect(result.published).toHaveLength(5);
+    expect(result.published).toEqual(positions(5));
   });
 
   it('makes an entry over the entry limit poison without sending it, and sends one exactly at it', async () => {
@@ -139,11 +161,11 @@ describe('OutboxPublisher', () => {
       sentCalls()
         .flat()
         .map((e) => detailOf(e).eventId),
-    ).toEqual([atLimit.eventId]);
-    expect(result.published).toEqual([atLimit]);
+    ).toEqual([atLimit.envelope.eventId]);
+    expect(result.published).toEqual([0]);
     expect(result.poison).toEqual([
       {
-        item: overLimit,
+        index: 1,
         errorCode: 'EntryTooLarge',
         errorMessage: 'Entry is 262145 bytes; PutEvents allows 262144',
       },
@@ -159,42 +181,54 @@ describe('OutboxPublisher', () => {
       limits: { maxEntryBytes: 1024 * 1024, maxCallBytes: 1024 * 1024 },
     }).publish([big]);
     // Assess
-    expect(result.published).toEqual([big]);
+    expect(result.published).toEqual([0]);
+    expect(
+      sentCalls()
+        .flat()
+        .map((e) => detailOf(e).eventId),
+    ).toEqual([big.envelope.eventId]);
   });
 
   it('maps partial entry failures back to their items: throttling and internal errors retryable, bad detail poison', async () => {
     // Prepare
     const batch = items(10);
     respondWith({
-      [batch[3]?.eventId ?? '']: 'ThrottlingException',
-      [batch[5]?.eventId ?? '']: 'MalformedDetail',
-      [batch[7]?.eventId ?? '']: 'InternalFailure',
+      [batch[3]?.envelope.eventId ?? '']: 'ThrottlingException',
+      [batch[5]?.envelope.eventId ?? '']: 'MalformedDetail',
+      [batch[7]?.envelope.eventId ?? '']: 'InternalFailure',
     });
     // Act
     const result = await publisher().publish(batch);
     // Assess
-    expect(result.published).toEqual(batch.filter((_, i) => ![3, 5, 7].includes(i)));
-    expect(result.retryable.map((f) => [f.item, f.errorCode])).toEqual([
-      [batch[3], 'ThrottlingException'],
-      [batch[7], 'InternalFailure'],
+    expect(result.published).toEqual(positions(10, [3, 5, 7]));
+    expect(result.retryable).toEqual([
+      { index: 3, errorCode: 'ThrottlingException', errorMessage: 'ThrottlingException for entry' },
+      { index: 7, errorCode: 'InternalFailure', errorMessage: 'InternalFailure for entry' },
     ]);
-    expect(result.poison.map((f) => [f.item, f.errorCode])).toEqual([[batch[5], 'MalformedDetail']]);
+    expect(result.poison).toEqual([
+      { index: 5, errorCode: 'MalformedDetail', errorMessage: 'MalformedDetail for entry' },
+    ]);
   });
 
   it('retries configuration errors (IAM, bus policy) and unknown codes, and parks invalid arguments', async () => {
     // Prepare
     const batch = items(4);
     respondWith({
-      [batch[0]?.eventId ?? '']: 'AccessDeniedException',
-      [batch[1]?.eventId ?? '']: 'NotAuthorizedForSourceException',
-      [batch[2]?.eventId ?? '']: 'SomeFutureError',
-      [batch[3]?.eventId ?? '']: 'InvalidArgument',
+      [batch[0]?.envelope.eventId ?? '']: 'AccessDeniedException',
+      [batch[1]?.envelope.eventId ?? '']: 'NotAuthorizedForSourceException',
+      [batch[2]?.envelope.eventId ?? '']: 'SomeFutureError',
+      [batch[3]?.envelope.eventId ?? '']: 'InvalidArgument',
     });
     // Act
     const result = await publisher().publish(batch);
     // Assess
-    expect(result.retryable.map((f) => f.item)).toEqual(batch.slice(0, 3));
-    expect(result.poison.map((f) => f.item)).toEqual([batch[3]]);
+    expect(result.published).toEqual([]);
+    expect(result.retryable.map((f) => [f.index, f.errorCode])).toEqual([
+      [0, 'AccessDeniedException'],
+      [1, 'NotAuthorizedForSourceException'],
+      [2, 'SomeFutureError'],
+    ]);
+    expect(result.poison.map((f) => [f.index, f.errorCode])).toEqual([[3, 'InvalidArgument']]);
   });
 
   it('makes every item of a failed call retryable and leaves the other calls published', async () => {
@@ -203,15 +237,16 @@ describe('OutboxPublisher', () => {
     const throttled = Object.assign(new Error('Rate exceeded'), { name: 'ThrottlingException' });
     eventBridgeMock.on(PutEventsCommand).callsFake((input: PutEventsCommandInput) => {
       const entries = input.Entries ?? [];
-      if (detailOf(entries[0] ?? {}).eventId === batch[10]?.eventId) throw throttled;
+      if (detailOf(entries[0] ?? {}).eventId === batch[10]?.envelope.eventId) throw throttled;
       return { FailedEntryCount: 0, Entries: entries.map((_, i) => ({ EventId: `eb-${i}` })) };
     });
     // Act
     const result = await publisher().publish(batch);
     // Assess
-    expect(result.published).toEqual([...batch.slice(0, 10), ...batch.slice(20)]);
-    expect(result.retryable.map((f) => f.item)).toEqual(batch.slice(10, 20));
-    expect(result.retryable[0]).toMatchObject({
+    expect(result.published).toEqual([...positions(10), ...positions(25).slice(20)]);
+    expect(result.retryable.map((f) => f.index)).toEqual(positions(25).slice(10, 20));
+    expect(result.retryable[0]).toEqual({
+      index: 10,
       errorCode: 'ThrottlingException',
       errorMessage: 'Rate exceeded',
     });
@@ -224,10 +259,10 @@ describe('OutboxPublisher', () => {
     // Act
     const result = await publisher().publish(batch);
     // Assess
-    expect(result.published).toEqual([batch[0]]);
-    expect(result.retryable.map((f) => [f.item, f.errorCode])).toEqual([
-      [batch[1], 'MissingResultEntry'],
-      [batch[2], 'MissingResultEntry'],
+    expect(result.published).toEqual([0]);
+    expect(result.retryable.map((f) => [f.index, f.errorCode])).toEqual([
+      [1, 'MissingResultEntry'],
+      [2, 'MissingResultEntry'],
     ]);
   });
 
@@ -239,7 +274,8 @@ describe('OutboxPublisher', () => {
       call++;
       const entries = (input.Entries ?? []).map((entry, i): PutEventsResultEntry => {
         const throttled =
-          call === 1 && [batch[1]?.eventId, batch[3]?.eventId].includes(detailOf(entry).eventId);
+          call === 1 &&
+          [batch[1]?.envelope.eventId, batch[3]?.envelope.eventId].includes(detailOf(entry).eventId);
         return throttled ? { ErrorCode: 'ThrottlingException' } : { EventId: `eb-${i}` };
       });
       return { Entries: entries };
@@ -249,10 +285,11 @@ describe('OutboxPublisher', () => {
     const result = await publisher({ retry: { attempts: 2, baseDelayMs: 1 }, metrics }).publish(batch);
     // Assess
     expect(sentCalls().map((c) => c.map((e) => detailOf(e).eventId))).toEqual([
-      batch.map((i) => i.eventId),
-      [batch[1]?.eventId, batch[3]?.eventId],
+      batch.map((r) => r.envelope.eventId),
+      [batch[1]?.envelope.eventId, batch[3]?.envelope.eventId],
     ]);
-    expect(result.published).toEqual(batch);
+    expect(result.published).toEqual(positions(5));
+    expect(result.retryable).toEqual([]);
     expect(metrics.recorded.find((m) => m.name === 'PublishFailures')).toEqual({
       name: 'PublishFailures',
       unit: 'Count',
@@ -262,26 +299,32 @@ describe('OutboxPublisher', () => {
 
   it('stops retrying after the configured attempts', async () => {
     // Prepare
-    respondWith({ [outboxItem(0).eventId]: 'ThrottlingException' });
+    respondWith({ [outboxRecord(0).envelope.eventId]: 'ThrottlingException' });
     // Act
     const result = await publisher({ retry: { attempts: 2, baseDelayMs: 0 } }).publish(items(1));
     // Assess
     expect(sentCalls()).toHaveLength(3);
-    expect(result.retryable).toHaveLength(1);
+    expect(result).toEqual({
+      published: [],
+      retryable: [
+        { index: 0, errorCode: 'ThrottlingException', errorMessage: 'ThrottlingException for entry' },
+      ],
+      poison: [],
+    });
   });
 
   it('rejects before sending what EventBridge would reject: a DetailType over 128 characters', async () => {
     // Prepare
     respondWith();
-    const ok = outboxItem(1, { eventType: 'E'.repeat(128) });
-    const tooLong = outboxItem(2, { eventType: 'E'.repeat(129) });
+    const ok = outboxRecord(1, { eventType: 'E'.repeat(128) });
+    const tooLong = outboxRecord(2, { eventType: 'E'.repeat(129) });
     // Act
     const result = await publisher().publish([ok, tooLong]);
     // Assess
-    expect(result.published).toEqual([ok]);
+    expect(result.published).toEqual([0]);
     expect(result.poison).toEqual([
       {
-        item: tooLong,
+        index: 1,
         errorCode: 'InvalidDetailType',
         errorMessage: 'eventType has 129 characters; DetailType allows 1 to 128',
       },
@@ -295,15 +338,18 @@ describe('OutboxPublisher', () => {
     let deep: unknown = 'leaf';
     for (let i = 0; i < 1000; i++) deep = [deep];
     const bad = [
-      outboxItem(1, { payload: { amount: 12n } }),
-      outboxItem(2, { payload: { tags: new Set(['a']) } }),
-      outboxItem(3, { payload: { huge: 2 ** 64 } }),
-      outboxItem(4, { payload: { deep } }),
+      outboxRecord(1, { payload: { amount: 12n } }),
+      outboxRecord(2, { payload: { tags: new Set(['a']) } }),
+      outboxRecord(3, { payload: { huge: 2 ** 64 } }),
+      outboxRecord(4, { payload: { deep } }),
     ];
     // Act
     const result = await publisher().publish(bad);
     // Assess
     expect(sentCalls()).toHaveLength(0);
+    expect(result.poison.map((f) => [f.index, f.errorCode])).toEqual(
+      positions(4).map((i) => [i, 'MalformedDetail']),
+    );
     expect(result.poison.map((f) => f.errorMessage)).toEqual([
       'Detail contains a bigint value',
       'Detail contains a Set value',
@@ -315,23 +361,23 @@ describe('OutboxPublisher', () => {
   it('publishes without a trace header that is too long, rather than losing the event', async () => {
     // Prepare
     respondWith();
-    const item = outboxItem(1, { traceHeader: `Root=${'1'.repeat(600)}` });
+    const record = outboxRecord(1, { traceHeader: `Root=${'1'.repeat(600)}` });
     // Act
-    const result = await publisher().publish([item]);
+    const result = await publisher().publish([record]);
     // Assess
-    expect(result.published).toEqual([item]);
+    expect(result.published).toEqual([0]);
     expect(sentCalls().flat()[0]?.TraceHeader).toBeUndefined();
   });
 
   it('emits EventsPublished, PublishFailures, PoisonEvents and RelayLag with their units', async () => {
     // Prepare
     const batch = [
-      outboxItem(1, { occurredAt: '2026-11-22T10:00:00.000Z' }),
-      outboxItem(2, { occurredAt: '2026-11-22T10:00:01.000Z' }),
-      outboxItem(3),
-      outboxItem(4, { eventType: 'E'.repeat(200) }),
+      outboxRecord(1, { occurredAt: '2026-11-22T10:00:00.000Z' }),
+      outboxRecord(2, { occurredAt: '2026-11-22T10:00:01.000Z' }),
+      outboxRecord(3),
+      outboxRecord(4, { eventType: 'E'.repeat(200) }),
     ];
-    respondWith({ [batch[2]?.eventId ?? '']: 'ThrottlingException' });
+    respondWith({ [batch[2]?.envelope.eventId ?? '']: 'ThrottlingException' });
     const metrics = fakeMetrics();
     // Act
     await publisher({ metrics }).publish(batch);
@@ -349,6 +395,30 @@ describe('OutboxPublisher', () => {
     expect(() => publisher({ source: 'aws.orders' })).toThrow(/aws\./);
     expect(() => publisher({ source: '' })).toThrow(/1 to 256/);
     expect(() => publisher({ source: 's'.repeat(257) })).toThrow(/1 to 256/);
+  });
+
+  it('reports input positions, not positions in the calls, when poison is held back before sending', async () => {
+    // Prepare
+    const batch = [
+      outboxRecord(0, { eventType: 'E'.repeat(129) }),
+      outboxRecord(1),
+      outboxRecord(2),
+      outboxRecord(3, { payload: { amount: 1n } }),
+      outboxRecord(4),
+    ];
+    respondWith({ [batch[2]?.envelope.eventId ?? '']: 'ThrottlingException' });
+    // Act
+    const result = await publisher().publish(batch);
+    // Assess
+    expect(sentCalls().map((c) => c.map((e) => detailOf(e).eventId))).toEqual([
+      [1, 2, 4].map((i) => batch[i]?.envelope.eventId),
+    ]);
+    expect(result.published).toEqual([1, 4]);
+    expect(result.retryable.map((f) => f.index)).toEqual([2]);
+    expect(result.poison.map((f) => [f.index, f.errorCode])).toEqual([
+      [0, 'InvalidDetailType'],
+      [3, 'MalformedDetail'],
+    ]);
   });
 
   it('publishes nothing and calls nothing for an empty batch', async () => {

@@ -8,15 +8,36 @@ import {
 } from '@aws-sdk/client-eventbridge';
 import { SendMessageBatchCommand, type SendMessageBatchCommandInput, SQSClient } from '@aws-sdk/client-sqs';
 import { DynamoDBDocumentClient, UpdateCommand, type UpdateCommandInput } from '@aws-sdk/lib-dynamodb';
-import type { DynamoDBStreamEvent } from 'aws-lambda';
+import type { DynamoDBRecord, DynamoDBStreamEvent } from 'aws-lambda';
 import { mockClient } from 'aws-sdk-client-mock';
 import { beforeEach, describe, expect, it } from 'vitest';
+import { DynamoDbDeliveryTracker } from '../../../lambdas/outbox/delivery-tracking';
+import type { EventEnvelope } from '../../../lambdas/outbox/envelope';
+import { describeKey, type OutboxLayout } from '../../../lambdas/outbox/layout';
 import { PoisonQueue, poisonMessageSchema } from '../../../lambdas/outbox/poison-queue';
-import { OutboxPublisher } from '../../../lambdas/outbox/publisher';
-import { createRelayHandler, type DeliveryTracking } from '../../../lambdas/outbox/relay';
-import type { OutboxItem } from '../../../lambdas/shared/outbox-event';
+import { OutboxPublisher, type PublishResult } from '../../../lambdas/outbox/publisher';
+import {
+  checkpoint,
+  classify,
+  createRelayHandler,
+  MALFORMED_ITEM,
+  sortOutcome,
+} from '../../../lambdas/outbox/relay';
 import mixedStreamEvent from './fixtures/mixed-stream-event.json';
-import { fakeMetrics, outboxItem, sequenceNumber, streamEvent, streamRecord } from './support';
+import {
+  DEDICATED_LAYOUT,
+  fakeLogger,
+  fakeMetrics,
+  keyOf,
+  ORDERS_LAYOUT,
+  OTHER_LAYOUT,
+  outboxItem,
+  recordOf,
+  type StoredItem,
+  sequenceNumber,
+  streamEvent,
+  streamRecord,
+} from './support';
 
 const eventBridgeMock = mockClient(EventBridgeClient);
 const sqsMock = mockClient(SQSClient);
@@ -24,22 +45,13 @@ const docMock = mockClient(DynamoDBDocumentClient);
 const NOW = new Date('2026-11-22T10:00:03.000Z');
 const QUEUE_URL = 'https://sqs.us-east-1.amazonaws.com/123456789012/relay-poison';
 
-const fakeLogger = () => {
-  const lines: { level: string; message: string; attributes: Record<string, unknown> }[] = [];
-  const at =
-    (level: string) =>
-    (message: string, attributes: Record<string, unknown> = {}) => {
-      lines.push({ level, message, attributes });
-    };
-  return { lines, info: at('info'), warn: at('warn'), error: at('error') };
-};
-
 interface Setup {
   tracking?: boolean;
   maxEntryBytes?: number;
+  layout?: OutboxLayout;
 }
 
-const setup = ({ tracking = true, maxEntryBytes }: Setup = {}) => {
+const setup = ({ tracking = true, maxEntryBytes, layout = ORDERS_LAYOUT }: Setup = {}) => {
   const metrics = fakeMetrics();
   const logger = fakeLogger();
   const publisher = new OutboxPublisher({
@@ -52,18 +64,17 @@ const setup = ({ tracking = true, maxEntryBytes }: Setup = {}) => {
     now: () => NOW,
     ...(maxEntryBytes ? { limits: { maxEntryBytes } } : {}),
   });
-  const trackingDeps: DeliveryTracking = tracking
-    ? {
-        enabled: true,
-        doc: DynamoDBDocumentClient.from(new DynamoDBClient({})),
-        tableName: 'orders',
-        retentionDays: 7,
-      }
-    : { enabled: false };
   const handler = createRelayHandler({
+    layout,
     publisher,
     poisonQueue: new PoisonQueue({ sqs: new SQSClient({}), queueUrl: QUEUE_URL, now: () => NOW }),
-    tracking: trackingDeps,
+    tracker: tracking
+      ? new DynamoDbDeliveryTracker(DynamoDBDocumentClient.from(new DynamoDBClient({})), {
+          tableName: 'orders',
+          layout,
+          retentionDays: 7,
+        })
+      : undefined,
     metrics,
     logger,
     now: () => NOW,
@@ -71,7 +82,7 @@ const setup = ({ tracking = true, maxEntryBytes }: Setup = {}) => {
   return { handler, metrics, logger };
 };
 
-const detailOf = (entry: PutEventsRequestEntry): OutboxItem => JSON.parse(entry.Detail ?? '{}');
+const detailOf = (entry: PutEventsRequestEntry): EventEnvelope => JSON.parse(entry.Detail ?? '{}');
 
 const publishedEventIds = (): string[] =>
   eventBridgeMock
@@ -131,10 +142,208 @@ const batchWithPoison = () => {
   return { big, broken, event };
 };
 
-const outboxBatch = (count: number, make: (n: number) => OutboxItem = (n) => outboxItem(n)) => {
+const outboxBatch = (count: number, make: (n: number) => StoredItem = (n) => outboxItem(n)) => {
   const items = Array.from({ length: count }, (_, n) => make(n));
   return { items, event: streamEvent(items.map((item, n) => streamRecord(n, item))) };
 };
+
+// The pure steps: plain data in, plain data out, no clients and no mocks.
+describe('classify', () => {
+  it('keeps outbox INSERTs, by position, and ignores aggregates, MODIFYs and TTL deletions', () => {
+    // Prepare
+    const records = (mixedStreamEvent as DynamoDBStreamEvent).Records;
+    // Act
+    const batch = classify(ORDERS_LAYOUT, records);
+    // Assess
+    expect(batch.ignored).toBe(4);
+    expect(batch.malformed).toEqual([]);
+    expect(batch.candidates.map((c) => c.position)).toEqual([1]);
+    expect(batch.candidates[0]?.value).toEqual(recordOf(outboxItem(1, { pendingShard: 'PENDING#3' })));
+  });
+
+  it("recognises outbox items by the layout's own sort key and prefix only", () => {
+    // Prepare
+    const records = [
+      streamRecord(0, outboxItem(0, {}, OTHER_LAYOUT), { layout: OTHER_LAYOUT }),
+      streamRecord(1, outboxItem(1)),
+      streamRecord(2, { pk: 'ORDER#1', sk: 'OUTBOX#0000000001' }, { layout: OTHER_LAYOUT }),
+    ];
+    // Act
+    const other = classify(OTHER_LAYOUT, records);
+    const orders = classify(ORDERS_LAYOUT, records);
+    // Assess
+    expect(other.candidates.map((c) => [c.position, c.value.key])).toEqual([
+      [0, { pk: 'ORDER#01JORDER000000000000000000', sk: 'EVT#0000000001' }],
+    ]);
+    expect(other.ignored).toBe(2);
+    expect(orders.candidates.map((c) => [c.position, c.value.key])).toEqual([
+      [1, { PK: 'ORDER#01JORDER000000000000000001', SK: 'OUTBOX#0000000001' }],
+    ]);
+    expect(orders.ignored).toBe(2);
+  });
+
+  it('reads the envelope and the trace header, and keeps the whole item as stored', () => {
+    // Prepare
+    const traceHeader = 'Root=1-6740a1b2-0123456789abcdef01234567;Parent=53995c3f42cd8ad8;Sampled=1';
+    const item = outboxItem(1, { traceHeader, correlationId: 'corr-1' }, OTHER_LAYOUT);
+    // Act
+    const [candidate] = classify(OTHER_LAYOUT, [streamRecord(0, item, { layout: OTHER_LAYOUT })]).candidates;
+    // Assess
+    expect(candidate?.value.traceHeader).toBe(traceHeader);
+    expect(candidate?.value.envelope).toEqual({
+      eventId: item.eventId,
+      eventType: 'OrderPlaced',
+      aggregateType: 'Order',
+      aggregateId: item.aggregateId,
+      sequence: 1,
+      occurredAt: item.occurredAt,
+      schemaVersion: 1,
+      correlationId: 'corr-1',
+      payload: item.payload,
+    });
+    expect(candidate?.value.item).toEqual(item);
+  });
+
+  it('makes an outbox INSERT that is not a valid item poison, with its key, image and stream position', () => {
+    // Prepare
+    const { sequence: _dropped, ...broken } = outboxItem(1);
+    const record = streamRecord(0, broken);
+    // Act
+    const batch = classify(ORDERS_LAYOUT, [record]);
+    // Assess
+    expect(batch.candidates).toEqual([]);
+    expect(batch.malformed).toEqual([
+      {
+        position: 0,
+        value: {
+          errorCode: MALFORMED_ITEM,
+          reason: expect.stringMatching(/^Not a valid outbox item: sequence: /),
+          key: keyOf(broken),
+          image: record.dynamodb?.NewImage,
+          stream: {
+            eventID: 'event-0',
+            sequenceNumber: sequenceNumber(0),
+            eventSourceARN: record.eventSourceARN,
+            approximateCreationDateTime: 1795860000,
+          },
+        },
+      },
+    ]);
+  });
+
+  it('makes an outbox INSERT without a new image poison', () => {
+    // Act
+    const batch = classify(ORDERS_LAYOUT, [streamRecord(0, undefined, { keys: keyOf(outboxItem(1)) })]);
+    // Assess
+    expect(batch.malformed.map((m) => [m.position, m.value.reason, m.value.image])).toEqual([
+      [0, 'INSERT without NewImage', undefined],
+    ]);
+  });
+});
+
+describe('sortOutcome', () => {
+  /** Positions 0 malformed, 1–5 outbox items (candidates 0–4), 6 malformed. */
+  const mixedBatch = () => {
+    const { eventId: _a, ...brokenFirst } = outboxItem(0);
+    const { eventId: _b, ...brokenLast } = outboxItem(6);
+    const records: DynamoDBRecord[] = [
+      streamRecord(0, brokenFirst),
+      ...[1, 2, 3, 4, 5].map((n) => streamRecord(n, outboxItem(n))),
+      streamRecord(6, brokenLast),
+    ];
+    return { records, batch: classify(ORDERS_LAYOUT, records) };
+  };
+
+  it('with nothing to retry: every poison record parked, in stream order, and no retry point', () => {
+    // Prepare
+    const { records, batch } = mixedBatch();
+    const result: PublishResult = {
+      published: [0, 1, 3, 4],
+      retryable: [],
+      poison: [{ index: 2, errorCode: 'EntryTooLarge', errorMessage: 'too big' }],
+    };
+    // Act
+    const outcome = sortOutcome(batch, result, records);
+    // Assess
+    expect(outcome.retryFrom).toBe(Number.POSITIVE_INFINITY);
+    expect(outcome.published.map((p) => p.position)).toEqual([1, 2, 4, 5]);
+    expect(outcome.toPark.map((p) => [p.position, p.value.errorCode])).toEqual([
+      [0, MALFORMED_ITEM],
+      [3, 'EntryTooLarge'],
+      [6, MALFORMED_ITEM],
+    ]);
+    expect(outcome.poison).toBe(3);
+  });
+
+  it('parks a rejected item with its key, envelope, whole item and stream position', () => {
+    // Prepare
+    const { records, batch } = mixedBatch();
+    const result: PublishResult = {
+      published: [],
+      retryable: [],
+      poison: [{ index: 2, errorCode: 'InvalidArgument', errorMessage: 'bad detail' }],
+    };
+    // Act
+    const parked = sortOutcome(batch, result, records).toPark.find((p) => p.position === 3);
+    // Assess
+    const item = outboxItem(3);
+    expect(parked?.value).toEqual({
+      errorCode: 'InvalidArgument',
+      reason: 'bad detail',
+      key: keyOf(item),
+      envelope: recordOf(item).envelope,
+      item,
+      stream: {
+        eventID: 'event-3',
+        sequenceNumber: sequenceNumber(3),
+        eventSourceARN: records[3]?.eventSourceARN,
+        approximateCreationDateTime: 1795860000,
+      },
+    });
+  });
+
+  it('retries from the first retryable record and parks only the poison before it', () => {
+    // Prepare
+    const { records, batch } = mixedBatch();
+    const result: PublishResult = {
+      published: [0, 3],
+      retryable: [
+        { index: 4, errorCode: 'ThrottlingException', errorMessage: 'slow down' },
+        { index: 2, errorCode: 'InternalFailure', errorMessage: 'oops' },
+      ],
+      poison: [{ index: 1, errorCode: 'EntryTooLarge', errorMessage: 'too big' }],
+    };
+    // Act
+    const outcome = sortOutcome(batch, result, records);
+    // Assess
+    expect(outcome.retryFrom).toBe(3);
+    // Published after the retry point too: marked now, republished (a duplicate) on the retry.
+    expect(outcome.published.map((p) => p.position)).toEqual([1, 4]);
+    expect(outcome.toPark.map((p) => p.position)).toEqual([0, 2]);
+    // The malformed record at 6 comes back with the retried records and is parked then.
+    expect(outcome.poison).toBe(3);
+  });
+});
+
+describe('checkpoint', () => {
+  const records = [0, 1, 2].map((n) => streamRecord(n, outboxItem(n)));
+
+  it('reports no failure when nothing must be retried', () => {
+    expect(checkpoint(records, Number.POSITIVE_INFINITY)).toEqual({ batchItemFailures: [] });
+  });
+
+  it('names only the record to retry from: Lambda resumes at the lowest sequence number', () => {
+    expect(checkpoint(records, 1)).toEqual({ batchItemFailures: [{ itemIdentifier: sequenceNumber(1) }] });
+    expect(checkpoint(records, 0)).toEqual({ batchItemFailures: [{ itemIdentifier: sequenceNumber(0) }] });
+  });
+
+  it('fails the whole batch when the record to retry has no sequence number', () => {
+    // Prepare
+    const unnumbered = { ...streamRecord(0, outboxItem(0)), dynamodb: { Keys: {} } };
+    // Act + Assess
+    expect(() => checkpoint([unnumbered], 0)).toThrow('A record to retry has no sequence number');
+  });
+});
 
 describe('relay handler', () => {
   beforeEach(() => {
@@ -156,7 +365,7 @@ describe('relay handler', () => {
     expect(response).toEqual({ batchItemFailures: [] });
     expect(eventBridgeMock.commandCalls(PutEventsCommand)).toHaveLength(3);
     expect(publishedEventIds()).toEqual(items.map((i) => i.eventId));
-    expect(markedKeys()).toEqual(items.map((i) => ({ PK: i.PK, SK: i.SK })));
+    expect(markedKeys()).toEqual(items.map((i) => keyOf(i)));
     expect(sqsMock.commandCalls(SendMessageBatchCommand)).toHaveLength(0);
   });
 
@@ -169,7 +378,7 @@ describe('relay handler', () => {
     // Assess
     expect(response).toEqual({ batchItemFailures: [] });
     expect(publishedEventIds()).toEqual([outboxItem(1).eventId]);
-    expect(markedKeys()).toHaveLength(1);
+    expect(markedKeys()).toEqual([{ PK: 'ORDER#01JORDER000000000000000001', SK: 'OUTBOX#0000000001' }]);
     expect(logger.lines.find((l) => l.message === 'Outbox batch relayed')?.attributes).toMatchObject({
       records: 5,
       ignored: 4,
@@ -188,9 +397,7 @@ describe('relay handler', () => {
     // Assess
     expect(response).toEqual({ batchItemFailures: [{ itemIdentifier: sequenceNumber(4) }] });
     // What was published is marked, including what comes after the retry point.
-    expect(markedKeys()).toEqual(
-      items.filter((_, i) => i !== 4 && i !== 7).map((i) => ({ PK: i.PK, SK: i.SK })),
-    );
+    expect(markedKeys()).toEqual(items.filter((_, i) => i !== 4 && i !== 7).map((i) => keyOf(i)));
   });
 
   it('retries from the first record of a failed PutEvents call', async () => {
@@ -207,7 +414,7 @@ describe('relay handler', () => {
     const response = await handler(event);
     // Assess
     expect(response).toEqual({ batchItemFailures: [{ itemIdentifier: sequenceNumber(10) }] });
-    expect(markedKeys()).toHaveLength(15);
+    expect(markedKeys()).toEqual([...items.slice(0, 10), ...items.slice(20)].map((i) => keyOf(i)));
   });
 
   it('parks an oversize entry on the poison queue with its full content instead of retrying it', async () => {
@@ -230,13 +437,22 @@ describe('relay handler', () => {
       errorCode: 'EntryTooLarge',
       reason: expect.stringMatching(/^Entry is \d+ bytes; PutEvents allows 2048$/),
       eventId: big.eventId,
-      key: { PK: big.PK, SK: big.SK },
+      key: keyOf(big),
       stream: { eventID: 'event-1', sequenceNumber: sequenceNumber(1) },
     });
     expect(message?.item).toEqual(JSON.parse(JSON.stringify(big)));
     expect(logger.lines.filter((l) => l.level === 'error').map((l) => l.attributes)).toEqual([
-      expect.objectContaining({ eventId: big.eventId, orderId: big.aggregateId, errorCode: 'EntryTooLarge' }),
+      {
+        eventId: big.eventId,
+        outboxKey: `PK=${big.PK}, SK=${big.SK}`,
+        errorCode: 'EntryTooLarge',
+        reason: message?.reason,
+        sequenceNumber: sequenceNumber(1),
+      },
     ]);
+    // Parked, not retried: the item leaves the pending index and is never published.
+    expect(parkedKeys()).toEqual([keyOf(big)]);
+    expect(markedKeys()).toEqual([keyOf(outboxItem(0)), keyOf(outboxItem(2))]);
   });
 
   it('parks an item that is not a valid outbox item, with its raw image', async () => {
@@ -252,8 +468,10 @@ describe('relay handler', () => {
     expect(publishedEventIds()).toEqual([outboxItem(0).eventId]);
     const [message] = poisonMessages();
     expect(message?.errorCode).toBe('MalformedItem');
-    expect(message?.reason).toMatch(/eventId/);
+    expect(message?.reason).toMatch(/^Not a valid outbox item: eventId: /);
+    expect(message?.key).toEqual(keyOf(broken));
     expect(message?.image).toEqual(event.Records[1]?.dynamodb?.NewImage);
+    expect(message?.stream).toMatchObject({ eventID: 'event-1', sequenceNumber: sequenceNumber(1) });
     expect(metrics.recorded).toContainEqual({ name: 'PoisonEvents', unit: 'Count', value: 1 });
   });
 
@@ -289,6 +507,8 @@ describe('relay handler', () => {
     // Assess
     expect(response).toEqual({ batchItemFailures: [{ itemIdentifier: sequenceNumber(1) }] });
     expect(sqsMock.commandCalls(SendMessageBatchCommand)).toHaveLength(0);
+    expect(parkedKeys()).toEqual([]);
+    expect(markedKeys()).toEqual([keyOf(outboxItem(0))]);
   });
 
   it('takes parked items off the pending index (delivery tracking), so the reconciler never parks them again', async () => {
@@ -300,20 +520,14 @@ describe('relay handler', () => {
     const response = await handler(event);
     // Assess
     expect(response).toEqual({ batchItemFailures: [] });
-    expect(poisonMessages().map((m) => m.key)).toEqual([
-      { PK: big.PK, SK: big.SK },
-      { PK: broken.PK, SK: broken.SK },
-    ]);
-    expect(parkedKeys()).toEqual([
-      { PK: big.PK, SK: big.SK },
-      { PK: broken.PK, SK: broken.SK },
-    ]);
+    expect(poisonMessages().map((m) => m.key)).toEqual([keyOf(big), keyOf(broken)]);
+    expect(parkedKeys()).toEqual([keyOf(big), keyOf(broken)]);
     expect(updates().find((u) => u.UpdateExpression?.startsWith('SET #parkedAt'))).toMatchObject({
       TableName: 'orders',
-      UpdateExpression: 'SET #parkedAt = :parkedAt REMOVE #pendingShard',
-      ExpressionAttributeValues: { ':parkedAt': NOW.toISOString() },
+      UpdateExpression: 'SET #parkedAt = :at REMOVE #pendingShard',
+      ExpressionAttributeValues: { ':at': NOW.toISOString() },
     });
-    expect(markedKeys()).toEqual([0, 3].map((n) => ({ PK: outboxItem(n).PK, SK: outboxItem(n).SK })));
+    expect(markedKeys()).toEqual([0, 3].map((n) => keyOf(outboxItem(n))));
     expect(logger.lines.find((l) => l.message === 'Outbox batch relayed')?.attributes).toMatchObject({
       parked: 2,
       markedParked: 2,
@@ -334,13 +548,15 @@ describe('relay handler', () => {
     // Assess
     expect(response).toEqual({ batchItemFailures: [{ itemIdentifier: sequenceNumber(1) }] });
     expect(parkedKeys()).toEqual([]);
+    // Record 0 was published before the retry point and is marked; the rest comes again.
+    expect(markedKeys()).toEqual([0, 3].map((n) => keyOf(outboxItem(n))));
   });
 
   it('does not fail the batch when taking a parked item off the pending index fails', async () => {
     // Prepare
     eventBridgeFails();
     docMock
-      .on(UpdateCommand, { UpdateExpression: 'SET #parkedAt = :parkedAt REMOVE #pendingShard' })
+      .on(UpdateCommand, { UpdateExpression: 'SET #parkedAt = :at REMOVE #pendingShard' })
       .rejects(Object.assign(new Error('slow down'), { name: 'ThrottlingException' }));
     const { handler, logger } = setup({ maxEntryBytes: 2048 });
     const { big, event } = batchWithPoison();
@@ -352,7 +568,12 @@ describe('relay handler', () => {
       logger.lines
         .filter((l) => l.message.startsWith('Could not take a parked event'))
         .map((l) => l.attributes),
-    ).toContainEqual({ orderId: big.aggregateId, sortKey: big.SK, errorCode: 'ThrottlingException' });
+    ).toContainEqual({ outboxKey: describeKey(keyOf(big)), errorCode: 'ThrottlingException' });
+    expect(logger.lines.find((l) => l.message === 'Outbox batch relayed')?.attributes).toMatchObject({
+      parked: 2,
+      markedParked: 0,
+      markParkedFailures: 2,
+    });
   });
 
   it('sends poison to the queue but writes no park with delivery tracking off', async () => {
@@ -385,10 +606,13 @@ describe('relay handler', () => {
     docMock.on(UpdateCommand).rejects(Object.assign(new Error('slow down'), { name: 'ThrottlingException' }));
     const { handler, logger } = setup();
     // Act
-    const response = await handler(outboxBatch(2).event);
+    const { items, event } = outboxBatch(2);
+    const response = await handler(event);
     // Assess
     expect(response).toEqual({ batchItemFailures: [] });
-    expect(logger.lines.filter((l) => l.message.startsWith('Could not mark'))).toHaveLength(2);
+    expect(
+      logger.lines.filter((l) => l.message.startsWith('Could not mark')).map((l) => l.attributes),
+    ).toEqual(items.map((i) => ({ outboxKey: describeKey(keyOf(i)), errorCode: 'ThrottlingException' })));
   });
 
   it('carries the trace header from the outbox item into the PutEvents entry', async () => {
@@ -404,7 +628,7 @@ describe('relay handler', () => {
     expect(input?.Entries?.[0]?.TraceHeader).toBe(traceHeader);
   });
 
-  it('logs one line per batch with counts and lag, and one per failure with eventId, orderId and code', async () => {
+  it('logs one line per batch with counts and lag, and one per failure with eventId, aggregateId and code', async () => {
     // Prepare
     const { items, event } = outboxBatch(3);
     eventBridgeFails([items[2]?.eventId]);
@@ -418,7 +642,7 @@ describe('relay handler', () => {
     ]);
     expect(logger.lines[0]?.attributes).toEqual({
       eventId: items[2]?.eventId,
-      orderId: items[2]?.aggregateId,
+      aggregateId: items[2]?.aggregateId,
       errorCode: 'ThrottlingException',
       errorMessage: 'no',
     });
@@ -438,5 +662,99 @@ describe('relay handler', () => {
     const { handler } = setup();
     expect(await handler({ Records: [] })).toEqual({ batchItemFailures: [] });
     expect(eventBridgeMock.commandCalls(PutEventsCommand)).toHaveLength(0);
+  });
+
+  it('relays a table with other key names: its own keys, prefix, TTL and shard attributes', async () => {
+    // Prepare
+    eventBridgeFails();
+    const { handler } = setup({ layout: OTHER_LAYOUT });
+    const items = [0, 1].map((n) => outboxItem(n, {}, OTHER_LAYOUT));
+    const aggregate = { pk: 'ORDER#01JORDER000000000000000009', sk: 'PROFILE', name: 'not an event' };
+    const ordersLayoutItem = outboxItem(2);
+    const event = streamEvent([
+      streamRecord(0, items[0], { layout: OTHER_LAYOUT }),
+      streamRecord(1, aggregate, { layout: OTHER_LAYOUT }),
+      // Under PK/SK and OUTBOX#: an outbox item of another layout, never this table's event.
+      streamRecord(2, ordersLayoutItem),
+      streamRecord(3, items[1], { layout: OTHER_LAYOUT }),
+    ]);
+    // Act
+    const response = await handler(event);
+    // Assess
+    expect(response).toEqual({ batchItemFailures: [] });
+    expect(publishedEventIds()).toEqual(items.map((i) => i.eventId));
+    expect(markedKeys()).toEqual([
+      { pk: 'ORDER#01JORDER000000000000000000', sk: 'EVT#0000000001' },
+      { pk: 'ORDER#01JORDER000000000000000001', sk: 'EVT#0000000001' },
+    ]);
+    expect(updates()[0]).toMatchObject({
+      ConditionExpression: 'attribute_exists(#pk)',
+      ExpressionAttributeNames: { '#pk': 'pk', '#expiresAt': 'ttl', '#pendingShard': 'gsi1pk' },
+    });
+    // The published detail is the envelope alone: none of the layout's attributes.
+    const detail = JSON.parse(
+      (eventBridgeMock.commandCalls(PutEventsCommand)[0]?.args[0].input as PutEventsCommandInput | undefined)
+        ?.Entries?.[0]?.Detail ?? '{}',
+    );
+    expect(detail).toEqual(recordOf(items[0] ?? {}, OTHER_LAYOUT).envelope);
+    expect(detail).not.toHaveProperty('pk');
+    expect(detail).not.toHaveProperty('gsi1pk');
+  });
+
+  it('parks an invalid item of a table with other key names under its own key', async () => {
+    // Prepare
+    eventBridgeFails();
+    const { handler } = setup({ layout: OTHER_LAYOUT });
+    const { occurredAt: _dropped, ...broken } = outboxItem(1, {}, OTHER_LAYOUT);
+    // Act
+    const response = await handler(streamEvent([streamRecord(0, broken, { layout: OTHER_LAYOUT })]));
+    // Assess
+    expect(response).toEqual({ batchItemFailures: [] });
+    expect(poisonMessages().map((m) => [m.errorCode, m.key])).toEqual([
+      ['MalformedItem', { pk: 'ORDER#01JORDER000000000000000001', sk: 'EVT#0000000001' }],
+    ]);
+    expect(parkedKeys()).toEqual([{ pk: 'ORDER#01JORDER000000000000000001', sk: 'EVT#0000000001' }]);
+    expect(updates()[0]?.ExpressionAttributeNames).toEqual({
+      '#pk': 'pk',
+      '#parkedAt': 'parkedAt',
+      '#pendingShard': 'gsi1pk',
+    });
+  });
+
+  it('relays a dedicated outbox table, keyed by aggregate type and id', async () => {
+    // Prepare
+    eventBridgeFails();
+    const { handler } = setup({ layout: DEDICATED_LAYOUT });
+    const items = [0, 1, 2].map((n) => outboxItem(n, {}, DEDICATED_LAYOUT));
+    // Act
+    const response = await handler(
+      streamEvent(items.map((item, n) => streamRecord(n, item, { layout: DEDICATED_LAYOUT }))),
+    );
+    // Assess
+    expect(response).toEqual({ batchItemFailures: [] });
+    expect(publishedEventIds()).toEqual(items.map((i) => i.eventId));
+    expect(markedKeys()).toEqual(
+      items.map((i) => ({ pk: `Order#${i.aggregateId}`, sk: 'OUTBOX#0000000001' })),
+    );
+  });
+
+  it('parks an outbox INSERT that carries no new image, by its key', async () => {
+    // Prepare
+    eventBridgeFails();
+    const { handler } = setup();
+    const item = outboxItem(1);
+    // Act
+    const response = await handler(streamEvent([streamRecord(0, undefined, { keys: keyOf(item) })]));
+    // Assess
+    expect(response).toEqual({ batchItemFailures: [] });
+    expect(publishedEventIds()).toEqual([]);
+    expect(poisonMessages()).toEqual([
+      expect.objectContaining({
+        errorCode: 'MalformedItem',
+        reason: 'INSERT without NewImage',
+        key: keyOf(item),
+      }),
+    ]);
+    expect(poisonMessages()[0]?.image).toBeUndefined();
   });
 });

@@ -1,14 +1,46 @@
 import type { MetricUnit } from '@aws-lambda-powertools/metrics/types';
 import type { AttributeValue, DynamoDBRecord, DynamoDBStreamEvent } from 'aws-lambda';
-import { outboxKey } from '../../../lambdas/shared/keys';
-import type { MetricName } from '../../../lambdas/shared/metric-names';
-import type { OutboxItem } from '../../../lambdas/shared/outbox-event';
+import { ordersOutboxLayout } from '../../../lambdas/orders/table';
+import type { EventEnvelope } from '../../../lambdas/outbox/envelope';
+import {
+  DEDICATED_TABLE_LAYOUT,
+  type OutboxKey,
+  type OutboxLayout,
+  outboxKeyOf,
+  pendingShardFor,
+  sameTableLayout,
+} from '../../../lambdas/outbox/layout';
+import type { MetricName } from '../../../lambdas/outbox/metric-names';
+import { type OutboxRecord, parseOutboxItem } from '../../../lambdas/outbox/outbox-item';
 
-/** An OrderPlaced outbox item for order `n`, as the write path stores it. */
-export const outboxItem = (n: number, overrides: Partial<OutboxItem> = {}): OutboxItem => {
+/** The orders table's layout: `PK` / `SK`, outbox items beside each order. */
+export const ORDERS_LAYOUT = ordersOutboxLayout;
+
+/** Another service's table: lower-case keys, its own prefix, TTL attribute and index. */
+export const OTHER_LAYOUT = sameTableLayout({
+  partitionKey: 'pk',
+  sortKey: 'sk',
+  sortKeyPrefix: 'EVT#',
+  timeToLiveAttribute: 'ttl',
+  pendingIndex: { indexName: 'unpublished', shardAttribute: 'gsi1pk', shardCount: 4 },
+});
+
+/** The dedicated outbox table's layout, keyed by `<aggregateType>#<aggregateId>`. */
+export const DEDICATED_LAYOUT = DEDICATED_TABLE_LAYOUT;
+
+/** An outbox item as stored: key attributes, envelope, trace header and tracking attributes. */
+export type StoredItem = EventEnvelope & { readonly traceHeader?: string } & Record<string, unknown>;
+
+export type ItemOverrides = Partial<EventEnvelope> & Record<string, unknown>;
+
+/** An OrderPlaced outbox item for order `n`, as the write path stores it under `layout` (pending). */
+export const outboxItem = (
+  n: number,
+  overrides: ItemOverrides = {},
+  layout: OutboxLayout = ORDERS_LAYOUT,
+): StoredItem => {
   const orderId = `01JORDER${String(n).padStart(18, '0')}`;
-  return {
-    ...outboxKey(orderId, 1),
+  const envelope: EventEnvelope = {
     eventId: `01JEVENT${String(n).padStart(18, '0')}`,
     eventType: 'OrderPlaced',
     aggregateType: 'Order',
@@ -23,10 +55,40 @@ export const outboxItem = (n: number, overrides: Partial<OutboxItem> = {}): Outb
       lines: [{ sku: 'SKU-1', quantity: 1, unitPrice: 500 }],
       total: 500,
     },
-    pendingShard: 'PENDING#3',
-    ...overrides,
   };
+  return {
+    ...outboxKeyOf(layout, envelope, `ORDER#${orderId}`),
+    ...envelope,
+    [layout.pendingIndex.shardAttribute]: pendingShardFor(layout, envelope.eventId),
+    ...overrides,
+  } as StoredItem;
 };
+
+/** The key of `item` under `layout`. */
+export const keyOf = (
+  item: Readonly<Record<string, unknown>>,
+  layout: OutboxLayout = ORDERS_LAYOUT,
+): OutboxKey => ({
+  [layout.partitionKey]: String(item[layout.partitionKey]),
+  [layout.sortKey]: String(item[layout.sortKey]),
+});
+
+/** `item` read back as an outbox record; throws if it is not a valid outbox item. */
+export const recordOf = (
+  item: Readonly<Record<string, unknown>>,
+  layout: OutboxLayout = ORDERS_LAYOUT,
+): OutboxRecord => {
+  const parsed = parseOutboxItem(layout, item);
+  if (!parsed.ok) throw new Error(parsed.reason);
+  return parsed.record;
+};
+
+/** The outbox record of `outboxItem(n, overrides, layout)`. */
+export const outboxRecord = (
+  n: number,
+  overrides: ItemOverrides = {},
+  layout: OutboxLayout = ORDERS_LAYOUT,
+) => recordOf(outboxItem(n, overrides, layout), layout);
 
 /** DynamoDB JSON for a plain value: what a stream record carries. */
 export const marshallValue = (value: unknown): AttributeValue => {
@@ -48,12 +110,18 @@ export const marshallItem = (item: Record<string, unknown>): Record<string, Attr
 
 export const sequenceNumber = (n: number): string => `4${String(n).padStart(20, '0')}`;
 
+export interface StreamRecordOptions {
+  readonly eventName?: 'INSERT' | 'MODIFY' | 'REMOVE';
+  /** The record's Keys; by default the layout's key attributes of `image`. */
+  readonly keys?: Record<string, string>;
+  readonly layout?: OutboxLayout;
+}
+
 /** A stream record for `image`, numbered `n` within its shard. */
 export const streamRecord = (
   n: number,
   image: Record<string, unknown> | undefined,
-  eventName: 'INSERT' | 'MODIFY' | 'REMOVE' = 'INSERT',
-  keys?: { PK: string; SK: string },
+  { eventName = 'INSERT', keys, layout = ORDERS_LAYOUT }: StreamRecordOptions = {},
 ): DynamoDBRecord => ({
   eventID: `event-${n}`,
   eventName,
@@ -63,7 +131,12 @@ export const streamRecord = (
   eventSourceARN: 'arn:aws:dynamodb:us-east-1:123456789012:table/orders/stream/2026-11-22T00:00:00.000',
   dynamodb: {
     ApproximateCreationDateTime: 1795860000,
-    Keys: marshallItem(keys ?? { PK: image?.PK, SK: image?.SK }),
+    Keys: marshallItem(
+      keys ?? {
+        [layout.partitionKey]: image?.[layout.partitionKey],
+        [layout.sortKey]: image?.[layout.sortKey],
+      },
+    ),
     ...(image ? { NewImage: marshallItem(image) } : {}),
     SequenceNumber: sequenceNumber(n),
     SizeBytes: 512,
@@ -89,3 +162,16 @@ export const fakeMetrics = () => {
     },
   };
 };
+
+/** A logger that records every line: level, message and attributes. */
+export const fakeLogger = () => {
+  const lines: { level: string; message: string; attributes: Record<string, unknown> }[] = [];
+  const at =
+    (level: string) =>
+    (message: string, attributes: Record<string, unknown> = {}) => {
+      lines.push({ level, message, attributes });
+    };
+  return { lines, info: at('info'), warn: at('warn'), error: at('error') };
+};
+
+export const named = (name: string, message = name): Error => Object.assign(new Error(message), { name });

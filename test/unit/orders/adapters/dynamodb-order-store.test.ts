@@ -10,8 +10,10 @@ import {
   StoreBusyError,
 } from '../../../../lambdas/orders/application/ports';
 import { cancelOrder, placeOrder } from '../../../../lambdas/orders/domain/order';
-import { pendingShardFor } from '../../../../lambdas/shared/keys';
-import { outboxItemSchema } from '../../../../lambdas/shared/outbox-event';
+import { ordersOutboxLayout } from '../../../../lambdas/orders/table';
+import { pendingShardFor } from '../../../../lambdas/outbox/layout';
+import { parseOutboxItem } from '../../../../lambdas/outbox/outbox-item';
+import { OutboxWriteError, OutboxWriter } from '../../../../lambdas/outbox/writer';
 import body from '../fixtures/place-order-body.json';
 
 const ORDER_ID = '01JD0000000000000000000ABC';
@@ -21,13 +23,18 @@ const TRACE = 'Root=1-5759e988-bd862e3fe1be46a994272793;Parent=53995c3f42cd8ad8;
 
 const doc = mockClient(DynamoDBDocumentClient);
 const documentClient = DynamoDBDocumentClient.from(new DynamoDBClient({}));
+const writer = (options: { deliveryTracking: boolean; traceHeader?: string }) =>
+  new OutboxWriter(
+    {
+      tableName: 'orders',
+      layout: ordersOutboxLayout,
+      deliveryTracking: options.deliveryTracking,
+      retentionDays: 7,
+    },
+    { traceHeader: () => options.traceHeader },
+  );
 const store = (options: { deliveryTracking: boolean; traceHeader?: string }) =>
-  new DynamoDbOrderStore(documentClient, {
-    tableName: 'orders',
-    deliveryTracking: options.deliveryTracking,
-    retentionDays: 7,
-    traceHeader: () => options.traceHeader,
-  });
+  new DynamoDbOrderStore(documentClient, { tableName: 'orders', outbox: writer(options) });
 
 const canceled = (codes: string[], item?: Record<string, unknown>) =>
   new TransactionCanceledException({
@@ -93,9 +100,10 @@ describe('DynamoDbOrderStore', () => {
                 total: 2699,
               },
               traceHeader: TRACE,
-              pendingShard: pendingShardFor(EVENT_ID, 8),
+              pendingShard: pendingShardFor(ordersOutboxLayout, EVENT_ID),
             },
-            ConditionExpression: 'attribute_not_exists(PK)',
+            ConditionExpression: 'attribute_not_exists(#pk)',
+            ExpressionAttributeNames: { '#pk': 'PK' },
           },
         },
       ],
@@ -107,13 +115,35 @@ describe('DynamoDbOrderStore', () => {
     const { event } = placeOrder(ORDER_ID, body, { now: NOW, eventId: EVENT_ID });
 
     // Act
-    const item = store({ deliveryTracking: false }).outboxItem(event);
+    await store({ deliveryTracking: false }).commit([{ type: 'appendEvent', event }]);
 
     // Assess
+    const [put] = doc.commandCalls(TransactWriteCommand)[0]?.args[0].input.TransactItems ?? [];
+    const item = put?.Put?.Item ?? {};
     expect(item.expiresAt).toBe(Date.parse(NOW) / 1000 + 7 * 24 * 60 * 60);
     expect(item).not.toHaveProperty('pendingShard');
     expect(item).not.toHaveProperty('traceHeader');
-    expect(outboxItemSchema.parse(item)).toEqual(item);
+    expect(parseOutboxItem(ordersOutboxLayout, item)).toMatchObject({
+      ok: true,
+      record: { key: { PK: `ORDER#${ORDER_ID}`, SK: 'OUTBOX#0000000001' }, envelope: event },
+    });
+  });
+
+  it('refuses a commit over the transaction limits before calling DynamoDB', async () => {
+    // Prepare
+    const { event } = placeOrder(ORDER_ID, body, { now: NOW, eventId: EVENT_ID });
+    const events = Array.from({ length: 101 }, (_, i) => ({ ...event, sequence: i + 1 }));
+
+    // Act
+    const attempt = store({ deliveryTracking: true }).commit(
+      events.map((e) => ({ type: 'appendEvent', event: e })),
+    );
+
+    // Assess
+    await expect(attempt).rejects.toThrow(
+      new OutboxWriteError('The transaction has 101 actions; TransactWriteItems allows 100'),
+    );
+    expect(doc.commandCalls(TransactWriteCommand)).toHaveLength(0);
   });
 
   it('cancels with an Update conditional on the version and status read, plus the next outbox item', async () => {
@@ -163,7 +193,9 @@ describe('DynamoDbOrderStore', () => {
       sequence: 2,
       eventType: 'OrderCancelled',
     });
-    expect(put?.Put?.ConditionExpression).toBe('attribute_not_exists(PK)');
+    expect(put?.Put?.ConditionExpression).toBe('attribute_not_exists(#pk)');
+    expect(put?.Put?.ExpressionAttributeNames).toEqual({ '#pk': 'PK' });
+    expect(put?.Put?.Item).toMatchObject({ PK: `ORDER#${ORDER_ID}` });
   });
 
   it('reports a failed order condition with the stored order DynamoDB returned', async () => {

@@ -6,9 +6,10 @@ import type { APIGatewayProxyEventV2 } from 'aws-lambda';
 import { mockClient } from 'aws-sdk-client-mock';
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 import { orderIdForKey } from '../../../../lambdas/orders/application/idempotency';
+import { OrdersMetric } from '../../../../lambdas/orders/events';
+import { ordersOutboxLayout } from '../../../../lambdas/orders/table';
 import { buildOrdersHandler } from '../../../../lambdas/orders/wiring';
-import { MetricName } from '../../../../lambdas/shared/metric-names';
-import { metrics } from '../../../../lambdas/shared/powertools';
+import { metrics } from '../../../../lambdas/outbox/powertools';
 import body from '../fixtures/place-order-body.json';
 import { fixedClock, httpEvent, jsonHeaders, lambdaContext, sequentialIds } from '../support';
 
@@ -19,8 +20,11 @@ const EVENT_ID = '01JD0000000000000000000002';
 
 const handlerWith = (deliveryTracking = true) =>
   buildOrdersHandler({
-    config: { tableName: 'orders', deliveryTracking, retentionDays: 7 },
-    dynamoDb: new DynamoDBClient({}),
+    settings: {
+      tableName: 'orders',
+      outbox: { tableName: 'orders', layout: ordersOutboxLayout, deliveryTracking, retentionDays: 7 },
+    },
+    clients: { dynamoDb: new DynamoDBClient({}) },
     clock: fixedClock(NOW),
     ids: sequentialIds(),
   });
@@ -95,7 +99,7 @@ describe('orders API handler', () => {
         sequence: 1,
         correlationId: 'corr-123',
       });
-      expect(addMetric).toHaveBeenCalledWith(MetricName.OrdersPlaced, 'Count', 1);
+      expect(addMetric).toHaveBeenCalledWith(OrdersMetric.OrdersPlaced, 'Count', 1);
     });
 
     it('stores the invocation X-Ray trace header on the outbox item', async () => {
@@ -439,7 +443,7 @@ describe('orders API handler', () => {
         eventType: 'OrderCancelled',
         payload: { orderId: ORDER_ID, reason: 'ordered twice' },
       });
-      expect(addMetric).toHaveBeenCalledWith(MetricName.OrdersCancelled, 'Count', 1);
+      expect(addMetric).toHaveBeenCalledWith(OrdersMetric.OrdersCancelled, 'Count', 1);
     });
 
     it('accepts a cancel without a body', async () => {

@@ -1,0 +1,41 @@
+import { z } from 'zod';
+
+/**
+ * The orders service's events: their types and payload schemas. The envelope around them is the
+ * outbox's (lambdas/outbox/envelope.ts); consumers validate these payloads themselves.
+ */
+export const EVENT_SCHEMA_VERSION = 1;
+export const AGGREGATE_TYPE_ORDER = 'Order';
+export const ORDER_PLACED = 'OrderPlaced';
+export const ORDER_CANCELLED = 'OrderCancelled';
+
+export const orderLineSchema = z.object({
+  sku: z.string(),
+  quantity: z.number().int(),
+  unitPrice: z.number().int(),
+});
+
+export const orderPlacedPayloadSchema = z.object({
+  orderId: z.string(),
+  customerId: z.string(),
+  currency: z.string(),
+  lines: z.array(orderLineSchema),
+  total: z.number().int(),
+});
+
+export const orderCancelledPayloadSchema = z.object({
+  orderId: z.string(),
+  reason: z.string().optional(),
+});
+
+export type OrderLine = z.infer<typeof orderLineSchema>;
+export type OrderPlacedPayload = z.infer<typeof orderPlacedPayloadSchema>;
+export type OrderCancelledPayload = z.infer<typeof orderCancelledPayloadSchema>;
+
+/** CloudWatch metrics of the orders API (EMF); the monitoring construct charts them. */
+export const OrdersMetric = {
+  /** Orders committed (order + outbox event in one transaction). Count. */
+  OrdersPlaced: 'OrdersPlaced',
+  /** Orders cancelled. Count. */
+  OrdersCancelled: 'OrdersCancelled',
+} as const;

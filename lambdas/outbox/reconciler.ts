@@ -1,0 +1,180 @@
+import { MetricUnit } from '@aws-lambda-powertools/metrics';
+import type { DeliveryTracker } from './delivery-tracking';
+import { describeKey } from './layout';
+import { MetricName } from './metric-names';
+import type { PendingOutbox } from './pending-outbox';
+import type { PoisonQueue, PoisonRecord } from './poison-queue';
+import { logger as sharedLogger, metrics as sharedMetrics } from './powertools';
+import type { LogSink, MetricsSink, OutboxPublisher } from './publisher';
+import { MALFORMED_ITEM } from './relay';
+
+export interface ReconcileSettings {
+  /** Republish items still pending this long after they occurred. */
+  readonly thresholdSeconds: number;
+  /** Items handled per run at most; the next run picks up the rest. */
+  readonly maxItemsPerRun: number;
+  /** Items read and published per step. */
+  readonly pageSize: number;
+}
+
+export interface ReconcilerDeps {
+  readonly pending: PendingOutbox;
+  readonly publisher: Pick<OutboxPublisher, 'publish'>;
+  readonly poisonQueue: Pick<PoisonQueue, 'send'>;
+  readonly tracker: DeliveryTracker;
+  readonly settings: ReconcileSettings;
+  readonly metrics?: MetricsSink;
+  readonly logger?: Pick<LogSink, 'info' | 'warn' | 'error'>;
+  readonly now?: () => Date;
+}
+
+export interface ReconcileReport {
+  /** Pending items older than the threshold that were found. */
+  readonly found: number;
+  readonly republished: number;
+  /** Left pending after a retryable failure; the next run tries again. */
+  readonly retryable: number;
+  /** Sent to the poison queue and taken off the pending index. */
+  readonly parked: number;
+  /** Republished but not marked: they will be republished again (a duplicate, never a loss). */
+  readonly markFailures: number;
+  /** The oldest occurredAt found, if any. */
+  readonly oldestOccurredAt?: string;
+  /** True when the run stopped at maxItemsPerRun or the time budget, with items possibly left. */
+  readonly truncated: boolean;
+}
+
+/**
+ * One reconciler run: find outbox items that are still unpublished well after they occurred
+ * (the relay was down longer than the stream kept their records, or gave up on them) and
+ * republish them through the same publisher the relay uses, then mark them published exactly
+ * as the relay does. Consumers deduplicate on eventId, so republishing an item the relay did
+ * publish (but could not mark) costs a duplicate, never a second effect.
+ */
+export const reconcile = async (
+  deps: ReconcilerDeps,
+  hasTimeLeft: () => boolean = () => true,
+): Promise<ReconcileReport> => {
+  const now = deps.now ?? (() => new Date());
+  const log = deps.logger ?? sharedLogger;
+  const { settings } = deps;
+  const before = new Date(now().getTime() - settings.thresholdSeconds * 1000).toISOString();
+  let found = 0;
+  let republished = 0;
+  let retryable = 0;
+  let parked = 0;
+  let markFailures = 0;
+  let oldest: string | undefined;
+  let truncated = false;
+
+  for (const shard of deps.pending.shards()) {
+    let startKey: Record<string, unknown> | undefined;
+    do {
+      const budget = settings.maxItemsPerRun - found;
+      if (budget <= 0 || !hasTimeLeft()) {
+        truncated = true;
+        break;
+      }
+      const page = await deps.pending.page(shard, before, Math.min(settings.pageSize, budget), startKey);
+      startKey = page.nextKey;
+      found += page.records.length + page.malformed.length;
+      for (const { envelope } of page.records)
+        if (oldest === undefined || envelope.occurredAt < oldest) oldest = envelope.occurredAt;
+      if (page.records.length === 0 && page.malformed.length === 0) continue;
+
+      const result = await deps.publisher.publish(page.records);
+      const recordAt = (index: number) => page.records[index] as (typeof page.records)[number];
+      republished += result.published.length;
+      retryable += result.retryable.length;
+      for (const failed of result.retryable)
+        log.warn('Republish failed, will retry on the next run', {
+          eventId: recordAt(failed.index).envelope.eventId,
+          aggregateId: recordAt(failed.index).envelope.aggregateId,
+          errorCode: failed.errorCode,
+        });
+
+      const poison: PoisonRecord[] = [
+        ...result.poison.map((failed) => {
+          const { key, envelope, item } = recordAt(failed.index);
+          return { errorCode: failed.errorCode, reason: failed.errorMessage, key, envelope, item };
+        }),
+        ...page.malformed.map((m) => ({
+          errorCode: MALFORMED_ITEM,
+          reason: m.reason,
+          ...(m.key ? { key: m.key } : {}),
+          item: m.item,
+        })),
+      ];
+      const published = result.published.map(recordAt);
+      const [marking, parking] = await Promise.all([
+        published.length > 0
+          ? deps.tracker.markPublished(
+              published.map((r) => r.key),
+              now(),
+            )
+          : undefined,
+        poison.length > 0 ? parkPoison(deps, log, poison, now()) : 0,
+      ]);
+      markFailures += marking?.failed.length ?? 0;
+      parked += parking;
+      for (const failed of marking?.failed ?? [])
+        log.warn('Could not mark republished event; it will be republished again', {
+          outboxKey: describeKey(failed.key),
+          errorCode: failed.errorCode,
+        });
+      for (const { envelope } of published)
+        log.info('Stuck event republished', {
+          eventId: envelope.eventId,
+          aggregateId: envelope.aggregateId,
+          occurredAt: envelope.occurredAt,
+        });
+    } while (startKey !== undefined);
+    if (truncated) break;
+  }
+
+  // Emitted on every run, 0 included, so that an alarm on it always has data.
+  (deps.metrics ?? sharedMetrics).addMetric(MetricName.ReconcilerRepublished, MetricUnit.Count, republished);
+  const report: ReconcileReport = {
+    found,
+    republished,
+    retryable,
+    parked,
+    markFailures,
+    ...(oldest === undefined ? {} : { oldestOccurredAt: oldest }),
+    truncated,
+  };
+  log.info('Reconciler run finished', { ...report, thresholdSeconds: settings.thresholdSeconds });
+  return report;
+};
+
+/** Poison queue first, then off the pending index: an item is parked only once its content is safe. */
+const parkPoison = async (
+  deps: ReconcilerDeps,
+  log: Pick<LogSink, 'info' | 'warn' | 'error'>,
+  records: PoisonRecord[],
+  now: Date,
+): Promise<number> => {
+  const sent = await deps.poisonQueue.send(records);
+  for (const failed of sent.failed)
+    log.error('Poison queue rejected the message; the item stays pending', {
+      eventId: failed.record.envelope?.eventId,
+      outboxKey: describeKey(failed.record.key),
+      errorCode: failed.errorCode,
+    });
+  for (const record of sent.sent)
+    log.error('Event can never be published as it is; parked on the poison queue', {
+      eventId: record.envelope?.eventId,
+      outboxKey: describeKey(record.key),
+      errorCode: record.errorCode,
+      reason: record.reason,
+    });
+  const keys = sent.sent.flatMap((record) => (record.key ? [record.key] : []));
+  if (keys.length === 0) return 0;
+  const parking = await deps.tracker.markParked(keys, now);
+  for (const failed of parking.failed)
+    log.warn('Could not take a parked event off the pending index; the next run parks it again', {
+      outboxKey: describeKey(failed.key),
+      errorCode: failed.errorCode,
+    });
+  return parking.marked;
+};

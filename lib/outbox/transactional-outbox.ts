@@ -1,0 +1,238 @@
+import { Duration, Stack } from 'aws-cdk-lib';
+import { CfnGlobalTable, CfnTable, type ITable } from 'aws-cdk-lib/aws-dynamodb';
+import type { IEventBus } from 'aws-cdk-lib/aws-events';
+import type { IKey } from 'aws-cdk-lib/aws-kms';
+import type { Function as LambdaFunction } from 'aws-cdk-lib/aws-lambda';
+import type { Queue } from 'aws-cdk-lib/aws-sqs';
+import { Construct } from 'constructs';
+import type { OutboxLayout } from '../../lambdas/outbox/layout';
+import { writerSettings } from '../../lambdas/outbox/settings';
+import { contractEnv } from './contract';
+import type { FunctionDefaults } from './function';
+import { grantOnTable } from './grants';
+import { OutboxMonitoring, type OutboxMonitoringProps } from './monitoring';
+import { OutboxTable } from './outbox-table';
+import { OutboxReconciler, type ReconcilerScheduleProps } from './reconciler';
+import { OutboxRelay, type OutboxRelayProps, type RelayMappingProps } from './relay';
+
+/** DynamoDB Streams keeps a record for 24 hours; the relay can be handed it again until then. */
+const STREAM_RETENTION = Duration.hours(24);
+
+export interface TransactionalOutboxProps {
+  /** The service's table: the one its commands write to, and the outbox items beside them with a same-table layout. */
+  readonly table: ITable;
+  /** The bus the events are published to. */
+  readonly eventBus: IEventBus;
+  /**
+   * Where the outbox items live. `sameTableLayout({ partitionKey, sortKey })` puts them beside the
+   * aggregates in `table`, which then needs `outboxTableProps(layout)` (stream, TTL, pending index).
+   * @default a dedicated outbox table created here (`DEDICATED_TABLE_LAYOUT`): `table` needs nothing
+   */
+  readonly layout?: OutboxLayout;
+  /**
+   * `source` of every published event (1 to 256 characters, not `aws.`-prefixed).
+   * @default the stack name
+   */
+  readonly source?: string;
+  /**
+   * Record which events are out, and republish the rest from a scheduled reconciler: events
+   * survive a relay outage longer than the stream's 24 hours.
+   * @default true
+   */
+  readonly deliveryTracking?: boolean;
+  /**
+   * Days an outbox item is kept after it was published (tracking) or written (no tracking), 1 to 3650.
+   * @default 7
+   */
+  readonly retentionDays?: number;
+  /** The relay's stream mapping and function. @default see RelayMappingProps and OutboxRelayProps */
+  readonly relay?: RelayMappingProps &
+    Pick<OutboxRelayProps, 'putEventsMaxBytes' | 'timeout' | 'memorySize' | 'serviceName'>;
+  /** The reconciler's schedule, only with delivery tracking. @default see ReconcilerScheduleProps */
+  readonly reconciler?: ReconcilerScheduleProps;
+  /**
+   * Customer managed key for the queues and the dedicated outbox table.
+   * @default AWS owned keys (SSE-SQS, DynamoDB owned key)
+   */
+  readonly encryptionKey?: IKey;
+  /**
+   * Retain the dedicated outbox table on stack deletion, with deletion protection. Only with the
+   * dedicated layout: a same-table outbox lives in a table the service owns.
+   * @default false
+   */
+  readonly retainData?: boolean;
+  /** Log level, retention and metrics namespace of the relay and the reconciler. @default PowertoolsFunction defaults */
+  readonly functionDefaults?: FunctionDefaults;
+  /**
+   * Where the relay's, reconciler's and queues' alarms go. Pass the service's own monitoring to
+   * have one topic and one dashboard for everything.
+   * @default a new OutboxMonitoring with `monitoringProps`
+   */
+  readonly monitoring?: OutboxMonitoring;
+  /** Settings of the monitoring created when `monitoring` is not given. @default OutboxMonitoring defaults */
+  readonly monitoringProps?: OutboxMonitoringProps;
+}
+
+/** The attributes of a table's L1 resource, resolved; undefined for an imported table. */
+const tableResource = (table: ITable): Record<string, unknown> | undefined => {
+  const cfn = table.node.defaultChild;
+  if (!(cfn instanceof CfnGlobalTable || cfn instanceof CfnTable)) return undefined;
+  const resolve = (value: unknown) => Stack.of(cfn).resolve(value) as unknown;
+  return {
+    globalSecondaryIndexes: resolve(cfn.globalSecondaryIndexes),
+    timeToLiveSpecification: resolve(cfn.timeToLiveSpecification),
+  };
+};
+
+/**
+ * The transactional outbox for a service's DynamoDB table: the relay (stream → EventBridge), the
+ * reconciler with delivery tracking, their poison and failure queues, and their alarms. The
+ * service adds its events to its own TransactWriteItems with `OutboxWriter`; `grantWrite` gives
+ * its function what that needs.
+ *
+ * ```ts
+ * const outbox = new TransactionalOutbox(this, 'Outbox', { table, eventBus });
+ * outbox.grantWrite(serviceFunction);
+ * ```
+ */
+export class TransactionalOutbox extends Construct {
+  /** The table holding the outbox items: the service's (same table) or the dedicated one. */
+  public readonly table: ITable;
+  /** The dedicated outbox table, when the layout is the dedicated one. */
+  public readonly outboxTable: OutboxTable | undefined;
+  public readonly layout: OutboxLayout;
+  public readonly eventBus: IEventBus;
+  public readonly source: string;
+  public readonly deliveryTracking: boolean;
+  public readonly retentionDays: number;
+  public readonly relay: OutboxRelay;
+  /** Republishes events still unpublished past its threshold; only with delivery tracking. */
+  public readonly reconciler: OutboxReconciler | undefined;
+  /** Events that can never be published as they are, with their full content. */
+  public readonly poisonQueue: Queue;
+  /** Stream batches the relay's mapping gave up on. */
+  public readonly failureQueue: Queue;
+  public readonly monitoring: OutboxMonitoring;
+  /**
+   * How long after an event was first published it may be published again upstream of the bus:
+   * the stream's retention and, with delivery tracking, the reconciler's threshold and interval.
+   * Consumers derive their idempotency window from it.
+   */
+  public readonly redeliveryWindow: Duration;
+
+  constructor(scope: Construct, id: string, props: TransactionalOutboxProps) {
+    super(scope, id);
+    this.deliveryTracking = props.deliveryTracking ?? true;
+    this.retentionDays = props.retentionDays ?? 7;
+    this.source = props.source ?? Stack.of(this).stackName;
+    this.eventBus = props.eventBus;
+    if (!this.deliveryTracking && props.reconciler !== undefined)
+      throw new Error('TransactionalOutbox: reconciler applies only with deliveryTracking: true');
+    if (props.monitoring !== undefined && props.monitoringProps !== undefined)
+      throw new Error('TransactionalOutbox: give monitoring or monitoringProps, not both');
+
+    // A dedicated layout is always the construct's own: it creates the table that fits it.
+    if (props.layout === undefined || props.layout.kind === 'dedicated-table') {
+      this.outboxTable = new OutboxTable(this, 'OutboxTable', {
+        deliveryTracking: this.deliveryTracking,
+        ...(props.encryptionKey ? { encryptionKey: props.encryptionKey } : {}),
+        ...(props.retainData === undefined ? {} : { retainData: props.retainData }),
+      });
+      this.table = this.outboxTable.table;
+      this.layout = this.outboxTable.layout;
+    } else {
+      if (props.retainData !== undefined)
+        throw new Error(
+          'TransactionalOutbox: retainData applies only to the dedicated outbox table; a same-table outbox lives in your table',
+        );
+      this.outboxTable = undefined;
+      this.table = props.table;
+      this.layout = props.layout;
+      this.checkSameTable();
+    }
+
+    this.relay = new OutboxRelay(this, 'Relay', {
+      ...props.relay,
+      table: this.table,
+      layout: this.layout,
+      eventBus: props.eventBus,
+      source: this.source,
+      deliveryTracking: this.deliveryTracking,
+      retentionDays: this.retentionDays,
+      ...(props.encryptionKey ? { encryptionKey: props.encryptionKey } : {}),
+      ...(props.functionDefaults ? { functionDefaults: props.functionDefaults } : {}),
+    });
+    this.poisonQueue = this.relay.poisonQueue;
+    this.failureQueue = this.relay.failureQueue;
+
+    this.reconciler = this.deliveryTracking
+      ? new OutboxReconciler(this, 'Reconciler', {
+          ...props.reconciler,
+          table: this.table,
+          layout: this.layout,
+          eventBus: props.eventBus,
+          poisonQueue: this.poisonQueue,
+          source: this.source,
+          retentionDays: this.retentionDays,
+          ...(props.relay?.putEventsMaxBytes ? { putEventsMaxBytes: props.relay.putEventsMaxBytes } : {}),
+          ...(props.functionDefaults ? { functionDefaults: props.functionDefaults } : {}),
+        })
+      : undefined;
+    this.redeliveryWindow = this.reconciler
+      ? STREAM_RETENTION.plus(this.reconciler.threshold).plus(this.reconciler.interval)
+      : STREAM_RETENTION;
+
+    this.monitoring =
+      props.monitoring ??
+      new OutboxMonitoring(this, 'Monitoring', {
+        ...(props.functionDefaults?.metricsNamespace
+          ? { metricsNamespace: props.functionDefaults.metricsNamespace }
+          : {}),
+        ...props.monitoringProps,
+      });
+    this.monitoring.monitorRelay({ function: this.relay.function, serviceName: this.relay.serviceName });
+    this.monitoring.monitorDeadLetterQueue({ name: 'relay-poison', queue: this.poisonQueue });
+    this.monitoring.monitorDeadLetterQueue({ name: 'relay-failures', queue: this.failureQueue });
+    if (this.reconciler)
+      this.monitoring.monitorReconciler({
+        function: this.reconciler.function,
+        serviceName: this.reconciler.serviceName,
+      });
+  }
+
+  /**
+   * Everything a service function needs to add outbox items to its transactions: PutItem on the
+   * outbox table (and its key), and the writer's settings in its environment
+   * (`writerSettings.fromEnv()` reads them).
+   */
+  grantWrite(fn: LambdaFunction): void {
+    grantOnTable(this.table, fn, ['dynamodb:PutItem']);
+    const environment = contractEnv('TransactionalOutbox', writerSettings, {
+      tableName: this.table.tableName,
+      layout: this.layout,
+      deliveryTracking: this.deliveryTracking,
+      retentionDays: this.retentionDays,
+    });
+    for (const [name, value] of Object.entries(environment)) fn.addEnvironment(name, value);
+  }
+
+  /** A same-table outbox needs the table's TTL attribute and, with tracking, its pending index. */
+  private checkSameTable(): void {
+    const resource = tableResource(this.table);
+    if (resource === undefined) return;
+    const hint = 'spread outboxTableProps(layout) into the table props';
+    const ttl = resource.timeToLiveSpecification as { attributeName?: string } | undefined;
+    if (ttl?.attributeName !== this.layout.timeToLiveAttribute)
+      throw new Error(
+        `TransactionalOutbox: the table's TTL attribute must be the layout's ${this.layout.timeToLiveAttribute}; ${hint}`,
+      );
+    const indexes = (resource.globalSecondaryIndexes ?? []) as Array<{ indexName?: string }>;
+    if (
+      this.deliveryTracking &&
+      !indexes.some((index) => index.indexName === this.layout.pendingIndex.indexName)
+    )
+      throw new Error(
+        `TransactionalOutbox: delivery tracking needs the pending index ${this.layout.pendingIndex.indexName} on the table; ${hint}`,
+      );
+  }
+}

@@ -1,0 +1,311 @@
+import { fileURLToPath } from 'node:url';
+import { Duration, Stack } from 'aws-cdk-lib';
+import { Match, Template } from 'aws-cdk-lib/assertions';
+import { AttributeType, StreamViewType, TableV2, type TablePropsV2 } from 'aws-cdk-lib/aws-dynamodb';
+import { EventBus } from 'aws-cdk-lib/aws-events';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { DEDICATED_TABLE_LAYOUT, relayFilterPattern, sameTableLayout } from '../../../lambdas/outbox/layout';
+import { relaySettings, writerSettings } from '../../../lambdas/outbox/settings';
+import { applySecurityChecks, formatFindings, synthFindings } from '../../../lib/nag';
+import {
+  OutboxMonitoring,
+  outboxTableProps,
+  PowertoolsFunction,
+  TransactionalOutbox,
+  type TransactionalOutboxProps,
+} from '../../../lib/outbox';
+import {
+  alarmNamesOf,
+  arnOf,
+  logicalIdOf,
+  permissionsOf,
+  refMarkerOf,
+  refOf,
+  removeTestApps,
+  settingsLike,
+  settingsOf,
+  testApp,
+  withBaseGrants,
+} from '../support';
+
+/** Any handler module: bundling is skipped, but the entry must exist. */
+const ENTRY = fileURLToPath(new URL('../../../lambdas/orders/handler.ts', import.meta.url));
+
+/** A service's own table, keyed `pk`/`sk`; point-in-time recovery is the service's choice (cdk-nag asks for it). */
+const serviceTableProps = (extra: Partial<TablePropsV2> = {}): TablePropsV2 => ({
+  partitionKey: { name: 'pk', type: AttributeType.STRING },
+  sortKey: { name: 'sk', type: AttributeType.STRING },
+  pointInTimeRecoverySpecification: { pointInTimeRecoveryEnabled: true },
+  ...extra,
+});
+
+const sameTable = sameTableLayout({ partitionKey: 'pk', sortKey: 'sk' });
+
+interface Built {
+  readonly stack: Stack;
+  readonly table: TableV2;
+  readonly eventBus: EventBus;
+  readonly outbox: TransactionalOutbox;
+  readonly writer: PowertoolsFunction;
+}
+
+/** A service stack: its table, a bus, the outbox and one function that writes through it. */
+const build = (
+  stack: Stack,
+  props: Partial<TransactionalOutboxProps> = {},
+  tableProps: Partial<TablePropsV2> = {},
+): Built => {
+  const table = new TableV2(stack, 'Table', serviceTableProps(tableProps));
+  const eventBus = new EventBus(stack, 'Bus');
+  const outbox = new TransactionalOutbox(stack, 'Outbox', { table, eventBus, ...props });
+  const writer = new PowertoolsFunction(stack, 'Writer', { entry: ENTRY, serviceName: 'writer' });
+  outbox.grantWrite(writer);
+  return { stack, table, eventBus, outbox, writer };
+};
+
+const stackIn = (name: string) => new Stack(testApp(), name);
+
+const streamArnOf = (table: TableV2) => ({ 'Fn::GetAtt': [logicalIdOf(table), 'StreamArn'] });
+
+afterAll(removeTestApps);
+
+describe('TransactionalOutbox with its own outbox table (the default layout)', () => {
+  let built: Built;
+  let template: Template;
+
+  beforeAll(() => {
+    built = build(stackIn('Service'));
+    template = Template.fromStack(built.stack);
+  }, 60_000);
+
+  const outboxTable = () => {
+    const table = built.outbox.outboxTable?.table;
+    if (!table) throw new Error('expected a dedicated outbox table');
+    return table;
+  };
+
+  it('creates the dedicated outbox table (stream of new images, TTL, pending index, PITR) and leaves the service table alone', () => {
+    expect(built.outbox.layout).toEqual(DEDICATED_TABLE_LAYOUT);
+    expect(built.outbox.table).toBe(outboxTable());
+    template.resourceCountIs('AWS::DynamoDB::GlobalTable', 2);
+    template.hasResourceProperties('AWS::DynamoDB::GlobalTable', {
+      KeySchema: [
+        { AttributeName: DEDICATED_TABLE_LAYOUT.partitionKey, KeyType: 'HASH' },
+        { AttributeName: DEDICATED_TABLE_LAYOUT.sortKey, KeyType: 'RANGE' },
+      ],
+      StreamSpecification: { StreamViewType: 'NEW_IMAGE' },
+      TimeToLiveSpecification: { AttributeName: DEDICATED_TABLE_LAYOUT.timeToLiveAttribute, Enabled: true },
+      GlobalSecondaryIndexes: [
+        Match.objectLike({
+          IndexName: DEDICATED_TABLE_LAYOUT.pendingIndex.indexName,
+          KeySchema: [
+            { AttributeName: DEDICATED_TABLE_LAYOUT.pendingIndex.shardAttribute, KeyType: 'HASH' },
+            { AttributeName: 'occurredAt', KeyType: 'RANGE' },
+          ],
+          Projection: { ProjectionType: 'ALL' },
+        }),
+      ],
+      Replicas: [Match.objectLike({ PointInTimeRecoverySpecification: { PointInTimeRecoveryEnabled: true } })],
+    });
+    const service = template.toJSON().Resources[logicalIdOf(built.table)];
+    expect(service?.Properties.StreamSpecification).toBeUndefined();
+  });
+
+  it("maps the outbox table's stream, and only it, to the relay through the layout's filter", () => {
+    template.resourceCountIs('AWS::Lambda::EventSourceMapping', 1);
+    template.hasResourceProperties('AWS::Lambda::EventSourceMapping', {
+      EventSourceArn: streamArnOf(outboxTable()),
+      FunctionName: refOf(built.outbox.relay.function),
+      StartingPosition: 'TRIM_HORIZON',
+      FilterCriteria: { Filters: [{ Pattern: JSON.stringify(relayFilterPattern(DEDICATED_TABLE_LAYOUT)) }] },
+    });
+  });
+
+  it('publishes with the stack name as source by default, from the outbox table, with tracking', () => {
+    expect(settingsOf(template, built.outbox.relay.function, relaySettings.variable)).toEqual({
+      eventBusName: refMarkerOf(built.eventBus),
+      source: built.stack.stackName,
+      poisonQueueUrl: refMarkerOf(built.outbox.poisonQueue),
+      putEventsMaxBytes: 262_144,
+      tableName: refMarkerOf(outboxTable()),
+      layout: DEDICATED_TABLE_LAYOUT,
+      deliveryTracking: true,
+      retentionDays: 7,
+    });
+  });
+
+  it('grantWrite gives exactly dynamodb:PutItem on the outbox table, and the writer settings', () => {
+    const { writer } = built;
+    expect(permissionsOf(template, writer.executionRole)).toEqual(
+      withBaseGrants(writer.logGroup, [{ action: 'dynamodb:PutItem', resource: arnOf(outboxTable()) }]),
+    );
+    template.hasResourceProperties('AWS::Lambda::Function', {
+      Environment: {
+        Variables: Match.objectLike({
+          POWERTOOLS_SERVICE_NAME: 'writer',
+          [writerSettings.variable]: settingsLike({
+            tableName: refMarkerOf(outboxTable()),
+            layout: DEDICATED_TABLE_LAYOUT,
+            deliveryTracking: true,
+            retentionDays: 7,
+          }),
+        }),
+      },
+    });
+  });
+
+  it('gives the relay and the reconciler least privilege on the outbox table, and nothing on the service table', () => {
+    const { outbox } = built;
+    const reconciler = outbox.reconciler;
+    if (!reconciler) throw new Error('expected a reconciler');
+    const table = outboxTable();
+    expect(permissionsOf(template, outbox.relay.function.executionRole)).toEqual(
+      withBaseGrants(outbox.relay.function.logGroup, [
+        { action: 'dynamodb:DescribeStream', resource: streamArnOf(table) },
+        { action: 'dynamodb:GetRecords', resource: streamArnOf(table) },
+        { action: 'dynamodb:GetShardIterator', resource: streamArnOf(table) },
+        { action: 'dynamodb:ListStreams', resource: streamArnOf(table) },
+        { action: 'dynamodb:UpdateItem', resource: arnOf(table) },
+        { action: 'events:PutEvents', resource: arnOf(built.eventBus) },
+        { action: 'sqs:SendMessage', resource: arnOf(outbox.failureQueue) },
+        { action: 'sqs:SendMessage', resource: arnOf(outbox.poisonQueue) },
+      ]),
+    );
+    expect(permissionsOf(template, reconciler.function.executionRole)).toEqual(
+      withBaseGrants(reconciler.function.logGroup, [
+        {
+          action: 'dynamodb:Query',
+          resource: { 'Fn::Join': ['', [arnOf(table), `/index/${DEDICATED_TABLE_LAYOUT.pendingIndex.indexName}`]] },
+        },
+        { action: 'dynamodb:UpdateItem', resource: arnOf(table) },
+        { action: 'events:PutEvents', resource: arnOf(built.eventBus) },
+        { action: 'sqs:SendMessage', resource: arnOf(outbox.poisonQueue) },
+      ]),
+    );
+  });
+
+  it('alarms on the relay, the reconciler and both queues, notifying its topic', () => {
+    const names = ['RelayIteratorAge', 'RelayErrors', 'RelayLagP99', 'DeadLetters-relay-poison'];
+    names.push('DeadLetters-relay-failures', 'ReconcilerRepublished', 'ReconcilerErrors');
+    expect(alarmNamesOf(template)).toEqual(names.map((name) => `${built.stack.stackName}-${name}`).sort());
+    const topic = refOf(built.outbox.monitoring.topic);
+    template.allResourcesProperties('AWS::CloudWatch::Alarm', { AlarmActions: [topic], OKActions: [topic] });
+  });
+
+  it('derives the redelivery window from the stream retention and the reconciler', () => {
+    expect(built.outbox.redeliveryWindow.toMinutes()).toBe(24 * 60 + 15 + 5);
+  });
+});
+
+describe('TransactionalOutbox beside the aggregates (same-table layout)', () => {
+  let built: Built;
+  let template: Template;
+
+  beforeAll(() => {
+    built = build(stackIn('SameTable'), { layout: sameTable }, outboxTableProps(sameTable));
+    template = Template.fromStack(built.stack);
+  }, 60_000);
+
+  it("relays the service table's own stream, passing only outbox INSERTs", () => {
+    expect(built.outbox.outboxTable).toBeUndefined();
+    expect(built.outbox.table).toBe(built.table);
+    template.resourceCountIs('AWS::DynamoDB::GlobalTable', 1);
+    template.hasResourceProperties('AWS::Lambda::EventSourceMapping', {
+      EventSourceArn: streamArnOf(built.table),
+      FilterCriteria: { Filters: [{ Pattern: JSON.stringify(relayFilterPattern(sameTable)) }] },
+    });
+  });
+
+  it('grantWrite gives exactly dynamodb:PutItem on the service table, with the same-table layout', () => {
+    const { writer } = built;
+    expect(permissionsOf(template, writer.executionRole)).toEqual(
+      withBaseGrants(writer.logGroup, [{ action: 'dynamodb:PutItem', resource: arnOf(built.table) }]),
+    );
+    expect(settingsOf(template, writer, writerSettings.variable)).toMatchObject({
+      tableName: refMarkerOf(built.table),
+      layout: sameTable,
+    });
+  });
+
+  it('needs no pending index without delivery tracking, and then has no reconciler', () => {
+    const off = build(
+      stackIn('Untracked'),
+      { layout: sameTable, deliveryTracking: false },
+      outboxTableProps(sameTable, { deliveryTracking: false }),
+    );
+    expect(off.outbox.reconciler).toBeUndefined();
+    expect(off.outbox.redeliveryWindow.toHours()).toBe(24);
+    const untracked = Template.fromStack(off.stack);
+    untracked.resourcePropertiesCountIs('AWS::Events::Rule', { ScheduleExpression: Match.anyValue() }, 0);
+    expect(alarmNamesOf(untracked).some((name) => name.includes('Reconciler'))).toBe(false);
+  });
+});
+
+describe('TransactionalOutbox under cdk-nag', () => {
+  it('has no unacknowledged AwsSolutions finding, dedicated or same-table, with the service monitoring', () => {
+    // Prepare
+    const app = testApp();
+    applySecurityChecks(app);
+    build(new Stack(app, 'Dedicated'));
+    build(new Stack(app, 'Same'), { layout: sameTable }, outboxTableProps(sameTable));
+    const shared = new Stack(app, 'Shared');
+    build(shared, { monitoring: new OutboxMonitoring(shared, 'Monitoring') });
+
+    // Act
+    const findings = synthFindings(app);
+
+    // Assess
+    expect(formatFindings(findings)).toBe('');
+  }, 120_000);
+});
+
+describe('TransactionalOutbox rejects conflicting props, naming the prop', () => {
+  const attempt = (props: Partial<TransactionalOutboxProps>, tableProps: Partial<TablePropsV2> = {}) => () =>
+    build(stackIn('Rejected'), props, tableProps);
+
+  it('a reconciler schedule without delivery tracking', () => {
+    expect(attempt({ deliveryTracking: false, reconciler: { interval: Duration.minutes(10) } })).toThrow(
+      /TransactionalOutbox: reconciler applies only with deliveryTracking: true/,
+    );
+  });
+
+  it('retainData with a same-table layout', () => {
+    expect(attempt({ layout: sameTable, retainData: true }, outboxTableProps(sameTable))).toThrow(
+      /TransactionalOutbox: retainData applies only to the dedicated outbox table/,
+    );
+  });
+
+  it('a same-table table without the TTL attribute, the pending index or a stream', () => {
+    const { globalSecondaryIndexes, timeToLiveAttribute, ...streamOnly } = outboxTableProps(sameTable);
+    expect(globalSecondaryIndexes).toHaveLength(1);
+    expect(attempt({ layout: sameTable }, { ...streamOnly, globalSecondaryIndexes })).toThrow(
+      /TransactionalOutbox: the table's TTL attribute must be the layout's expiresAt; spread outboxTableProps/,
+    );
+    expect(attempt({ layout: sameTable }, { ...streamOnly, timeToLiveAttribute })).toThrow(
+      /TransactionalOutbox: delivery tracking needs the pending index pending-outbox on the table/,
+    );
+    expect(attempt({ layout: sameTable }, { timeToLiveAttribute, globalSecondaryIndexes })).toThrow(
+      /OutboxRelay: the table has no stream/,
+    );
+    expect(
+      attempt({ layout: sameTable }, { ...outboxTableProps(sameTable), dynamoStream: StreamViewType.KEYS_ONLY }),
+    ).toThrow(/OutboxRelay: the relay needs new images/);
+  });
+
+  it('both monitoring and monitoringProps, and settings out of bounds', () => {
+    const stack = stackIn('Monitoring');
+    const table = new TableV2(stack, 'Table', serviceTableProps());
+    const eventBus = new EventBus(stack, 'Bus');
+    expect(
+      () =>
+        new TransactionalOutbox(stack, 'Outbox', {
+          table,
+          eventBus,
+          monitoring: new OutboxMonitoring(stack, 'Monitoring'),
+          monitoringProps: { namePrefix: 'x' },
+        }),
+    ).toThrow(/TransactionalOutbox: give monitoring or monitoringProps, not both/);
+    expect(attempt({ source: 'aws.shipments' })).toThrow(/source must not start with "aws\."/);
+    expect(attempt({ retentionDays: 0 })).toThrow(/retentionDays must be from 1 to 3650/);
+  });
+});
