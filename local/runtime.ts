@@ -1,165 +1,189 @@
 import { join } from 'node:path';
-import { SendMessageCommand } from '@aws-sdk/client-sqs';
-import type { DeliveryResult } from '../lambdas/inventory/consumer';
-import { inventorySubscription } from '../lambdas/inventory/subscription';
-import { ordersRoutes } from '../lambdas/orders/http/routes';
-import { ordersOutboxLayout } from '../lambdas/orders/table';
-import { buildOrdersHandler } from '../lambdas/orders/wiring';
-import { DEFAULT_PUT_EVENTS_LIMITS } from '../lambdas/outbox/limits';
-import type { ReconcileReport } from '../lambdas/outbox/reconciler';
-import type { ReconcilerSettings, RelaySettings, WriterSettings } from '../lambdas/outbox/settings';
-import type { Subscription } from '../lambdas/outbox/subscription';
-import { LocalQueue } from './clients';
+import { type AttributeDefinition, type CreateTableCommandInput, UpdateTimeToLiveCommand } from '@aws-sdk/client-dynamodb';
+import { DynamoDBStreamsClient } from '@aws-sdk/client-dynamodb-streams';
+import { SendMessageCommand, SQSClient } from '@aws-sdk/client-sqs';
+import { z } from 'zod';
+import { ENTRY_METADATA } from '../lib/outbox/metadata';
+import { LOCAL_REGION, localClientConfig } from './clients';
+import { createTableAndWait, type DynamoDbLocal, startDynamoDbLocal, tableExists } from './dynamodb';
+import { checkEmulation } from './emulation';
+import { type AcceptedEvent, type LocalEventBus, type LocalEventBusOptions, startLocalEventBus } from './event-bus';
 import {
-  deadLetterQueueOf,
-  type LocalInventory,
-  type LocalReconciler,
-  localPoisonQueue,
-  localSqsClient,
-  sendDeadLetter,
-  startLocalInventory,
-  startLocalReconciler,
-} from './consumers';
-import { createOutboxTable, type DynamoDbLocal, startDynamoDbLocal, tableExists } from './dynamodb';
-import {
-  type AcceptedEvent,
-  type EventTarget,
-  type LocalEventBus,
-  type LocalEventBusOptions,
-  startLocalEventBus,
-} from './event-bus';
-import { type OfflineRelay, type RelayMappingOptions, startOfflineRelay } from './event-bus/offline-relay';
-import { type LocalHttpApi, type ResponseInfo, startLocalHttpApi } from './http-server';
+  type AsyncInvokeConfig,
+  type FunctionDefinition,
+  type InvocationOutcome,
+  invokeAsync,
+  type LocalFunction,
+  loadFunction,
+} from './functions';
+import { type HttpApiHandler, type HttpRoute, type LocalHttpApi, type ResponseInfo, startLocalHttpApi } from './http-server';
 import { claimPort } from './ports';
 import { type LocalSqs, startLocalSqs } from './sqs';
-import { FileCheckpointStore } from './stream-poller';
+import {
+  type CheckpointStore,
+  FileCheckpointStore,
+  InMemoryCheckpointStore,
+  latestStreamArn,
+  type StreamFailureRecord,
+  StreamPoller,
+  type StreamPollerOptions,
+} from './stream-poller';
+import { assemblyStacks, type CdkApp, readCdkApp, type Synthesized, synthesize } from './synth';
+import {
+  constructPath,
+  describeResource,
+  LOCAL_ACCOUNT,
+  type Names,
+  NotEmulatedError,
+  type Resource,
+  referencedId,
+  resolveValue,
+  type Template,
+  templateSchema,
+} from './template';
 
 /**
- * The whole service on one machine, with no AWS account: DynamoDB Local with the orders table
- * created from the deployed definition, the API handler behind a local HTTP API, the relay
- * handler behind a stream poller (the event source mapping) publishing to a local EventBridge
- * endpoint, and the subscriptions' targets behind that bus. Used by `npm start`, the integration
- * tests and the benchmarks.
+ * The offline runtime: synthesizes the CDK app (offline, no bundling, cached) and runs what the
+ * stack's template declares — tables in DynamoDB Local, functions from their sources with their
+ * resolved environments, stream event source mappings in a poller, EventBridge rules and targets
+ * on a local PutEvents endpoint, asynchronous invocation config, schedules, SQS queues and the
+ * HTTP API's routes. What the template uses but the runtime cannot run stops start-up.
  */
 export interface LocalRuntimeOptions {
+  /** The CDK app's directory (its cdk.json). @default the current directory */
+  readonly appDir?: string;
+  /** @default cdk.json's `app` */
+  readonly appCommand?: string;
+  /** The stack to run. @default the app's only stack, else the one whose name starts with DynamoDbOutbox */
+  readonly stack?: string;
+  /** Context over cdk.json's, as `-c key=value` gives it. */
+  readonly context?: Readonly<Record<string, unknown>>;
   /** HTTP port of the API; 0 picks a free one. @default 3000 */
   readonly apiPort?: number;
   /** DynamoDB Local's port; 0 picks a free one. @default 8000 */
   readonly dynamoDbPort?: number;
-  /** Directory for DynamoDB Local's data. @default in memory */
+  /** Directory for DynamoDB Local's data and the mappings' checkpoints. @default in memory */
   readonly dynamoDbDataPath?: string;
-  /** @default 'orders' */
-  readonly tableName?: string;
-  /** Interface the API listens on. @default '127.0.0.1' */
-  readonly host?: string;
-  /** The outbox settings the stack would deploy. @default see LocalOutboxOptions */
-  readonly outbox?: LocalOutboxOptions;
-  /** Called after every API response. */
-  readonly onApiResponse?: (info: ResponseInfo) => void;
-  /** Local EventBridge port; 0 picks a free one. @default EVENTBRIDGE_PORT or 4010; a free one when apiPort is 0 */
+  /** Local EventBridge port; 0 picks a free one. @default 4010; a free one when apiPort is 0 */
   readonly eventBridgePort?: number;
-  /** Run the relay (stream poller + relay handler). @default true */
-  readonly relay?: boolean;
-  /** Event source mapping settings over the OutboxRelay construct's defaults (RELAY_MAPPING_DEFAULTS). */
-  readonly relayMapping?: RelayMappingOptions;
-  /**
-   * Rules on the local bus: each subscription (the objects the stack deploys) with the function
-   * that handles its events. Consumers are added here.
-   * @default none
-   */
-  readonly subscriptions?: ReadonlyArray<{
-    readonly subscription: Subscription;
-    readonly target: EventTarget;
-  }>;
-  /** Called for each event the bus accepts. */
-  readonly onEventAccepted?: (accepted: AcceptedEvent) => void;
-  /** More settings of the local bus: fault injection, its seed, limits, target retry delays. */
-  readonly eventBusOptions?: Omit<LocalEventBusOptions, 'port' | 'host' | 'onAccepted'>;
-  /**
-   * Also run what the stack deploys around the relay: the inventory consumer on the bus, the
-   * reconciler (with delivery tracking), and an SQS stand-in holding the relay's poison and
-   * failure queues and the consumers' dead-letter queues, where `npm run outbox` finds them.
-   * @default false
-   */
-  readonly consumers?: boolean;
-  /** SQS stand-in port (with `consumers`); 0 picks a free one. @default SQS_PORT or 9324; a free one when apiPort is 0 */
+  /** SQS stand-in port; 0 picks a free one. @default 9324; a free one when apiPort is 0 */
   readonly sqsPort?: number;
-  /** Called after each delivery the inventory consumer handled (with `consumers`). */
-  readonly onInventoryResult?: (result: DeliveryResult) => void;
-  /** Called after each reconciler run that found pending events (with `consumers`). */
-  readonly onReconcile?: (report: ReconcileReport) => void;
+  /** @default '127.0.0.1' */
+  readonly host?: string;
+  /** Fault injection, seed and retry delays of the local bus. */
+  readonly eventBusOptions?: Omit<LocalEventBusOptions, 'port' | 'host' | 'onAccepted' | 'eventBusName'>;
+  /** Offline pacing of the stream pollers (not deployed settings: those come from the template). */
+  readonly pollerTiming?: Pick<
+    StreamPollerOptions,
+    'pollIntervalMs' | 'retryDelayMs' | 'maxRetryDelayMs' | 'shardDiscoveryIntervalMs'
+  >;
+  /** Start the stream mappings. @default true */
+  readonly streams?: boolean;
+  /** Run scheduled rules on their timers. @default true */
+  readonly schedules?: boolean;
+  /** Delays before Lambda's asynchronous retries (1 and 2 minutes on AWS). @default [1000, 2000] */
+  readonly asyncRetryDelaysMs?: readonly number[];
+  readonly onApiResponse?: (info: ResponseInfo) => void;
+  readonly onEventAccepted?: (accepted: AcceptedEvent) => void;
+  /** Every invocation of every function, with its outcome. */
+  readonly onInvoke?: (outcome: InvocationOutcome) => void;
+  /** Told when the app is synthesized (a cold cache), before it starts. */
+  readonly onSynthStart?: () => void;
 }
 
-/** What the orders stack configures of its outbox, with the construct's defaults. */
-export interface LocalOutboxOptions {
-  /** @default 'orders' */
-  readonly source?: string;
-  /** @default true */
-  readonly deliveryTracking?: boolean;
-  /** @default 7 */
-  readonly retentionDays?: number;
-  /** @default 262144 */
-  readonly putEventsMaxBytes?: number;
-  /** @default 900 */
-  readonly reconcilerThresholdSeconds?: number;
+export interface LocalMapping {
+  readonly logicalId: string;
+  readonly path: string;
+  /** The poller now running; replaced by `restart()`. */
+  readonly poller: StreamPoller;
+  /** Batches the mapping gave up on, as sent to its on-failure destination. */
+  readonly failures: readonly StreamFailureRecord[];
+  /** Stop and start again from the checkpoints; with `crash`, the batch in flight is not checkpointed. */
+  restart(options?: { readonly crash?: boolean }): Promise<void>;
 }
-
-/** The functions' settings, as the outbox construct would write them. */
-export interface LocalSettings {
-  readonly writer: WriterSettings;
-  readonly relay: RelaySettings;
-  readonly reconciler: Omit<ReconcilerSettings, 'poisonQueueUrl'>;
-}
-
-export const localSettings = (tableName: string, options: LocalOutboxOptions = {}): LocalSettings => {
-  const common = {
-    tableName,
-    layout: ordersOutboxLayout,
-    retentionDays: options.retentionDays ?? 7,
-  };
-  const publishing = {
-    ...common,
-    eventBusName: 'orders',
-    source: options.source ?? 'orders',
-    poisonQueueUrl: LocalQueue.Poison,
-    putEventsMaxBytes: options.putEventsMaxBytes ?? DEFAULT_PUT_EVENTS_LIMITS.maxCallBytes,
-  };
-  return {
-    writer: { ...common, deliveryTracking: options.deliveryTracking ?? true },
-    relay: { ...publishing, deliveryTracking: options.deliveryTracking ?? true },
-    reconciler: {
-      ...publishing,
-      thresholdSeconds: options.reconcilerThresholdSeconds ?? 900,
-      maxItemsPerRun: 5000,
-    },
-  };
-};
 
 export interface LocalRuntime {
-  readonly apiUrl: string;
-  readonly apiPort: number;
+  readonly stackName: string;
+  readonly synth: Synthesized;
+  readonly template: Template;
+  /** Resource types the runtime reads past (alarms, IAM, ...). */
+  readonly notEmulated: readonly string[];
+  /** The stack's outputs, resolved to local names. */
+  readonly outputs: Readonly<Record<string, string>>;
+  readonly apiUrl: string | undefined;
   readonly dynamoDb: DynamoDbLocal;
-  readonly dynamoDbPort: number;
-  readonly tableName: string;
-  /** The settings the functions were built with. */
-  readonly settings: LocalSettings;
   readonly eventBus: LocalEventBus;
-  /** The running relay, or undefined with `relay: false`. */
-  readonly relay: OfflineRelay | undefined;
-  /** With `consumers`: the SQS stand-in, the inventory consumer and the reconciler (with delivery tracking). */
-  readonly sqs: LocalSqs | undefined;
-  readonly inventory: LocalInventory | undefined;
-  readonly reconciler: LocalReconciler | undefined;
-  /** Stop everything, last started first. Safe to call more than once. */
+  readonly sqs: LocalSqs;
+  readonly functions: readonly LocalFunction[];
+  readonly mappings: readonly LocalMapping[];
+  /** The local name of the table whose construct path contains `path`. */
+  tableName(path: string): string;
+  /** The function whose construct path contains `path`. */
+  function(path: string): LocalFunction;
+  /** The stream mapping whose construct path contains `path`. */
+  mapping(path: string): LocalMapping;
+  /** The local URL of the queue whose construct path contains `path`. */
+  queueUrl(path: string): string;
   stop(): Promise<void>;
 }
 
-/** Where the runtime's ports are claimed, for callers that start its parts themselves (benchmarks). */
+/** Where the runtime's ports are claimed, for callers that start parts themselves (benchmarks). */
 export { claimPort };
 
+const chooseStack = (stacks: Map<string, string>, wanted: string | undefined): [string, string] => {
+  if (wanted !== undefined) {
+    const file = stacks.get(wanted);
+    if (!file) throw new NotEmulatedError(`No stack ${wanted} in the app; it has ${[...stacks.keys()].join(', ')}`);
+    return [wanted, file];
+  }
+  const all = [...stacks.entries()];
+  const only = all.length === 1 ? all[0] : all.find(([name]) => name.startsWith('DynamoDbOutbox'));
+  if (!only) throw new NotEmulatedError(`The app has ${all.length} stacks; choose one: ${[...stacks.keys()].join(', ')}`);
+  return only;
+};
+
+const ofType = (template: Template, type: string): Array<[string, Resource]> =>
+  Object.entries(template.Resources).filter(([, r]) => r.Type === type);
+
+const findByPath = (template: Template, types: readonly string[], path: string): [string, Resource] => {
+  const found = Object.entries(template.Resources).filter(
+    ([id, r]) => types.includes(r.Type) && (id === path || constructPath(r).includes(path)),
+  );
+  if (found.length !== 1)
+    throw new Error(`${found.length === 0 ? 'No' : 'More than one'} ${types.join(' or ')} matches "${path}"`);
+  return found[0] as [string, Resource];
+};
+
+const rateMs = (expression: string): number | undefined => {
+  const match = /^rate\((\d+) (minute|minutes|hour|hours|day|days)\)$/.exec(expression);
+  if (!match) return undefined;
+  const unit = match[2]?.startsWith('minute') ? 60_000 : match[2]?.startsWith('hour') ? 3_600_000 : 86_400_000;
+  return Number(match[1]) * unit;
+};
+
+const arn = (service: string, resource: string) => `arn:aws:${service}:${LOCAL_REGION}:${LOCAL_ACCOUNT}:${resource}`;
+
+const streamArnPlaceholder = (table: string) => `local-stream:${table}`;
+
+const targetSchema = z
+  .object({
+    Arn: z.unknown(),
+    Id: z.string(),
+    RetryPolicy: z
+      .object({ MaximumRetryAttempts: z.number().optional(), MaximumEventAgeInSeconds: z.number().optional() })
+      .optional(),
+    DeadLetterConfig: z.object({ Arn: z.unknown() }).optional(),
+  })
+  .strict();
+
 export const startLocalRuntime = async (options: LocalRuntimeOptions = {}): Promise<LocalRuntime> => {
-  const tableName = options.tableName ?? 'orders';
-  // Components register how to stop them as they start; a failure half-way stops what did start.
+  const app: CdkApp = readCdkApp(options.appDir ?? process.cwd(), options.context ?? {}, options.appCommand);
+  const synth = await synthesize(app, { ...(options.onSynthStart ? { onSynthStart: options.onSynthStart } : {}) });
+  const [stackName, templateFile] = chooseStack(assemblyStacks(synth.outdir), options.stack);
+  const { readFileSync } = await import('node:fs');
+  const template = templateSchema.parse(JSON.parse(readFileSync(templateFile, 'utf8')));
+  const plan = checkEmulation(template);
+
   const stops: Array<() => Promise<void>> = [];
   let stopping: Promise<void> | undefined;
   const stop = (): Promise<void> => {
@@ -179,139 +203,344 @@ export const startLocalRuntime = async (options: LocalRuntimeOptions = {}): Prom
 
   try {
     const apiPort = options.apiPort ?? 3000;
+    const freePorts = apiPort === 0;
     if (apiPort !== 0) await claimPort(apiPort);
-    const dynamoDbPort = await claimPort(options.dynamoDbPort ?? 8000);
-    const dynamoDb = await startDynamoDbLocal(dynamoDbPort, options.dynamoDbDataPath);
+    const dynamoDb = await startDynamoDbLocal(await claimPort(options.dynamoDbPort ?? 8000), options.dynamoDbDataPath);
     stops.push(() => dynamoDb.stop());
-    if (!(await tableExists(dynamoDb.client, tableName)))
-      await createOutboxTable(dynamoDb.client, tableName, ordersOutboxLayout);
-
-    const settings = localSettings(tableName, options.outbox);
-    const api: LocalHttpApi = await startLocalHttpApi({
-      routes: ordersRoutes,
-      handler: buildOrdersHandler({
-        settings: { tableName, outbox: settings.writer },
-        clients: { dynamoDb: dynamoDb.client },
-      }),
-      port: apiPort,
-      ...(options.host === undefined ? {} : { host: options.host }),
-      functionName: 'orders-api',
-      ...(options.onApiResponse === undefined ? {} : { onResponse: options.onApiResponse }),
+    const sqsPort = options.sqsPort ?? (freePorts ? 0 : 9324);
+    if (sqsPort !== 0) await claimPort(sqsPort);
+    const sqs = await startLocalSqs({ port: sqsPort, ...(options.host ? { host: options.host } : {}) });
+    const sqsClient = new SQSClient(localClientConfig(sqs.endpoint));
+    stops.push(async () => {
+      sqsClient.destroy();
+      await sqs.stop();
     });
-    stops.push(() => api.close());
 
-    let sqs: LocalSqs | undefined;
-    let sqsClient: ReturnType<typeof localSqsClient> | undefined;
-    if (options.consumers) {
-      const sqsFromEnv = process.env.SQS_PORT ? Number(process.env.SQS_PORT) : undefined;
-      const sqsPort = options.sqsPort ?? (apiPort === 0 ? 0 : (sqsFromEnv ?? 9324));
-      if (sqsPort !== 0) await claimPort(sqsPort);
-      const started = await startLocalSqs({
-        port: sqsPort,
-        ...(options.host === undefined ? {} : { host: options.host }),
-        queues: [
-          LocalQueue.Poison,
-          LocalQueue.RelayFailure,
-          deadLetterQueueOf(inventorySubscription(settings.relay.source)),
-        ],
-      });
-      const client = localSqsClient(started);
-      stops.push(async () => {
-        client.destroy();
-        await started.stop();
-      });
-      sqs = started;
-      sqsClient = client;
+    // Local names: what Ref and Fn::GetAtt of each resource resolve to.
+    const refs = new Map<string, string>();
+    const atts = new Map<string, string>();
+    const buses = ofType(template, 'AWS::Events::EventBus');
+    if (buses.length > 1) throw new NotEmulatedError('More than one event bus: the local endpoint emulates one');
+    for (const [id, resource] of ofType(template, 'AWS::SQS::Queue')) {
+      const name = typeof resource.Properties.QueueName === 'string' ? resource.Properties.QueueName : id;
+      refs.set(id, sqs.createQueue(name));
+      atts.set(`${id}.Arn`, arn('sqs', name));
+      atts.set(`${id}.QueueName`, name);
+    }
+    const tables = [...ofType(template, 'AWS::DynamoDB::GlobalTable'), ...ofType(template, 'AWS::DynamoDB::Table')];
+    for (const [id, resource] of tables) {
+      const name = typeof resource.Properties.TableName === 'string' ? resource.Properties.TableName : id;
+      refs.set(id, name);
+      atts.set(`${id}.Arn`, arn('dynamodb', `table/${name}`));
+      atts.set(`${id}.StreamArn`, streamArnPlaceholder(name));
+    }
+    for (const [id, resource] of buses) {
+      const name = String(resource.Properties.Name ?? id);
+      refs.set(id, name);
+      atts.set(`${id}.Name`, name);
+      atts.set(`${id}.Arn`, arn('events', `event-bus/${name}`));
+    }
+    for (const [id] of ofType(template, 'AWS::Lambda::Function')) {
+      refs.set(id, id);
+      atts.set(`${id}.Arn`, arn('lambda', `function:${id}`));
+    }
+    for (const [id] of ofType(template, 'AWS::ApiGatewayV2::Integration')) refs.set(id, id);
+    for (const [id] of ofType(template, 'AWS::ApiGatewayV2::Api')) refs.set(id, id);
+    const names: Names = { ref: (id) => refs.get(id), getAtt: (id, attribute) => atts.get(`${id}.${attribute}`) };
+    const resolveIn = (id: string, resource: Resource, value: unknown): unknown =>
+      resolveValue(value, { names, region: LOCAL_REGION, stackName, at: describeResource(id, resource) });
+    const queueNameOfArn = (value: string): string | undefined =>
+      value.startsWith('arn:aws:sqs:') ? value.split(':').pop() : undefined;
+    const sendTo = async (queueArn: string, body: unknown): Promise<void> => {
+      const name = queueNameOfArn(queueArn);
+      if (name === undefined) throw new NotEmulatedError(`Destination ${queueArn} is not a queue of the stack`);
+      await sqsClient.send(new SendMessageCommand({ QueueUrl: sqs.queueUrl(name), MessageBody: JSON.stringify(body) }));
+    };
+
+    // Tables, as the template declares them.
+    for (const [id, resource] of tables) {
+      const name = refs.get(id) as string;
+      if (await tableExists(dynamoDb.client, name)) continue;
+      const p = resource.Properties as Record<string, unknown>;
+      const stream = p.StreamSpecification as { StreamViewType?: string } | undefined;
+      const indexes = (p.GlobalSecondaryIndexes ?? []) as Array<{ IndexName: string; KeySchema: unknown; Projection: unknown }>;
+      const input: CreateTableCommandInput = {
+        TableName: name,
+        BillingMode: 'PAY_PER_REQUEST',
+        AttributeDefinitions: p.AttributeDefinitions as AttributeDefinition[],
+        KeySchema: p.KeySchema as CreateTableCommandInput['KeySchema'],
+        ...(indexes.length
+          ? {
+              GlobalSecondaryIndexes: indexes.map((index) => ({
+                IndexName: index.IndexName,
+                KeySchema: index.KeySchema as NonNullable<CreateTableCommandInput['KeySchema']>,
+                Projection: index.Projection as { ProjectionType: 'ALL' },
+              })),
+            }
+          : {}),
+        ...(stream?.StreamViewType
+          ? { StreamSpecification: { StreamEnabled: true, StreamViewType: stream.StreamViewType as 'NEW_IMAGE' } }
+          : {}),
+      };
+      await createTableAndWait(dynamoDb.client, input);
+      const ttl = p.TimeToLiveSpecification as { AttributeName?: string; Enabled?: boolean } | undefined;
+      if (ttl?.AttributeName && ttl.Enabled !== false)
+        await dynamoDb.client.send(
+          new UpdateTimeToLiveCommand({
+            TableName: name,
+            TimeToLiveSpecification: { AttributeName: ttl.AttributeName, Enabled: true },
+          }),
+        );
     }
 
-    const fromEnv = process.env.EVENTBRIDGE_PORT ? Number(process.env.EVENTBRIDGE_PORT) : undefined;
+    // The local bus.
+    const busName = buses[0] ? (refs.get(buses[0][0]) as string) : undefined;
     const eventBus = await startLocalEventBus({
       ...options.eventBusOptions,
-      ...(sqs && sqsClient
-        ? {
-            onDeadLetter: (deadLetter) => {
-              options.eventBusOptions?.onDeadLetter?.(deadLetter);
-              if (sqs && sqsClient)
-                sendDeadLetter(sqs, sqsClient, deadLetter).catch((error: unknown) =>
-                  console.error('Could not write the dead letter to its queue:', error),
-                );
-            },
-          }
-        : {}),
-      port: options.eventBridgePort ?? (apiPort === 0 ? 0 : (fromEnv ?? 4010)),
-      ...(options.host === undefined ? {} : { host: options.host }),
-      ...(options.onEventAccepted === undefined ? {} : { onAccepted: options.onEventAccepted }),
+      ...(busName ? { eventBusName: busName } : {}),
+      port: options.eventBridgePort ?? (freePorts ? 0 : 4010),
+      ...(options.host ? { host: options.host } : {}),
+      ...(options.onEventAccepted ? { onAccepted: options.onEventAccepted } : {}),
+      onDeadLetter: (deadLetter) => {
+        options.eventBusOptions?.onDeadLetter?.(deadLetter);
+        const queueArn = deadLetters.get(deadLetter.subscription);
+        if (queueArn)
+          sendTo(queueArn, deadLetter.event).catch((error: unknown) =>
+            console.error('Could not write the dead letter to its queue:', error),
+          );
+      },
     });
     stops.push(() => eventBus.stop());
-    for (const { subscription, target } of options.subscriptions ?? [])
-      eventBus.subscribe(subscription, target);
-    const inventory = options.consumers
-      ? await startLocalInventory({
-          dynamoDb,
-          eventBus,
-          eventSource: settings.relay.source,
-          ...(options.onInventoryResult ? { onResult: options.onInventoryResult } : {}),
-        })
-      : undefined;
-    const poisonQueue = sqs && sqsClient ? localPoisonQueue(sqs, sqsClient) : undefined;
+    const deadLetters = new Map<string, string>();
 
-    let relay: OfflineRelay | undefined;
-    if (options.relay ?? true) {
-      const started = await startOfflineRelay({
-        dynamoDb,
-        eventBridgeEndpoint: eventBus.endpoint,
-        settings: settings.relay,
-        ...(options.relayMapping === undefined ? {} : { mapping: options.relayMapping }),
-        ...(poisonQueue ? { poisonQueue } : {}),
-        ...(sqs && sqsClient
-          ? {
-              onFailure: async (failure) => {
-                await sqsClient?.send(
-                  new SendMessageCommand({
-                    QueueUrl: sqs?.queueUrl(LocalQueue.RelayFailure),
-                    MessageBody: JSON.stringify(failure),
-                  }),
-                );
-              },
-            }
-          : {}),
-        // With DynamoDB Local on disk, the mapping's position survives restarts too.
-        ...(options.dynamoDbDataPath
-          ? {
-              checkpoints: new FileCheckpointStore(join(options.dynamoDbDataPath, 'stream-checkpoints.json')),
-            }
-          : {}),
+    // Functions: every client of theirs reaches the local endpoints.
+    const endpoints: Record<string, string> = {
+      AWS_ENDPOINT_URL_DYNAMODB: dynamoDb.endpoint,
+      AWS_ENDPOINT_URL_DYNAMODB_STREAMS: dynamoDb.endpoint,
+      AWS_ENDPOINT_URL_EVENTBRIDGE: eventBus.endpoint,
+      AWS_ENDPOINT_URL_SQS: sqs.endpoint,
+    };
+    for (const [name, value] of Object.entries(endpoints)) process.env[name] = value;
+    process.env.AWS_REGION ??= LOCAL_REGION;
+    process.env.AWS_ACCESS_KEY_ID ??= 'local';
+    process.env.AWS_SECRET_ACCESS_KEY ??= 'local';
+    const functions = new Map<string, LocalFunction>();
+    for (const [id, resource] of ofType(template, 'AWS::Lambda::Function')) {
+      const entry = resource.Metadata?.[ENTRY_METADATA];
+      if (typeof entry !== 'string')
+        throw new NotEmulatedError(
+          `${describeResource(id, resource)}: no ${ENTRY_METADATA} metadata, so its source is unknown (define it with PowertoolsFunction)`,
+        );
+      const environment = resolveIn(id, resource, (resource.Properties.Environment as { Variables?: unknown })?.Variables ?? {}) as Record<string, unknown>;
+      const definition: FunctionDefinition = {
+        logicalId: id,
+        path: constructPath(resource),
+        entry,
+        exportName: String(resource.Properties.Handler ?? 'index.handler').split('.').pop() ?? 'handler',
+        timeoutSeconds: Number(resource.Properties.Timeout ?? 3),
+        environment: Object.fromEntries(Object.entries(environment).map(([k, v]) => [k, String(v)])),
+      };
+      functions.set(id, await loadFunction(app.dir, definition, options.onInvoke));
+    }
+    const functionOf = (id: string, resource: Resource, value: unknown): LocalFunction => {
+      const target = referencedId(value);
+      const fn = target === undefined ? undefined : functions.get(target);
+      if (!fn) throw new NotEmulatedError(`${describeResource(id, resource)}: its function is not a function of the stack`);
+      return fn;
+    };
+
+    // Asynchronous invocation config (EventInvokeConfig), per function.
+    const asyncConfigs = new Map<string, AsyncInvokeConfig>();
+    const retryDelaysMs = options.asyncRetryDelaysMs ?? [1000, 2000];
+    for (const [id, resource] of ofType(template, 'AWS::Lambda::EventInvokeConfig')) {
+      const fn = functionOf(id, resource, resource.Properties.FunctionName);
+      const p = resolveIn(id, resource, resource.Properties) as {
+        MaximumRetryAttempts?: number;
+        MaximumEventAgeInSeconds?: number;
+        DestinationConfig?: { OnFailure?: { Destination?: string } };
+      };
+      const onFailure = p.DestinationConfig?.OnFailure?.Destination;
+      asyncConfigs.set(fn.definition.logicalId, {
+        maximumRetryAttempts: p.MaximumRetryAttempts ?? 2,
+        maximumEventAgeSeconds: p.MaximumEventAgeInSeconds ?? 6 * 3600,
+        retryDelaysMs,
+        ...(onFailure ? { onFailure: (record) => sendTo(onFailure, record) } : {}),
       });
-      // Stopped before the bus and DynamoDB Local it reads from and writes to.
-      stops.push(() => started.stop());
-      relay = started;
+    }
+    const asyncConfigOf = (fn: LocalFunction): AsyncInvokeConfig =>
+      asyncConfigs.get(fn.definition.logicalId) ?? { maximumRetryAttempts: 2, maximumEventAgeSeconds: 6 * 3600, retryDelaysMs };
+
+    // Rules: event patterns on the local bus, schedules on timers. Lambda targets are invoked
+    // asynchronously, as EventBridge does: function errors follow the function's async config.
+    const timers: NodeJS.Timeout[] = [];
+    stops.push(async () => {
+      for (const timer of timers) clearInterval(timer);
+    });
+    for (const [id, resource] of ofType(template, 'AWS::Events::Rule')) {
+      if (resource.Properties.State === 'DISABLED') continue;
+      const targets = z.array(targetSchema).safeParse(resource.Properties.Targets ?? []);
+      if (!targets.success)
+        throw new NotEmulatedError(`${describeResource(id, resource)}: a target property is not emulated (Input, InputTransformer, ...)`);
+      for (const target of targets.data) {
+        const fn = functionOf(id, resource, target.Arn);
+        const invoke = (event: unknown) => invokeAsync(fn, asyncConfigOf(fn), event);
+        const schedule = resource.Properties.ScheduleExpression;
+        if (typeof schedule === 'string') {
+          const every = rateMs(schedule);
+          if (every === undefined)
+            throw new NotEmulatedError(`${describeResource(id, resource)}: schedule ${schedule} is not emulated (rate only)`);
+          if (options.schedules ?? true) {
+            const timer = setInterval(() => void invoke({ source: 'aws.events', 'detail-type': 'Scheduled Event', detail: {} }), every);
+            timer.unref();
+            timers.push(timer);
+          }
+          continue;
+        }
+        const subscription = `${id}/${target.Id}`;
+        const deadLetter = target.DeadLetterConfig ? resolveIn(id, resource, target.DeadLetterConfig.Arn) : undefined;
+        if (typeof deadLetter === 'string') deadLetters.set(subscription, deadLetter);
+        eventBus.subscribe(
+          {
+            name: subscription,
+            eventPattern: resolveIn(id, resource, resource.Properties.EventPattern) as Record<string, unknown>,
+            retry: {
+              maximumRetryAttempts: target.RetryPolicy?.MaximumRetryAttempts ?? 185,
+              maximumEventAgeSeconds: target.RetryPolicy?.MaximumEventAgeInSeconds ?? 86_400,
+            },
+          },
+          invoke,
+        );
+      }
     }
 
-    let reconciler: LocalReconciler | undefined;
-    if (sqs && poisonQueue && settings.relay.deliveryTracking) {
-      const started = startLocalReconciler({
-        dynamoDb,
-        eventBridgeEndpoint: eventBus.endpoint,
-        sqs,
-        settings: { ...settings.reconciler, poisonQueueUrl: sqs.queueUrl(LocalQueue.Poison) },
-        ...(options.onReconcile ? { onReport: options.onReconcile } : {}),
+    // Stream event source mappings.
+    const streams = new DynamoDBStreamsClient(localClientConfig(dynamoDb.endpoint));
+    stops.push(async () => streams.destroy());
+    const mappings: LocalMapping[] = [];
+    for (const [id, resource] of ofType(template, 'AWS::Lambda::EventSourceMapping')) {
+      const fn = functionOf(id, resource, resource.Properties.FunctionName);
+      const p = resolveIn(id, resource, resource.Properties) as Record<string, unknown>;
+      const source = String(p.EventSourceArn);
+      if (!source.startsWith('local-stream:'))
+        throw new NotEmulatedError(`${describeResource(id, resource)}: only DynamoDB stream sources are emulated`);
+      const streamArn = await latestStreamArn(dynamoDb.client, source.slice('local-stream:'.length));
+      const onFailure = (p.DestinationConfig as { OnFailure?: { Destination?: string } } | undefined)?.OnFailure
+        ?.Destination;
+      const failures: StreamFailureRecord[] = [];
+      const checkpoints: CheckpointStore = options.dynamoDbDataPath
+        ? new FileCheckpointStore(join(options.dynamoDbDataPath, `stream-checkpoints-${id}.json`))
+        : new InMemoryCheckpointStore();
+      const newPoller = () =>
+        new StreamPoller({
+          ...options.pollerTiming,
+          client: streams,
+          streamArn,
+          handler: (event) => fn.invoke(event) as ReturnType<StreamPollerOptions['handler']>,
+          filterPatterns: ((p.FilterCriteria as { Filters?: Array<{ Pattern: string }> } | undefined)?.Filters ?? []).map(
+            (f) => f.Pattern,
+          ),
+          batchSize: Number(p.BatchSize ?? 100),
+          maximumBatchingWindowMs: Number(p.MaximumBatchingWindowInSeconds ?? 0) * 1000,
+          startingPosition: p.StartingPosition === 'LATEST' ? 'LATEST' : 'TRIM_HORIZON',
+          reportBatchItemFailures: ((p.FunctionResponseTypes ?? []) as string[]).includes('ReportBatchItemFailures'),
+          bisectBatchOnFunctionError: p.BisectBatchOnFunctionError === true,
+          maximumRetryAttempts: Number(p.MaximumRetryAttempts ?? -1),
+          maximumRecordAgeSeconds: Number(p.MaximumRecordAgeInSeconds ?? -1),
+          functionArn: arn('lambda', `function:${fn.definition.logicalId}`),
+          checkpoints,
+          onFailure: async (failure) => {
+            if (onFailure) await sendTo(onFailure, failure);
+            failures.push(failure);
+          },
+        });
+      let poller = newPoller();
+      const enabled = (options.streams ?? true) && p.Enabled !== false;
+      if (enabled) poller.start();
+      let stopped = false;
+      stops.push(async () => {
+        stopped = true;
+        await poller.stop();
       });
-      stops.push(() => started.stop());
-      reconciler = started;
+      mappings.push({
+        logicalId: id,
+        path: constructPath(resource),
+        get poller() {
+          return poller;
+        },
+        failures,
+        restart: async ({ crash = false } = {}) => {
+          await (crash ? poller.crash() : poller.stop());
+          if (stopped) return;
+          poller = newPoller();
+          poller.start();
+        },
+      });
     }
 
+    // The HTTP API: one local front, its routes from the template.
+    const integrations = new Map<string, LocalFunction>();
+    for (const [id, resource] of ofType(template, 'AWS::ApiGatewayV2::Integration')) {
+      if (resource.Properties.IntegrationType !== 'AWS_PROXY' || resource.Properties.PayloadFormatVersion !== '2.0')
+        throw new NotEmulatedError(`${describeResource(id, resource)}: only Lambda proxy integrations with payload 2.0 are emulated`);
+      integrations.set(id, functionOf(id, resource, resource.Properties.IntegrationUri));
+    }
+    const routes: Array<HttpRoute & { fn: LocalFunction }> = [];
+    for (const [id, resource] of ofType(template, 'AWS::ApiGatewayV2::Route')) {
+      const [method, path] = String(resource.Properties.RouteKey).split(' ');
+      const target = String(resolveIn(id, resource, resource.Properties.Target));
+      const fn = integrations.get(target.replace(/^integrations\//, ''));
+      if (!method || !path || !fn)
+        throw new NotEmulatedError(`${describeResource(id, resource)}: route ${String(resource.Properties.RouteKey)} is not emulated`);
+      routes.push({ method, path, fn });
+    }
+    let api: LocalHttpApi | undefined;
+    if (routes.length > 0) {
+      const byRouteKey = new Map(routes.map((r) => [`${r.method} ${r.path}`, r.fn]));
+      const handler: HttpApiHandler = async (event) =>
+        (await byRouteKey.get(event.routeKey)?.invoke(event)) as Awaited<ReturnType<HttpApiHandler>>;
+      api = await startLocalHttpApi({
+        routes,
+        handler,
+        port: apiPort,
+        ...(options.host ? { host: options.host } : {}),
+        ...(options.onApiResponse ? { onResponse: options.onApiResponse } : {}),
+      });
+      const started = api;
+      stops.push(() => started.close());
+    }
+
+    const outputs = Object.fromEntries(
+      Object.entries(template.Outputs ?? {}).map(([key, output]) => [
+        key,
+        String(
+          resolveValue(output.Value, { names, region: LOCAL_REGION, stackName, at: `output ${key}` }),
+        ),
+      ]),
+    );
+    const byPath = <T>(types: readonly string[], path: string, pick: (id: string) => T | undefined): T => {
+      const [id] = findByPath(template, types, path);
+      const found = pick(id);
+      if (found === undefined) throw new Error(`"${path}" is not running`);
+      return found;
+    };
     return {
-      apiUrl: api.url,
-      apiPort: api.port,
+      stackName,
+      synth,
+      template,
+      notEmulated: plan.notEmulated,
+      outputs,
+      apiUrl: api?.url,
       dynamoDb,
-      dynamoDbPort,
-      tableName,
-      settings,
       eventBus,
-      relay,
       sqs,
-      inventory,
-      reconciler,
+      functions: [...functions.values()],
+      mappings,
+      tableName: (path) =>
+        byPath(['AWS::DynamoDB::GlobalTable', 'AWS::DynamoDB::Table'], path, (id) => refs.get(id)),
+      function: (path) => byPath(['AWS::Lambda::Function'], path, (id) => functions.get(id)),
+      mapping: (path) =>
+        byPath(['AWS::Lambda::EventSourceMapping'], path, (id) => mappings.find((m) => m.logicalId === id)),
+      queueUrl: (path) => byPath(['AWS::SQS::Queue'], path, (id) => refs.get(id)),
       stop,
     };
   } catch (error) {
@@ -319,5 +548,3 @@ export const startLocalRuntime = async (options: LocalRuntimeOptions = {}): Prom
     throw error;
   }
 };
-
-/** With an on-disk DynamoDB Local the table survives restarts. */

@@ -1,22 +1,21 @@
-import { mkdirSync } from 'node:fs';
-import { resolve } from 'node:path';
-import type { DeliveryResult } from '../lambdas/inventory/consumer';
-import type { ReconcileReport } from '../lambdas/outbox/reconciler';
+import { mkdirSync, writeFileSync } from 'node:fs';
+import { join, resolve } from 'node:path';
 import type { AcceptedEvent } from './event-bus';
+import type { InvocationOutcome } from './functions';
 import type { ResponseInfo } from './http-server';
+import { parseContextArgs, SynthError } from './synth';
 
 /**
- * `npm start`: the service offline. PORT (default 3000) serves the API, DYNAMODB_PORT (default
- * 8000) DynamoDB Local, in memory unless DYNAMODB_DATA_DIR names a directory, EVENTBRIDGE_PORT
- * (default 4010) the local EventBridge endpoint the relay publishes to, SQS_PORT (default 9324)
- * the stand-in for the poison, failure and dead-letter queues. Ctrl-C stops all.
+ * `npm start [-- -c key=value ...]`: the CDK app offline, as its template declares it. PORT
+ * (default 3000) serves the HTTP API, DYNAMODB_PORT (default 8000) DynamoDB Local, in memory
+ * unless DYNAMODB_DATA_DIR names a directory, EVENTBRIDGE_PORT (default 4010) the local
+ * EventBridge endpoint, SQS_PORT (default 9324) the queues. STACK picks the stack. Context given
+ * with -c changes the offline run exactly as it changes the deployment. Ctrl-C stops all.
  */
 
 // Before any handler module loads: the Powertools singletons read their settings on import.
 const localDefaults: Record<string, string> = {
   AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED: 'true',
-  POWERTOOLS_SERVICE_NAME: 'orders-api',
-  POWERTOOLS_METRICS_NAMESPACE: 'DynamoDbOutbox',
   // EMF lines would flood the console; CloudWatch is where metrics matter.
   POWERTOOLS_METRICS_DISABLED: 'true',
   POWERTOOLS_LOG_LEVEL: 'WARN',
@@ -43,71 +42,39 @@ const eventBridgePort = portFromEnv('EVENTBRIDGE_PORT', 4010);
 const sqsPort = portFromEnv('SQS_PORT', 9324);
 const dataDir = process.env.DYNAMODB_DATA_DIR ? resolve(process.env.DYNAMODB_DATA_DIR) : undefined;
 if (dataDir) mkdirSync(dataDir, { recursive: true });
+let context: Record<string, string> = {};
+try {
+  context = parseContextArgs(process.argv.slice(2));
+} catch (error) {
+  fail(error instanceof SynthError ? error.message : String(error));
+}
 
-/** Minor units as the currency writes them: 2500 EUR → "25.00 EUR". Display only. */
-const money = (total: number, currency: string): string => {
-  let digits = 2;
-  try {
-    digits =
-      new Intl.NumberFormat('en', { style: 'currency', currency }).resolvedOptions().maximumFractionDigits ??
-      2;
-  } catch {
-    // An ICU build without this currency: show two decimals.
-  }
-  return `${(total / 10 ** digits).toFixed(digits)} ${currency}`;
+const reportResponse = (info: ResponseInfo): void => {
+  console.log(`http            ${info.method} ${info.path}  ${info.statusCode}  ${info.durationMs} ms`);
 };
 
-const report = (info: ResponseInfo): void => {
-  try {
-    if (info.routeKey === 'POST /orders' && info.statusCode === 201) {
-      const order = JSON.parse(info.body) as { orderId: string; total: number; currency: string };
-      const verb = info.headers['idempotent-replayed'] === 'true' ? 'order replayed' : 'order accepted';
-      console.log(`${verb}  ${order.orderId}  ${money(order.total, order.currency)}`);
-    } else if (info.routeKey === 'POST /orders/{orderId}/cancel' && info.statusCode === 200) {
-      const order = JSON.parse(info.body) as { orderId: string };
-      console.log(`order cancelled ${order.orderId}`);
-    } else if (info.statusCode >= 500) {
-      console.log(`request failed  ${info.method} ${info.path}  ${info.statusCode}`);
-    }
-  } catch {
-    // A console line is never worth failing a request over.
-  }
-};
-
-const relayedEventIds = new Set<string>();
+const seenEventIds = new Set<string>();
 const reportEvent = ({ event, receivedAt }: AcceptedEvent): void => {
   const { eventId, occurredAt } = event.detail;
   if (typeof eventId !== 'string') return;
   const lag = typeof occurredAt === 'string' ? Date.parse(receivedAt) - Date.parse(occurredAt) : Number.NaN;
-  const again = relayedEventIds.has(eventId) ? '  (again: delivery is at least once)' : '';
-  relayedEventIds.add(eventId);
+  const again = seenEventIds.has(eventId) ? '  (again: delivery is at least once)' : '';
+  seenEventIds.add(eventId);
   console.log(
-    `event relayed   ${eventId}  ${event['detail-type']}${Number.isNaN(lag) ? '' : `  lag ${lag}ms`}${again}`,
+    `event published ${eventId}  ${event.source} ${event['detail-type']}${Number.isNaN(lag) ? '' : `  lag ${lag}ms`}${again}`,
   );
 };
 
-const reportInventory = (result: DeliveryResult): void => {
-  if (result.duplicate) {
-    console.log(`duplicate       ${result.eventId}  skipped (already applied: ${result.outcome})`);
+/** Consumers' results, as far as they say what happened: the outbox consumer's duplicate flag, an outcome. */
+const reportInvocation = (outcome: InvocationOutcome): void => {
+  if (!outcome.ok) {
+    console.log(`function failed ${outcome.function}: ${outcome.error?.message ?? 'unknown error'}`);
     return;
   }
-  const label: Record<DeliveryResult['outcome'], [string, string]> = {
-    reserved: ['stock reserved', ''],
-    released: ['stock released', ''],
-    'cancelled-before-placed': ['nothing held', '  (the cancel arrived before the order)'],
-    'nothing-to-release': ['nothing held', '  (nothing was reserved)'],
-    rejected: ['not reserved', `  ${result.reason ?? ''}`],
-    stale: ['stale event', `  ignored: ${result.reason ?? 'a newer one was applied'}`],
-  };
-  const [verb, detail] = label[result.outcome];
-  console.log(`${verb.padEnd(14)}  ${result.orderId}${detail}`);
-};
-
-const reportReconcile = (report: ReconcileReport): void => {
-  console.log(
-    `reconciler      republished ${report.republished} stuck event(s)` +
-      (report.parked ? `, parked ${report.parked} on the poison queue` : ''),
-  );
+  const result = outcome.result as { duplicate?: unknown; outcome?: unknown; eventId?: unknown } | undefined;
+  if (typeof result?.eventId !== 'string') return;
+  const what = result.duplicate === true ? 'duplicate skipped' : typeof result.outcome === 'string' ? result.outcome : 'done';
+  console.log(`event consumed  ${result.eventId}  ${outcome.function}: ${what}`);
 };
 
 const { startLocalRuntime } = await import('./runtime');
@@ -117,14 +84,15 @@ const started = performance.now();
 const runtime = await startLocalRuntime({
   apiPort,
   dynamoDbPort,
-  ...(dataDir ? { dynamoDbDataPath: dataDir } : {}),
-  onApiResponse: report,
   eventBridgePort,
-  onEventAccepted: reportEvent,
-  consumers: true,
   sqsPort,
-  onInventoryResult: reportInventory,
-  onReconcile: reportReconcile,
+  context,
+  ...(process.env.STACK ? { stack: process.env.STACK } : {}),
+  ...(dataDir ? { dynamoDbDataPath: dataDir } : {}),
+  onApiResponse: reportResponse,
+  onEventAccepted: reportEvent,
+  onInvoke: reportInvocation,
+  onSynthStart: () => console.log('Synthesizing the CDK app (offline, no bundling); cached for the next start…'),
 }).catch((error: unknown) => {
   if (error instanceof PortInUseError) {
     const variable =
@@ -143,22 +111,25 @@ const runtime = await startLocalRuntime({
   return fail(error instanceof Error ? error.message : String(error));
 });
 
+// What `npm run outbox` reads offline, as it reads a deployed stack's outputs.
+const outputsFile = join(process.cwd(), '.local', 'outputs.json');
+mkdirSync(join(process.cwd(), '.local'), { recursive: true });
+writeFileSync(outputsFile, `${JSON.stringify({ stack: runtime.stackName, outputs: runtime.outputs }, null, 2)}\n`);
+
+const seconds = (ms: number) => `${(ms / 1000).toFixed(1)} s`;
 console.log(
-  `dynamodb-outbox is running offline (ready in ${((performance.now() - started) / 1000).toFixed(1)} s)`,
+  `dynamodb-outbox is running ${runtime.stackName} offline (ready in ${seconds(performance.now() - started)}; ` +
+    `template ${runtime.synth.cached ? 'from the cache' : `synthesized in ${seconds(runtime.synth.durationMs)}`})`,
 );
+if (runtime.apiUrl) console.log(`  HTTP API    ${runtime.apiUrl}`);
+console.log(`  DynamoDB    ${runtime.dynamoDb.endpoint}   ${dataDir ? `data in ${dataDir}` : 'in memory'}`);
+console.log(`  EventBridge ${runtime.eventBus.endpoint}   PutEvents · GET /events · GET /stats · PUT /faults`);
+console.log(`  SQS         ${runtime.sqs.endpoint}   npm run outbox -- status`);
 console.log(
-  `  API       ${runtime.apiUrl}   POST /orders · GET /orders/{orderId} · POST /orders/{orderId}/cancel`,
+  `  running     ${runtime.functions.length} functions, ${runtime.mappings.length} stream mappings; ` +
+    `context ${Object.keys(context).length ? Object.entries(context).map(([k, v]) => `${k}=${v}`).join(' ') : 'from cdk.json'}`,
 );
-console.log(
-  `  DynamoDB  ${runtime.dynamoDb.endpoint}   table "${runtime.tableName}" ${dataDir ? `in ${dataDir}` : 'in memory'}`,
-);
-console.log(
-  `  EventBridge ${runtime.eventBus.endpoint}   PutEvents (AWS JSON 1.1) · GET /events · GET /stats · PUT /faults`,
-);
-if (runtime.sqs)
-  console.log(
-    `  SQS       ${runtime.sqs.endpoint}   poison, failure and dead-letter queues · npm run outbox -- status`,
-  );
+console.log(`  not emulated (no offline behaviour): ${runtime.notEmulated.join(', ')}`);
 console.log('Press Ctrl-C to stop.');
 
 let shuttingDown = false;

@@ -1,3 +1,4 @@
+import { relative } from 'node:path';
 import { Duration, RemovalPolicy, Validations } from 'aws-cdk-lib';
 import type { ITable } from 'aws-cdk-lib/aws-dynamodb';
 import { Policy, PolicyDocument, PolicyStatement, Role, ServicePrincipal } from 'aws-cdk-lib/aws-iam';
@@ -10,6 +11,7 @@ import {
 } from 'aws-cdk-lib/aws-lambda-nodejs';
 import { LogGroup, RetentionDays } from 'aws-cdk-lib/aws-logs';
 import type { Construct } from 'constructs';
+import { ENTRY_METADATA } from './metadata';
 
 export interface PowertoolsFunctionProps
   extends Omit<NodejsFunctionProps, 'runtime' | 'architecture' | 'role' | 'logGroup'> {
@@ -118,6 +120,8 @@ export class PowertoolsFunction extends NodejsFunction {
       },
     });
     this.executionRole = executionRole;
+    // The offline runtime runs the function from this source, with the template's environment.
+    (this.node.defaultChild as CfnFunction).addMetadata(ENTRY_METADATA, relative(process.cwd(), props.entry));
 
     if (tracingMode !== Tracing.DISABLED) {
       // Passing `tracing` to NodejsFunction would put the X-Ray statement into the role's default
