@@ -1,8 +1,8 @@
 import { Match, Template } from 'aws-cdk-lib/assertions';
 import { afterAll, describe, expect, it } from 'vitest';
+import { inventorySubscription } from '../../lambdas/inventory/subscription';
 import { ordersOutboxLayout } from '../../lambdas/orders/table';
 import { relayFilterPattern } from '../../lambdas/outbox/layout';
-import { inventorySubscription } from '../../lambdas/inventory/subscription';
 import { reconcilerSettings, relaySettings, writerSettings } from '../../lambdas/outbox/settings';
 import { readStageConfig } from '../../lib/config';
 import { OrdersStack } from '../../lib/orders-stack';
@@ -48,51 +48,70 @@ const dev = () => stackFor({ stage: 'dev', archiveRetentionDays: '45' });
 const SYNTH_TIMEOUT_MS = 60_000;
 
 describe('OrdersStack outbox', () => {
-  it('relays the orders table itself (same-table layout): its stream, filtered to outbox INSERTs', () => {
-    const { stack, template } = dev();
-    expect(stack.outbox.outboxTable).toBeUndefined();
-    expect(stack.outbox.layout).toEqual(ordersOutboxLayout);
-    template.hasResourceProperties('AWS::Lambda::EventSourceMapping', {
-      EventSourceArn: { 'Fn::GetAtt': [logicalIdOf(stack.table), 'StreamArn'] },
-      FunctionName: refOf(stack.outbox.relay.function),
-      FilterCriteria: { Filters: [{ Pattern: JSON.stringify(relayFilterPattern(ordersOutboxLayout)) }] },
-    });
-    expectSettings(template, stack, relaySettings.variable, {
-      tableName: refMarkerOf(stack.table),
-      eventBusName: refMarkerOf(stack.eventBus),
-      source: 'orders',
-      layout: ordersOutboxLayout,
-      deliveryTracking: true,
-    });
-  }, SYNTH_TIMEOUT_MS);
+  it(
+    'relays the orders table itself (same-table layout): its stream, filtered to outbox INSERTs',
+    () => {
+      const { stack, template } = dev();
+      expect(stack.outbox.outboxTable).toBeUndefined();
+      expect(stack.outbox.layout).toEqual(ordersOutboxLayout);
+      template.hasResourceProperties('AWS::Lambda::EventSourceMapping', {
+        EventSourceArn: { 'Fn::GetAtt': [logicalIdOf(stack.table), 'StreamArn'] },
+        FunctionName: refOf(stack.outbox.relay.function),
+        FilterCriteria: { Filters: [{ Pattern: JSON.stringify(relayFilterPattern(ordersOutboxLayout)) }] },
+      });
+      expectSettings(template, stack, relaySettings.variable, {
+        tableName: refMarkerOf(stack.table),
+        eventBusName: refMarkerOf(stack.eventBus),
+        source: 'orders',
+        layout: ordersOutboxLayout,
+        deliveryTracking: true,
+      });
+    },
+    SYNTH_TIMEOUT_MS,
+  );
 
-  it('runs the reconciler with delivery tracking, on the relay poison queue, with the configured schedule', () => {
-    const { stack, template } = stackFor({ reconcilerThresholdMinutes: '30', reconcilerIntervalMinutes: '10' });
-    const { reconciler } = stack.outbox;
-    if (reconciler === undefined) throw new Error('expected a reconciler');
-    expect(reconciler.threshold.toMinutes()).toBe(30);
-    template.hasResourceProperties('AWS::Events::Rule', { ScheduleExpression: 'rate(10 minutes)' });
-    expect(settingsOf(template, reconciler.function, reconcilerSettings.variable)).toMatchObject({
-      thresholdSeconds: 1800,
-      poisonQueueUrl: refMarkerOf(stack.outbox.poisonQueue),
-      tableName: refMarkerOf(stack.table),
-    });
-  }, SYNTH_TIMEOUT_MS);
+  it(
+    'runs the reconciler with delivery tracking, on the relay poison queue, with the configured schedule',
+    () => {
+      const { stack, template } = stackFor({
+        reconcilerThresholdMinutes: '30',
+        reconcilerIntervalMinutes: '10',
+      });
+      const { reconciler } = stack.outbox;
+      if (reconciler === undefined) throw new Error('expected a reconciler');
+      expect(reconciler.threshold.toMinutes()).toBe(30);
+      template.hasResourceProperties('AWS::Events::Rule', { ScheduleExpression: 'rate(10 minutes)' });
+      expect(settingsOf(template, reconciler.function, reconcilerSettings.variable)).toMatchObject({
+        thresholdSeconds: 1800,
+        poisonQueueUrl: refMarkerOf(stack.outbox.poisonQueue),
+        tableName: refMarkerOf(stack.table),
+      });
+    },
+    SYNTH_TIMEOUT_MS,
+  );
 
-  it('has no reconciler without delivery tracking: nothing is ever pending', () => {
-    const { stack, template } = stackFor({ deliveryTracking: 'false' });
-    expect(stack.outbox.reconciler).toBeUndefined();
-    template.resourcePropertiesCountIs('AWS::Events::Rule', { ScheduleExpression: Match.anyValue() }, 0);
-  }, SYNTH_TIMEOUT_MS);
+  it(
+    'has no reconciler without delivery tracking: nothing is ever pending',
+    () => {
+      const { stack, template } = stackFor({ deliveryTracking: 'false' });
+      expect(stack.outbox.reconciler).toBeUndefined();
+      template.resourcePropertiesCountIs('AWS::Events::Rule', { ScheduleExpression: Match.anyValue() }, 0);
+    },
+    SYNTH_TIMEOUT_MS,
+  );
 
-  it('archives every published event on the bus for the configured retention', () => {
-    const { stack, template } = dev();
-    template.hasResourceProperties('AWS::Events::Archive', {
-      SourceArn: arnOf(stack.eventBus),
-      EventPattern: { source: ['orders'] },
-      RetentionDays: 45,
-    });
-  }, SYNTH_TIMEOUT_MS);
+  it(
+    'archives every published event on the bus for the configured retention',
+    () => {
+      const { stack, template } = dev();
+      template.hasResourceProperties('AWS::Events::Archive', {
+        SourceArn: arnOf(stack.eventBus),
+        EventPattern: { source: ['orders'] },
+        RetentionDays: 45,
+      });
+    },
+    SYNTH_TIMEOUT_MS,
+  );
 
   it('subscribes the inventory consumer to the stack bus', () => {
     const { stack, template } = dev();
@@ -148,7 +167,9 @@ describe('OrdersStack outbox', () => {
     );
     expect(outputs.OutboxTableName?.Value).toEqual(refOf(stack.table));
     expect(JSON.parse(outputs.OutboxLayout?.Value)).toEqual(ordersOutboxLayout);
-    expect(outputs.InventoryDeadLetterQueueUrl?.Value).toEqual(refOf(stack.inventory.consumer.deadLetterQueue));
+    expect(outputs.InventoryDeadLetterQueueUrl?.Value).toEqual(
+      refOf(stack.inventory.consumer.deadLetterQueue),
+    );
   });
 });
 
@@ -175,7 +196,9 @@ describe('OrdersStack functions', () => {
   it('each run on a role of their own that writes only to their own log group, without managed policies', () => {
     const { template } = dev();
     const functions = Object.values(resourcesOf(template)).filter((r) => r.Type === 'AWS::Lambda::Function');
-    const roleIds = functions.map((fn) => (fn.Properties.Role as { 'Fn::GetAtt': [string] })['Fn::GetAtt'][0]);
+    const roleIds = functions.map(
+      (fn) => (fn.Properties.Role as { 'Fn::GetAtt': [string] })['Fn::GetAtt'][0],
+    );
     expect(roleIds.length).toBeGreaterThanOrEqual(4);
     expect(new Set(roleIds).size).toBe(roleIds.length);
     const { stack } = dev();
@@ -196,73 +219,90 @@ describe('OrdersStack functions', () => {
     expect(roles.filter((r) => r.Properties.ManagedPolicyArns !== undefined)).toEqual([]);
   });
 
-  it('keep the logs of every function and the API access logs in prod and remove them with a dev stack', () => {
-    const deletionPolicies = ({ stack, template }: Synthesized) => {
-      const all = resourcesOf(template);
-      const named = [
-        stack.outbox.relay.function.logGroup,
-        stack.api.function.logGroup,
-        stack.api.accessLogs,
-        stack.inventory.consumer.function.logGroup,
-      ];
-      if (stack.outbox.reconciler) named.push(stack.outbox.reconciler.function.logGroup);
-      const logGroups = Object.values(all).filter((r) => r.Type === 'AWS::Logs::LogGroup');
-      // Every log group of the stack is one of the named ones: a new one must decide its policy too.
-      expect(logGroups).toHaveLength(named.length);
-      return named.map((group) => all[logicalIdOf(group)]?.DeletionPolicy);
-    };
-    expect(dev().stack.outbox.reconciler).toBeDefined();
-    expect(deletionPolicies(dev())).toEqual(Array(5).fill('Delete'));
-    expect(deletionPolicies(stackFor({ stage: 'prod' }))).toEqual(Array(5).fill('Retain'));
-  }, SYNTH_TIMEOUT_MS);
+  it(
+    'keep the logs of every function and the API access logs in prod and remove them with a dev stack',
+    () => {
+      const deletionPolicies = ({ stack, template }: Synthesized) => {
+        const all = resourcesOf(template);
+        const named = [
+          stack.outbox.relay.function.logGroup,
+          stack.api.function.logGroup,
+          stack.api.accessLogs,
+          stack.inventory.consumer.function.logGroup,
+        ];
+        if (stack.outbox.reconciler) named.push(stack.outbox.reconciler.function.logGroup);
+        const logGroups = Object.values(all).filter((r) => r.Type === 'AWS::Logs::LogGroup');
+        // Every log group of the stack is one of the named ones: a new one must decide its policy too.
+        expect(logGroups).toHaveLength(named.length);
+        return named.map((group) => all[logicalIdOf(group)]?.DeletionPolicy);
+      };
+      expect(dev().stack.outbox.reconciler).toBeDefined();
+      expect(deletionPolicies(dev())).toEqual(Array(5).fill('Delete'));
+      expect(deletionPolicies(stackFor({ stage: 'prod' }))).toEqual(Array(5).fill('Retain'));
+    },
+    SYNTH_TIMEOUT_MS,
+  );
 });
 
 describe('OrdersStack: the API per stage', () => {
   const routeAuthorization = (template: Template) =>
-    Object.values(template.findResources('AWS::ApiGatewayV2::Route')).map((r) => r.Properties.AuthorizationType);
+    Object.values(template.findResources('AWS::ApiGatewayV2::Route')).map(
+      (r) => r.Properties.AuthorizationType,
+    );
 
   it.each([
     ['dev', 50, 100],
     ['prod', 500, 1000],
-  ])('%s: IAM on every route, throttled at %d rps with a burst of %d', (stage, rate, burst) => {
-    const { template } = stackFor({ stage });
-    expect(routeAuthorization(template)).toEqual(['AWS_IAM', 'AWS_IAM', 'AWS_IAM']);
-    template.hasResourceProperties('AWS::ApiGatewayV2::Stage', {
-      DefaultRouteSettings: { ThrottlingRateLimit: rate, ThrottlingBurstLimit: burst },
-      AccessLogSettings: Match.objectLike({ DestinationArn: Match.anyValue() }),
-    });
-  }, SYNTH_TIMEOUT_MS);
+  ])(
+    '%s: IAM on every route, throttled at %d rps with a burst of %d',
+    (stage, rate, burst) => {
+      const { template } = stackFor({ stage });
+      expect(routeAuthorization(template)).toEqual(['AWS_IAM', 'AWS_IAM', 'AWS_IAM']);
+      template.hasResourceProperties('AWS::ApiGatewayV2::Stage', {
+        DefaultRouteSettings: { ThrottlingRateLimit: rate, ThrottlingBurstLimit: burst },
+        AccessLogSettings: Match.objectLike({ DestinationArn: Match.anyValue() }),
+      });
+    },
+    SYNTH_TIMEOUT_MS,
+  );
 
-  it('uses a JWT authorizer when the context asks for one, and the configured throttling and outbox settings', () => {
-    // Act
-    const { stack, template } = stackFor({
-      stage: 'prod',
-      apiAuth: 'jwt',
-      apiJwtIssuer: 'https://issuer.example.com',
-      apiJwtAudience: 'orders-client,orders-admin',
-      apiRateLimit: '20',
-      apiBurstLimit: '40',
-      deliveryTracking: 'false',
-      outboxRetentionDays: '3',
-    });
+  it(
+    'uses a JWT authorizer when the context asks for one, and the configured throttling and outbox settings',
+    () => {
+      // Act
+      const { stack, template } = stackFor({
+        stage: 'prod',
+        apiAuth: 'jwt',
+        apiJwtIssuer: 'https://issuer.example.com',
+        apiJwtAudience: 'orders-client,orders-admin',
+        apiRateLimit: '20',
+        apiBurstLimit: '40',
+        deliveryTracking: 'false',
+        outboxRetentionDays: '3',
+      });
 
-    // Assess
-    expect(routeAuthorization(template)).toEqual(['JWT', 'JWT', 'JWT']);
-    template.hasResourceProperties('AWS::ApiGatewayV2::Authorizer', {
-      JwtConfiguration: { Issuer: 'https://issuer.example.com', Audience: ['orders-client', 'orders-admin'] },
-    });
-    template.hasResourceProperties('AWS::ApiGatewayV2::Stage', {
-      DefaultRouteSettings: { ThrottlingRateLimit: 20, ThrottlingBurstLimit: 40 },
-    });
-    expect(settingsOf(template, stack.api.function, writerSettings.variable)).toMatchObject({
-      deliveryTracking: false,
-      retentionDays: 3,
-    });
-    expect(settingsOf(template, stack.outbox.relay.function, relaySettings.variable)).toMatchObject({
-      deliveryTracking: false,
-      retentionDays: 3,
-    });
-  }, SYNTH_TIMEOUT_MS);
+      // Assess
+      expect(routeAuthorization(template)).toEqual(['JWT', 'JWT', 'JWT']);
+      template.hasResourceProperties('AWS::ApiGatewayV2::Authorizer', {
+        JwtConfiguration: {
+          Issuer: 'https://issuer.example.com',
+          Audience: ['orders-client', 'orders-admin'],
+        },
+      });
+      template.hasResourceProperties('AWS::ApiGatewayV2::Stage', {
+        DefaultRouteSettings: { ThrottlingRateLimit: 20, ThrottlingBurstLimit: 40 },
+      });
+      expect(settingsOf(template, stack.api.function, writerSettings.variable)).toMatchObject({
+        deliveryTracking: false,
+        retentionDays: 3,
+      });
+      expect(settingsOf(template, stack.outbox.relay.function, relaySettings.variable)).toMatchObject({
+        deliveryTracking: false,
+        retentionDays: 3,
+      });
+    },
+    SYNTH_TIMEOUT_MS,
+  );
 
   it('deploys the table the write path needs and gives the API function only its three actions on it', () => {
     // Act

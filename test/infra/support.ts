@@ -76,7 +76,8 @@ export const parseSettings = (value: unknown): Record<string, unknown> =>
  * `hasResourceProperties`:
  * `Environment: { Variables: Match.objectLike({ OUTBOX_RELAY_SETTINGS: settingsLike({ source: 'orders' }) }) }`.
  */
-export const settingsLike = (pattern: Record<string, unknown> | Matcher): Matcher => new SettingsMatcher(pattern);
+export const settingsLike = (pattern: Record<string, unknown> | Matcher): Matcher =>
+  new SettingsMatcher(pattern);
 
 class SettingsMatcher extends Matcher {
   readonly name = 'settingsLike';
@@ -109,7 +110,9 @@ export const expectMatch = (actual: unknown, pattern: unknown): void => {
   expect(result.hasFailed() ? result.renderMismatch() : '').toBe('');
 };
 
-type FunctionResource = { Properties: { Role?: unknown; Environment?: { Variables?: Record<string, unknown> } } };
+type FunctionResource = {
+  Properties: { Role?: unknown; Environment?: { Variables?: Record<string, unknown> } };
+};
 
 /** The environment variables of a function of the template. */
 export const environmentOf = (template: Template, fn: IConstruct): Record<string, unknown> => {
@@ -152,11 +155,14 @@ export const permissionsOf = (template: Template, role: IConstruct): Permission[
     .flatMap((document) => document.Statement)
     .flatMap((s) => {
       expect(s.Effect).toBe('Allow');
-      return [s.Action].flat().flatMap((action) => [s.Resource].flat().map((resource) => ({ action, resource })));
+      return [s.Action]
+        .flat()
+        .flatMap((action) => [s.Resource].flat().map((resource) => ({ action, resource })));
     })
     .sort(
       (a, b) =>
-        a.action.localeCompare(b.action) || JSON.stringify(a.resource).localeCompare(JSON.stringify(b.resource)),
+        a.action.localeCompare(b.action) ||
+        JSON.stringify(a.resource).localeCompare(JSON.stringify(b.resource)),
     );
 };
 
@@ -172,7 +178,8 @@ export const baseGrantsOf = (logGroup: IConstruct): Permission[] => [
 export const withBaseGrants = (logGroup: IConstruct, grants: readonly Permission[]): Permission[] =>
   [...grants, ...baseGrantsOf(logGroup)].sort(
     (a, b) =>
-      a.action.localeCompare(b.action) || JSON.stringify(a.resource).localeCompare(JSON.stringify(b.resource)),
+      a.action.localeCompare(b.action) ||
+      JSON.stringify(a.resource).localeCompare(JSON.stringify(b.resource)),
   );
 
 /** Alarm names of the template, sorted. */

@@ -18,8 +18,13 @@ import { type LocalEventBus, startLocalEventBus } from '../../local/event-bus';
 import { claimPort } from '../../local/ports';
 import { latestStreamArn, StreamPoller } from '../../local/stream-poller';
 import { ShipmentExistsError } from '../fixtures/shipments/create-shipment';
-import { SHIPMENT_AGGREGATE, SHIPMENT_CREATED, SHIPMENTS_SOURCE } from '../fixtures/shipments/events';
-import { SHIPMENTS_TABLE_ENV, shipmentKey, shipmentsTable } from '../fixtures/shipments/table';
+import { SHIPMENT_CREATED, SHIPMENTS_SOURCE } from '../fixtures/shipments/events';
+import {
+  SHIPMENT_AGGREGATE,
+  SHIPMENTS_TABLE_ENV,
+  shipmentKey,
+  shipmentsTable,
+} from '../fixtures/shipments/table';
 import { buildCreateShipmentHandler, readShipmentsSettings } from '../fixtures/shipments/wiring';
 
 /*
@@ -89,7 +94,10 @@ describe('shipments fixture offline: write → outbox table stream → relay →
     });
 
     eventBridge = new EventBridgeClient(localClientConfig(bus.endpoint));
-    sqs = new SQSClient({ ...localClientConfig(relaySettings.fromEnv(relayEnv).poisonQueueUrl), maxAttempts: 1 });
+    sqs = new SQSClient({
+      ...localClientConfig(relaySettings.fromEnv(relayEnv).poisonQueueUrl),
+      maxAttempts: 1,
+    });
     const relay = buildRelayHandler({
       settings: relaySettings.fromEnv(relayEnv),
       clients: { dynamoDb: db.client, eventBridge, sqs },

@@ -53,8 +53,6 @@ const THROTTLING_REASONS = new Set([
   'RequestLimitExceeded',
 ]);
 
-const DAY_SECONDS = 24 * 60 * 60;
-
 const keyOf = (orderId: string) => {
   // Ids are validated at the edge; this guards the key layout against any caller that skipped it.
   if (!isOrderId(orderId)) throw new Error('Refusing to build a key from an invalid order id');

@@ -32,7 +32,10 @@ const synth = (
   const stack = new Stack(testApp(), 'OrdersApiTest', env ? { env } : {});
   const encryptionKey = options.encryptionKey ? new Key(stack, 'Key') : undefined;
   const deliveryTracking = options.deliveryTracking ?? true;
-  const { table } = new OrdersTable(stack, 'Orders', { deliveryTracking, ...(encryptionKey ? { encryptionKey } : {}) });
+  const { table } = new OrdersTable(stack, 'Orders', {
+    deliveryTracking,
+    ...(encryptionKey ? { encryptionKey } : {}),
+  });
   const outbox = new TransactionalOutbox(stack, 'Outbox', {
     table,
     layout: ordersOutboxLayout,
@@ -53,7 +56,8 @@ const synthDefault = () => {
 };
 
 /** The API function's grants: one row per action and resource. */
-const handlerGrants = (api: OrdersApi, template: Template) => permissionsOf(template, api.function.executionRole);
+const handlerGrants = (api: OrdersApi, template: Template) =>
+  permissionsOf(template, api.function.executionRole);
 const actionsOf = (grants: ReturnType<typeof handlerGrants>, prefix: string) =>
   [...new Set(grants.map((g) => g.action).filter((a) => a.startsWith(prefix)))].sort();
 

@@ -113,7 +113,9 @@ describe('OutboxConsumer', () => {
       AttributeDefinitions: [{ AttributeName: 'id', AttributeType: 'S' }],
       TimeToLiveSpecification: { AttributeName: 'expiration', Enabled: true },
       BillingMode: 'PAY_PER_REQUEST',
-      Replicas: [Match.objectLike({ PointInTimeRecoverySpecification: { PointInTimeRecoveryEnabled: true } })],
+      Replicas: [
+        Match.objectLike({ PointInTimeRecoverySpecification: { PointInTimeRecoveryEnabled: true } }),
+      ],
     });
   });
 

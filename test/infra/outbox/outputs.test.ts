@@ -19,12 +19,20 @@ const build = (queues: OutboxOutputsProps['queues'] = {}) => {
   const stack = new Stack(testApp(), 'OutputsTest');
   const table = new TableV2(stack, 'Table', { partitionKey: { name: 'pk', type: AttributeType.STRING } });
   const eventBus = new EventBus(stack, 'Bus');
-  const outbox = new TransactionalOutbox(stack, 'Outbox', { table, eventBus, source: 'shipments', retentionDays: 3 });
+  const outbox = new TransactionalOutbox(stack, 'Outbox', {
+    table,
+    eventBus,
+    source: 'shipments',
+    retentionDays: 3,
+  });
   const deadLetters = new Queue(stack, 'DeadLetters');
   // Nested one level down, as in a stack: the output keys must not carry the construct path.
   new OutboxOutputs(stack, 'Cli', {
     outbox,
-    queues: { ConsumerDeadLetter: { queue: deadLetters, description: 'Events the consumer could not take' }, ...queues },
+    queues: {
+      ConsumerDeadLetter: { queue: deadLetters, description: 'Events the consumer could not take' },
+      ...queues,
+    },
   });
   return { stack, template: Template.fromStack(stack), outbox, eventBus, deadLetters };
 };

@@ -55,7 +55,9 @@ describe('OutboxReconciler', () => {
     template.hasResourceProperties('AWS::Events::Rule', {
       ScheduleExpression: 'rate(5 minutes)',
       State: 'ENABLED',
-      Targets: [Match.objectLike({ Arn: arnOf(reconciler.function), RetryPolicy: { MaximumRetryAttempts: 0 } })],
+      Targets: [
+        Match.objectLike({ Arn: arnOf(reconciler.function), RetryPolicy: { MaximumRetryAttempts: 0 } }),
+      ],
     });
     template.hasResourceProperties('AWS::Lambda::EventInvokeConfig', {
       FunctionName: refOf(reconciler.function),
@@ -107,7 +109,9 @@ describe('OutboxReconciler', () => {
     template.hasResourceProperties('AWS::Events::Rule', { ScheduleExpression: 'rate(10 minutes)' });
     template.hasResourceProperties('AWS::Lambda::Function', {
       Environment: {
-        Variables: Match.objectLike({ [reconcilerSettings.variable]: settingsLike({ thresholdSeconds: 3600 }) }),
+        Variables: Match.objectLike({
+          [reconcilerSettings.variable]: settingsLike({ thresholdSeconds: 3600 }),
+        }),
       },
     });
   });

@@ -1,7 +1,7 @@
 import { fileURLToPath } from 'node:url';
 import { Duration, Stack } from 'aws-cdk-lib';
 import { Match, Template } from 'aws-cdk-lib/assertions';
-import { AttributeType, StreamViewType, TableV2, type TablePropsV2 } from 'aws-cdk-lib/aws-dynamodb';
+import { AttributeType, StreamViewType, type TablePropsV2, TableV2 } from 'aws-cdk-lib/aws-dynamodb';
 import { EventBus } from 'aws-cdk-lib/aws-events';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { DEDICATED_TABLE_LAYOUT, relayFilterPattern, sameTableLayout } from '../../../lambdas/outbox/layout';
@@ -105,7 +105,9 @@ describe('TransactionalOutbox with its own outbox table (the default layout)', (
           Projection: { ProjectionType: 'ALL' },
         }),
       ],
-      Replicas: [Match.objectLike({ PointInTimeRecoverySpecification: { PointInTimeRecoveryEnabled: true } })],
+      Replicas: [
+        Match.objectLike({ PointInTimeRecoverySpecification: { PointInTimeRecoveryEnabled: true } }),
+      ],
     });
     const service = template.toJSON().Resources[logicalIdOf(built.table)];
     expect(service?.Properties.StreamSpecification).toBeUndefined();
@@ -175,7 +177,9 @@ describe('TransactionalOutbox with its own outbox table (the default layout)', (
       withBaseGrants(reconciler.function.logGroup, [
         {
           action: 'dynamodb:Query',
-          resource: { 'Fn::Join': ['', [arnOf(table), `/index/${DEDICATED_TABLE_LAYOUT.pendingIndex.indexName}`]] },
+          resource: {
+            'Fn::Join': ['', [arnOf(table), `/index/${DEDICATED_TABLE_LAYOUT.pendingIndex.indexName}`]],
+          },
         },
         { action: 'dynamodb:UpdateItem', resource: arnOf(table) },
         { action: 'events:PutEvents', resource: arnOf(built.eventBus) },
@@ -260,8 +264,10 @@ describe('TransactionalOutbox under cdk-nag', () => {
 });
 
 describe('TransactionalOutbox rejects conflicting props, naming the prop', () => {
-  const attempt = (props: Partial<TransactionalOutboxProps>, tableProps: Partial<TablePropsV2> = {}) => () =>
-    build(stackIn('Rejected'), props, tableProps);
+  const attempt =
+    (props: Partial<TransactionalOutboxProps>, tableProps: Partial<TablePropsV2> = {}) =>
+    () =>
+      build(stackIn('Rejected'), props, tableProps);
 
   it('a reconciler schedule without delivery tracking', () => {
     expect(attempt({ deliveryTracking: false, reconciler: { interval: Duration.minutes(10) } })).toThrow(
@@ -288,7 +294,10 @@ describe('TransactionalOutbox rejects conflicting props, naming the prop', () =>
       /OutboxRelay: the table has no stream/,
     );
     expect(
-      attempt({ layout: sameTable }, { ...outboxTableProps(sameTable), dynamoStream: StreamViewType.KEYS_ONLY }),
+      attempt(
+        { layout: sameTable },
+        { ...outboxTableProps(sameTable), dynamoStream: StreamViewType.KEYS_ONLY },
+      ),
     ).toThrow(/OutboxRelay: the relay needs new images/);
   });
 
