@@ -2,7 +2,10 @@ import { CloudFormationClient, DescribeStacksCommand } from '@aws-sdk/client-clo
 import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { EventBridgeClient } from '@aws-sdk/client-eventbridge';
 import { ListQueuesCommand, SQSClient } from '@aws-sdk/client-sqs';
+import { existsSync, readFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
+import { z } from 'zod';
 import { ordersOutboxLayout } from '../lambdas/orders/table';
 import { type OutboxLayout, outboxLayoutSchema } from '../lambdas/outbox/layout';
 import { LOCAL_REGION, LocalQueue, localClientConfig } from '../local/clients';
@@ -55,7 +58,29 @@ export interface TargetOptions {
   readonly queues?: readonly string[];
   readonly retentionDays?: string;
   readonly region?: string;
+  /**
+   * The local runtime's stack outputs (what `npm start` writes to .local/outputs.json).
+   * @default read from that file when it exists
+   */
+  readonly outputs?: Readonly<Record<string, string>>;
 }
+
+/** Where `npm start` leaves its stack's outputs, resolved to local names, for the CLI. */
+export const LOCAL_OUTPUTS_FILE = join('.local', 'outputs.json');
+
+const localOutputs = (): Record<string, string> => {
+  if (!existsSync(LOCAL_OUTPUTS_FILE)) return {};
+  const parsed = z
+    .object({ outputs: z.record(z.string(), z.string()) })
+    .safeParse(JSON.parse(readFileSync(LOCAL_OUTPUTS_FILE, 'utf8')));
+  return parsed.success ? parsed.data.outputs : {};
+};
+
+/** The queues a stack's outputs name: every `<name>QueueUrl`. */
+const queuesOf = (outputs: Readonly<Record<string, string>>): QueueRef[] =>
+  Object.entries(outputs)
+    .filter(([key]) => key.endsWith(QUEUE_OUTPUT_SUFFIX))
+    .map(([key, url]) => ({ name: key.slice(0, -QUEUE_OUTPUT_SUFFIX.length), url }));
 
 /** A problem the operator can fix: printed without a stack trace. */
 export class UsageError extends Error {
@@ -113,7 +138,8 @@ const localTarget = async (
     maxAttempts: 1,
   });
   const sqs = new SQSClient({ ...localClientConfig(endpoints.sqs, region), maxAttempts: 1 });
-  let queues = parseQueues(options.queues);
+  const outputs = options.outputs ?? localOutputs();
+  let queues = [...queuesOf(outputs), ...parseQueues(options.queues)];
   const notes: string[] = [];
   if (queues.length === 0) {
     try {
@@ -124,17 +150,20 @@ const localTarget = async (
       notes.push(unreachable('the local SQS stand-in', endpoints.sqs, error).message);
     }
   }
-  const poison = options.poisonQueueUrl ?? queues.find((q) => q.name === LocalQueue.Poison)?.url;
+  const poison =
+    options.poisonQueueUrl ??
+    outputs[StackOutput.PoisonQueueUrl] ??
+    queues.find((q) => q.name === LocalQueue.Poison)?.url;
   return {
     description: `local runtime (DynamoDB ${endpoints.dynamodb}, EventBridge ${endpoints.eventbridge}, SQS ${endpoints.sqs})`,
     doc: DynamoDBDocumentClient.from(dynamodb),
     eventBridge,
     sqs,
-    tableName: options.table ?? 'orders',
-    layout: ordersOutboxLayout,
-    eventBusName: options.bus ?? 'orders',
-    source: options.source ?? 'orders',
-    retentionDays: parseRetention(options.retentionDays) ?? 7,
+    tableName: options.table ?? outputs[StackOutput.TableName] ?? 'orders',
+    layout: parseLayout(outputs[StackOutput.Layout]),
+    eventBusName: options.bus ?? outputs[StackOutput.EventBusName] ?? 'orders',
+    source: options.source ?? outputs[StackOutput.EventSource] ?? 'orders',
+    retentionDays: parseRetention(options.retentionDays ?? outputs[StackOutput.RetentionDays]) ?? 7,
     ...(poison ? { poisonQueueUrl: poison } : {}),
     queues,
     notes,
@@ -178,10 +207,7 @@ const awsTarget = async (
         ? 'Pass --table (or --stack to read it from the stack outputs)'
         : `Stack ${stack} has no ${StackOutput.TableName} output; pass --table`,
     );
-  const fromOutputs = Object.entries(outputs)
-    .filter(([key]) => key.endsWith(QUEUE_OUTPUT_SUFFIX))
-    .map(([key, url]) => ({ name: key.slice(0, -QUEUE_OUTPUT_SUFFIX.length), url }));
-  const queues = [...fromOutputs, ...parseQueues(options.queues)];
+  const queues = [...queuesOf(outputs), ...parseQueues(options.queues)];
   const poison = options.poisonQueueUrl ?? outputs[StackOutput.PoisonQueueUrl];
   const retention = outputs[StackOutput.RetentionDays];
   const dynamodb = new DynamoDBClient(config);

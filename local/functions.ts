@@ -24,7 +24,10 @@ export interface FunctionDefinition {
 }
 
 export interface InvocationOutcome {
+  /** The function's logical id. */
   readonly function: string;
+  /** Its construct path. */
+  readonly path: string;
   readonly ok: boolean;
   readonly result?: unknown;
   readonly error?: Error;
@@ -103,11 +106,11 @@ export const loadFunction = async (
       });
       try {
         const result = await Promise.race([(handler as Handler)(event, context), timeout]);
-        onInvoke?.({ function: definition.logicalId, ok: true, result });
+        onInvoke?.({ function: definition.logicalId, path: definition.path, ok: true, result });
         return result;
       } catch (error) {
         const failure = error instanceof Error ? error : new Error(String(error));
-        onInvoke?.({ function: definition.logicalId, ok: false, error: failure });
+        onInvoke?.({ function: definition.logicalId, path: definition.path, ok: false, error: failure });
         throw failure;
       } finally {
         clearTimeout(timer);

@@ -1,12 +1,7 @@
-import { randomUUID } from 'node:crypto';
-import { DynamoDBPersistenceLayer } from '@aws-lambda-powertools/idempotency/dynamodb';
 import { DynamoDBDocumentClient, ScanCommand } from '@aws-sdk/lib-dynamodb';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { createInventoryConsumer, type DeliveryResult } from '../../lambdas/inventory/consumer';
+import type { DeliveryResult } from '../../lambdas/inventory/consumer';
 import { DynamoDbReservationStore } from '../../lambdas/inventory/reservation-store';
-import { inventorySubscription } from '../../lambdas/inventory/subscription';
-import type { BusEvent } from '../../local/event-bus';
-import { createInventoryTables } from '../../local/inventory-tables';
 import { type LocalRuntime, startLocalRuntime } from '../../local/runtime';
 import { eventually } from './consumer-support';
 
@@ -33,7 +28,7 @@ describe('orders → relay → bus (every event delivered 2-3 times, shuffled) �
   let runtime: LocalRuntime;
   let store: DynamoDbReservationStore;
   let inventoryTable: string;
-  let consume: ((event: BusEvent) => Promise<DeliveryResult>) | undefined;
+  /** The inventory consumer's successful invocations, as the template wires it. */
   const deliveries: DeliveryResult[] = [];
   const orders: Array<{ orderId: string; n: number }> = [];
 
@@ -41,36 +36,15 @@ describe('orders → relay → bus (every event delivered 2-3 times, shuffled) �
     runtime = await startLocalRuntime({
       apiPort: 0,
       dynamoDbPort: 0,
-      tableName: 'orders-flow',
-      subscriptions: [
-        {
-          subscription: inventorySubscription('orders'),
-          target: async (event) => {
-            if (consume === undefined) throw new Error('consumer not ready');
-            deliveries.push(await consume(event));
-          },
-        },
-      ],
+      // Lambda retries a failed asynchronous invocation after about 1 and 2 minutes; offline, sooner.
+      asyncRetryDelaysMs: [100, 200],
+      onInvoke: (outcome) => {
+        if (!outcome.path.includes('/Inventory/Consumer/')) return;
+        if (outcome.ok) deliveries.push(outcome.result as DeliveryResult);
+      },
     });
-    const suffix = randomUUID().slice(0, 8);
-    inventoryTable = `inventory-${suffix}`;
-    const idempotencyTable = `inventory-idempotency-${suffix}`;
-    await createInventoryTables(runtime.dynamoDb.client, {
-      inventory: inventoryTable,
-      idempotency: idempotencyTable,
-    });
-    store = new DynamoDbReservationStore(
-      DynamoDBDocumentClient.from(runtime.dynamoDb.client),
-      inventoryTable,
-    );
-    consume = createInventoryConsumer({
-      store,
-      persistenceStore: new DynamoDBPersistenceLayer({
-        tableName: idempotencyTable,
-        awsSdkV3Client: runtime.dynamoDb.client,
-      }),
-      idempotencyTtlSeconds: 3600,
-    });
+    inventoryTable = runtime.tableName('Inventory/Table');
+    store = new DynamoDbReservationStore(DynamoDBDocumentClient.from(runtime.dynamoDb.client), inventoryTable);
     runtime.eventBus.setFaults({ duplicateDeliveryRate: 1, maxDeliveryCopies: 3, shuffleDeliveryMs: 250 });
   });
   afterAll(async () => {
@@ -114,7 +88,10 @@ describe('orders → relay → bus (every event delivered 2-3 times, shuffled) �
     const stats = runtime.eventBus.stats;
     const firsts = deliveries.filter((d) => !d.duplicate);
     expect(new Set(firsts.map((d) => d.eventId)).size).toBe(events);
-    expect(deliveries.length).toBe(stats.deliveries - stats.targetFailures);
+    // EventBridge hands each copy to Lambda asynchronously; a copy that lost a race with its twin
+    // (idempotency in progress) is retried by Lambda, so every copy ends in one success.
+    await eventually(async () => deliveries.length === stats.deliveries, 45_000);
+    expect(stats.targetFailures).toBe(0);
     expect(deliveries.length).toBeGreaterThanOrEqual(2 * events);
     expect(stats.deadLettered).toBe(0);
 
