@@ -234,8 +234,7 @@ function parseBody<T extends z.ZodType>(
  * function a base64 body (binary media types) or a string (text ones); what it does with invalid
  * UTF-8 under a text media type is not documented, so both shapes are checked:
  * - base64: the bytes go through a strict decoder;
- * - a string: an unpaired surrogate cannot have come from UTF-8 (`bytes`, re-encoded from it,
- *   would have hidden it as U+FFFD).
+ * - a string: refused if it holds an unpaired surrogate, which no UTF-8 decodes to.
  * In both, U+FFFD in the text counts as invalid UTF-8: it is what a lenient decoder on the way
  * (the gateway's, or a client's) leaves for bad bytes, and no valid request contains it, since
  * every string field refuses it (an escaped `\uFFFD` gets that field's 400).
