@@ -10,7 +10,8 @@ import { inventorySubscription } from '../../../lambdas/inventory/subscription';
 import type { Subscription } from '../../../lambdas/outbox/subscription';
 import {
   type BusEvent,
-  type LocalEventBus,
+  FaultSettingsError,
+  LocalEventBus,
   type LocalEventBusOptions,
   startLocalEventBus,
 } from '../../../local/event-bus';
@@ -280,22 +281,81 @@ describe('local EventBridge: fault injection', () => {
     expect(bus.stats.serverErrorCalls).toBe(1);
   });
 
-  it('reads and changes fault settings over HTTP, refusing bad values', async () => {
+  const putFaults = async (bus: LocalEventBus, body: string) => {
+    const response = await fetch(`${bus.endpoint}/faults`, { method: 'PUT', body });
+    return { status: response.status, body: (await response.json()) as Record<string, unknown> };
+  };
+
+  it('reads and changes fault settings over HTTP', async () => {
+    // Prepare
     const bus = await startBus();
-    const put = await fetch(`${bus.endpoint}/faults`, {
-      method: 'PUT',
-      body: JSON.stringify({ entryFailureRate: 0.5 }),
-    });
+
+    // Act
+    const put = await putFaults(bus, JSON.stringify({ entryFailureRate: 0.5, shuffleDeliveryMs: 60_000 }));
+    const read = (await (await fetch(`${bus.endpoint}/faults`)).json()) as Record<string, unknown>;
+
+    // Assess
     expect(put.status).toBe(200);
+    expect(put.body).toEqual(read);
+    expect(read).toMatchObject({ entryFailureRate: 0.5, shuffleDeliveryMs: 60_000, throttleRate: 0 });
     expect(bus.faults.entryFailureRate).toBe(0.5);
-    const bad = await fetch(`${bus.endpoint}/faults`, {
-      method: 'PUT',
-      body: JSON.stringify({ throttleRate: 2 }),
+  });
+
+  it.each([
+    [
+      'an unknown key',
+      { entryFailureRate: 0.5, throttleBurst: 3 },
+      {
+        field: 'throttleBurst',
+        message: expect.stringMatching(/^unknown fault setting "throttleBurst"; the settings are /),
+      },
+    ],
+    [
+      'a rate above 1',
+      { entryFailureRate: 0.5, throttleRate: 2 },
+      { field: 'throttleRate', message: 'throttleRate must be between 0 and 1' },
+    ],
+    [
+      'a delay over a minute',
+      { entryFailureRate: 0.5, shuffleDeliveryMs: 60_001 },
+      { field: 'shuffleDeliveryMs', message: 'shuffleDeliveryMs must be from 0 to 60000 ms' },
+    ],
+    [
+      'a body that is not an object',
+      [{ entryFailureRate: 0.5 }],
+      { message: 'fault settings must be a JSON object of settings' },
+    ],
+  ])('answers 400 for %s, naming it, and changes nothing', async (_case, changes, error) => {
+    // Prepare
+    const bus = await startBus({ faults: { throttleRate: 0.1 } });
+    const before = bus.faults;
+
+    // Act
+    const response = await putFaults(bus, JSON.stringify(changes));
+
+    // Assess
+    expect(response).toEqual({ status: 400, body: error });
+    expect(bus.faults).toEqual(before);
+  });
+
+  it('answers 400 for a body that is not JSON', async () => {
+    const bus = await startBus();
+    expect(await putFaults(bus, '{"throttleRate": ')).toEqual({
+      status: 400,
+      body: { message: 'The body must be a JSON object of fault settings' },
     });
-    expect(bad.status).toBe(400);
-    expect(
-      ((await (await fetch(`${bus.endpoint}/faults`)).json()) as { throttleRate: number }).throttleRate,
-    ).toBe(0);
+  });
+
+  it('refuses bad settings from code too: at start-up and in setFaults', async () => {
+    // Prepare
+    const bus = await startBus();
+
+    // Act + Assess
+    expect(() => new LocalEventBus({ faults: { serverErrorRate: -1 } })).toThrow(
+      new FaultSettingsError('serverErrorRate must be between 0 and 1', 'serverErrorRate'),
+    );
+    expect(() => bus.setFaults({ maxDeliveryCopies: 100 })).toThrow(FaultSettingsError);
+    expect(bus.faults.maxDeliveryCopies).toBe(2);
   });
 });
 
