@@ -48,7 +48,7 @@ export interface OutboxReconcilerProps {
   readonly retentionDays?: number;
   /**
    * Largest PutEvents entry and call in bytes: the relay's setting.
-   * @default 262144 (256 KiB)
+   * @default 1048576 (1 MiB)
    */
   readonly putEventsMaxBytes?: number;
   /**

@@ -12,7 +12,7 @@ import {
 import type { RetentionDays } from 'aws-cdk-lib/aws-logs';
 import { type IQueue, Queue, QueueEncryption } from 'aws-cdk-lib/aws-sqs';
 import { Construct } from 'constructs';
-import { DEFAULT_PUT_EVENTS_LIMITS, KIB, PUTEVENTS_MAX_BYTES_ENV } from '../../lambdas/outbox/limits';
+import { DEFAULT_PUT_EVENTS_LIMITS, MIB, PUTEVENTS_MAX_BYTES_ENV } from '../../lambdas/outbox/limits';
 import { relayFilterPattern } from '../../lambdas/shared/relay-filter';
 import { grantOnTable, grantSendOnly } from './grants';
 import { OutboxFunction } from './outbox-function';
@@ -71,8 +71,10 @@ export interface OutboxRelayProps {
    */
   readonly retentionDays?: number;
   /**
-   * Largest PutEvents entry and call, in bytes. Raise to 1 MiB only where the bus accepts it.
-   * @default 262144 (256 KiB)
+   * Largest PutEvents entry and call (sum of its entries), in bytes. An entry over it is parked
+   * on the poison queue. Lower it (262144, the old limit) for a bus that does not accept 1 MB
+   * events; see lambdas/outbox/limits.ts for the sources.
+   * @default 1048576 (1 MiB)
    */
   readonly putEventsMaxBytes?: number;
   /**
@@ -108,7 +110,7 @@ export interface OutboxRelayProps {
 }
 
 const MAX_BATCH_SIZE = 10_000;
-const MAX_PUT_EVENTS_BYTES = 1024 * KIB;
+const MAX_PUT_EVENTS_BYTES = MIB;
 
 const requireRange = (name: string, value: number, min: number, max: number): void => {
   if (Token.isUnresolved(value)) return;

@@ -166,7 +166,7 @@ describe('OutboxRelay', () => {
           POISON_QUEUE_URL: { Ref: logicalId(stack, relay.poisonQueue) },
           OUTBOX_DELIVERY_TRACKING: 'true',
           OUTBOX_RETENTION_DAYS: '7',
-          PUTEVENTS_MAX_BYTES: '262144',
+          PUTEVENTS_MAX_BYTES: '1048576',
           TABLE_NAME: { Ref: logicalId(stack, table) },
           POWERTOOLS_SERVICE_NAME: 'outbox-relay',
         }),
@@ -226,6 +226,7 @@ describe('OutboxRelay', () => {
     expect(() => build({ parallelizationFactor: 11 })).toThrow(/parallelizationFactor/);
     expect(() => build({ maxBatchingWindow: Duration.minutes(6) })).toThrow(/maxBatchingWindow/);
     expect(() => build({ source: 'aws.orders' })).toThrow(/aws\./);
-    expect(() => build({ putEventsMaxBytes: 2 * 1024 * 1024 })).toThrow(/putEventsMaxBytes/);
+    expect(() => build({ putEventsMaxBytes: 1024 * 1024 + 1 })).toThrow(/putEventsMaxBytes/);
+    expect(() => build({ putEventsMaxBytes: 256 * 1024 })).not.toThrow();
   });
 });
