@@ -1,4 +1,4 @@
-import { z } from 'zod';
+import * as z from 'zod';
 
 /**
  * The orders API's configuration, read from an environment map: `process.env` in Lambda (set by

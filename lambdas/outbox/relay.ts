@@ -1,7 +1,9 @@
 import { MetricUnit } from '@aws-lambda-powertools/metrics';
-import { DynamoDBMarshalled } from '@aws-lambda-powertools/parser/helpers/dynamodb';
+import type { AttributeValue } from '@aws-sdk/client-dynamodb';
 import type { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
+import { unmarshall } from '@aws-sdk/util-dynamodb';
 import type { DynamoDBBatchResponse, DynamoDBRecord, DynamoDBStreamEvent } from 'aws-lambda';
+import * as z from 'zod';
 import { OUTBOX_SK_PREFIX, orderIdFromPk } from '../shared/keys';
 import { MetricName } from '../shared/metric-names';
 import { invalidOutboxItemReason, type OutboxItem, outboxItemSchema } from '../shared/outbox-event';
@@ -32,7 +34,22 @@ export interface RelayDeps {
 /** Error code of a stream record that is an outbox INSERT but not a valid outbox item. */
 export const MALFORMED_ITEM = 'MalformedItem';
 
-const outboxImageSchema = DynamoDBMarshalled(outboxItemSchema);
+/**
+ * A stream image (DynamoDB JSON) unmarshalled, then checked as an outbox item. The SDK's
+ * unmarshall turns numbers beyond 2^53 into BigInt, as Powertools' DynamoDBMarshalled does; the
+ * latter is not used because it imports zod as `{ z }`, which bundles all of zod (~440 KB).
+ */
+const outboxImageSchema = z
+  .record(z.string(), z.custom<AttributeValue>())
+  .transform((image, ctx) => {
+    try {
+      return unmarshall(image);
+    } catch {
+      ctx.addIssue({ code: 'custom', message: 'Could not unmarshall DynamoDB stream record' });
+      return z.NEVER;
+    }
+  })
+  .pipe(outboxItemSchema);
 
 interface Candidate {
   readonly index: number;

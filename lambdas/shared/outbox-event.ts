@@ -1,4 +1,4 @@
-import { z } from 'zod';
+import * as z from 'zod';
 
 /**
  * The event contract. `OutboxItem` is what the write path stores next to the order; the relay

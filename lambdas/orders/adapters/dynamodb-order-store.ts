@@ -6,7 +6,7 @@ import {
   type TransactWriteCommandInput,
 } from '@aws-sdk/lib-dynamodb';
 import { unmarshall } from '@aws-sdk/util-dynamodb';
-import { z } from 'zod';
+import * as z from 'zod';
 import { orderKey, outboxKey, pendingShardFor } from '../../shared/keys';
 import { type OutboxItem, orderLineSchema, outboxItemSchema } from '../../shared/outbox-event';
 import { ordersTable } from '../../shared/table-definition';

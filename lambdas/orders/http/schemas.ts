@@ -1,4 +1,4 @@
-import { z } from 'zod';
+import * as z from 'zod';
 import { isCurrency } from '../domain/currency';
 
 /** Request limits. The 64 KiB body limit is enforced by the handler, in Lambda and offline alike. */
