@@ -1,10 +1,10 @@
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { App, RemovalPolicy, Stack } from 'aws-cdk-lib';
 import { Template } from 'aws-cdk-lib/assertions';
 import { PolicyStatement } from 'aws-cdk-lib/aws-iam';
-import { Tracing } from 'aws-cdk-lib/aws-lambda';
+import { type CfnFunction, Tracing } from 'aws-cdk-lib/aws-lambda';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { readStageConfig } from '../../lib/config';
 import { OutboxFunction, type OutboxFunctionProps } from '../../lib/constructs/outbox-function';
@@ -71,6 +71,25 @@ const grantsOf = (
 };
 
 describe('OutboxFunction', () => {
+  it('bundles lean: zod tree-shaken, source maps without the sources', () => {
+    // Prepare: a real esbuild run, as cdk synth does it.
+    const outdir = mkdtempSync(join(tmpdir(), 'outbox-function-'));
+    outdirs.push(outdir);
+    const stack = new Stack(new App({ outdir }), 'BundleTest');
+    // Act
+    const fn = new OutboxFunction(stack, 'Relay', {
+      entry: 'lambdas/outbox/relay-handler.ts',
+      serviceName: 'probe',
+    });
+    // Assess
+    const { s3Key } = stack.resolve((fn.node.defaultChild as CfnFunction).code) as { s3Key: string };
+    const bundle = join(outdir, `asset.${s3Key.replace(/\.zip$/, '')}`, 'index.mjs');
+    // All of zod (every locale, ~440 KB) would take the bundle past 600 KB.
+    expect(statSync(bundle).size).toBeLessThan(400 * 1024);
+    const map = JSON.parse(readFileSync(`${bundle}.map`, 'utf8')) as { sourcesContent?: unknown };
+    expect(map.sourcesContent).toBeUndefined();
+  }, 60_000);
+
   it('runs on its own role, without a managed policy: its own log group and X-Ray, nothing else', () => {
     // Prepare
     const { stack, fn } = build();
