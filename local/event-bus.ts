@@ -21,7 +21,7 @@ import { closeServer, configuredPort, listen, RequestBodyTooLargeError, readBody
  * - 1 to 10 entries per call, else the whole call fails with ValidationException; the sum of
  *   entry sizes (computed as EventBridge does, lambdas/outbox/entry-size.ts) over the limit fails
  *   the whole call with ValidationException "Total size of the entries in the request is over
- *   the limit." (the 256 KB limit is shared with the relay: lambdas/outbox/limits.ts).
+ *   the limit." (the 1 MiB limit is shared with the relay: lambdas/outbox/limits.ts).
  * - Per-entry errors with FailedEntryCount and results in request order: a missing Source,
  *   DetailType or Detail is InvalidArgument; Detail that is not a JSON object is MalformedDetail;
  *   an `aws.` source is NotAuthorizedForSourceException; a DetailType over 128 characters is
@@ -145,7 +145,7 @@ export interface LocalEventBusOptions {
   readonly account?: string;
   /** Only this bus exists (by name or ARN); unset accepts every bus name. @default undefined */
   readonly eventBusName?: string;
-  /** @default DEFAULT_PUT_EVENTS_LIMITS (10 entries, 256 KB per call, DetailType 128 characters) */
+  /** @default DEFAULT_PUT_EVENTS_LIMITS (10 entries, 1 MiB per call, DetailType 128 characters) */
   readonly limits?: Partial<
     Pick<PutEventsLimits, 'maxEntriesPerCall' | 'maxCallBytes' | 'maxDetailTypeLength'>
   >;

@@ -56,7 +56,7 @@ export interface OutboxReconcilerProps extends ReconcilerScheduleProps {
   readonly source: string;
   /** Days a republished item is kept before TTL deletes it: the relay's retention. @default 7 */
   readonly retentionDays?: number;
-  /** Largest PutEvents entry and call in bytes: the relay's setting. @default 262144 (256 KiB) */
+  /** Largest PutEvents entry and call in bytes: the relay's setting. @default 1048576 (1 MiB) */
   readonly putEventsMaxBytes?: number;
   /** Powertools service name. @default 'outbox-reconciler' */
   readonly serviceName?: string;

@@ -76,8 +76,10 @@ export interface OutboxRelayProps extends RelayMappingProps {
    */
   readonly retentionDays?: number;
   /**
-   * Largest PutEvents entry and call, in bytes. Raise to 1 MiB only where the bus accepts it.
-   * @default 262144 (256 KiB)
+   * Largest PutEvents entry and call (sum of its entries), in bytes. An entry over it is parked
+   * on the poison queue. Lower it (262144, the old limit) for a bus that does not accept 1 MB
+   * events; see lambdas/outbox/limits.ts for the sources.
+   * @default 1048576 (1 MiB)
    */
   readonly putEventsMaxBytes?: number;
   /**

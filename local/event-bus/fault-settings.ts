@@ -1,4 +1,4 @@
-import { z } from 'zod';
+import * as z from 'zod';
 
 /*
  * The local bus's fault injection settings: one zod schema checks them wherever they come from

@@ -118,9 +118,9 @@ describe('local EventBridge: PutEvents over the wire protocol', () => {
     expect(bus.stats.rejectedCalls).toBe(1);
   });
 
-  it('rejects a call whose entries add up to more than 256 KB', async () => {
+  it('rejects a call whose entries add up to more than 1 MiB', async () => {
     const bus = await startBus();
-    const half = JSON.stringify({ pad: 'x'.repeat(130 * 1024) });
+    const half = JSON.stringify({ pad: 'x'.repeat(520 * 1024) });
     const error = await errorOf(
       sdkClient(bus).send(
         new PutEventsCommand({ Entries: [entry({ Detail: half }), entry({ Detail: half })] }),
@@ -131,10 +131,10 @@ describe('local EventBridge: PutEvents over the wire protocol', () => {
   });
 
   it('accepts a call exactly at the size limit, counted as EventBridge counts entries', async () => {
-    // Prepare: Source "orders" (6) + DetailType "OrderPlaced" (11) + Detail bytes = 256 KiB.
+    // Prepare: Source "orders" (6) + DetailType "OrderPlaced" (11) + Detail bytes = 1 MiB.
     const bus = await startBus();
-    const detail = JSON.stringify({ pad: 'x'.repeat(256 * 1024 - 17 - 10) });
-    expect(Buffer.byteLength(detail) + 17).toBe(256 * 1024);
+    const detail = JSON.stringify({ pad: 'x'.repeat(1024 * 1024 - 17 - 10) });
+    expect(Buffer.byteLength(detail) + 17).toBe(1024 * 1024);
     // Act
     const result = await sdkClient(bus).send(new PutEventsCommand({ Entries: [entry({ Detail: detail })] }));
     // Assess
