@@ -1,6 +1,9 @@
-import { readFileSync } from 'node:fs';
+import { spawnSync } from 'node:child_process';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { RetentionDays } from 'aws-cdk-lib/aws-logs';
-import { describe, expect, it } from 'vitest';
+import { afterAll, describe, expect, it } from 'vitest';
 import { CONTEXT_KEYS, InvalidContextError, readStageConfig } from '../../lib/config';
 
 const read = (context: Record<string, unknown>) => readStageConfig((key) => context[key]);
@@ -138,6 +141,40 @@ describe('readStageConfig', () => {
     const contextKeys = documented.filter((key) => !/^[A-Z_]+$/.test(key ?? ''));
 
     expect([...contextKeys].sort()).toEqual([...CONTEXT_KEYS].sort());
+  });
+});
+
+describe('the CDK app (bin/app.ts) with bad context', () => {
+  // Where a synth would write, were the check to let the app through.
+  const outdir = mkdtempSync(join(tmpdir(), 'outbox-config-'));
+  afterAll(() => rmSync(outdir, { recursive: true, force: true }));
+
+  /** The app as `cdk synth` runs it: the CLI passes `-c` values in CDK_CONTEXT_JSON. */
+  const synth = (context: Record<string, string>) =>
+    spawnSync(process.execPath, ['--import', 'tsx', 'bin/app.ts'], {
+      encoding: 'utf8',
+      env: {
+        ...process.env,
+        CDK_CONTEXT_JSON: JSON.stringify({ ...context, 'aws:cdk:bundling-stacks': [] }),
+        CDK_OUTDIR: outdir,
+      },
+      timeout: 60_000,
+    });
+
+  it.each([
+    [
+      { outboxRetentionDays: '0' },
+      'Invalid CDK context: outboxRetentionDays must be a whole number from 1 to 3650 (got 0)',
+    ],
+    [{ retentionDays: '0' }, 'Unknown CDK context key: retentionDays (did you mean'],
+  ])('-c %o: one line on stderr, no stack trace, exit status 1', (context, message) => {
+    const { status, stderr } = synth(context);
+
+    expect(status).toBe(1);
+    expect(stderr.trim().split('\n')).toHaveLength(1);
+    expect(stderr).toContain(message);
+    expect(stderr).not.toMatch(/^\s+at /m);
+    expect(stderr).not.toMatch(/\bError:/);
   });
 });
 
