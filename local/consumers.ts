@@ -16,6 +16,8 @@ import { OutboxPublisher } from '../lambdas/outbox/publisher';
 import { PendingOutbox } from '../lambdas/reconciler/pending-outbox';
 import { type ReconcileReport, reconcile } from '../lambdas/reconciler/reconcile';
 import { reconcilerSettingsFromEnv } from '../lambdas/reconciler/wiring';
+import { loggerFor } from '../lambdas/shared/powertools';
+import { ServiceName } from '../lambdas/shared/service-names';
 import { inventorySubscription, type Subscription } from '../lambdas/shared/subscriptions';
 import { LocalQueue, localClientConfig } from './clients';
 import type { DynamoDbLocal } from './dynamodb';
@@ -73,6 +75,7 @@ export const startLocalInventory = async (options: LocalInventoryOptions): Promi
     DynamoDBDocumentClient.from(options.dynamoDb.client),
     tables.inventory,
   );
+  const subscription = inventorySubscription(options.eventSource ?? 'orders');
   const consume = createInventoryConsumer({
     store,
     persistenceStore: new DynamoDBPersistenceLayer({
@@ -80,14 +83,13 @@ export const startLocalInventory = async (options: LocalInventoryOptions): Promi
       awsSdkV3Client: options.dynamoDb.client,
     }),
     idempotencyTtlSeconds: options.idempotencyTtlSeconds ?? 3 * 24 * 60 * 60,
+    // A consumer's service is its subscription's name, as the IdempotentConsumer construct sets it.
+    logger: loggerFor(subscription.name),
   });
-  options.eventBus.subscribe(
-    inventorySubscription(options.eventSource ?? 'orders'),
-    async (event: BusEvent) => {
-      const result = await consume(event);
-      options.onResult?.(result);
-    },
-  );
+  options.eventBus.subscribe(subscription, async (event: BusEvent) => {
+    const result = await consume(event);
+    options.onResult?.(result);
+  });
   return { store, tables };
 };
 
@@ -110,14 +112,14 @@ export interface LocalReconciler {
   stop(): Promise<void>;
 }
 
-const quietLogger = { info: () => undefined, warn: () => undefined, error: () => undefined };
-
 /** The reconciler on a timer, with the deployed function's settings and the relay's publisher. */
 export const startLocalReconciler = (options: LocalReconcilerOptions): LocalReconciler => {
   const { env } = options;
   const eventBridge = new EventBridgeClient(localClientConfig(options.eventBridgeEndpoint));
   const doc = DynamoDBDocumentClient.from(options.dynamoDb.client);
   const quietMetrics = { addMetric: () => undefined };
+  // Its log lines go where the deployed function's go, under its service name: a parked event says why.
+  const logger = loggerFor(ServiceName.OutboxReconciler);
   const deps = {
     pending: new PendingOutbox(doc, options.tableName),
     publisher: new OutboxPublisher({
@@ -126,14 +128,14 @@ export const startLocalReconciler = (options: LocalReconcilerOptions): LocalReco
       source: env.EVENT_SOURCE || 'orders',
       limits: limitsFromEnv(env),
       metrics: quietMetrics,
-      logger: quietLogger,
+      logger,
     }),
     poisonQueue: options.poisonQueue,
     doc,
     tableName: options.tableName,
     settings: reconcilerSettingsFromEnv(env),
     metrics: quietMetrics,
-    logger: quietLogger,
+    logger,
   };
   let running: Promise<ReconcileReport> | undefined;
   const runOnce = (): Promise<ReconcileReport> => {

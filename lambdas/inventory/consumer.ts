@@ -1,6 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import { IdempotencyConfig, makeIdempotent } from '@aws-lambda-powertools/idempotency';
 import type { BasePersistenceLayer } from '@aws-lambda-powertools/idempotency/persistence';
+import type { Logger } from '@aws-lambda-powertools/logger';
 import { MetricUnit } from '@aws-lambda-powertools/metrics';
 import type { Context } from 'aws-lambda';
 import { MetricName } from '../shared/metric-names';
@@ -26,6 +27,8 @@ export interface InventoryConsumerDeps {
    * @default 10000
    */
   readonly standaloneTimeoutMs?: number;
+  /** @default the function's logger (POWERTOOLS_SERVICE_NAME) */
+  readonly logger?: Logger;
 }
 
 /** The outcome of one delivery; `duplicate` when it was a redelivery of a processed event. */
@@ -44,6 +47,7 @@ export const IDEMPOTENCY_KEY_PREFIX = 'inventory';
  * duplicates. The deployed handler wraps it with middy; the offline runtime calls it directly.
  */
 export const createInventoryConsumer = (deps: InventoryConsumerDeps) => {
+  const log = deps.logger ?? logger;
   const config = new IdempotencyConfig({
     // EventBridge gives every PutEvents a new envelope id; the outbox's eventId never changes.
     eventKeyJmesPath: 'detail.eventId',
@@ -73,28 +77,28 @@ export const createInventoryConsumer = (deps: InventoryConsumerDeps) => {
 
   return async (input: unknown, context?: Context): Promise<DeliveryResult> => {
     config.registerLambdaContext(context ?? standaloneContext(deps.standaloneTimeoutMs ?? 10_000));
-    logger.removeKeys(['eventId', 'orderId']);
+    log.removeKeys(['eventId', 'orderId']);
     let result: DeliveryResult;
     try {
       const event = parseDelivery(input);
-      logger.appendKeys({ eventId: event.eventId, orderId: event.orderId });
+      log.appendKeys({ eventId: event.eventId, orderId: event.orderId });
       // The delivery as received is what idempotency hashes: its key and its validated body.
       result = await applyOnce(input, event);
     } catch (error) {
-      throw logFailure(error);
+      throw logFailure(log, error);
     }
     // Always emitted, 0 for a first delivery, so the metric's sample count is the delivery count.
     metrics.addMetric(MetricName.DuplicateDeliveriesSkipped, MetricUnit.Count, result.duplicate ? 1 : 0);
     if (result.duplicate) {
-      logger.info('duplicate delivery skipped', { outcome: result.outcome, sequence: result.sequence });
+      log.info('duplicate delivery skipped', { outcome: result.outcome, sequence: result.sequence });
     } else if (result.outcome === 'rejected' || result.outcome === 'stale') {
-      logger.warn(`event ${result.outcome}`, {
+      log.warn(`event ${result.outcome}`, {
         outcome: result.outcome,
         sequence: result.sequence,
         reason: result.reason,
       });
     } else {
-      logger.info(`stock ${result.outcome}`, { outcome: result.outcome, sequence: result.sequence });
+      log.info(`stock ${result.outcome}`, { outcome: result.outcome, sequence: result.sequence });
     }
     return result;
   };
@@ -124,17 +128,17 @@ const standaloneContext = (timeoutMs: number): Context => {
  * asynchronous invocation and then hands the event to the on-failure destination, so nothing
  * is dropped without a trace.
  */
-const logFailure = (error: unknown): unknown => {
+const logFailure = (log: Logger, error: unknown): unknown => {
   if (error instanceof InvalidEventError) {
-    logger.error('invalid event rejected', { ...(error.eventId ? { eventId: error.eventId } : {}), error });
+    log.error('invalid event rejected', { ...(error.eventId ? { eventId: error.eventId } : {}), error });
   } else if (error instanceof Error && error.name === 'IdempotencyValidationError') {
-    logger.error('eventId reused with a different body', { error });
+    log.error('eventId reused with a different body', { error });
   } else if (error instanceof Error && error.name === 'IdempotencyAlreadyInProgressError') {
-    logger.info('same event in progress in another invocation; retrying later', { error });
+    log.info('same event in progress in another invocation; retrying later', { error });
   } else if (error instanceof UnexpectedEventError) {
-    logger.error('event does not fit the order history', { error });
+    log.error('event does not fit the order history', { error });
   } else {
-    logger.error('event processing failed', { error });
+    log.error('event processing failed', { error });
   }
   return error;
 };

@@ -15,6 +15,7 @@ import type { ITable } from 'aws-cdk-lib/aws-dynamodb';
 import { LogGroup, RetentionDays } from 'aws-cdk-lib/aws-logs';
 import { Construct } from 'constructs';
 import { ordersRoutes } from '../../lambdas/orders/http/routes';
+import { ServiceName } from '../../lambdas/shared/service-names';
 import { grantOnTable } from './grants';
 import { OutboxFunction } from './outbox-function';
 
@@ -107,7 +108,7 @@ export class OrdersApi extends Construct {
   public readonly handler: OutboxFunction;
   public readonly accessLogs: LogGroup;
   /** Powertools service name of the function: the `service` dimension of its metrics. */
-  public readonly serviceName = 'orders-api';
+  public readonly serviceName = ServiceName.OrdersApi;
   /** The stage's invoke URL, ending in `/`. */
   public readonly url: string;
 

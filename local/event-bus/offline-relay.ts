@@ -6,7 +6,9 @@ import { limitsFromEnv } from '../../lambdas/outbox/limits';
 import type { PoisonQueue, PoisonRecord, PoisonSendResult } from '../../lambdas/outbox/poison-queue';
 import { OutboxPublisher } from '../../lambdas/outbox/publisher';
 import { createRelayHandler } from '../../lambdas/outbox/relay';
+import { loggerFor } from '../../lambdas/shared/powertools';
 import { relayFilterPattern } from '../../lambdas/shared/relay-filter';
+import { ServiceName } from '../../lambdas/shared/service-names';
 import { LOCAL_REGION, localClientConfig } from '../clients';
 import type { DynamoDbLocal } from '../dynamodb';
 import {
@@ -96,11 +98,13 @@ export const startOfflineRelay = async (options: OfflineRelayOptions): Promise<O
   const region = env.AWS_REGION || LOCAL_REGION;
 
   const eventBridge = new EventBridgeClient(localClientConfig(options.eventBridgeEndpoint, region));
+  const relayLogger = loggerFor(ServiceName.OutboxRelay);
   const publisher = new OutboxPublisher({
     eventBridge,
     eventBusName: env.EVENT_BUS_NAME || 'orders',
     source: env.EVENT_SOURCE || 'orders',
     limits: limitsFromEnv(env),
+    logger: relayLogger,
   });
   const poisonRecords: PoisonRecord[] = [];
   const poisonQueue = options.poisonQueue ?? {
@@ -112,6 +116,7 @@ export const startOfflineRelay = async (options: OfflineRelayOptions): Promise<O
   const handler = createRelayHandler({
     publisher,
     poisonQueue,
+    logger: relayLogger,
     tracking: config.deliveryTracking
       ? {
           enabled: true,
