@@ -8,6 +8,7 @@ import type { IQueue } from 'aws-cdk-lib/aws-sqs';
 import { Construct } from 'constructs';
 import type { OutboxLayout } from '../../lambdas/outbox/layout';
 import { DEFAULT_PUT_EVENTS_LIMITS } from '../../lambdas/outbox/limits';
+import { OutboxServiceName } from '../../lambdas/outbox/service-names';
 import { reconcilerSettings } from '../../lambdas/outbox/settings';
 import { contractEnv } from './contract';
 import { type FunctionDefaults, PowertoolsFunction } from './function';
@@ -106,7 +107,7 @@ export class OutboxReconciler extends Construct {
       maxItemsPerRun: props.maxItemsPerRun ?? 5000,
     });
 
-    this.serviceName = props.serviceName ?? 'outbox-reconciler';
+    this.serviceName = props.serviceName ?? OutboxServiceName.Reconciler;
     this.function = new PowertoolsFunction(this, 'Function', {
       ...props.functionDefaults,
       entry: RECONCILER_ENTRY,

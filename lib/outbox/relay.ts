@@ -13,6 +13,7 @@ import { type IQueue, Queue, QueueEncryption } from 'aws-cdk-lib/aws-sqs';
 import { Construct } from 'constructs';
 import { type OutboxLayout, relayFilterPattern } from '../../lambdas/outbox/layout';
 import { DEFAULT_PUT_EVENTS_LIMITS } from '../../lambdas/outbox/limits';
+import { OutboxServiceName } from '../../lambdas/outbox/service-names';
 import { relaySettings } from '../../lambdas/outbox/settings';
 import { contractEnv } from './contract';
 import { type FunctionDefaults, PowertoolsFunction } from './function';
@@ -224,7 +225,7 @@ export class OutboxRelay extends Construct {
       retentionDays: props.retentionDays ?? 7,
     });
 
-    this.serviceName = props.serviceName ?? 'outbox-relay';
+    this.serviceName = props.serviceName ?? OutboxServiceName.Relay;
     this.function = new PowertoolsFunction(this, 'Function', {
       ...props.functionDefaults,
       entry: RELAY_ENTRY,

@@ -1,3 +1,4 @@
+import { readFileSync } from 'node:fs';
 import {
   EventBridgeClient,
   type EventBridgeClientConfig,
@@ -6,7 +7,9 @@ import {
   type PutEventsRequestEntry,
 } from '@aws-sdk/client-eventbridge';
 import { afterEach, describe, expect, it, vi } from 'vitest';
+import * as z from 'zod';
 import { inventorySubscription } from '../../../lambdas/inventory/subscription';
+import { eventEnvelopeSchema } from '../../../lambdas/outbox/envelope';
 import type { Subscription } from '../../../lambdas/outbox/subscription';
 import {
   type BusEvent,
@@ -485,4 +488,61 @@ describe('local EventBridge: inspection endpoints', () => {
     expect(bus.stats.eventsAccepted).toBe(0);
     expect((await fetch(`${bus.endpoint}/nope`)).status).toBe(404);
   });
+
+  it('answers GET /events in the shape docs/offline.md shows', async () => {
+    // Prepare: the documented example, and the same event put on a live bus
+    const [documented] = z.array(acceptedEventSchema).parse(documentedEvents());
+    if (documented === undefined) throw new Error('docs/offline.md shows no event');
+    const bus = await startBus();
+    await sdkClient(bus).send(
+      new PutEventsCommand({
+        Entries: [
+          {
+            Source: documented.event.source,
+            DetailType: documented.event['detail-type'],
+            Detail: JSON.stringify(documented.event.detail),
+            EventBusName: documented.eventBusName,
+          },
+        ],
+      }),
+    );
+
+    // Act
+    const served = await (await fetch(`${bus.endpoint}/events`)).json();
+
+    // Assess: same keys at every level, same content where it is not per-call
+    const [actual] = z.array(acceptedEventSchema).parse(served);
+    expect(actual).toMatchObject({
+      eventBusName: documented.eventBusName,
+      event: { source: documented.event.source, detail: documented.event.detail },
+    });
+  });
 });
+
+/** What `GET /events` answers for each accepted entry; strict, so an undocumented key fails. */
+const acceptedEventSchema = z.strictObject({
+  event: z.strictObject({
+    version: z.literal('0'),
+    id: z.uuid(),
+    'detail-type': z.string(),
+    source: z.string(),
+    account: z.string().regex(/^\d{12}$/),
+    time: z.iso.datetime(),
+    region: z.string(),
+    resources: z.array(z.string()),
+    // The outbox's envelope: the documented detail is an event the relay could have published.
+    detail: eventEnvelopeSchema,
+  }),
+  eventBusName: z.string(),
+  receivedAt: z.iso.datetime(),
+  traceHeader: z.string().optional(),
+});
+
+/** The json block of docs/offline.md that follows its description of `GET /events`. */
+const documentedEvents = (): unknown => {
+  const docs = readFileSync(new URL('../../../docs/offline.md', import.meta.url), 'utf8');
+  const from = docs.indexOf('`GET /events` answers an array');
+  const block = /```json\n([\s\S]*?)\n```/.exec(docs.slice(from));
+  if (from < 0 || block?.[1] === undefined) throw new Error('docs/offline.md has no GET /events example');
+  return JSON.parse(block[1]);
+};
