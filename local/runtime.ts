@@ -98,7 +98,7 @@ export interface LocalOutboxOptions {
   readonly deliveryTracking?: boolean;
   /** @default 7 */
   readonly retentionDays?: number;
-  /** @default 262144 */
+  /** @default 1048576 (DEFAULT_PUT_EVENTS_LIMITS) */
   readonly putEventsMaxBytes?: number;
   /** @default 900 */
   readonly reconcilerThresholdSeconds?: number;

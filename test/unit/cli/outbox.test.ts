@@ -22,7 +22,7 @@ describe('npm run outbox', { timeout: 60_000 }, () => {
     expect(help.status).toBe(0);
     expect(help.stdout).toContain('Usage: npm run outbox -- <command> [options]');
     expect(unknown.status).toBe(2);
-    expect(unknown.stderr.trim()).toBe('outbox: Unknown command "purge"');
+    expect(unknown.stderr.trim()).toBe('outbox: Unknown command "purge": use status or redrive (see --help)');
   });
 
   it('says what to check when the local runtime is not running', () => {
@@ -35,5 +35,8 @@ describe('npm run outbox', { timeout: 60_000 }, () => {
       /^outbox: Cannot reach the outbox at local runtime \(DynamoDB http:\/\/127\.0\.0\.1:9/,
     );
     expect(stderr).toContain('Is `npm start` running?');
+    // The process's own exit path: one line, no stack frames.
+    expect(stderr.trim().split('\n')).toHaveLength(1);
+    expect(stderr).not.toMatch(/^\s+at /m);
   });
 });
