@@ -25,7 +25,7 @@ export const checkJava = (): void => {
   if (result.error || result.status !== 0) {
     throw new Error(
       `Java ${MIN_JAVA_MAJOR}+ is required to run DynamoDB Local, and no "java" was found on the PATH. ` +
-        'Install a JDK (for example "apt-get install openjdk-17-jdk-headless") and try again.',
+        'Install a JDK or JRE (for example "apt-get install openjdk-17-jre-headless") and try again.',
     );
   }
   const match = /version "(\d+)(?:\.(\d+))?/.exec(result.stderr);
