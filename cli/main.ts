@@ -1,4 +1,5 @@
 import { inspect, parseArgs } from 'node:util';
+import { diagnoseLocal, isConnectionFailure } from './local-health';
 import { formatRedrive, redrive } from './redrive';
 import { formatStatus, outboxStatus } from './status';
 import { type OutboxTarget, resolveTarget, UsageError, unreachable } from './target';
@@ -120,16 +121,17 @@ const run = async (
     out.log(options.json ? JSON.stringify(report, null, 2) : formatRedrive(report, options.dryRun));
     return report.left > 0 && !options.dryRun ? 1 : 0;
   } catch (error) {
-    throw explain(error, target);
+    throw await explain(error, target);
   }
 };
 
 /** The SDK's errors, in terms of what the operator should check. */
-const explain = (error: unknown, target: OutboxTarget): unknown => {
+const explain = async (error: unknown, target: OutboxTarget): Promise<unknown> => {
   if (!(error instanceof Error) || error instanceof UsageError) return error;
-  const code = (error as { code?: string }).code;
-  if (code === 'ECONNREFUSED' || error.name === 'TimeoutError' || /ECONNREFUSED/.test(error.message))
-    return unreachable('the outbox', target.description, error);
+  if (isConnectionFailure(error))
+    return target.localEndpoints
+      ? diagnoseLocal(target.localEndpoints, error)
+      : unreachable('the outbox', target.description, error);
   if (error.name === 'ResourceNotFoundException')
     return new UsageError(
       `Table ${target.tableName} not found in ${target.description}. ` +
