@@ -68,6 +68,11 @@ export const USAGE = `Usage: npm run bench [-- --quick] [-- --out <dir>]
   --out <dir>  where to write the results (default bench/results)
   --help       this text`;
 
+/** A bad command line: printed as its message and the usage, without a stack trace. */
+export class BenchUsageError extends Error {
+  override readonly name = 'BenchUsageError';
+}
+
 export const parseArgs = (argv: readonly string[], defaultOutDir: string): BenchArgs => {
   let profile = FULL;
   let outDir = defaultOutDir;
@@ -78,10 +83,10 @@ export const parseArgs = (argv: readonly string[], defaultOutDir: string): Bench
     else if (arg === '--help' || arg === '-h') help = true;
     else if (arg === '--out') {
       const value = argv[++i];
-      if (!value || value.startsWith('--')) throw new Error('--out needs a directory');
+      if (!value || value.startsWith('--')) throw new BenchUsageError('--out needs a directory');
       outDir = value;
     } else if (arg?.startsWith('--out=')) outDir = arg.slice('--out='.length);
-    else throw new Error(`Unknown argument: ${arg}\n\n${USAGE}`);
+    else throw new BenchUsageError(`Unknown argument: ${arg}`);
   }
   return { profile, outDir, help };
 };

@@ -1,7 +1,7 @@
 import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { parseArgs, resultFiles, USAGE } from './args';
+import { BenchUsageError, parseArgs, resultFiles, USAGE } from './args';
 import { lagChartSvg } from './chart';
 import { measureColdStart } from './cold-start';
 import { type CostInputs, costPerMillionOrders, designsFromInputs } from './cost-model';
@@ -46,8 +46,20 @@ const TRACKED_TABLE = 'bench-tracked';
 const EVENT_BUS_NAME = 'bench-bus';
 const POISON_QUEUE_URL = `${UNREACHABLE}/000000000000/bench-poison`;
 
+/** The command line, or undefined after saying what is wrong with it. */
+const readArgs = (): ReturnType<typeof parseArgs> | undefined => {
+  try {
+    return parseArgs(process.argv.slice(2), join(projectRoot, 'bench', 'results'));
+  } catch (error) {
+    if (!(error instanceof BenchUsageError)) throw error;
+    process.stderr.write(`bench: ${error.message}\n\n${USAGE}\n`);
+    return undefined;
+  }
+};
+
 const main = async (): Promise<number> => {
-  const args = parseArgs(process.argv.slice(2), join(projectRoot, 'bench', 'results'));
+  const args = readArgs();
+  if (args === undefined) return 2;
   if (args.help) {
     process.stdout.write(`${USAGE}\n`);
     return 0;

@@ -9,6 +9,7 @@ import { z } from 'zod';
 import { ordersOutboxLayout } from '../lambdas/orders/table';
 import { type OutboxLayout, outboxLayoutSchema } from '../lambdas/outbox/layout';
 import { LOCAL_REGION, LocalQueue, localClientConfig } from '../local/clients';
+import type { LocalEndpoints } from './local-health';
 
 /** Names of the stack outputs the CLI reads (see lib/orders-stack.ts). */
 export const StackOutput = {
@@ -43,6 +44,8 @@ export interface OutboxTarget {
   readonly queues: readonly QueueRef[];
   /** What could not be found, for the operator to read with the results. */
   readonly notes: readonly string[];
+  /** Set for the offline runtime: where its endpoints are, to tell what is down. */
+  readonly localEndpoints?: LocalEndpoints;
   destroy(): void;
 }
 
@@ -125,14 +128,19 @@ const localTarget = async (
   options: TargetOptions,
   env: Readonly<Record<string, string | undefined>>,
 ): Promise<OutboxTarget> => {
-  const endpoints = {
+  const endpoints: LocalEndpoints = {
     dynamodb: env.DYNAMODB_ENDPOINT || `http://127.0.0.1:${env.DYNAMODB_PORT || 8000}`,
     eventbridge: env.EVENTBRIDGE_ENDPOINT || `http://127.0.0.1:${env.EVENTBRIDGE_PORT || 4010}`,
     sqs: env.SQS_ENDPOINT || `http://127.0.0.1:${env.SQS_PORT || 9324}`,
   };
   const region = options.region ?? LOCAL_REGION;
-  // One attempt: a runtime that is not running should say so at once, not after retries.
-  const dynamodb = new DynamoDBClient({ ...localClientConfig(endpoints.dynamodb, region), maxAttempts: 1 });
+  // One attempt: a runtime that is not running should say so at once, not after retries. A
+  // DynamoDB Local that accepts connections but never answers (a stopped JVM) times out.
+  const dynamodb = new DynamoDBClient({
+    ...localClientConfig(endpoints.dynamodb, region),
+    maxAttempts: 1,
+    requestHandler: { connectionTimeout: 2000, requestTimeout: 10_000 },
+  });
   const eventBridge = new EventBridgeClient({
     ...localClientConfig(endpoints.eventbridge, region),
     maxAttempts: 1,
@@ -167,6 +175,7 @@ const localTarget = async (
     ...(poison ? { poisonQueueUrl: poison } : {}),
     queues,
     notes,
+    localEndpoints: endpoints,
     destroy: () => {
       dynamodb.destroy();
       eventBridge.destroy();

@@ -4,7 +4,10 @@
  * and the tests, so they all find the same things.
  */
 
-/** The local endpoints accept any credentials; fixed ones keep the SDK from looking for real ones. */
+/**
+ * The local endpoints accept any credentials (DynamoDB Local runs with -sharedDb, and wants only
+ * letters and digits in the access key id); fixed ones keep the SDK from looking for real ones.
+ */
 export const LOCAL_CREDENTIALS = { accessKeyId: 'local', secretAccessKey: 'local' } as const;
 
 export const LOCAL_REGION = 'us-east-1';

@@ -12,7 +12,9 @@ import { DynamoDbReservationStore } from '../lambdas/inventory/reservation-store
 import { inventorySubscription } from '../lambdas/inventory/subscription';
 import { buildInventoryHandler } from '../lambdas/inventory/wiring';
 import { PoisonQueue } from '../lambdas/outbox/poison-queue';
+import { loggerFor } from '../lambdas/outbox/powertools';
 import type { ReconcileReport } from '../lambdas/outbox/reconciler';
+import { OutboxServiceName } from '../lambdas/outbox/service-names';
 import type { ReconcilerSettings } from '../lambdas/outbox/settings';
 import type { Subscription } from '../lambdas/outbox/subscription';
 import { buildReconcilerHandler } from '../lambdas/outbox/wiring';
@@ -69,6 +71,7 @@ export interface LocalInventory {
 export const startLocalInventory = async (options: LocalInventoryOptions): Promise<LocalInventory> => {
   const tables = options.tables ?? { inventory: 'inventory', idempotency: 'inventory-idempotency' };
   await createInventoryTables(options.dynamoDb.client, tables);
+  const subscription = inventorySubscription(options.eventSource ?? 'orders');
   const consume = buildInventoryHandler({
     settings: {
       inventoryTableName: tables.inventory,
@@ -78,14 +81,13 @@ export const startLocalInventory = async (options: LocalInventoryOptions): Promi
       },
     },
     clients: { dynamoDb: options.dynamoDb.client },
+    // A consumer's service is its subscription's name, as the OutboxConsumer construct sets it.
+    logger: loggerFor(subscription.name),
   });
-  options.eventBus.subscribe(
-    inventorySubscription(options.eventSource ?? 'orders'),
-    async (event: BusEvent) => {
-      const result = await consume(event);
-      options.onResult?.(result);
-    },
-  );
+  options.eventBus.subscribe(subscription, async (event: BusEvent) => {
+    const result = await consume(event);
+    options.onResult?.(result);
+  });
   const store = new DynamoDbReservationStore(
     DynamoDBDocumentClient.from(options.dynamoDb.client),
     tables.inventory,
@@ -118,6 +120,8 @@ export const startLocalReconciler = (options: LocalReconcilerOptions): LocalReco
   const reconcile = buildReconcilerHandler({
     settings: options.settings,
     clients: { dynamoDb: options.dynamoDb.client, eventBridge, sqs },
+    // Its log lines go where the deployed function's go, under its service name: a parked event says why.
+    logger: loggerFor(OutboxServiceName.Reconciler),
   });
   let running: Promise<ReconcileReport> | undefined;
   const runOnce = (): Promise<ReconcileReport> => {

@@ -3,6 +3,12 @@ import { createServer, type IncomingMessage, type Server, type ServerResponse } 
 import { putEventsEntrySize } from '../lambdas/outbox/entry-size';
 import { DEFAULT_PUT_EVENTS_LIMITS, type PutEventsLimits } from '../lambdas/outbox/limits';
 import type { Subscription } from '../lambdas/outbox/subscription';
+import {
+  type FaultSettings,
+  FaultSettingsError,
+  NO_FAULTS,
+  parseFaultChanges,
+} from './event-bus/fault-settings';
 import { compileEventPattern, type EventMatcher } from './event-pattern';
 import { closeServer, configuredPort, listen, RequestBodyTooLargeError, readBody } from './http';
 
@@ -15,7 +21,7 @@ import { closeServer, configuredPort, listen, RequestBodyTooLargeError, readBody
  * - 1 to 10 entries per call, else the whole call fails with ValidationException; the sum of
  *   entry sizes (computed as EventBridge does, lambdas/outbox/entry-size.ts) over the limit fails
  *   the whole call with ValidationException "Total size of the entries in the request is over
- *   the limit." (the 256 KB limit is shared with the relay: lambdas/outbox/limits.ts).
+ *   the limit." (the 1 MiB limit is shared with the relay: lambdas/outbox/limits.ts).
  * - Per-entry errors with FailedEntryCount and results in request order: a missing Source,
  *   DetailType or Detail is InvalidArgument; Detail that is not a JSON object is MalformedDetail;
  *   an `aws.` source is NotAuthorizedForSourceException; a DetailType over 128 characters is
@@ -39,6 +45,16 @@ import { closeServer, configuredPort, listen, RequestBodyTooLargeError, readBody
  * the DetailType length and unknown bus cases are not documented; the codes above are the
  * documented ones closest to them.
  */
+
+export {
+  type FaultSettings,
+  FaultSettingsError,
+  MAX_DELIVERY_COPIES,
+  MAX_SHUFFLE_DELIVERY_MS,
+  MAX_THROTTLE_BURST_CALLS,
+  NO_FAULTS,
+  type RetryableEntryError,
+} from './event-bus/fault-settings';
 
 export const DEFAULT_EVENTBRIDGE_PORT = 4010;
 const JSON_CONTENT_TYPE = 'application/x-amz-json-1.1';
@@ -81,38 +97,6 @@ export interface DeadLetter {
     readonly RETRY_ATTEMPTS: number;
   };
 }
-
-export type RetryableEntryError = 'ThrottlingException' | 'InternalFailure';
-
-export interface FaultSettings {
-  /** Share (0 to 1) of valid entries that fail with a retryable per-entry error. */
-  readonly entryFailureRate: number;
-  /** The per-entry error codes picked from, evenly. */
-  readonly entryFailureCodes: readonly RetryableEntryError[];
-  /** Share of calls that start a throttling burst (the call fails with HTTP 400 ThrottlingException). */
-  readonly throttleRate: number;
-  /** Consecutive calls rejected once a burst starts, the first included. */
-  readonly throttleBurstCalls: number;
-  /** Share of calls that fail with HTTP 500 InternalException. */
-  readonly serverErrorRate: number;
-  /** Share of target deliveries sent more than once. */
-  readonly duplicateDeliveryRate: number;
-  /** Most deliveries of one event to one target when duplicated (2 or more). */
-  readonly maxDeliveryCopies: number;
-  /** Deliveries wait a random 0 to this many ms, so targets see events out of order. */
-  readonly shuffleDeliveryMs: number;
-}
-
-export const NO_FAULTS: FaultSettings = {
-  entryFailureRate: 0,
-  entryFailureCodes: ['ThrottlingException', 'InternalFailure'],
-  throttleRate: 0,
-  throttleBurstCalls: 1,
-  serverErrorRate: 0,
-  duplicateDeliveryRate: 0,
-  maxDeliveryCopies: 2,
-  shuffleDeliveryMs: 0,
-};
 
 export interface BusStats {
   /** PutEvents calls received, including rejected ones. */
@@ -161,7 +145,7 @@ export interface LocalEventBusOptions {
   readonly account?: string;
   /** Only this bus exists (by name or ARN); unset accepts every bus name. @default undefined */
   readonly eventBusName?: string;
-  /** @default DEFAULT_PUT_EVENTS_LIMITS (10 entries, 256 KB per call, DetailType 128 characters) */
+  /** @default DEFAULT_PUT_EVENTS_LIMITS (10 entries, 1 MiB per call, DetailType 128 characters) */
   readonly limits?: Partial<
     Pick<PutEventsLimits, 'maxEntriesPerCall' | 'maxCallBytes' | 'maxDetailTypeLength'>
   >;
@@ -212,29 +196,6 @@ const seededRandom = (seed: number): (() => number) => {
 const isPlainObject = (value: unknown): value is Record<string, unknown> =>
   typeof value === 'object' && value !== null && !Array.isArray(value);
 
-const rate = (name: string, value: number): number => {
-  if (!(value >= 0 && value <= 1))
-    throw new Error(`Fault setting ${name} must be between 0 and 1, got ${value}`);
-  return value;
-};
-
-const checkFaults = (faults: FaultSettings): FaultSettings => {
-  rate('entryFailureRate', faults.entryFailureRate);
-  rate('throttleRate', faults.throttleRate);
-  rate('serverErrorRate', faults.serverErrorRate);
-  rate('duplicateDeliveryRate', faults.duplicateDeliveryRate);
-  if (faults.entryFailureCodes.length === 0) throw new Error('entryFailureCodes must not be empty');
-  for (const code of faults.entryFailureCodes)
-    if (code !== 'ThrottlingException' && code !== 'InternalFailure')
-      throw new Error(`entryFailureCodes may hold ThrottlingException or InternalFailure, got ${code}`);
-  if (!Number.isInteger(faults.throttleBurstCalls) || faults.throttleBurstCalls < 1)
-    throw new Error('throttleBurstCalls must be a positive integer');
-  if (!Number.isInteger(faults.maxDeliveryCopies) || faults.maxDeliveryCopies < 2)
-    throw new Error('maxDeliveryCopies must be an integer of at least 2');
-  if (!(faults.shuffleDeliveryMs >= 0)) throw new Error('shuffleDeliveryMs must not be negative');
-  return faults;
-};
-
 /** EventBridge writes event times to the second. */
 const eventTime = (date: Date): string => `${date.toISOString().slice(0, 19)}Z`;
 
@@ -272,7 +233,7 @@ export class LocalEventBus {
       maxDetailTypeLength:
         options.limits?.maxDetailTypeLength ?? DEFAULT_PUT_EVENTS_LIMITS.maxDetailTypeLength,
     };
-    this.faultSettings = checkFaults({ ...NO_FAULTS, ...options.faults });
+    this.faultSettings = { ...NO_FAULTS, ...parseFaultChanges(options.faults ?? {}) };
     this.random = options.seed === undefined ? Math.random : seededRandom(options.seed);
   }
 
@@ -289,10 +250,13 @@ export class LocalEventBus {
     return this.faultSettings;
   }
 
-  /** Change fault injection while running (also `PUT /faults`). Unset fields keep their value. */
+  /**
+   * Change fault injection while running (also `PUT /faults`). Unset fields keep their value; an
+   * unknown or out-of-range setting throws FaultSettingsError and changes nothing.
+   */
   setFaults(faults: Partial<FaultSettings>): FaultSettings {
     // A burst under way runs its course: bursts are bounded by throttleBurstCalls.
-    this.faultSettings = checkFaults({ ...this.faultSettings, ...faults });
+    this.faultSettings = { ...this.faultSettings, ...parseFaultChanges(faults) };
     return this.faultSettings;
   }
 
@@ -375,14 +339,23 @@ export class LocalEventBus {
       case 'GET /faults':
         return this.sendJson(response, 200, this.faultSettings);
       case 'PUT /faults': {
+        let changes: unknown;
         try {
-          const body = JSON.parse(
-            (await readRequestBody(request)).toString('utf8'),
-          ) as Partial<FaultSettings>;
-          return this.sendJson(response, 200, this.setFaults(body));
+          changes = JSON.parse((await readRequestBody(request)).toString('utf8'));
         } catch (error) {
+          const message =
+            error instanceof SyntaxError
+              ? 'The body must be a JSON object of fault settings'
+              : (error as Error).message;
+          return this.sendJson(response, 400, { message });
+        }
+        try {
+          return this.sendJson(response, 200, this.setFaults(changes as Partial<FaultSettings>));
+        } catch (error) {
+          if (!(error instanceof FaultSettingsError)) throw error;
           return this.sendJson(response, 400, {
-            message: error instanceof Error ? error.message : String(error),
+            message: error.message,
+            ...(error.field === undefined ? {} : { field: error.field }),
           });
         }
       }

@@ -1,3 +1,4 @@
+import { isUtf8 } from 'node:buffer';
 import { randomUUID } from 'node:crypto';
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
 import type { APIGatewayProxyEventV2, APIGatewayProxyResultV2, Context } from 'aws-lambda';
@@ -133,7 +134,13 @@ const gatewayTime = (date: Date): string => {
   );
 };
 
-/** Build the payload format 2.0 event API Gateway would send for this request. */
+/**
+ * Build the payload format 2.0 event API Gateway would send for this request. A body under a text
+ * media type arrives as a string, any other body base64-encoded. A "text" body whose bytes are not
+ * UTF-8 is base64-encoded too: decoding it here would replace the bad bytes with U+FFFD before the
+ * function could see them. (What API Gateway does with such a body is not documented; the orders
+ * handler refuses it either way.)
+ */
 export const toHttpApiEvent = (
   req: IncomingMessage,
   body: Buffer,
@@ -145,7 +152,7 @@ export const toHttpApiEvent = (
   const query: Record<string, string> = {};
   for (const [key, value] of url.searchParams) query[key] = key in query ? `${query[key]},${value}` : value;
   const mediaType = (headers['content-type'] ?? '').split(';')[0]?.trim().toLowerCase() ?? '';
-  const isBase64Encoded = body.length > 0 && !TEXT_MEDIA_TYPE.test(mediaType);
+  const isBase64Encoded = body.length > 0 && !(TEXT_MEDIA_TYPE.test(mediaType) && isUtf8(body));
   const rawQueryString = (req.url ?? '').includes('?')
     ? (req.url ?? '').slice((req.url ?? '').indexOf('?') + 1)
     : '';

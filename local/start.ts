@@ -10,7 +10,10 @@ import { parseContextArgs, SynthError } from './synth';
  * (default 3000) serves the HTTP API, DYNAMODB_PORT (default 8000) DynamoDB Local, in memory
  * unless DYNAMODB_DATA_DIR names a directory, EVENTBRIDGE_PORT (default 4010) the local
  * EventBridge endpoint, SQS_PORT (default 9324) the queues. STACK picks the stack. Context given
- * with -c changes the offline run exactly as it changes the deployment. Ctrl-C stops all.
+ * with -c changes the offline run exactly as it changes the deployment. Ctrl-C stops all, and so
+ * do SIGTERM, SIGHUP, the end of the process that started this one (npm, even killed with SIGKILL)
+ * and the end of DynamoDB Local (exit status 1). DynamoDB Local itself exits with this process,
+ * however it ends (see local/DynamoDbLocalLauncher.java).
  */
 
 // Before any handler module loads: the Powertools singletons read their settings on import.
@@ -79,6 +82,8 @@ const reportInvocation = (outcome: InvocationOutcome): void => {
 
 const { startLocalRuntime } = await import('./runtime');
 const { PortInUseError } = await import('./http-server');
+const { describeExit } = await import('./dynamodb');
+const { createShutdown, watchParent } = await import('./shutdown');
 
 const started = performance.now();
 const runtime = await startLocalRuntime({
@@ -132,21 +137,16 @@ console.log(
 console.log(`  not emulated (no offline behaviour): ${runtime.notEmulated.join(', ')}`);
 console.log('Press Ctrl-C to stop.');
 
-let shuttingDown = false;
-const shutdown = (signal: NodeJS.Signals): void => {
-  if (shuttingDown) {
-    console.log('Forced exit.');
-    process.exit(130);
-  }
-  shuttingDown = true;
-  console.log(`\n${signal}: stopping…`);
-  runtime.stop().then(
-    () => process.exit(0),
-    (error: unknown) => {
-      console.error('Stopped with errors:', error);
-      process.exit(1);
-    },
+const shutdown = createShutdown({ stop: () => runtime.stop(), exit: (code) => process.exit(code) });
+for (const signal of ['SIGINT', 'SIGTERM', 'SIGHUP'] as const) process.on(signal, shutdown.onSignal);
+// `kill -9` of npm leaves no signal to catch: notice that the parent is gone.
+watchParent(() => shutdown.stopFor('The process that started this one is gone: stopping.', 0));
+// Without its database the runtime only answers 500s: say so once and stop.
+void runtime.dynamoDb.exited.then((exit) => {
+  if (exit.expected) return;
+  shutdown.stopFor(
+    `DynamoDB Local (${runtime.dynamoDb.endpoint}) stopped: ${describeExit(exit)}. ` +
+      'Stopping the runtime; start it again with `npm start`.',
+    1,
   );
-};
-process.on('SIGINT', shutdown);
-process.on('SIGTERM', shutdown);
+});

@@ -1,4 +1,5 @@
 import type { BasePersistenceLayer } from '@aws-lambda-powertools/idempotency/persistence';
+import type { Logger } from '@aws-lambda-powertools/logger';
 import { type ConsumerResult, createOutboxConsumer } from '../outbox/consumer';
 import { logger } from '../outbox/powertools';
 import { applyInventoryEvent, type EventResult } from './apply-event';
@@ -13,6 +14,8 @@ export interface InventoryConsumerDeps {
   readonly idempotencyTtlSeconds: number;
   /** @default 10000 (see OutboxConsumerOptions.standaloneTimeoutMs) */
   readonly standaloneTimeoutMs?: number;
+  /** @default the container's logger, named by POWERTOOLS_SERVICE_NAME */
+  readonly logger?: Logger;
 }
 
 /** The outcome of one delivery; `duplicate` when it was a redelivery of a processed event. */
@@ -26,11 +29,13 @@ export const IDEMPOTENCY_KEY_PREFIX = 'inventory';
  * eventId) around inventory's own payload validation and sequence guard (`applyInventoryEvent`).
  */
 export const createInventoryConsumer = (deps: InventoryConsumerDeps) => {
+  const log = deps.logger ?? logger;
   const consume = createOutboxConsumer<EventResult>({
     name: IDEMPOTENCY_KEY_PREFIX,
     persistenceStore: deps.persistenceStore,
     idempotencyTtlSeconds: deps.idempotencyTtlSeconds,
     ...(deps.standaloneTimeoutMs === undefined ? {} : { standaloneTimeoutMs: deps.standaloneTimeoutMs }),
+    logger: log,
     handle: (delivery) => applyInventoryEvent(deps.store, toInventoryEvent(delivery)),
   });
   return async (input: unknown, context?: Parameters<typeof consume>[1]): Promise<DeliveryResult> => {
@@ -38,8 +43,8 @@ export const createInventoryConsumer = (deps: InventoryConsumerDeps) => {
     const { outcome, sequence, reason } = result;
     if (result.duplicate) return result;
     if (outcome === 'rejected' || outcome === 'stale')
-      logger.warn(`event ${outcome}`, { outcome, sequence, reason });
-    else logger.info(`stock ${outcome}`, { outcome, sequence });
+      log.warn(`event ${outcome}`, { outcome, sequence, reason });
+    else log.info(`stock ${outcome}`, { outcome, sequence });
     return result;
   };
 };

@@ -1,4 +1,4 @@
-import { z } from 'zod';
+import * as z from 'zod';
 import {
   AGGREGATE_TYPE_ORDER,
   EVENT_SCHEMA_VERSION,

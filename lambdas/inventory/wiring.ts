@@ -1,7 +1,8 @@
 import { DynamoDBPersistenceLayer } from '@aws-lambda-powertools/idempotency/dynamodb';
+import type { Logger } from '@aws-lambda-powertools/logger';
 import type { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
-import { z } from 'zod';
+import * as z from 'zod';
 import {
   type ConsumerSettings,
   consumerSettings,
@@ -28,6 +29,8 @@ export const buildInventoryHandler = (wiring: {
   settings: InventorySettings;
   clients: { dynamoDb: DynamoDBClient };
   standaloneTimeoutMs?: number;
+  /** @default the container's logger (POWERTOOLS_SERVICE_NAME) */
+  logger?: Logger;
 }) =>
   createInventoryConsumer({
     store: new DynamoDbReservationStore(
@@ -40,4 +43,5 @@ export const buildInventoryHandler = (wiring: {
     }),
     idempotencyTtlSeconds: wiring.settings.consumer.idempotencyTtlSeconds,
     ...(wiring.standaloneTimeoutMs === undefined ? {} : { standaloneTimeoutMs: wiring.standaloneTimeoutMs }),
+    ...(wiring.logger === undefined ? {} : { logger: wiring.logger }),
   });

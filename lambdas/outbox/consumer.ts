@@ -1,9 +1,10 @@
 import { randomUUID } from 'node:crypto';
 import { IdempotencyConfig, makeIdempotent } from '@aws-lambda-powertools/idempotency';
 import type { BasePersistenceLayer } from '@aws-lambda-powertools/idempotency/persistence';
+import type { Logger } from '@aws-lambda-powertools/logger';
 import { MetricUnit } from '@aws-lambda-powertools/metrics';
 import type { Context } from 'aws-lambda';
-import { z } from 'zod';
+import * as z from 'zod';
 import { describeIssues, type EventEnvelope, eventEnvelopeSchema } from './envelope';
 import { MetricName } from './metric-names';
 import { logger, metrics } from './powertools';
@@ -70,6 +71,8 @@ export interface OutboxConsumerOptions<R extends object> {
    * @default 10000
    */
   readonly standaloneTimeoutMs?: number;
+  /** @default the container's logger, named by POWERTOOLS_SERVICE_NAME */
+  readonly logger?: Logger;
 }
 
 export type ConsumerResult<R> = R & { readonly duplicate: boolean };
@@ -81,6 +84,7 @@ export type ConsumerResult<R> = R & { readonly duplicate: boolean };
  * retries the asynchronous invocation and then hands the event to the on-failure destination.
  */
 export const createOutboxConsumer = <R extends object>(options: OutboxConsumerOptions<R>) => {
+  const log = options.logger ?? logger;
   const config = new IdempotencyConfig({
     // EventBridge gives every PutEvents a new envelope id; the outbox's eventId never changes.
     eventKeyJmesPath: 'detail.eventId',
@@ -105,19 +109,19 @@ export const createOutboxConsumer = <R extends object>(options: OutboxConsumerOp
     config.registerLambdaContext(
       context ?? standaloneContext(options.name, options.standaloneTimeoutMs ?? 10_000),
     );
-    logger.removeKeys(['eventId', 'aggregateId']);
+    log.removeKeys(['eventId', 'aggregateId']);
     let result: ConsumerResult<R>;
     try {
       const delivery = parseOutboxDelivery(input);
-      logger.appendKeys({ eventId: delivery.event.eventId, aggregateId: delivery.event.aggregateId });
+      log.appendKeys({ eventId: delivery.event.eventId, aggregateId: delivery.event.aggregateId });
       // The delivery as received is what idempotency hashes: its key and its validated body.
       result = await applyOnce(input, delivery);
     } catch (error) {
-      throw logFailure(error);
+      throw logFailure(log, error);
     }
     // Always emitted, 0 for a first delivery, so the metric's sample count is the delivery count.
     metrics.addMetric(MetricName.DuplicateDeliveriesSkipped, MetricUnit.Count, result.duplicate ? 1 : 0);
-    if (result.duplicate) logger.info('duplicate delivery skipped');
+    if (result.duplicate) log.info('duplicate delivery skipped');
     return result;
   };
 };
@@ -142,15 +146,15 @@ const standaloneContext = (name: string, timeoutMs: number): Context => {
 };
 
 /** The one place consumer errors are classified for the log; every error is rethrown. */
-const logFailure = (error: unknown): unknown => {
+const logFailure = (log: Logger, error: unknown): unknown => {
   if (error instanceof InvalidEventError) {
-    logger.error('invalid event rejected', { ...(error.eventId ? { eventId: error.eventId } : {}), error });
+    log.error('invalid event rejected', { ...(error.eventId ? { eventId: error.eventId } : {}), error });
   } else if (error instanceof Error && error.name === 'IdempotencyValidationError') {
-    logger.error('eventId reused with a different body', { error });
+    log.error('eventId reused with a different body', { error });
   } else if (error instanceof Error && error.name === 'IdempotencyAlreadyInProgressError') {
-    logger.info('same event in progress in another invocation; retrying later', { error });
+    log.info('same event in progress in another invocation; retrying later', { error });
   } else {
-    logger.error('event processing failed', { error });
+    log.error('event processing failed', { error });
   }
   return error;
 };

@@ -1,4 +1,4 @@
-import { z } from 'zod';
+import * as z from 'zod';
 
 /**
  * The event contract: what the relay publishes as the EventBridge `detail`. Consumers deduplicate

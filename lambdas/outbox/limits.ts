@@ -1,16 +1,29 @@
 /**
- * EventBridge PutEvents limits, in one place. Sources:
+ * EventBridge PutEvents limits, in one place. Sources, as read on 2026-11-30:
+ * - https://aws.amazon.com/blogs/compute/more-room-to-build-serverless-services-now-support-payloads-up-to-1-mb
+ *   (2026-01-29): "AWS has raised the maximum payload size from 256 KB to 1 MB for [...] Amazon
+ *   EventBridge".
  * - https://docs.aws.amazon.com/eventbridge/latest/APIReference/API_PutEvents.html
- *   (1 to 10 entries per call; entry size at most 256 KB; nested JSON processed up to 1000 levels)
+ *   ("You can batch multiple event entries into one request for efficiency. However, the total
+ *   entry size must be less than 256KB."; 1 to 10 entries; nested JSON processed up to 1000
+ *   levels). Another copy of the same page words it per entry: "The maximum size for a PutEvents
+ *   event entry is 256 KB." Neither copy had been updated to 1 MB.
  * - https://docs.aws.amazon.com/eventbridge/latest/APIReference/API_PutEventsRequestEntry.html
  *   (DetailType at most 128 characters; TraceHeader 1 to 500 characters; EventBusName 1 to 1600)
- * - https://docs.aws.amazon.com/eventbridge/latest/userguide/eb-putevent-size.html (how size is counted)
+ * - https://docs.aws.amazon.com/eventbridge/latest/userguide/eb-putevent-size.html (how size is
+ *   counted; "The size limit is imposed on the entry.")
+ * - https://docs.aws.amazon.com/eventbridge/latest/userguide/eb-quota.html lists no event size.
  * - Source: 1 to 256 characters and never `aws.`-prefixed, as the EventBridge Scheduler
  *   PutEvents target documents it (the PutEvents reference itself states no length).
  *
- * AWS was reported to raise the event size to 1 MB in January 2026. 256 KiB stays the default
- * because a bus or region still on the old limit rejects the whole call; raise it with the
- * construct's putEventsMaxBytes only where the larger limit is confirmed.
+ * The documents are ambiguous on whether the size limit applies to each entry or to the sum of
+ * the entries of one request ("total entry size"; EventBridge's own rejection reads "Total size
+ * of the entries in the request is over the limit"). We take the safe reading: the sum of the
+ * entry sizes in one call stays within the limit, which bounds each entry too. Both default to
+ * 1 MiB (1,048,576 bytes), "1 MB" counted in binary units as the old 256 KB was (262,144 bytes).
+ * An entry over the limit is never sent: it is parked on the poison queue. Lower both with the
+ * construct's putEventsMaxBytes (262144 restores the old limit) where a bus does not accept
+ * larger events.
  */
 export interface PutEventsLimits {
   /** Entries per PutEvents call. */
@@ -32,11 +45,12 @@ export interface PutEventsLimits {
 }
 
 export const KIB = 1024;
+export const MIB = 1024 * KIB;
 
 export const DEFAULT_PUT_EVENTS_LIMITS: PutEventsLimits = {
   maxEntriesPerCall: 10,
-  maxEntryBytes: 256 * KIB,
-  maxCallBytes: 256 * KIB,
+  maxEntryBytes: MIB,
+  maxCallBytes: MIB,
   maxDetailTypeLength: 128,
   maxSourceLength: 256,
   maxTraceHeaderLength: 500,
@@ -46,7 +60,7 @@ export const DEFAULT_PUT_EVENTS_LIMITS: PutEventsLimits = {
 
 /** Hard ceilings: no configuration may go beyond what the API accepts at all. */
 const API_MAX_ENTRIES_PER_CALL = 10;
-export const MAX_PUT_EVENTS_BYTES = 1024 * KIB;
+export const MAX_PUT_EVENTS_BYTES = MIB;
 
 const checkRange = (name: string, value: number, min: number, max: number): void => {
   if (!Number.isInteger(value) || value < min || value > max)

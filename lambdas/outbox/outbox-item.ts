@@ -1,6 +1,6 @@
 import type { AttributeValue } from '@aws-sdk/client-dynamodb';
 import { unmarshall } from '@aws-sdk/util-dynamodb';
-import { z } from 'zod';
+import * as z from 'zod';
 import { describeIssues, type EventEnvelope, eventEnvelopeSchema, toEnvelope } from './envelope';
 import { keyOfItem, type OutboxKey, type OutboxLayout } from './layout';
 

@@ -3,7 +3,7 @@ import {
   type SendMessageBatchRequestEntry,
   type SQSClient,
 } from '@aws-sdk/client-sqs';
-import { z } from 'zod';
+import * as z from 'zod';
 import { mapWithConcurrency } from './concurrency';
 import { utf8Bytes } from './entry-size';
 import type { EventEnvelope } from './envelope';

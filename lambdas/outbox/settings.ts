@@ -1,4 +1,4 @@
-import { z } from 'zod';
+import * as z from 'zod';
 import { describeIssues } from './envelope';
 import { outboxLayoutSchema } from './layout';
 import { DEFAULT_PUT_EVENTS_LIMITS, MAX_PUT_EVENTS_BYTES } from './limits';

@@ -15,6 +15,7 @@ import type { ITable } from 'aws-cdk-lib/aws-dynamodb';
 import { LogGroup, RetentionDays } from 'aws-cdk-lib/aws-logs';
 import { Construct } from 'constructs';
 import { ordersRoutes } from '../../lambdas/orders/http/routes';
+import { ORDERS_API_SERVICE_NAME } from '../../lambdas/orders/service-name';
 import { PowertoolsFunction } from '../outbox/function';
 import { grantOnTable } from '../outbox/grants';
 import type { TransactionalOutbox } from '../outbox/transactional-outbox';
@@ -102,7 +103,7 @@ export class OrdersApi extends Construct {
   public readonly function: PowertoolsFunction;
   public readonly accessLogs: LogGroup;
   /** Powertools service name of the function: the `service` dimension of its metrics. */
-  public readonly serviceName = 'orders-api';
+  public readonly serviceName = ORDERS_API_SERVICE_NAME;
   /** The stage's invoke URL, ending in `/`. */
   public readonly url: string;
 

@@ -8,6 +8,7 @@ import type { IQueue } from 'aws-cdk-lib/aws-sqs';
 import { Construct } from 'constructs';
 import type { OutboxLayout } from '../../lambdas/outbox/layout';
 import { DEFAULT_PUT_EVENTS_LIMITS } from '../../lambdas/outbox/limits';
+import { OutboxServiceName } from '../../lambdas/outbox/service-names';
 import { reconcilerSettings } from '../../lambdas/outbox/settings';
 import { contractEnv } from './contract';
 import { type FunctionDefaults, PowertoolsFunction } from './function';
@@ -56,7 +57,7 @@ export interface OutboxReconcilerProps extends ReconcilerScheduleProps {
   readonly source: string;
   /** Days a republished item is kept before TTL deletes it: the relay's retention. @default 7 */
   readonly retentionDays?: number;
-  /** Largest PutEvents entry and call in bytes: the relay's setting. @default 262144 (256 KiB) */
+  /** Largest PutEvents entry and call in bytes: the relay's setting. @default 1048576 (1 MiB) */
   readonly putEventsMaxBytes?: number;
   /** Powertools service name. @default 'outbox-reconciler' */
   readonly serviceName?: string;
@@ -106,7 +107,7 @@ export class OutboxReconciler extends Construct {
       maxItemsPerRun: props.maxItemsPerRun ?? 5000,
     });
 
-    this.serviceName = props.serviceName ?? 'outbox-reconciler';
+    this.serviceName = props.serviceName ?? OutboxServiceName.Reconciler;
     this.function = new PowertoolsFunction(this, 'Function', {
       ...props.functionDefaults,
       entry: RECONCILER_ENTRY,

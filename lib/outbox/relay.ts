@@ -13,6 +13,7 @@ import { type IQueue, Queue, QueueEncryption } from 'aws-cdk-lib/aws-sqs';
 import { Construct } from 'constructs';
 import { type OutboxLayout, relayFilterPattern } from '../../lambdas/outbox/layout';
 import { DEFAULT_PUT_EVENTS_LIMITS } from '../../lambdas/outbox/limits';
+import { OutboxServiceName } from '../../lambdas/outbox/service-names';
 import { relaySettings } from '../../lambdas/outbox/settings';
 import { contractEnv } from './contract';
 import { type FunctionDefaults, PowertoolsFunction } from './function';
@@ -76,8 +77,10 @@ export interface OutboxRelayProps extends RelayMappingProps {
    */
   readonly retentionDays?: number;
   /**
-   * Largest PutEvents entry and call, in bytes. Raise to 1 MiB only where the bus accepts it.
-   * @default 262144 (256 KiB)
+   * Largest PutEvents entry and call (sum of its entries), in bytes. An entry over it is parked
+   * on the poison queue. Lower it (262144, the old limit) for a bus that does not accept 1 MB
+   * events; see lambdas/outbox/limits.ts for the sources.
+   * @default 1048576 (1 MiB)
    */
   readonly putEventsMaxBytes?: number;
   /**
@@ -222,7 +225,7 @@ export class OutboxRelay extends Construct {
       retentionDays: props.retentionDays ?? 7,
     });
 
-    this.serviceName = props.serviceName ?? 'outbox-relay';
+    this.serviceName = props.serviceName ?? OutboxServiceName.Relay;
     this.function = new PowertoolsFunction(this, 'Function', {
       ...props.functionDefaults,
       entry: RELAY_ENTRY,

@@ -4,8 +4,10 @@ import { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import { DynamoDbDeliveryTracker } from '../../lambdas/outbox/delivery-tracking';
 import { relayFilterPattern } from '../../lambdas/outbox/layout';
 import type { PoisonQueue, PoisonRecord, PoisonSendResult } from '../../lambdas/outbox/poison-queue';
+import { loggerFor } from '../../lambdas/outbox/powertools';
 import { OutboxPublisher } from '../../lambdas/outbox/publisher';
 import { createRelayHandler } from '../../lambdas/outbox/relay';
+import { OutboxServiceName } from '../../lambdas/outbox/service-names';
 import type { RelaySettings } from '../../lambdas/outbox/settings';
 import { LOCAL_REGION, localClientConfig } from '../clients';
 import type { DynamoDbLocal } from '../dynamodb';
@@ -90,11 +92,13 @@ export const startOfflineRelay = async (options: OfflineRelayOptions): Promise<O
   const region = process.env.AWS_REGION || LOCAL_REGION;
 
   const eventBridge = new EventBridgeClient(localClientConfig(options.eventBridgeEndpoint, region));
+  const relayLogger = loggerFor(OutboxServiceName.Relay);
   const publisher = new OutboxPublisher({
     eventBridge,
     eventBusName: settings.eventBusName,
     source: settings.source,
     limits: { maxEntryBytes: settings.putEventsMaxBytes, maxCallBytes: settings.putEventsMaxBytes },
+    logger: relayLogger,
   });
   const poisonRecords: PoisonRecord[] = [];
   const poisonQueue = options.poisonQueue ?? {
@@ -107,6 +111,7 @@ export const startOfflineRelay = async (options: OfflineRelayOptions): Promise<O
     layout: settings.layout,
     publisher,
     poisonQueue,
+    logger: relayLogger,
     tracker: settings.deliveryTracking
       ? new DynamoDbDeliveryTracker(DynamoDBDocumentClient.from(options.dynamoDb.client), settings)
       : undefined,

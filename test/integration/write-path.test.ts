@@ -37,7 +37,12 @@ describe('write path against DynamoDB Local', () => {
       headers: { 'content-type': 'application/json', ...headers },
       ...(payload === undefined
         ? {}
-        : { body: typeof payload === 'string' ? payload : JSON.stringify(payload) }),
+        : {
+            body:
+              typeof payload === 'string' || payload instanceof Uint8Array
+                ? payload
+                : JSON.stringify(payload),
+          }),
     });
     return { status: response.status, headers: response.headers, text: await response.text() };
   };
@@ -139,6 +144,70 @@ describe('write path against DynamoDB Local', () => {
     for (const r of responses) expect(JSON.parse(r.text)).toHaveProperty('error.code');
     expect(await tableSize()).toBe(before);
     expect((await placeOrder()).status).toBe(201);
+  });
+
+  it('bodies that are not UTF-8 and strings with control characters or lone surrogates are refused, and nothing is stored', async () => {
+    // Prepare
+    const { orderId } = JSON.parse((await placeOrder()).text) as { orderId: string };
+    const before = await tableSize();
+    const notUtf8 = (prefix: string, suffix: string) =>
+      Buffer.concat([Buffer.from(prefix), Buffer.from([0xff, 0xfe]), Buffer.from(suffix)]);
+
+    // Act
+    const responses = await Promise.all([
+      placeOrder(notUtf8('{"customerId":"customer', '42","currency":"EUR","lines":[]}')),
+      request('POST', `/orders/${orderId}/cancel`, notUtf8('{"reason":"changed ', 'my mind"}')),
+      request('POST', `/orders/${orderId}/cancel`, { reason: 'line 1\r\nline 2' }),
+      request('POST', `/orders/${orderId}/cancel`, '{"reason":"\\ud83d alone"}'),
+      placeOrder({ ...body, customerId: 'customer\u008542' }),
+    ]);
+
+    // Assess
+    expect(responses.map((r) => [r.status, JSON.parse(r.text).error])).toEqual([
+      [400, { code: 'INVALID_JSON', message: 'Request body must be valid UTF-8 JSON' }],
+      [400, { code: 'INVALID_JSON', message: 'Request body must be valid UTF-8 JSON' }],
+      [
+        400,
+        {
+          code: 'VALIDATION_ERROR',
+          message: 'reason must not contain control characters (U+000D)',
+          field: 'reason',
+        },
+      ],
+      [
+        400,
+        {
+          code: 'VALIDATION_ERROR',
+          message: 'reason must not contain an unpaired surrogate (U+D83D)',
+          field: 'reason',
+        },
+      ],
+      [
+        400,
+        {
+          code: 'VALIDATION_ERROR',
+          message: 'customerId must not contain control characters (U+0085)',
+          field: 'customerId',
+        },
+      ],
+    ]);
+    expect(await tableSize()).toBe(before);
+    expect((await partition(orderId)).order[0]).toMatchObject({ status: 'PLACED', version: 1 });
+  });
+
+  it('a reason in any script is stored and published exactly as sent', async () => {
+    // Prepare
+    const { orderId } = JSON.parse((await placeOrder()).text) as { orderId: string };
+    const reason = 'הוזמן פעמיים\u200f · commandé deux fois 🙁';
+
+    // Act
+    const cancelled = await request('POST', `/orders/${orderId}/cancel`, { reason });
+
+    // Assess
+    expect(cancelled.status).toBe(200);
+    const { order, outbox } = await partition(orderId);
+    expect(order[0]?.cancelReason).toBe(reason);
+    expect(outbox[1]?.payload).toMatchObject({ reason });
   });
 
   it('a transaction DynamoDB cancels (failed outbox condition) writes neither item', async () => {

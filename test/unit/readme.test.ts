@@ -1,6 +1,6 @@
 import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
-import { z } from 'zod';
+import * as z from 'zod';
 import { parseDelivery } from '../../lambdas/inventory/event-schema';
 import {
   AGGREGATE_TYPE_ORDER,

@@ -6,7 +6,7 @@ import {
   type TransactWriteCommandInput,
 } from '@aws-sdk/lib-dynamodb';
 import { unmarshall } from '@aws-sdk/util-dynamodb';
-import { z } from 'zod';
+import * as z from 'zod';
 import { checkTransactionLimits, type OutboxWriter, type TransactItem } from '../../outbox/writer';
 import {
   type Change,

@@ -5,7 +5,7 @@ import { logMetrics } from '@aws-lambda-powertools/metrics/middleware';
 import { captureLambdaHandler } from '@aws-lambda-powertools/tracer/middleware';
 import middy from '@middy/core';
 import type { APIGatewayProxyEventV2, APIGatewayProxyStructuredResultV2, Context } from 'aws-lambda';
-import type { z } from 'zod';
+import type * as z from 'zod';
 import { logger, metrics, tracer } from '../../outbox/powertools';
 import { cancelOrderUseCase } from '../application/cancel-order';
 import {
@@ -24,17 +24,18 @@ import {
   StoreBusyError,
 } from '../application/ports';
 import { OrderNotCancellableError } from '../domain/order';
-import { isOrderId } from '../domain/order-id';
 import { OrdersMetric } from '../events';
 import { type ErrorBody, errorResponse, HttpError, json, orderBody } from './responses';
 import type { OrdersRouteKey } from './routes';
 import {
-  CORRELATION_ID_PATTERN,
   cancelOrderBodySchema,
-  IDEMPOTENCY_KEY_PATTERN,
+  correlationIdSchema,
+  idempotencyKeySchema,
   MAX_BODY_BYTES,
+  orderIdSchema,
   placeOrderBodySchema,
 } from './schemas';
+import { isUtf8Text } from './text-field';
 
 export interface OrdersApiDeps {
   readonly store: OrderStore;
@@ -131,29 +132,31 @@ export const createOrdersHandler = (deps: OrdersApiDeps): OrdersHandler => {
 const header = (event: APIGatewayProxyEventV2, name: string): string | undefined => event.headers?.[name];
 
 const readCorrelationId = (event: APIGatewayProxyEventV2): string => {
-  const supplied = header(event, 'x-correlation-id');
-  return supplied !== undefined && CORRELATION_ID_PATTERN.test(supplied)
-    ? supplied
-    : event.requestContext.requestId;
+  const supplied = correlationIdSchema.safeParse(header(event, 'x-correlation-id'));
+  return supplied.success ? supplied.data : event.requestContext.requestId;
+};
+
+/** A header or path value checked by `schema`; the first rule it breaks becomes a 400 naming `field`. */
+const readParameter = (schema: z.ZodType<string>, value: string, code: string, field: string): string => {
+  const parsed = schema.safeParse(value);
+  if (parsed.success) return parsed.data;
+  throw new HttpError(400, code, parsed.error.issues[0]?.message ?? `${field} is not valid`, field);
 };
 
 const readIdempotencyKey = (event: APIGatewayProxyEventV2): string | undefined => {
   const key = header(event, 'idempotency-key');
-  if (key === undefined) return undefined;
-  if (!IDEMPOTENCY_KEY_PATTERN.test(key))
-    throw new HttpError(
-      400,
-      'INVALID_IDEMPOTENCY_KEY',
-      'Idempotency-Key must be 1 to 128 characters of letters, digits, _ and -',
-      'Idempotency-Key',
-    );
-  return key;
+  return key === undefined
+    ? undefined
+    : readParameter(idempotencyKeySchema, key, 'INVALID_IDEMPOTENCY_KEY', 'Idempotency-Key');
 };
 
 const readOrderId = (event: APIGatewayProxyEventV2): string => {
-  const orderId = event.pathParameters?.orderId;
-  if (orderId === undefined || !isOrderId(orderId))
-    throw new HttpError(400, 'INVALID_ORDER_ID', 'orderId must be a 26-character ULID', 'orderId');
+  const orderId = readParameter(
+    orderIdSchema,
+    event.pathParameters?.orderId ?? '',
+    'INVALID_ORDER_ID',
+    'orderId',
+  );
   logger.appendKeys({ orderId });
   return orderId;
 };
@@ -213,7 +216,7 @@ function parseBody<T extends z.ZodType>(
     throw new HttpError(415, 'UNSUPPORTED_MEDIA_TYPE', 'Content-Type must be application/json');
   let value: unknown;
   try {
-    value = JSON.parse(new TextDecoder('utf-8', { fatal: true }).decode(bytes));
+    value = JSON.parse(bodyText(event, bytes));
   } catch {
     throw new HttpError(400, 'INVALID_JSON', 'Request body must be valid UTF-8 JSON');
   }
@@ -225,6 +228,24 @@ function parseBody<T extends z.ZodType>(
   const field = fieldName(path);
   throw new HttpError(400, 'VALIDATION_ERROR', issue?.message ?? 'Invalid request body', field);
 }
+
+/**
+ * The body as text, refusing anything that was not UTF-8 on the wire. API Gateway hands the
+ * function a base64 body (binary media types) or a string (text ones); what it does with invalid
+ * UTF-8 under a text media type is not documented, so both shapes are checked:
+ * - base64: the bytes go through a strict decoder;
+ * - a string: refused if it holds an unpaired surrogate, which no UTF-8 decodes to.
+ * In both, U+FFFD in the text counts as invalid UTF-8: it is what a lenient decoder on the way
+ * (the gateway's, or a client's) leaves for bad bytes, and no valid request contains it, since
+ * every string field refuses it (an escaped `\uFFFD` gets that field's 400).
+ */
+const bodyText = (event: APIGatewayProxyEventV2, bytes: Buffer): string => {
+  const text = event.isBase64Encoded
+    ? new TextDecoder('utf-8', { fatal: true }).decode(bytes)
+    : (event.body ?? '');
+  if (!isUtf8Text(text)) throw new Error('The body is not UTF-8');
+  return text;
+};
 
 /** A zod issue path as a client writes it: `lines[2].quantity`. */
 const fieldName = (path: readonly PropertyKey[]): string | undefined => {

@@ -1,5 +1,7 @@
-import { z } from 'zod';
+import * as z from 'zod';
 import { isCurrency } from '../domain/currency';
+import { ORDER_ID_PATTERN } from '../domain/order-id';
+import { textField } from './text-field';
 
 /** Request limits. The 64 KiB body limit is enforced by the handler, in Lambda and offline alike. */
 export const MAX_BODY_BYTES = 64 * 1024;
@@ -11,8 +13,7 @@ export const MAX_UNIT_PRICE = 1_000_000_000;
 const IDENTIFIER = /^[A-Za-z0-9._:-]+$/;
 
 export const orderLineInputSchema = z.strictObject({
-  sku: z
-    .string({ error: 'sku must be a string' })
+  sku: textField('sku')
     .min(1, 'sku must not be empty')
     .max(64, 'sku must be at most 64 characters')
     .regex(IDENTIFIER, 'sku may contain only letters, digits and . _ : -'),
@@ -31,14 +32,14 @@ export const orderLineInputSchema = z.strictObject({
 /** POST /orders body. Strict: an unknown (often misspelled) field is an error, not silently dropped. */
 export const placeOrderBodySchema = z.strictObject(
   {
-    customerId: z
-      .string({ error: 'customerId must be a string' })
+    customerId: textField('customerId')
       .min(1, 'customerId must not be empty')
       .max(128, 'customerId must be at most 128 characters')
       .regex(IDENTIFIER, 'customerId may contain only letters, digits and . _ : -'),
-    currency: z
-      .string({ error: 'currency must be a string' })
-      .refine(isCurrency, 'currency must be an ISO 4217 code in upper case, such as EUR or USD'),
+    currency: textField('currency').refine(
+      isCurrency,
+      'currency must be an ISO 4217 code in upper case, such as EUR or USD',
+    ),
     lines: z
       .array(orderLineInputSchema, { error: 'lines must be an array' })
       .min(1, 'lines must contain at least one line')
@@ -50,8 +51,7 @@ export const placeOrderBodySchema = z.strictObject(
 /** POST /orders/{orderId}/cancel body (optional). */
 export const cancelOrderBodySchema = z.strictObject(
   {
-    reason: z
-      .string({ error: 'reason must be a string' })
+    reason: textField('reason')
       .min(1, 'reason must not be empty')
       .max(500, 'reason must be at most 500 characters')
       .optional(),
@@ -60,10 +60,22 @@ export const cancelOrderBodySchema = z.strictObject(
 );
 
 /** Idempotency-Key header: what clients commonly send (UUIDs, ULIDs, hashes), nothing that needs escaping. */
-export const IDEMPOTENCY_KEY_PATTERN = /^[A-Za-z0-9_-]{1,128}$/;
+export const idempotencyKeySchema = textField('Idempotency-Key').regex(
+  /^[A-Za-z0-9_-]{1,128}$/,
+  'Idempotency-Key must be 1 to 128 characters of letters, digits, _ and -',
+);
 
-/** A caller-supplied x-correlation-id is kept only if it is this harmless; otherwise the request id is used. */
-export const CORRELATION_ID_PATTERN = /^[A-Za-z0-9._:-]{1,128}$/;
+/** The `{orderId}` path parameter, checked before it becomes part of a key. */
+export const orderIdSchema = textField('orderId').regex(
+  ORDER_ID_PATTERN,
+  'orderId must be a 26-character ULID',
+);
+
+/**
+ * A caller-supplied x-correlation-id is kept only if it is this harmless; otherwise the request id
+ * is used. It is tracing metadata, not input to the order, so a bad one never fails a request.
+ */
+export const correlationIdSchema = textField('x-correlation-id').regex(/^[A-Za-z0-9._:-]{1,128}$/);
 
 export type PlaceOrderBody = z.infer<typeof placeOrderBodySchema>;
 export type CancelOrderBody = z.infer<typeof cancelOrderBodySchema>;

@@ -1,7 +1,9 @@
+import { readFileSync, statSync } from 'node:fs';
+import { join } from 'node:path';
 import { type App, RemovalPolicy, Stack } from 'aws-cdk-lib';
 import { Template } from 'aws-cdk-lib/assertions';
 import { PolicyStatement } from 'aws-cdk-lib/aws-iam';
-import { Tracing } from 'aws-cdk-lib/aws-lambda';
+import { type CfnFunction, Tracing } from 'aws-cdk-lib/aws-lambda';
 import { afterAll, describe, expect, it } from 'vitest';
 import { applySecurityChecks, formatFindings, synthFindings } from '../../../lib/nag';
 import { PowertoolsFunction, type PowertoolsFunctionProps } from '../../../lib/outbox/function';
@@ -62,6 +64,24 @@ const grantsOf = (
 };
 
 describe('PowertoolsFunction', () => {
+  it('bundles lean: zod tree-shaken, source maps without the sources', () => {
+    // Prepare: a real esbuild run, as cdk synth does it.
+    const app = testApp({ context: { 'aws:cdk:bundling-stacks': ['**'] } });
+    const stack = new Stack(app, 'BundleTest');
+    // Act
+    const fn = new PowertoolsFunction(stack, 'Relay', {
+      entry: 'lambdas/outbox/relay-handler.ts',
+      serviceName: 'probe',
+    });
+    // Assess
+    const { s3Key } = stack.resolve((fn.node.defaultChild as CfnFunction).code) as { s3Key: string };
+    const bundle = join(app.outdir, `asset.${s3Key.replace(/\.zip$/, '')}`, 'index.mjs');
+    // All of zod (every locale, ~440 KB) would take the bundle past 600 KB.
+    expect(statSync(bundle).size).toBeLessThan(400 * 1024);
+    const map = JSON.parse(readFileSync(`${bundle}.map`, 'utf8')) as { sourcesContent?: unknown };
+    expect(map.sourcesContent).toBeUndefined();
+  }, 60_000);
+
   it('runs on its own role, without a managed policy: its own log group and X-Ray, nothing else', () => {
     // Prepare
     const { stack, fn } = build();

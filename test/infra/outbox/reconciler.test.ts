@@ -78,7 +78,7 @@ describe('OutboxReconciler', () => {
             eventBusName: refMarkerOf(eventBus),
             source: 'orders',
             poisonQueueUrl: refMarkerOf(poisonQueue),
-            putEventsMaxBytes: 262_144,
+            putEventsMaxBytes: 1_048_576,
             retentionDays: 7,
             thresholdSeconds: 900,
             maxItemsPerRun: 5000,

@@ -143,7 +143,7 @@ describe('OutboxRelay', () => {
             eventBusName: refMarkerOf(bus),
             source: 'orders',
             poisonQueueUrl: refMarkerOf(relay.poisonQueue),
-            putEventsMaxBytes: 262_144,
+            putEventsMaxBytes: 1_048_576,
             tableName: refMarkerOf(table),
             layout,
             deliveryTracking: true,
@@ -209,7 +209,8 @@ describe('OutboxRelay', () => {
     expect(() => build({ parallelizationFactor: 11 })).toThrow(/parallelizationFactor/);
     expect(() => build({ maxBatchingWindow: Duration.minutes(6) })).toThrow(/maxBatchingWindow/);
     expect(() => build({ source: 'aws.orders' })).toThrow(/OutboxRelay: .*aws\./);
-    expect(() => build({ putEventsMaxBytes: 2 * 1024 * 1024 })).toThrow(/OutboxRelay: .*putEventsMaxBytes/);
+    expect(() => build({ putEventsMaxBytes: 1024 * 1024 + 1 })).toThrow(/OutboxRelay: .*putEventsMaxBytes/);
+    expect(() => build({ putEventsMaxBytes: 256 * 1024 })).not.toThrow();
     expect(() => build({ retentionDays: 0 })).toThrow(/OutboxRelay: .*retentionDays/);
   });
 });

@@ -128,7 +128,7 @@ describe('TransactionalOutbox with its own outbox table (the default layout)', (
       eventBusName: refMarkerOf(built.eventBus),
       source: built.stack.stackName,
       poisonQueueUrl: refMarkerOf(built.outbox.poisonQueue),
-      putEventsMaxBytes: 262_144,
+      putEventsMaxBytes: 1_048_576,
       tableName: refMarkerOf(outboxTable()),
       layout: DEDICATED_TABLE_LAYOUT,
       deliveryTracking: true,

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { FULL, parseArgs, QUICK, resultFiles } from '../../../bench/args';
+import { BenchUsageError, FULL, parseArgs, QUICK, resultFiles } from '../../../bench/args';
 
 describe('parseArgs', () => {
   it('runs the full benchmark into the default directory without arguments', () => {
@@ -15,8 +15,8 @@ describe('parseArgs', () => {
   });
 
   it('rejects unknown arguments and an --out without a directory', () => {
-    expect(() => parseArgs(['--fast'], 'd')).toThrow(/Unknown argument: --fast/);
-    expect(() => parseArgs(['--out'], 'd')).toThrow(/needs a directory/);
+    expect(() => parseArgs(['--fast'], 'd')).toThrow(new BenchUsageError('Unknown argument: --fast'));
+    expect(() => parseArgs(['--out'], 'd')).toThrow(new BenchUsageError('--out needs a directory'));
   });
 
   it('keeps quick results apart from the full results the README shows', () => {

@@ -1,39 +1,85 @@
-import { spawnSync } from 'node:child_process';
+import { execFile } from 'node:child_process';
+import { createServer } from 'node:net';
 import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
+import { closeServer, listen } from '../../../local/http';
+import { startLocalSqs } from '../../../local/sqs';
 
 const cli = fileURLToPath(new URL('../../../cli/outbox.ts', import.meta.url));
 
 /** The CLI as an operator runs it: a separate process, its output and exit status. */
-const run = (args: string[], env: Record<string, string> = {}) => {
-  const result = spawnSync(process.execPath, ['--import', 'tsx', cli, ...args], {
-    encoding: 'utf8',
-    env: { ...process.env, ...env },
-    timeout: 30_000,
+const run = (
+  args: string[],
+  env: Record<string, string> = {},
+): Promise<{ status: number | null; stdout: string; stderr: string }> =>
+  new Promise((resolve, reject) => {
+    // Asynchronous: a test may serve an endpoint from this process while the CLI runs.
+    execFile(
+      process.execPath,
+      ['--import', 'tsx', cli, ...args],
+      { encoding: 'utf8', env: { ...process.env, ...env }, timeout: 30_000 },
+      (error, stdout, stderr) => {
+        if (error && typeof error.code !== 'number') reject(error);
+        else resolve({ status: error ? Number(error.code) : 0, stdout, stderr });
+      },
+    );
   });
-  return { status: result.status, stdout: result.stdout, stderr: result.stderr };
+
+/** Ports nothing listens on: claimed together, so they differ, then released. */
+const freePorts = async (count: number): Promise<number[]> => {
+  const servers = Array.from({ length: count }, () => createServer());
+  const ports = await Promise.all(servers.map((server) => listen(server, 0, '127.0.0.1')));
+  await Promise.all(servers.map((server) => closeServer(server)));
+  return ports;
 };
 
 // Each case starts the CLI in a fresh Node process or two: seconds on a busy machine.
 describe('npm run outbox', { timeout: 60_000 }, () => {
-  it('prints its usage with --help, and refuses an unknown command with exit status 2', () => {
-    const help = run(['--help']);
-    const unknown = run(['purge']);
+  it('prints its usage with --help, and refuses an unknown command with exit status 2', async () => {
+    const [help, unknown] = await Promise.all([run(['--help']), run(['purge'])]);
     expect(help.status).toBe(0);
     expect(help.stdout).toContain('Usage: npm run outbox -- <command> [options]');
     expect(unknown.status).toBe(2);
-    expect(unknown.stderr.trim()).toBe('outbox: Unknown command "purge"');
+    expect(unknown.stderr.trim()).toBe('outbox: Unknown command "purge": use status or redrive (see --help)');
   });
 
-  it('says what to check when the local runtime is not running', () => {
-    const { status, stderr } = run(['status'], {
-      DYNAMODB_ENDPOINT: 'http://127.0.0.1:9',
-      SQS_ENDPOINT: 'http://127.0.0.1:9',
+  it('says the local stack is down when nothing answers on its endpoints', async () => {
+    const [dynamodb, eventbridge, sqs] = await freePorts(3);
+    const { status, stderr } = await run(['status'], {
+      DYNAMODB_PORT: String(dynamodb),
+      EVENTBRIDGE_PORT: String(eventbridge),
+      SQS_PORT: String(sqs),
     });
     expect(status).toBe(2);
     expect(stderr).toMatch(
-      /^outbox: Cannot reach the outbox at local runtime \(DynamoDB http:\/\/127\.0\.0\.1:9/,
+      new RegExp(
+        `^outbox: The local stack is down: nothing answers at DynamoDB http://127\\.0\\.0\\.1:${dynamodb}, ` +
+          `EventBridge http://127\\.0\\.0\\.1:${eventbridge} or SQS http://127\\.0\\.0\\.1:${sqs} `,
+      ),
     );
-    expect(stderr).toContain('Is `npm start` running?');
+    expect(stderr).toContain('Start it with `npm start`');
+    // The process's own exit path: one line, no stack frames.
+    expect(stderr.trim().split('\n')).toHaveLength(1);
+    expect(stderr).not.toMatch(/^\s+at /m);
+  });
+
+  it('says the database is down when the runtime answers and DynamoDB Local does not', async () => {
+    const sqs = await startLocalSqs({ port: 0 });
+    try {
+      const [dynamodb, eventbridge] = await freePorts(2);
+      const { status, stderr } = await run(['status'], {
+        DYNAMODB_PORT: String(dynamodb),
+        EVENTBRIDGE_PORT: String(eventbridge),
+        SQS_ENDPOINT: sqs.endpoint,
+      });
+      expect(status).toBe(2);
+      expect(stderr).toContain(
+        `outbox: The local database is down: the runtime answers (SQS ${sqs.endpoint}), ` +
+          `but DynamoDB Local at http://127.0.0.1:${dynamodb} does not (`,
+      );
+      expect(stderr).toContain('Restart the runtime (Ctrl-C, then `npm start`)');
+    } finally {
+      await sqs.stop();
+    }
   });
 });

@@ -32,7 +32,7 @@ const item = (n: number, payload: Record<string, unknown> = { orderId: `o${n}` }
   schemaVersion: 1,
   payload,
 });
-const oversize = (n: number) => item(n, { orderId: `o${n}`, blob: 'x'.repeat(300_000) });
+const oversize = (n: number) => item(n, { orderId: `o${n}`, blob: 'x'.repeat(1_100_000) });
 
 describe('outbox redrive', () => {
   let sqs: LocalSqs;

@@ -1,3 +1,4 @@
+import { readFileSync } from 'node:fs';
 import {
   EventBridgeClient,
   type EventBridgeClientConfig,
@@ -6,11 +7,14 @@ import {
   type PutEventsRequestEntry,
 } from '@aws-sdk/client-eventbridge';
 import { afterEach, describe, expect, it, vi } from 'vitest';
+import * as z from 'zod';
 import { inventorySubscription } from '../../../lambdas/inventory/subscription';
+import { eventEnvelopeSchema } from '../../../lambdas/outbox/envelope';
 import type { Subscription } from '../../../lambdas/outbox/subscription';
 import {
   type BusEvent,
-  type LocalEventBus,
+  FaultSettingsError,
+  LocalEventBus,
   type LocalEventBusOptions,
   startLocalEventBus,
 } from '../../../local/event-bus';
@@ -117,9 +121,9 @@ describe('local EventBridge: PutEvents over the wire protocol', () => {
     expect(bus.stats.rejectedCalls).toBe(1);
   });
 
-  it('rejects a call whose entries add up to more than 256 KB', async () => {
+  it('rejects a call whose entries add up to more than 1 MiB', async () => {
     const bus = await startBus();
-    const half = JSON.stringify({ pad: 'x'.repeat(130 * 1024) });
+    const half = JSON.stringify({ pad: 'x'.repeat(520 * 1024) });
     const error = await errorOf(
       sdkClient(bus).send(
         new PutEventsCommand({ Entries: [entry({ Detail: half }), entry({ Detail: half })] }),
@@ -130,10 +134,10 @@ describe('local EventBridge: PutEvents over the wire protocol', () => {
   });
 
   it('accepts a call exactly at the size limit, counted as EventBridge counts entries', async () => {
-    // Prepare: Source "orders" (6) + DetailType "OrderPlaced" (11) + Detail bytes = 256 KiB.
+    // Prepare: Source "orders" (6) + DetailType "OrderPlaced" (11) + Detail bytes = 1 MiB.
     const bus = await startBus();
-    const detail = JSON.stringify({ pad: 'x'.repeat(256 * 1024 - 17 - 10) });
-    expect(Buffer.byteLength(detail) + 17).toBe(256 * 1024);
+    const detail = JSON.stringify({ pad: 'x'.repeat(1024 * 1024 - 17 - 10) });
+    expect(Buffer.byteLength(detail) + 17).toBe(1024 * 1024);
     // Act
     const result = await sdkClient(bus).send(new PutEventsCommand({ Entries: [entry({ Detail: detail })] }));
     // Assess
@@ -280,22 +284,81 @@ describe('local EventBridge: fault injection', () => {
     expect(bus.stats.serverErrorCalls).toBe(1);
   });
 
-  it('reads and changes fault settings over HTTP, refusing bad values', async () => {
+  const putFaults = async (bus: LocalEventBus, body: string) => {
+    const response = await fetch(`${bus.endpoint}/faults`, { method: 'PUT', body });
+    return { status: response.status, body: (await response.json()) as Record<string, unknown> };
+  };
+
+  it('reads and changes fault settings over HTTP', async () => {
+    // Prepare
     const bus = await startBus();
-    const put = await fetch(`${bus.endpoint}/faults`, {
-      method: 'PUT',
-      body: JSON.stringify({ entryFailureRate: 0.5 }),
-    });
+
+    // Act
+    const put = await putFaults(bus, JSON.stringify({ entryFailureRate: 0.5, shuffleDeliveryMs: 60_000 }));
+    const read = (await (await fetch(`${bus.endpoint}/faults`)).json()) as Record<string, unknown>;
+
+    // Assess
     expect(put.status).toBe(200);
+    expect(put.body).toEqual(read);
+    expect(read).toMatchObject({ entryFailureRate: 0.5, shuffleDeliveryMs: 60_000, throttleRate: 0 });
     expect(bus.faults.entryFailureRate).toBe(0.5);
-    const bad = await fetch(`${bus.endpoint}/faults`, {
-      method: 'PUT',
-      body: JSON.stringify({ throttleRate: 2 }),
+  });
+
+  it.each([
+    [
+      'an unknown key',
+      { entryFailureRate: 0.5, throttleBurst: 3 },
+      {
+        field: 'throttleBurst',
+        message: expect.stringMatching(/^unknown fault setting "throttleBurst"; the settings are /),
+      },
+    ],
+    [
+      'a rate above 1',
+      { entryFailureRate: 0.5, throttleRate: 2 },
+      { field: 'throttleRate', message: 'throttleRate must be between 0 and 1' },
+    ],
+    [
+      'a delay over a minute',
+      { entryFailureRate: 0.5, shuffleDeliveryMs: 60_001 },
+      { field: 'shuffleDeliveryMs', message: 'shuffleDeliveryMs must be from 0 to 60000 ms' },
+    ],
+    [
+      'a body that is not an object',
+      [{ entryFailureRate: 0.5 }],
+      { message: 'fault settings must be a JSON object of settings' },
+    ],
+  ])('answers 400 for %s, naming it, and changes nothing', async (_case, changes, error) => {
+    // Prepare
+    const bus = await startBus({ faults: { throttleRate: 0.1 } });
+    const before = bus.faults;
+
+    // Act
+    const response = await putFaults(bus, JSON.stringify(changes));
+
+    // Assess
+    expect(response).toEqual({ status: 400, body: error });
+    expect(bus.faults).toEqual(before);
+  });
+
+  it('answers 400 for a body that is not JSON', async () => {
+    const bus = await startBus();
+    expect(await putFaults(bus, '{"throttleRate": ')).toEqual({
+      status: 400,
+      body: { message: 'The body must be a JSON object of fault settings' },
     });
-    expect(bad.status).toBe(400);
-    expect(
-      ((await (await fetch(`${bus.endpoint}/faults`)).json()) as { throttleRate: number }).throttleRate,
-    ).toBe(0);
+  });
+
+  it('refuses bad settings from code too: at start-up and in setFaults', async () => {
+    // Prepare
+    const bus = await startBus();
+
+    // Act + Assess
+    expect(() => new LocalEventBus({ faults: { serverErrorRate: -1 } })).toThrow(
+      new FaultSettingsError('serverErrorRate must be between 0 and 1', 'serverErrorRate'),
+    );
+    expect(() => bus.setFaults({ maxDeliveryCopies: 100 })).toThrow(FaultSettingsError);
+    expect(bus.faults.maxDeliveryCopies).toBe(2);
   });
 });
 
@@ -425,4 +488,61 @@ describe('local EventBridge: inspection endpoints', () => {
     expect(bus.stats.eventsAccepted).toBe(0);
     expect((await fetch(`${bus.endpoint}/nope`)).status).toBe(404);
   });
+
+  it('answers GET /events in the shape docs/offline.md shows', async () => {
+    // Prepare: the documented example, and the same event put on a live bus
+    const [documented] = z.array(acceptedEventSchema).parse(documentedEvents());
+    if (documented === undefined) throw new Error('docs/offline.md shows no event');
+    const bus = await startBus();
+    await sdkClient(bus).send(
+      new PutEventsCommand({
+        Entries: [
+          {
+            Source: documented.event.source,
+            DetailType: documented.event['detail-type'],
+            Detail: JSON.stringify(documented.event.detail),
+            EventBusName: documented.eventBusName,
+          },
+        ],
+      }),
+    );
+
+    // Act
+    const served = await (await fetch(`${bus.endpoint}/events`)).json();
+
+    // Assess: same keys at every level, same content where it is not per-call
+    const [actual] = z.array(acceptedEventSchema).parse(served);
+    expect(actual).toMatchObject({
+      eventBusName: documented.eventBusName,
+      event: { source: documented.event.source, detail: documented.event.detail },
+    });
+  });
 });
+
+/** What `GET /events` answers for each accepted entry; strict, so an undocumented key fails. */
+const acceptedEventSchema = z.strictObject({
+  event: z.strictObject({
+    version: z.literal('0'),
+    id: z.uuid(),
+    'detail-type': z.string(),
+    source: z.string(),
+    account: z.string().regex(/^\d{12}$/),
+    time: z.iso.datetime(),
+    region: z.string(),
+    resources: z.array(z.string()),
+    // The outbox's envelope: the documented detail is an event the relay could have published.
+    detail: eventEnvelopeSchema,
+  }),
+  eventBusName: z.string(),
+  receivedAt: z.iso.datetime(),
+  traceHeader: z.string().optional(),
+});
+
+/** The json block of docs/offline.md that follows its description of `GET /events`. */
+const documentedEvents = (): unknown => {
+  const docs = readFileSync(new URL('../../../docs/offline.md', import.meta.url), 'utf8');
+  const from = docs.indexOf('`GET /events` answers an array');
+  const block = /```json\n([\s\S]*?)\n```/.exec(docs.slice(from));
+  if (from < 0 || block?.[1] === undefined) throw new Error('docs/offline.md has no GET /events example');
+  return JSON.parse(block[1]);
+};

@@ -130,6 +130,45 @@ describe('startLocalHttpApi', () => {
     expect(Buffer.from(received?.body ?? '', 'base64')).toEqual(Buffer.from([0, 255, 1]));
   });
 
+  it('base64-encodes a text body whose bytes are not UTF-8, so the function sees them as sent', async () => {
+    // Prepare
+    let received: APIGatewayProxyEventV2 | undefined;
+    const { url } = await serve(async (event) => {
+      received = event;
+      return { statusCode: 204 };
+    });
+    const sent = Buffer.concat([
+      Buffer.from('{"reason":"a'),
+      Buffer.from([0xff, 0xc0, 0xaf]),
+      Buffer.from('"}'),
+    ]);
+
+    // Act
+    await fetch(`${url}/orders/01ABC/cancel`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: sent,
+    });
+
+    // Assess
+    expect(received?.isBase64Encoded).toBe(true);
+    expect(Buffer.from(received?.body ?? '', 'base64')).toEqual(sent);
+  });
+
+  it('passes a UTF-8 text body as a string, multi-byte characters intact', async () => {
+    let received: APIGatewayProxyEventV2 | undefined;
+    const { url } = await serve(async (event) => {
+      received = event;
+      return { statusCode: 204 };
+    });
+    await fetch(`${url}/orders`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json; charset=utf-8' },
+      body: '{"reason":"commandé 🙁"}',
+    });
+    expect(received).toMatchObject({ isBase64Encoded: false, body: '{"reason":"commandé 🙁"}' });
+  });
+
   it('answers like the gateway for an unknown route and a failing function', async () => {
     const { url } = await serve(async () => {
       throw new Error('boom');

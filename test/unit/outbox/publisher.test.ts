@@ -126,7 +126,7 @@ describe('OutboxPublisher', () => {
   it('fills a call up to exactly the byte limit and splits one byte beyond it', async () => {
     // Prepare
     respondWith();
-    const half = 128 * 1024;
+    const half = 512 * 1024;
     // Act
     await publisher().publish([itemOfEntrySize(1, half), itemOfEntrySize(2, half)]);
     const exact = sentCalls().map((c) => c.length);
@@ -141,7 +141,7 @@ describe('OutboxPublisher', () => {
   it('packs greedily by bytes as well as by count', async () => {
     // Prepare
     respondWith();
-    const batch = [100, 100, 100, 30, 30].map((kib, i) => itemOfEntrySize(i, kib * 1024));
+    const batch = [400, 400, 400, 120, 120].map((kib, i) => itemOfEntrySize(i, kib * 1024));
     // Act
     const result = await publisher().publish(batch);
     // Assess
@@ -149,11 +149,11 @@ describe('OutboxPublisher', () => {
     expect(result.published).toEqual(positions(5));
   });
 
-  it('makes an entry over the entry limit poison without sending it, and sends one exactly at it', async () => {
+  it('makes an entry over the default 1 MiB limit poison without sending it, and sends one exactly at it', async () => {
     // Prepare
     respondWith();
-    const atLimit = itemOfEntrySize(1, 256 * 1024);
-    const overLimit = itemOfEntrySize(2, 256 * 1024 + 1);
+    const atLimit = itemOfEntrySize(1, 1024 * 1024);
+    const overLimit = itemOfEntrySize(2, 1024 * 1024 + 1);
     // Act
     const result = await publisher().publish([atLimit, overLimit]);
     // Assess
@@ -167,26 +167,34 @@ describe('OutboxPublisher', () => {
       {
         index: 1,
         errorCode: 'EntryTooLarge',
-        errorMessage: 'Entry is 262145 bytes; PutEvents allows 262144',
+        errorMessage: 'Entry is 1048577 bytes; PutEvents allows 1048576',
       },
     ]);
   });
 
-  it('honours a configured byte limit (e.g. 1 MiB where the larger events are available)', async () => {
+  it('honours a lower configured byte limit (e.g. the old 256 KiB)', async () => {
     // Prepare
     respondWith();
-    const big = itemOfEntrySize(1, 600 * 1024);
+    const fits = itemOfEntrySize(1, 256 * 1024);
+    const big = itemOfEntrySize(2, 256 * 1024 + 1);
     // Act
     const result = await publisher({
-      limits: { maxEntryBytes: 1024 * 1024, maxCallBytes: 1024 * 1024 },
-    }).publish([big]);
+      limits: { maxEntryBytes: 256 * 1024, maxCallBytes: 256 * 1024 },
+    }).publish([fits, big]);
     // Assess
     expect(result.published).toEqual([0]);
     expect(
       sentCalls()
         .flat()
         .map((e) => detailOf(e).eventId),
-    ).toEqual([big.envelope.eventId]);
+    ).toEqual([fits.envelope.eventId]);
+    expect(result.poison).toEqual([
+      {
+        index: 1,
+        errorCode: 'EntryTooLarge',
+        errorMessage: 'Entry is 262145 bytes; PutEvents allows 262144',
+      },
+    ]);
   });
 
   it('maps partial entry failures back to their items: throttling and internal errors retryable, bad detail poison', async () => {

@@ -455,6 +455,29 @@ describe('relay handler', () => {
     expect(markedKeys()).toEqual([keyOf(outboxItem(0)), keyOf(outboxItem(2))]);
   });
 
+  it('with the default 1 MiB limit, publishes a large item and parks one whose JSON grows past 1 MiB', async () => {
+    // Prepare: both fit DynamoDB's 400 KB item limit; control characters take 6 bytes each in JSON.
+    eventBridgeFails();
+    const { handler } = setup();
+    const large = outboxItem(0, { payload: { note: 'x'.repeat(350 * 1024) } });
+    const tooLarge = outboxItem(1, { payload: { note: '\u0001'.repeat(180 * 1024) } });
+    const event = streamEvent([streamRecord(0, large), streamRecord(1, tooLarge)]);
+    // Act
+    const response = await handler(event);
+    // Assess
+    expect(response).toEqual({ batchItemFailures: [] });
+    expect(publishedEventIds()).toEqual([large.eventId]);
+    const [message] = poisonMessages();
+    // Over the poison queue's message size too: the message keeps the key, not the content.
+    expect(message).toMatchObject({
+      errorCode: 'EntryTooLarge',
+      reason: expect.stringMatching(/^Entry is \d+ bytes; PutEvents allows 1048576$/),
+      eventId: tooLarge.eventId,
+      key: { PK: tooLarge.PK, SK: tooLarge.SK },
+      contentOmitted: true,
+    });
+  });
+
   it('parks an item that is not a valid outbox item, with its raw image', async () => {
     // Prepare
     eventBridgeFails();

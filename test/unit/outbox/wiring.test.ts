@@ -10,6 +10,8 @@ import { DynamoDBDocumentClient, QueryCommand, UpdateCommand } from '@aws-sdk/li
 import { mockClient } from 'aws-sdk-client-mock';
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 import type { EventEnvelope } from '../../../lambdas/outbox/envelope';
+import { loggerFor } from '../../../lambdas/outbox/powertools';
+import { OutboxServiceName } from '../../../lambdas/outbox/service-names';
 import type { ReconcilerSettings, RelaySettings } from '../../../lambdas/outbox/settings';
 import {
   buildReconcilerHandler,
@@ -60,6 +62,17 @@ const entries = (): PutEventsRequestEntry[] =>
     .flatMap((c) => (c.args[0].input as PutEventsCommandInput).Entries ?? []);
 
 const detailOf = (entry: PutEventsRequestEntry): EventEnvelope => JSON.parse(entry.Detail ?? '{}');
+
+/** What a logger wrote to stdout while `act` ran, one parsed JSON line each. */
+const logLinesOf = async (act: () => Promise<unknown>): Promise<Record<string, unknown>[]> => {
+  const write = vi.spyOn(process.stdout, 'write').mockImplementation(() => true);
+  try {
+    await act();
+    return write.mock.calls.map((call) => JSON.parse(String(call[0])));
+  } finally {
+    write.mockRestore();
+  }
+};
 
 const poisonQueueUrls = () =>
   sqsMock
@@ -170,6 +183,22 @@ describe('outbox wiring', () => {
       expect(entries().map((e) => detailOf(e).eventId)).toEqual([small.eventId]);
       expect(poisonQueueUrls()).toEqual([QUEUE_URL]);
     });
+
+    it('logs under the service of the logger it is given (the offline runtime runs every function in one process)', async () => {
+      // Prepare
+      const logger = loggerFor(OutboxServiceName.Relay);
+      logger.setLogLevel('INFO');
+      const handler = buildRelayHandler({ settings: relaySettings(), clients: clients(), logger });
+      const event = streamEvent([streamRecord(0, outboxItem(0, {}, OTHER_LAYOUT), { layout: OTHER_LAYOUT })]);
+
+      // Act
+      const lines = await logLinesOf(() => handler(event));
+
+      // Assess
+      expect(lines).toContainEqual(
+        expect.objectContaining({ service: 'outbox-relay', message: 'Outbox batch relayed' }),
+      );
+    });
   });
 
   describe('buildReconcilerHandler', () => {
@@ -220,6 +249,26 @@ describe('outbox wiring', () => {
       // Assess
       expect(report).toMatchObject({ found: 0, truncated: true });
       expect(docMock.commandCalls(QueryCommand)).toHaveLength(0);
+    });
+
+    it('logs under the service of the logger it is given', async () => {
+      // Prepare
+      const logger = loggerFor(OutboxServiceName.Reconciler);
+      logger.setLogLevel('INFO');
+      docMock.on(QueryCommand).resolves({ Items: [] });
+      const reconcile = buildReconcilerHandler({
+        settings: reconcilerSettings(),
+        clients: clients(),
+        logger,
+      });
+
+      // Act
+      const lines = await logLinesOf(() => reconcile());
+
+      // Assess
+      expect(lines).toContainEqual(
+        expect.objectContaining({ service: 'outbox-reconciler', message: 'Reconciler run finished' }),
+      );
     });
   });
 });

@@ -53,6 +53,23 @@ const canceled = (codes: string[], item?: Record<string, unknown>) =>
 const transactItems = (call = 0) =>
   doc.commandCalls(TransactWriteCommand)[call]?.args[0].input.TransactItems ?? [];
 
+/** JSON with every character outside printable ASCII escaped, so it arrives in the parsed value, not in the body's bytes. */
+const escapedJson = (payload: unknown): string =>
+  JSON.stringify(payload).replace(
+    /[^\x20-\x7e]/g,
+    (c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, '0')}`,
+  );
+
+/** One of each kind of character every string field refuses. */
+const FORBIDDEN = [
+  ['NUL', '\u0000', 'must not contain control characters (U+0000)'],
+  ['a line feed', '\n', 'must not contain control characters (U+000A)'],
+  ['DEL', '\u007f', 'must not contain control characters (U+007F)'],
+  ['the C1 control NEL', '\u0085', 'must not contain control characters (U+0085)'],
+  ['a lone surrogate', '\ud800', 'must not contain an unpaired surrogate (U+D800)'],
+  ['U+FFFD', '\ufffd', 'must not contain U+FFFD, the mark of bytes that were not UTF-8'],
+] as const;
+
 describe('orders API handler', () => {
   const addMetric = vi.spyOn(metrics, 'addMetric');
 
@@ -114,8 +131,15 @@ describe('orders API handler', () => {
       expect(transactItems()[1]?.Put?.Item?.traceHeader).toBe(trace);
     });
 
-    it('uses the request id as correlation id when the caller sends none (or an unsafe one)', async () => {
-      const response = await invoke(post(body, { 'x-correlation-id': 'has spaces <script>' }));
+    it.each([
+      ['none', undefined],
+      ['an unsafe one', 'has spaces <script>'],
+      ['one with a C1 control character', 'corr\u009b31m'],
+    ])('uses the request id as correlation id when the caller sends %s', async (_case, supplied) => {
+      const response = await invoke(
+        post(body, supplied === undefined ? {} : { 'x-correlation-id': supplied }),
+      );
+      expect(response.statusCode).toBe(201);
       expect(response.headers?.['x-correlation-id']).toBe('request-1');
       expect(transactItems()[1]?.Put?.Item?.correlationId).toBe('request-1');
     });
@@ -150,6 +174,79 @@ describe('orders API handler', () => {
       expect(response.json).toEqual({
         error: { code: 'VALIDATION_ERROR', message: expect.any(String), field },
       });
+      expect(doc.calls()).toHaveLength(0);
+    });
+
+    // [field, its name in messages, the body with `bad` in that field]
+    const bodyFields = [
+      ['customerId', 'customerId', (bad: string) => ({ ...body, customerId: `customer${bad}42` })],
+      ['currency', 'currency', (bad: string) => ({ ...body, currency: `EU${bad}` })],
+      ['lines[0].sku', 'sku', (bad: string) => ({ ...body, lines: [{ ...line, sku: `BOOK${bad}1` }] })],
+      ['lines[1].sku', 'sku', (bad: string) => ({ ...body, lines: [line, { ...line, sku: bad }] })],
+    ] as const;
+    it.each(
+      bodyFields.flatMap(([field, name, withBad]) =>
+        FORBIDDEN.map(([what, bad, fault]) => [field, what, withBad(bad), `${name} ${fault}`] as const),
+      ),
+    )('answers 400 naming %s when it holds %s', async (field, _what, payload, message) => {
+      // Act
+      const response = await invoke(post(escapedJson(payload)));
+
+      // Assess
+      expect(response.statusCode).toBe(400);
+      expect(response.json).toEqual({
+        error: {
+          code: 'VALIDATION_ERROR',
+          message,
+          field,
+        },
+      });
+      expect(doc.calls()).toHaveLength(0);
+    });
+
+    it.each([
+      ['an invalid byte inside a string', Buffer.from('{"customerId":"customer\xff42"}', 'latin1')],
+      [
+        'a truncated multi-byte sequence',
+        Buffer.concat([Buffer.from('{"customerId":"a'), Buffer.from([0xe2, 0x82]), Buffer.from('"}')]),
+      ],
+      [
+        'an encoded surrogate (CESU-8)',
+        Buffer.concat([Buffer.from('{"customerId":"'), Buffer.from([0xed, 0xa0, 0x80]), Buffer.from('"}')]),
+      ],
+      [
+        'an overlong encoding of "/"',
+        Buffer.concat([Buffer.from('{"customerId":"a'), Buffer.from([0xc0, 0xaf]), Buffer.from('"}')]),
+      ],
+    ])('answers 400 INVALID_JSON for a base64 body with %s', async (_case, bytes) => {
+      // Prepare
+      const event = httpEvent('POST /orders', {
+        body: bytes.toString('base64'),
+        headers: jsonHeaders,
+        isBase64Encoded: true,
+      });
+
+      // Act
+      const response = await invoke(event);
+
+      // Assess
+      expect(response.statusCode).toBe(400);
+      expect(response.json).toEqual({
+        error: { code: 'INVALID_JSON', message: 'Request body must be valid UTF-8 JSON' },
+      });
+      expect(doc.calls()).toHaveLength(0);
+    });
+
+    it.each([
+      [
+        'an unpaired surrogate, which no UTF-8 decodes to',
+        `{"customerId":"a\ud800","currency":"EUR","lines":[]}`,
+      ],
+      ['U+FFFD, left by a lenient decoder', JSON.stringify({ ...body, customerId: 'caf\ufffd' })],
+    ])('answers 400 INVALID_JSON for a text body with %s', async (_case, text) => {
+      const response = await invoke(post(text));
+      expect(response.statusCode).toBe(400);
+      expect(response.json).toMatchObject({ error: { code: 'INVALID_JSON' } });
       expect(doc.calls()).toHaveLength(0);
     });
 
@@ -234,6 +331,7 @@ describe('orders API handler', () => {
       ['a key separator', 'a#b'],
       ['129 characters', 'k'.repeat(129)],
       ['an empty value', ''],
+      ['a C1 control character (obs-text in the header)', 'key\u0085'],
     ])('answers 400 for an Idempotency-Key with %s', async (_case, key) => {
       const response = await invoke(post(body, { 'idempotency-key': key }));
       expect(response.statusCode).toBe(400);
@@ -389,7 +487,9 @@ describe('orders API handler', () => {
       'ORDER#01JD0000000000000000000001',
       '01jd0000000000000000000001',
       '81JD0000000000000000000001',
-    ])('answers 400 for the malformed id %s without touching the table', async (orderId) => {
+      '01JD000000000000000000000\u0000',
+      '\ud80001JD0000000000000000000',
+    ])('answers 400 for the malformed id %j without touching the table', async (orderId) => {
       const response = await invoke(httpEvent('GET /orders/{orderId}', { pathParameters: { orderId } }));
       expect(response.statusCode).toBe(400);
       expect(response.json).toMatchObject({ error: { code: 'INVALID_ORDER_ID', field: 'orderId' } });
@@ -466,6 +566,64 @@ describe('orders API handler', () => {
       expect(response.statusCode).toBe(409);
       expect(response.json).toMatchObject({ error: { code: 'ORDER_CONFLICT' } });
       expect(doc.commandCalls(TransactWriteCommand)).toHaveLength(1);
+    });
+
+    it.each(FORBIDDEN)(
+      'answers 400 naming reason when it holds %s, before reading the order',
+      async (_what, bad, fault) => {
+        // Act
+        const response = await invoke({
+          ...cancel(),
+          body: escapedJson({ reason: `ordered${bad}twice` }),
+          headers: jsonHeaders,
+        });
+
+        // Assess
+        expect(response.statusCode).toBe(400);
+        expect(response.json).toEqual({
+          error: {
+            code: 'VALIDATION_ERROR',
+            message: `reason ${fault}`,
+            field: 'reason',
+          },
+        });
+        expect(doc.calls()).toHaveLength(0);
+      },
+    );
+
+    it('answers 400 INVALID_JSON for a reason whose bytes are not UTF-8, before reading the order', async () => {
+      const response = await invoke({
+        ...cancel(),
+        headers: jsonHeaders,
+        body: Buffer.concat([
+          Buffer.from('{"reason":"ordered '),
+          Buffer.from([0xfe]),
+          Buffer.from('"}'),
+        ]).toString('base64'),
+        isBase64Encoded: true,
+      });
+      expect(response.statusCode).toBe(400);
+      expect(response.json).toMatchObject({ error: { code: 'INVALID_JSON' } });
+      expect(doc.calls()).toHaveLength(0);
+    });
+
+    it('keeps a reason in any script, emoji and directional marks included, as sent', async () => {
+      // Prepare
+      doc.on(GetCommand).resolves({ Item: placedItem });
+      const reason = 'הוזמן פעמיים\u200f · commandé deux fois 🙁';
+
+      // Act
+      const response = await invoke({
+        ...cancel(),
+        headers: jsonHeaders,
+        body: Buffer.from(JSON.stringify({ reason })).toString('base64'),
+        isBase64Encoded: true,
+      });
+
+      // Assess
+      expect(response.statusCode).toBe(200);
+      expect(response.json).toMatchObject({ cancelReason: reason });
+      expect(transactItems()[1]?.Put?.Item).toMatchObject({ payload: { reason } });
     });
 
     it('answers 404 for an unknown order and 400 for a bad reason', async () => {

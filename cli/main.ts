@@ -1,0 +1,193 @@
+import { inspect, parseArgs } from 'node:util';
+import { diagnoseLocal, isConnectionFailure } from './local-health';
+import { formatRedrive, redrive } from './redrive';
+import { formatStatus, outboxStatus } from './status';
+import { type OutboxTarget, resolveTarget, UsageError, unreachable } from './target';
+
+const USAGE = `Usage: npm run outbox -- <command> [options]
+
+Commands:
+  status    pending outbox events, the oldest one's age, and the depth of every
+            poison, failure and dead-letter queue
+  redrive   republish the events on the poison queue (after fixing their cause)
+            and delete each message once EventBridge has accepted its event
+
+Where (default: the local runtime of \`npm start\`, on its default ports):
+  --stack <name>            an AWS stack: table, bus and queues from its outputs
+  --table <name>            an AWS table, without a stack (with --local: a local table)
+  --local                   the local runtime, even with --table
+  --region <region>         AWS region (default: AWS_REGION)
+  --bus <name>              event bus to republish to (default: stack output, else "orders" locally)
+  --source <source>         event source to republish with (default: stack output, else "orders")
+  --poison-queue-url <url>  poison queue to redrive (default: stack output / local "outbox-poison")
+  --queue <name=url>        a queue to include in status (repeatable)
+  --retention-days <n>      TTL of republished items (default: stack output, else 7)
+
+Options:
+  --max <n>                 redrive: messages to read at most (default 1000)
+  --dry-run                 redrive: show what would be republished, change nothing
+  --json                    machine-readable output
+  -h, --help                this text
+
+Local endpoints can be moved with DYNAMODB_ENDPOINT, EVENTBRIDGE_ENDPOINT and SQS_ENDPOINT.
+Exit status: 0 done, 1 redrive left messages on the queue, 2 usage or connection problem.`;
+
+/** Where the CLI writes: the console, or a test's buffers. */
+export interface CliOutput {
+  log(text: string): void;
+  error(text: string): void;
+}
+
+type Env = Readonly<Record<string, string | undefined>>;
+
+const main = async (argv: readonly string[], out: CliOutput, env: Env): Promise<number> => {
+  const { positionals, values } = parseArgs({
+    args: [...argv],
+    allowPositionals: true,
+    options: {
+      local: { type: 'boolean', default: false },
+      stack: { type: 'string' },
+      table: { type: 'string' },
+      region: { type: 'string' },
+      bus: { type: 'string' },
+      source: { type: 'string' },
+      'poison-queue-url': { type: 'string' },
+      queue: { type: 'string', multiple: true },
+      'retention-days': { type: 'string' },
+      max: { type: 'string' },
+      'dry-run': { type: 'boolean', default: false },
+      json: { type: 'boolean', default: false },
+      help: { type: 'boolean', short: 'h', default: false },
+    },
+  });
+  const [command, ...extra] = positionals;
+  if (values.help) {
+    out.log(USAGE);
+    return 0;
+  }
+  if (command === undefined) {
+    out.error(USAGE);
+    return 2;
+  }
+  if (extra.length > 0) throw new UsageError(`Unexpected arguments: ${extra.join(' ')}`);
+  if (command !== 'status' && command !== 'redrive')
+    throw new UsageError(`Unknown command "${command}": use status or redrive (see --help)`);
+
+  const max = values.max === undefined ? undefined : Number(values.max);
+  if (max !== undefined && (!Number.isInteger(max) || max < 1))
+    throw new UsageError(`--max must be a positive integer, got "${values.max}"`);
+
+  const target = await resolveTarget(
+    {
+      ...(values.local ? { local: true } : {}),
+      ...(values.stack ? { stack: values.stack } : {}),
+      ...(values.table ? { table: values.table } : {}),
+      ...(values.region ? { region: values.region } : {}),
+      ...(values.bus ? { bus: values.bus } : {}),
+      ...(values.source ? { source: values.source } : {}),
+      ...(values['poison-queue-url'] ? { poisonQueueUrl: values['poison-queue-url'] } : {}),
+      ...(values.queue ? { queues: values.queue } : {}),
+      ...(values['retention-days'] ? { retentionDays: values['retention-days'] } : {}),
+    },
+    env,
+  );
+  try {
+    return await run(target, command, { max, dryRun: values['dry-run'], json: values.json }, out);
+  } finally {
+    target.destroy();
+  }
+};
+
+const run = async (
+  target: OutboxTarget,
+  command: 'status' | 'redrive',
+  options: { max: number | undefined; dryRun: boolean; json: boolean },
+  out: CliOutput,
+): Promise<number> => {
+  try {
+    if (command === 'status') {
+      const status = await outboxStatus(target);
+      out.log(options.json ? JSON.stringify(status, null, 2) : formatStatus(status));
+      return 0;
+    }
+    if (target.poisonQueueUrl === undefined)
+      throw new UsageError(
+        'No poison queue found: pass --poison-queue-url (or --stack with a PoisonQueueUrl output)',
+      );
+    const report = await redrive(target, {
+      dryRun: options.dryRun,
+      ...(options.max === undefined ? {} : { max: options.max }),
+    });
+    out.log(options.json ? JSON.stringify(report, null, 2) : formatRedrive(report, options.dryRun));
+    return report.left > 0 && !options.dryRun ? 1 : 0;
+  } catch (error) {
+    throw await explain(error, target);
+  }
+};
+
+/** The SDK's errors, in terms of what the operator should check. */
+const explain = async (error: unknown, target: OutboxTarget): Promise<unknown> => {
+  if (!(error instanceof Error) || error instanceof UsageError) return error;
+  if (isConnectionFailure(error))
+    return target.localEndpoints
+      ? diagnoseLocal(target.localEndpoints, error)
+      : unreachable('the outbox', target.description, error);
+  if (error.name === 'ResourceNotFoundException')
+    return new UsageError(
+      `Table ${target.tableName} not found in ${target.description}. ` +
+        'Pass the outbox table with --table, or --stack to read it from the stack outputs.',
+    );
+  // DynamoDB answers a Query on a missing index with a ValidationException naming the index.
+  if (error.name === 'ValidationException' && /specified index/.test(error.message))
+    return new UsageError(
+      `Table ${target.tableName} has no ${target.layout.pendingIndex.indexName} index, so its pending events ` +
+        'cannot be counted: is it the outbox table? Pass the table the stack (or `npm start`) created ' +
+        'with --table, or --stack to read it from the stack outputs.',
+    );
+  if (error.name === 'QueueDoesNotExist' || error.name === 'AWS.SimpleQueueService.NonExistentQueue')
+    return new UsageError(
+      `Queue ${target.poisonQueueUrl ?? ''} does not exist in ${target.description}: check --poison-queue-url`,
+    );
+  if (error.name === 'CredentialsProviderError' || error.name === 'ExpiredTokenException')
+    return new UsageError(`No usable AWS credentials: ${error.message}`);
+  if (error.message === 'Region is missing')
+    return new UsageError('No AWS region: pass --region, or set AWS_REGION or a region in your AWS profile');
+  // Any other answer of an AWS service (access denied, throttled...): its code and message say it.
+  if ('$metadata' in error) return new UsageError(`${error.name}: ${error.message}`);
+  return error;
+};
+
+/** parseArgs' own errors (unknown option, missing value) are usage errors too. */
+const isArgumentError = (error: unknown): error is Error =>
+  error instanceof TypeError && String((error as { code?: unknown }).code).startsWith('ERR_PARSE_ARGS');
+
+/**
+ * The one line printed for a failure. Usage and operating problems get their message alone; only
+ * an error nobody anticipated (a bug) keeps its stack, for the report.
+ */
+export const failureMessage = (error: unknown): string => {
+  if (error instanceof UsageError) return `outbox: ${error.message}`;
+  if (isArgumentError(error)) {
+    // Node's text for an unknown option is a paragraph about positionals; the option is what matters.
+    const unknown = /^Unknown option '([^']+)'/.exec(error.message)?.[1];
+    return `outbox: ${unknown ? `Unknown option ${unknown}` : error.message} (see --help)`;
+  }
+  return `outbox: failed: ${inspect(error)}`;
+};
+
+/**
+ * `npm run outbox -- <argv>`: runs the command and returns the exit status (0 done, 1 redrive
+ * left messages on the queue, 2 usage or connection problem).
+ */
+export const runOutbox = async (
+  argv: readonly string[],
+  out: CliOutput = { log: console.log, error: console.error },
+  env: Env = process.env,
+): Promise<number> => {
+  try {
+    return await main(argv, out, env);
+  } catch (error) {
+    out.error(failureMessage(error));
+    return 2;
+  }
+};

@@ -1,0 +1,211 @@
+import { type ChildProcess, spawn } from 'node:child_process';
+import { createServer } from 'node:net';
+import { fileURLToPath } from 'node:url';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { closeServer, listen } from '../../local/http';
+import { commandLine, descendants, isListening, isRunning, waitFor } from '../support/processes';
+
+/*
+ * `npm start` as a person runs it, killed every way it can be: each signal to the process group
+ * (Ctrl-C in a terminal), to npm alone (`kill <npm pid>`) and to the runtime alone, under a light
+ * load of orders. Afterwards no process it started may be left, and no port open. Cells run
+ * concurrently, each on its own free ports.
+ */
+
+const repo = fileURLToPath(new URL('../..', import.meta.url));
+const signals = ['SIGINT', 'SIGTERM', 'SIGKILL'] as const;
+const targets = ['process group', 'npm process', 'runtime process'] as const;
+type Target = (typeof targets)[number] | 'DynamoDB Local';
+
+interface Stack {
+  readonly npm: ChildProcess;
+  readonly ports: Record<'PORT' | 'DYNAMODB_PORT' | 'EVENTBRIDGE_PORT' | 'SQS_PORT', number>;
+  readonly output: () => string;
+  readonly exit: Promise<{ code: number | null; signal: NodeJS.Signals | null }>;
+}
+
+const started: ChildProcess[] = [];
+const results: Array<{ cell: string; processes: number; stoppedMs: number; npmExit: string }> = [];
+
+/** Ports nothing listens on: claimed together, so they differ, then released. */
+const freePorts = async (count: number): Promise<number[]> => {
+  const servers = Array.from({ length: count }, () => createServer());
+  const ports = await Promise.all(servers.map((server) => listen(server, 0)));
+  await Promise.all(servers.map((server) => closeServer(server)));
+  return ports;
+};
+
+/**
+ * At most this many stacks starting at once: each start is a JVM and a TypeScript load, and ten
+ * at once on two cores take longer than DynamoDB Local's 30 s start-up deadline.
+ */
+const STARTING_AT_ONCE = 4;
+let starting = 0;
+const startSlots: Array<() => void> = [];
+const startSlot = async (): Promise<() => void> => {
+  if (starting >= STARTING_AT_ONCE) await new Promise<void>((resolve) => startSlots.push(resolve));
+  else starting += 1;
+  return () => {
+    const next = startSlots.shift();
+    if (next) next();
+    else starting -= 1;
+  };
+};
+
+const startStack = async (): Promise<Stack> => {
+  const release = await startSlot();
+  try {
+    return await startStackNow();
+  } finally {
+    release();
+  }
+};
+
+const startStackNow = async (): Promise<Stack> => {
+  const [api, dynamodb, eventbridge, sqs] = (await freePorts(4)) as [number, number, number, number];
+  const ports = { PORT: api, DYNAMODB_PORT: dynamodb, EVENTBRIDGE_PORT: eventbridge, SQS_PORT: sqs };
+  const npm = spawn('npm', ['start'], {
+    cwd: repo,
+    // Its own process group, as a terminal gives a foreground job.
+    detached: true,
+    stdio: ['ignore', 'pipe', 'pipe'],
+    env: {
+      ...process.env,
+      ...Object.fromEntries(Object.entries(ports).map(([name, port]) => [name, String(port)])),
+      NPM_CONFIG_LOGLEVEL: 'error',
+    },
+  });
+  started.push(npm);
+  let output = '';
+  npm.stdout?.setEncoding('utf8').on('data', (chunk: string) => (output += chunk));
+  npm.stderr?.setEncoding('utf8').on('data', (chunk: string) => (output += chunk));
+  const exit = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolve) =>
+    npm.once('exit', (code, signal) => resolve({ code, signal })),
+  );
+  await waitFor(() => output.includes('Press Ctrl-C to stop.') || npm.exitCode !== null, 'npm start', 90_000);
+  expect(output).toContain('Press Ctrl-C to stop.');
+  return { npm, ports, output: () => output, exit };
+};
+
+/** Keep a few orders in flight until `until` settles: the relay and consumer are busy when the signal lands. */
+const load = (apiPort: number, until: Promise<unknown>): Promise<void> => {
+  let done = false;
+  void until.then(() => (done = true));
+  const worker = async () => {
+    while (!done) {
+      await fetch(`http://127.0.0.1:${apiPort}/orders`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json' },
+        body: JSON.stringify({
+          customerId: 'customer-42',
+          currency: 'EUR',
+          lines: [{ sku: 'BOOK-1', quantity: 1, unitPrice: 1250 }],
+        }),
+      }).then(
+        (response) => response.arrayBuffer(),
+        () => (done = true),
+      );
+    }
+  };
+  return Promise.all(Array.from({ length: 2 }, worker)).then(() => undefined);
+};
+
+const runCell = async (signal: NodeJS.Signals, target: Target): Promise<Stack> => {
+  const stack = await startStack();
+  const npmPid = stack.npm.pid ?? 0;
+  const tree = [npmPid, ...descendants(npmPid)];
+  const runtime = tree.find((pid) => commandLine(pid).includes('local/start.ts'));
+  const java = tree.find((pid) => commandLine(pid).includes('DynamoDbLocalLauncher'));
+  expect(runtime, 'the runtime process').toBeDefined();
+  expect(java, 'the DynamoDB Local process').toBeDefined();
+
+  const loaded = load(stack.ports.PORT, stack.exit);
+  // Orders are being written before the signal lands.
+  await waitFor(() => /order accepted/.test(stack.output()), 'a first order', 30_000);
+  const signalled = performance.now();
+  const pid =
+    target === 'process group'
+      ? -npmPid
+      : target === 'npm process'
+        ? npmPid
+        : target === 'runtime process'
+          ? runtime
+          : java;
+  process.kill(pid ?? 0, signal);
+
+  await waitFor(() => tree.every((p) => !isRunning(p)), `every process of ${target} ${signal} to exit`);
+  const ports = Object.values(stack.ports);
+  await waitFor(
+    async () => (await Promise.all(ports.map((port) => isListening(port)))).every((open) => !open),
+    'every port to close',
+  );
+  const stoppedMs = performance.now() - signalled;
+  await loaded;
+  const { code, signal: npmSignal } = await stack.exit;
+  results.push({
+    cell: `${signal} → ${target}`,
+    processes: tree.length,
+    stoppedMs: Math.round(stoppedMs),
+    npmExit: npmSignal ?? String(code),
+  });
+  return stack;
+};
+
+type CellResult = { stack: Stack } | { error: unknown };
+const cells = new Map<string, Promise<CellResult>>();
+/** Every cell starts at once, when the file loads the tests; each test awaits its own. */
+const cell = (signal: NodeJS.Signals, target: Target): Promise<Stack> => {
+  const key = `${signal} → ${target}`;
+  let running = cells.get(key);
+  if (running === undefined) {
+    running = runCell(signal, target).then(
+      (stack) => ({ stack }),
+      (error: unknown) => ({ error }),
+    );
+    cells.set(key, running);
+  }
+  return running.then((result) => {
+    if ('error' in result) throw result.error;
+    return result.stack;
+  });
+};
+
+describe('npm start, stopped by a signal', () => {
+  beforeAll(() => {
+    for (const signal of signals) for (const target of targets) void cell(signal, target);
+    void cell('SIGKILL', 'DynamoDB Local');
+  });
+
+  afterAll(() => {
+    // Nothing may outlive a failed cell either.
+    for (const npm of started) {
+      for (const pid of [npm.pid ?? 0, ...descendants(npm.pid ?? 0)])
+        if (isRunning(pid)) process.kill(pid, 'SIGKILL');
+    }
+    console.log(
+      [
+        'cell | processes | all gone after | npm exit',
+        ...results.map((r) => `${r.cell} | ${r.processes} | ${r.stoppedMs} ms | ${r.npmExit}`),
+      ].join('\n'),
+    );
+  });
+
+  for (const signal of signals)
+    for (const target of targets)
+      it(`${signal} to the ${target} leaves no process and no port behind`, {
+        timeout: 120_000,
+      }, async () => {
+        await cell(signal, target);
+      });
+
+  it('stops with one line and exit status 1 when DynamoDB Local dies', { timeout: 120_000 }, async () => {
+    const stack = await cell('SIGKILL', 'DynamoDB Local');
+    expect((await stack.exit).code).toBe(1);
+    const lines = stack.output().split('\n');
+    expect(lines.filter((line) => line.includes('DynamoDB Local (http://127.0.0.1:'))).toEqual([
+      `DynamoDB Local (http://127.0.0.1:${stack.ports.DYNAMODB_PORT}) stopped: killed by SIGKILL. Stopping the runtime; start it again with \`npm start\`.`,
+    ]);
+    // Requests in flight when it died may fail once each; nothing keeps retrying.
+    expect(lines.filter((line) => line.includes('ECONNREFUSED')).length).toBeLessThanOrEqual(3);
+  });
+});

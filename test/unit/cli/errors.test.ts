@@ -1,0 +1,184 @@
+import { CloudFormationClient, DescribeStacksCommand } from '@aws-sdk/client-cloudformation';
+import { ResourceNotFoundException } from '@aws-sdk/client-dynamodb';
+import { ListQueuesCommand, ReceiveMessageCommand, SQSClient } from '@aws-sdk/client-sqs';
+import { DynamoDBDocumentClient, QueryCommand } from '@aws-sdk/lib-dynamodb';
+import { mockClient } from 'aws-sdk-client-mock';
+import { beforeEach, describe, expect, it } from 'vitest';
+import { failureMessage, runOutbox } from '../../../cli/main';
+
+const ddb = mockClient(DynamoDBDocumentClient);
+const sqs = mockClient(SQSClient);
+const cloudFormation = mockClient(CloudFormationClient);
+
+/** The CLI called as `npm run outbox` calls it, with what it prints captured. */
+const outbox = async (args: string[], env: Record<string, string> = {}) => {
+  const stdout: string[] = [];
+  const stderr: string[] = [];
+  const status = await runOutbox(args, { log: (t) => stdout.push(t), error: (t) => stderr.push(t) }, env);
+  return { status, stdout: stdout.join('\n'), stderr: stderr.join('\n') };
+};
+
+/** An error as the SDK throws it for a service's answer. */
+const serviceError = (name: string, message: string): Error =>
+  Object.assign(new Error(message), { name, $fault: 'client', $metadata: { httpStatusCode: 400 } });
+
+/** One line, no stack frames, no `Error:` prefix from Node: a message, not a crash. */
+const expectOneLine = (stderr: string): void => {
+  expect(stderr.split('\n')).toHaveLength(1);
+  expect(stderr).toMatch(/^outbox: /);
+  expect(stderr).not.toMatch(/^\s+at /m);
+  expect(stderr).not.toMatch(/\b\w*Error:/);
+  expect(stderr).not.toContain('$metadata');
+};
+
+describe('npm run outbox: every error is one line naming what to fix', () => {
+  beforeEach(() => {
+    ddb.reset();
+    sqs.reset();
+    cloudFormation.reset();
+    sqs.on(ListQueuesCommand).resolves({ QueueUrls: [] });
+  });
+
+  it.each([
+    [['purge'], 'Unknown command "purge": use status or redrive'],
+    [['status', 'everything'], 'Unexpected arguments: everything'],
+    [['status', '--verbose'], 'Unknown option --verbose (see --help)'],
+    [['status', '--table'], "Option '--table <value>' argument missing"],
+    [['redrive', '--max', '0'], '--max must be a positive integer, got "0"'],
+    [['status', '--queue', 'poison'], '--queue takes name=url or a queue URL, got "poison"'],
+    [['status', '--retention-days', 'week'], '--retention-days must be a positive integer, got "week"'],
+    [['status', '--local', '--stack', 'DynamoDbOutbox-dev'], '--local and --stack exclude each other'],
+  ])('outbox %j', async (args, message) => {
+    // Act
+    const { status, stderr } = await outbox(args);
+
+    // Assess
+    expect(status).toBe(2);
+    expectOneLine(stderr);
+    expect(stderr).toContain(message);
+  });
+
+  it('without a command: the usage, on stderr, exit status 2', async () => {
+    const { status, stdout, stderr } = await outbox([]);
+
+    expect(status).toBe(2);
+    expect(stdout).toBe('');
+    expect(stderr).toMatch(/^Usage: npm run outbox -- <command> \[options\]/);
+  });
+
+  it('a stack that does not exist is named, with the region', async () => {
+    // Prepare
+    cloudFormation
+      .on(DescribeStacksCommand)
+      .rejects(serviceError('ValidationException', 'Stack with id DynamoDbOutbox-qa does not exist'));
+
+    // Act
+    const { status, stderr } = await outbox([
+      'status',
+      '--stack',
+      'DynamoDbOutbox-qa',
+      '--region',
+      'eu-west-1',
+    ]);
+
+    // Assess
+    expect(status).toBe(2);
+    expectOneLine(stderr);
+    expect(stderr).toBe(
+      'outbox: Cannot read the outputs of stack DynamoDbOutbox-qa in eu-west-1: Stack with id DynamoDbOutbox-qa does not exist',
+    );
+  });
+
+  it('a stack without the table output says to pass --table', async () => {
+    cloudFormation.on(DescribeStacksCommand).resolves({ Stacks: [{ StackName: 'Other' } as never] });
+
+    const { status, stderr } = await outbox(['status', '--stack', 'Other', '--region', 'eu-west-1']);
+
+    expect(status).toBe(2);
+    expectOneLine(stderr);
+    expect(stderr).toBe('outbox: Stack Other has no OutboxTableName output; pass --table');
+  });
+
+  it.each([
+    [
+      'a table that does not exist',
+      new ResourceNotFoundException({ message: 'Requested resource not found', $metadata: {} }),
+      /^outbox: Table audit not found in AWS \(table audit\)\. Pass the outbox table with --table/,
+    ],
+    [
+      'a table without the pending index',
+      serviceError('ValidationException', 'The table does not have the specified index: pending-outbox'),
+      /^outbox: Table audit has no pending-outbox index, so its pending events cannot be counted: is it the outbox table\?/,
+    ],
+    ['no region', new Error('Region is missing'), /^outbox: No AWS region: pass --region, or set AWS_REGION/],
+    [
+      'no credentials',
+      Object.assign(new Error('Could not load credentials from any providers'), {
+        name: 'CredentialsProviderError',
+      }),
+      /^outbox: No usable AWS credentials: Could not load credentials from any providers$/,
+    ],
+    [
+      'access denied',
+      serviceError('AccessDeniedException', 'User: arn:aws:iam::123456789012:user/ops is not authorized'),
+      /^outbox: AccessDeniedException: User: arn:aws:iam::123456789012:user\/ops is not authorized$/,
+    ],
+  ])('status --table: %s', async (_case, error, message) => {
+    // Prepare
+    ddb.on(QueryCommand).rejects(error);
+
+    // Act
+    const { status, stderr } = await outbox(['status', '--table', 'audit']);
+
+    // Assess
+    expect(status).toBe(2);
+    expectOneLine(stderr);
+    expect(stderr).toMatch(message);
+  });
+
+  it('status, locally: a runtime that is not running', async () => {
+    ddb
+      .on(QueryCommand)
+      .rejects(Object.assign(new Error('connect ECONNREFUSED 127.0.0.1:8000'), { code: 'ECONNREFUSED' }));
+
+    const { status, stderr } = await outbox(['status']);
+
+    expect(status).toBe(2);
+    expectOneLine(stderr);
+    expect(stderr).toMatch(/^outbox: The local stack is down: nothing answers at DynamoDB .*Start it with `npm start`/);
+  });
+
+  it('redrive without a poison queue names --poison-queue-url', async () => {
+    const { status, stderr } = await outbox(['redrive', '--table', 'orders']);
+
+    expect(status).toBe(2);
+    expectOneLine(stderr);
+    expect(stderr).toContain('pass --poison-queue-url');
+  });
+
+  it('redrive from a queue that does not exist names the queue and --poison-queue-url', async () => {
+    sqs
+      .on(ReceiveMessageCommand)
+      .rejects(serviceError('QueueDoesNotExist', 'The specified queue does not exist.'));
+
+    const { status, stderr } = await outbox([
+      'redrive',
+      '--table',
+      'orders',
+      '--poison-queue-url',
+      'https://sqs.eu-west-1.amazonaws.com/123456789012/gone',
+    ]);
+
+    expect(status).toBe(2);
+    expectOneLine(stderr);
+    expect(stderr).toBe(
+      'outbox: Queue https://sqs.eu-west-1.amazonaws.com/123456789012/gone does not exist in AWS (table orders): check --poison-queue-url',
+    );
+  });
+
+  it('keeps the stack of an error nobody anticipated: that one is a bug to report', () => {
+    expect(failureMessage(new RangeError('index out of range'))).toMatch(
+      /^outbox: failed: RangeError: index out of range\n\s+at /,
+    );
+  });
+});
