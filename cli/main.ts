@@ -19,7 +19,7 @@ Where (default: the local runtime of \`npm start\`, on its default ports):
   --region <region>         AWS region (default: AWS_REGION)
   --bus <name>              event bus to republish to (default: stack output, else "orders" locally)
   --source <source>         event source to republish with (default: stack output, else "orders")
-  --poison-queue-url <url>  poison queue to redrive (default: stack output / local "outbox-poison")
+  --poison-queue-url <url>  poison queue to redrive (default: the PoisonQueueUrl output)
   --queue <name=url>        a queue to include in status (repeatable)
   --retention-days <n>      TTL of republished items (default: stack output, else 7)
 

@@ -1,14 +1,14 @@
+import { existsSync, readFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { CloudFormationClient, DescribeStacksCommand } from '@aws-sdk/client-cloudformation';
 import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { EventBridgeClient } from '@aws-sdk/client-eventbridge';
 import { ListQueuesCommand, SQSClient } from '@aws-sdk/client-sqs';
-import { existsSync, readFileSync } from 'node:fs';
-import { join } from 'node:path';
 import { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
-import { z } from 'zod';
+import * as z from 'zod';
 import { ordersOutboxLayout } from '../lambdas/orders/table';
 import { type OutboxLayout, outboxLayoutSchema } from '../lambdas/outbox/layout';
-import { LOCAL_REGION, LocalQueue, localClientConfig } from '../local/clients';
+import { LOCAL_REGION, localClientConfig } from '../local/clients';
 import type { LocalEndpoints } from './local-health';
 
 /** Names of the stack outputs the CLI reads (see lib/orders-stack.ts). */
@@ -158,10 +158,7 @@ const localTarget = async (
       notes.push(unreachable('the local SQS stand-in', endpoints.sqs, error).message);
     }
   }
-  const poison =
-    options.poisonQueueUrl ??
-    outputs[StackOutput.PoisonQueueUrl] ??
-    queues.find((q) => q.name === LocalQueue.Poison)?.url;
+  const poison = options.poisonQueueUrl ?? outputs[StackOutput.PoisonQueueUrl];
   return {
     description: `local runtime (DynamoDB ${endpoints.dynamodb}, EventBridge ${endpoints.eventbridge}, SQS ${endpoints.sqs})`,
     doc: DynamoDBDocumentClient.from(dynamodb),

@@ -18,9 +18,3 @@ export const localClientConfig = (endpoint: string, region: string = LOCAL_REGIO
   region,
   credentials: LOCAL_CREDENTIALS,
 });
-
-/** Queues of the relay on the SQS stand-in; `npm run outbox` finds the poison queue by its name. */
-export const LocalQueue = {
-  Poison: 'outbox-poison',
-  RelayFailure: 'outbox-relay-failure',
-} as const;

@@ -118,7 +118,13 @@ export const EMULATED_TYPES: Readonly<Record<string, TypeSupport>> = {
   },
   'AWS::Lambda::EventInvokeConfig': {
     emulator: 'asynchronous invocation queue',
-    emulated: ['FunctionName', 'Qualifier', 'MaximumRetryAttempts', 'MaximumEventAgeInSeconds', 'DestinationConfig'],
+    emulated: [
+      'FunctionName',
+      'Qualifier',
+      'MaximumRetryAttempts',
+      'MaximumEventAgeInSeconds',
+      'DestinationConfig',
+    ],
     ignored: {},
   },
   'AWS::ApiGatewayV2::Api': {
@@ -194,6 +200,8 @@ export const checkEmulation = (template: Template): EmulationPlan => {
         problems.push(`${describeResource(logicalId, resource)}: property ${property} not emulated`);
   }
   if (problems.length > 0)
-    throw new NotEmulatedError(`The template uses what the offline runtime cannot run:\n  ${problems.join('\n  ')}`);
+    throw new NotEmulatedError(
+      `The template uses what the offline runtime cannot run:\n  ${problems.join('\n  ')}`,
+    );
   return { notEmulated: [...notEmulated].sort() };
 };

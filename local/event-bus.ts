@@ -30,7 +30,7 @@ import { closeServer, configuredPort, listen, RequestBodyTooLargeError, readBody
  *   (version, id, detail-type, source, account, time, region, resources, detail).
  * - Errors use the AWS JSON shape: `{"__type": "...", "message": "..."}` plus the
  *   `x-amzn-ErrorType` header; an unknown X-Amz-Target is UnknownOperationException.
- * - Rules: each subscription (the objects the stack deploys, e.g. lambdas/inventory/subscription.ts) is a
+ * - Rules: each subscription (the rules the template declares) is a
  *   rule with one target; a matching event is delivered asynchronously and retried with
  *   exponential backoff and jitter up to the retry policy's attempts and maximum event age, then
  *   sent to the target's dead-letter queue with EventBridge's DLQ attributes.

@@ -44,7 +44,10 @@ export interface LocalFunction {
 }
 
 /** Sets `environment` for the duration of `fn`, then puts every variable back as it was. */
-const withEnvironment = async <T>(environment: Readonly<Record<string, string>>, fn: () => Promise<T>): Promise<T> => {
+const withEnvironment = async <T>(
+  environment: Readonly<Record<string, string>>,
+  fn: () => Promise<T>,
+): Promise<T> => {
   const saved = new Map(Object.keys(environment).map((name) => [name, process.env[name]]));
   Object.assign(process.env, environment);
   try {
@@ -89,7 +92,10 @@ export const loadFunction = async (
   // A new module instance per load: a second runtime in the same process gets fresh clients.
   const instance = `${encodeURIComponent(definition.logicalId)}-${++instances}`;
   const url = `${pathToFileURL(resolve(appDir, definition.entry)).href}?function=${instance}`;
-  const module = (await withEnvironment(definition.environment, () => import(url))) as Record<string, unknown>;
+  const module = (await withEnvironment(definition.environment, () => import(url))) as Record<
+    string,
+    unknown
+  >;
   const handler = module[definition.exportName];
   if (typeof handler !== 'function')
     throw new Error(`${definition.path}: ${definition.entry} exports no function "${definition.exportName}"`);
@@ -145,7 +151,11 @@ export interface AsyncFailureRecord {
     readonly approximateInvokeCount: number;
   };
   readonly requestPayload: unknown;
-  readonly responseContext: { readonly statusCode: 200; readonly executedVersion: '$LATEST'; readonly functionError: 'Unhandled' };
+  readonly responseContext: {
+    readonly statusCode: 200;
+    readonly executedVersion: '$LATEST';
+    readonly functionError: 'Unhandled';
+  };
   readonly responsePayload: { readonly errorType: string; readonly errorMessage: string };
 }
 
@@ -189,6 +199,8 @@ export const invokeAsync = (fn: LocalFunction, config: AsyncInvokeConfig, event:
       await sleep(config.retryDelaysMs[attempts - 1] ?? config.retryDelaysMs.at(-1) ?? 0);
     }
   };
-  run().catch((error: unknown) => console.error(`${fn.definition.path}: on-failure destination failed:`, error));
+  run().catch((error: unknown) =>
+    console.error(`${fn.definition.path}: on-failure destination failed:`, error),
+  );
   return Promise.resolve();
 };

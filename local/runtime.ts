@@ -1,13 +1,22 @@
 import { join } from 'node:path';
-import { type AttributeDefinition, type CreateTableCommandInput, UpdateTimeToLiveCommand } from '@aws-sdk/client-dynamodb';
+import {
+  type AttributeDefinition,
+  type CreateTableCommandInput,
+  UpdateTimeToLiveCommand,
+} from '@aws-sdk/client-dynamodb';
 import { DynamoDBStreamsClient } from '@aws-sdk/client-dynamodb-streams';
 import { SendMessageCommand, SQSClient } from '@aws-sdk/client-sqs';
-import { z } from 'zod';
+import * as z from 'zod';
 import { ENTRY_METADATA } from '../lib/outbox/metadata';
 import { LOCAL_REGION, localClientConfig } from './clients';
 import { createTableAndWait, type DynamoDbLocal, startDynamoDbLocal, tableExists } from './dynamodb';
 import { checkEmulation } from './emulation';
-import { type AcceptedEvent, type LocalEventBus, type LocalEventBusOptions, startLocalEventBus } from './event-bus';
+import {
+  type AcceptedEvent,
+  type LocalEventBus,
+  type LocalEventBusOptions,
+  startLocalEventBus,
+} from './event-bus';
 import {
   type AsyncInvokeConfig,
   type FunctionDefinition,
@@ -16,7 +25,13 @@ import {
   type LocalFunction,
   loadFunction,
 } from './functions';
-import { type HttpApiHandler, type HttpRoute, type LocalHttpApi, type ResponseInfo, startLocalHttpApi } from './http-server';
+import {
+  type HttpApiHandler,
+  type HttpRoute,
+  type LocalHttpApi,
+  type ResponseInfo,
+  startLocalHttpApi,
+} from './http-server';
 import { claimPort } from './ports';
 import { type LocalSqs, startLocalSqs } from './sqs';
 import {
@@ -124,6 +139,8 @@ export interface LocalRuntime {
   mapping(path: string): LocalMapping;
   /** The local URL of the queue whose construct path contains `path`. */
   queueUrl(path: string): string;
+  /** The messages now on the queue whose construct path contains `path`. */
+  queueMessages(path: string): readonly { readonly id: string; readonly body: string }[];
   stop(): Promise<void>;
 }
 
@@ -133,12 +150,16 @@ export { claimPort };
 const chooseStack = (stacks: Map<string, string>, wanted: string | undefined): [string, string] => {
   if (wanted !== undefined) {
     const file = stacks.get(wanted);
-    if (!file) throw new NotEmulatedError(`No stack ${wanted} in the app; it has ${[...stacks.keys()].join(', ')}`);
+    if (!file)
+      throw new NotEmulatedError(`No stack ${wanted} in the app; it has ${[...stacks.keys()].join(', ')}`);
     return [wanted, file];
   }
   const all = [...stacks.entries()];
   const only = all.length === 1 ? all[0] : all.find(([name]) => name.startsWith('DynamoDbOutbox'));
-  if (!only) throw new NotEmulatedError(`The app has ${all.length} stacks; choose one: ${[...stacks.keys()].join(', ')}`);
+  if (!only)
+    throw new NotEmulatedError(
+      `The app has ${all.length} stacks; choose one: ${[...stacks.keys()].join(', ')}`,
+    );
   return only;
 };
 
@@ -157,11 +178,16 @@ const findByPath = (template: Template, types: readonly string[], path: string):
 const rateMs = (expression: string): number | undefined => {
   const match = /^rate\((\d+) (minute|minutes|hour|hours|day|days)\)$/.exec(expression);
   if (!match) return undefined;
-  const unit = match[2]?.startsWith('minute') ? 60_000 : match[2]?.startsWith('hour') ? 3_600_000 : 86_400_000;
+  const unit = match[2]?.startsWith('minute')
+    ? 60_000
+    : match[2]?.startsWith('hour')
+      ? 3_600_000
+      : 86_400_000;
   return Number(match[1]) * unit;
 };
 
-const arn = (service: string, resource: string) => `arn:aws:${service}:${LOCAL_REGION}:${LOCAL_ACCOUNT}:${resource}`;
+const arn = (service: string, resource: string) =>
+  `arn:aws:${service}:${LOCAL_REGION}:${LOCAL_ACCOUNT}:${resource}`;
 
 const streamArnPlaceholder = (table: string) => `local-stream:${table}`;
 
@@ -170,7 +196,10 @@ const targetSchema = z
     Arn: z.unknown(),
     Id: z.string(),
     RetryPolicy: z
-      .object({ MaximumRetryAttempts: z.number().optional(), MaximumEventAgeInSeconds: z.number().optional() })
+      .object({
+        MaximumRetryAttempts: z.number().optional(),
+        MaximumEventAgeInSeconds: z.number().optional(),
+      })
       .optional(),
     DeadLetterConfig: z.object({ Arn: z.unknown() }).optional(),
   })
@@ -178,7 +207,9 @@ const targetSchema = z
 
 export const startLocalRuntime = async (options: LocalRuntimeOptions = {}): Promise<LocalRuntime> => {
   const app: CdkApp = readCdkApp(options.appDir ?? process.cwd(), options.context ?? {}, options.appCommand);
-  const synth = await synthesize(app, { ...(options.onSynthStart ? { onSynthStart: options.onSynthStart } : {}) });
+  const synth = await synthesize(app, {
+    ...(options.onSynthStart ? { onSynthStart: options.onSynthStart } : {}),
+  });
   const [stackName, templateFile] = chooseStack(assemblyStacks(synth.outdir), options.stack);
   const { readFileSync } = await import('node:fs');
   const template = templateSchema.parse(JSON.parse(readFileSync(templateFile, 'utf8')));
@@ -205,7 +236,10 @@ export const startLocalRuntime = async (options: LocalRuntimeOptions = {}): Prom
     const apiPort = options.apiPort ?? 3000;
     const freePorts = apiPort === 0;
     if (apiPort !== 0) await claimPort(apiPort);
-    const dynamoDb = await startDynamoDbLocal(await claimPort(options.dynamoDbPort ?? 8000), options.dynamoDbDataPath);
+    const dynamoDb = await startDynamoDbLocal(
+      await claimPort(options.dynamoDbPort ?? 8000),
+      options.dynamoDbDataPath,
+    );
     stops.push(() => dynamoDb.stop());
     const sqsPort = options.sqsPort ?? (freePorts ? 0 : 9324);
     if (sqsPort !== 0) await claimPort(sqsPort);
@@ -220,14 +254,18 @@ export const startLocalRuntime = async (options: LocalRuntimeOptions = {}): Prom
     const refs = new Map<string, string>();
     const atts = new Map<string, string>();
     const buses = ofType(template, 'AWS::Events::EventBus');
-    if (buses.length > 1) throw new NotEmulatedError('More than one event bus: the local endpoint emulates one');
+    if (buses.length > 1)
+      throw new NotEmulatedError('More than one event bus: the local endpoint emulates one');
     for (const [id, resource] of ofType(template, 'AWS::SQS::Queue')) {
       const name = typeof resource.Properties.QueueName === 'string' ? resource.Properties.QueueName : id;
       refs.set(id, sqs.createQueue(name));
       atts.set(`${id}.Arn`, arn('sqs', name));
       atts.set(`${id}.QueueName`, name);
     }
-    const tables = [...ofType(template, 'AWS::DynamoDB::GlobalTable'), ...ofType(template, 'AWS::DynamoDB::Table')];
+    const tables = [
+      ...ofType(template, 'AWS::DynamoDB::GlobalTable'),
+      ...ofType(template, 'AWS::DynamoDB::Table'),
+    ];
     for (const [id, resource] of tables) {
       const name = typeof resource.Properties.TableName === 'string' ? resource.Properties.TableName : id;
       refs.set(id, name);
@@ -246,15 +284,21 @@ export const startLocalRuntime = async (options: LocalRuntimeOptions = {}): Prom
     }
     for (const [id] of ofType(template, 'AWS::ApiGatewayV2::Integration')) refs.set(id, id);
     for (const [id] of ofType(template, 'AWS::ApiGatewayV2::Api')) refs.set(id, id);
-    const names: Names = { ref: (id) => refs.get(id), getAtt: (id, attribute) => atts.get(`${id}.${attribute}`) };
+    const names: Names = {
+      ref: (id) => refs.get(id),
+      getAtt: (id, attribute) => atts.get(`${id}.${attribute}`),
+    };
     const resolveIn = (id: string, resource: Resource, value: unknown): unknown =>
       resolveValue(value, { names, region: LOCAL_REGION, stackName, at: describeResource(id, resource) });
     const queueNameOfArn = (value: string): string | undefined =>
       value.startsWith('arn:aws:sqs:') ? value.split(':').pop() : undefined;
     const sendTo = async (queueArn: string, body: unknown): Promise<void> => {
       const name = queueNameOfArn(queueArn);
-      if (name === undefined) throw new NotEmulatedError(`Destination ${queueArn} is not a queue of the stack`);
-      await sqsClient.send(new SendMessageCommand({ QueueUrl: sqs.queueUrl(name), MessageBody: JSON.stringify(body) }));
+      if (name === undefined)
+        throw new NotEmulatedError(`Destination ${queueArn} is not a queue of the stack`);
+      await sqsClient.send(
+        new SendMessageCommand({ QueueUrl: sqs.queueUrl(name), MessageBody: JSON.stringify(body) }),
+      );
     };
 
     // Tables, as the template declares them.
@@ -263,7 +307,11 @@ export const startLocalRuntime = async (options: LocalRuntimeOptions = {}): Prom
       if (await tableExists(dynamoDb.client, name)) continue;
       const p = resource.Properties as Record<string, unknown>;
       const stream = p.StreamSpecification as { StreamViewType?: string } | undefined;
-      const indexes = (p.GlobalSecondaryIndexes ?? []) as Array<{ IndexName: string; KeySchema: unknown; Projection: unknown }>;
+      const indexes = (p.GlobalSecondaryIndexes ?? []) as Array<{
+        IndexName: string;
+        KeySchema: unknown;
+        Projection: unknown;
+      }>;
       const input: CreateTableCommandInput = {
         TableName: name,
         BillingMode: 'PAY_PER_REQUEST',
@@ -279,7 +327,12 @@ export const startLocalRuntime = async (options: LocalRuntimeOptions = {}): Prom
             }
           : {}),
         ...(stream?.StreamViewType
-          ? { StreamSpecification: { StreamEnabled: true, StreamViewType: stream.StreamViewType as 'NEW_IMAGE' } }
+          ? {
+              StreamSpecification: {
+                StreamEnabled: true,
+                StreamViewType: stream.StreamViewType as 'NEW_IMAGE',
+              },
+            }
           : {}),
       };
       await createTableAndWait(dynamoDb.client, input);
@@ -331,12 +384,19 @@ export const startLocalRuntime = async (options: LocalRuntimeOptions = {}): Prom
         throw new NotEmulatedError(
           `${describeResource(id, resource)}: no ${ENTRY_METADATA} metadata, so its source is unknown (define it with PowertoolsFunction)`,
         );
-      const environment = resolveIn(id, resource, (resource.Properties.Environment as { Variables?: unknown })?.Variables ?? {}) as Record<string, unknown>;
+      const environment = resolveIn(
+        id,
+        resource,
+        (resource.Properties.Environment as { Variables?: unknown })?.Variables ?? {},
+      ) as Record<string, unknown>;
       const definition: FunctionDefinition = {
         logicalId: id,
         path: constructPath(resource),
         entry,
-        exportName: String(resource.Properties.Handler ?? 'index.handler').split('.').pop() ?? 'handler',
+        exportName:
+          String(resource.Properties.Handler ?? 'index.handler')
+            .split('.')
+            .pop() ?? 'handler',
         timeoutSeconds: Number(resource.Properties.Timeout ?? 3),
         environment: Object.fromEntries(Object.entries(environment).map(([k, v]) => [k, String(v)])),
       };
@@ -345,7 +405,10 @@ export const startLocalRuntime = async (options: LocalRuntimeOptions = {}): Prom
     const functionOf = (id: string, resource: Resource, value: unknown): LocalFunction => {
       const target = referencedId(value);
       const fn = target === undefined ? undefined : functions.get(target);
-      if (!fn) throw new NotEmulatedError(`${describeResource(id, resource)}: its function is not a function of the stack`);
+      if (!fn)
+        throw new NotEmulatedError(
+          `${describeResource(id, resource)}: its function is not a function of the stack`,
+        );
       return fn;
     };
 
@@ -368,7 +431,11 @@ export const startLocalRuntime = async (options: LocalRuntimeOptions = {}): Prom
       });
     }
     const asyncConfigOf = (fn: LocalFunction): AsyncInvokeConfig =>
-      asyncConfigs.get(fn.definition.logicalId) ?? { maximumRetryAttempts: 2, maximumEventAgeSeconds: 6 * 3600, retryDelaysMs };
+      asyncConfigs.get(fn.definition.logicalId) ?? {
+        maximumRetryAttempts: 2,
+        maximumEventAgeSeconds: 6 * 3600,
+        retryDelaysMs,
+      };
 
     // Rules: event patterns on the local bus, schedules on timers. Lambda targets are invoked
     // asynchronously, as EventBridge does: function errors follow the function's async config.
@@ -380,7 +447,9 @@ export const startLocalRuntime = async (options: LocalRuntimeOptions = {}): Prom
       if (resource.Properties.State === 'DISABLED') continue;
       const targets = z.array(targetSchema).safeParse(resource.Properties.Targets ?? []);
       if (!targets.success)
-        throw new NotEmulatedError(`${describeResource(id, resource)}: a target property is not emulated (Input, InputTransformer, ...)`);
+        throw new NotEmulatedError(
+          `${describeResource(id, resource)}: a target property is not emulated (Input, InputTransformer, ...)`,
+        );
       for (const target of targets.data) {
         const fn = functionOf(id, resource, target.Arn);
         const invoke = (event: unknown) => invokeAsync(fn, asyncConfigOf(fn), event);
@@ -388,21 +457,31 @@ export const startLocalRuntime = async (options: LocalRuntimeOptions = {}): Prom
         if (typeof schedule === 'string') {
           const every = rateMs(schedule);
           if (every === undefined)
-            throw new NotEmulatedError(`${describeResource(id, resource)}: schedule ${schedule} is not emulated (rate only)`);
+            throw new NotEmulatedError(
+              `${describeResource(id, resource)}: schedule ${schedule} is not emulated (rate only)`,
+            );
           if (options.schedules ?? true) {
-            const timer = setInterval(() => void invoke({ source: 'aws.events', 'detail-type': 'Scheduled Event', detail: {} }), every);
+            const timer = setInterval(
+              () => void invoke({ source: 'aws.events', 'detail-type': 'Scheduled Event', detail: {} }),
+              every,
+            );
             timer.unref();
             timers.push(timer);
           }
           continue;
         }
         const subscription = `${id}/${target.Id}`;
-        const deadLetter = target.DeadLetterConfig ? resolveIn(id, resource, target.DeadLetterConfig.Arn) : undefined;
+        const deadLetter = target.DeadLetterConfig
+          ? resolveIn(id, resource, target.DeadLetterConfig.Arn)
+          : undefined;
         if (typeof deadLetter === 'string') deadLetters.set(subscription, deadLetter);
         eventBus.subscribe(
           {
             name: subscription,
-            eventPattern: resolveIn(id, resource, resource.Properties.EventPattern) as Record<string, unknown>,
+            eventPattern: resolveIn(id, resource, resource.Properties.EventPattern) as Record<
+              string,
+              unknown
+            >,
             retry: {
               maximumRetryAttempts: target.RetryPolicy?.MaximumRetryAttempts ?? 185,
               maximumEventAgeSeconds: target.RetryPolicy?.MaximumEventAgeInSeconds ?? 86_400,
@@ -422,10 +501,12 @@ export const startLocalRuntime = async (options: LocalRuntimeOptions = {}): Prom
       const p = resolveIn(id, resource, resource.Properties) as Record<string, unknown>;
       const source = String(p.EventSourceArn);
       if (!source.startsWith('local-stream:'))
-        throw new NotEmulatedError(`${describeResource(id, resource)}: only DynamoDB stream sources are emulated`);
+        throw new NotEmulatedError(
+          `${describeResource(id, resource)}: only DynamoDB stream sources are emulated`,
+        );
       const streamArn = await latestStreamArn(dynamoDb.client, source.slice('local-stream:'.length));
-      const onFailure = (p.DestinationConfig as { OnFailure?: { Destination?: string } } | undefined)?.OnFailure
-        ?.Destination;
+      const onFailure = (p.DestinationConfig as { OnFailure?: { Destination?: string } } | undefined)
+        ?.OnFailure?.Destination;
       const failures: StreamFailureRecord[] = [];
       const checkpoints: CheckpointStore = options.dynamoDbDataPath
         ? new FileCheckpointStore(join(options.dynamoDbDataPath, `stream-checkpoints-${id}.json`))
@@ -436,13 +517,15 @@ export const startLocalRuntime = async (options: LocalRuntimeOptions = {}): Prom
           client: streams,
           streamArn,
           handler: (event) => fn.invoke(event) as ReturnType<StreamPollerOptions['handler']>,
-          filterPatterns: ((p.FilterCriteria as { Filters?: Array<{ Pattern: string }> } | undefined)?.Filters ?? []).map(
-            (f) => f.Pattern,
-          ),
+          filterPatterns: (
+            (p.FilterCriteria as { Filters?: Array<{ Pattern: string }> } | undefined)?.Filters ?? []
+          ).map((f) => f.Pattern),
           batchSize: Number(p.BatchSize ?? 100),
           maximumBatchingWindowMs: Number(p.MaximumBatchingWindowInSeconds ?? 0) * 1000,
           startingPosition: p.StartingPosition === 'LATEST' ? 'LATEST' : 'TRIM_HORIZON',
-          reportBatchItemFailures: ((p.FunctionResponseTypes ?? []) as string[]).includes('ReportBatchItemFailures'),
+          reportBatchItemFailures: ((p.FunctionResponseTypes ?? []) as string[]).includes(
+            'ReportBatchItemFailures',
+          ),
           bisectBatchOnFunctionError: p.BisectBatchOnFunctionError === true,
           maximumRetryAttempts: Number(p.MaximumRetryAttempts ?? -1),
           maximumRecordAgeSeconds: Number(p.MaximumRecordAgeInSeconds ?? -1),
@@ -480,8 +563,13 @@ export const startLocalRuntime = async (options: LocalRuntimeOptions = {}): Prom
     // The HTTP API: one local front, its routes from the template.
     const integrations = new Map<string, LocalFunction>();
     for (const [id, resource] of ofType(template, 'AWS::ApiGatewayV2::Integration')) {
-      if (resource.Properties.IntegrationType !== 'AWS_PROXY' || resource.Properties.PayloadFormatVersion !== '2.0')
-        throw new NotEmulatedError(`${describeResource(id, resource)}: only Lambda proxy integrations with payload 2.0 are emulated`);
+      if (
+        resource.Properties.IntegrationType !== 'AWS_PROXY' ||
+        resource.Properties.PayloadFormatVersion !== '2.0'
+      )
+        throw new NotEmulatedError(
+          `${describeResource(id, resource)}: only Lambda proxy integrations with payload 2.0 are emulated`,
+        );
       integrations.set(id, functionOf(id, resource, resource.Properties.IntegrationUri));
     }
     const routes: Array<HttpRoute & { fn: LocalFunction }> = [];
@@ -490,7 +578,9 @@ export const startLocalRuntime = async (options: LocalRuntimeOptions = {}): Prom
       const target = String(resolveIn(id, resource, resource.Properties.Target));
       const fn = integrations.get(target.replace(/^integrations\//, ''));
       if (!method || !path || !fn)
-        throw new NotEmulatedError(`${describeResource(id, resource)}: route ${String(resource.Properties.RouteKey)} is not emulated`);
+        throw new NotEmulatedError(
+          `${describeResource(id, resource)}: route ${String(resource.Properties.RouteKey)} is not emulated`,
+        );
       routes.push({ method, path, fn });
     }
     let api: LocalHttpApi | undefined;
@@ -512,9 +602,7 @@ export const startLocalRuntime = async (options: LocalRuntimeOptions = {}): Prom
     const outputs = Object.fromEntries(
       Object.entries(template.Outputs ?? {}).map(([key, output]) => [
         key,
-        String(
-          resolveValue(output.Value, { names, region: LOCAL_REGION, stackName, at: `output ${key}` }),
-        ),
+        String(resolveValue(output.Value, { names, region: LOCAL_REGION, stackName, at: `output ${key}` })),
       ]),
     );
     const byPath = <T>(types: readonly string[], path: string, pick: (id: string) => T | undefined): T => {
@@ -541,6 +629,8 @@ export const startLocalRuntime = async (options: LocalRuntimeOptions = {}): Prom
       mapping: (path) =>
         byPath(['AWS::Lambda::EventSourceMapping'], path, (id) => mappings.find((m) => m.logicalId === id)),
       queueUrl: (path) => byPath(['AWS::SQS::Queue'], path, (id) => refs.get(id)),
+      queueMessages: (path) =>
+        sqs.messages(byPath(['AWS::SQS::Queue'], path, (id) => atts.get(`${id}.QueueName`))),
       stop,
     };
   } catch (error) {

@@ -76,7 +76,12 @@ const reportInvocation = (outcome: InvocationOutcome): void => {
   }
   const result = outcome.result as { duplicate?: unknown; outcome?: unknown; eventId?: unknown } | undefined;
   if (typeof result?.eventId !== 'string') return;
-  const what = result.duplicate === true ? 'duplicate skipped' : typeof result.outcome === 'string' ? result.outcome : 'done';
+  const what =
+    result.duplicate === true
+      ? 'duplicate skipped'
+      : typeof result.outcome === 'string'
+        ? result.outcome
+        : 'done';
   console.log(`event consumed  ${result.eventId}  ${outcome.function}: ${what}`);
 };
 
@@ -97,7 +102,8 @@ const runtime = await startLocalRuntime({
   onApiResponse: reportResponse,
   onEventAccepted: reportEvent,
   onInvoke: reportInvocation,
-  onSynthStart: () => console.log('Synthesizing the CDK app (offline, no bundling); cached for the next start…'),
+  onSynthStart: () =>
+    console.log('Synthesizing the CDK app (offline, no bundling); cached for the next start…'),
 }).catch((error: unknown) => {
   if (error instanceof PortInUseError) {
     const variable =
@@ -119,7 +125,10 @@ const runtime = await startLocalRuntime({
 // What `npm run outbox` reads offline, as it reads a deployed stack's outputs.
 const outputsFile = join(process.cwd(), '.local', 'outputs.json');
 mkdirSync(join(process.cwd(), '.local'), { recursive: true });
-writeFileSync(outputsFile, `${JSON.stringify({ stack: runtime.stackName, outputs: runtime.outputs }, null, 2)}\n`);
+writeFileSync(
+  outputsFile,
+  `${JSON.stringify({ stack: runtime.stackName, outputs: runtime.outputs }, null, 2)}\n`,
+);
 
 const seconds = (ms: number) => `${(ms / 1000).toFixed(1)} s`;
 console.log(
@@ -128,11 +137,19 @@ console.log(
 );
 if (runtime.apiUrl) console.log(`  HTTP API    ${runtime.apiUrl}`);
 console.log(`  DynamoDB    ${runtime.dynamoDb.endpoint}   ${dataDir ? `data in ${dataDir}` : 'in memory'}`);
-console.log(`  EventBridge ${runtime.eventBus.endpoint}   PutEvents · GET /events · GET /stats · PUT /faults`);
+console.log(
+  `  EventBridge ${runtime.eventBus.endpoint}   PutEvents · GET /events · GET /stats · PUT /faults`,
+);
 console.log(`  SQS         ${runtime.sqs.endpoint}   npm run outbox -- status`);
 console.log(
   `  running     ${runtime.functions.length} functions, ${runtime.mappings.length} stream mappings; ` +
-    `context ${Object.keys(context).length ? Object.entries(context).map(([k, v]) => `${k}=${v}`).join(' ') : 'from cdk.json'}`,
+    `context ${
+      Object.keys(context).length
+        ? Object.entries(context)
+            .map(([k, v]) => `${k}=${v}`)
+            .join(' ')
+        : 'from cdk.json'
+    }`,
 );
 console.log(`  not emulated (no offline behaviour): ${runtime.notEmulated.join(', ')}`);
 console.log('Press Ctrl-C to stop.');

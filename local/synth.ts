@@ -2,7 +2,7 @@ import { spawn } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import { existsSync, mkdirSync, readdirSync, readFileSync, renameSync, rmSync, statSync } from 'node:fs';
 import { join, relative, resolve } from 'node:path';
-import { z } from 'zod';
+import * as z from 'zod';
 
 /**
  * Synthesize a CDK app the way the CDK CLI does (the `app` command with CDK_OUTDIR and
@@ -17,7 +17,10 @@ export class SynthError extends Error {
 const cdkJsonSchema = z.object({
   app: z.string().min(1),
   context: z.record(z.string(), z.unknown()).default({}),
-  watch: z.object({ include: z.array(z.string()).default([]) }).partial().optional(),
+  watch: z
+    .object({ include: z.array(z.string()).default([]) })
+    .partial()
+    .optional(),
 });
 
 export interface CdkApp {
@@ -110,13 +113,13 @@ export const synthesize = async (app: CdkApp, options: SynthOptions = {}): Promi
   const cacheDir = options.cacheDir ?? join(app.dir, '.local', 'synth');
   const key = cacheKey(app);
   const outdir = join(cacheDir, key);
-  if (existsSync(join(outdir, 'manifest.json'))) return { outdir, cached: true, durationMs: Date.now() - started };
+  if (existsSync(join(outdir, 'manifest.json')))
+    return { outdir, cached: true, durationMs: Date.now() - started };
 
   options.onSynthStart?.();
-  // Older assemblies are stale by definition: one cached assembly per app directory.
-  if (existsSync(cacheDir)) for (const old of readdirSync(cacheDir)) rmSync(join(cacheDir, old), { recursive: true, force: true });
   mkdirSync(cacheDir, { recursive: true });
-  const building = `${outdir}.partial`;
+  // Its own directory: two processes may synthesize the same app at once (test files do).
+  const building = `${outdir}.${process.pid}.${Date.now()}.partial`;
   const context = {
     ...app.context,
     'aws:cdk:bundling-stacks': [],
@@ -144,10 +147,31 @@ export const synthesize = async (app: CdkApp, options: SynthOptions = {}): Promi
   if (code !== 0 || !existsSync(join(building, 'manifest.json'))) {
     rmSync(building, { recursive: true, force: true });
     const detail = stderr.join('').trim().split('\n').slice(-5).join('\n');
-    throw new SynthError(`The CDK app (${app.command}) did not synthesize (exit ${code})${detail ? `:\n${detail}` : ''}`);
+    throw new SynthError(
+      `The CDK app (${app.command}) did not synthesize (exit ${code})${detail ? `:\n${detail}` : ''}`,
+    );
   }
-  renameSync(building, outdir);
+  try {
+    renameSync(building, outdir);
+  } catch {
+    // Another process finished the same assembly first: same key, same content.
+    rmSync(building, { recursive: true, force: true });
+  }
+  pruneCache(cacheDir, key);
   return { outdir, cached: false, durationMs: Date.now() - started };
+};
+
+/** Assemblies kept per app: one per context a developer or a test switches between. */
+const KEPT_ASSEMBLIES = 8;
+
+/** Drop all but the newest assemblies; never the one just made, never one still being written. */
+const pruneCache = (cacheDir: string, keep: string): void => {
+  const assemblies = readdirSync(cacheDir)
+    .filter((name) => !name.endsWith('.partial') && name !== keep)
+    .map((name) => ({ name, mtime: statSync(join(cacheDir, name)).mtimeMs }))
+    .sort((a, b) => b.mtime - a.mtime);
+  for (const { name } of assemblies.slice(KEPT_ASSEMBLIES - 1))
+    rmSync(join(cacheDir, name), { recursive: true, force: true });
 };
 
 const manifestSchema = z.object({

@@ -1,4 +1,4 @@
-import { z } from 'zod';
+import * as z from 'zod';
 
 /**
  * A synthesized CloudFormation template, and the intrinsic functions the offline runtime
@@ -13,7 +13,9 @@ export const resourceSchema = z.object({
 
 export const templateSchema = z.object({
   Resources: z.record(z.string(), resourceSchema),
-  Outputs: z.record(z.string(), z.object({ Value: z.unknown(), Description: z.string().optional() })).optional(),
+  Outputs: z
+    .record(z.string(), z.object({ Value: z.unknown(), Description: z.string().optional() }))
+    .optional(),
 });
 
 export type Resource = z.infer<typeof resourceSchema>;

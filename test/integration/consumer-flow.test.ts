@@ -44,7 +44,10 @@ describe('orders → relay → bus (every event delivered 2-3 times, shuffled) �
       },
     });
     inventoryTable = runtime.tableName('Inventory/Table');
-    store = new DynamoDbReservationStore(DynamoDBDocumentClient.from(runtime.dynamoDb.client), inventoryTable);
+    store = new DynamoDbReservationStore(
+      DynamoDBDocumentClient.from(runtime.dynamoDb.client),
+      inventoryTable,
+    );
     runtime.eventBus.setFaults({ duplicateDeliveryRate: 1, maxDeliveryCopies: 3, shuffleDeliveryMs: 250 });
   });
   afterAll(async () => {

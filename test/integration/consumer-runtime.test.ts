@@ -4,6 +4,7 @@ import { redrive } from '../../cli/redrive';
 import { outboxStatus } from '../../cli/status';
 import { type OutboxTarget, resolveTarget } from '../../cli/target';
 import type { DeliveryResult } from '../../lambdas/inventory/consumer';
+import { DynamoDbReservationStore } from '../../lambdas/inventory/reservation-store';
 import { orderPartition, ordersOutboxLayout } from '../../lambdas/orders/table';
 import { outboxKeyOf, pendingShardFor } from '../../lambdas/outbox/layout';
 import { type LocalRuntime, startLocalRuntime } from '../../local/runtime';
@@ -21,21 +22,28 @@ describe('the offline runtime with its consumers, operated with the outbox CLI',
   let runtime: LocalRuntime;
   let target: OutboxTarget;
   const results: DeliveryResult[] = [];
+  let inventory: DynamoDbReservationStore;
 
   beforeAll(async () => {
     runtime = await startLocalRuntime({
       apiPort: 0,
       dynamoDbPort: 0,
-      tableName: 'orders-ops',
-      consumers: true,
-      onInventoryResult: (result) => results.push(result),
+      onInvoke: (outcome) => {
+        if (outcome.ok && outcome.path.includes('/Inventory/Consumer/'))
+          results.push(outcome.result as DeliveryResult);
+      },
     });
+    inventory = new DynamoDbReservationStore(
+      DynamoDBDocumentClient.from(runtime.dynamoDb.client),
+      runtime.tableName('Inventory/Table'),
+    );
+    // The CLI finds the table, layout, bus and queues in the stack's outputs, as on AWS.
     target = await resolveTarget(
-      { local: true, table: runtime.tableName },
+      { local: true, outputs: runtime.outputs },
       {
         DYNAMODB_ENDPOINT: runtime.dynamoDb.endpoint,
         EVENTBRIDGE_ENDPOINT: runtime.eventBus.endpoint,
-        SQS_ENDPOINT: runtime.sqs?.endpoint,
+        SQS_ENDPOINT: runtime.sqs.endpoint,
       },
     );
   });
@@ -69,13 +77,13 @@ describe('the offline runtime with its consumers, operated with the outbox CLI',
       outcome: 'reserved',
       duplicate: false,
     });
-    expect(await runtime.inventory?.store.reservedQuantity('BOOK-1')).toBe(2);
+    expect(await inventory.reservedQuantity('BOOK-1')).toBe(2);
     await eventually(async () => (await outboxStatus(target)).pending === 0);
     const status = await outboxStatus(target);
     expect(status.queues.map((q) => [q.name, q.messages])).toEqual([
-      ['outbox-poison', 0],
-      ['outbox-relay-failure', 0],
-      ['inventory-dlq', 0],
+      ['Poison', 0],
+      ['RelayFailure', 0],
+      ['InventoryDeadLetter', 0],
     ]);
   });
 
@@ -89,7 +97,7 @@ describe('the offline runtime with its consumers, operated with the outbox CLI',
     );
     await doc.send(
       new PutCommand({
-        TableName: runtime.tableName,
+        TableName: runtime.tableName('Orders/Table'),
         Item: {
           ...key,
           eventId: POISON_EVENT,
@@ -110,10 +118,10 @@ describe('the offline runtime with its consumers, operated with the outbox CLI',
         },
       }),
     );
-    await eventually(async () => (await queueDepth('outbox-poison')) === 1);
+    await eventually(async () => (await queueDepth('Poison')) === 1);
     // Parked by the relay: off the pending index, so the reconciler will not queue it a second time.
     await eventually(async () => (await outboxStatus(target)).pending === 0);
-    const parked = await doc.send(new GetCommand({ TableName: runtime.tableName, Key: key }));
+    const parked = await doc.send(new GetCommand({ TableName: runtime.tableName('Orders/Table'), Key: key }));
     expect(parked.Item).toMatchObject({ parkedAt: expect.any(String) });
     expect(parked.Item?.pendingShard).toBeUndefined();
     expect(parked.Item?.expiresAt).toBeUndefined();
@@ -122,7 +130,7 @@ describe('the offline runtime with its consumers, operated with the outbox CLI',
     const early = await redrive(target);
     await doc.send(
       new UpdateCommand({
-        TableName: runtime.tableName,
+        TableName: runtime.tableName('Orders/Table'),
         Key: key,
         UpdateExpression: 'SET eventType = :fixed',
         ExpressionAttributeValues: { ':fixed': 'OrderPlaced' },
@@ -135,16 +143,18 @@ describe('the offline runtime with its consumers, operated with the outbox CLI',
     expect(early.entries[0]).toMatchObject({ eventId: POISON_EVENT, outcome: 'still-poison', from: 'table' });
     expect(fixed).toMatchObject({ read: 1, republished: 1, deleted: 1, left: 0 });
     await eventually(async () => results.some((r) => r.eventId === POISON_EVENT));
-    expect(await runtime.inventory?.store.reservedQuantity('PEN-7')).toBe(3);
+    expect(await inventory.reservedQuantity('PEN-7')).toBe(3);
     const after = await outboxStatus(target);
     expect(after.pending).toBe(0);
-    const published = await doc.send(new GetCommand({ TableName: runtime.tableName, Key: key }));
+    const published = await doc.send(
+      new GetCommand({ TableName: runtime.tableName('Orders/Table'), Key: key }),
+    );
     expect(published.Item).toMatchObject({ publishedAt: expect.any(String), expiresAt: expect.any(Number) });
-    expect(after.queues.find((q) => q.name === 'outbox-poison')).toMatchObject({ messages: 0, inFlight: 0 });
+    expect(after.queues.find((q) => q.name === 'Poison')).toMatchObject({ messages: 0, inFlight: 0 });
   });
 
   it('runs the reconciler, which finds nothing left behind', async () => {
-    const report = await runtime.reconciler?.runOnce();
+    const report = await runtime.function('Outbox/Reconciler').invoke({});
     expect(report).toMatchObject({ found: 0, republished: 0 });
   });
 });

@@ -14,8 +14,8 @@ import { localClientConfig } from '../../local/clients';
 import type { DynamoDbLocal } from '../../local/dynamodb';
 import { type FaultSettings, type LocalEventBus, startLocalEventBus } from '../../local/event-bus';
 import { type LocalHttpApi, startLocalHttpApi } from '../../local/http-server';
-import { createInventoryTables } from '../../local/inventory-tables';
 import { createTestOrdersTable, testOrdersSettings } from '../support/dynamodb-local';
+import { createInventoryTables } from '../support/inventory-tables';
 
 /**
  * The pieces of the flow the consumer tests need, from the building blocks the offline runtime

@@ -11,10 +11,9 @@ import { buildOrdersHandler } from '../../lambdas/orders/wiring';
 import { outboxKeyOf } from '../../lambdas/outbox/layout';
 import type { DynamoDbLocal } from '../../local/dynamodb';
 import { type LocalEventBus, startLocalEventBus } from '../../local/event-bus';
-import { startOfflineRelay } from '../../local/event-bus/offline-relay';
 import { startLocalHttpApi } from '../../local/http-server';
-import { localSettings } from '../../local/runtime';
 import { createTestOrdersTable, startTestDynamoDb, testOrdersSettings } from '../support/dynamodb-local';
+import { startTestRelay, testRelaySettings } from '../support/relay';
 import { eventually } from './consumer-support';
 
 const ORDERS = 20;
@@ -88,10 +87,10 @@ describe('what delivery tracking costs, per event', () => {
       }),
       port: 0,
     });
-    const relay = await startOfflineRelay({
+    const relay = await startTestRelay({
       dynamoDb: db,
       eventBridgeEndpoint: bus.endpoint,
-      settings: localSettings(tableName, { deliveryTracking: tracking }).relay,
+      settings: testRelaySettings(tableName, { deliveryTracking: tracking }),
     });
     const writes: WriteRecord[] = [];
     countWrites(db.client, writes);

@@ -25,7 +25,6 @@ describe('relay offline under faults: nothing is lost', () => {
     runtime = await startLocalRuntime({
       apiPort: 0,
       dynamoDbPort: 0,
-      tableName: 'orders-relay-faults',
       eventBusOptions: {
         seed: 20261122,
         // 20% of entries fail (throttled or internal error); some calls start a burst of 3
@@ -33,7 +32,7 @@ describe('relay offline under faults: nothing is lost', () => {
         faults: { entryFailureRate: 0.2, throttleRate: 0.1, throttleBurstCalls: 3, serverErrorRate: 0.02 },
       },
       // Retries stay quick so the run fits the test budget; the logic is the deployed one.
-      relayMapping: { retryDelayMs: 20, maxRetryDelayMs: 500 },
+      pollerTiming: { retryDelayMs: 20, maxRetryDelayMs: 500 },
     });
   });
   afterAll(async () => {
@@ -44,8 +43,7 @@ describe('relay offline under faults: nothing is lost', () => {
     `every one of ${ORDERS} events reaches the bus at least once despite failing entries, throttling and a relay crash`,
     async () => {
       // Prepare
-      const relay = runtime.relay;
-      if (!relay) throw new Error('the runtime runs the relay by default');
+      const relay = runtime.mapping('Outbox/Relay');
       const bus = runtime.eventBus;
       const started = Date.now();
       let crashes = 0;
@@ -82,15 +80,15 @@ describe('relay offline under faults: nothing is lost', () => {
 
       // Assess: every committed event is on the bus; none parked or discarded.
       const doc = DynamoDBDocumentClient.from(runtime.dynamoDb.client);
-      const Items = await scanOutboxItems(doc, runtime.tableName);
+      const Items = await scanOutboxItems(doc, runtime.tableName('Orders/Table'));
       expect(Items).toHaveLength(ORDERS);
       const counts = bus.detailEventIdCounts();
       const lost = Items.filter((item) => !counts.has(item.eventId as string));
       expect(lost).toEqual([]);
       expect(counts.size).toBe(ORDERS);
       for (const { event } of bus.events()) expect(event.detail.sequence).toBe(1);
-      expect(relay.poisonRecords).toHaveLength(0);
-      expect(relay.streamFailures).toHaveLength(0);
+      expect(runtime.queueMessages('Outbox/Relay/PoisonQueue')).toHaveLength(0);
+      expect(relay.failures).toHaveLength(0);
       // The faults really happened.
       expect(bus.stats.injectedEntryFailures).toBeGreaterThan(0);
       expect(bus.stats.throttledCalls).toBeGreaterThan(0);

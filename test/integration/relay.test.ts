@@ -29,7 +29,7 @@ describe('relay offline: DynamoDB Local stream → relay handler → local Event
   let runtime: LocalRuntime;
 
   beforeAll(async () => {
-    runtime = await startLocalRuntime({ apiPort: 0, dynamoDbPort: 0, tableName: 'orders-relay' });
+    runtime = await startLocalRuntime({ apiPort: 0, dynamoDbPort: 0 });
   });
   afterAll(async () => {
     await runtime?.stop();
@@ -67,7 +67,7 @@ describe('relay offline: DynamoDB Local stream → relay handler → local Event
 
       // Assess: the bus holds exactly the outbox, once.
       const doc = DynamoDBDocumentClient.from(runtime.dynamoDb.client);
-      const Items = await scanOutboxItems(doc, runtime.tableName);
+      const Items = await scanOutboxItems(doc, runtime.tableName('Orders/Table'));
       expect(Items).toHaveLength(expectedEvents);
       const counts = runtime.eventBus.detailEventIdCounts();
       expect(new Set(counts.keys())).toEqual(new Set(Items.map((i) => i.eventId as string)));
@@ -100,7 +100,7 @@ describe('relay offline: DynamoDB Local stream → relay handler → local Event
         async () => {
           const { Items: pending = [] } = await doc.send(
             new ScanCommand({
-              TableName: runtime.tableName,
+              TableName: runtime.tableName('Orders/Table'),
               FilterExpression: 'attribute_exists(pendingShard)',
               ConsistentRead: true,
             }),
@@ -109,8 +109,8 @@ describe('relay offline: DynamoDB Local stream → relay handler → local Event
         },
         { timeout: 10_000, interval: 100 },
       );
-      expect(runtime.relay?.poisonRecords).toHaveLength(0);
-      expect(runtime.relay?.streamFailures).toHaveLength(0);
+      expect(runtime.queueMessages('Outbox/Relay/PoisonQueue')).toHaveLength(0);
+      expect(runtime.mapping('Outbox/Relay').failures).toHaveLength(0);
       console.log(
         `relay: ${ORDERS} orders, ${expectedEvents} events on the bus in ${elapsed} ms, ` +
           `${runtime.eventBus.stats.calls} PutEvents calls, duplicates 0, lost 0`,

@@ -14,8 +14,7 @@ describe('TTL cleanup of published outbox items', () => {
     runtime = await startLocalRuntime({
       apiPort: 0,
       dynamoDbPort: 0,
-      tableName: 'orders-ttl',
-      outbox: { deliveryTracking: true, retentionDays: 3 },
+      context: { deliveryTracking: true, outboxRetentionDays: 3 },
     });
     doc = DynamoDBDocumentClient.from(runtime.dynamoDb.client);
   });
@@ -27,7 +26,7 @@ describe('TTL cleanup of published outbox items', () => {
     (
       await doc.send(
         new GetCommand({
-          TableName: runtime.tableName,
+          TableName: runtime.tableName('Orders/Table'),
           Key: orderOutboxKey(orderId, 1),
           ConsistentRead: true,
         }),
@@ -52,7 +51,7 @@ describe('TTL cleanup of published outbox items', () => {
     expect(published?.pendingShard).toBeUndefined();
     expect(published?.expiresAt).toBeGreaterThanOrEqual(Math.floor(publishedAt) + 3 * DAY);
     expect(published?.expiresAt).toBeLessThanOrEqual(Math.ceil(publishedAt) + 3 * DAY);
-    const poller = runtime.relay?.poller;
+    const poller = runtime.mapping('Outbox/Relay').poller;
     if (poller === undefined) throw new Error('the relay is not running');
     // The order INSERT and the relay's own MODIFY are filtered out; the outbox INSERT is delivered.
     await eventually(async () => poller.stats.recordsFilteredOut === 2);
@@ -63,13 +62,15 @@ describe('TTL cleanup of published outbox items', () => {
     // a REMOVE on the stream, exactly what a TTL deletion puts there.
     await doc.send(
       new UpdateCommand({
-        TableName: runtime.tableName,
+        TableName: runtime.tableName('Orders/Table'),
         Key: orderOutboxKey(orderId, 1),
         UpdateExpression: 'SET expiresAt = :past',
         ExpressionAttributeValues: { ':past': Math.floor(Date.now() / 1000) - 60 },
       }),
     );
-    await doc.send(new DeleteCommand({ TableName: runtime.tableName, Key: orderOutboxKey(orderId, 1) }));
+    await doc.send(
+      new DeleteCommand({ TableName: runtime.tableName('Orders/Table'), Key: orderOutboxKey(orderId, 1) }),
+    );
 
     // Assess: the item is gone, and neither the MODIFY nor the REMOVE reached the relay or the bus.
     expect(await outboxItem(orderId)).toBeUndefined();

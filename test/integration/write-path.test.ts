@@ -17,8 +17,7 @@ describe('write path against DynamoDB Local', () => {
     runtime = await startLocalRuntime({
       apiPort: 0,
       dynamoDbPort: 0,
-      tableName: 'orders-write-path',
-      relay: false,
+      streams: false,
     });
     doc = DynamoDBDocumentClient.from(runtime.dynamoDb.client);
   });
@@ -52,7 +51,7 @@ describe('write path against DynamoDB Local', () => {
   const partition = async (orderId: string) => {
     const { Items = [] } = await doc.send(
       new QueryCommand({
-        TableName: runtime.tableName,
+        TableName: runtime.tableName('Orders/Table'),
         KeyConditionExpression: 'PK = :pk',
         ExpressionAttributeValues: { ':pk': `ORDER#${orderId}` },
         ConsistentRead: true,
@@ -61,8 +60,15 @@ describe('write path against DynamoDB Local', () => {
     return { order: Items.filter((i) => i.SK === 'ORDER'), outbox: Items.filter((i) => i.SK !== 'ORDER') };
   };
   const tableSize = async () =>
-    (await doc.send(new ScanCommand({ TableName: runtime.tableName, Select: 'COUNT', ConsistentRead: true })))
-      .Count;
+    (
+      await doc.send(
+        new ScanCommand({
+          TableName: runtime.tableName('Orders/Table'),
+          Select: 'COUNT',
+          ConsistentRead: true,
+        }),
+      )
+    ).Count;
 
   it('a POST creates exactly the order and one OrderPlaced outbox item; GET returns the order', async () => {
     // Act
@@ -215,7 +221,10 @@ describe('write path against DynamoDB Local', () => {
     const key = 'collide-with-outbox';
     const orderId = orderIdForKey('anonymous', key);
     await doc.send(
-      new PutCommand({ TableName: runtime.tableName, Item: { ...orderOutboxKey(orderId, 1), marker: 'x' } }),
+      new PutCommand({
+        TableName: runtime.tableName('Orders/Table'),
+        Item: { ...orderOutboxKey(orderId, 1), marker: 'x' },
+      }),
     );
 
     // Act

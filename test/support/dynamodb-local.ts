@@ -3,7 +3,6 @@ import type { OrdersSettings } from '../../lambdas/orders/config';
 import { ordersOutboxLayout } from '../../lambdas/orders/table';
 import { createOutboxTable, type DynamoDbLocal, startDynamoDbLocal } from '../../local/dynamodb';
 import { claimPort } from '../../local/ports';
-import { type LocalOutboxOptions, localSettings } from '../../local/runtime';
 
 /** Start an in-memory DynamoDB Local on a free port for one test file. */
 export const startTestDynamoDb = async (): Promise<DynamoDbLocal> => startDynamoDbLocal(await claimPort(0));
@@ -16,7 +15,15 @@ export const createTestOrdersTable = async (db: DynamoDbLocal): Promise<string> 
 };
 
 /** The orders API's settings for a test table, as the stack would write them (`grantWrite`). */
-export const testOrdersSettings = (tableName: string, outbox: LocalOutboxOptions = {}): OrdersSettings => ({
+export const testOrdersSettings = (
+  tableName: string,
+  outbox: { readonly deliveryTracking?: boolean; readonly retentionDays?: number } = {},
+): OrdersSettings => ({
   tableName,
-  outbox: localSettings(tableName, outbox).writer,
+  outbox: {
+    tableName,
+    layout: ordersOutboxLayout,
+    deliveryTracking: outbox.deliveryTracking ?? true,
+    retentionDays: outbox.retentionDays ?? 7,
+  },
 });

@@ -3,9 +3,9 @@ import {
   type DynamoDBClient,
   UpdateTimeToLiveCommand,
 } from '@aws-sdk/client-dynamodb';
-import { inventoryTable } from '../lambdas/inventory/tables';
-import { IDEMPOTENCY_TABLE as idempotencyTable } from '../lambdas/outbox/subscription';
-import { createTableAndWait, tableExists } from './dynamodb';
+import { inventoryTable } from '../../lambdas/inventory/tables';
+import { IDEMPOTENCY_TABLE as idempotencyTable } from '../../lambdas/outbox/subscription';
+import { createTableAndWait, tableExists } from '../../local/dynamodb';
 
 export interface InventoryTableNames {
   readonly inventory: string;
