@@ -100,6 +100,11 @@ export interface LocalRuntimeOptions {
   readonly asyncRetryDelaysMs?: readonly number[];
   readonly onApiResponse?: (info: ResponseInfo) => void;
   readonly onEventAccepted?: (accepted: AcceptedEvent) => void;
+  /**
+   * Log level of every function on the console: an offline choice, not a deployed setting.
+   * @default POWERTOOLS_LOG_LEVEL of this process, else the template's
+   */
+  readonly logLevel?: string;
   /** Every invocation of every function, with its outcome. */
   readonly onInvoke?: (outcome: InvocationOutcome) => void;
   /** Told when the app is synthesized (a cold cache), before it starts. */
@@ -378,6 +383,7 @@ export const startLocalRuntime = async (options: LocalRuntimeOptions = {}): Prom
     process.env.AWS_ACCESS_KEY_ID ??= 'local';
     process.env.AWS_SECRET_ACCESS_KEY ??= 'local';
     const functions = new Map<string, LocalFunction>();
+    const logLevel = options.logLevel ?? process.env.POWERTOOLS_LOG_LEVEL;
     for (const [id, resource] of ofType(template, 'AWS::Lambda::Function')) {
       const entry = resource.Metadata?.[ENTRY_METADATA];
       if (typeof entry !== 'string')
@@ -398,7 +404,10 @@ export const startLocalRuntime = async (options: LocalRuntimeOptions = {}): Prom
             .split('.')
             .pop() ?? 'handler',
         timeoutSeconds: Number(resource.Properties.Timeout ?? 3),
-        environment: Object.fromEntries(Object.entries(environment).map(([k, v]) => [k, String(v)])),
+        environment: {
+          ...Object.fromEntries(Object.entries(environment).map(([k, v]) => [k, String(v)])),
+          ...(logLevel ? { POWERTOOLS_LOG_LEVEL: logLevel } : {}),
+        },
       };
       functions.set(id, await loadFunction(app.dir, definition, options.onInvoke));
     }

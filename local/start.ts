@@ -21,7 +21,6 @@ const localDefaults: Record<string, string> = {
   AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED: 'true',
   // EMF lines would flood the console; CloudWatch is where metrics matter.
   POWERTOOLS_METRICS_DISABLED: 'true',
-  POWERTOOLS_LOG_LEVEL: 'WARN',
 };
 for (const [name, value] of Object.entries(localDefaults)) process.env[name] ??= value;
 
@@ -97,6 +96,7 @@ const runtime = await startLocalRuntime({
   eventBridgePort,
   sqsPort,
   context,
+  logLevel: process.env.LOG_LEVEL || 'WARN',
   ...(process.env.STACK ? { stack: process.env.STACK } : {}),
   ...(dataDir ? { dynamoDbDataPath: dataDir } : {}),
   onApiResponse: reportResponse,

@@ -36,8 +36,6 @@ describe('orders → relay → bus (every event delivered 2-3 times, shuffled) �
     runtime = await startLocalRuntime({
       apiPort: 0,
       dynamoDbPort: 0,
-      // Lambda retries a failed asynchronous invocation after about 1 and 2 minutes; offline, sooner.
-      asyncRetryDelaysMs: [100, 200],
       onInvoke: (outcome) => {
         if (!outcome.path.includes('/Inventory/Consumer/')) return;
         if (outcome.ok) deliveries.push(outcome.result as DeliveryResult);
