@@ -1,15 +1,13 @@
 import { randomUUID } from 'node:crypto';
 import { resolve } from 'node:path';
-import { pathToFileURL } from 'node:url';
-import type { Context } from 'aws-lambda';
+import { fileURLToPath } from 'node:url';
+import { Worker } from 'node:worker_threads';
 
 /**
- * A function of the template, run in process from its handler source: the module is imported
- * with the function's resolved environment in place, so its composition point reads the same
- * settings contract as in Lambda. Each function gets its own module instance.
+ * A function of the template, run from its handler source in a worker thread of its own, with the
+ * function's resolved environment: its composition point reads the same settings contract as in
+ * Lambda, and its clients, logger and settings are its own.
  */
-export type Handler = (event: unknown, context: Context) => Promise<unknown>;
-
 export interface FunctionDefinition {
   readonly logicalId: string;
   /** Construct path, for messages. */
@@ -41,86 +39,100 @@ export interface LocalFunction {
   readonly definition: FunctionDefinition;
   /** Synchronous invocation (stream mappings, the HTTP API): resolves to the handler's result. */
   invoke(event: unknown): Promise<unknown>;
+  /** End its worker. */
+  stop(): Promise<void>;
 }
 
-/** Sets `environment` for the duration of `fn`, then puts every variable back as it was. */
-const withEnvironment = async <T>(
-  environment: Readonly<Record<string, string>>,
-  fn: () => Promise<T>,
-): Promise<T> => {
-  const saved = new Map(Object.keys(environment).map((name) => [name, process.env[name]]));
-  Object.assign(process.env, environment);
-  try {
-    return await fn();
-  } finally {
-    for (const [name, value] of saved) {
-      if (value === undefined) delete process.env[name];
-      else process.env[name] = value;
-    }
-  }
-};
+const WORKER = fileURLToPath(new URL('./function-worker.mjs', import.meta.url));
 
-const contextFor = (definition: FunctionDefinition): Context => {
-  const deadline = Date.now() + definition.timeoutSeconds * 1000;
-  return {
-    callbackWaitsForEmptyEventLoop: false,
-    functionName: definition.logicalId,
-    functionVersion: '$LATEST',
-    invokedFunctionArn: `arn:aws:lambda:us-east-1:000000000000:function:${definition.logicalId}`,
-    memoryLimitInMB: '512',
-    awsRequestId: randomUUID(),
-    logGroupName: `/aws/lambda/${definition.logicalId}`,
-    logStreamName: 'local',
-    getRemainingTimeInMillis: () => Math.max(0, deadline - Date.now()),
-    done: () => undefined,
-    fail: () => undefined,
-    succeed: () => undefined,
-  };
-};
+interface Pending {
+  readonly resolve: (result: unknown) => void;
+  readonly reject: (error: Error) => void;
+}
+
+type WorkerMessage =
+  | { readonly ready: true }
+  | { readonly id: number; readonly ok: true; readonly result: unknown }
+  | { readonly id: number; readonly ok: false; readonly error: { name: string; message: string } };
 
 /**
- * Load one function: import its handler module (a fresh instance, keyed by logical id) with its
- * environment set. Loads must not overlap: the caller awaits each in turn.
+ * Load one function in a worker thread of its own: its handler module imported with the
+ * function's environment (the template's, resolved, over `baseEnvironment`), as Lambda runs each
+ * function in its own environment.
  */
-let instances = 0;
-
 export const loadFunction = async (
   appDir: string,
   definition: FunctionDefinition,
+  baseEnvironment: Readonly<Record<string, string>>,
   onInvoke?: (outcome: InvocationOutcome) => void,
 ): Promise<LocalFunction> => {
-  // A new module instance per load: a second runtime in the same process gets fresh clients.
-  const instance = `${encodeURIComponent(definition.logicalId)}-${++instances}`;
-  const url = `${pathToFileURL(resolve(appDir, definition.entry)).href}?function=${instance}`;
-  const module = (await withEnvironment(definition.environment, () => import(url))) as Record<
-    string,
-    unknown
-  >;
-  const handler = module[definition.exportName];
-  if (typeof handler !== 'function')
-    throw new Error(`${definition.path}: ${definition.entry} exports no function "${definition.exportName}"`);
+  const worker = new Worker(WORKER, {
+    workerData: { entry: resolve(appDir, definition.entry), exportName: definition.exportName },
+    env: { ...process.env, ...baseEnvironment, ...definition.environment },
+    execArgv: [],
+  });
+  const pending = new Map<number, Pending>();
+  let nextId = 0;
+  let failure: Error | undefined;
+  const fail = (error: Error) => {
+    failure ??= error;
+    for (const { reject } of pending.values()) reject(error);
+    pending.clear();
+  };
+  await new Promise<void>((ready, reject) => {
+    worker.once('error', (error) => reject(new Error(`${definition.path}: ${definition.entry} failed to load: ${error.message}`)));
+    worker.on('message', (message: WorkerMessage) => {
+      if ('ready' in message) return ready();
+      const waiting = pending.get(message.id);
+      pending.delete(message.id);
+      if (!waiting) return;
+      if (message.ok) waiting.resolve(message.result);
+      else waiting.reject(Object.assign(new Error(message.error.message), { name: message.error.name }));
+    });
+  });
+  worker.on('error', (error) => fail(error));
+  worker.on('exit', (code) => fail(new Error(`${definition.path}: its worker exited (code ${code})`)));
+  worker.unref();
+
   return {
     definition,
     invoke: async (event) => {
-      const context = contextFor(definition);
+      if (failure) throw failure;
+      const id = nextId++;
+      const deadline = Date.now() + definition.timeoutSeconds * 1000;
+      const context = {
+        callbackWaitsForEmptyEventLoop: false,
+        functionName: definition.logicalId,
+        functionVersion: '$LATEST',
+        invokedFunctionArn: `arn:aws:lambda:us-east-1:000000000000:function:${definition.logicalId}`,
+        memoryLimitInMB: '512',
+        awsRequestId: randomUUID(),
+        logGroupName: `/aws/lambda/${definition.logicalId}`,
+        logStreamName: 'local',
+        deadline,
+      };
       let timer: NodeJS.Timeout | undefined;
-      const timeout = new Promise<never>((_, reject) => {
-        timer = setTimeout(
-          () => reject(new FunctionTimeoutError(`Task timed out after ${definition.timeoutSeconds} seconds`)),
-          definition.timeoutSeconds * 1000,
-        );
-      });
       try {
-        const result = await Promise.race([(handler as Handler)(event, context), timeout]);
+        const result = await new Promise<unknown>((resolveResult, reject) => {
+          pending.set(id, { resolve: resolveResult, reject });
+          timer = setTimeout(() => {
+            pending.delete(id);
+            reject(new FunctionTimeoutError(`Task timed out after ${definition.timeoutSeconds} seconds`));
+          }, definition.timeoutSeconds * 1000);
+          worker.postMessage({ id, event, context });
+        });
         onInvoke?.({ function: definition.logicalId, path: definition.path, ok: true, result });
         return result;
       } catch (error) {
-        const failure = error instanceof Error ? error : new Error(String(error));
-        onInvoke?.({ function: definition.logicalId, path: definition.path, ok: false, error: failure });
-        throw failure;
+        const failed = error instanceof Error ? error : new Error(String(error));
+        onInvoke?.({ function: definition.logicalId, path: definition.path, ok: false, error: failed });
+        throw failed;
       } finally {
         clearTimeout(timer);
       }
+    },
+    stop: async () => {
+      await worker.terminate();
     },
   };
 };

@@ -378,11 +378,14 @@ export const startLocalRuntime = async (options: LocalRuntimeOptions = {}): Prom
       AWS_ENDPOINT_URL_EVENTBRIDGE: eventBus.endpoint,
       AWS_ENDPOINT_URL_SQS: sqs.endpoint,
     };
-    for (const [name, value] of Object.entries(endpoints)) process.env[name] = value;
-    process.env.AWS_REGION ??= LOCAL_REGION;
-    process.env.AWS_ACCESS_KEY_ID ??= 'local';
-    process.env.AWS_SECRET_ACCESS_KEY ??= 'local';
+    const baseEnvironment = {
+      ...endpoints,
+      AWS_REGION: LOCAL_REGION,
+      AWS_ACCESS_KEY_ID: 'local',
+      AWS_SECRET_ACCESS_KEY: 'local',
+    };
     const functions = new Map<string, LocalFunction>();
+    const loading: Array<[string, Promise<LocalFunction>]> = [];
     const logLevel = options.logLevel ?? process.env.POWERTOOLS_LOG_LEVEL;
     for (const [id, resource] of ofType(template, 'AWS::Lambda::Function')) {
       const entry = resource.Metadata?.[ENTRY_METADATA];
@@ -409,8 +412,19 @@ export const startLocalRuntime = async (options: LocalRuntimeOptions = {}): Prom
           ...(logLevel ? { POWERTOOLS_LOG_LEVEL: logLevel } : {}),
         },
       };
-      functions.set(id, await loadFunction(app.dir, definition, options.onInvoke));
+      loading.push([id, loadFunction(app.dir, definition, baseEnvironment, options.onInvoke)]);
     }
+    // Every worker loads at once: a second core imports the next function's modules meanwhile.
+    const loaded = await Promise.allSettled(loading.map(([, load]) => load));
+    loaded.forEach((result, i) => {
+      const id = loading[i]?.[0] ?? '';
+      if (result.status === 'fulfilled') functions.set(id, result.value);
+    });
+    stops.push(async () => {
+      await Promise.all([...functions.values()].map((fn) => fn.stop()));
+    });
+    const failedLoad = loaded.find((result) => result.status === 'rejected');
+    if (failedLoad?.status === 'rejected') throw failedLoad.reason;
     const functionOf = (id: string, resource: Resource, value: unknown): LocalFunction => {
       const target = referencedId(value);
       const fn = target === undefined ? undefined : functions.get(target);
