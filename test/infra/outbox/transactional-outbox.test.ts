@@ -17,6 +17,7 @@ import {
 import {
   alarmNamesOf,
   arnOf,
+  failureBucketGrants,
   logicalIdOf,
   permissionsOf,
   refMarkerOf,
@@ -167,9 +168,10 @@ describe('TransactionalOutbox with its own outbox table (the default layout)', (
         { action: 'dynamodb:GetRecords', resource: streamArnOf(table) },
         { action: 'dynamodb:GetShardIterator', resource: streamArnOf(table) },
         { action: 'dynamodb:ListStreams', resource: streamArnOf(table) },
+        { action: 'dynamodb:BatchGetItem', resource: arnOf(table) },
         { action: 'dynamodb:UpdateItem', resource: arnOf(table) },
         { action: 'events:PutEvents', resource: arnOf(built.eventBus) },
-        { action: 'sqs:SendMessage', resource: arnOf(outbox.failureQueue) },
+        ...failureBucketGrants(outbox.failureBucket),
         { action: 'sqs:SendMessage', resource: arnOf(outbox.poisonQueue) },
       ]),
     );
