@@ -87,7 +87,7 @@ const tableResource = (table: ITable): Record<string, unknown> | undefined => {
 
 /**
  * The transactional outbox for a service's DynamoDB table: the relay (stream → EventBridge), the
- * reconciler with delivery tracking, their poison and failure queues, and their alarms. The
+ * reconciler with delivery tracking, their poison queue and failure bucket, and their alarms. The
  * service adds its events to its own TransactWriteItems with `OutboxWriter`; `grantWrite` gives
  * its function what that needs.
  *
