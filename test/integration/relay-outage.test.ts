@@ -1,4 +1,7 @@
+import { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
+import { directoryFailureStore, redriveFailures } from '../../cli/redrive-failures';
+import { listDirectoryObjects } from '../../local/failure-destination';
 import { type RelayRig, startRelayRig } from './relay-rig';
 
 /*
@@ -74,4 +77,61 @@ describe('relay through a 5 "minute" EventBridge outage', () => {
         `duplicates ${rig.bus.stats.duplicateDetailEventIds}`,
     );
   }, 90_000);
+});
+
+describe('relay through an outage longer than the record age', () => {
+  let rig: RelayRig;
+
+  beforeAll(async () => {
+    rig = await startRelayRig({
+      bus: { seed: 12 },
+      mapping: { maximumRecordAgeSeconds: 2, retryDelayMs: 20, maxRetryDelayMs: 200 },
+    });
+  });
+  afterAll(async () => {
+    await rig?.stop();
+  });
+
+  it('writes the batch with its records to the failure destination; redrive --from-failures publishes it, once', async () => {
+    // Prepare: the bus is down for longer than the mapping waits.
+    rig.bus.setFaults({ serverErrorRate: 1 });
+    const ids = await rig.write(30);
+    await vi.waitFor(async () => expect((await rig.failureObjects()).length).toBeGreaterThan(0), {
+      timeout: 20_000,
+      interval: 100,
+    });
+    await vi.waitFor(() => expect(rig.poller.stats.recordsDiscarded).toBe(30), {
+      timeout: 20_000,
+      interval: 100,
+    });
+    rig.bus.setFaults({ serverErrorRate: 0 });
+    const target = {
+      doc: DynamoDBDocumentClient.from(rig.db.client),
+      eventBridge: rig.eventBridge,
+      eventBusName: rig.settings.eventBusName,
+      source: rig.settings.source,
+      tableName: rig.tableName,
+      layout: rig.settings.layout,
+      retentionDays: 7,
+    };
+    const store = directoryFailureStore(rig.failureDir);
+
+    // Act
+    const first = await redriveFailures(target, store);
+    const second = await redriveFailures(target, store);
+
+    // Assess
+    expect(rig.bus.stats.eventsAccepted).toBe(30);
+    expect(new Set(rig.bus.detailEventIdCounts().keys())).toEqual(new Set(ids));
+    expect(first).toMatchObject({ republished: 30, left: 0 });
+    expect(second).toMatchObject({ objects: 0, republished: 0 });
+    expect(await rig.failureObjects()).toEqual([]);
+    const redriven = await listDirectoryObjects(rig.failureDir, 'redriven/');
+    expect(redriven.length).toBe(first.objects);
+    expect(redriven[0]).toMatch(/^redriven\/aws\/lambda\/[0-9a-f-]{36}\/[^/]+\/\d{4}\/\d{2}\/\d{2}\//);
+    console.log(
+      `outage past the record age: ${ids.length} events discarded into ${first.objects} failure object(s); ` +
+        `redrive republished ${first.republished}, a second redrive ${second.republished}`,
+    );
+  }, 60_000);
 });

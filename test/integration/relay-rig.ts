@@ -38,6 +38,8 @@ export interface RelayRig {
   readonly tableName: string;
   readonly settings: RelaySettings;
   readonly failureDir: string;
+  /** The relay's EventBridge client (one attempt per call). */
+  readonly eventBridge: EventBridgeClient;
   readonly poller: StreamPoller;
   /** Write `count` events, each in its own transaction, `concurrency` at a time; returns their ids. */
   write(
@@ -138,6 +140,7 @@ export const startRelayRig = async (options: {
     tableName,
     settings,
     failureDir,
+    eventBridge: clients.eventBridge,
     get poller() {
       return poller;
     },
