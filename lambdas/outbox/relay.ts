@@ -121,7 +121,7 @@ const ageSeconds = (record: DynamoDBRecord | undefined, fallback: string, now: D
  * to retry, so Lambda hands back every record after it too, and those EventBridge accepted would
  * be published again (a retried batch after a crash or timeout, likewise). This container's
  * memory knows what it published or parked; with delivery tracking, records it does not know are
- * looked up (one BatchGetItem a 100 keys) when they may have been handled elsewhere: in the
+ * looked up (one BatchGetItem per 100 keys) when they may have been handled elsewhere: in the
  * container's first batch, or when they are older than `lookUpAfterSeconds`. Each key is looked up
  * at most once per container, so a batch retried through an outage costs one lookup, not one a retry.
  */
