@@ -1,6 +1,7 @@
 import { inspect, parseArgs } from 'node:util';
 import { diagnoseLocal, isConnectionFailure } from './local-health';
 import { formatRedrive, redrive } from './redrive';
+import { directoryFailureStore, formatFailureRedrive, redriveFailures } from './redrive-failures';
 import { formatStatus, outboxStatus } from './status';
 import { type OutboxTarget, resolveTarget, UsageError, unreachable } from './target';
 
@@ -26,6 +27,10 @@ Where (default: the local runtime of \`npm start\`, on its default ports):
 Options:
   --max <n>                 redrive: messages to read at most (default 1000)
   --dry-run                 redrive: show what would be republished, change nothing
+  --from-failures <where>   redrive: republish the stream batches the relay mapping gave up on,
+                            from its on-failure destination instead of the poison queue: a
+                            directory offline (objects moved under redriven/ once republished);
+                            s3://<bucket> needs @aws-sdk/client-s3, not installed yet
   --json                    machine-readable output
   -h, --help                this text
 
@@ -56,6 +61,7 @@ const main = async (argv: readonly string[], out: CliOutput, env: Env): Promise<
       'retention-days': { type: 'string' },
       max: { type: 'string' },
       'dry-run': { type: 'boolean', default: false },
+      'from-failures': { type: 'string' },
       json: { type: 'boolean', default: false },
       help: { type: 'boolean', short: 'h', default: false },
     },
@@ -92,6 +98,20 @@ const main = async (argv: readonly string[], out: CliOutput, env: Env): Promise<
     env,
   );
   try {
+    const fromFailures = values['from-failures'];
+    if (fromFailures !== undefined) {
+      if (command !== 'redrive') throw new UsageError('--from-failures applies to redrive only');
+      if (fromFailures.startsWith('s3://'))
+        throw new UsageError('Redriving from an S3 bucket needs @aws-sdk/client-s3, which is not installed');
+      const report = await redriveFailures(target, directoryFailureStore(fromFailures), {
+        dryRun: values['dry-run'],
+        ...(max === undefined ? {} : { max }),
+      });
+      out.log(
+        values.json ? JSON.stringify(report, null, 2) : formatFailureRedrive(report, values['dry-run']),
+      );
+      return report.left > 0 && !values['dry-run'] ? 1 : 0;
+    }
     return await run(target, command, { max, dryRun: values['dry-run'], json: values.json }, out);
   } finally {
     target.destroy();

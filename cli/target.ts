@@ -14,6 +14,7 @@ export const StackOutput = {
   EventBusName: 'EventBusName',
   EventSource: 'EventSource',
   PoisonQueueUrl: 'PoisonQueueUrl',
+  FailureBucketName: 'RelayFailureBucketName',
   RetentionDays: 'OutboxRetentionDays',
   Layout: 'OutboxLayout',
 } as const;

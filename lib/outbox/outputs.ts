@@ -14,6 +14,7 @@ export const OutboxOutputName = {
   EventSource: 'EventSource',
   RetentionDays: 'OutboxRetentionDays',
   PoisonQueueUrl: 'PoisonQueueUrl',
+  FailureBucketName: 'RelayFailureBucketName',
   Layout: 'OutboxLayout',
 } as const;
 
@@ -73,9 +74,10 @@ export class OutboxOutputs extends Construct {
         value: outbox.poisonQueue.queueUrl,
         description: 'Events that can never be published as they are',
       },
-      [`RelayFailure${QUEUE_URL_OUTPUT_SUFFIX}`]: {
-        value: outbox.failureQueue.queueUrl,
-        description: 'Stream batches the relay mapping gave up on',
+      [OutboxOutputName.FailureBucketName]: {
+        value: outbox.failureBucket.bucketName,
+        description:
+          'Stream batches the relay mapping gave up on, with their records (outbox redrive --from-failures)',
       },
     };
     for (const [name, { queue, description }] of Object.entries(props.queues ?? {})) {

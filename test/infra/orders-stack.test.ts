@@ -161,7 +161,7 @@ describe('OrdersStack outbox', () => {
         'EventSource',
         'OutboxRetentionDays',
         'PoisonQueueUrl',
-        'RelayFailureQueueUrl',
+        'RelayFailureBucketName',
         'InventoryDeadLetterQueueUrl',
       ]),
     );

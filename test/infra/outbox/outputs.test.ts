@@ -61,7 +61,7 @@ describe('OutboxOutputs', () => {
       EventSource: 'shipments',
       OutboxRetentionDays: '3',
       PoisonQueueUrl: refOf(outbox.poisonQueue),
-      RelayFailureQueueUrl: refOf(outbox.failureQueue),
+      RelayFailureBucketName: refOf(outbox.failureBucket),
       ConsumerDeadLetterQueueUrl: refOf(deadLetters),
     });
     expect(outputs.ConsumerDeadLetterQueueUrl?.Description).toBe('Events the consumer could not take');
@@ -82,6 +82,5 @@ describe('OutboxOutputs', () => {
     };
     expect(named('inventory-dlq')).toThrow(/alphanumeric/);
     expect(named('Poison')).toThrow(/collides with the output PoisonQueueUrl/);
-    expect(named('RelayFailure')).toThrow(/collides with the output RelayFailureQueueUrl/);
   });
 });

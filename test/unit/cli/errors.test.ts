@@ -145,7 +145,9 @@ describe('npm run outbox: every error is one line naming what to fix', () => {
 
     expect(status).toBe(2);
     expectOneLine(stderr);
-    expect(stderr).toMatch(/^outbox: The local stack is down: nothing answers at DynamoDB .*Start it with `npm start`/);
+    expect(stderr).toMatch(
+      /^outbox: The local stack is down: nothing answers at DynamoDB .*Start it with `npm start`/,
+    );
   });
 
   it('redrive without a poison queue names --poison-queue-url', async () => {
