@@ -11,6 +11,8 @@ import { LOCAL_REGION, LocalQueue, localClientConfig } from '../local/clients';
 export const StackOutput = {
   TableName: 'OutboxTableName',
   EventBusName: 'EventBusName',
+  EventBusArn: 'EventBusArn',
+  ArchiveArn: 'ArchiveArn',
   EventSource: 'EventSource',
   PoisonQueueUrl: 'PoisonQueueUrl',
   RetentionDays: 'OutboxRetentionDays',
@@ -18,6 +20,8 @@ export const StackOutput = {
 } as const;
 /** Every output whose key ends with this is a queue to watch: poison, failure and dead-letter queues. */
 export const QUEUE_OUTPUT_SUFFIX = 'QueueUrl';
+/** Every output whose key ends with this is a rule `replay --rule <name>` can pick. */
+export const RULE_OUTPUT_SUFFIX = 'RuleArn';
 
 export interface QueueRef {
   readonly name: string;
