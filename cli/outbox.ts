@@ -1,7 +1,15 @@
 import { parseArgs } from 'node:util';
 import { formatRedrive, redrive } from './redrive';
+import {
+  REPLAY_ARGS,
+  REPLAY_OPTIONS_USAGE,
+  REPLAY_USAGE,
+  type ReplayOptions,
+  replayOptions,
+  runReplay,
+} from './replay';
 import { formatStatus, outboxStatus } from './status';
-import { type OutboxTarget, resolveTarget, UsageError, unreachable } from './target';
+import { explainError, type OutboxTarget, resolveTarget, UsageError } from './target';
 
 const USAGE = `Usage: npm run outbox -- <command> [options]
 
@@ -10,6 +18,7 @@ Commands:
             poison, failure and dead-letter queue
   redrive   republish the events on the poison queue (after fixing their cause)
             and delete each message once EventBridge has accepted its event
+${REPLAY_USAGE}
 
 Where (default: the local runtime of \`npm start\`, on its default ports):
   --stack <name>            an AWS stack: table, bus and queues from its outputs
@@ -24,12 +33,15 @@ Where (default: the local runtime of \`npm start\`, on its default ports):
 
 Options:
   --max <n>                 redrive: messages to read at most (default 1000)
-  --dry-run                 redrive: show what would be republished, change nothing
+  --dry-run                 redrive: show what would be republished and what is still
+                            poison (the publisher's own checks), change nothing
+${REPLAY_OPTIONS_USAGE}
   --json                    machine-readable output
   -h, --help                this text
 
 Local endpoints can be moved with DYNAMODB_ENDPOINT, EVENTBRIDGE_ENDPOINT and SQS_ENDPOINT.
-Exit status: 0 done, 1 redrive left messages on the queue, 2 usage or connection problem.`;
+Exit status: 0 done, 1 redrive left messages on the queue or a replay did not complete,
+2 usage or connection problem.`;
 
 const main = async (argv: readonly string[]): Promise<number> => {
   const { positionals, values } = parseArgs({
@@ -49,6 +61,7 @@ const main = async (argv: readonly string[]): Promise<number> => {
       'dry-run': { type: 'boolean', default: false },
       json: { type: 'boolean', default: false },
       help: { type: 'boolean', short: 'h', default: false },
+      ...REPLAY_ARGS,
     },
   });
   const [command, ...extra] = positionals;
@@ -57,11 +70,14 @@ const main = async (argv: readonly string[]): Promise<number> => {
     return values.help ? 0 : 2;
   }
   if (extra.length > 0) throw new UsageError(`Unexpected arguments: ${extra.join(' ')}`);
-  if (command !== 'status' && command !== 'redrive') throw new UsageError(`Unknown command "${command}"`);
+  if (command !== 'status' && command !== 'redrive' && command !== 'replay')
+    throw new UsageError(`Unknown command "${command}"`);
 
   const max = values.max === undefined ? undefined : Number(values.max);
   if (max !== undefined && (!Number.isInteger(max) || max < 1))
     throw new UsageError(`--max must be a positive integer, got "${values.max}"`);
+
+  const replay = command === 'replay' ? replayOptions(values) : undefined;
 
   const target = await resolveTarget({
     ...(values.local ? { local: true } : {}),
@@ -73,8 +89,13 @@ const main = async (argv: readonly string[]): Promise<number> => {
     ...(values['poison-queue-url'] ? { poisonQueueUrl: values['poison-queue-url'] } : {}),
     ...(values.queue ? { queues: values.queue } : {}),
     ...(values['retention-days'] ? { retentionDays: values['retention-days'] } : {}),
+    ...(values['archive-arn'] ? { archiveArn: values['archive-arn'] } : {}),
   });
   try {
+    if (command === 'replay')
+      return await runReplay(target, replay as ReplayOptions, values.json).catch((error: unknown) => {
+        throw explainError(error, target);
+      });
     return await run(target, command, { max, dryRun: values['dry-run'], json: values.json });
   } finally {
     target.destroy();
@@ -103,23 +124,8 @@ const run = async (
     console.log(options.json ? JSON.stringify(report, null, 2) : formatRedrive(report, options.dryRun));
     return report.left > 0 && !options.dryRun ? 1 : 0;
   } catch (error) {
-    throw explain(error, target);
+    throw explainError(error, target);
   }
-};
-
-/** The SDK's errors, in terms of what the operator should check. */
-const explain = (error: unknown, target: OutboxTarget): unknown => {
-  if (!(error instanceof Error) || error instanceof UsageError) return error;
-  const code = (error as { code?: string }).code;
-  if (code === 'ECONNREFUSED' || error.name === 'TimeoutError' || /ECONNREFUSED/.test(error.message))
-    return unreachable('the outbox', target.description, error);
-  if (error.name === 'ResourceNotFoundException')
-    return new UsageError(
-      `Table ${target.tableName} (or its pending index) not found in ${target.description}`,
-    );
-  if (error.name === 'CredentialsProviderError' || error.name === 'ExpiredTokenException')
-    return new UsageError(`No usable AWS credentials: ${error.message}`);
-  return error;
 };
 
 main(process.argv.slice(2)).then(

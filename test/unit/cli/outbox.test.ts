@@ -1,4 +1,5 @@
 import { spawnSync } from 'node:child_process';
+import { createServer } from 'node:net';
 import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
 
@@ -14,6 +15,15 @@ const run = (args: string[], env: Record<string, string> = {}) => {
   return { status: result.status, stdout: result.stdout, stderr: result.stderr };
 };
 
+/** A port nothing listens on: bound, then released. */
+const closedPort = (): Promise<number> =>
+  new Promise((resolve) => {
+    const server = createServer().listen(0, '127.0.0.1', () => {
+      const { port } = server.address() as { port: number };
+      server.close(() => resolve(port));
+    });
+  });
+
 // Each case starts the CLI in a fresh Node process or two: seconds on a busy machine.
 describe('npm run outbox', { timeout: 60_000 }, () => {
   it('prints its usage with --help, and refuses an unknown command with exit status 2', () => {
@@ -25,15 +35,45 @@ describe('npm run outbox', { timeout: 60_000 }, () => {
     expect(unknown.stderr.trim()).toBe('outbox: Unknown command "purge"');
   });
 
-  it('says what to check when the local runtime is not running', () => {
-    const { status, stderr } = run(['status'], {
-      DYNAMODB_ENDPOINT: 'http://127.0.0.1:9',
-      SQS_ENDPOINT: 'http://127.0.0.1:9',
+  it('names the local endpoint it cannot reach, and what to do', async () => {
+    const dynamodb = `http://127.0.0.1:${await closedPort()}`;
+    const eventbridge = `http://127.0.0.1:${await closedPort()}`;
+    const env = { DYNAMODB_ENDPOINT: dynamodb, SQS_ENDPOINT: dynamodb, EVENTBRIDGE_ENDPOINT: eventbridge };
+
+    const status = run(['status'], env);
+    const replay = run(['replay', '--from', '2h', '--to', 'now'], env);
+
+    expect(status.status).toBe(2);
+    expect(status.stderr).toMatch(
+      new RegExp(
+        `^outbox: Cannot reach the local DynamoDB at ${dynamodb} \\(ECONNREFUSED\\)\\. Is \`npm start\` running\\?`,
+      ),
+    );
+    expect(replay.status).toBe(2);
+    expect(replay.stderr).toMatch(
+      new RegExp(
+        `^outbox: Cannot reach the local EventBridge at ${eventbridge} \\(ECONNREFUSED\\)\\. Is \`npm start\` running\\?`,
+      ),
+    );
+  });
+
+  it('says when AWS cannot be reached, with the region to check', async () => {
+    const { status, stderr } = run(['status', '--stack', 'Orders', '--region', 'eu-west-1'], {
+      AWS_ENDPOINT_URL: `http://127.0.0.1:${await closedPort()}`,
+      AWS_ACCESS_KEY_ID: 'test',
+      AWS_SECRET_ACCESS_KEY: 'test',
+      AWS_MAX_ATTEMPTS: '1',
     });
     expect(status).toBe(2);
-    expect(stderr).toMatch(
-      /^outbox: Cannot reach the outbox at local runtime \(DynamoDB http:\/\/127\.0\.0\.1:9/,
+    expect(stderr.trim()).toBe(
+      'outbox: Cannot reach CloudFormation at AWS region eu-west-1 (ECONNREFUSED). ' +
+        'Check the region (--region or AWS_REGION), the network and any proxy (HTTPS_PROXY).',
     );
-    expect(stderr).toContain('Is `npm start` running?');
+  });
+
+  it('refuses a replay without its time range before doing anything', () => {
+    const { status, stderr } = run(['replay', '--from', '2h'], { DYNAMODB_ENDPOINT: 'http://127.0.0.1:9' });
+    expect(status).toBe(2);
+    expect(stderr.trim()).toBe('outbox: replay needs --from <time> and --to <time>');
   });
 });
