@@ -300,7 +300,7 @@ const archiveNotes = (
     notes.push(`The archive keeps events ${retentionDays} days: older ones are gone.`);
   if (options.to.getTime() > now.getTime() - ARCHIVE_DELAY_MS)
     notes.push(
-      'Events can take up to 10 minutes to reach the archive: the last 10 minutes of the range may be incomplete.',
+      'Events can reach the archive late (AWS recommends replaying 10 minutes after): the last 10 minutes of the range may be incomplete.',
     );
   return notes;
 };

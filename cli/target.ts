@@ -313,8 +313,8 @@ export const unreachable = (
   const detail = failure?.code ?? `${message(error)}${cause}`;
   const advice =
     where === 'local'
-      ? 'Is `npm start` running? Its ports move with DYNAMODB_ENDPOINT, EVENTBRIDGE_ENDPOINT and SQS_ENDPOINT; ' +
-        'for AWS, pass --stack <name> or --table <name>.'
+      ? 'Is `npm start` running? If it runs elsewhere, point the CLI at it with DYNAMODB_PORT, ' +
+        'EVENTBRIDGE_PORT and SQS_PORT (or the *_ENDPOINT variables); for AWS, pass --stack <name> or --table <name>.'
       : 'Check the region (--region or AWS_REGION), the network and any proxy (HTTPS_PROXY).';
   return new UsageError(`Cannot reach ${what} at ${endpoint} (${detail}). ${advice}`);
 };

@@ -223,7 +223,7 @@ describe('outbox replay on AWS', () => {
     expect(report.notes).toEqual([
       'The archive was created at 2026-11-01T00:00:00.000Z: it holds no earlier events.',
       'The archive keeps events 7 days: older ones are gone.',
-      'Events can take up to 10 minutes to reach the archive: the last 10 minutes of the range may be incomplete.',
+      'Events can reach the archive late (AWS recommends replaying 10 minutes after): the last 10 minutes of the range may be incomplete.',
     ]);
   });
 
