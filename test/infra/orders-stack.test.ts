@@ -163,8 +163,13 @@ describe('OrdersStack outbox', () => {
         'PoisonQueueUrl',
         'RelayFailureBucketName',
         'InventoryDeadLetterQueueUrl',
+        'EventBusArn',
+        'ArchiveArn',
+        'InventoryRuleArn',
       ]),
     );
+    expect(outputs.ArchiveArn?.Value).toEqual(arnOf(stack.archive));
+    expect(outputs.InventoryRuleArn?.Value).toEqual(arnOf(stack.inventory.consumer.rule));
     expect(outputs.OutboxTableName?.Value).toEqual(refOf(stack.table));
     expect(JSON.parse(outputs.OutboxLayout?.Value)).toEqual(ordersOutboxLayout);
     expect(outputs.InventoryDeadLetterQueueUrl?.Value).toEqual(

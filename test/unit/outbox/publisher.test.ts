@@ -340,6 +340,26 @@ describe('OutboxPublisher', () => {
     expect(sentCalls().flat()).toHaveLength(1);
   });
 
+  it('check() answers what publish() would hold back, without sending anything', async () => {
+    // Prepare
+    respondWith();
+    const records = [
+      outboxRecord(1),
+      outboxRecord(2, { eventType: 'E'.repeat(129) }),
+      itemOfEntrySize(3, 256 * 1024 + 1),
+    ];
+    // Act
+    const checked = records.map((r) => publisher().check(r));
+    const result = await publisher().publish(records);
+    // Assess
+    expect(checked.map((c) => c?.errorCode)).toEqual([undefined, 'InvalidDetailType', 'EntryTooLarge']);
+    expect(result.poison.map(({ index, ...failure }) => [index, failure])).toEqual([
+      [1, checked[1]],
+      [2, checked[2]],
+    ]);
+    expect(eventBridgeMock.commandCalls(PutEventsCommand)).toHaveLength(1);
+  });
+
   it('rejects detail that JSON cannot carry or EventBridge cannot process', async () => {
     // Prepare
     respondWith();
