@@ -8,6 +8,7 @@ import {
 import { mockClient } from 'aws-sdk-client-mock';
 import { beforeEach, describe, expect, it } from 'vitest';
 import { putEventsEntrySize } from '../../../lambdas/outbox/entry-size';
+import { DEFAULT_PUT_EVENTS_LIMITS } from '../../../lambdas/outbox/limits';
 import type { OutboxRecord } from '../../../lambdas/outbox/outbox-item';
 import { OutboxPublisher, type OutboxPublisherDeps } from '../../../lambdas/outbox/publisher';
 import { fakeMetrics, outboxRecord } from './support';
@@ -346,7 +347,7 @@ describe('OutboxPublisher', () => {
     const records = [
       outboxRecord(1),
       outboxRecord(2, { eventType: 'E'.repeat(129) }),
-      itemOfEntrySize(3, 256 * 1024 + 1),
+      itemOfEntrySize(3, DEFAULT_PUT_EVENTS_LIMITS.maxEntryBytes + 1),
     ];
     // Act
     const checked = records.map((r) => publisher().check(r));
