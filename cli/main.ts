@@ -1,6 +1,15 @@
 import { inspect, parseArgs } from 'node:util';
 import { diagnoseLocal, isConnectionFailure } from './local-health';
 import { formatRedrive, redrive } from './redrive';
+import { directoryFailureStore, formatFailureRedrive, redriveFailures } from './redrive-failures';
+import {
+  REPLAY_ARGS,
+  REPLAY_OPTIONS_USAGE,
+  REPLAY_USAGE,
+  type ReplayOptions,
+  replayOptions,
+  runReplay,
+} from './replay';
 import { formatStatus, outboxStatus } from './status';
 import { type OutboxTarget, resolveTarget, UsageError, unreachable } from './target';
 
@@ -11,6 +20,7 @@ Commands:
             poison, failure and dead-letter queue
   redrive   republish the events on the poison queue (after fixing their cause)
             and delete each message once EventBridge has accepted its event
+${REPLAY_USAGE}
 
 Where (default: the local runtime of \`npm start\`, on its default ports):
   --stack <name>            an AWS stack: table, bus and queues from its outputs
@@ -25,12 +35,19 @@ Where (default: the local runtime of \`npm start\`, on its default ports):
 
 Options:
   --max <n>                 redrive: messages to read at most (default 1000)
-  --dry-run                 redrive: show what would be republished, change nothing
+  --dry-run                 redrive: show what would be republished and what is still
+                            poison (the publisher's own checks), change nothing
+  --from-failures <where>   redrive: republish the stream batches the relay mapping gave up on,
+                            from its on-failure destination instead of the poison queue: a
+                            directory offline (objects moved under redriven/ once republished);
+                            s3://<bucket> needs @aws-sdk/client-s3, not installed yet
+${REPLAY_OPTIONS_USAGE}
   --json                    machine-readable output
   -h, --help                this text
 
 Local endpoints can be moved with DYNAMODB_ENDPOINT, EVENTBRIDGE_ENDPOINT and SQS_ENDPOINT.
-Exit status: 0 done, 1 redrive left messages on the queue, 2 usage or connection problem.`;
+Exit status: 0 done, 1 redrive left messages on the queue or a replay did not complete,
+2 usage or connection problem.`;
 
 /** Where the CLI writes: the console, or a test's buffers. */
 export interface CliOutput {
@@ -56,8 +73,10 @@ const main = async (argv: readonly string[], out: CliOutput, env: Env): Promise<
       'retention-days': { type: 'string' },
       max: { type: 'string' },
       'dry-run': { type: 'boolean', default: false },
+      'from-failures': { type: 'string' },
       json: { type: 'boolean', default: false },
       help: { type: 'boolean', short: 'h', default: false },
+      ...REPLAY_ARGS,
     },
   });
   const [command, ...extra] = positionals;
@@ -70,12 +89,14 @@ const main = async (argv: readonly string[], out: CliOutput, env: Env): Promise<
     return 2;
   }
   if (extra.length > 0) throw new UsageError(`Unexpected arguments: ${extra.join(' ')}`);
-  if (command !== 'status' && command !== 'redrive')
-    throw new UsageError(`Unknown command "${command}": use status or redrive (see --help)`);
+  if (command !== 'status' && command !== 'redrive' && command !== 'replay')
+    throw new UsageError(`Unknown command "${command}": use status, redrive or replay (see --help)`);
 
   const max = values.max === undefined ? undefined : Number(values.max);
   if (max !== undefined && (!Number.isInteger(max) || max < 1))
     throw new UsageError(`--max must be a positive integer, got "${values.max}"`);
+
+  const replay = command === 'replay' ? replayOptions(values) : undefined;
 
   const target = await resolveTarget(
     {
@@ -88,10 +109,29 @@ const main = async (argv: readonly string[], out: CliOutput, env: Env): Promise<
       ...(values['poison-queue-url'] ? { poisonQueueUrl: values['poison-queue-url'] } : {}),
       ...(values.queue ? { queues: values.queue } : {}),
       ...(values['retention-days'] ? { retentionDays: values['retention-days'] } : {}),
+      ...(values['archive-arn'] ? { archiveArn: values['archive-arn'] } : {}),
     },
     env,
   );
   try {
+    const fromFailures = values['from-failures'];
+    if (fromFailures !== undefined) {
+      if (command !== 'redrive') throw new UsageError('--from-failures applies to redrive only');
+      if (fromFailures.startsWith('s3://'))
+        throw new UsageError('Redriving from an S3 bucket needs @aws-sdk/client-s3, which is not installed');
+      const report = await redriveFailures(target, directoryFailureStore(fromFailures), {
+        dryRun: values['dry-run'],
+        ...(max === undefined ? {} : { max }),
+      });
+      out.log(
+        values.json ? JSON.stringify(report, null, 2) : formatFailureRedrive(report, values['dry-run']),
+      );
+      return report.left > 0 && !values['dry-run'] ? 1 : 0;
+    }
+    if (command === 'replay')
+      return await runReplay(target, replay as ReplayOptions, values.json).catch(async (error: unknown) => {
+        throw await explain(error, target);
+      });
     return await run(target, command, { max, dryRun: values['dry-run'], json: values.json }, out);
   } finally {
     target.destroy();
@@ -131,7 +171,7 @@ const explain = async (error: unknown, target: OutboxTarget): Promise<unknown> =
   if (isConnectionFailure(error))
     return target.localEndpoints
       ? diagnoseLocal(target.localEndpoints, error)
-      : unreachable('the outbox', target.description, error);
+      : unreachable('AWS', target.description, error, 'aws');
   if (error.name === 'ResourceNotFoundException')
     return new UsageError(
       `Table ${target.tableName} not found in ${target.description}. ` +

@@ -133,13 +133,17 @@ export const redrive = async (target: OutboxTarget, options: RedriveOptions = {}
     );
 
     if (options.dryRun) {
-      for (const r of publishable)
+      // The publisher's own checks, so the preview calls poison exactly what the redrive would.
+      for (const r of publishable) {
+        const problem = publisher.check(r.record);
         entries.push({
           messageId: r.message.MessageId ?? '',
           eventId: r.record.envelope.eventId,
           ...(r.from ? { from: r.from } : {}),
-          outcome: 'would-republish',
+          outcome: problem ? 'still-poison' : 'would-republish',
+          ...(problem ? { reason: `${problem.errorCode}: ${problem.errorMessage}` } : {}),
         });
+      }
       // Without a visibility timeout the same messages come back at once: one page is the preview.
       break;
     }
@@ -225,9 +229,11 @@ export const formatRedrive = (report: RedriveReport, dryRun: boolean): string =>
     `  messages read         ${report.read}`,
   ];
   if (dryRun) {
-    lines.push(
-      `  would republish       ${report.entries.filter((e) => e.outcome === 'would-republish').length}`,
-    );
+    const count = (outcome: RedriveEntry['outcome']) =>
+      report.entries.filter((e) => e.outcome === outcome).length;
+    lines.push(`  would republish       ${count('would-republish')}`);
+    lines.push(`  still poison          ${count('still-poison')}`);
+    lines.push(`  unresolvable          ${count('unresolvable')}`);
   } else {
     lines.push(`  events republished    ${report.republished}`);
     lines.push(`  messages deleted      ${report.deleted}`);

@@ -15,22 +15,42 @@ import type { LocalEndpoints } from './local-health';
 export const StackOutput = {
   TableName: 'OutboxTableName',
   EventBusName: 'EventBusName',
+  EventBusArn: 'EventBusArn',
+  ArchiveArn: 'ArchiveArn',
   EventSource: 'EventSource',
   PoisonQueueUrl: 'PoisonQueueUrl',
+  FailureBucketName: 'RelayFailureBucketName',
   RetentionDays: 'OutboxRetentionDays',
   Layout: 'OutboxLayout',
 } as const;
 /** Every output whose key ends with this is a queue to watch: poison, failure and dead-letter queues. */
 export const QUEUE_OUTPUT_SUFFIX = 'QueueUrl';
+/** Every output whose key ends with this is a rule `replay --rule <name>` can pick. */
+export const RULE_OUTPUT_SUFFIX = 'RuleArn';
 
 export interface QueueRef {
   readonly name: string;
   readonly url: string;
 }
 
+/** Where `replay` replays from: the local bus's history, or the stack's archive. */
+export type ReplaySource =
+  | { readonly kind: 'local'; readonly endpoint: string }
+  | {
+      readonly kind: 'aws';
+      readonly archiveArn?: string;
+      readonly eventBusArn?: string;
+      /** Rule ARNs by the name in their `<name>RuleArn` output. */
+      readonly rules: Readonly<Record<string, string>>;
+    };
+
 /** Where the outbox lives and the clients to reach it: DynamoDB Local and friends, or AWS. */
 export interface OutboxTarget {
   readonly description: string;
+  /** AWS region, when known. */
+  readonly region?: string;
+  /** Set by `resolveTarget`. */
+  readonly replay?: ReplaySource;
   readonly doc: DynamoDBDocumentClient;
   readonly eventBridge: EventBridgeClient;
   readonly sqs: SQSClient;
@@ -66,6 +86,8 @@ export interface TargetOptions {
    * @default read from that file when it exists
    */
   readonly outputs?: Readonly<Record<string, string>>;
+  /** The archive `replay` replays from. @default the stack's ArchiveArn output */
+  readonly archiveArn?: string;
 }
 
 /** Where `npm start` leaves its stack's outputs, resolved to local names, for the CLI. */
@@ -128,11 +150,7 @@ const localTarget = async (
   options: TargetOptions,
   env: Readonly<Record<string, string | undefined>>,
 ): Promise<OutboxTarget> => {
-  const endpoints: LocalEndpoints = {
-    dynamodb: env.DYNAMODB_ENDPOINT || `http://127.0.0.1:${env.DYNAMODB_PORT || 8000}`,
-    eventbridge: env.EVENTBRIDGE_ENDPOINT || `http://127.0.0.1:${env.EVENTBRIDGE_PORT || 4010}`,
-    sqs: env.SQS_ENDPOINT || `http://127.0.0.1:${env.SQS_PORT || 9324}`,
-  };
+  const endpoints = localEndpoints(env);
   const region = options.region ?? LOCAL_REGION;
   // One attempt: a runtime that is not running should say so at once, not after retries. A
   // DynamoDB Local that accepts connections but never answers (a stopped JVM) times out.
@@ -155,12 +173,13 @@ const localTarget = async (
       queues = QueueUrls.map((url) => ({ name: queueName(url), url }));
     } catch (error) {
       // The table can still be inspected: report the queues as unknown instead of failing.
-      notes.push(unreachable('the local SQS stand-in', endpoints.sqs, error).message);
+      notes.push(unreachable('the local SQS stand-in', endpoints.sqs, error, 'local').message);
     }
   }
   const poison = options.poisonQueueUrl ?? outputs[StackOutput.PoisonQueueUrl];
   return {
     description: `local runtime (DynamoDB ${endpoints.dynamodb}, EventBridge ${endpoints.eventbridge}, SQS ${endpoints.sqs})`,
+    replay: { kind: 'local', endpoint: endpoints.eventbridge },
     doc: DynamoDBDocumentClient.from(dynamodb),
     eventBridge,
     sqs,
@@ -199,6 +218,7 @@ const awsTarget = async (
         ),
       );
     } catch (error) {
+      if (isConnectionError(error)) throw unreachable('CloudFormation', awsWhere(region), error, 'aws');
       throw new UsageError(
         `Cannot read the outputs of stack ${stack}${region ? ` in ${region}` : ''}: ${error instanceof Error ? error.message : String(error)}`,
       );
@@ -221,6 +241,17 @@ const awsTarget = async (
   const sqs = new SQSClient(config);
   return {
     description: stack === undefined ? `AWS (table ${tableName})` : `AWS stack ${stack}`,
+    ...(region ? { region } : {}),
+    replay: {
+      kind: 'aws',
+      ...optional('archiveArn', options.archiveArn ?? outputs[StackOutput.ArchiveArn]),
+      ...optional('eventBusArn', outputs[StackOutput.EventBusArn]),
+      rules: Object.fromEntries(
+        Object.entries(outputs)
+          .filter(([key]) => key.endsWith(RULE_OUTPUT_SUFFIX))
+          .map(([key, arn]) => [key.slice(0, -RULE_OUTPUT_SUFFIX.length), arn]),
+      ),
+    },
     doc: DynamoDBDocumentClient.from(dynamodb),
     eventBridge,
     sqs,
@@ -250,11 +281,67 @@ const parseLayout = (raw: string | undefined): OutboxLayout => {
   }
 };
 
-/** Turn "connection refused" into what to do about it. */
-export const unreachable = (what: string, endpoint: string, error: unknown): UsageError => {
-  const detail = error instanceof Error ? error.message || error.name : String(error);
-  return new UsageError(
-    `Cannot reach ${what} at ${endpoint} (${detail}). Is \`npm start\` running? ` +
-      'For AWS, pass --stack <name> or --table <name>.',
-  );
+const optional = <K extends string>(key: K, value: string | undefined) =>
+  (value === undefined ? {} : { [key]: value }) as Partial<Record<K, string>>;
+
+/** Where the local runtime listens, as `npm start` and the variables that move it say. */
+export const localEndpoints = (env: Readonly<Record<string, string | undefined>>): LocalEndpoints => ({
+  dynamodb: env.DYNAMODB_ENDPOINT || `http://127.0.0.1:${env.DYNAMODB_PORT || 8000}`,
+  eventbridge: env.EVENTBRIDGE_ENDPOINT || `http://127.0.0.1:${env.EVENTBRIDGE_PORT || 4010}`,
+  sqs: env.SQS_ENDPOINT || `http://127.0.0.1:${env.SQS_PORT || 9324}`,
+});
+
+const awsWhere = (region: string | undefined): string =>
+  region ? `AWS region ${region}` : 'AWS (no region set: AWS_REGION or --region)';
+
+/** Node's and the SDK's codes for "the other end is not there". */
+const CONNECTION_CODES = new Set([
+  'ECONNREFUSED',
+  'ECONNRESET',
+  'ENOTFOUND',
+  'EAI_AGAIN',
+  'ETIMEDOUT',
+  'EHOSTUNREACH',
+  'ENETUNREACH',
+]);
+
+/** The failing socket's code and port, from the error or its cause (fetch wraps it as `cause`). */
+const socketFailure = (error: unknown): { code?: string; port?: number } | undefined => {
+  for (let e: unknown = error, depth = 0; e instanceof Error && depth < 3; depth++) {
+    const { code, port } = e as { code?: unknown; port?: unknown };
+    if (typeof code === 'string' && CONNECTION_CODES.has(code))
+      return { code, ...(typeof port === 'number' ? { port } : {}) };
+    const inMessage = /\b(E[A-Z_]+)\b.*?:(\d+)\b/.exec(e.message);
+    if (inMessage?.[1] && CONNECTION_CODES.has(inMessage[1]))
+      return { code: inMessage[1], port: Number(inMessage[2]) };
+    e = e.cause;
+  }
+  return undefined;
+};
+
+export const isConnectionError = (error: unknown): boolean =>
+  socketFailure(error) !== undefined ||
+  (error instanceof Error && (error.name === 'TimeoutError' || error.name === 'RequestTimeout'));
+
+/**
+ * Turn "connection refused" into what to do about it, naming the endpoint: locally, start the
+ * runtime or point the CLI at it; on AWS, check the region and the network.
+ */
+export const unreachable = (
+  what: string,
+  endpoint: string,
+  error: unknown,
+  where: 'local' | 'aws',
+): UsageError => {
+  const failure = socketFailure(error);
+  const message = (e: unknown): string => (e instanceof Error ? e.message || e.name : String(e));
+  // fetch says only "fetch failed"; why is in its cause (e.g. "bad port").
+  const cause = error instanceof Error && error.cause !== undefined ? `: ${message(error.cause)}` : '';
+  const detail = failure?.code ?? `${message(error)}${cause}`;
+  const advice =
+    where === 'local'
+      ? 'Is `npm start` running? If it runs elsewhere, point the CLI at it with DYNAMODB_PORT, ' +
+        'EVENTBRIDGE_PORT and SQS_PORT (or the *_ENDPOINT variables); for AWS, pass --stack <name> or --table <name>.'
+      : 'Check the region (--region or AWS_REGION), the network and any proxy (HTTPS_PROXY).';
+  return new UsageError(`Cannot reach ${what} at ${endpoint} (${detail}). ${advice}`);
 };

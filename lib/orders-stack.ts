@@ -131,9 +131,11 @@ export class OrdersStack extends Stack {
     this.monitoring.monitorConsumer({ function: consumer.function, serviceName: consumer.serviceName });
     this.monitoring.monitorDeadLetterQueue({ name: 'inventory-dlq', queue: consumer.deadLetterQueue });
 
-    // What `npm run outbox -- status|redrive --stack <name>` reads (cli/target.ts).
+    // What `npm run outbox -- status|redrive|replay --stack <name>` reads (cli/target.ts).
     this.outputs = new OutboxOutputs(this, 'CliOutputs', {
       outbox: this.outbox,
+      archive: this.archive,
+      rules: { Inventory: consumer.rule },
       queues: {
         InventoryDeadLetter: {
           queue: consumer.deadLetterQueue,

@@ -35,13 +35,21 @@ import { closeServer, configuredPort, listen, RequestBodyTooLargeError, readBody
  *   exponential backoff and jitter up to the retry policy's attempts and maximum event age, then
  *   sent to the target's dead-letter queue with EventBridge's DLQ attributes.
  *
- * Offline additions: `GET /events` (accepted events), `DELETE /events` (clear events, counts and
- * dead letters), `GET /stats`, `GET /dead-letters`, `GET|PUT /faults`; fault injection (a share
- * of entries failing with ThrottlingException or InternalFailure, throttling bursts that reject
- * whole calls, HTTP 500 InternalException, duplicate and shuffled target deliveries).
+ * - Replay (`replay()`, `POST /replay`), the offline stand-in for StartReplay from an archive: the
+ *   accepted events whose `time` is in [from, to) go again to the matching rules (only the named
+ *   one with `rule`, as `FilterArns` does), each carrying `replay-name` in the envelope as
+ *   replayed events do; they are not added to the history again, as archives skip replayed
+ *   events. A replay name is used once. The history is the archive: `maxStoredEvents`, no
+ *   retention, no 1-minute replay intervals, no delay before an event can be replayed.
  *
- * Not mirrored: SigV4 verification, other EventBridge APIs, archives and replay, input
- * transformers, per-account quotas other than the injected throttling. AWS's exact messages for
+ * Offline additions: `GET /events` (accepted events), `DELETE /events` (clear events, counts and
+ * dead letters), `GET /stats`, `GET /dead-letters`, `GET|PUT /faults`, `POST /replay`; fault
+ * injection (a share of entries failing with ThrottlingException or InternalFailure, throttling
+ * bursts that reject whole calls, HTTP 500 InternalException, duplicate and shuffled target
+ * deliveries).
+ *
+ * Not mirrored: SigV4 verification, other EventBridge APIs (archives and replays have no wire
+ * API here), input transformers, per-account quotas other than the injected throttling. AWS's exact messages for
  * the DetailType length and unknown bus cases are not documented; the codes above are the
  * documented ones closest to them.
  */
@@ -72,6 +80,8 @@ export interface BusEvent {
   readonly region: string;
   readonly resources: readonly string[];
   readonly detail: Record<string, unknown>;
+  /** Set on a replayed event only: the replay's name. */
+  readonly 'replay-name'?: string;
 }
 
 /** What the bus keeps for each accepted entry. */
@@ -83,6 +93,37 @@ export interface AcceptedEvent {
 }
 
 export type EventTarget = (event: BusEvent) => Promise<unknown>;
+
+/** Replay the accepted events whose `time` is in [from, to) (`POST /replay` takes the same as JSON). */
+export interface ReplayRequest {
+  /** Inclusive: an ISO 8601 time or a Date. */
+  readonly from: string | Date;
+  /** Exclusive. */
+  readonly to: string | Date;
+  /** Only this subscription's rule (by name), as StartReplay's `FilterArns`. @default every matching rule */
+  readonly rule?: string;
+  /** Unique per bus, 1 to 64 of `[.\-_A-Za-z0-9]`. @default `replay-<time>-<random>` */
+  readonly name?: string;
+}
+
+export interface ReplayResult {
+  readonly replayName: string;
+  readonly from: string;
+  readonly to: string;
+  /** Rules replayed to. */
+  readonly rules: readonly string[];
+  /** Events in the time range. */
+  readonly events: number;
+  /** Target deliveries started (an event matching two rules counts twice). */
+  readonly deliveries: number;
+}
+
+/** Why a replay request cannot run: `POST /replay` answers it with 400. */
+export class ReplayRequestError extends Error {
+  override readonly name = 'ReplayRequestError';
+}
+
+const REPLAY_NAME = /^[.\-_A-Za-z0-9]{1,64}$/;
 
 /** A delivery that ran out of retries, with the attributes EventBridge puts on its DLQ message. */
 export interface DeadLetter {
@@ -116,6 +157,9 @@ export interface BusStats {
   duplicateDeliveries: number;
   targetFailures: number;
   deadLettered: number;
+  replays: number;
+  /** Events replayed, once per replay that included them. */
+  eventsReplayed: number;
 }
 
 const emptyStats = (): BusStats => ({
@@ -132,6 +176,8 @@ const emptyStats = (): BusStats => ({
   duplicateDeliveries: 0,
   targetFailures: 0,
   deadLettered: 0,
+  replays: 0,
+  eventsReplayed: 0,
 });
 
 export interface LocalEventBusOptions {
@@ -196,6 +242,12 @@ const seededRandom = (seed: number): (() => number) => {
 const isPlainObject = (value: unknown): value is Record<string, unknown> =>
   typeof value === 'object' && value !== null && !Array.isArray(value);
 
+const replayTime = (name: string, value: string | Date): Date => {
+  const time = typeof value === 'string' ? new Date(value) : value;
+  if (Number.isNaN(time.getTime())) throw new ReplayRequestError(`"${name}" is not a time: ${String(value)}`);
+  return time;
+};
+
 /** EventBridge writes event times to the second. */
 const eventTime = (date: Date): string => `${date.toISOString().slice(0, 19)}Z`;
 
@@ -210,6 +262,7 @@ export class LocalEventBus {
   private readonly accepted: AcceptedEvent[] = [];
   private readonly seenDetailEventIds = new Map<string, number>();
   private readonly routes: Route[] = [];
+  private readonly replayNames = new Set<string>();
   private readonly options: LocalEventBusOptions;
   private readonly limits: Pick<
     PutEventsLimits,
@@ -275,6 +328,53 @@ export class LocalEventBus {
     return this.seenDetailEventIds;
   }
 
+  /**
+   * Deliver the accepted events whose `time` is in [from, to) again, to every matching rule or to
+   * `rule` only, each marked with `replay-name`. Deliveries run as live ones do (retries, dead
+   * letters); `idle()` resolves when they are done.
+   */
+  replay(request: ReplayRequest): ReplayResult {
+    const from = replayTime('from', request.from);
+    const to = replayTime('to', request.to);
+    if (from >= to) throw new ReplayRequestError('"from" must be before "to"');
+    const replayName = request.name ?? `replay-${Date.now()}-${randomUUID().slice(0, 8)}`;
+    if (!REPLAY_NAME.test(replayName))
+      throw new ReplayRequestError(
+        `Replay name "${replayName}" must be 1 to 64 characters of letters, digits, ".", "-" and "_"`,
+      );
+    if (this.replayNames.has(replayName))
+      throw new ReplayRequestError(`Replay ${replayName} already exists: a replay name is used once`);
+    const routes =
+      request.rule === undefined
+        ? this.routes
+        : this.routes.filter((r) => r.subscription.name === request.rule);
+    if (routes.length === 0)
+      throw new ReplayRequestError(
+        request.rule === undefined
+          ? 'No rules on this bus to replay to'
+          : `No rule "${request.rule}" on this bus; rules: ${this.routes.map((r) => r.subscription.name).join(', ') || '(none)'}`,
+      );
+    this.replayNames.add(replayName);
+    // Event times are whole seconds (eventTime): compare as instants, not as strings.
+    const events = this.accepted.filter(({ event }) => {
+      const time = Date.parse(event.time);
+      return time >= from.getTime() && time < to.getTime();
+    });
+    let deliveries = 0;
+    for (const { event } of events)
+      deliveries += this.dispatch({ ...event, 'replay-name': replayName }, routes);
+    this.stats.replays++;
+    this.stats.eventsReplayed += events.length;
+    return {
+      replayName,
+      from: from.toISOString(),
+      to: to.toISOString(),
+      rules: routes.map((r) => r.subscription.name),
+      events: events.length,
+      deliveries,
+    };
+  }
+
   /** Forget events, counts and dead letters. */
   clear(): void {
     this.accepted.length = 0;
@@ -336,6 +436,41 @@ export class LocalEventBus {
         return this.sendJson(response, 200, this.stats);
       case 'GET /dead-letters':
         return this.sendJson(response, 200, this.deadLetters);
+      case 'POST /replay': {
+        try {
+          const body = JSON.parse((await readRequestBody(request)).toString('utf8')) as unknown;
+          if (!isPlainObject(body))
+            throw new ReplayRequestError('Expected a JSON object {from, to, rule?, name?}');
+          const { from, to, rule, name } = body;
+          if (typeof from !== 'string' || typeof to !== 'string')
+            throw new ReplayRequestError('"from" and "to" must be ISO 8601 times');
+          if (
+            (rule !== undefined && typeof rule !== 'string') ||
+            (name !== undefined && typeof name !== 'string')
+          )
+            throw new ReplayRequestError('"rule" and "name" must be strings');
+          return this.sendJson(
+            response,
+            200,
+            this.replay({
+              from,
+              to,
+              ...(rule === undefined ? {} : { rule }),
+              ...(name === undefined ? {} : { name }),
+            }),
+          );
+        } catch (error) {
+          if (
+            !(
+              error instanceof ReplayRequestError ||
+              error instanceof SyntaxError ||
+              error instanceof AwsError
+            )
+          )
+            throw error;
+          return this.sendJson(response, 400, { message: error.message });
+        }
+      }
       case 'GET /faults':
         return this.sendJson(response, 200, this.faultSettings);
       case 'PUT /faults': {
@@ -362,7 +497,7 @@ export class LocalEventBus {
       default:
         return this.sendJson(response, 404, {
           message:
-            'Not found. Use POST / (PutEvents), GET|DELETE /events, GET /stats, GET /dead-letters, GET|PUT /faults',
+            'Not found. Use POST / (PutEvents), GET|DELETE /events, GET /stats, GET /dead-letters, GET|PUT /faults, POST /replay',
         });
     }
   }
@@ -543,8 +678,14 @@ export class LocalEventBus {
     } catch {
       // An observer must never fail a PutEvents call.
     }
-    for (const route of this.routes) {
-      if (!route.matches(accepted.event)) continue;
+    this.dispatch(accepted.event, this.routes);
+  }
+
+  /** Start delivering `event` to each of `routes` it matches; returns the deliveries started. */
+  private dispatch(event: BusEvent, routes: readonly Route[]): number {
+    let started = 0;
+    for (const route of routes) {
+      if (!route.matches(event)) continue;
       const faults = this.faultSettings;
       let copies = 1;
       if (faults.duplicateDeliveryRate > 0 && this.random() < faults.duplicateDeliveryRate)
@@ -552,9 +693,11 @@ export class LocalEventBus {
       this.stats.duplicateDeliveries += copies - 1;
       for (let copy = 0; copy < copies; copy++) {
         const delay = faults.shuffleDeliveryMs > 0 ? this.random() * faults.shuffleDeliveryMs : 0;
-        this.track(this.deliver(route, accepted.event, delay));
+        this.track(this.deliver(route, event, delay));
+        started++;
       }
     }
+    return started;
   }
 
   private track(delivery: Promise<void>): void {

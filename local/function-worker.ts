@@ -1,5 +1,5 @@
-import { parentPort, workerData } from 'node:worker_threads';
 import { pathToFileURL } from 'node:url';
+import { parentPort, workerData } from 'node:worker_threads';
 import type { Context } from 'aws-lambda';
 
 /**
@@ -15,7 +15,9 @@ interface Init {
 interface Invocation {
   readonly id: number;
   readonly event: unknown;
-  readonly context: Omit<Context, 'getRemainingTimeInMillis' | 'done' | 'fail' | 'succeed'> & { deadline: number };
+  readonly context: Omit<Context, 'getRemainingTimeInMillis' | 'done' | 'fail' | 'succeed'> & {
+    deadline: number;
+  };
 }
 
 const { entry, exportName } = workerData as Init;
@@ -36,8 +38,15 @@ port.on('message', async ({ id, event, context }: Invocation) => {
     succeed: () => undefined,
   };
   try {
-    const result: unknown = await (handler as (e: unknown, c: Context) => Promise<unknown>)(event, lambdaContext);
-    port.postMessage({ id, ok: true, result: result === undefined ? null : JSON.parse(JSON.stringify(result)) });
+    const result: unknown = await (handler as (e: unknown, c: Context) => Promise<unknown>)(
+      event,
+      lambdaContext,
+    );
+    port.postMessage({
+      id,
+      ok: true,
+      result: result === undefined ? null : JSON.parse(JSON.stringify(result)),
+    });
   } catch (error) {
     const failure = error instanceof Error ? error : new Error(String(error));
     port.postMessage({ id, ok: false, error: { name: failure.name, message: failure.message } });

@@ -80,7 +80,9 @@ export const loadFunction = async (
     pending.clear();
   };
   await new Promise<void>((ready, reject) => {
-    worker.once('error', (error) => reject(new Error(`${definition.path}: ${definition.entry} failed to load: ${error.message}`)));
+    worker.once('error', (error) =>
+      reject(new Error(`${definition.path}: ${definition.entry} failed to load: ${error.message}`)),
+    );
     worker.on('message', (message: WorkerMessage) => {
       if ('ready' in message) return ready();
       const waiting = pending.get(message.id);

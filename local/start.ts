@@ -52,7 +52,9 @@ try {
 }
 
 const reportResponse = (info: ResponseInfo): void => {
-  console.log(`http            ${info.method} ${info.path}  ${info.statusCode}  ${Math.round(info.durationMs)} ms`);
+  console.log(
+    `http            ${info.method} ${info.path}  ${info.statusCode}  ${Math.round(info.durationMs)} ms`,
+  );
 };
 
 const seenEventIds = new Set<string>();

@@ -56,11 +56,13 @@ import { compileFilterCriteria, type EventMatcher } from './event-pattern';
  *
  * Not mirrored: ParallelizationFactor (always 1), tumbling windows, function timeouts and
  * throttles, the 4-polls-per-second shard limit beyond a configurable interval, S3/SNS
- * destinations (the destination is a callback). Retry attempts and record age accept values below
+ * destinations (the destination is a callback; local/failure-destination.ts writes what an S3
+ * destination would hold). Retry attempts and record age accept values below
  * Lambda's minimums so tests run fast. DynamoDB Local rounds ApproximateCreationDateTime down to
  * the minute, so record age is measured from when the poller first read the record (never earlier
- * than its creation time); a restarted poller measures age afresh. The on-failure callback also
- * receives the discarded records, which Lambda does not send (an offline convenience); when the
+ * than its creation time); a restarted poller measures age afresh. The on-failure callback gets
+ * the invocation record with `payload`, as an S3 destination does, and the discarded records
+ * again as objects (an offline convenience); when the
  * callback throws, the shard waits and retries it rather than losing the records.
  */
 
@@ -93,6 +95,13 @@ export interface StreamFailureRecord {
     readonly batchSize: number;
     readonly streamArn: string;
   };
+  /**
+   * The whole invocation event (`{"Records": [...]}`, as JSON text) of the discarded records. On
+   * AWS only an S3 destination gets it ("For Amazon S3 destinations, Lambda also sends the entire
+   * invocation record along with the metadata", services-dynamodb-errors); SQS and SNS get the
+   * metadata alone, so a stand-in for those drops it.
+   */
+  readonly payload: string;
 }
 
 export type OnFailureDestination = (
@@ -741,6 +750,7 @@ export class StreamPoller {
         batchSize: records.length,
         streamArn: this.options.streamArn,
       },
+      payload: JSON.stringify({ Records: records.map((r) => r.lambdaRecord) }),
     };
     this.logger.error('Stream records discarded', { condition, shardId, count: records.length });
     for (let attempt = 1; ; attempt++) {

@@ -1,8 +1,16 @@
-import { type DynamoDBDocumentClient, UpdateCommand, type UpdateCommandInput } from '@aws-sdk/lib-dynamodb';
+import {
+  BatchGetCommand,
+  type DynamoDBDocumentClient,
+  UpdateCommand,
+  type UpdateCommandInput,
+} from '@aws-sdk/lib-dynamodb';
 import { mapWithConcurrency } from './concurrency';
 import type { OutboxKey, OutboxLayout } from './layout';
 
 const SECONDS_PER_DAY = 24 * 60 * 60;
+/** BatchGetItem takes at most 100 keys a request. */
+const BATCH_GET_LIMIT = 100;
+const BATCH_GET_RETRIES = 2;
 
 export interface MarkFailure {
   readonly key: OutboxKey;
@@ -23,6 +31,13 @@ export interface MarkResult {
   readonly failed: MarkFailure[];
 }
 
+export interface SettledLookup {
+  /** Keys whose item is marked published or parked: nothing left for the relay to do. */
+  readonly settled: OutboxKey[];
+  /** Keys that could not be read; the caller treats them as unsettled (a duplicate at worst). */
+  readonly unread: number;
+}
+
 /**
  * Delivery tracking, the port the relay and the reconciler record outcomes through. Failures are
  * reported, never thrown: the events are out (or parked), and an item left pending only costs a
@@ -37,6 +52,12 @@ export interface DeliveryTracker {
    * the item is kept until a redrive publishes it.
    */
   markParked(keys: readonly OutboxKey[], now: Date): Promise<MarkResult>;
+  /**
+   * Which of these items are already marked published or parked. The relay asks before it
+   * publishes records a previous invocation may have handled (a batch retried by Lambda), so that
+   * EventBridge does not get them twice. Never throws: what cannot be read counts as unsettled.
+   */
+  settled(keys: readonly OutboxKey[]): Promise<SettledLookup>;
 }
 
 /** TTL (epoch seconds) of an item published at `now`, kept `retentionDays` for inspection and replay. */
@@ -89,6 +110,55 @@ export class DynamoDbDeliveryTracker implements DeliveryTracker {
       },
       ExpressionAttributeValues: { ':at': now.toISOString() },
     });
+  }
+
+  /**
+   * BatchGetItem, 100 keys a request, projecting only the key and the two marks, eventually
+   * consistent. Cost: read units are charged on the whole item's size, not on the projection
+   * (rounded up to 4 KB; eventually consistent halves it), so an item up to 4 KB costs 0.5 RRU:
+   * 50 RRU for a batch of 100. Unprocessed keys are asked for again, twice, then counted unread.
+   */
+  async settled(keys: readonly OutboxKey[]): Promise<SettledLookup> {
+    const { tableName, layout } = this.options;
+    const settled: OutboxKey[] = [];
+    let unread = 0;
+    for (let start = 0; start < keys.length; start += BATCH_GET_LIMIT) {
+      let pending: Record<string, unknown>[] = keys
+        .slice(start, start + BATCH_GET_LIMIT)
+        .map((k) => ({ ...k }));
+      for (let attempt = 0; pending.length > 0 && attempt <= BATCH_GET_RETRIES; attempt++) {
+        try {
+          const response = await this.doc.send(
+            new BatchGetCommand({
+              RequestItems: {
+                [tableName]: {
+                  Keys: pending,
+                  ProjectionExpression: '#pk, #sk, #publishedAt, #parkedAt',
+                  ExpressionAttributeNames: {
+                    '#pk': layout.partitionKey,
+                    '#sk': layout.sortKey,
+                    '#publishedAt': 'publishedAt',
+                    '#parkedAt': 'parkedAt',
+                  },
+                },
+              },
+            }),
+          );
+          for (const item of response.Responses?.[tableName] ?? []) {
+            if (item.publishedAt === undefined && item.parkedAt === undefined) continue;
+            settled.push({
+              [layout.partitionKey]: String(item[layout.partitionKey]),
+              [layout.sortKey]: String(item[layout.sortKey]),
+            });
+          }
+          pending = response.UnprocessedKeys?.[tableName]?.Keys ?? [];
+        } catch {
+          break;
+        }
+      }
+      unread += pending.length;
+    }
+    return { settled, unread };
   }
 
   /** One UpdateItem per key; a failed condition means the item is gone, any other error is reported. */

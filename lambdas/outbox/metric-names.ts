@@ -9,6 +9,8 @@ export const MetricName = {
   PublishFailures: 'PublishFailures',
   /** Relay: records that can never be published, sent to the poison queue. Count. */
   PoisonEvents: 'PoisonEvents',
+  /** Relay: records of a retried batch left out because they were published or parked before. Count. */
+  EventsSkipped: 'EventsSkipped',
   /** Relay: publish time minus the event's occurredAt. Milliseconds. */
   RelayLag: 'RelayLag',
   /** Consumers: deliveries skipped because the eventId was already processed. Count. */

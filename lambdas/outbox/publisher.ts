@@ -242,6 +242,16 @@ export class OutboxPublisher {
     return result;
   }
 
+  /**
+   * Why `item` can never be published as it is, by the checks `publish` runs before sending
+   * (detail type, detail, entry size), or undefined when it passes them. What EventBridge itself
+   * rejects on the call (InvalidArgument, MalformedDetail) is only known by sending.
+   */
+  check(item: Publishable): Omit<PublishFailure, 'index'> | undefined {
+    const prepared = this.prepare(item, 0);
+    return 'errorCode' in prepared ? prepared : undefined;
+  }
+
   /** The entry for `item`, or why EventBridge would reject or drop it. */
   private prepare(item: Publishable, index: number): Prepared | { errorCode: string; errorMessage: string } {
     const { maxDetailTypeLength, maxDetailDepth, maxEntryBytes, maxTraceHeaderLength } = this.limits;

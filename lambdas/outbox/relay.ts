@@ -1,12 +1,13 @@
 import { MetricUnit } from '@aws-lambda-powertools/metrics';
 import type { DynamoDBBatchResponse, DynamoDBRecord, DynamoDBStreamEvent } from 'aws-lambda';
 import type { DeliveryTracker, MarkResult } from './delivery-tracking';
-import { describeKey, type OutboxLayout, outboxKeyOfStreamKeys } from './layout';
+import { describeKey, type OutboxKey, type OutboxLayout, outboxKeyOfStreamKeys } from './layout';
 import { MetricName } from './metric-names';
 import { type OutboxRecord, parseOutboxImage } from './outbox-item';
 import type { PoisonQueue, PoisonRecord, PoisonSendResult, StreamPosition } from './poison-queue';
 import { logger as sharedLogger, metrics as sharedMetrics } from './powertools';
 import type { LogSink, MetricsSink, OutboxPublisher, PublishResult } from './publisher';
+import { SettledMemory } from './settled-memory';
 
 /** Error code of a stream record that is an outbox INSERT but not a valid outbox item. */
 export const MALFORMED_ITEM = 'MalformedItem';
@@ -20,7 +21,21 @@ export interface RelayDeps {
   readonly metrics?: MetricsSink;
   readonly logger?: LogSink;
   readonly now?: () => Date;
+  /** What this container remembers of settled items. @default a SettledMemory of DEFAULT_SETTLED_MEMORY_SIZE */
+  readonly memory?: SettledMemory;
+  /**
+   * With delivery tracking, records at least this old that memory does not know are looked up
+   * before publishing (as are all of a container's first batch). @default DEFAULT_LOOK_UP_AFTER_SECONDS
+   */
+  readonly lookUpAfterSeconds?: number;
 }
+
+/**
+ * A record this old has either waited in a backlog or been handed to a function before. Normal
+ * relay lag is well under a second (RelayLag p99 alarms at 30 s), so fresh batches never pay for
+ * a lookup.
+ */
+export const DEFAULT_LOOK_UP_AFTER_SECONDS = 60;
 
 /** A record of the batch, by its position in `event.Records`. */
 interface At<T> {
@@ -85,19 +100,87 @@ export const classify = (layout: OutboxLayout, records: readonly DynamoDBRecord[
   return { candidates, malformed, ignored };
 };
 
+export interface SkipResult {
+  /** The batch left to publish and park. */
+  readonly batch: ClassifiedBatch;
+  /** Records settled before (accepted by EventBridge, or parked): done, not sent again. */
+  readonly skipped: number;
+  /** Keys asked of delivery tracking, and of those how many could not be read. */
+  readonly lookedUp: number;
+  readonly unread: number;
+}
+
+const ageSeconds = (record: DynamoDBRecord | undefined, fallback: string, now: Date): number => {
+  const created = record?.dynamodb?.ApproximateCreationDateTime;
+  const at = created === undefined ? Date.parse(fallback) : created * 1000;
+  return Number.isNaN(at) ? Number.POSITIVE_INFINITY : (now.getTime() - at) / 1000;
+};
+
+/**
+ * Step 2: leave out what was settled before. A partial batch response names only the first record
+ * to retry, so Lambda hands back every record after it too, and those EventBridge accepted would
+ * be published again (a retried batch after a crash or timeout, likewise). This container's
+ * memory knows what it published or parked; with delivery tracking, records it does not know are
+ * looked up (one BatchGetItem per 100 keys) when they may have been handled elsewhere: in the
+ * container's first batch, or when they are older than `lookUpAfterSeconds`. Each key is looked up
+ * at most once per container, so a batch retried through an outage costs one lookup, not one a retry.
+ */
+export const skipAccepted = async (
+  deps: {
+    readonly memory: SettledMemory;
+    readonly tracker: Pick<DeliveryTracker, 'settled'> | undefined;
+    readonly lookUpAfterSeconds: number;
+  },
+  batch: ClassifiedBatch,
+  records: readonly DynamoDBRecord[],
+  context: { readonly firstBatch: boolean; readonly now: Date },
+): Promise<SkipResult> => {
+  const { memory, tracker } = deps;
+  const known = (key: OutboxKey | undefined) => (key ? memory.stateOf(key) : undefined);
+  const unknown = batch.candidates.filter(
+    (c) =>
+      known(c.value.key) === undefined &&
+      (context.firstBatch ||
+        ageSeconds(records[c.position], c.value.envelope.occurredAt, context.now) >= deps.lookUpAfterSeconds),
+  );
+  let lookedUp = 0;
+  let unread = 0;
+  if (tracker && unknown.length > 0) {
+    const keys = unknown.map((c) => c.value.key);
+    const found = await tracker.settled(keys);
+    lookedUp = keys.length;
+    unread = found.unread;
+    memory.remember(found.settled, 'settled');
+    if (found.unread === 0)
+      memory.remember(
+        keys.filter((k) => memory.stateOf(k) === undefined),
+        'unsettled',
+      );
+  }
+  const candidates = batch.candidates.filter((c) => known(c.value.key) !== 'settled');
+  const malformed = batch.malformed.filter((m) => known(m.value.key) !== 'settled');
+  return {
+    batch: { ...batch, candidates, malformed },
+    skipped: batch.candidates.length - candidates.length + batch.malformed.length - malformed.length,
+    lookedUp,
+    unread,
+  };
+};
+
 export interface PublishOutcome {
   readonly published: At<OutboxRecord>[];
-  /** Poison before the first record to retry, in stream order: to park now. */
+  /** Every poison record, in stream order: to park now. */
   readonly toPark: At<PoisonRecord>[];
-  /** Every poison record, parked now or coming back with a retried batch. */
   readonly poison: number;
   /** Position of the first record that must be retried, or Infinity. */
   readonly retryFrom: number;
 }
 
 /**
- * Step 2's result sorted out, pure: what was published, what to park, where to resume. Poison
- * after the first retryable record is not parked now: it comes back with the retried records.
+ * Step 3's result sorted out, pure: what was published, what to park, where to resume. Poison is
+ * parked now wherever it sits, even after the first retryable record: during an outage a batch
+ * may be retried for hours, and a record that can never be published must not wait for it. When
+ * it comes back with the retried records, skipAccepted knows it is parked.
  */
 export const sortOutcome = (
   batch: ClassifiedBatch,
@@ -129,7 +212,7 @@ export const sortOutcome = (
   ];
   return {
     published: result.published.map(candidate),
-    toPark: poison.filter((p) => p.position < retryFrom).sort((a, b) => a.position - b.position),
+    toPark: [...poison].sort((a, b) => a.position - b.position),
     poison: poison.length,
     retryFrom,
   };
@@ -190,7 +273,7 @@ export const checkpoint = (records: readonly DynamoDBRecord[], retryFrom: number
 };
 
 /**
- * The relay for one stream batch: classify → publish → settle → checkpoint.
+ * The relay for one stream batch: classify → skipAccepted → publish → settle → checkpoint.
  *
  * Why not Powertools BatchProcessor: it hands records to a handler one at a time, while PutEvents
  * takes up to 10 entries per call and the point is to pack a batch into as few calls as possible.
@@ -199,17 +282,46 @@ export const createRelayHandler = (deps: RelayDeps) => {
   const log = deps.logger ?? sharedLogger;
   const metrics = deps.metrics ?? sharedMetrics;
   const now = deps.now ?? (() => new Date());
+  const memory = deps.memory ?? new SettledMemory();
+  const skipDeps = {
+    memory,
+    tracker: deps.tracker,
+    lookUpAfterSeconds: deps.lookUpAfterSeconds ?? DEFAULT_LOOK_UP_AFTER_SECONDS,
+  };
+  let firstBatch = true;
 
   return async (event: DynamoDBStreamEvent): Promise<DynamoDBBatchResponse> => {
     const records = event.Records ?? [];
-    const batch = classify(deps.layout, records);
+    const classified = classify(deps.layout, records);
+    const skip = await skipAccepted(skipDeps, classified, records, { firstBatch, now: now() });
+    firstBatch = false;
+    const { batch } = skip;
     if (batch.malformed.length > 0)
       metrics.addMetric(MetricName.PoisonEvents, MetricUnit.Count, batch.malformed.length);
+    if (skip.skipped > 0) metrics.addMetric(MetricName.EventsSkipped, MetricUnit.Count, skip.skipped);
     const result = await deps.publisher.publish(batch.candidates.map((c) => c.value));
     const outcome = sortOutcome(batch, result, records);
+    // Remembered before settling: should settling throw, the retried batch still skips them.
+    memory.remember(
+      outcome.published.map((p) => p.value.key),
+      'settled',
+    );
     const settlement = await settle(deps, outcome, now());
+    memory.remember(
+      (settlement.parking?.sent ?? []).flatMap((p) => (p.key ? [p.key] : [])),
+      'settled',
+    );
     const response = checkpoint(records, Math.min(outcome.retryFrom, ...settlement.unparked));
-    logOutcome(log, { batch, result, outcome, settlement, response, records: records.length, now: now() });
+    logOutcome(log, {
+      batch,
+      skip,
+      result,
+      outcome,
+      settlement,
+      response,
+      records: records.length,
+      now: now(),
+    });
     return response;
   };
 };
@@ -218,6 +330,7 @@ const logOutcome = (
   log: LogSink,
   run: {
     batch: ClassifiedBatch;
+    skip: SkipResult;
     result: PublishResult;
     outcome: PublishOutcome;
     settlement: Settlement;
@@ -269,7 +382,10 @@ const logOutcome = (
   log.info('Outbox batch relayed', {
     records: run.records,
     ignored: batch.ignored,
-    outboxInserts: batch.candidates.length + batch.malformed.length,
+    outboxInserts: batch.candidates.length + batch.malformed.length + run.skip.skipped,
+    skipped: run.skip.skipped,
+    lookedUp: run.skip.lookedUp,
+    lookUpUnread: run.skip.unread,
     published: outcome.published.length,
     retryable: result.retryable.length,
     poison: outcome.poison,

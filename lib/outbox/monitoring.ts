@@ -382,6 +382,21 @@ export class OutboxMonitoring extends Construct {
     );
   }
 
+  /**
+   * Alarms as soon as the metric counts one record sent to an on-failure destination that is not
+   * a queue (the relay's S3 bucket: `OutboxRelay.failureMetric`); charts it with the dead letters.
+   */
+  monitorFailureDestination(destination: { readonly name: string; readonly metric: Metric }): void {
+    this.addAlarm(`DeadLetters-${destination.name}`, {
+      metric: destination.metric,
+      threshold: 0,
+      description:
+        `Records were written to ${destination.name}: stream batches the relay's mapping gave up on. ` +
+        'Fix the cause, then run outbox redrive --from-failures.',
+    });
+    this.deadLetterWidget.addLeftMetric(destination.metric.with({ label: destination.name }));
+  }
+
   /** Alarms as soon as one message is visible in the queue; charts its depth. */
   monitorDeadLetterQueue(dlq: MonitoredQueue): void {
     const depth = dlq.queue.metricApproximateNumberOfMessagesVisible({

@@ -3,6 +3,7 @@ import { CfnGlobalTable, CfnTable, type ITable } from 'aws-cdk-lib/aws-dynamodb'
 import type { IEventBus } from 'aws-cdk-lib/aws-events';
 import type { IKey } from 'aws-cdk-lib/aws-kms';
 import type { Function as LambdaFunction } from 'aws-cdk-lib/aws-lambda';
+import type { Bucket } from 'aws-cdk-lib/aws-s3';
 import type { Queue } from 'aws-cdk-lib/aws-sqs';
 import { Construct } from 'constructs';
 import type { OutboxLayout } from '../../lambdas/outbox/layout';
@@ -86,7 +87,7 @@ const tableResource = (table: ITable): Record<string, unknown> | undefined => {
 
 /**
  * The transactional outbox for a service's DynamoDB table: the relay (stream → EventBridge), the
- * reconciler with delivery tracking, their poison and failure queues, and their alarms. The
+ * reconciler with delivery tracking, their poison queue and failure bucket, and their alarms. The
  * service adds its events to its own TransactWriteItems with `OutboxWriter`; `grantWrite` gives
  * its function what that needs.
  *
@@ -110,8 +111,8 @@ export class TransactionalOutbox extends Construct {
   public readonly reconciler: OutboxReconciler | undefined;
   /** Events that can never be published as they are, with their full content. */
   public readonly poisonQueue: Queue;
-  /** Stream batches the relay's mapping gave up on. */
-  public readonly failureQueue: Queue;
+  /** Stream batches the relay's mapping gave up on, with their records. */
+  public readonly failureBucket: Bucket;
   public readonly monitoring: OutboxMonitoring;
   /**
    * How long after an event was first published it may be published again upstream of the bus:
@@ -163,7 +164,7 @@ export class TransactionalOutbox extends Construct {
       ...(props.functionDefaults ? { functionDefaults: props.functionDefaults } : {}),
     });
     this.poisonQueue = this.relay.poisonQueue;
-    this.failureQueue = this.relay.failureQueue;
+    this.failureBucket = this.relay.failureBucket;
 
     this.reconciler = this.deliveryTracking
       ? new OutboxReconciler(this, 'Reconciler', {
@@ -192,7 +193,7 @@ export class TransactionalOutbox extends Construct {
       });
     this.monitoring.monitorRelay({ function: this.relay.function, serviceName: this.relay.serviceName });
     this.monitoring.monitorDeadLetterQueue({ name: 'relay-poison', queue: this.poisonQueue });
-    this.monitoring.monitorDeadLetterQueue({ name: 'relay-failures', queue: this.failureQueue });
+    this.monitoring.monitorFailureDestination({ name: 'relay-failures', metric: this.relay.failureMetric });
     if (this.reconciler)
       this.monitoring.monitorReconciler({
         function: this.reconciler.function,

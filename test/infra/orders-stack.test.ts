@@ -161,10 +161,15 @@ describe('OrdersStack outbox', () => {
         'EventSource',
         'OutboxRetentionDays',
         'PoisonQueueUrl',
-        'RelayFailureQueueUrl',
+        'RelayFailureBucketName',
         'InventoryDeadLetterQueueUrl',
+        'EventBusArn',
+        'ArchiveArn',
+        'InventoryRuleArn',
       ]),
     );
+    expect(outputs.ArchiveArn?.Value).toEqual(arnOf(stack.archive));
+    expect(outputs.InventoryRuleArn?.Value).toEqual(arnOf(stack.inventory.consumer.rule));
     expect(outputs.OutboxTableName?.Value).toEqual(refOf(stack.table));
     expect(JSON.parse(outputs.OutboxLayout?.Value)).toEqual(ordersOutboxLayout);
     expect(outputs.InventoryDeadLetterQueueUrl?.Value).toEqual(

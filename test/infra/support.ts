@@ -187,3 +187,9 @@ export const alarmNamesOf = (template: Template): string[] =>
   Object.values(template.findResources('AWS::CloudWatch::Alarm'))
     .map((alarm) => String(alarm.Properties.AlarmName))
     .sort();
+
+/** What the relay may do on its failure bucket: write objects (and list, as Lambda asks). */
+export const failureBucketGrants = (bucket: IConstruct): Permission[] => [
+  { action: 's3:ListBucket', resource: arnOf(bucket) },
+  { action: 's3:PutObject', resource: { 'Fn::Join': ['', [arnOf(bucket), '/*']] } },
+];

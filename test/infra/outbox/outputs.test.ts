@@ -1,19 +1,20 @@
 import { Stack } from 'aws-cdk-lib';
 import { Template } from 'aws-cdk-lib/assertions';
 import { AttributeType, TableV2 } from 'aws-cdk-lib/aws-dynamodb';
-import { EventBus } from 'aws-cdk-lib/aws-events';
+import { EventBus, Rule } from 'aws-cdk-lib/aws-events';
 import { Queue } from 'aws-cdk-lib/aws-sqs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { QUEUE_OUTPUT_SUFFIX, StackOutput } from '../../../cli/target';
+import { QUEUE_OUTPUT_SUFFIX, RULE_OUTPUT_SUFFIX, StackOutput } from '../../../cli/target';
 import { DEDICATED_TABLE_LAYOUT } from '../../../lambdas/outbox/layout';
 import {
   OutboxOutputName,
   OutboxOutputs,
   type OutboxOutputsProps,
   QUEUE_URL_OUTPUT_SUFFIX,
+  RULE_ARN_OUTPUT_SUFFIX,
 } from '../../../lib/outbox/outputs';
 import { TransactionalOutbox } from '../../../lib/outbox/transactional-outbox';
-import { refOf, removeTestApps, testApp } from '../support';
+import { arnOf, refOf, removeTestApps, testApp } from '../support';
 
 const build = (queues: OutboxOutputsProps['queues'] = {}) => {
   const stack = new Stack(testApp(), 'OutputsTest');
@@ -26,6 +27,8 @@ const build = (queues: OutboxOutputsProps['queues'] = {}) => {
     retentionDays: 3,
   });
   const deadLetters = new Queue(stack, 'DeadLetters');
+  const archive = eventBus.archive('Archive', { eventPattern: { source: ['shipments'] } });
+  const rule = new Rule(stack, 'ConsumerRule', { eventBus, eventPattern: { source: ['shipments'] } });
   // Nested one level down, as in a stack: the output keys must not carry the construct path.
   new OutboxOutputs(stack, 'Cli', {
     outbox,
@@ -33,8 +36,10 @@ const build = (queues: OutboxOutputsProps['queues'] = {}) => {
       ConsumerDeadLetter: { queue: deadLetters, description: 'Events the consumer could not take' },
       ...queues,
     },
+    archive,
+    rules: { Consumer: rule },
   });
-  return { stack, template: Template.fromStack(stack), outbox, eventBus, deadLetters };
+  return { stack, template: Template.fromStack(stack), outbox, eventBus, deadLetters, archive, rule };
 };
 
 afterAll(removeTestApps);
@@ -46,9 +51,9 @@ describe('OutboxOutputs', () => {
     built = build();
   }, 60_000);
 
-  it("outputs the outbox's table, layout, bus, source, retention and queues under fixed keys", () => {
+  it("outputs the outbox's table, layout, bus, source, retention, queues, archive and rules under fixed keys", () => {
     // Prepare
-    const { template, outbox, eventBus, deadLetters } = built;
+    const { template, outbox, eventBus, deadLetters, archive, rule } = built;
 
     // Act
     const outputs = template.findOutputs('*');
@@ -58,10 +63,13 @@ describe('OutboxOutputs', () => {
       OutboxTableName: refOf(outbox.table),
       OutboxLayout: JSON.stringify(DEDICATED_TABLE_LAYOUT),
       EventBusName: refOf(eventBus),
+      EventBusArn: arnOf(eventBus),
+      ArchiveArn: arnOf(archive),
+      ConsumerRuleArn: arnOf(rule),
       EventSource: 'shipments',
       OutboxRetentionDays: '3',
       PoisonQueueUrl: refOf(outbox.poisonQueue),
-      RelayFailureQueueUrl: refOf(outbox.failureQueue),
+      RelayFailureBucketName: refOf(outbox.failureBucket),
       ConsumerDeadLetterQueueUrl: refOf(deadLetters),
     });
     expect(outputs.ConsumerDeadLetterQueueUrl?.Description).toBe('Events the consumer could not take');
@@ -70,6 +78,7 @@ describe('OutboxOutputs', () => {
   it('uses the keys the outbox CLI reads', () => {
     expect(OutboxOutputName).toEqual(StackOutput);
     expect(QUEUE_URL_OUTPUT_SUFFIX).toBe(QUEUE_OUTPUT_SUFFIX);
+    expect(RULE_ARN_OUTPUT_SUFFIX).toBe(RULE_OUTPUT_SUFFIX);
   });
 
   it('rejects a queue name that is not a plain identifier or that collides with another output', () => {
@@ -82,6 +91,5 @@ describe('OutboxOutputs', () => {
     };
     expect(named('inventory-dlq')).toThrow(/alphanumeric/);
     expect(named('Poison')).toThrow(/collides with the output PoisonQueueUrl/);
-    expect(named('RelayFailure')).toThrow(/collides with the output RelayFailureQueueUrl/);
   });
 });

@@ -3,12 +3,14 @@ import { Match, Template } from 'aws-cdk-lib/assertions';
 import { AttributeType, StreamViewType, TableEncryptionV2, TableV2 } from 'aws-cdk-lib/aws-dynamodb';
 import { EventBus } from 'aws-cdk-lib/aws-events';
 import { Key } from 'aws-cdk-lib/aws-kms';
+import { Bucket } from 'aws-cdk-lib/aws-s3';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { relayFilterPattern, sameTableLayout } from '../../../lambdas/outbox/layout';
 import { relaySettings } from '../../../lambdas/outbox/settings';
 import { OutboxRelay, type OutboxRelayProps } from '../../../lib/outbox/relay';
 import {
   arnOf,
+  failureBucketGrants,
   logicalIdOf,
   permissionsOf,
   refMarkerOf,
@@ -78,14 +80,15 @@ describe('OutboxRelay', () => {
     });
   });
 
-  it('handles failures: partial batch responses, bisect, bounded retries and age, on-failure queue', () => {
+  it('handles failures: partial batch responses, bisect, retries until 6 hours of age, S3 on failure', () => {
     const { relay, template } = built;
     template.hasResourceProperties('AWS::Lambda::EventSourceMapping', {
       FunctionResponseTypes: ['ReportBatchItemFailures'],
       BisectBatchOnFunctionError: true,
-      MaximumRetryAttempts: 10,
+      MaximumRetryAttempts: -1,
       MaximumRecordAgeInSeconds: 6 * 3600,
-      DestinationConfig: { OnFailure: { Destination: arnOf(relay.failureQueue) } },
+      DestinationConfig: { OnFailure: { Destination: arnOf(relay.failureBucket) } },
+      MetricsConfig: { Metrics: ['EventCount'] },
       BatchSize: 100,
       MaximumBatchingWindowInSeconds: 0,
       ParallelizationFactor: 1,
@@ -110,7 +113,7 @@ describe('OutboxRelay', () => {
     });
   });
 
-  it('grants exactly PutEvents on the bus, SendMessage on its queues, stream read, UpdateItem and its own logs', () => {
+  it('grants exactly PutEvents on the bus, SendMessage on its queue, its bucket, stream read, UpdateItem, BatchGetItem and its own logs', () => {
     const { relay, table, bus, template } = built;
     const streamArn = { 'Fn::GetAtt': [logicalIdOf(table), 'StreamArn'] };
     expect(permissions(built)).toEqual(
@@ -119,9 +122,10 @@ describe('OutboxRelay', () => {
         { action: 'dynamodb:GetRecords', resource: streamArn },
         { action: 'dynamodb:GetShardIterator', resource: streamArn },
         { action: 'dynamodb:ListStreams', resource: streamArn },
+        { action: 'dynamodb:BatchGetItem', resource: arnOf(table) },
         { action: 'dynamodb:UpdateItem', resource: arnOf(table) },
         { action: 'events:PutEvents', resource: arnOf(bus) },
-        { action: 'sqs:SendMessage', resource: arnOf(relay.failureQueue) },
+        ...failureBucketGrants(relay.failureBucket),
         { action: 'sqs:SendMessage', resource: arnOf(relay.poisonQueue) },
       ]),
     );
@@ -161,20 +165,91 @@ describe('OutboxRelay', () => {
   it('writes nothing back to the table without delivery tracking', () => {
     const off = build({ deliveryTracking: false, retentionDays: 3 });
     expect(permissions(off).map((p) => p.action)).not.toContain('dynamodb:UpdateItem');
+    expect(permissions(off).map((p) => p.action)).not.toContain('dynamodb:BatchGetItem');
     expect(settingsOf(off.template, off.relay.function, relaySettings.variable)).toMatchObject({
       deliveryTracking: false,
       retentionDays: 3,
     });
   });
 
-  it('encrypts both queues (SSE-SQS by default), refuses plain HTTP and keeps messages 14 days', () => {
+  it('keeps failed batches in an encrypted, private, TLS-only bucket that expires them after 30 days', () => {
     const { relay, template } = built;
-    template.resourceCountIs('AWS::SQS::Queue', 2);
+    template.resourceCountIs('AWS::S3::Bucket', 1);
+    template.hasResource('AWS::S3::Bucket', {
+      DeletionPolicy: 'Retain',
+      Properties: {
+        BucketEncryption: {
+          ServerSideEncryptionConfiguration: [{ ServerSideEncryptionByDefault: { SSEAlgorithm: 'AES256' } }],
+        },
+        PublicAccessBlockConfiguration: {
+          BlockPublicAcls: true,
+          BlockPublicPolicy: true,
+          IgnorePublicAcls: true,
+          RestrictPublicBuckets: true,
+        },
+        OwnershipControls: { Rules: [{ ObjectOwnership: 'BucketOwnerEnforced' }] },
+        LifecycleConfiguration: {
+          Rules: [Match.objectLike({ Status: 'Enabled', ExpirationInDays: 30 })],
+        },
+      },
+    });
+    template.hasResourceProperties('AWS::S3::BucketPolicy', {
+      Bucket: refOf(relay.failureBucket),
+      PolicyDocument: {
+        Statement: Match.arrayWith([
+          Match.objectLike({ Effect: 'Deny', Condition: { Bool: { 'aws:SecureTransport': 'false' } } }),
+        ]),
+      },
+    });
+  });
+
+  it('counts records sent to the bucket with the mapping metric CloudWatch alarms on', () => {
+    const { relay } = built;
+    const stack = Stack.of(relay);
+    expect(relay.failureMetric.namespace).toBe('AWS/Lambda');
+    expect(relay.failureMetric.metricName).toBe('OnFailureDestinationDeliveredEventCount');
+    expect(stack.resolve(relay.failureMetric.dimensions)).toEqual({
+      EventSourceMappingUUID: { Ref: logicalIdOf(relay.eventSourceMapping) },
+    });
+  });
+
+  it('takes the failure retention, the key and an access-log bucket for the failure bucket', () => {
+    const stack = new Stack(testApp(), 'Logs');
+    const key = new Key(stack, 'Key');
+    const table = new TableV2(stack, 'Table', {
+      partitionKey: { name: 'PK', type: AttributeType.STRING },
+      sortKey: { name: 'SK', type: AttributeType.STRING },
+      dynamoStream: StreamViewType.NEW_IMAGE,
+    });
+    new OutboxRelay(stack, 'Relay', {
+      table,
+      layout,
+      eventBus: new EventBus(stack, 'Bus'),
+      source: 'orders',
+      encryptionKey: key,
+      failureRetention: Duration.days(90),
+      accessLogsBucket: new Bucket(stack, 'Logs'),
+    });
+    const template = Template.fromStack(stack);
+    template.hasResourceProperties('AWS::S3::Bucket', {
+      BucketEncryption: {
+        ServerSideEncryptionConfiguration: [
+          Match.objectLike({ ServerSideEncryptionByDefault: Match.objectLike({ SSEAlgorithm: 'aws:kms' }) }),
+        ],
+      },
+      LifecycleConfiguration: { Rules: [Match.objectLike({ ExpirationInDays: 90 })] },
+      LoggingConfiguration: Match.objectLike({ LogFilePrefix: 'outbox-relay-failures/' }),
+    });
+  });
+
+  it('encrypts the poison queue (SSE-SQS by default), refuses plain HTTP and keeps messages 14 days', () => {
+    const { relay, template } = built;
+    template.resourceCountIs('AWS::SQS::Queue', 1);
     template.allResourcesProperties('AWS::SQS::Queue', {
       SqsManagedSseEnabled: true,
       MessageRetentionPeriod: 14 * 24 * 3600,
     });
-    for (const queue of [relay.poisonQueue, relay.failureQueue]) {
+    for (const queue of [relay.poisonQueue]) {
       template.hasResourceProperties('AWS::SQS::QueuePolicy', {
         Queues: [refOf(queue)],
         PolicyDocument: {
@@ -186,7 +261,7 @@ describe('OutboxRelay', () => {
     }
   });
 
-  it('uses a customer managed key for the queues, and may use the keys it needs: queues, stream, UpdateItem', () => {
+  it('uses a customer managed key for the queue and bucket, and may use the keys it needs: queue, bucket, stream, table', () => {
     const withKey = build({}, { key: true });
     const keyId = Object.keys(withKey.template.findResources('AWS::KMS::Key'))[0] ?? '';
     withKey.template.allResourcesProperties('AWS::SQS::Queue', {
@@ -204,8 +279,8 @@ describe('OutboxRelay', () => {
   it('rejects a table without a stream and unbounded or invalid settings, naming the setting', () => {
     expect(() => build({}, { stream: false })).toThrow(/no stream/);
     expect(() => build({}, { stream: StreamViewType.KEYS_ONLY })).toThrow(/needs new images/);
-    expect(() => build({ retryAttempts: -1 })).toThrow(/retryAttempts/);
-    expect(() => build({ maxRecordAge: Duration.days(8) })).toThrow(/maxRecordAge/);
+    expect(() => build({ retryAttempts: -2 })).toThrow(/retryAttempts/);
+    expect(() => build({ maxRecordAge: Duration.hours(24) })).toThrow(/maxRecordAge/);
     expect(() => build({ parallelizationFactor: 11 })).toThrow(/parallelizationFactor/);
     expect(() => build({ maxBatchingWindow: Duration.minutes(6) })).toThrow(/maxBatchingWindow/);
     expect(() => build({ source: 'aws.orders' })).toThrow(/OutboxRelay: .*aws\./);

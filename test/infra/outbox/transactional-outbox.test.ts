@@ -17,6 +17,7 @@ import {
 import {
   alarmNamesOf,
   arnOf,
+  failureBucketGrants,
   logicalIdOf,
   permissionsOf,
   refMarkerOf,
@@ -167,9 +168,10 @@ describe('TransactionalOutbox with its own outbox table (the default layout)', (
         { action: 'dynamodb:GetRecords', resource: streamArnOf(table) },
         { action: 'dynamodb:GetShardIterator', resource: streamArnOf(table) },
         { action: 'dynamodb:ListStreams', resource: streamArnOf(table) },
+        { action: 'dynamodb:BatchGetItem', resource: arnOf(table) },
         { action: 'dynamodb:UpdateItem', resource: arnOf(table) },
         { action: 'events:PutEvents', resource: arnOf(built.eventBus) },
-        { action: 'sqs:SendMessage', resource: arnOf(outbox.failureQueue) },
+        ...failureBucketGrants(outbox.failureBucket),
         { action: 'sqs:SendMessage', resource: arnOf(outbox.poisonQueue) },
       ]),
     );
@@ -188,12 +190,22 @@ describe('TransactionalOutbox with its own outbox table (the default layout)', (
     );
   });
 
-  it('alarms on the relay, the reconciler and both queues, notifying its topic', () => {
+  it('alarms on the relay, the reconciler, the poison queue and the failure bucket, notifying its topic', () => {
     const names = ['RelayIteratorAge', 'RelayErrors', 'RelayLagP99', 'DeadLetters-relay-poison'];
     names.push('DeadLetters-relay-failures', 'ReconcilerRepublished', 'ReconcilerErrors');
     expect(alarmNamesOf(template)).toEqual(names.map((name) => `${built.stack.stackName}-${name}`).sort());
     const topic = refOf(built.outbox.monitoring.topic);
     template.allResourcesProperties('AWS::CloudWatch::Alarm', { AlarmActions: [topic], OKActions: [topic] });
+    // Records arriving in the failure bucket, counted by the mapping itself: any one alarms.
+    template.hasResourceProperties('AWS::CloudWatch::Alarm', {
+      AlarmName: `${built.stack.stackName}-DeadLetters-relay-failures`,
+      Namespace: 'AWS/Lambda',
+      MetricName: 'OnFailureDestinationDeliveredEventCount',
+      Dimensions: [{ Name: 'EventSourceMappingUUID', Value: refOf(built.outbox.relay.eventSourceMapping) }],
+      Statistic: 'Sum',
+      Threshold: 0,
+      ComparisonOperator: 'GreaterThanThreshold',
+    });
   });
 
   it('derives the redelivery window from the stream retention and the reconciler', () => {

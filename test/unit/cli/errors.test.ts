@@ -40,7 +40,7 @@ describe('npm run outbox: every error is one line naming what to fix', () => {
   });
 
   it.each([
-    [['purge'], 'Unknown command "purge": use status or redrive'],
+    [['purge'], 'Unknown command "purge": use status, redrive or replay'],
     [['status', 'everything'], 'Unexpected arguments: everything'],
     [['status', '--verbose'], 'Unknown option --verbose (see --help)'],
     [['status', '--table'], "Option '--table <value>' argument missing"],

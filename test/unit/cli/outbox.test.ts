@@ -33,6 +33,15 @@ const freePorts = async (count: number): Promise<number[]> => {
   return ports;
 };
 
+/** A port nothing listens on: bound, then released. */
+const closedPort = (): Promise<number> =>
+  new Promise((resolve) => {
+    const server = createServer().listen(0, '127.0.0.1', () => {
+      const { port } = server.address() as { port: number };
+      server.close(() => resolve(port));
+    });
+  });
+
 // Each case starts the CLI in a fresh Node process or two: seconds on a busy machine.
 describe('npm run outbox', { timeout: 60_000 }, () => {
   it('prints its usage with --help, and refuses an unknown command with exit status 2', async () => {
@@ -40,7 +49,9 @@ describe('npm run outbox', { timeout: 60_000 }, () => {
     expect(help.status).toBe(0);
     expect(help.stdout).toContain('Usage: npm run outbox -- <command> [options]');
     expect(unknown.status).toBe(2);
-    expect(unknown.stderr.trim()).toBe('outbox: Unknown command "purge": use status or redrive (see --help)');
+    expect(unknown.stderr.trim()).toBe(
+      'outbox: Unknown command "purge": use status, redrive or replay (see --help)',
+    );
   });
 
   it('says the local stack is down when nothing answers on its endpoints', async () => {
@@ -81,5 +92,27 @@ describe('npm run outbox', { timeout: 60_000 }, () => {
     } finally {
       await sqs.stop();
     }
+  });
+
+  it('says when AWS cannot be reached, with the region to check', async () => {
+    const { status, stderr } = await run(['status', '--stack', 'Orders', '--region', 'eu-west-1'], {
+      AWS_ENDPOINT_URL: `http://127.0.0.1:${await closedPort()}`,
+      AWS_ACCESS_KEY_ID: 'test',
+      AWS_SECRET_ACCESS_KEY: 'test',
+      AWS_MAX_ATTEMPTS: '1',
+    });
+    expect(status).toBe(2);
+    expect(stderr.trim()).toBe(
+      'outbox: Cannot reach CloudFormation at AWS region eu-west-1 (ECONNREFUSED). ' +
+        'Check the region (--region or AWS_REGION), the network and any proxy (HTTPS_PROXY).',
+    );
+  });
+
+  it('refuses a replay without its time range before doing anything', async () => {
+    const { status, stderr } = await run(['replay', '--from', '2h'], {
+      DYNAMODB_ENDPOINT: 'http://127.0.0.1:9',
+    });
+    expect(status).toBe(2);
+    expect(stderr.trim()).toBe('outbox: replay needs --from <time> and --to <time>');
   });
 });

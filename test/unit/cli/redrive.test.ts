@@ -194,6 +194,41 @@ describe('outbox redrive', () => {
     expect(formatRedrive(report, true)).toContain('would republish       1');
   });
 
+  it('calls still poison on a dry run what the real redrive leaves as still poison, with the same reason', async () => {
+    // Prepare: one fixed, one still oversize in the table, one whose event type EventBridge refuses.
+    const fixed = oversize(11);
+    const tooBig = oversize(12);
+    const badType = { ...item(13), eventType: 'X'.repeat(129) };
+    await park(
+      { item: fixed, key: { PK: fixed.PK, SK: fixed.SK } },
+      { item: tooBig, key: { PK: tooBig.PK, SK: tooBig.SK } },
+      { item: badType },
+    );
+    ddb.on(GetCommand, { Key: { PK: fixed.PK, SK: fixed.SK } }).resolves({ Item: item(11) });
+    ddb.on(GetCommand, { Key: { PK: tooBig.PK, SK: tooBig.SK } }).resolves({ Item: tooBig });
+    const byEvent = (entries: readonly { eventId?: string; outcome: string; reason?: string }[]) =>
+      Object.fromEntries(entries.map((e) => [e.eventId, [e.outcome, e.reason]]));
+
+    // Act
+    const preview = await redrive(target, { dryRun: true });
+    const real = await redrive(target);
+
+    // Assess
+    expect(byEvent(preview.entries)).toEqual({
+      e11: ['would-republish', undefined],
+      e12: ['still-poison', expect.stringMatching(/^EntryTooLarge: Entry is \d+ bytes/)],
+      e13: ['still-poison', 'InvalidDetailType: eventType has 129 characters; DetailType allows 1 to 128'],
+    });
+    expect(byEvent(real.entries)).toEqual({
+      ...byEvent(preview.entries),
+      e11: ['republished', undefined],
+    });
+    expect(formatRedrive(preview, true)).toContain('still poison          2');
+    expect(formatRedrive(preview, true)).toContain(
+      'still-poison    event e13 (from the message): InvalidDetailType',
+    );
+  });
+
   it('redrives from a dedicated outbox table, keyed as its layout says', async () => {
     // Prepare: the item as the writer stores it in a dedicated table (pk/sk), parked oversize, then fixed.
     const dedicated: OutboxTarget = { ...target, tableName: 'outbox', layout: DEDICATED_TABLE_LAYOUT };

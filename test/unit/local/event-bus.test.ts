@@ -546,3 +546,123 @@ const documentedEvents = (): unknown => {
   if (from < 0 || block?.[1] === undefined) throw new Error('docs/offline.md has no GET /events example');
   return JSON.parse(block[1]);
 };
+
+describe('local EventBridge: replay', () => {
+  const subscription = (name: string): Subscription => ({ ...inventorySubscription('orders'), name });
+
+  /** A bus with two rules on the order events, and the events each received. */
+  const busWithRules = async () => {
+    const bus = await startBus();
+    const received: Record<string, BusEvent[]> = { inventory: [], billing: [] };
+    for (const name of Object.keys(received))
+      bus.subscribe(subscription(name), async (event) => {
+        received[name]?.push(event);
+      });
+    return { bus, received };
+  };
+
+  const at = (time: string, eventId: string) =>
+    entry({ Time: new Date(time), Detail: JSON.stringify({ eventId }) });
+
+  it('delivers the events of [from, to) again, marked with replay-name, and keeps the history as it was', async () => {
+    // Prepare
+    const { bus, received } = await busWithRules();
+    await sdkClient(bus).send(
+      new PutEventsCommand({
+        Entries: [
+          at('2026-11-22T09:59:59Z', 'before'),
+          at('2026-11-22T10:00:00Z', 'first'),
+          at('2026-11-22T10:04:59Z', 'last'),
+          at('2026-11-22T10:05:00Z', 'at-end'),
+        ],
+      }),
+    );
+    await bus.idle();
+
+    // Act
+    const result = bus.replay({ from: '2026-11-22T10:00:00Z', to: '2026-11-22T10:05:00Z', name: 'fix-1' });
+    await bus.idle();
+
+    // Assess
+    expect(result).toEqual({
+      replayName: 'fix-1',
+      from: '2026-11-22T10:00:00.000Z',
+      to: '2026-11-22T10:05:00.000Z',
+      rules: ['inventory', 'billing'],
+      events: 2,
+      deliveries: 4,
+    });
+    const replayed = (received.inventory ?? []).filter((e) => e['replay-name'] !== undefined);
+    expect(replayed.map((e) => [e.detail.eventId, e['replay-name']])).toEqual([
+      ['first', 'fix-1'],
+      ['last', 'fix-1'],
+    ]);
+    // Same event otherwise: id, time and detail are the archived ones.
+    const { 'replay-name': _name, ...original } = replayed[0] as BusEvent;
+    expect(original).toEqual(bus.events()[1]?.event);
+    expect(bus.events()).toHaveLength(4);
+    expect(bus.stats).toMatchObject({ replays: 1, eventsReplayed: 2, eventsAccepted: 4 });
+  });
+
+  it('replays to the named rule only, over HTTP, and refuses what StartReplay would', async () => {
+    // Prepare
+    const { bus, received } = await busWithRules();
+    await sdkClient(bus).send(new PutEventsCommand({ Entries: [at('2026-11-22T10:00:00Z', 'e1')] }));
+    await bus.idle();
+    const replay = (body: unknown) =>
+      fetch(`${bus.endpoint}/replay`, { method: 'POST', body: JSON.stringify(body) });
+    const window = { from: '2026-11-22T00:00:00Z', to: '2026-11-23T00:00:00Z' };
+
+    // Act
+    const ok = await replay({ ...window, rule: 'billing', name: 'billing-only' });
+    await bus.idle();
+    const refused = await Promise.all([
+      replay({ ...window, name: 'billing-only' }),
+      replay({ ...window, rule: 'shipping' }),
+      replay({ from: window.to, to: window.from }),
+      replay({ ...window, name: 'no spaces' }),
+      replay({ from: 'yesterday', to: window.to }),
+    ]);
+
+    // Assess
+    expect(ok.status).toBe(200);
+    expect(await ok.json()).toMatchObject({ rules: ['billing'], events: 1, deliveries: 1 });
+    expect(received.billing?.map((e) => e['replay-name'])).toEqual([undefined, 'billing-only']);
+    expect(received.inventory?.map((e) => e['replay-name'])).toEqual([undefined]);
+    expect(refused.map((r) => r.status)).toEqual([400, 400, 400, 400, 400]);
+    expect(
+      await Promise.all(refused.map(async (r) => ((await r.json()) as { message: string }).message)),
+    ).toEqual([
+      'Replay billing-only already exists: a replay name is used once',
+      'No rule "shipping" on this bus; rules: inventory, billing',
+      '"from" must be before "to"',
+      'Replay name "no spaces" must be 1 to 64 characters of letters, digits, ".", "-" and "_"',
+      '"from" is not a time: yesterday',
+    ]);
+  });
+
+  it('lets a rule leave replayed events out, as live-only rules do with replay-name exists false', async () => {
+    // Prepare
+    const bus = await startBus();
+    const live: BusEvent[] = [];
+    bus.subscribe(
+      {
+        ...subscription('live-only'),
+        eventPattern: { source: ['orders'], 'replay-name': [{ exists: false }] },
+      },
+      async (event) => {
+        live.push(event);
+      },
+    );
+    await sdkClient(bus).send(new PutEventsCommand({ Entries: [at('2026-11-22T10:00:00Z', 'e1')] }));
+
+    // Act
+    const result = bus.replay({ from: '2026-11-22T00:00:00Z', to: '2026-11-23T00:00:00Z' });
+    await bus.idle();
+
+    // Assess
+    expect(result).toMatchObject({ events: 1, deliveries: 0 });
+    expect(result.replayName).toMatch(/^replay-\d+-[0-9a-f]{8}$/);
+    expect(live).toHaveLength(1);
+  });
+});

@@ -1,5 +1,10 @@
 import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
-import { DynamoDBDocumentClient, UpdateCommand } from '@aws-sdk/lib-dynamodb';
+import {
+  BatchGetCommand,
+  type BatchGetCommandInput,
+  DynamoDBDocumentClient,
+  UpdateCommand,
+} from '@aws-sdk/lib-dynamodb';
 import { mockClient } from 'aws-sdk-client-mock';
 import { beforeEach, describe, expect, it } from 'vitest';
 import { DynamoDbDeliveryTracker, expiresAtFor } from '../../../lambdas/outbox/delivery-tracking';
@@ -228,6 +233,52 @@ describe('DynamoDbDeliveryTracker', () => {
       // Assess
       expect(result.marked).toBe(12);
       expect(state.peak).toBe(2);
+    });
+  });
+
+  describe('settled', () => {
+    it('reads marks with BatchGetItem, 100 keys a request, projecting only keys and marks', async () => {
+      // Prepare: items 0–149; 3 is published, 120 is parked, the rest pending.
+      docMock.on(BatchGetCommand).callsFake((input: BatchGetCommandInput) => ({
+        Responses: {
+          orders: (input.RequestItems?.orders?.Keys ?? []).map((key) => ({
+            ...key,
+            ...(key.SK === keyOfItem(3).SK && key.PK === keyOfItem(3).PK ? { publishedAt: 'x' } : {}),
+            ...(key.PK === keyOfItem(120).PK ? { parkedAt: 'x' } : {}),
+          })),
+        },
+      }));
+      const keys = Array.from({ length: 150 }, (_, n) => keyOfItem(n));
+      // Act
+      const result = await tracker().settled(keys);
+      // Assess
+      expect(result).toEqual({ settled: [keyOfItem(3), keyOfItem(120)], unread: 0 });
+      const calls = docMock.commandCalls(BatchGetCommand).map((c) => c.args[0].input as BatchGetCommandInput);
+      expect(calls.map((c) => c.RequestItems?.orders?.Keys?.length)).toEqual([100, 50]);
+      expect(calls[0]?.RequestItems?.orders).toMatchObject({
+        ProjectionExpression: '#pk, #sk, #publishedAt, #parkedAt',
+        ExpressionAttributeNames: {
+          '#pk': 'PK',
+          '#sk': 'SK',
+          '#publishedAt': 'publishedAt',
+          '#parkedAt': 'parkedAt',
+        },
+      });
+      expect(calls[0]?.RequestItems?.orders?.ConsistentRead).toBeUndefined();
+    });
+
+    it('asks again for unprocessed keys, and counts what stays unread or fails as unread', async () => {
+      // Prepare
+      const keys = [0, 1, 2].map((n) => keyOfItem(n));
+      docMock
+        .on(BatchGetCommand)
+        .resolvesOnce({ Responses: { orders: [] }, UnprocessedKeys: { orders: { Keys: [keys[2] ?? {}] } } })
+        .rejects(new Error('ProvisionedThroughputExceededException'));
+      // Act
+      const result = await tracker().settled(keys);
+      // Assess
+      expect(result).toEqual({ settled: [], unread: 1 });
+      expect(docMock.commandCalls(BatchGetCommand)).toHaveLength(2);
     });
   });
 });

@@ -8,6 +8,7 @@ import {
 import { mockClient } from 'aws-sdk-client-mock';
 import { beforeEach, describe, expect, it } from 'vitest';
 import { putEventsEntrySize } from '../../../lambdas/outbox/entry-size';
+import { DEFAULT_PUT_EVENTS_LIMITS } from '../../../lambdas/outbox/limits';
 import type { OutboxRecord } from '../../../lambdas/outbox/outbox-item';
 import { OutboxPublisher, type OutboxPublisherDeps } from '../../../lambdas/outbox/publisher';
 import { fakeMetrics, outboxRecord } from './support';
@@ -338,6 +339,26 @@ describe('OutboxPublisher', () => {
       },
     ]);
     expect(sentCalls().flat()).toHaveLength(1);
+  });
+
+  it('check() answers what publish() would hold back, without sending anything', async () => {
+    // Prepare
+    respondWith();
+    const records = [
+      outboxRecord(1),
+      outboxRecord(2, { eventType: 'E'.repeat(129) }),
+      itemOfEntrySize(3, DEFAULT_PUT_EVENTS_LIMITS.maxEntryBytes + 1),
+    ];
+    // Act
+    const checked = records.map((r) => publisher().check(r));
+    const result = await publisher().publish(records);
+    // Assess
+    expect(checked.map((c) => c?.errorCode)).toEqual([undefined, 'InvalidDetailType', 'EntryTooLarge']);
+    expect(result.poison.map(({ index, ...failure }) => [index, failure])).toEqual([
+      [1, checked[1]],
+      [2, checked[2]],
+    ]);
+    expect(eventBridgeMock.commandCalls(PutEventsCommand)).toHaveLength(1);
   });
 
   it('rejects detail that JSON cannot carry or EventBridge cannot process', async () => {

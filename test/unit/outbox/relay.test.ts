@@ -7,13 +7,19 @@ import {
   type PutEventsResultEntry,
 } from '@aws-sdk/client-eventbridge';
 import { SendMessageBatchCommand, type SendMessageBatchCommandInput, SQSClient } from '@aws-sdk/client-sqs';
-import { DynamoDBDocumentClient, UpdateCommand, type UpdateCommandInput } from '@aws-sdk/lib-dynamodb';
+import {
+  BatchGetCommand,
+  type BatchGetCommandInput,
+  DynamoDBDocumentClient,
+  UpdateCommand,
+  type UpdateCommandInput,
+} from '@aws-sdk/lib-dynamodb';
 import type { DynamoDBRecord, DynamoDBStreamEvent } from 'aws-lambda';
 import { mockClient } from 'aws-sdk-client-mock';
 import { beforeEach, describe, expect, it } from 'vitest';
-import { DynamoDbDeliveryTracker } from '../../../lambdas/outbox/delivery-tracking';
+import { DynamoDbDeliveryTracker, type SettledLookup } from '../../../lambdas/outbox/delivery-tracking';
 import type { EventEnvelope } from '../../../lambdas/outbox/envelope';
-import { describeKey, type OutboxLayout } from '../../../lambdas/outbox/layout';
+import { describeKey, type OutboxKey, type OutboxLayout } from '../../../lambdas/outbox/layout';
 import { PoisonQueue, poisonMessageSchema } from '../../../lambdas/outbox/poison-queue';
 import { OutboxPublisher, type PublishResult } from '../../../lambdas/outbox/publisher';
 import {
@@ -21,8 +27,10 @@ import {
   classify,
   createRelayHandler,
   MALFORMED_ITEM,
+  skipAccepted,
   sortOutcome,
 } from '../../../lambdas/outbox/relay';
+import { SettledMemory } from '../../../lambdas/outbox/settled-memory';
 import mixedStreamEvent from './fixtures/mixed-stream-event.json';
 import {
   DEDICATED_LAYOUT,
@@ -302,7 +310,7 @@ describe('sortOutcome', () => {
     });
   });
 
-  it('retries from the first retryable record and parks only the poison before it', () => {
+  it('retries from the first retryable record and parks every poison record now, wherever it sits', () => {
     // Prepare
     const { records, batch } = mixedBatch();
     const result: PublishResult = {
@@ -319,9 +327,135 @@ describe('sortOutcome', () => {
     expect(outcome.retryFrom).toBe(3);
     // Published after the retry point too: marked now, republished (a duplicate) on the retry.
     expect(outcome.published.map((p) => p.position)).toEqual([1, 4]);
-    expect(outcome.toPark.map((p) => p.position)).toEqual([0, 2]);
-    // The malformed record at 6 comes back with the retried records and is parked then.
+    // The malformed record at 6 comes after the retry point: parked now all the same, so that an
+    // outage that keeps the batch retrying does not hold it back.
+    expect(outcome.toPark.map((p) => p.position)).toEqual([0, 2, 6]);
     expect(outcome.poison).toBe(3);
+  });
+});
+
+describe('skipAccepted', () => {
+  const records = [0, 1, 2, 3].map((n) => streamRecord(n, outboxItem(n)));
+  const created = (records[0]?.dynamodb?.ApproximateCreationDateTime ?? 0) * 1000;
+  const fresh = { firstBatch: false, now: new Date(created + 1_000) };
+  /** Delivery tracking that knows `settled` as marked, and counts what it is asked. */
+  const trackerKnowing = (settled: OutboxKey[], unread = 0) => {
+    const asked: OutboxKey[][] = [];
+    return {
+      asked,
+      settled: async (keys: readonly OutboxKey[]): Promise<SettledLookup> => {
+        asked.push([...keys]);
+        const ids = new Set(settled.map((k) => describeKey(k)));
+        return { settled: keys.filter((k) => ids.has(describeKey(k))), unread };
+      },
+    };
+  };
+  const deps = (memory: SettledMemory, tracker?: ReturnType<typeof trackerKnowing>) => ({
+    memory,
+    tracker,
+    lookUpAfterSeconds: 60,
+  });
+  const positions = (result: Awaited<ReturnType<typeof skipAccepted>>) =>
+    result.batch.candidates.map((c) => c.position);
+
+  it('leaves out what this container published or parked, and keeps the rest in stream order', async () => {
+    // Prepare
+    const memory = new SettledMemory();
+    memory.remember([keyOf(outboxItem(1)), keyOf(outboxItem(3))], 'settled');
+    // Act
+    const result = await skipAccepted(deps(memory), classify(ORDERS_LAYOUT, records), records, fresh);
+    // Assess
+    expect(positions(result)).toEqual([0, 2]);
+    expect(result.skipped).toBe(2);
+    expect(result.lookedUp).toBe(0);
+  });
+
+  it('asks delivery tracking nothing about a fresh batch in a warm container', async () => {
+    // Prepare
+    const tracker = trackerKnowing([keyOf(outboxItem(0))]);
+    // Act
+    const result = await skipAccepted(
+      deps(new SettledMemory(), tracker),
+      classify(ORDERS_LAYOUT, records),
+      records,
+      fresh,
+    );
+    // Assess
+    expect(tracker.asked).toEqual([]);
+    expect(positions(result)).toEqual([0, 1, 2, 3]);
+  });
+
+  it("in a container's first batch, skips what delivery tracking has marked", async () => {
+    // Prepare: another container published 0 and 2, then crashed before its checkpoint.
+    const tracker = trackerKnowing([keyOf(outboxItem(0)), keyOf(outboxItem(2))]);
+    // Act
+    const result = await skipAccepted(
+      deps(new SettledMemory(), tracker),
+      classify(ORDERS_LAYOUT, records),
+      records,
+      { ...fresh, firstBatch: true },
+    );
+    // Assess
+    expect(tracker.asked).toHaveLength(1);
+    expect(positions(result)).toEqual([1, 3]);
+    expect(result).toMatchObject({ skipped: 2, lookedUp: 4, unread: 0 });
+  });
+
+  it('looks old records up once per container, however often the batch is retried', async () => {
+    // Prepare
+    const tracker = trackerKnowing([keyOf(outboxItem(1))]);
+    const memory = new SettledMemory();
+    const old = { firstBatch: false, now: new Date(created + 61_000) };
+    // Act: the same batch three times, as through an outage.
+    const results = [];
+    for (let i = 0; i < 3; i++)
+      results.push(await skipAccepted(deps(memory, tracker), classify(ORDERS_LAYOUT, records), records, old));
+    // Assess
+    expect(tracker.asked).toHaveLength(1);
+    for (const result of results) expect(positions(result)).toEqual([0, 2, 3]);
+  });
+
+  it('asks again next time about keys delivery tracking could not read', async () => {
+    // Prepare
+    const tracker = trackerKnowing([], 4);
+    const memory = new SettledMemory();
+    const first = { ...fresh, firstBatch: true };
+    // Act
+    await skipAccepted(deps(memory, tracker), classify(ORDERS_LAYOUT, records), records, first);
+    const again = await skipAccepted(deps(memory, tracker), classify(ORDERS_LAYOUT, records), records, first);
+    // Assess: unread counts as unsettled: published (a duplicate at worst), never skipped.
+    expect(tracker.asked).toHaveLength(2);
+    expect(positions(again)).toEqual([0, 1, 2, 3]);
+  });
+
+  it('skips poison that was parked before', async () => {
+    // Prepare
+    const { eventId: _, ...broken } = outboxItem(1);
+    const withPoison = [streamRecord(0, outboxItem(0)), streamRecord(1, broken)];
+    const memory = new SettledMemory();
+    memory.remember([keyOf(broken)], 'settled');
+    // Act
+    const result = await skipAccepted(deps(memory), classify(ORDERS_LAYOUT, withPoison), withPoison, fresh);
+    // Assess
+    expect(result.batch.malformed).toEqual([]);
+    expect(result.skipped).toBe(1);
+  });
+});
+
+describe('SettledMemory', () => {
+  it('forgets the least recently remembered key beyond its capacity', () => {
+    // Prepare
+    const memory = new SettledMemory(2);
+    const [a, b, c] = [0, 1, 2].map((n) => keyOf(outboxItem(n))) as [OutboxKey, OutboxKey, OutboxKey];
+    // Act
+    memory.remember([a, b], 'settled');
+    memory.remember([a], 'settled');
+    memory.remember([c], 'unsettled');
+    // Assess
+    expect(memory.size).toBe(2);
+    expect(memory.stateOf(b)).toBeUndefined();
+    expect(memory.stateOf(a)).toBe('settled');
+    expect(memory.stateOf(c)).toBe('unsettled');
   });
 });
 
@@ -516,22 +650,70 @@ describe('relay handler', () => {
     expect(response).toEqual({ batchItemFailures: [{ itemIdentifier: sequenceNumber(1) }] });
   });
 
-  it('does not park poison that comes after the retry point: it will be read again', async () => {
+  it('parks poison after the retry point at once, and neither parks nor publishes it again on the retry', async () => {
     // Prepare
     const { handler } = setup({ maxEntryBytes: 2048 });
-    const event = streamEvent([
+    const records = [
       streamRecord(0, outboxItem(0)),
       streamRecord(1, outboxItem(1)),
       streamRecord(2, outboxItem(2, { payload: { note: 'x'.repeat(3000) } })),
-    ]);
+      streamRecord(3, outboxItem(3)),
+    ];
     eventBridgeFails([outboxItem(1).eventId]);
+    // Act: the first attempt, then Lambda's retry from record 1 once EventBridge takes it.
+    const first = await handler(streamEvent(records));
+    eventBridgeMock.reset();
+    eventBridgeFails();
+    const retried = await handler(streamEvent(records.slice(1)));
+    // Assess
+    expect(first).toEqual({ batchItemFailures: [{ itemIdentifier: sequenceNumber(1) }] });
+    expect(retried).toEqual({ batchItemFailures: [] });
+    expect(poisonMessages().map((m) => m.eventId)).toEqual([outboxItem(2).eventId]);
+    expect(parkedKeys()).toEqual([keyOf(outboxItem(2))]);
+    // Record 3 was accepted on the first attempt: the retry sends only record 1.
+    expect(publishedEventIds()).toEqual([outboxItem(1).eventId]);
+  });
+
+  it('in a new container, does not publish again what delivery tracking shows published', async () => {
+    // Prepare: a crashed container published and marked items 0–5 before Lambda could checkpoint.
+    const { items, event } = outboxBatch(10);
+    docMock.on(BatchGetCommand).callsFake((input: BatchGetCommandInput) => ({
+      Responses: {
+        orders: (input.RequestItems?.orders?.Keys ?? [])
+          .slice(0, 6)
+          .map((key) => ({ ...key, publishedAt: '2026-11-22T10:00:01.000Z' })),
+      },
+    }));
+    eventBridgeFails();
+    const { handler, logger } = setup();
     // Act
     const response = await handler(event);
     // Assess
-    expect(response).toEqual({ batchItemFailures: [{ itemIdentifier: sequenceNumber(1) }] });
-    expect(sqsMock.commandCalls(SendMessageBatchCommand)).toHaveLength(0);
-    expect(parkedKeys()).toEqual([]);
-    expect(markedKeys()).toEqual([keyOf(outboxItem(0))]);
+    expect(response).toEqual({ batchItemFailures: [] });
+    expect(publishedEventIds()).toEqual(items.slice(6).map((i) => i.eventId));
+    const lookup = docMock.commandCalls(BatchGetCommand)[0]?.args[0].input as BatchGetCommandInput;
+    expect(lookup.RequestItems?.orders?.ProjectionExpression).toBe('#pk, #sk, #publishedAt, #parkedAt');
+    expect(logger.lines.find((l) => l.message === 'Outbox batch relayed')?.attributes).toMatchObject({
+      skipped: 6,
+      lookedUp: 10,
+      published: 4,
+    });
+  });
+
+  it('publishes a retried batch without the records EventBridge accepted the first time', async () => {
+    // Prepare: 20% of entries fail on the first attempt.
+    const { items, event } = outboxBatch(20);
+    eventBridgeFails([items[3]?.eventId, items[8]?.eventId, items[12]?.eventId, items[17]?.eventId]);
+    const { handler } = setup();
+    const first = await handler(event);
+    eventBridgeMock.reset();
+    eventBridgeFails();
+    // Act: Lambda hands back everything from the first failed record.
+    const retried = await handler(streamEvent(event.Records.slice(3)));
+    // Assess
+    expect(first).toEqual({ batchItemFailures: [{ itemIdentifier: sequenceNumber(3) }] });
+    expect(retried).toEqual({ batchItemFailures: [] });
+    expect(publishedEventIds()).toEqual([3, 8, 12, 17].map((n) => items[n]?.eventId));
   });
 
   it('takes parked items off the pending index (delivery tracking), so the reconciler never parks them again', async () => {
