@@ -114,7 +114,23 @@ export const EMULATED_TYPES: Readonly<Record<string, TypeSupport>> = {
       'DestinationConfig',
       'Enabled',
     ],
-    ignored: { ParallelizationFactor: 'one batch per shard at a time offline (the factor 1 semantics)' },
+    ignored: {
+      ParallelizationFactor: 'one batch per shard at a time offline (the factor 1 semantics)',
+      MetricsConfig: 'no CloudWatch offline',
+    },
+  },
+  'AWS::S3::Bucket': {
+    emulator: 'a directory (the failure destination of stream mappings)',
+    emulated: ['BucketName'],
+    ignored: {
+      BucketEncryption: SECURITY,
+      PublicAccessBlockConfiguration: SECURITY,
+      OwnershipControls: SECURITY,
+      LifecycleConfiguration: 'objects live as long as the directory',
+      VersioningConfiguration: 'one version of each object offline',
+      LoggingConfiguration: 'no access logs offline',
+      Tags: 'no effect offline',
+    },
   },
   'AWS::Lambda::EventInvokeConfig': {
     emulator: 'asynchronous invocation queue',
@@ -162,6 +178,7 @@ export const NOT_EMULATED_TYPES: Readonly<Record<string, string>> = {
   'AWS::IAM::Policy': SECURITY,
   'AWS::Lambda::Permission': SECURITY,
   'AWS::SQS::QueuePolicy': SECURITY,
+  'AWS::S3::BucketPolicy': SECURITY,
   'AWS::KMS::Key': SECURITY,
   'AWS::KMS::Alias': SECURITY,
   'AWS::SNS::TopicPolicy': SECURITY,

@@ -1,3 +1,5 @@
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import {
   type AttributeDefinition,
@@ -17,6 +19,7 @@ import {
   type LocalEventBusOptions,
   startLocalEventBus,
 } from './event-bus';
+import { directoryFailureDestination } from './failure-destination';
 import {
   type AsyncInvokeConfig,
   type FunctionDefinition,
@@ -39,6 +42,7 @@ import {
   FileCheckpointStore,
   InMemoryCheckpointStore,
   latestStreamArn,
+  type OnFailureDestination,
   type StreamFailureRecord,
   StreamPoller,
   type StreamPollerOptions,
@@ -77,7 +81,10 @@ export interface LocalRuntimeOptions {
   readonly apiPort?: number;
   /** DynamoDB Local's port; 0 picks a free one. @default 8000 */
   readonly dynamoDbPort?: number;
-  /** Directory for DynamoDB Local's data and the mappings' checkpoints. @default in memory */
+  /**
+   * Directory for DynamoDB Local's data, the mappings' checkpoints and the buckets.
+   * @default in memory, and buckets in a temporary directory removed on stop
+   */
   readonly dynamoDbDataPath?: string;
   /** Local EventBridge port; 0 picks a free one. @default 4010; a free one when apiPort is 0 */
   readonly eventBridgePort?: number;
@@ -124,6 +131,8 @@ export interface LocalMapping {
 
 export interface LocalRuntime {
   readonly stackName: string;
+  /** Buckets of the stack, by local name → the directory that stands for it. */
+  readonly buckets: ReadonlyMap<string, string>;
   readonly synth: Synthesized;
   readonly template: Template;
   /** Resource types the runtime reads past (alarms, IAM, ...). */
@@ -241,11 +250,10 @@ export const startLocalRuntime = async (options: LocalRuntimeOptions = {}): Prom
     const apiPort = options.apiPort ?? 3000;
     const freePorts = apiPort === 0;
     if (apiPort !== 0) await claimPort(apiPort);
-    const dynamoDb = await startDynamoDbLocal(
-      await claimPort(options.dynamoDbPort ?? 8000),
-      options.dynamoDbDataPath,
-    );
-    stops.push(() => dynamoDb.stop());
+    // DynamoDB Local (a JVM) starts while the rest is set up and the functions load.
+    const dynamoDbPort = await claimPort(options.dynamoDbPort ?? 8000);
+    const dynamoDbStarting = startDynamoDbLocal(dynamoDbPort, options.dynamoDbDataPath);
+    stops.push(async () => (await dynamoDbStarting.catch(() => undefined))?.stop());
     const sqsPort = options.sqsPort ?? (freePorts ? 0 : 9324);
     if (sqsPort !== 0) await claimPort(sqsPort);
     const sqs = await startLocalSqs({ port: sqsPort, ...(options.host ? { host: options.host } : {}) });
@@ -287,6 +295,26 @@ export const startLocalRuntime = async (options: LocalRuntimeOptions = {}): Prom
       refs.set(id, id);
       atts.set(`${id}.Arn`, arn('lambda', `function:${id}`));
     }
+    const buckets = new Map<string, string>();
+    const bucketsDir = options.dynamoDbDataPath
+      ? join(options.dynamoDbDataPath, 'buckets')
+      : await mkdtemp(join(tmpdir(), 'outbox-buckets-'));
+    if (!options.dynamoDbDataPath) stops.push(() => rm(bucketsDir, { recursive: true, force: true }));
+    for (const [id, resource] of ofType(template, 'AWS::S3::Bucket')) {
+      const name =
+        typeof resource.Properties.BucketName === 'string'
+          ? resource.Properties.BucketName
+          : id.toLowerCase();
+      refs.set(id, name);
+      atts.set(`${id}.Arn`, `arn:aws:s3:::${name}`);
+      buckets.set(name, join(bucketsDir, name));
+    }
+    for (const [id] of ofType(template, 'AWS::Events::Rule'))
+      atts.set(`${id}.Arn`, arn('events', `rule/${id}`));
+    for (const [id] of ofType(template, 'AWS::Events::Archive')) {
+      refs.set(id, id);
+      atts.set(`${id}.Arn`, arn('events', `archive/${id}`));
+    }
     for (const [id] of ofType(template, 'AWS::ApiGatewayV2::Integration')) refs.set(id, id);
     for (const [id] of ofType(template, 'AWS::ApiGatewayV2::Api')) refs.set(id, id);
     const names: Names = {
@@ -306,6 +334,77 @@ export const startLocalRuntime = async (options: LocalRuntimeOptions = {}): Prom
       );
     };
 
+    // The local bus.
+    const busName = buses[0] ? (refs.get(buses[0][0]) as string) : undefined;
+    const eventBus = await startLocalEventBus({
+      ...options.eventBusOptions,
+      ...(busName ? { eventBusName: busName } : {}),
+      port: options.eventBridgePort ?? (freePorts ? 0 : 4010),
+      ...(options.host ? { host: options.host } : {}),
+      ...(options.onEventAccepted ? { onAccepted: options.onEventAccepted } : {}),
+      onDeadLetter: (deadLetter) => {
+        options.eventBusOptions?.onDeadLetter?.(deadLetter);
+        const queueArn = deadLetters.get(deadLetter.subscription);
+        if (queueArn)
+          sendTo(queueArn, deadLetter.event).catch((error: unknown) =>
+            console.error('Could not write the dead letter to its queue:', error),
+          );
+      },
+    });
+    stops.push(() => eventBus.stop());
+    const deadLetters = new Map<string, string>();
+
+    // Functions: every client of theirs reaches the local endpoints.
+    const endpoints: Record<string, string> = {
+      AWS_ENDPOINT_URL_DYNAMODB: `http://127.0.0.1:${dynamoDbPort}`,
+      AWS_ENDPOINT_URL_DYNAMODB_STREAMS: `http://127.0.0.1:${dynamoDbPort}`,
+      AWS_ENDPOINT_URL_EVENTBRIDGE: eventBus.endpoint,
+      AWS_ENDPOINT_URL_SQS: sqs.endpoint,
+    };
+    const baseEnvironment = {
+      ...endpoints,
+      AWS_REGION: LOCAL_REGION,
+      AWS_ACCESS_KEY_ID: 'local',
+      AWS_SECRET_ACCESS_KEY: 'local',
+    };
+    const functions = new Map<string, LocalFunction>();
+    const loading: Array<[string, Promise<LocalFunction>]> = [];
+    const logLevel = options.logLevel ?? process.env.POWERTOOLS_LOG_LEVEL;
+    for (const [id, resource] of ofType(template, 'AWS::Lambda::Function')) {
+      const entry = resource.Metadata?.[ENTRY_METADATA];
+      if (typeof entry !== 'string')
+        throw new NotEmulatedError(
+          `${describeResource(id, resource)}: no ${ENTRY_METADATA} metadata, so its source is unknown (define it with PowertoolsFunction)`,
+        );
+      const environment = resolveIn(
+        id,
+        resource,
+        (resource.Properties.Environment as { Variables?: unknown })?.Variables ?? {},
+      ) as Record<string, unknown>;
+      const definition: FunctionDefinition = {
+        logicalId: id,
+        path: constructPath(resource),
+        entry,
+        exportName:
+          String(resource.Properties.Handler ?? 'index.handler')
+            .split('.')
+            .pop() ?? 'handler',
+        timeoutSeconds: Number(resource.Properties.Timeout ?? 3),
+        environment: {
+          ...Object.fromEntries(Object.entries(environment).map(([k, v]) => [k, String(v)])),
+          ...(logLevel ? { POWERTOOLS_LOG_LEVEL: logLevel } : {}),
+        },
+      };
+      loading.push([id, loadFunction(app.dir, definition, baseEnvironment, options.onInvoke)]);
+    }
+    // Workers end with the runtime, loaded or still loading.
+    stops.push(async () => {
+      const settled = await Promise.allSettled(loading.map(([, load]) => load));
+      await Promise.all(
+        settled.flatMap((result) => (result.status === 'fulfilled' ? [result.value.stop()] : [])),
+      );
+    });
+    const dynamoDb = await dynamoDbStarting;
     // Tables, as the template declares them.
     for (const [id, resource] of tables) {
       const name = refs.get(id) as string;
@@ -351,77 +450,11 @@ export const startLocalRuntime = async (options: LocalRuntimeOptions = {}): Prom
         );
     }
 
-    // The local bus.
-    const busName = buses[0] ? (refs.get(buses[0][0]) as string) : undefined;
-    const eventBus = await startLocalEventBus({
-      ...options.eventBusOptions,
-      ...(busName ? { eventBusName: busName } : {}),
-      port: options.eventBridgePort ?? (freePorts ? 0 : 4010),
-      ...(options.host ? { host: options.host } : {}),
-      ...(options.onEventAccepted ? { onAccepted: options.onEventAccepted } : {}),
-      onDeadLetter: (deadLetter) => {
-        options.eventBusOptions?.onDeadLetter?.(deadLetter);
-        const queueArn = deadLetters.get(deadLetter.subscription);
-        if (queueArn)
-          sendTo(queueArn, deadLetter.event).catch((error: unknown) =>
-            console.error('Could not write the dead letter to its queue:', error),
-          );
-      },
-    });
-    stops.push(() => eventBus.stop());
-    const deadLetters = new Map<string, string>();
-
-    // Functions: every client of theirs reaches the local endpoints.
-    const endpoints: Record<string, string> = {
-      AWS_ENDPOINT_URL_DYNAMODB: dynamoDb.endpoint,
-      AWS_ENDPOINT_URL_DYNAMODB_STREAMS: dynamoDb.endpoint,
-      AWS_ENDPOINT_URL_EVENTBRIDGE: eventBus.endpoint,
-      AWS_ENDPOINT_URL_SQS: sqs.endpoint,
-    };
-    const baseEnvironment = {
-      ...endpoints,
-      AWS_REGION: LOCAL_REGION,
-      AWS_ACCESS_KEY_ID: 'local',
-      AWS_SECRET_ACCESS_KEY: 'local',
-    };
-    const functions = new Map<string, LocalFunction>();
-    const loading: Array<[string, Promise<LocalFunction>]> = [];
-    const logLevel = options.logLevel ?? process.env.POWERTOOLS_LOG_LEVEL;
-    for (const [id, resource] of ofType(template, 'AWS::Lambda::Function')) {
-      const entry = resource.Metadata?.[ENTRY_METADATA];
-      if (typeof entry !== 'string')
-        throw new NotEmulatedError(
-          `${describeResource(id, resource)}: no ${ENTRY_METADATA} metadata, so its source is unknown (define it with PowertoolsFunction)`,
-        );
-      const environment = resolveIn(
-        id,
-        resource,
-        (resource.Properties.Environment as { Variables?: unknown })?.Variables ?? {},
-      ) as Record<string, unknown>;
-      const definition: FunctionDefinition = {
-        logicalId: id,
-        path: constructPath(resource),
-        entry,
-        exportName:
-          String(resource.Properties.Handler ?? 'index.handler')
-            .split('.')
-            .pop() ?? 'handler',
-        timeoutSeconds: Number(resource.Properties.Timeout ?? 3),
-        environment: {
-          ...Object.fromEntries(Object.entries(environment).map(([k, v]) => [k, String(v)])),
-          ...(logLevel ? { POWERTOOLS_LOG_LEVEL: logLevel } : {}),
-        },
-      };
-      loading.push([id, loadFunction(app.dir, definition, baseEnvironment, options.onInvoke)]);
-    }
-    // Every worker loads at once: a second core imports the next function's modules meanwhile.
+    // Every worker loads at once, and while DynamoDB Local started: the cores stay busy.
     const loaded = await Promise.allSettled(loading.map(([, load]) => load));
     loaded.forEach((result, i) => {
       const id = loading[i]?.[0] ?? '';
       if (result.status === 'fulfilled') functions.set(id, result.value);
-    });
-    stops.push(async () => {
-      await Promise.all([...functions.values()].map((fn) => fn.stop()));
     });
     const failedLoad = loaded.find((result) => result.status === 'rejected');
     if (failedLoad?.status === 'rejected') throw failedLoad.reason;
@@ -531,6 +564,12 @@ export const startLocalRuntime = async (options: LocalRuntimeOptions = {}): Prom
       const onFailure = (p.DestinationConfig as { OnFailure?: { Destination?: string } } | undefined)
         ?.OnFailure?.Destination;
       const failures: StreamFailureRecord[] = [];
+      const bucketDir = onFailure?.startsWith('arn:aws:s3:::')
+        ? buckets.get(onFailure.slice('arn:aws:s3:::'.length))
+        : undefined;
+      const toDestination: OnFailureDestination = bucketDir
+        ? directoryFailureDestination(bucketDir, { mappingUuid: id })
+        : (failure) => sendTo(String(onFailure), failure);
       const checkpoints: CheckpointStore = options.dynamoDbDataPath
         ? new FileCheckpointStore(join(options.dynamoDbDataPath, `stream-checkpoints-${id}.json`))
         : new InMemoryCheckpointStore();
@@ -554,8 +593,8 @@ export const startLocalRuntime = async (options: LocalRuntimeOptions = {}): Prom
           maximumRecordAgeSeconds: Number(p.MaximumRecordAgeInSeconds ?? -1),
           functionArn: arn('lambda', `function:${fn.definition.logicalId}`),
           checkpoints,
-          onFailure: async (failure) => {
-            if (onFailure) await sendTo(onFailure, failure);
+          onFailure: async (failure, records) => {
+            if (onFailure) await toDestination(failure, records);
             failures.push(failure);
           },
         });
@@ -636,6 +675,7 @@ export const startLocalRuntime = async (options: LocalRuntimeOptions = {}): Prom
     };
     return {
       stackName,
+      buckets,
       synth,
       template,
       notEmulated: plan.notEmulated,

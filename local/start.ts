@@ -153,6 +153,8 @@ console.log(
         : 'from cdk.json'
     }`,
 );
+for (const [bucket, dir] of runtime.buckets)
+  console.log(`  S3 bucket   ${bucket} → ${dir}   (npm run outbox -- redrive --from-failures ${dir})`);
 console.log(`  not emulated (no offline behaviour): ${runtime.notEmulated.join(', ')}`);
 console.log('Press Ctrl-C to stop.');
 
