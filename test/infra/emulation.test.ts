@@ -1,0 +1,77 @@
+import { existsSync, statSync } from 'node:fs';
+import { isAbsolute, resolve } from 'node:path';
+import { Match, Template } from 'aws-cdk-lib/assertions';
+import { afterAll, describe, expect, it } from 'vitest';
+import { ENTRY_METADATA } from '../../lib/outbox/metadata';
+import { readStageConfig } from '../../lib/config';
+import { OrdersStack } from '../../lib/orders-stack';
+import { checkEmulation, EMULATED_TYPES, NOT_EMULATED_TYPES } from '../../local/emulation';
+import { templateSchema } from '../../local/template';
+import { removeTestApps, testApp } from './support';
+
+/*
+ * The offline runtime runs the synthesized template, and stops at start-up on any resource type or
+ * property it does not know. These tests make that a failing test instead: a construct that adds a
+ * type or a property the runtime has no answer for fails here, for every context that changes the
+ * stack's shape.
+ */
+
+afterAll(removeTestApps);
+
+const variants: ReadonlyArray<readonly [string, Record<string, string>]> = [
+  ['the default context', {}],
+  ['deliveryTracking=false', { deliveryTracking: 'false' }],
+  ['encryption=customer-managed', { encryption: 'customer-managed' }],
+];
+
+const templates = new Map<string, Template>();
+
+/** The orders stack's template for a context, synthesized once per context. */
+const templateFor = (context: Record<string, string>): Template => {
+  const key = JSON.stringify(context);
+  const cached = templates.get(key);
+  if (cached) return cached;
+  const app = testApp({ context });
+  const config = readStageConfig((name) => app.node.tryGetContext(name));
+  const template = Template.fromStack(new OrdersStack(app, 'Orders', { config }));
+  templates.set(key, template);
+  return template;
+};
+
+describe.each(variants)('the orders stack with %s, as the offline runtime reads it', (_, context) => {
+  it('uses only resource types and properties the runtime emulates or knows to be inert offline', () => {
+    // Prepare
+    const template = templateSchema.parse(templateFor(context).toJSON());
+
+    // Act
+    const plan = checkEmulation(template);
+
+    // Assess
+    const types = new Set(Object.values(template.Resources).map((resource) => resource.Type));
+    expect([...types].filter((type) => !(type in EMULATED_TYPES) && !(type in NOT_EMULATED_TYPES))).toEqual(
+      [],
+    );
+    expect(plan.notEmulated).toEqual([...types].filter((type) => type in NOT_EMULATED_TYPES).sort());
+  });
+
+  it('records on every function the handler source the runtime runs, and that file exists', () => {
+    // Prepare
+    const template = templateFor(context);
+    const functions = template.findResources('AWS::Lambda::Function');
+
+    // Act
+    const entries = Object.values(functions).map((fn) => (fn.Metadata ?? {})[ENTRY_METADATA] as unknown);
+
+    // Assess
+    expect(entries.length).toBeGreaterThan(0);
+    template.allResources('AWS::Lambda::Function', {
+      Metadata: Match.objectLike({ [ENTRY_METADATA]: Match.stringLikeRegexp('\\.ts$') }),
+    });
+    for (const entry of entries) {
+      expect(typeof entry).toBe('string');
+      expect(isAbsolute(String(entry)), `${String(entry)} is relative to the app`).toBe(false);
+      const path = resolve(String(entry));
+      expect(existsSync(path) && statSync(path).isFile(), `${String(entry)} is a file`).toBe(true);
+    }
+  });
+});
