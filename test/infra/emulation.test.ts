@@ -2,9 +2,9 @@ import { existsSync, statSync } from 'node:fs';
 import { isAbsolute, resolve } from 'node:path';
 import { Match, Template } from 'aws-cdk-lib/assertions';
 import { afterAll, describe, expect, it } from 'vitest';
-import { ENTRY_METADATA } from '../../lib/outbox/metadata';
 import { readStageConfig } from '../../lib/config';
 import { OrdersStack } from '../../lib/orders-stack';
+import { ENTRY_METADATA } from '../../lib/outbox/metadata';
 import { checkEmulation, EMULATED_TYPES, NOT_EMULATED_TYPES } from '../../local/emulation';
 import { templateSchema } from '../../local/template';
 import { removeTestApps, testApp } from './support';
@@ -24,6 +24,9 @@ const variants: ReadonlyArray<readonly [string, Record<string, string>]> = [
   ['encryption=customer-managed', { encryption: 'customer-managed' }],
 ];
 
+/** As `cdk deploy` synthesizes it: for an account and region (customer-managed keys need one). */
+const env = { account: '123456789012', region: 'eu-west-1' };
+
 const templates = new Map<string, Template>();
 
 /** The orders stack's template for a context, synthesized once per context. */
@@ -33,7 +36,7 @@ const templateFor = (context: Record<string, string>): Template => {
   if (cached) return cached;
   const app = testApp({ context });
   const config = readStageConfig((name) => app.node.tryGetContext(name));
-  const template = Template.fromStack(new OrdersStack(app, 'Orders', { config }));
+  const template = Template.fromStack(new OrdersStack(app, 'Orders', { config, env }));
   templates.set(key, template);
   return template;
 };

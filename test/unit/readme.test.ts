@@ -112,3 +112,52 @@ describe('README.md event contract', () => {
     });
   });
 });
+
+// The "Add the outbox to your own service" blocks are the fixture service's code, which the infra
+// tests synthesize and the integration tests run: a block that drifts from its file fails here.
+const ADD_HEADING = 'Add the outbox to your own service';
+
+/** Every ```ts block of the section under `heading`. */
+const tsBlocksUnder = (markdown: string, heading: string): string[] => {
+  const lines = markdown.split('\n');
+  const start = lines.findIndex((line) => line === `## ${heading}`);
+  if (start < 0) throw new Error(`README.md has no "${heading}" heading`);
+  const blocks: string[] = [];
+  let block: string[] | undefined;
+  for (const line of lines.slice(start + 1)) {
+    if (block === undefined && line.startsWith('## ')) break;
+    if (block === undefined && line === '```ts') block = [];
+    else if (block !== undefined && line === '```') {
+      blocks.push(block.join('\n'));
+      block = undefined;
+    } else block?.push(line);
+  }
+  return blocks;
+};
+
+/** The lines between `// README: <name>` and `// README: end` in a fixture file, dedented. */
+const fixtureRegion = (file: string, name: string): string => {
+  const text = readFileSync(new URL(`../fixtures/shipments/${file}`, import.meta.url), 'utf8');
+  const lines = text.split('\n');
+  const start = lines.findIndex((line) => line.trim() === `// README: ${name}`);
+  const end = lines.findIndex((line, i) => i > start && line.trim() === '// README: end');
+  if (start < 0 || end < 0) throw new Error(`${file} has no README region "${name}"`);
+  const region = lines.slice(start + 1, end);
+  const indent = Math.min(...region.filter((l) => l.trim()).map((l) => l.length - l.trimStart().length));
+  return region.map((line) => line.slice(indent)).join('\n');
+};
+
+describe(`README.md "${ADD_HEADING}"`, () => {
+  it('shows the fixture service’s stack, write and consumer code, under 50 lines in all', () => {
+    // Act
+    const blocks = tsBlocksUnder(README, ADD_HEADING);
+
+    // Assess
+    expect(blocks).toEqual([
+      fixtureRegion('stack.ts', 'cdk'),
+      fixtureRegion('create-shipment.ts', 'write'),
+      fixtureRegion('notifier-handler.ts', 'consumer'),
+    ]);
+    expect(blocks.join('\n').split('\n').length).toBeLessThan(50);
+  });
+});
