@@ -84,7 +84,7 @@ export const EMULATED_TYPES: Readonly<Record<string, TypeSupport>> = {
     ignored: { Description: 'no effect offline', Name: 'rules are named by logical id offline' },
   },
   'AWS::Lambda::Function': {
-    emulator: 'handler module from the entry in the metadata, in process',
+    emulator: 'handler module from the entry in the metadata, in a worker thread of its own',
     emulated: ['Environment', 'Timeout', 'Handler'],
     ignored: {
       Code: 'run from its TypeScript source (metadata dynamodb-outbox:entry), not the bundle',

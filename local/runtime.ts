@@ -1,17 +1,13 @@
+import { readFileSync } from 'node:fs';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import {
-  type AttributeDefinition,
-  type CreateTableCommandInput,
-  UpdateTimeToLiveCommand,
-} from '@aws-sdk/client-dynamodb';
 import { DynamoDBStreamsClient } from '@aws-sdk/client-dynamodb-streams';
 import { SendMessageCommand, SQSClient } from '@aws-sdk/client-sqs';
 import * as z from 'zod';
 import { ENTRY_METADATA } from '../lib/outbox/metadata';
 import { LOCAL_REGION, localClientConfig } from './clients';
-import { createTableAndWait, type DynamoDbLocal, startDynamoDbLocal, tableExists } from './dynamodb';
+import { type DynamoDbLocal, startDynamoDbLocal } from './dynamodb';
 import { checkEmulation } from './emulation';
 import {
   type AcceptedEvent,
@@ -22,7 +18,6 @@ import {
 import { directoryFailureDestination } from './failure-destination';
 import {
   type AsyncInvokeConfig,
-  type FunctionDefinition,
   type InvocationOutcome,
   invokeAsync,
   type LocalFunction,
@@ -35,10 +30,10 @@ import {
   type ResponseInfo,
   startLocalHttpApi,
 } from './http-server';
+import { arn, type LocalNames, localNames, ofType, STREAM_PREFIX, TABLE_TYPES, tablesOf } from './names';
 import { claimPort } from './ports';
 import { type LocalSqs, startLocalSqs } from './sqs';
 import {
-  type CheckpointStore,
   FileCheckpointStore,
   InMemoryCheckpointStore,
   latestStreamArn,
@@ -47,12 +42,11 @@ import {
   StreamPoller,
   type StreamPollerOptions,
 } from './stream-poller';
-import { assemblyStacks, type CdkApp, readCdkApp, type Synthesized, synthesize } from './synth';
+import { assemblyStacks, readCdkApp, type Synthesized, synthesize } from './synth';
+import { createTables } from './tables';
 import {
   constructPath,
   describeResource,
-  LOCAL_ACCOUNT,
-  type Names,
   NotEmulatedError,
   type Resource,
   referencedId,
@@ -158,9 +152,6 @@ export interface LocalRuntime {
   stop(): Promise<void>;
 }
 
-/** Where the runtime's ports are claimed, for callers that start parts themselves (benchmarks). */
-export { claimPort };
-
 const chooseStack = (stacks: Map<string, string>, wanted: string | undefined): [string, string] => {
   if (wanted !== undefined) {
     const file = stacks.get(wanted);
@@ -177,64 +168,48 @@ const chooseStack = (stacks: Map<string, string>, wanted: string | undefined): [
   return only;
 };
 
-const ofType = (template: Template, type: string): Array<[string, Resource]> =>
-  Object.entries(template.Resources).filter(([, r]) => r.Type === type);
-
-const findByPath = (template: Template, types: readonly string[], path: string): [string, Resource] => {
+const findByPath = (template: Template, types: readonly string[], path: string): string => {
   const found = Object.entries(template.Resources).filter(
     ([id, r]) => types.includes(r.Type) && (id === path || constructPath(r).includes(path)),
   );
   if (found.length !== 1)
     throw new Error(`${found.length === 0 ? 'No' : 'More than one'} ${types.join(' or ')} matches "${path}"`);
-  return found[0] as [string, Resource];
+  return (found[0] as [string, Resource])[0];
 };
 
+const RATE_UNITS_MS: Readonly<Record<string, number>> = { minute: 60_000, hour: 3_600_000, day: 86_400_000 };
+
+/** `rate(5 minutes)` → 300000; undefined for what is not a rate (cron is not emulated). */
 const rateMs = (expression: string): number | undefined => {
-  const match = /^rate\((\d+) (minute|minutes|hour|hours|day|days)\)$/.exec(expression);
-  if (!match) return undefined;
-  const unit = match[2]?.startsWith('minute')
-    ? 60_000
-    : match[2]?.startsWith('hour')
-      ? 3_600_000
-      : 86_400_000;
-  return Number(match[1]) * unit;
+  const match = /^rate\((\d+) (minute|hour|day)s?\)$/.exec(expression);
+  return match ? Number(match[1]) * (RATE_UNITS_MS[match[2] ?? ''] ?? 0) : undefined;
 };
 
-const arn = (service: string, resource: string) =>
-  `arn:aws:${service}:${LOCAL_REGION}:${LOCAL_ACCOUNT}:${resource}`;
+const targetSchema = z.strictObject({
+  Arn: z.unknown(),
+  Id: z.string(),
+  RetryPolicy: z
+    .object({ MaximumRetryAttempts: z.number().optional(), MaximumEventAgeInSeconds: z.number().optional() })
+    .optional(),
+  DeadLetterConfig: z.object({ Arn: z.unknown() }).optional(),
+});
 
-const streamArnPlaceholder = (table: string) => `local-stream:${table}`;
+/** Lambda's defaults for asynchronous invocation without an EventInvokeConfig. */
+const ASYNC_DEFAULTS = { maximumRetryAttempts: 2, maximumEventAgeSeconds: 6 * 3600 } as const;
 
-const targetSchema = z
-  .object({
-    Arn: z.unknown(),
-    Id: z.string(),
-    RetryPolicy: z
-      .object({
-        MaximumRetryAttempts: z.number().optional(),
-        MaximumEventAgeInSeconds: z.number().optional(),
-      })
-      .optional(),
-    DeadLetterConfig: z.object({ Arn: z.unknown() }).optional(),
-  })
-  .strict();
+/** Components stop last started first; a failure half-way stops what did start. */
+class Lifecycle {
+  private readonly stops: Array<() => Promise<unknown>> = [];
+  private stopping: Promise<void> | undefined;
 
-export const startLocalRuntime = async (options: LocalRuntimeOptions = {}): Promise<LocalRuntime> => {
-  const app: CdkApp = readCdkApp(options.appDir ?? process.cwd(), options.context ?? {}, options.appCommand);
-  const synth = await synthesize(app, {
-    ...(options.onSynthStart ? { onSynthStart: options.onSynthStart } : {}),
-  });
-  const [stackName, templateFile] = chooseStack(assemblyStacks(synth.outdir), options.stack);
-  const { readFileSync } = await import('node:fs');
-  const template = templateSchema.parse(JSON.parse(readFileSync(templateFile, 'utf8')));
-  const plan = checkEmulation(template);
+  onStop(stop: () => Promise<unknown>): void {
+    this.stops.push(stop);
+  }
 
-  const stops: Array<() => Promise<void>> = [];
-  let stopping: Promise<void> | undefined;
-  const stop = (): Promise<void> => {
-    stopping ??= (async () => {
+  stop(): Promise<void> {
+    this.stopping ??= (async () => {
       const failures: unknown[] = [];
-      for (const stopOne of stops.reverse()) {
+      for (const stopOne of this.stops.reverse()) {
         try {
           await stopOne();
         } catch (error) {
@@ -243,145 +218,46 @@ export const startLocalRuntime = async (options: LocalRuntimeOptions = {}): Prom
       }
       if (failures.length) throw new AggregateError(failures, 'Some local components did not stop cleanly');
     })();
-    return stopping;
-  };
+    return this.stopping;
+  }
+}
 
-  try {
-    const apiPort = options.apiPort ?? 3000;
-    const freePorts = apiPort === 0;
-    if (apiPort !== 0) await claimPort(apiPort);
-    // DynamoDB Local (a JVM) starts while the rest is set up and the functions load.
-    const dynamoDbPort = await claimPort(options.dynamoDbPort ?? 8000);
-    const dynamoDbStarting = startDynamoDbLocal(dynamoDbPort, options.dynamoDbDataPath);
-    stops.push(async () => (await dynamoDbStarting.catch(() => undefined))?.stop());
-    const sqsPort = options.sqsPort ?? (freePorts ? 0 : 9324);
-    if (sqsPort !== 0) await claimPort(sqsPort);
-    const sqs = await startLocalSqs({ port: sqsPort, ...(options.host ? { host: options.host } : {}) });
-    const sqsClient = new SQSClient(localClientConfig(sqs.endpoint));
-    stops.push(async () => {
-      sqsClient.destroy();
-      await sqs.stop();
-    });
+/** What every step reads: the template, its local names and the shared plumbing. */
+interface Wiring {
+  readonly template: Template;
+  readonly names: LocalNames;
+  readonly options: LocalRuntimeOptions;
+  readonly lifecycle: Lifecycle;
+  readonly functions: ReadonlyMap<string, LocalFunction>;
+  resolveIn(id: string, resource: Resource, value: unknown): unknown;
+  /** The function a property (`Ref`/`Fn::GetAtt`) of the resource points at. */
+  functionOf(id: string, resource: Resource, value: unknown): LocalFunction;
+  /** A message to the queue of the stack with this ARN. */
+  sendTo(queueArn: string, body: unknown): Promise<void>;
+}
 
-    // Local names: what Ref and Fn::GetAtt of each resource resolve to.
-    const refs = new Map<string, string>();
-    const atts = new Map<string, string>();
-    const buses = ofType(template, 'AWS::Events::EventBus');
-    if (buses.length > 1)
-      throw new NotEmulatedError('More than one event bus: the local endpoint emulates one');
-    for (const [id, resource] of ofType(template, 'AWS::SQS::Queue')) {
-      const name = typeof resource.Properties.QueueName === 'string' ? resource.Properties.QueueName : id;
-      refs.set(id, sqs.createQueue(name));
-      atts.set(`${id}.Arn`, arn('sqs', name));
-      atts.set(`${id}.QueueName`, name);
-    }
-    const tables = [
-      ...ofType(template, 'AWS::DynamoDB::GlobalTable'),
-      ...ofType(template, 'AWS::DynamoDB::Table'),
-    ];
-    for (const [id, resource] of tables) {
-      const name = typeof resource.Properties.TableName === 'string' ? resource.Properties.TableName : id;
-      refs.set(id, name);
-      atts.set(`${id}.Arn`, arn('dynamodb', `table/${name}`));
-      atts.set(`${id}.StreamArn`, streamArnPlaceholder(name));
-    }
-    for (const [id, resource] of buses) {
-      const name = String(resource.Properties.Name ?? id);
-      refs.set(id, name);
-      atts.set(`${id}.Name`, name);
-      atts.set(`${id}.Arn`, arn('events', `event-bus/${name}`));
-    }
-    for (const [id] of ofType(template, 'AWS::Lambda::Function')) {
-      refs.set(id, id);
-      atts.set(`${id}.Arn`, arn('lambda', `function:${id}`));
-    }
-    const buckets = new Map<string, string>();
-    const bucketsDir = options.dynamoDbDataPath
-      ? join(options.dynamoDbDataPath, 'buckets')
-      : await mkdtemp(join(tmpdir(), 'outbox-buckets-'));
-    if (!options.dynamoDbDataPath) stops.push(() => rm(bucketsDir, { recursive: true, force: true }));
-    for (const [id, resource] of ofType(template, 'AWS::S3::Bucket')) {
-      const name =
-        typeof resource.Properties.BucketName === 'string'
-          ? resource.Properties.BucketName
-          : id.toLowerCase();
-      refs.set(id, name);
-      atts.set(`${id}.Arn`, `arn:aws:s3:::${name}`);
-      buckets.set(name, join(bucketsDir, name));
-    }
-    for (const [id] of ofType(template, 'AWS::Events::Rule'))
-      atts.set(`${id}.Arn`, arn('events', `rule/${id}`));
-    for (const [id] of ofType(template, 'AWS::Events::Archive')) {
-      refs.set(id, id);
-      atts.set(`${id}.Arn`, arn('events', `archive/${id}`));
-    }
-    for (const [id] of ofType(template, 'AWS::ApiGatewayV2::Integration')) refs.set(id, id);
-    for (const [id] of ofType(template, 'AWS::ApiGatewayV2::Api')) refs.set(id, id);
-    const names: Names = {
-      ref: (id) => refs.get(id),
-      getAtt: (id, attribute) => atts.get(`${id}.${attribute}`),
-    };
-    const resolveIn = (id: string, resource: Resource, value: unknown): unknown =>
-      resolveValue(value, { names, region: LOCAL_REGION, stackName, at: describeResource(id, resource) });
-    const queueNameOfArn = (value: string): string | undefined =>
-      value.startsWith('arn:aws:sqs:') ? value.split(':').pop() : undefined;
-    const sendTo = async (queueArn: string, body: unknown): Promise<void> => {
-      const name = queueNameOfArn(queueArn);
-      if (name === undefined)
-        throw new NotEmulatedError(`Destination ${queueArn} is not a queue of the stack`);
-      await sqsClient.send(
-        new SendMessageCommand({ QueueUrl: sqs.queueUrl(name), MessageBody: JSON.stringify(body) }),
+/** Every function in its own worker, loading in parallel; they end with the runtime. */
+const loadFunctions = (
+  template: Template,
+  appDir: string,
+  resolveIn: Wiring['resolveIn'],
+  baseEnvironment: Readonly<Record<string, string>>,
+  options: LocalRuntimeOptions,
+  lifecycle: Lifecycle,
+): Promise<Map<string, LocalFunction>> => {
+  const logLevel = options.logLevel ?? process.env.POWERTOOLS_LOG_LEVEL;
+  const loading = ofType(template, 'AWS::Lambda::Function').map(([id, resource]) => {
+    const entry = resource.Metadata?.[ENTRY_METADATA];
+    if (typeof entry !== 'string')
+      throw new NotEmulatedError(
+        `${describeResource(id, resource)}: no ${ENTRY_METADATA} metadata, so its source is unknown (define it with PowertoolsFunction)`,
       );
-    };
-
-    // The local bus.
-    const busName = buses[0] ? (refs.get(buses[0][0]) as string) : undefined;
-    const eventBus = await startLocalEventBus({
-      ...options.eventBusOptions,
-      ...(busName ? { eventBusName: busName } : {}),
-      port: options.eventBridgePort ?? (freePorts ? 0 : 4010),
-      ...(options.host ? { host: options.host } : {}),
-      ...(options.onEventAccepted ? { onAccepted: options.onEventAccepted } : {}),
-      onDeadLetter: (deadLetter) => {
-        options.eventBusOptions?.onDeadLetter?.(deadLetter);
-        const queueArn = deadLetters.get(deadLetter.subscription);
-        if (queueArn)
-          sendTo(queueArn, deadLetter.event).catch((error: unknown) =>
-            console.error('Could not write the dead letter to its queue:', error),
-          );
-      },
-    });
-    stops.push(() => eventBus.stop());
-    const deadLetters = new Map<string, string>();
-
-    // Functions: every client of theirs reaches the local endpoints.
-    const endpoints: Record<string, string> = {
-      AWS_ENDPOINT_URL_DYNAMODB: `http://127.0.0.1:${dynamoDbPort}`,
-      AWS_ENDPOINT_URL_DYNAMODB_STREAMS: `http://127.0.0.1:${dynamoDbPort}`,
-      AWS_ENDPOINT_URL_EVENTBRIDGE: eventBus.endpoint,
-      AWS_ENDPOINT_URL_SQS: sqs.endpoint,
-    };
-    const baseEnvironment = {
-      ...endpoints,
-      AWS_REGION: LOCAL_REGION,
-      AWS_ACCESS_KEY_ID: 'local',
-      AWS_SECRET_ACCESS_KEY: 'local',
-    };
-    const functions = new Map<string, LocalFunction>();
-    const loading: Array<[string, Promise<LocalFunction>]> = [];
-    const logLevel = options.logLevel ?? process.env.POWERTOOLS_LOG_LEVEL;
-    for (const [id, resource] of ofType(template, 'AWS::Lambda::Function')) {
-      const entry = resource.Metadata?.[ENTRY_METADATA];
-      if (typeof entry !== 'string')
-        throw new NotEmulatedError(
-          `${describeResource(id, resource)}: no ${ENTRY_METADATA} metadata, so its source is unknown (define it with PowertoolsFunction)`,
-        );
-      const environment = resolveIn(
-        id,
-        resource,
-        (resource.Properties.Environment as { Variables?: unknown })?.Variables ?? {},
-      ) as Record<string, unknown>;
-      const definition: FunctionDefinition = {
+    const variables =
+      (resource.Properties.Environment as { Variables?: unknown } | undefined)?.Variables ?? {};
+    const environment = resolveIn(id, resource, variables) as Record<string, unknown>;
+    const load = loadFunction(
+      appDir,
+      {
         logicalId: id,
         path: constructPath(resource),
         entry,
@@ -394,272 +270,323 @@ export const startLocalRuntime = async (options: LocalRuntimeOptions = {}): Prom
           ...Object.fromEntries(Object.entries(environment).map(([k, v]) => [k, String(v)])),
           ...(logLevel ? { POWERTOOLS_LOG_LEVEL: logLevel } : {}),
         },
-      };
-      loading.push([id, loadFunction(app.dir, definition, baseEnvironment, options.onInvoke)]);
-    }
-    // Workers end with the runtime, loaded or still loading.
-    stops.push(async () => {
-      const settled = await Promise.allSettled(loading.map(([, load]) => load));
-      await Promise.all(
-        settled.flatMap((result) => (result.status === 'fulfilled' ? [result.value.stop()] : [])),
-      );
-    });
-    const dynamoDb = await dynamoDbStarting;
-    // Tables, as the template declares them.
-    for (const [id, resource] of tables) {
-      const name = refs.get(id) as string;
-      if (await tableExists(dynamoDb.client, name)) continue;
-      const p = resource.Properties as Record<string, unknown>;
-      const stream = p.StreamSpecification as { StreamViewType?: string } | undefined;
-      const indexes = (p.GlobalSecondaryIndexes ?? []) as Array<{
-        IndexName: string;
-        KeySchema: unknown;
-        Projection: unknown;
-      }>;
-      const input: CreateTableCommandInput = {
-        TableName: name,
-        BillingMode: 'PAY_PER_REQUEST',
-        AttributeDefinitions: p.AttributeDefinitions as AttributeDefinition[],
-        KeySchema: p.KeySchema as CreateTableCommandInput['KeySchema'],
-        ...(indexes.length
-          ? {
-              GlobalSecondaryIndexes: indexes.map((index) => ({
-                IndexName: index.IndexName,
-                KeySchema: index.KeySchema as NonNullable<CreateTableCommandInput['KeySchema']>,
-                Projection: index.Projection as { ProjectionType: 'ALL' },
-              })),
-            }
-          : {}),
-        ...(stream?.StreamViewType
-          ? {
-              StreamSpecification: {
-                StreamEnabled: true,
-                StreamViewType: stream.StreamViewType as 'NEW_IMAGE',
-              },
-            }
-          : {}),
-      };
-      await createTableAndWait(dynamoDb.client, input);
-      const ttl = p.TimeToLiveSpecification as { AttributeName?: string; Enabled?: boolean } | undefined;
-      if (ttl?.AttributeName && ttl.Enabled !== false)
-        await dynamoDb.client.send(
-          new UpdateTimeToLiveCommand({
-            TableName: name,
-            TimeToLiveSpecification: { AttributeName: ttl.AttributeName, Enabled: true },
-          }),
-        );
-    }
+      },
+      baseEnvironment,
+      options.onInvoke,
+    );
+    return [id, load] as const;
+  });
+  const settled = Promise.allSettled(loading.map(([, load]) => load));
+  lifecycle.onStop(async () =>
+    Promise.all((await settled).flatMap((r) => (r.status === 'fulfilled' ? [r.value.stop()] : []))),
+  );
+  return settled.then((results) => {
+    const failed = results.find((r) => r.status === 'rejected');
+    if (failed?.status === 'rejected') throw failed.reason;
+    return new Map(
+      results.map((r, i) => [loading[i]?.[0] ?? '', (r as PromiseFulfilledResult<LocalFunction>).value]),
+    );
+  });
+};
 
-    // Every worker loads at once, and while DynamoDB Local started: the cores stay busy.
-    const loaded = await Promise.allSettled(loading.map(([, load]) => load));
-    loaded.forEach((result, i) => {
-      const id = loading[i]?.[0] ?? '';
-      if (result.status === 'fulfilled') functions.set(id, result.value);
+/** Lambda's asynchronous invocation settings per function (EventInvokeConfig), with its defaults. */
+const asyncConfigs = (wiring: Wiring): ((fn: LocalFunction) => AsyncInvokeConfig) => {
+  const retryDelaysMs = wiring.options.asyncRetryDelaysMs ?? [1000, 2000];
+  const configs = new Map<string, AsyncInvokeConfig>();
+  for (const [id, resource] of ofType(wiring.template, 'AWS::Lambda::EventInvokeConfig')) {
+    const fn = wiring.functionOf(id, resource, resource.Properties.FunctionName);
+    const p = wiring.resolveIn(id, resource, resource.Properties) as {
+      MaximumRetryAttempts?: number;
+      MaximumEventAgeInSeconds?: number;
+      DestinationConfig?: { OnFailure?: { Destination?: string } };
+    };
+    const onFailure = p.DestinationConfig?.OnFailure?.Destination;
+    configs.set(fn.definition.logicalId, {
+      maximumRetryAttempts: p.MaximumRetryAttempts ?? ASYNC_DEFAULTS.maximumRetryAttempts,
+      maximumEventAgeSeconds: p.MaximumEventAgeInSeconds ?? ASYNC_DEFAULTS.maximumEventAgeSeconds,
+      retryDelaysMs,
+      ...(onFailure ? { onFailure: (record) => wiring.sendTo(onFailure, record) } : {}),
     });
-    const failedLoad = loaded.find((result) => result.status === 'rejected');
-    if (failedLoad?.status === 'rejected') throw failedLoad.reason;
-    const functionOf = (id: string, resource: Resource, value: unknown): LocalFunction => {
-      const target = referencedId(value);
-      const fn = target === undefined ? undefined : functions.get(target);
-      if (!fn)
-        throw new NotEmulatedError(
-          `${describeResource(id, resource)}: its function is not a function of the stack`,
-        );
-      return fn;
+  }
+  return (fn) => configs.get(fn.definition.logicalId) ?? { ...ASYNC_DEFAULTS, retryDelaysMs };
+};
+
+/**
+ * Rules: event patterns on the local bus, schedules on timers. Lambda targets are invoked
+ * asynchronously, as EventBridge does: a function error follows the function's async config, not
+ * the rule's retry policy, which covers delivery. Returns the dead-letter queue ARN per subscription.
+ */
+const wireRules = (wiring: Wiring, eventBus: LocalEventBus): Map<string, string> => {
+  const configOf = asyncConfigs(wiring);
+  const deadLetters = new Map<string, string>();
+  const timers: NodeJS.Timeout[] = [];
+  wiring.lifecycle.onStop(async () => {
+    for (const timer of timers) clearInterval(timer);
+  });
+  for (const [id, resource] of ofType(wiring.template, 'AWS::Events::Rule')) {
+    if (resource.Properties.State === 'DISABLED') continue;
+    const targets = z.array(targetSchema).safeParse(resource.Properties.Targets ?? []);
+    if (!targets.success)
+      throw new NotEmulatedError(
+        `${describeResource(id, resource)}: a target property is not emulated (Input, InputTransformer, ...)`,
+      );
+    for (const target of targets.data) {
+      const fn = wiring.functionOf(id, resource, target.Arn);
+      const invoke = (event: unknown) => invokeAsync(fn, configOf(fn), event);
+      const schedule = resource.Properties.ScheduleExpression;
+      if (typeof schedule === 'string') {
+        const every = rateMs(schedule);
+        if (every === undefined)
+          throw new NotEmulatedError(
+            `${describeResource(id, resource)}: schedule ${schedule} is not emulated (rate only)`,
+          );
+        if (wiring.options.schedules ?? true) {
+          const scheduled = { source: 'aws.events', 'detail-type': 'Scheduled Event', detail: {} };
+          const timer = setInterval(() => void invoke(scheduled), every);
+          timer.unref();
+          timers.push(timer);
+        }
+        continue;
+      }
+      const subscription = `${id}/${target.Id}`;
+      const deadLetter = target.DeadLetterConfig
+        ? wiring.resolveIn(id, resource, target.DeadLetterConfig.Arn)
+        : undefined;
+      if (typeof deadLetter === 'string') deadLetters.set(subscription, deadLetter);
+      eventBus.subscribe(
+        {
+          name: subscription,
+          eventPattern: wiring.resolveIn(id, resource, resource.Properties.EventPattern) as Record<
+            string,
+            unknown
+          >,
+          retry: {
+            maximumRetryAttempts: target.RetryPolicy?.MaximumRetryAttempts ?? 185,
+            maximumEventAgeSeconds: target.RetryPolicy?.MaximumEventAgeInSeconds ?? 86_400,
+          },
+        },
+        invoke,
+      );
+    }
+  }
+  return deadLetters;
+};
+
+/** Stream event source mappings, each a poller with the template's settings. */
+const startMappings = async (wiring: Wiring, dynamoDb: DynamoDbLocal): Promise<LocalMapping[]> => {
+  const { options } = wiring;
+  const streams = new DynamoDBStreamsClient(localClientConfig(dynamoDb.endpoint));
+  wiring.lifecycle.onStop(async () => streams.destroy());
+  const mappings: LocalMapping[] = [];
+  for (const [id, resource] of ofType(wiring.template, 'AWS::Lambda::EventSourceMapping')) {
+    const fn = wiring.functionOf(id, resource, resource.Properties.FunctionName);
+    const p = wiring.resolveIn(id, resource, resource.Properties) as Record<string, unknown>;
+    const source = String(p.EventSourceArn);
+    if (!source.startsWith(STREAM_PREFIX))
+      throw new NotEmulatedError(
+        `${describeResource(id, resource)}: only DynamoDB stream sources are emulated`,
+      );
+    const streamArn = await latestStreamArn(dynamoDb.client, source.slice(STREAM_PREFIX.length));
+    const destination = (p.DestinationConfig as { OnFailure?: { Destination?: string } } | undefined)
+      ?.OnFailure?.Destination;
+    const bucketDir = destination?.startsWith('arn:aws:s3:::')
+      ? wiring.names.buckets.get(destination.slice('arn:aws:s3:::'.length))
+      : undefined;
+    const toDestination: OnFailureDestination | undefined = bucketDir
+      ? directoryFailureDestination(bucketDir, { mappingUuid: id })
+      : destination
+        ? (failure) => wiring.sendTo(destination, failure)
+        : undefined;
+    const failures: StreamFailureRecord[] = [];
+    const checkpoints = options.dynamoDbDataPath
+      ? new FileCheckpointStore(join(options.dynamoDbDataPath, `stream-checkpoints-${id}.json`))
+      : new InMemoryCheckpointStore();
+    const filters = (p.FilterCriteria as { Filters?: Array<{ Pattern: string }> } | undefined)?.Filters ?? [];
+    const newPoller = () =>
+      new StreamPoller({
+        ...options.pollerTiming,
+        client: streams,
+        streamArn,
+        handler: (event) => fn.invoke(event) as ReturnType<StreamPollerOptions['handler']>,
+        filterPatterns: filters.map((f) => f.Pattern),
+        batchSize: Number(p.BatchSize ?? 100),
+        maximumBatchingWindowMs: Number(p.MaximumBatchingWindowInSeconds ?? 0) * 1000,
+        startingPosition: p.StartingPosition === 'LATEST' ? 'LATEST' : 'TRIM_HORIZON',
+        reportBatchItemFailures: ((p.FunctionResponseTypes ?? []) as string[]).includes(
+          'ReportBatchItemFailures',
+        ),
+        bisectBatchOnFunctionError: p.BisectBatchOnFunctionError === true,
+        maximumRetryAttempts: Number(p.MaximumRetryAttempts ?? -1),
+        maximumRecordAgeSeconds: Number(p.MaximumRecordAgeInSeconds ?? -1),
+        functionArn: arn('lambda', `function:${fn.definition.logicalId}`),
+        checkpoints,
+        onFailure: async (failure, records) => {
+          await toDestination?.(failure, records);
+          failures.push(failure);
+        },
+      });
+    let poller = newPoller();
+    if ((options.streams ?? true) && p.Enabled !== false) poller.start();
+    let stopped = false;
+    wiring.lifecycle.onStop(async () => {
+      stopped = true;
+      await poller.stop();
+    });
+    mappings.push({
+      logicalId: id,
+      path: constructPath(resource),
+      get poller() {
+        return poller;
+      },
+      failures,
+      restart: async ({ crash = false } = {}) => {
+        await (crash ? poller.crash() : poller.stop());
+        if (stopped) return;
+        poller = newPoller();
+        poller.start();
+      },
+    });
+  }
+  return mappings;
+};
+
+/** The HTTP API's routes (Lambda proxy integrations, payload 2.0) on one local front. */
+const startHttpApi = async (wiring: Wiring, port: number): Promise<LocalHttpApi | undefined> => {
+  const integrations = new Map<string, LocalFunction>();
+  for (const [id, resource] of ofType(wiring.template, 'AWS::ApiGatewayV2::Integration')) {
+    const { IntegrationType, PayloadFormatVersion, IntegrationUri } = resource.Properties;
+    if (IntegrationType !== 'AWS_PROXY' || PayloadFormatVersion !== '2.0')
+      throw new NotEmulatedError(
+        `${describeResource(id, resource)}: only Lambda proxy integrations with payload 2.0 are emulated`,
+      );
+    integrations.set(id, wiring.functionOf(id, resource, IntegrationUri));
+  }
+  const routes = new Map<string, HttpRoute & { fn: LocalFunction }>();
+  for (const [id, resource] of ofType(wiring.template, 'AWS::ApiGatewayV2::Route')) {
+    const routeKey = String(resource.Properties.RouteKey);
+    const [method, path] = routeKey.split(' ');
+    const target = String(wiring.resolveIn(id, resource, resource.Properties.Target));
+    const fn = integrations.get(target.replace(/^integrations\//, ''));
+    if (!method || !path || !fn)
+      throw new NotEmulatedError(`${describeResource(id, resource)}: route ${routeKey} is not emulated`);
+    routes.set(routeKey, { method, path, fn });
+  }
+  if (routes.size === 0) return undefined;
+  const handler: HttpApiHandler = async (event) =>
+    (await routes.get(event.routeKey)?.fn.invoke(event)) as Awaited<ReturnType<HttpApiHandler>>;
+  const { options } = wiring;
+  const api = await startLocalHttpApi({
+    routes: [...routes.values()],
+    handler,
+    port,
+    ...(options.host ? { host: options.host } : {}),
+    ...(options.onApiResponse ? { onResponse: options.onApiResponse } : {}),
+  });
+  wiring.lifecycle.onStop(() => api.close());
+  return api;
+};
+
+export const startLocalRuntime = async (options: LocalRuntimeOptions = {}): Promise<LocalRuntime> => {
+  const app = readCdkApp(options.appDir ?? process.cwd(), options.context ?? {}, options.appCommand);
+  const synth = await synthesize(app, options.onSynthStart ? { onSynthStart: options.onSynthStart } : {});
+  const [stackName, templateFile] = chooseStack(assemblyStacks(synth.outdir), options.stack);
+  const template = templateSchema.parse(JSON.parse(readFileSync(templateFile, 'utf8')));
+  const plan = checkEmulation(template);
+  const lifecycle = new Lifecycle();
+
+  try {
+    const apiPort = options.apiPort ?? 3000;
+    const freePorts = apiPort === 0;
+    if (apiPort !== 0) await claimPort(apiPort);
+    // DynamoDB Local (a JVM) starts while the rest is set up and the functions load.
+    const dynamoDbPort = await claimPort(options.dynamoDbPort ?? 8000);
+    const dynamoDbStarting = startDynamoDbLocal(dynamoDbPort, options.dynamoDbDataPath);
+    lifecycle.onStop(async () => (await dynamoDbStarting.catch(() => undefined))?.stop());
+    const sqsPort = options.sqsPort ?? (freePorts ? 0 : 9324);
+    if (sqsPort !== 0) await claimPort(sqsPort);
+    const sqs = await startLocalSqs({ port: sqsPort, ...(options.host ? { host: options.host } : {}) });
+    const sqsClient = new SQSClient(localClientConfig(sqs.endpoint));
+    lifecycle.onStop(async () => {
+      sqsClient.destroy();
+      await sqs.stop();
+    });
+    const bucketsDir = options.dynamoDbDataPath
+      ? join(options.dynamoDbDataPath, 'buckets')
+      : await mkdtemp(join(tmpdir(), 'outbox-buckets-'));
+    if (!options.dynamoDbDataPath) lifecycle.onStop(() => rm(bucketsDir, { recursive: true, force: true }));
+
+    const names = localNames(template, { queueUrl: (name) => sqs.createQueue(name), bucketsDir });
+    const resolveIn: Wiring['resolveIn'] = (id, resource, value) =>
+      resolveValue(value, { names, region: LOCAL_REGION, stackName, at: describeResource(id, resource) });
+    const sendTo: Wiring['sendTo'] = async (queueArn, body) => {
+      const name = queueArn.startsWith('arn:aws:sqs:') ? queueArn.split(':').pop() : undefined;
+      if (name === undefined)
+        throw new NotEmulatedError(`Destination ${queueArn} is not a queue of the stack`);
+      await sqsClient.send(
+        new SendMessageCommand({ QueueUrl: sqs.queueUrl(name), MessageBody: JSON.stringify(body) }),
+      );
     };
 
-    // Asynchronous invocation config (EventInvokeConfig), per function.
-    const asyncConfigs = new Map<string, AsyncInvokeConfig>();
-    const retryDelaysMs = options.asyncRetryDelaysMs ?? [1000, 2000];
-    for (const [id, resource] of ofType(template, 'AWS::Lambda::EventInvokeConfig')) {
-      const fn = functionOf(id, resource, resource.Properties.FunctionName);
-      const p = resolveIn(id, resource, resource.Properties) as {
-        MaximumRetryAttempts?: number;
-        MaximumEventAgeInSeconds?: number;
-        DestinationConfig?: { OnFailure?: { Destination?: string } };
-      };
-      const onFailure = p.DestinationConfig?.OnFailure?.Destination;
-      asyncConfigs.set(fn.definition.logicalId, {
-        maximumRetryAttempts: p.MaximumRetryAttempts ?? 2,
-        maximumEventAgeSeconds: p.MaximumEventAgeInSeconds ?? 6 * 3600,
-        retryDelaysMs,
-        ...(onFailure ? { onFailure: (record) => sendTo(onFailure, record) } : {}),
-      });
-    }
-    const asyncConfigOf = (fn: LocalFunction): AsyncInvokeConfig =>
-      asyncConfigs.get(fn.definition.logicalId) ?? {
-        maximumRetryAttempts: 2,
-        maximumEventAgeSeconds: 6 * 3600,
-        retryDelaysMs,
-      };
-
-    // Rules: event patterns on the local bus, schedules on timers. Lambda targets are invoked
-    // asynchronously, as EventBridge does: function errors follow the function's async config.
-    const timers: NodeJS.Timeout[] = [];
-    stops.push(async () => {
-      for (const timer of timers) clearInterval(timer);
+    let deadLetters = new Map<string, string>();
+    const eventBus = await startLocalEventBus({
+      ...options.eventBusOptions,
+      ...(names.busName ? { eventBusName: names.busName } : {}),
+      port: options.eventBridgePort ?? (freePorts ? 0 : 4010),
+      ...(options.host ? { host: options.host } : {}),
+      ...(options.onEventAccepted ? { onAccepted: options.onEventAccepted } : {}),
+      onDeadLetter: (deadLetter) => {
+        options.eventBusOptions?.onDeadLetter?.(deadLetter);
+        const queueArn = deadLetters.get(deadLetter.subscription);
+        if (queueArn)
+          sendTo(queueArn, deadLetter.event).catch((error: unknown) =>
+            console.error('Could not write the dead letter to its queue:', error),
+          );
+      },
     });
-    for (const [id, resource] of ofType(template, 'AWS::Events::Rule')) {
-      if (resource.Properties.State === 'DISABLED') continue;
-      const targets = z.array(targetSchema).safeParse(resource.Properties.Targets ?? []);
-      if (!targets.success)
-        throw new NotEmulatedError(
-          `${describeResource(id, resource)}: a target property is not emulated (Input, InputTransformer, ...)`,
-        );
-      for (const target of targets.data) {
-        const fn = functionOf(id, resource, target.Arn);
-        const invoke = (event: unknown) => invokeAsync(fn, asyncConfigOf(fn), event);
-        const schedule = resource.Properties.ScheduleExpression;
-        if (typeof schedule === 'string') {
-          const every = rateMs(schedule);
-          if (every === undefined)
-            throw new NotEmulatedError(
-              `${describeResource(id, resource)}: schedule ${schedule} is not emulated (rate only)`,
-            );
-          if (options.schedules ?? true) {
-            const timer = setInterval(
-              () => void invoke({ source: 'aws.events', 'detail-type': 'Scheduled Event', detail: {} }),
-              every,
-            );
-            timer.unref();
-            timers.push(timer);
-          }
-          continue;
-        }
-        const subscription = `${id}/${target.Id}`;
-        const deadLetter = target.DeadLetterConfig
-          ? resolveIn(id, resource, target.DeadLetterConfig.Arn)
-          : undefined;
-        if (typeof deadLetter === 'string') deadLetters.set(subscription, deadLetter);
-        eventBus.subscribe(
-          {
-            name: subscription,
-            eventPattern: resolveIn(id, resource, resource.Properties.EventPattern) as Record<
-              string,
-              unknown
-            >,
-            retry: {
-              maximumRetryAttempts: target.RetryPolicy?.MaximumRetryAttempts ?? 185,
-              maximumEventAgeSeconds: target.RetryPolicy?.MaximumEventAgeInSeconds ?? 86_400,
-            },
-          },
-          invoke,
-        );
-      }
-    }
+    lifecycle.onStop(() => eventBus.stop());
 
-    // Stream event source mappings.
-    const streams = new DynamoDBStreamsClient(localClientConfig(dynamoDb.endpoint));
-    stops.push(async () => streams.destroy());
-    const mappings: LocalMapping[] = [];
-    for (const [id, resource] of ofType(template, 'AWS::Lambda::EventSourceMapping')) {
-      const fn = functionOf(id, resource, resource.Properties.FunctionName);
-      const p = resolveIn(id, resource, resource.Properties) as Record<string, unknown>;
-      const source = String(p.EventSourceArn);
-      if (!source.startsWith('local-stream:'))
-        throw new NotEmulatedError(
-          `${describeResource(id, resource)}: only DynamoDB stream sources are emulated`,
-        );
-      const streamArn = await latestStreamArn(dynamoDb.client, source.slice('local-stream:'.length));
-      const onFailure = (p.DestinationConfig as { OnFailure?: { Destination?: string } } | undefined)
-        ?.OnFailure?.Destination;
-      const failures: StreamFailureRecord[] = [];
-      const bucketDir = onFailure?.startsWith('arn:aws:s3:::')
-        ? buckets.get(onFailure.slice('arn:aws:s3:::'.length))
-        : undefined;
-      const toDestination: OnFailureDestination = bucketDir
-        ? directoryFailureDestination(bucketDir, { mappingUuid: id })
-        : (failure) => sendTo(String(onFailure), failure);
-      const checkpoints: CheckpointStore = options.dynamoDbDataPath
-        ? new FileCheckpointStore(join(options.dynamoDbDataPath, `stream-checkpoints-${id}.json`))
-        : new InMemoryCheckpointStore();
-      const newPoller = () =>
-        new StreamPoller({
-          ...options.pollerTiming,
-          client: streams,
-          streamArn,
-          handler: (event) => fn.invoke(event) as ReturnType<StreamPollerOptions['handler']>,
-          filterPatterns: (
-            (p.FilterCriteria as { Filters?: Array<{ Pattern: string }> } | undefined)?.Filters ?? []
-          ).map((f) => f.Pattern),
-          batchSize: Number(p.BatchSize ?? 100),
-          maximumBatchingWindowMs: Number(p.MaximumBatchingWindowInSeconds ?? 0) * 1000,
-          startingPosition: p.StartingPosition === 'LATEST' ? 'LATEST' : 'TRIM_HORIZON',
-          reportBatchItemFailures: ((p.FunctionResponseTypes ?? []) as string[]).includes(
-            'ReportBatchItemFailures',
-          ),
-          bisectBatchOnFunctionError: p.BisectBatchOnFunctionError === true,
-          maximumRetryAttempts: Number(p.MaximumRetryAttempts ?? -1),
-          maximumRecordAgeSeconds: Number(p.MaximumRecordAgeInSeconds ?? -1),
-          functionArn: arn('lambda', `function:${fn.definition.logicalId}`),
-          checkpoints,
-          onFailure: async (failure, records) => {
-            if (onFailure) await toDestination(failure, records);
-            failures.push(failure);
-          },
-        });
-      let poller = newPoller();
-      const enabled = (options.streams ?? true) && p.Enabled !== false;
-      if (enabled) poller.start();
-      let stopped = false;
-      stops.push(async () => {
-        stopped = true;
-        await poller.stop();
-      });
-      mappings.push({
-        logicalId: id,
-        path: constructPath(resource),
-        get poller() {
-          return poller;
-        },
-        failures,
-        restart: async ({ crash = false } = {}) => {
-          await (crash ? poller.crash() : poller.stop());
-          if (stopped) return;
-          poller = newPoller();
-          poller.start();
-        },
-      });
-    }
+    // Every client of every function reaches the local endpoints.
+    const loading = loadFunctions(
+      template,
+      app.dir,
+      resolveIn,
+      {
+        AWS_ENDPOINT_URL_DYNAMODB: `http://127.0.0.1:${dynamoDbPort}`,
+        AWS_ENDPOINT_URL_DYNAMODB_STREAMS: `http://127.0.0.1:${dynamoDbPort}`,
+        AWS_ENDPOINT_URL_EVENTBRIDGE: eventBus.endpoint,
+        AWS_ENDPOINT_URL_SQS: sqs.endpoint,
+        AWS_REGION: LOCAL_REGION,
+        AWS_ACCESS_KEY_ID: 'local',
+        AWS_SECRET_ACCESS_KEY: 'local',
+      },
+      options,
+      lifecycle,
+    );
+    const dynamoDb = await dynamoDbStarting;
+    await createTables(dynamoDb.client, tablesOf(template), names);
+    const functions = await loading;
 
-    // The HTTP API: one local front, its routes from the template.
-    const integrations = new Map<string, LocalFunction>();
-    for (const [id, resource] of ofType(template, 'AWS::ApiGatewayV2::Integration')) {
-      if (
-        resource.Properties.IntegrationType !== 'AWS_PROXY' ||
-        resource.Properties.PayloadFormatVersion !== '2.0'
-      )
-        throw new NotEmulatedError(
-          `${describeResource(id, resource)}: only Lambda proxy integrations with payload 2.0 are emulated`,
-        );
-      integrations.set(id, functionOf(id, resource, resource.Properties.IntegrationUri));
-    }
-    const routes: Array<HttpRoute & { fn: LocalFunction }> = [];
-    for (const [id, resource] of ofType(template, 'AWS::ApiGatewayV2::Route')) {
-      const [method, path] = String(resource.Properties.RouteKey).split(' ');
-      const target = String(resolveIn(id, resource, resource.Properties.Target));
-      const fn = integrations.get(target.replace(/^integrations\//, ''));
-      if (!method || !path || !fn)
-        throw new NotEmulatedError(
-          `${describeResource(id, resource)}: route ${String(resource.Properties.RouteKey)} is not emulated`,
-        );
-      routes.push({ method, path, fn });
-    }
-    let api: LocalHttpApi | undefined;
-    if (routes.length > 0) {
-      const byRouteKey = new Map(routes.map((r) => [`${r.method} ${r.path}`, r.fn]));
-      const handler: HttpApiHandler = async (event) =>
-        (await byRouteKey.get(event.routeKey)?.invoke(event)) as Awaited<ReturnType<HttpApiHandler>>;
-      api = await startLocalHttpApi({
-        routes,
-        handler,
-        port: apiPort,
-        ...(options.host ? { host: options.host } : {}),
-        ...(options.onApiResponse ? { onResponse: options.onApiResponse } : {}),
-      });
-      const started = api;
-      stops.push(() => started.close());
-    }
+    const wiring: Wiring = {
+      template,
+      names,
+      options,
+      lifecycle,
+      functions,
+      resolveIn,
+      sendTo,
+      functionOf: (id, resource, value) => {
+        const target = referencedId(value);
+        const fn = target === undefined ? undefined : functions.get(target);
+        if (!fn)
+          throw new NotEmulatedError(
+            `${describeResource(id, resource)}: its function is not a function of the stack`,
+          );
+        return fn;
+      },
+    };
+    deadLetters = wireRules(wiring, eventBus);
+    const mappings = await startMappings(wiring, dynamoDb);
+    const api = await startHttpApi(wiring, apiPort);
 
     const outputs = Object.fromEntries(
       Object.entries(template.Outputs ?? {}).map(([key, output]) => [
@@ -668,14 +595,13 @@ export const startLocalRuntime = async (options: LocalRuntimeOptions = {}): Prom
       ]),
     );
     const byPath = <T>(types: readonly string[], path: string, pick: (id: string) => T | undefined): T => {
-      const [id] = findByPath(template, types, path);
-      const found = pick(id);
+      const found = pick(findByPath(template, types, path));
       if (found === undefined) throw new Error(`"${path}" is not running`);
       return found;
     };
     return {
       stackName,
-      buckets,
+      buckets: names.buckets,
       synth,
       template,
       notEmulated: plan.notEmulated,
@@ -686,18 +612,17 @@ export const startLocalRuntime = async (options: LocalRuntimeOptions = {}): Prom
       sqs,
       functions: [...functions.values()],
       mappings,
-      tableName: (path) =>
-        byPath(['AWS::DynamoDB::GlobalTable', 'AWS::DynamoDB::Table'], path, (id) => refs.get(id)),
+      tableName: (path) => byPath(TABLE_TYPES, path, (id) => names.ref(id)),
       function: (path) => byPath(['AWS::Lambda::Function'], path, (id) => functions.get(id)),
       mapping: (path) =>
         byPath(['AWS::Lambda::EventSourceMapping'], path, (id) => mappings.find((m) => m.logicalId === id)),
-      queueUrl: (path) => byPath(['AWS::SQS::Queue'], path, (id) => refs.get(id)),
+      queueUrl: (path) => byPath(['AWS::SQS::Queue'], path, (id) => names.ref(id)),
       queueMessages: (path) =>
-        sqs.messages(byPath(['AWS::SQS::Queue'], path, (id) => atts.get(`${id}.QueueName`))),
-      stop,
+        sqs.messages(byPath(['AWS::SQS::Queue'], path, (id) => names.getAtt(id, 'QueueName'))),
+      stop: () => lifecycle.stop(),
     };
   } catch (error) {
-    await stop().catch(() => undefined);
+    await lifecycle.stop().catch(() => undefined);
     throw error;
   }
 };

@@ -1,8 +1,10 @@
 import { spawn } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import { existsSync, mkdirSync, readdirSync, readFileSync, renameSync, rmSync, statSync } from 'node:fs';
-import { join, relative, resolve } from 'node:path';
+import { dirname, join, relative, resolve } from 'node:path';
 import * as z from 'zod';
+import { LOCAL_REGION } from './clients';
+import { LOCAL_ACCOUNT } from './template';
 
 /**
  * Synthesize a CDK app the way the CDK CLI does (the `app` command with CDK_OUTDIR and
@@ -80,11 +82,36 @@ const sourceFiles = (root: string, entry: string): string[] => {
     .sort();
 };
 
-/** Hash of what changes the template: the command, the context and every source file's content. */
+/** Bumped when what `synthesize` passes to the app changes, so older assemblies are not reused. */
+const SYNTH_VERSION = '2';
+
+/** The lockfile nearest to the app: a dependency upgrade (aws-cdk-lib) changes the template too. */
+const lockfileOf = (dir: string): string[] => {
+  for (let at = dir; ; at = dirname(at)) {
+    if (existsSync(join(at, 'package-lock.json'))) return [join(at, 'package-lock.json')];
+    if (dirname(at) === at) return [];
+  }
+};
+
+/**
+ * Hash of what changes the template: the command, the context, every source file's content and
+ * the lockfile.
+ */
 export const cacheKey = (app: CdkApp): string => {
   const hash = createHash('sha256');
-  hash.update(app.command).update('\0').update(JSON.stringify(app.context)).update('\0');
-  for (const file of [join(app.dir, 'cdk.json'), ...app.sources.flatMap((s) => sourceFiles(app.dir, s))]) {
+  hash
+    .update(SYNTH_VERSION)
+    .update('\0')
+    .update(app.command)
+    .update('\0')
+    .update(JSON.stringify(app.context))
+    .update('\0');
+  const files = [
+    join(app.dir, 'cdk.json'),
+    ...lockfileOf(app.dir),
+    ...app.sources.flatMap((s) => sourceFiles(app.dir, s)),
+  ];
+  for (const file of files) {
     hash.update(relative(app.dir, file)).update('\0').update(readFileSync(file)).update('\0');
   }
   return hash.digest('hex').slice(0, 16);
@@ -136,6 +163,10 @@ export const synthesize = async (app: CdkApp, options: SynthOptions = {}): Promi
         ...process.env,
         CDK_OUTDIR: building,
         CDK_CONTEXT_JSON: JSON.stringify(context),
+        // As the CDK CLI does from the credentials: a stack with region-bound parts (replica
+        // encryption, a customer managed key) needs an account and a region to synthesize.
+        CDK_DEFAULT_ACCOUNT: LOCAL_ACCOUNT,
+        CDK_DEFAULT_REGION: LOCAL_REGION,
         CDK_DISABLE_CLI_TELEMETRY: 'true',
         CDK_DISABLE_VERSION_CHECK: '1',
       },

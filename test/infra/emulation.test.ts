@@ -63,7 +63,7 @@ describe.each(variants)('the orders stack with %s, as the offline runtime reads 
     const functions = template.findResources('AWS::Lambda::Function');
 
     // Act
-    const entries = Object.values(functions).map((fn) => (fn.Metadata ?? {})[ENTRY_METADATA] as unknown);
+    const entries = Object.values(functions).map((fn) => fn.Metadata?.[ENTRY_METADATA] as unknown);
 
     // Assess
     expect(entries.length).toBeGreaterThan(0);

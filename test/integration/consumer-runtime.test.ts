@@ -82,7 +82,6 @@ describe('the offline runtime with its consumers, operated with the outbox CLI',
     const status = await outboxStatus(target);
     expect(status.queues.map((q) => [q.name, q.messages])).toEqual([
       ['Poison', 0],
-      ['RelayFailure', 0],
       ['InventoryDeadLetter', 0],
     ]);
   });

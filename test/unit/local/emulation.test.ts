@@ -2,7 +2,8 @@ import { describe, expect, it } from 'vitest';
 import { checkEmulation, EMULATED_TYPES, NOT_EMULATED_TYPES } from '../../../local/emulation';
 import { NotEmulatedError, type Template, templateSchema } from '../../../local/template';
 
-const template = (resources: Record<string, unknown>): Template => templateSchema.parse({ Resources: resources });
+const template = (resources: Record<string, unknown>): Template =>
+  templateSchema.parse({ Resources: resources });
 
 const at = (path: string) => ({ 'aws:cdk:path': path });
 
@@ -80,7 +81,9 @@ describe('checkEmulation', () => {
     const checking = () => checkEmulation(checked);
 
     // Assess
-    expect(checking).toThrow('AWS::SQS::Queue Queue (Orders/Queue/Resource): property FifoQueue not emulated');
+    expect(checking).toThrow(
+      'AWS::SQS::Queue Queue (Orders/Queue/Resource): property FifoQueue not emulated',
+    );
   });
 
   it('lists every problem of the template in one error: types, properties and conditions', () => {
@@ -91,7 +94,11 @@ describe('checkEmulation', () => {
         Properties: { QueueName: 'q', FifoQueue: true, VisibilityTimeout: 30 },
         Metadata: at('Orders/Queue/Resource'),
       },
-      Machine: { Type: 'AWS::StepFunctions::StateMachine', Properties: {}, Metadata: at('Orders/Saga/Resource') },
+      Machine: {
+        Type: 'AWS::StepFunctions::StateMachine',
+        Properties: {},
+        Metadata: at('Orders/Saga/Resource'),
+      },
       ProdOnly: {
         Type: 'AWS::SNS::Topic',
         Condition: 'IsProd',

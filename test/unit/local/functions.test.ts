@@ -238,7 +238,7 @@ describe('loadFunction', () => {
     await Promise.all(loaded.splice(0).map((fn) => fn.stop()));
   });
 
-  it("runs each function in a worker thread of its own, with its own environment over the base one", async () => {
+  it('runs each function in a worker thread of its own, with its own environment over the base one', async () => {
     // Prepare
     const english = await load({ logicalId: 'English', environment: { FIXTURE_GREETING: 'hello' } });
     const french = await load({

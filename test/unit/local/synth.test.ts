@@ -36,10 +36,7 @@ describe('parseContextArgs', () => {
     [['--context=stage=prod'], { stage: 'prod' }],
     [['-c', 'kmsKeyArn=arn:aws:kms:x=y'], { kmsKeyArn: 'arn:aws:kms:x=y' }],
     [['-c', 'alarmEmail='], { alarmEmail: '' }],
-    [
-      ['-c', 'a=1', '--context', 'b=2', '-c=a=3'],
-      { a: '3', b: '2' },
-    ],
+    [['-c', 'a=1', '--context', 'b=2', '-c=a=3'], { a: '3', b: '2' }],
     [[], {}],
   ])('reads %j as %j', (args, expected) => {
     // Act

@@ -1,3 +1,4 @@
+// biome-ignore-all lint/suspicious/noTemplateCurlyInString: Fn::Sub strings are written as CloudFormation spells them.
 import { describe, expect, it } from 'vitest';
 import {
   constructPath,
