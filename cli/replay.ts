@@ -123,7 +123,7 @@ export const replayName = (rule: string | undefined, now: Date): string => {
 export const replay = async (target: OutboxTarget, options: ReplayOptions): Promise<ReplayReport> => {
   const source = target.replay;
   if (source === undefined) throw new UsageError(`No replay source known for ${target.description}`);
-  if (source.kind === 'local') return replayLocally(source.endpoint, options);
+  if (source.kind === 'local') return replayLocally(source, options);
   try {
     return await replayOnAws(target, source, options);
   } catch (error) {
@@ -153,7 +153,21 @@ const explainReplayError = (error: unknown, archiveArn: string | undefined): unk
   }
 };
 
-const replayLocally = async (endpoint: string, options: ReplayOptions): Promise<ReplayReport> => {
+/**
+ * The local bus names a rule by its logical id (the last part of its local ARN): `--rule inventory`
+ * finds it through the `InventoryRuleArn` output, as on AWS.
+ */
+const localRuleName = (rules: Readonly<Record<string, string>>, rule: string): string => {
+  const arn = Object.entries(rules).find(([name]) => name.toLowerCase() === rule.toLowerCase())?.[1] ?? rule;
+  return arn.includes(':rule/') ? arn.slice(arn.indexOf(':rule/') + ':rule/'.length) : arn;
+};
+
+const replayLocally = async (
+  source: Extract<NonNullable<OutboxTarget['replay']>, { kind: 'local' }>,
+  options: ReplayOptions,
+): Promise<ReplayReport> => {
+  const { endpoint } = source;
+  const rule = options.rule === undefined ? undefined : localRuleName(source.rules, options.rule);
   const name = options.name ?? replayName(options.rule, (options.now ?? (() => new Date()))());
   let response: Response;
   try {
@@ -164,7 +178,7 @@ const replayLocally = async (endpoint: string, options: ReplayOptions): Promise<
         from: options.from.toISOString(),
         to: options.to.toISOString(),
         name,
-        ...(options.rule === undefined ? {} : { rule: options.rule }),
+        ...(rule === undefined ? {} : { rule }),
       }),
       ...(options.signal ? { signal: options.signal } : {}),
     });

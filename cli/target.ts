@@ -35,7 +35,12 @@ export interface QueueRef {
 
 /** Where `replay` replays from: the local bus's history, or the stack's archive. */
 export type ReplaySource =
-  | { readonly kind: 'local'; readonly endpoint: string }
+  | {
+      readonly kind: 'local';
+      readonly endpoint: string;
+      /** Rule ARNs by the name in their `<name>RuleArn` output (npm start's outputs). */
+      readonly rules: Readonly<Record<string, string>>;
+    }
   | {
       readonly kind: 'aws';
       readonly archiveArn?: string;
@@ -43,6 +48,14 @@ export type ReplaySource =
       /** Rule ARNs by the name in their `<name>RuleArn` output. */
       readonly rules: Readonly<Record<string, string>>;
     };
+
+/** The rules a stack's outputs name: every `<name>RuleArn`. */
+const rulesOf = (outputs: Readonly<Record<string, string>>): Record<string, string> =>
+  Object.fromEntries(
+    Object.entries(outputs)
+      .filter(([key]) => key.endsWith(RULE_OUTPUT_SUFFIX))
+      .map(([key, arn]) => [key.slice(0, -RULE_OUTPUT_SUFFIX.length), arn]),
+  );
 
 /** Where the outbox lives and the clients to reach it: DynamoDB Local and friends, or AWS. */
 export interface OutboxTarget {
@@ -179,7 +192,7 @@ const localTarget = async (
   const poison = options.poisonQueueUrl ?? outputs[StackOutput.PoisonQueueUrl];
   return {
     description: `local runtime (DynamoDB ${endpoints.dynamodb}, EventBridge ${endpoints.eventbridge}, SQS ${endpoints.sqs})`,
-    replay: { kind: 'local', endpoint: endpoints.eventbridge },
+    replay: { kind: 'local', endpoint: endpoints.eventbridge, rules: rulesOf(outputs) },
     doc: DynamoDBDocumentClient.from(dynamodb),
     eventBridge,
     sqs,
@@ -246,11 +259,7 @@ const awsTarget = async (
       kind: 'aws',
       ...optional('archiveArn', options.archiveArn ?? outputs[StackOutput.ArchiveArn]),
       ...optional('eventBusArn', outputs[StackOutput.EventBusArn]),
-      rules: Object.fromEntries(
-        Object.entries(outputs)
-          .filter(([key]) => key.endsWith(RULE_OUTPUT_SUFFIX))
-          .map(([key, arn]) => [key.slice(0, -RULE_OUTPUT_SUFFIX.length), arn]),
-      ),
+      rules: rulesOf(outputs),
     },
     doc: DynamoDBDocumentClient.from(dynamodb),
     eventBridge,

@@ -18,6 +18,7 @@ import { localClientConfig } from './clients';
 import { claimPort } from './ports';
 
 const MIN_JAVA_MAJOR = 17;
+const START_DEADLINE_MS = 60_000;
 
 /** DynamoDB Local is a Java program: say so plainly instead of failing with a spawn error. */
 export const checkJava = (): void => {
@@ -147,7 +148,8 @@ export const startDynamoDbLocal = async (port: number, dataPath?: string): Promi
 
   const endpoint = `http://127.0.0.1:${port}`;
   const client = localDynamoDbClient(endpoint);
-  const deadline = Date.now() + 30_000;
+  // A JVM starting beside other work on two cores (the functions load meanwhile) can take a while.
+  const deadline = Date.now() + START_DEADLINE_MS;
   for (;;) {
     if (exitedEarly) {
       client.destroy();
@@ -162,7 +164,9 @@ export const startDynamoDbLocal = async (port: number, dataPath?: string): Promi
       if (Date.now() > deadline) {
         client.destroy();
         child.kill();
-        throw new Error(`DynamoDB Local did not answer on ${endpoint} within 30 s`, { cause: error });
+        throw new Error(`DynamoDB Local did not answer on ${endpoint} within ${START_DEADLINE_MS / 1000} s`, {
+          cause: error,
+        });
       }
       await new Promise((resolve) => setTimeout(resolve, 100));
     }

@@ -348,7 +348,8 @@ const wireRules = (wiring: Wiring, eventBus: LocalEventBus): Map<string, string>
         }
         continue;
       }
-      const subscription = `${id}/${target.Id}`;
+      // By the rule's logical id (its local ARN's name), as `replay --rule` finds it.
+      const subscription = targets.data.length === 1 ? id : `${id}/${target.Id}`;
       const deadLetter = target.DeadLetterConfig
         ? wiring.resolveIn(id, resource, target.DeadLetterConfig.Arn)
         : undefined;

@@ -1,5 +1,4 @@
 import { DynamoDBPersistenceLayer } from '@aws-lambda-powertools/idempotency/dynamodb';
-import type { Logger } from '@aws-lambda-powertools/logger';
 import type { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import * as z from 'zod';
@@ -29,8 +28,6 @@ export const buildInventoryHandler = (wiring: {
   settings: InventorySettings;
   clients: { dynamoDb: DynamoDBClient };
   standaloneTimeoutMs?: number;
-  /** @default the container's logger (POWERTOOLS_SERVICE_NAME) */
-  logger?: Logger;
 }) =>
   createInventoryConsumer({
     store: new DynamoDbReservationStore(
@@ -43,5 +40,4 @@ export const buildInventoryHandler = (wiring: {
     }),
     idempotencyTtlSeconds: wiring.settings.consumer.idempotencyTtlSeconds,
     ...(wiring.standaloneTimeoutMs === undefined ? {} : { standaloneTimeoutMs: wiring.standaloneTimeoutMs }),
-    ...(wiring.logger === undefined ? {} : { logger: wiring.logger }),
   });

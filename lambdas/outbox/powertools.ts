@@ -10,13 +10,6 @@ import { Tracer } from '@aws-lambda-powertools/tracer';
 export const logger = new Logger();
 
 /**
- * A logger that writes under another service name, for code that runs several functions in one
- * process (the offline runtime): each logs as its deployed function does, and none picks up the
- * keys or Lambda context another one appended to the shared logger.
- */
-export const loggerFor = (serviceName: string): Logger => logger.createChild({ serviceName });
-
-/**
  * Metrics reports its own problems through our structured logger (so they respect the log level),
  * except the warning for an invocation that recorded no metric: a GET or a rejected request is
  * not an anomaly, and a warning line per such request would drown the real ones.

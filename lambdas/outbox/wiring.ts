@@ -1,4 +1,3 @@
-import type { Logger } from '@aws-lambda-powertools/logger';
 import type { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import type { EventBridgeClient } from '@aws-sdk/client-eventbridge';
 import type { SQSClient } from '@aws-sdk/client-sqs';
@@ -26,28 +25,13 @@ type PublishingSettings = Pick<
   'eventBusName' | 'source' | 'poisonQueueUrl' | 'putEventsMaxBytes'
 >;
 
-/**
- * What each build…Handler takes besides its settings and clients. `logger` defaults to the
- * container's logger, named by POWERTOOLS_SERVICE_NAME; code that runs several functions in one
- * process (the offline runtime) passes `loggerFor(OutboxServiceName.…)` so that each function
- * logs under its own service.
- */
-export interface OutboxWiringOptions {
-  readonly logger?: Logger;
-}
-
 /** One publisher definition for the relay and the reconciler: a republished event is the event the relay would publish. */
-const publisherOf = (
-  settings: PublishingSettings,
-  clients: OutboxClients,
-  logger: Logger | undefined,
-): OutboxPublisher =>
+const publisherOf = (settings: PublishingSettings, clients: OutboxClients): OutboxPublisher =>
   new OutboxPublisher({
     eventBridge: clients.eventBridge,
     eventBusName: settings.eventBusName,
     source: settings.source,
     limits: { maxEntryBytes: settings.putEventsMaxBytes, maxCallBytes: settings.putEventsMaxBytes },
-    ...(logger === undefined ? {} : { logger }),
   });
 
 const poisonQueueOf = (settings: PublishingSettings, clients: OutboxClients): PoisonQueue =>
@@ -65,16 +49,16 @@ const trackerOf = (
 
 export type RelayHandler = ReturnType<typeof createRelayHandler>;
 
-export const buildRelayHandler = (
-  wiring: { settings: RelaySettings; clients: OutboxClients } & OutboxWiringOptions,
-): RelayHandler => {
-  const { settings, clients, logger } = wiring;
+export const buildRelayHandler = (wiring: {
+  settings: RelaySettings;
+  clients: OutboxClients;
+}): RelayHandler => {
+  const { settings, clients } = wiring;
   return createRelayHandler({
     layout: settings.layout,
-    publisher: publisherOf(settings, clients, logger),
+    publisher: publisherOf(settings, clients),
     poisonQueue: poisonQueueOf(settings, clients),
     tracker: settings.deliveryTracking ? trackerOf(settings, clients) : undefined,
-    ...(logger === undefined ? {} : { logger }),
   });
 };
 
@@ -83,20 +67,20 @@ const RECONCILER_PAGE_SIZE = 100;
 
 export type ReconcilerHandler = (hasTimeLeft?: () => boolean) => Promise<ReconcileReport>;
 
-export const buildReconcilerHandler = (
-  wiring: { settings: ReconcilerSettings; clients: OutboxClients } & OutboxWiringOptions,
-): ReconcilerHandler => {
-  const { settings, clients, logger } = wiring;
+export const buildReconcilerHandler = (wiring: {
+  settings: ReconcilerSettings;
+  clients: OutboxClients;
+}): ReconcilerHandler => {
+  const { settings, clients } = wiring;
   const deps = {
     pending: new PendingOutbox(
       DynamoDBDocumentClient.from(clients.dynamoDb),
       settings.tableName,
       settings.layout,
     ),
-    publisher: publisherOf(settings, clients, logger),
+    publisher: publisherOf(settings, clients),
     poisonQueue: poisonQueueOf(settings, clients),
     tracker: trackerOf(settings, clients),
-    ...(logger === undefined ? {} : { logger }),
     settings: {
       thresholdSeconds: settings.thresholdSeconds,
       maxItemsPerRun: settings.maxItemsPerRun,

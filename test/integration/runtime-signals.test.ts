@@ -37,9 +37,9 @@ const freePorts = async (count: number): Promise<number[]> => {
 
 /**
  * At most this many stacks starting at once: each start is a JVM and a TypeScript load, and ten
- * at once on two cores take longer than DynamoDB Local's 30 s start-up deadline.
+ * at once on two cores, each loading its functions beside its JVM, outrun DynamoDB Local's start-up deadline.
  */
-const STARTING_AT_ONCE = 4;
+const STARTING_AT_ONCE = 2;
 let starting = 0;
 const startSlots: Array<() => void> = [];
 const startSlot = async (): Promise<() => void> => {
@@ -121,7 +121,7 @@ const runCell = async (signal: NodeJS.Signals, target: Target): Promise<Stack> =
 
   const loaded = load(stack.ports.PORT, stack.exit);
   // Orders are being written before the signal lands.
-  await waitFor(() => /order accepted/.test(stack.output()), 'a first order', 30_000);
+  await waitFor(() => /POST \/orders {2}201/.test(stack.output()), 'a first order', 60_000);
   const signalled = performance.now();
   const pid =
     target === 'process group'

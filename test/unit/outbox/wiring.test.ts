@@ -10,8 +10,6 @@ import { DynamoDBDocumentClient, QueryCommand, UpdateCommand } from '@aws-sdk/li
 import { mockClient } from 'aws-sdk-client-mock';
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 import type { EventEnvelope } from '../../../lambdas/outbox/envelope';
-import { loggerFor } from '../../../lambdas/outbox/powertools';
-import { OutboxServiceName } from '../../../lambdas/outbox/service-names';
 import type { ReconcilerSettings, RelaySettings } from '../../../lambdas/outbox/settings';
 import {
   buildReconcilerHandler,
@@ -183,22 +181,6 @@ describe('outbox wiring', () => {
       expect(entries().map((e) => detailOf(e).eventId)).toEqual([small.eventId]);
       expect(poisonQueueUrls()).toEqual([QUEUE_URL]);
     });
-
-    it('logs under the service of the logger it is given (the offline runtime runs every function in one process)', async () => {
-      // Prepare
-      const logger = loggerFor(OutboxServiceName.Relay);
-      logger.setLogLevel('INFO');
-      const handler = buildRelayHandler({ settings: relaySettings(), clients: clients(), logger });
-      const event = streamEvent([streamRecord(0, outboxItem(0, {}, OTHER_LAYOUT), { layout: OTHER_LAYOUT })]);
-
-      // Act
-      const lines = await logLinesOf(() => handler(event));
-
-      // Assess
-      expect(lines).toContainEqual(
-        expect.objectContaining({ service: 'outbox-relay', message: 'Outbox batch relayed' }),
-      );
-    });
   });
 
   describe('buildReconcilerHandler', () => {
@@ -249,26 +231,6 @@ describe('outbox wiring', () => {
       // Assess
       expect(report).toMatchObject({ found: 0, truncated: true });
       expect(docMock.commandCalls(QueryCommand)).toHaveLength(0);
-    });
-
-    it('logs under the service of the logger it is given', async () => {
-      // Prepare
-      const logger = loggerFor(OutboxServiceName.Reconciler);
-      logger.setLogLevel('INFO');
-      docMock.on(QueryCommand).resolves({ Items: [] });
-      const reconcile = buildReconcilerHandler({
-        settings: reconcilerSettings(),
-        clients: clients(),
-        logger,
-      });
-
-      // Act
-      const lines = await logLinesOf(() => reconcile());
-
-      // Assess
-      expect(lines).toContainEqual(
-        expect.objectContaining({ service: 'outbox-reconciler', message: 'Reconciler run finished' }),
-      );
     });
   });
 });
