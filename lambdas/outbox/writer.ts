@@ -113,7 +113,7 @@ export interface OutboxWriterOptions {
  * ```ts
  * const outbox = new OutboxWriter(writerSettings.fromEnv());
  * await doc.send(new TransactWriteCommand({
- *   TransactItems: outbox.transaction([{ Put: { TableName, Item: order } }], [orderPlaced], { aggregateKey: `ORDER#${id}` }),
+ *   TransactItems: outbox.transaction([{ Put: { TableName, Item: cart } }], [cartCheckedOut], { aggregateKey: `CART#${cartId}` }),
  * }));
  * ```
  */
