@@ -2,7 +2,7 @@ import { MetricUnit } from '@aws-lambda-powertools/metrics';
 import type { DeliveryTracker } from './delivery-tracking';
 import { describeKey } from './layout';
 import { MetricName } from './metric-names';
-import type { PendingOutbox } from './pending-outbox';
+import type { PendingSource } from './pending-outbox';
 import type { PoisonQueue, PoisonRecord } from './poison-queue';
 import { logger as sharedLogger, metrics as sharedMetrics } from './powertools';
 import type { LogSink, MetricsSink, OutboxPublisher } from './publisher';
@@ -18,7 +18,8 @@ export interface ReconcileSettings {
 }
 
 export interface ReconcilerDeps {
-  readonly pending: PendingOutbox;
+  /** The pending index (same-table, dedicated) or the time-ordered listing with receipts. */
+  readonly pending: PendingSource;
   readonly publisher: Pick<OutboxPublisher, 'publish'>;
   readonly poisonQueue: Pick<PoisonQueue, 'send'>;
   readonly tracker: DeliveryTracker;
@@ -64,10 +65,12 @@ export const reconcile = async (
   let retryable = 0;
   let parked = 0;
   let markFailures = 0;
+  /** Poison neither on the queue nor recorded as parked: the next run meets it again. */
+  let unparked = 0;
   let oldest: string | undefined;
   let truncated = false;
 
-  for (const shard of deps.pending.shards()) {
+  for (const shard of await deps.pending.shards(before)) {
     let startKey: Record<string, unknown> | undefined;
     do {
       const budget = settings.maxItemsPerRun - found;
@@ -113,10 +116,11 @@ export const reconcile = async (
               now(),
             )
           : undefined,
-        poison.length > 0 ? parkPoison(deps, log, poison, now()) : 0,
+        poison.length > 0 ? parkPoison(deps, log, poison, now()) : { parked: 0, left: 0 },
       ]);
       markFailures += marking?.failed.length ?? 0;
-      parked += parking;
+      parked += parking.parked;
+      unparked += parking.left;
       for (const failed of marking?.failed ?? [])
         log.warn('Could not mark republished event; it will be republished again', {
           outboxKey: describeKey(failed.key),
@@ -131,6 +135,10 @@ export const reconcile = async (
     } while (startKey !== undefined);
     if (truncated) break;
   }
+
+  // Nothing left behind: a time-ordered listing need not read this far back again.
+  if (!truncated && retryable === 0 && markFailures === 0 && unparked === 0 && deps.pending.settled)
+    await deps.pending.settled(before);
 
   // Emitted on every run, 0 included, so that an alarm on it always has data.
   (deps.metrics ?? sharedMetrics).addMetric(MetricName.ReconcilerRepublished, MetricUnit.Count, republished);
@@ -153,7 +161,7 @@ const parkPoison = async (
   log: Pick<LogSink, 'info' | 'warn' | 'error'>,
   records: PoisonRecord[],
   now: Date,
-): Promise<number> => {
+): Promise<{ parked: number; left: number }> => {
   const sent = await deps.poisonQueue.send(records);
   for (const failed of sent.failed)
     log.error('Poison queue rejected the message; the item stays pending', {
@@ -169,12 +177,12 @@ const parkPoison = async (
       reason: record.reason,
     });
   const keys = sent.sent.flatMap((record) => (record.key ? [record.key] : []));
-  if (keys.length === 0) return 0;
+  if (keys.length === 0) return { parked: 0, left: sent.failed.length };
   const parking = await deps.tracker.markParked(keys, now);
   for (const failed of parking.failed)
     log.warn('Could not take a parked event off the pending index; the next run parks it again', {
       outboxKey: describeKey(failed.key),
       errorCode: failed.errorCode,
     });
-  return parking.marked;
+  return { parked: parking.marked, left: sent.failed.length + parking.failed.length };
 };
