@@ -11,6 +11,7 @@ import { captureHandlerOutput } from './output';
 import { PRICES } from './prices';
 import { evaluateTargets, renderMarkdown } from './report';
 import type { BenchResults } from './results';
+import { trackingCandidates as candidatesOf } from './tracking-candidates';
 
 /*
  * `npm run bench [-- --quick]`: measures the outbox offline, each number beside its baseline in
@@ -43,6 +44,7 @@ const BENCH_ENVIRONMENT: Record<string, string> = {
 };
 
 const TRACKED_TABLE = 'bench-tracked';
+const RECEIPTS_TABLE = 'bench-receipts';
 const EVENT_BUS_NAME = 'bench-bus';
 const POISON_QUEUE_URL = `${UNREACHABLE}/000000000000/bench-poison`;
 
@@ -123,6 +125,18 @@ const main = async (): Promise<number> => {
     };
     const trackingOn = await relayHandler(true);
     const trackingOff = await relayHandler(false);
+    const { TIME_ORDERED_TABLE_LAYOUT } = await import('../lambdas/outbox/layout');
+    // The chosen design: receipts on a time-ordered outbox table (its own instance, as for the others).
+    Object.assign(
+      process.env,
+      relaySettings.toEnv({
+        ...settings.relay.outbox,
+        tableName: RECEIPTS_TABLE,
+        layout: TIME_ORDERED_TABLE_LAYOUT,
+        deliveryTracking: true,
+      }),
+    );
+    const receipts = ((await import(`${RELAY_MODULE}?tracking=receipts`)) as RelayModule).handler;
 
     const { readOrdersSettings } = await import('../lambdas/orders/config');
     // The API's settings as deployed, on a bench table, with delivery tracking as asked.
@@ -132,13 +146,26 @@ const main = async (): Promise<number> => {
         TABLE_NAME: tableName,
         ...writerSettings.toEnv({ ...settings.api.outbox, tableName, deliveryTracking }),
       });
+    const receiptsOrdersSettings = (outboxTableName: string) =>
+      readOrdersSettings({
+        ...settings.api.environment,
+        TABLE_NAME: 'bench-orders',
+        ...writerSettings.toEnv({
+          ...settings.api.outbox,
+          tableName: outboxTableName,
+          layout: TIME_ORDERED_TABLE_LAYOUT,
+          deliveryTracking: true,
+        }),
+      });
     const apiFunction = { memoryMb: settings.api.memoryMb, timeoutSeconds: settings.api.timeoutSeconds };
     const deps = () => ({
       dynamoDb,
       signal,
       relayBus,
       baselineBus,
-      relayHandlers: { trackingOn, trackingOff },
+      relayHandlers: { trackingOn, trackingOff, receipts },
+      receiptsTableName: RECEIPTS_TABLE,
+      receiptsOrdersSettings,
       settings: settings.relay,
       api: apiFunction,
       ordersSettings,
@@ -253,10 +280,31 @@ const main = async (): Promise<number> => {
           durationMs: counts.unfiltered.invocationMs,
         },
       },
+      receipts: {
+        apiWriteUnits: drain.receipts.apiWriteUnitsPerOrder,
+        writeUnitsPerEvent: drain.receipts.receiptWriteUnitsPerEvent,
+        relay: {
+          label: fullBatches,
+          eventsPerInvocation: 1 / drain.receipts.invocationsPerEvent,
+          durationMs: drain.receipts.invocationMs,
+        },
+      },
       recordsPerStreamRead: 1000,
       streamRecordsPerOrder: counts.unfiltered.invocationsPerOrder,
     };
     const designs = designsFromInputs(inputs).map((design) => costPerMillionOrders(design, PRICES));
+    const totalOf = (key: string): number => {
+      const design = designs.find((d) => d.key === key);
+      if (!design) throw new Error(`No design ${key}`);
+      return design.totalUsd;
+    };
+    const trackingCandidates = candidatesOf({
+      counts,
+      drain,
+      trackingOffUsd: totalOf('relay-tracking-off'),
+      usdPerMillionWriteUnits: PRICES.prices.dynamoDbWriteRequestUnit.usd * 1_000_000,
+      receiptsUsd: totalOf('relay-receipts'),
+    });
 
     const { relaySamples: onRelay, baselineSamples: onBaseline, ...lagOn } = lag.trackingOn;
     const { relaySamples: offRelay, baselineSamples: offBaseline, ...lagOff } = lag.trackingOff;
@@ -273,7 +321,11 @@ const main = async (): Promise<number> => {
       counts,
       coldStart,
       cost: { prices: PRICES, inputs, designs },
-      targets: evaluateTargets(writePath, drain, counts),
+      targets: evaluateTargets(writePath, drain, counts, {
+        trackedUsd: totalOf('relay-receipts'),
+        pipesUsd: totalOf('pipes'),
+      }),
+      trackingCandidates,
       handlerOutput: output.counts(),
     };
 
