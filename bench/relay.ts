@@ -515,20 +515,32 @@ const sleepUntil = (at: number): Promise<void> =>
 const LAG_TIMEOUT_MS = 120_000;
 
 /** Orders at a steady rate through the API handler, both consumers running: per-event lag. */
-const lagRun = async (
+/** The chosen design in a lag run: orders on their table, outbox items on a time-ordered one. */
+export interface LagVariant {
+  readonly ordersTableName: string;
+  readonly outboxTableName: string;
+  readonly ordersSettings: OrdersSettings;
+  readonly handler: RelayHandler;
+  readonly layout: OutboxLayout;
+  readonly maximumBatchingWindowSeconds: number;
+}
+
+export const lagRun = async (
   deps: RelayBenchDeps,
   tracking: boolean,
   ordersPerSecond: number,
   seconds: number,
+  variant?: LagVariant,
 ): Promise<LagSide> => {
-  const tableName = await newTable(deps, `lag-${tracking ? 'on' : 'off'}`, tracking);
+  const tableName =
+    variant?.outboxTableName ?? (await newTable(deps, `lag-${tracking ? 'on' : 'off'}`, tracking));
   const client = localDynamoDbClient(deps.dynamoDb.endpoint);
   const committedAt = new Map<string, number>();
   onTransactionCommitted(client, (input, at) => {
     for (const eventId of outboxEventIds(input)) committedAt.set(eventId, at);
   });
   const handler = buildOrdersHandler({
-    settings: deps.ordersSettings(tableName, tracking),
+    settings: variant?.ordersSettings ?? deps.ordersSettings(tableName, tracking),
     clients: { dynamoDb: client },
   });
 
@@ -544,11 +556,14 @@ const lagRun = async (
   const relay = new RelayConsumer({
     streams: relayStreams,
     streamArn,
-    handler: tracking ? deps.relayHandlers.trackingOn : deps.relayHandlers.trackingOff,
-    settings: deps.settings,
+    handler: variant?.handler ?? (tracking ? deps.relayHandlers.trackingOn : deps.relayHandlers.trackingOff),
+    settings: variant
+      ? { ...deps.settings, maximumBatchingWindowSeconds: variant.maximumBatchingWindowSeconds }
+      : deps.settings,
     signal: deps.signal,
+    ...(variant ? { filterPatterns: [JSON.stringify(relayFilterPattern(variant.layout))] } : {}),
   });
-  const baseline = baselineFor(deps, baselineStreams, streamArn, eventBridge);
+  const baseline = baselineFor(deps, baselineStreams, streamArn, eventBridge, undefined, variant?.layout);
   relay.start();
   await baseline.start();
   try {
@@ -621,7 +636,7 @@ const lagRun = async (
     baselineStreams.destroy();
     eventBridge.destroy();
     client.destroy();
-    await dropTable(deps, tableName);
+    if (!variant) await dropTable(deps, tableName);
   }
 };
 

@@ -9,7 +9,7 @@ import { LOCAL_CREDENTIALS, LOCAL_REGION } from './local-clients';
 import { describeMachine } from './machine';
 import { captureHandlerOutput } from './output';
 import { PRICES } from './prices';
-import { evaluateTargets, renderMarkdown } from './report';
+import { evaluateTargets, renderMarkdown, usd } from './report';
 import type { BenchResults } from './results';
 import { trackingCandidates as candidatesOf } from './tracking-candidates';
 
@@ -174,6 +174,58 @@ const main = async (): Promise<number> => {
       eventSource: settings.relay.outbox.source,
       log,
     });
+
+    if (args.sweep) {
+      const { benchSweep, sweepMarkdown } = await import('./sweep');
+      const seconds = profile.name === 'quick' ? 3 : 15;
+      const points = await benchSweep(
+        async () => {
+          await freshDynamoDb();
+          return deps();
+        },
+        {
+          rates: profile.name === 'quick' ? [5, 20] : [5, 20, 80, 200],
+          windows: [0, 1],
+          seconds,
+          prices: PRICES,
+          apiFunction: { durationMs: 5, memoryMb: settings.api.memoryMb },
+          relayMemoryMb: settings.relay.memoryMb,
+          // Order and outbox item, each under 1 KB, in one transaction: 2 WRU each (checked by the main run).
+          apiWriteUnits: 4,
+        },
+      );
+      for (const stop of cleanup.splice(0).reverse()) await stop();
+      const markdown = sweepMarkdown(points, seconds);
+      const suffix = profile.name === 'quick' ? '-quick' : '';
+      mkdirSync(args.outDir, { recursive: true });
+      writeFileSync(
+        join(args.outDir, `sweep${suffix}.json`),
+        `${JSON.stringify(
+          points.map(({ samples: _samples, ...p }) => p),
+          null,
+          2,
+        )}\n`,
+      );
+      writeFileSync(join(args.outDir, `sweep${suffix}.md`), markdown);
+      const colors = ['#1f77b4', '#ff7f0e', '#2ca02c', '#d62728', '#9467bd', '#8c564b', '#e377c2', '#7f7f7f'];
+      writeFileSync(
+        join(args.outDir, `sweep${suffix}.svg`),
+        lagChartSvg(
+          points.map((p, i) => ({
+            label: `${p.ordersPerSecond}/s, window ${p.windowSeconds} s (${usd(p.usdPerMillionOrders)}/M)`,
+            color: colors[i % colors.length] ?? '#000000',
+            samples: p.samples,
+          })),
+          {
+            title: 'Relay lag with receipts, by order rate and batching window',
+            subtitle: `commit → accepted by EventBridge; DynamoDB Local, ${seconds} s per point (${startedAt.toISOString().slice(0, 10)})`,
+          },
+        ),
+      );
+      output.restore();
+      process.stdout.write(markdown);
+      return 0;
+    }
 
     const { countCosts } = await import('./counts');
     const counts = await countCosts(deps(), settings.pendingIndex, profile.counts.orders);
