@@ -35,8 +35,11 @@ export interface PendingSource {
     limit: number,
     startKey?: Record<string, unknown>,
   ): Promise<PendingPage>;
-  /** After a run that left nothing behind: nothing before `before` needs reading again. */
-  settled?(before: string): Promise<void>;
+  /**
+   * After a run: nothing before `before` needs reading again, or, when the run left work behind,
+   * nothing before `firstUnsettled` (a shard `shards` returned).
+   */
+  settled?(before: string, firstUnsettled?: string): Promise<void>;
 }
 
 /**
@@ -175,8 +178,12 @@ export class TimeOrderedOutbox implements PendingSource {
     return toPage(layout, unsettled, response.LastEvaluatedKey);
   }
 
-  /** Moves the watermark to `before`'s minute (read again next time: it was cut at `before`). */
-  async settled(before: string): Promise<void> {
+  /**
+   * Moves the watermark to `before`'s minute (read again next time: it was cut at `before`), or to
+   * the minute of the first shard with work left. A first run that cannot read back to the
+   * retention in one go thus carries on where it stopped.
+   */
+  async settled(before: string, firstUnsettled?: string): Promise<void> {
     const { layout, tableName } = this.options;
     await this.doc.send(
       new PutCommand({
@@ -184,7 +191,7 @@ export class TimeOrderedOutbox implements PendingSource {
         Item: {
           [layout.partitionKey]: WATERMARK_KEY.partition,
           [layout.sortKey]: WATERMARK_KEY.sort,
-          bucket: timeBucketOf(before),
+          bucket: firstUnsettled === undefined ? timeBucketOf(before) : bucketOfPartition(firstUnsettled),
         },
       }),
     );

@@ -65,8 +65,11 @@ export const reconcile = async (
   let retryable = 0;
   let parked = 0;
   let markFailures = 0;
-  /** Poison neither on the queue nor recorded as parked: the next run meets it again. */
-  let unparked = 0;
+  /**
+   * The first shard (oldest first) that still holds something for the next run: truncated there,
+   * a retryable republish, a failed receipt, or poison the queue did not take.
+   */
+  let firstUnsettled: string | undefined;
   let oldest: string | undefined;
   let truncated = false;
 
@@ -76,6 +79,7 @@ export const reconcile = async (
       const budget = settings.maxItemsPerRun - found;
       if (budget <= 0 || !hasTimeLeft()) {
         truncated = true;
+        firstUnsettled ??= shard;
         break;
       }
       const page = await deps.pending.page(shard, before, Math.min(settings.pageSize, budget), startKey);
@@ -120,7 +124,8 @@ export const reconcile = async (
       ]);
       markFailures += marking?.failed.length ?? 0;
       parked += parking.parked;
-      unparked += parking.left;
+      if (result.retryable.length > 0 || (marking?.failed.length ?? 0) > 0 || parking.left > 0)
+        firstUnsettled ??= shard;
       for (const failed of marking?.failed ?? [])
         log.warn('Could not mark republished event; it will be republished again', {
           outboxKey: describeKey(failed.key),
@@ -136,9 +141,8 @@ export const reconcile = async (
     if (truncated) break;
   }
 
-  // Nothing left behind: a time-ordered listing need not read this far back again.
-  if (!truncated && retryable === 0 && markFailures === 0 && unparked === 0 && deps.pending.settled)
-    await deps.pending.settled(before);
+  // What is settled need not be read again: up to `before`, or up to the first shard with work left.
+  if (deps.pending.settled) await deps.pending.settled(before, firstUnsettled);
 
   // Emitted on every run, 0 included, so that an alarm on it always has data.
   (deps.metrics ?? sharedMetrics).addMetric(MetricName.ReconcilerRepublished, MetricUnit.Count, republished);
