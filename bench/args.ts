@@ -59,12 +59,16 @@ export interface BenchArgs {
   /** Directory the results are written to. */
   readonly outDir: string;
   readonly help: boolean;
+  /** Only the sweep of order rates × batching windows (receipts design): sweep.{json,md,svg}. */
+  readonly sweep: boolean;
 }
 
 export const USAGE = `Usage: npm run bench [-- --quick] [-- --out <dir>]
 
   --quick      a small run (under a minute) that keeps the benchmark working, e.g. in CI;
                writes quick.json, quick.md and lag-quick.svg instead of latest.*
+  --sweep      only the sweep of order rates (5, 20, 80, 200 a second) × batching window
+               (0 and 1 s) for tracking with receipts: sweep.{json,md,svg} (a few minutes)
   --out <dir>  where to write the results (default bench/results)
   --help       this text`;
 
@@ -77,10 +81,12 @@ export const parseArgs = (argv: readonly string[], defaultOutDir: string): Bench
   let profile = FULL;
   let outDir = defaultOutDir;
   let help = false;
+  let sweep = false;
   for (let i = 0; i < argv.length; i++) {
     const arg = argv[i];
     if (arg === '--quick') profile = QUICK;
     else if (arg === '--help' || arg === '-h') help = true;
+    else if (arg === '--sweep') sweep = true;
     else if (arg === '--out') {
       const value = argv[++i];
       if (!value || value.startsWith('--')) throw new BenchUsageError('--out needs a directory');
@@ -88,7 +94,7 @@ export const parseArgs = (argv: readonly string[], defaultOutDir: string): Bench
     } else if (arg?.startsWith('--out=')) outDir = arg.slice('--out='.length);
     else throw new BenchUsageError(`Unknown argument: ${arg}`);
   }
-  return { profile, outDir, help };
+  return { profile, outDir, help, sweep };
 };
 
 /** File names of a run's results: the full run is the one the README shows. */

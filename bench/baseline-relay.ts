@@ -1,7 +1,10 @@
+import { randomUUID } from 'node:crypto';
 import {
   type AttributeValue,
   BatchWriteItemCommand,
   type DynamoDBClient,
+  PutItemCommand,
+  TransactWriteItemsCommand,
   UpdateItemCommand,
 } from '@aws-sdk/client-dynamodb';
 import {
@@ -45,14 +48,19 @@ export interface BaselineRelayOptions {
    * Also mark each published item as delivery tracking does, so the tracking relay can be
    * compared with a loop making the same writes: `update` is the relay's way (one conditional
    * UpdateItem per event, 16 in flight); `batch-put` writes the same final items with
-   * BatchWriteItem (25 Puts per request, 4 in flight), the cheaper-in-requests alternative.
+   * BatchWriteItem (25 Puts per request, 4 in flight), the cheaper-in-requests alternative;
+   * `transact-update` the same updates 100 to a TransactWriteItems (4 in flight);
+   * `batch-delete` deletes the items instead (BatchWriteItem, 25 Deletes per request);
+   * `receipt` writes one receipt item per 100 events (as the relay does per invocation).
    */
   readonly markPublished?: {
     readonly client: DynamoDBClient;
     readonly tableName: string;
-    readonly mode: 'update' | 'batch-put';
+    readonly mode: MarkingMode;
   };
 }
+
+export type MarkingMode = 'update' | 'batch-put' | 'transact-update' | 'batch-delete' | 'receipt';
 
 export interface BaselineStats {
   getRecordsCalls: number;
@@ -66,6 +74,8 @@ export interface BaselineStats {
 const ENTRIES_PER_CALL = 10;
 const UPDATES_IN_FLIGHT = 16;
 const PUTS_PER_BATCH = 25;
+const UPDATES_PER_TRANSACTION = 100;
+const EVENTS_PER_RECEIPT = 100;
 const BATCHES_IN_FLIGHT = 4;
 const DAY_SECONDS = 24 * 60 * 60;
 
@@ -187,6 +197,69 @@ export class BaselineRelay {
           }),
         );
         this.stats.updates++;
+      });
+    } else if (mark.mode === 'transact-update') {
+      const chunks: Outgoing[][] = [];
+      for (let i = 0; i < outgoing.length; i += UPDATES_PER_TRANSACTION)
+        chunks.push(outgoing.slice(i, i + UPDATES_PER_TRANSACTION));
+      await mapWithConcurrency(chunks, BATCHES_IN_FLIGHT, async (chunk) => {
+        await mark.client.send(
+          new TransactWriteItemsCommand({
+            TransactItems: chunk.map(({ key }) => ({
+              Update: {
+                TableName: mark.tableName,
+                Key: key,
+                UpdateExpression: 'SET #publishedAt = :at, #expiresAt = :expiresAt REMOVE #pendingShard',
+                ConditionExpression: 'attribute_exists(#pk)',
+                ExpressionAttributeNames: {
+                  '#publishedAt': 'publishedAt',
+                  '#expiresAt': layout.timeToLiveAttribute,
+                  '#pendingShard': layout.pendingIndex.shardAttribute,
+                  '#pk': layout.partitionKey,
+                },
+                ExpressionAttributeValues: { ':at': { S: publishedAt }, ':expiresAt': { N: expiresAt } },
+              },
+            })),
+          }),
+        );
+        this.stats.updates += chunk.length;
+      });
+    } else if (mark.mode === 'receipt') {
+      const chunks: Outgoing[][] = [];
+      for (let i = 0; i < outgoing.length; i += EVENTS_PER_RECEIPT)
+        chunks.push(outgoing.slice(i, i + EVENTS_PER_RECEIPT));
+      await mapWithConcurrency(chunks, BATCHES_IN_FLIGHT, async (chunk) => {
+        await mark.client.send(
+          new PutItemCommand({
+            TableName: mark.tableName,
+            Item: {
+              [layout.partitionKey]: { S: `RECEIPT#${publishedAt.slice(0, 16)}` },
+              [layout.sortKey]: { S: `RECEIPT#${publishedAt}#${randomUUID()}` },
+              // A same-table sort key is not unique on its own: the receipt lists whole keys.
+              published: {
+                SS: chunk.map(({ key }) => `${key[layout.partitionKey]?.S}|${key[layout.sortKey]?.S}`),
+              },
+              [layout.timeToLiveAttribute]: { N: expiresAt },
+            },
+          }),
+        );
+        this.stats.updates += chunk.length;
+      });
+    } else if (mark.mode === 'batch-delete') {
+      const batches: Outgoing[][] = [];
+      for (let i = 0; i < outgoing.length; i += PUTS_PER_BATCH)
+        batches.push(outgoing.slice(i, i + PUTS_PER_BATCH));
+      await mapWithConcurrency(batches, BATCHES_IN_FLIGHT, async (batch) => {
+        let requests = batch.map(({ key }) => ({ DeleteRequest: { Key: key } }));
+        while (requests.length > 0) {
+          const { UnprocessedItems } = await mark.client.send(
+            new BatchWriteItemCommand({ RequestItems: { [mark.tableName]: requests } }),
+          );
+          requests = (UnprocessedItems?.[mark.tableName] ?? []).flatMap((r) =>
+            r.DeleteRequest?.Key ? [{ DeleteRequest: { Key: r.DeleteRequest.Key } }] : [],
+          );
+        }
+        this.stats.updates += batch.length;
       });
     } else {
       const batches: Outgoing[][] = [];

@@ -108,6 +108,14 @@ export interface CostInputs {
     /** No filter, batch size 1: every stream record is an invocation. */
     readonly unfilteredBatchOfOne: { readonly invocationsPerOrder: number; readonly durationMs: number };
   };
+  /** The chosen tracking design: receipts per invocation on a time-ordered outbox table. */
+  readonly receipts: {
+    /** Write units of the API's transaction with its outbox item on that table (no index). */
+    readonly apiWriteUnits: number;
+    /** Receipt write units per event. */
+    readonly writeUnitsPerEvent: number;
+    readonly relay: RelayRegime;
+  };
   /** Stream records one GetRecords call returns to a non-Lambda reader at full load (up to 1,000). */
   readonly recordsPerStreamRead: number;
   /** Stream records per order that a Pipe reads (before its filter drops the order items). */
@@ -155,6 +163,15 @@ export const designsFromInputs = (inputs: CostInputs): DesignUsage[] => {
       ...common,
       writeUnitsPerOrder: trackedWrites,
       relayFunction: relay(inputs.relay.trackingOnLight),
+      streamReadsPerOrder: 0,
+    },
+    {
+      key: 'relay-receipts',
+      name: `Outbox relay, tracking with receipts on a time-ordered table (${inputs.receipts.relay.label})`,
+      ...common,
+      writeUnitsPerOrder:
+        inputs.receipts.apiWriteUnits + inputs.eventsPerOrder * inputs.receipts.writeUnitsPerEvent,
+      relayFunction: relay(inputs.receipts.relay),
       streamReadsPerOrder: 0,
     },
     {

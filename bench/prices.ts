@@ -33,6 +33,38 @@ export interface PriceTable {
 
 const perMillion = (usd: number): number => usd / 1_000_000;
 
+/**
+ * The metering rules the cost model and the delivery-tracking candidates rely on, each with the
+ * AWS page that states it (checked on `PRICES.checkedOn`).
+ */
+export const METERING_RULES = [
+  {
+    rule: 'TTL deletes are free: deleting expired items consumes no write units, and the index entries go with them as in a standard delete',
+    source: 'https://docs.aws.amazon.com/amazondynamodb/latest/developerguide/howitworks-ttl.html',
+  },
+  {
+    rule: 'A global secondary index entry written, removed or re-keyed is a write of its own (1 WRU per started KB of the entry; re-keying is a delete and a put)',
+    source:
+      'https://docs.aws.amazon.com/amazondynamodb/latest/developerguide/GSI.html#GSI.ThroughputConsiderations.Writes',
+  },
+  {
+    rule: 'A write inside TransactWriteItems costs 2 WRU per started KB per item (prepare and commit); up to 100 actions per transaction',
+    source: 'https://docs.aws.amazon.com/amazondynamodb/latest/developerguide/transaction-apis.html',
+  },
+  {
+    rule: 'BatchWriteItem cannot update: each of its up to 25 Put or Delete requests is metered as that PutItem or DeleteItem (1 WRU per started KB); a Put overwrites the whole item',
+    source: 'https://docs.aws.amazon.com/amazondynamodb/latest/APIReference/API_BatchWriteItem.html',
+  },
+  {
+    rule: 'Standard writes: 1 WRU per started KB (UpdateItem: the larger of the item before and after); reads: 1 RRU per started 4 KB strongly consistent, half eventually consistent',
+    source: 'https://docs.aws.amazon.com/amazondynamodb/latest/developerguide/read-write-operations.html',
+  },
+  {
+    rule: 'On-demand write and read request unit prices; DynamoDB Streams GetRecords calls are free for Lambda event source mappings and billed per call for other readers (Pipes)',
+    source: 'https://aws.amazon.com/dynamodb/pricing/on-demand/',
+  },
+] as const;
+
 export const PRICES: PriceTable = {
   region: 'us-east-1',
   currency: 'USD',

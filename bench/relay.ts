@@ -1,12 +1,19 @@
 import { randomUUID } from 'node:crypto';
-import { DeleteTableCommand } from '@aws-sdk/client-dynamodb';
+import { type AttributeValue, DeleteTableCommand, ScanCommand } from '@aws-sdk/client-dynamodb';
 import type { DynamoDBStreamsClient } from '@aws-sdk/client-dynamodb-streams';
 import type { EventBridgeClient } from '@aws-sdk/client-eventbridge';
 import type { OrdersSettings } from '../lambdas/orders/config';
 import { buildOrdersHandler } from '../lambdas/orders/wiring';
-import { createOutboxTable, type DynamoDbLocal, localDynamoDbClient } from '../local/dynamodb';
+import { type OutboxLayout, relayFilterPattern, TIME_ORDERED_TABLE_LAYOUT } from '../lambdas/outbox/layout';
+import {
+  createOutboxTable,
+  createTableAndWait,
+  type DynamoDbLocal,
+  localDynamoDbClient,
+} from '../local/dynamodb';
 import { latestStreamArn } from '../local/stream-poller';
-import { BaselineRelay, type BaselineRelayOptions } from './baseline-relay';
+import { BaselineRelay, type BaselineRelayOptions, type MarkingMode } from './baseline-relay';
+import { itemBytes, standardWriteUnits, transactionalWriteUnits } from './dynamodb-units';
 import { type BusProbe, type Invocation, RelayConsumer, type RelayHandler, type Signal } from './harness';
 import { localEventBridgeClient, localStreamsClient } from './local-clients';
 import { type ApiFunction, captureOrderTransactions, placeOrder, writeItemsInBulk } from './orders-load';
@@ -30,7 +37,16 @@ export interface RelayBenchDeps {
   /** Endpoint the relay handlers publish to (their EventBridge client reads it from the environment). */
   readonly relayBus: BusProbe;
   readonly baselineBus: BusProbe;
-  readonly relayHandlers: { readonly trackingOn: RelayHandler; readonly trackingOff: RelayHandler };
+  readonly relayHandlers: {
+    readonly trackingOn: RelayHandler;
+    readonly trackingOff: RelayHandler;
+    /** Tracking with receipts, configured for `receiptsTableName` (a time-ordered outbox table). */
+    readonly receipts: RelayHandler;
+  };
+  /** The time-ordered outbox table the receipts relay reads and writes its receipts to. */
+  readonly receiptsTableName: string;
+  /** The API's settings with its outbox on a time-ordered table (`outboxTableName`), tracking on. */
+  readonly receiptsOrdersSettings: (outboxTableName: string) => OrdersSettings;
   readonly settings: RelaySettings;
   readonly api: ApiFunction;
   /** The API's settings for an orders table, with delivery tracking on or off. */
@@ -74,6 +90,19 @@ export interface DrainSide {
   readonly putEventsCallsPerEvent: number;
   readonly invocationsPerEvent: number;
   readonly invocationMs: number;
+  /** With tracking: the baseline loop marking the items as each candidate design would (median events/s). */
+  readonly candidateLoopEventsPerSecond?: Partial<Record<MarkingMode, number>>;
+}
+
+export interface ReceiptsDrainSide extends DrainSide {
+  /** Receipt items the relay wrote per event (write requests per event). */
+  readonly receiptsPerEvent: number;
+  /** Their write units per event, by AWS's rules (1 per started KB). */
+  readonly receiptWriteUnitsPerEvent: number;
+  /** Median size of one receipt. */
+  readonly receiptBytes: number;
+  /** Write units of the API's transaction with its outbox item on the time-ordered table (AWS rules). */
+  readonly apiWriteUnitsPerOrder: number;
 }
 
 export interface DrainResult {
@@ -81,6 +110,8 @@ export interface DrainResult {
   readonly rounds: number;
   readonly trackingOn: DrainSide;
   readonly trackingOff: DrainSide;
+  /** The chosen design: receipts on a time-ordered outbox table, the real relay against the plain loop. */
+  readonly receipts: ReceiptsDrainSide;
 }
 
 export interface LagSide {
@@ -124,7 +155,46 @@ export interface RelayRunOptions {
   readonly waitForInvocations?: number;
   /** @default DRAIN_TIMEOUT_MS */
   readonly timeoutMs?: number;
+  /** @default the tracking-on or tracking-off handler */
+  readonly handler?: RelayHandler;
 }
+
+/** A time-ordered outbox table as the construct creates it: its own key, a stream, no index. */
+export const newTimeOrderedTable = async (deps: RelayBenchDeps): Promise<string> => {
+  const layout = TIME_ORDERED_TABLE_LAYOUT;
+  await createTableAndWait(deps.dynamoDb.client, {
+    TableName: deps.receiptsTableName,
+    BillingMode: 'PAY_PER_REQUEST',
+    AttributeDefinitions: [
+      { AttributeName: layout.partitionKey, AttributeType: 'S' },
+      { AttributeName: layout.sortKey, AttributeType: 'S' },
+    ],
+    KeySchema: [
+      { AttributeName: layout.partitionKey, KeyType: 'HASH' },
+      { AttributeName: layout.sortKey, KeyType: 'RANGE' },
+    ],
+    StreamSpecification: { StreamEnabled: true, StreamViewType: 'NEW_IMAGE' },
+  });
+  return deps.receiptsTableName;
+};
+
+/** Every receipt in a time-ordered table, as stored. */
+export const scanReceipts = async (
+  deps: RelayBenchDeps,
+  tableName: string,
+): Promise<Record<string, AttributeValue>[]> => {
+  const receipts: Record<string, AttributeValue>[] = [];
+  let startKey: Record<string, AttributeValue> | undefined;
+  do {
+    const page = await deps.dynamoDb.client.send(
+      new ScanCommand({ TableName: tableName, ...(startKey ? { ExclusiveStartKey: startKey } : {}) }),
+    );
+    for (const item of page.Items ?? [])
+      if (item[TIME_ORDERED_TABLE_LAYOUT.partitionKey]?.S?.startsWith('RECEIPT#')) receipts.push(item);
+    startKey = page.LastEvaluatedKey;
+  } while (startKey);
+  return receipts;
+};
 
 /**
  * Run the relay with the deployed mapping settings over `tableName`'s stream until `expected`
@@ -144,7 +214,7 @@ export const runRelay = async (
   const consumer = new RelayConsumer({
     streams,
     streamArn: await latestStreamArn(deps.dynamoDb.client, tableName),
-    handler: tracking ? deps.relayHandlers.trackingOn : deps.relayHandlers.trackingOff,
+    handler: options.handler ?? (tracking ? deps.relayHandlers.trackingOn : deps.relayHandlers.trackingOff),
     settings: deps.settings,
     signal: deps.signal,
     ...(options.batchSize === undefined ? {} : { batchSize: options.batchSize }),
@@ -175,9 +245,10 @@ const drainWithRelay = async (
   tableName: string,
   tracking: boolean,
   expected: number,
+  options: RelayRunOptions = {},
 ): Promise<ConsumerRun> => {
   const probe = deps.relayBus;
-  const { consumer, seconds } = await runRelay(deps, tableName, tracking, expected);
+  const { consumer, seconds } = await runRelay(deps, tableName, tracking, expected, options);
   if (consumer.log.errors > 0 || consumer.discarded > 0)
     throw new Error(`The relay reported errors while draining: ${consumer.log.firstMessages.join('; ')}`);
   const invocationMs = invocationSummary(consumer.invocations);
@@ -197,12 +268,13 @@ const baselineFor = (
   streamArn: string,
   eventBridge: EventBridgeClient,
   markPublished?: BaselineRelayOptions['markPublished'],
+  layout: OutboxLayout = deps.settings.outbox.layout,
 ) =>
   new BaselineRelay({
     ...(markPublished ? { markPublished } : {}),
     streams,
     streamArn,
-    layout: deps.settings.outbox.layout,
+    layout,
     eventBridge,
     eventBusName: deps.eventBusName,
     source: deps.eventSource,
@@ -219,7 +291,8 @@ const drainWithBaseline = async (
   deps: RelayBenchDeps,
   tableName: string,
   expected: number,
-  tracking: 'update' | 'batch-put' | undefined,
+  tracking: MarkingMode | undefined,
+  layout?: OutboxLayout,
 ): Promise<ConsumerRun> => {
   const probe = deps.baselineBus;
   probe.reset();
@@ -231,6 +304,7 @@ const drainWithBaseline = async (
     await latestStreamArn(deps.dynamoDb.client, tableName),
     eventBridge,
     tracking ? { client: deps.dynamoDb.client, tableName, mode: tracking } : undefined,
+    layout,
   );
   const started = performance.now();
   await baseline.start();
@@ -304,66 +378,134 @@ export const benchDrain = async (
   warmUp: boolean,
   fresh: () => Promise<RelayBenchDeps>,
 ): Promise<DrainResult> => {
-  type Consumer = 'relay' | 'baseline' | 'baselineWithTracking' | 'baselineWithBatchTracking';
-  const empty = (): Record<Consumer, ConsumerRun[]> => ({
-    relay: [],
-    baseline: [],
-    baselineWithTracking: [],
-    baselineWithBatchTracking: [],
+  type Consumer = 'relay' | 'baseline' | MarkingMode;
+  const candidates: MarkingMode[] = ['update', 'batch-put', 'transact-update', 'receipt'];
+  const runs = new Map<string, ConsumerRun[]>();
+  const record = (mode: string, consumer: Consumer, run: ConsumerRun): void => {
+    runs.set(`${mode}/${consumer}`, [...(runs.get(`${mode}/${consumer}`) ?? []), run]);
+  };
+  const runsOf = (mode: string, consumer: Consumer): ConsumerRun[] => runs.get(`${mode}/${consumer}`) ?? [];
+  // The receipts relay reads a time-ordered table: its own handler, and the filter of its layout.
+  const receiptsRelay = (deps: RelayBenchDeps): RelayRunOptions => ({
+    handler: deps.relayHandlers.receipts,
+    filterPatterns: [JSON.stringify(relayFilterPattern(TIME_ORDERED_TABLE_LAYOUT))],
   });
-  const runs: Record<'on' | 'off', Record<Consumer, ConsumerRun[]>> = { on: empty(), off: empty() };
-  const markingMode = { baselineWithTracking: 'update', baselineWithBatchTracking: 'batch-put' } as const;
+  const receiptSizes: number[] = [];
+  let receiptItems = 0;
+  let receiptUnits = 0;
+  let receiptEvents = 0;
+  const apiUnits: number[] = [];
   // With `warmUp`, an unrecorded round with a tenth of the backlog comes first: the JVM behind
   // DynamoDB Local and every code path are warm before the first measured drain.
   for (let round = warmUp ? -1 : 0; round < rounds; round++) {
     const size = round < 0 ? Math.max(100, Math.round(backlog / 10)) : backlog;
     const deps = await fresh();
-    const tables = { on: '', off: '' };
+    const tables = { on: '', off: '', receipts: '' };
     for (const mode of ['on', 'off'] as const) {
       tables[mode] = await newTable(deps, `drain-${mode}`, mode === 'on');
       const settings = deps.ordersSettings(tables[mode], mode === 'on');
       const transactions = await captureOrderTransactions(settings, size, deps.api, (round + 1) * backlog);
       await writeItemsInBulk(deps.dynamoDb.client, tables[mode], transactions);
     }
+    // The chosen design: the same orders, their outbox items on a time-ordered table.
+    tables.receipts = await newTimeOrderedTable(deps);
+    const receiptsOrders = await captureOrderTransactions(
+      deps.receiptsOrdersSettings(tables.receipts),
+      size,
+      deps.api,
+      (round + 1) * backlog,
+    );
+    for (const t of receiptsOrders)
+      apiUnits.push(
+        (t.TransactItems ?? []).reduce(
+          (sum, i) =>
+            sum +
+            (i.Put?.Item
+              ? transactionalWriteUnits(itemBytes(i.Put.Item as Record<string, AttributeValue>))
+              : 0),
+          0,
+        ),
+      );
+    await writeItemsInBulk(
+      deps.dynamoDb.client,
+      tables.receipts,
+      receiptsOrders.map((t) => ({
+        TransactItems: (t.TransactItems ?? []).filter((i) => i.Put?.TableName === tables.receipts),
+      })),
+    );
     // Rotate which mode and which consumer goes first, so that drift within a round (a noisy
     // machine, a DynamoDB Local filling up) falls on each in turn.
-    const modes = round % 2 === 0 ? (['on', 'off'] as const) : (['off', 'on'] as const);
+    const modes =
+      round % 2 === 0 ? (['on', 'off', 'receipts'] as const) : (['receipts', 'off', 'on'] as const);
     for (const mode of modes) {
-      const all: Consumer[] =
-        mode === 'on'
-          ? ['relay', 'baseline', 'baselineWithTracking', 'baselineWithBatchTracking']
-          : ['relay', 'baseline'];
+      const all: Consumer[] = mode === 'on' ? ['relay', 'baseline', ...candidates] : ['relay', 'baseline'];
       const shift = ((round % all.length) + all.length) % all.length;
-      const consumers = [...all.slice(shift), ...all.slice(0, shift)];
+      // Deleting the items comes last: the other loops update items that must still exist.
+      const consumers = [
+        ...all.slice(shift),
+        ...all.slice(0, shift),
+        ...(mode === 'on' ? ['batch-delete' as const] : []),
+      ];
       for (const consumer of consumers) {
         const run =
           consumer === 'relay'
-            ? await drainWithRelay(deps, tables[mode], mode === 'on', size)
+            ? await drainWithRelay(
+                deps,
+                tables[mode],
+                mode !== 'off',
+                size,
+                mode === 'receipts' ? receiptsRelay(deps) : {},
+              )
             : await drainWithBaseline(
                 deps,
                 tables[mode],
                 size,
-                consumer === 'baseline' ? undefined : markingMode[consumer],
+                consumer === 'baseline' ? undefined : consumer,
+                mode === 'receipts' ? TIME_ORDERED_TABLE_LAYOUT : undefined,
               );
         if (round < 0) continue;
-        runs[mode][consumer].push(run);
+        record(mode, consumer, run);
+        if (mode === 'receipts' && consumer === 'relay') {
+          const receipts = await scanReceipts(deps, tables.receipts);
+          receiptItems += receipts.length;
+          receiptEvents += size;
+          for (const receipt of receipts) {
+            receiptSizes.push(itemBytes(receipt));
+            receiptUnits += standardWriteUnits(itemBytes(receipt));
+          }
+        }
         deps.log(
-          `drain round ${round + 1}/${rounds} tracking ${mode} ${consumer}: ${run.eventsPerSecond.toFixed(0)} events/s`,
+          `drain round ${round + 1}/${rounds} ${mode === 'receipts' ? 'receipts' : `tracking ${mode}`} ${consumer}: ${run.eventsPerSecond.toFixed(0)} events/s`,
         );
       }
     }
-    await Promise.all([dropTable(deps, tables.on), dropTable(deps, tables.off)]);
+    await Promise.all(Object.values(tables).map((table) => dropTable(deps, table)));
   }
+  const rate = (mode: string, consumer: Consumer): number =>
+    median(runsOf(mode, consumer).map((r) => r.eventsPerSecond));
+  const on = side(
+    runsOf('on', 'relay'),
+    runsOf('on', 'baseline'),
+    runsOf('on', 'update'),
+    runsOf('on', 'batch-put'),
+  );
   return {
     backlog,
     rounds,
-    trackingOn: side(
-      runs.on.relay,
-      runs.on.baseline,
-      runs.on.baselineWithTracking,
-      runs.on.baselineWithBatchTracking,
-    ),
-    trackingOff: side(runs.off.relay, runs.off.baseline, [], []),
+    trackingOn: {
+      ...on,
+      candidateLoopEventsPerSecond: Object.fromEntries(
+        [...candidates, 'batch-delete' as const].map((mode) => [mode, rate('on', mode)]),
+      ),
+    },
+    trackingOff: side(runsOf('off', 'relay'), runsOf('off', 'baseline'), [], []),
+    receipts: {
+      ...side(runsOf('receipts', 'relay'), runsOf('receipts', 'baseline'), [], []),
+      receiptsPerEvent: receiptItems / Math.max(1, receiptEvents),
+      receiptWriteUnitsPerEvent: receiptUnits / Math.max(1, receiptEvents),
+      receiptBytes: median(receiptSizes),
+      apiWriteUnitsPerOrder: median(apiUnits),
+    },
   };
 };
 
@@ -373,20 +515,32 @@ const sleepUntil = (at: number): Promise<void> =>
 const LAG_TIMEOUT_MS = 120_000;
 
 /** Orders at a steady rate through the API handler, both consumers running: per-event lag. */
-const lagRun = async (
+/** The chosen design in a lag run: orders on their table, outbox items on a time-ordered one. */
+export interface LagVariant {
+  readonly ordersTableName: string;
+  readonly outboxTableName: string;
+  readonly ordersSettings: OrdersSettings;
+  readonly handler: RelayHandler;
+  readonly layout: OutboxLayout;
+  readonly maximumBatchingWindowSeconds: number;
+}
+
+export const lagRun = async (
   deps: RelayBenchDeps,
   tracking: boolean,
   ordersPerSecond: number,
   seconds: number,
+  variant?: LagVariant,
 ): Promise<LagSide> => {
-  const tableName = await newTable(deps, `lag-${tracking ? 'on' : 'off'}`, tracking);
+  const tableName =
+    variant?.outboxTableName ?? (await newTable(deps, `lag-${tracking ? 'on' : 'off'}`, tracking));
   const client = localDynamoDbClient(deps.dynamoDb.endpoint);
   const committedAt = new Map<string, number>();
   onTransactionCommitted(client, (input, at) => {
     for (const eventId of outboxEventIds(input)) committedAt.set(eventId, at);
   });
   const handler = buildOrdersHandler({
-    settings: deps.ordersSettings(tableName, tracking),
+    settings: variant?.ordersSettings ?? deps.ordersSettings(tableName, tracking),
     clients: { dynamoDb: client },
   });
 
@@ -402,11 +556,14 @@ const lagRun = async (
   const relay = new RelayConsumer({
     streams: relayStreams,
     streamArn,
-    handler: tracking ? deps.relayHandlers.trackingOn : deps.relayHandlers.trackingOff,
-    settings: deps.settings,
+    handler: variant?.handler ?? (tracking ? deps.relayHandlers.trackingOn : deps.relayHandlers.trackingOff),
+    settings: variant
+      ? { ...deps.settings, maximumBatchingWindowSeconds: variant.maximumBatchingWindowSeconds }
+      : deps.settings,
     signal: deps.signal,
+    ...(variant ? { filterPatterns: [JSON.stringify(relayFilterPattern(variant.layout))] } : {}),
   });
-  const baseline = baselineFor(deps, baselineStreams, streamArn, eventBridge);
+  const baseline = baselineFor(deps, baselineStreams, streamArn, eventBridge, undefined, variant?.layout);
   relay.start();
   await baseline.start();
   try {
@@ -479,7 +636,7 @@ const lagRun = async (
     baselineStreams.destroy();
     eventBridge.destroy();
     client.destroy();
-    await dropTable(deps, tableName);
+    if (!variant) await dropTable(deps, tableName);
   }
 };
 

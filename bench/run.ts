@@ -9,8 +9,9 @@ import { LOCAL_CREDENTIALS, LOCAL_REGION } from './local-clients';
 import { describeMachine } from './machine';
 import { captureHandlerOutput } from './output';
 import { PRICES } from './prices';
-import { evaluateTargets, renderMarkdown } from './report';
+import { evaluateTargets, renderMarkdown, usd } from './report';
 import type { BenchResults } from './results';
+import { trackingCandidates as candidatesOf } from './tracking-candidates';
 
 /*
  * `npm run bench [-- --quick]`: measures the outbox offline, each number beside its baseline in
@@ -43,6 +44,7 @@ const BENCH_ENVIRONMENT: Record<string, string> = {
 };
 
 const TRACKED_TABLE = 'bench-tracked';
+const RECEIPTS_TABLE = 'bench-receipts';
 const EVENT_BUS_NAME = 'bench-bus';
 const POISON_QUEUE_URL = `${UNREACHABLE}/000000000000/bench-poison`;
 
@@ -135,6 +137,18 @@ const main = async (): Promise<number> => {
     };
     const trackingOn = await relayHandler(true);
     const trackingOff = await relayHandler(false);
+    const { TIME_ORDERED_TABLE_LAYOUT } = await import('../lambdas/outbox/layout');
+    // The chosen design: receipts on a time-ordered outbox table (its own instance, as for the others).
+    Object.assign(
+      process.env,
+      relaySettings.toEnv({
+        ...settings.relay.outbox,
+        tableName: RECEIPTS_TABLE,
+        layout: TIME_ORDERED_TABLE_LAYOUT,
+        deliveryTracking: true,
+      }),
+    );
+    const receipts = ((await import(`${RELAY_MODULE}?tracking=receipts`)) as RelayModule).handler;
 
     const { readOrdersSettings } = await import('../lambdas/orders/config');
     // The API's settings as deployed, on a bench table, with delivery tracking as asked.
@@ -144,13 +158,26 @@ const main = async (): Promise<number> => {
         TABLE_NAME: tableName,
         ...writerSettings.toEnv({ ...settings.api.outbox, tableName, deliveryTracking }),
       });
+    const receiptsOrdersSettings = (outboxTableName: string) =>
+      readOrdersSettings({
+        ...settings.api.environment,
+        TABLE_NAME: 'bench-orders',
+        ...writerSettings.toEnv({
+          ...settings.api.outbox,
+          tableName: outboxTableName,
+          layout: TIME_ORDERED_TABLE_LAYOUT,
+          deliveryTracking: true,
+        }),
+      });
     const apiFunction = { memoryMb: settings.api.memoryMb, timeoutSeconds: settings.api.timeoutSeconds };
     const deps = () => ({
       dynamoDb,
       signal,
       relayBus,
       baselineBus,
-      relayHandlers: { trackingOn, trackingOff },
+      relayHandlers: { trackingOn, trackingOff, receipts },
+      receiptsTableName: RECEIPTS_TABLE,
+      receiptsOrdersSettings,
       settings: settings.relay,
       api: apiFunction,
       ordersSettings,
@@ -159,6 +186,58 @@ const main = async (): Promise<number> => {
       eventSource: settings.relay.outbox.source,
       log,
     });
+
+    if (args.sweep) {
+      const { benchSweep, sweepMarkdown } = await import('./sweep');
+      const seconds = profile.name === 'quick' ? 3 : 15;
+      const points = await benchSweep(
+        async () => {
+          await freshDynamoDb();
+          return deps();
+        },
+        {
+          rates: profile.name === 'quick' ? [5, 20] : [5, 20, 80, 200],
+          windows: [0, 1],
+          seconds,
+          prices: PRICES,
+          apiFunction: { durationMs: 5, memoryMb: settings.api.memoryMb },
+          relayMemoryMb: settings.relay.memoryMb,
+          // Order and outbox item, each under 1 KB, in one transaction: 2 WRU each (checked by the main run).
+          apiWriteUnits: 4,
+        },
+      );
+      for (const stop of cleanup.splice(0).reverse()) await stop();
+      const markdown = sweepMarkdown(points, seconds);
+      const suffix = profile.name === 'quick' ? '-quick' : '';
+      mkdirSync(args.outDir, { recursive: true });
+      writeFileSync(
+        join(args.outDir, `sweep${suffix}.json`),
+        `${JSON.stringify(
+          points.map(({ samples: _samples, ...p }) => p),
+          null,
+          2,
+        )}\n`,
+      );
+      writeFileSync(join(args.outDir, `sweep${suffix}.md`), markdown);
+      const colors = ['#1f77b4', '#ff7f0e', '#2ca02c', '#d62728', '#9467bd', '#8c564b', '#e377c2', '#7f7f7f'];
+      writeFileSync(
+        join(args.outDir, `sweep${suffix}.svg`),
+        lagChartSvg(
+          points.map((p, i) => ({
+            label: `${p.ordersPerSecond}/s, window ${p.windowSeconds} s (${usd(p.usdPerMillionOrders)}/M)`,
+            color: colors[i % colors.length] ?? '#000000',
+            samples: p.samples,
+          })),
+          {
+            title: 'Relay lag with receipts, by order rate and batching window',
+            subtitle: `commit → accepted by EventBridge; DynamoDB Local, ${seconds} s per point (${startedAt.toISOString().slice(0, 10)})`,
+          },
+        ),
+      );
+      output.restore();
+      process.stdout.write(markdown);
+      return 0;
+    }
 
     const { countCosts } = await import('./counts');
     const counts = await countCosts(deps(), settings.pendingIndex, profile.counts.orders);
@@ -265,10 +344,31 @@ const main = async (): Promise<number> => {
           durationMs: counts.unfiltered.invocationMs,
         },
       },
+      receipts: {
+        apiWriteUnits: drain.receipts.apiWriteUnitsPerOrder,
+        writeUnitsPerEvent: drain.receipts.receiptWriteUnitsPerEvent,
+        relay: {
+          label: fullBatches,
+          eventsPerInvocation: 1 / drain.receipts.invocationsPerEvent,
+          durationMs: drain.receipts.invocationMs,
+        },
+      },
       recordsPerStreamRead: 1000,
       streamRecordsPerOrder: counts.unfiltered.invocationsPerOrder,
     };
     const designs = designsFromInputs(inputs).map((design) => costPerMillionOrders(design, PRICES));
+    const totalOf = (key: string): number => {
+      const design = designs.find((d) => d.key === key);
+      if (!design) throw new Error(`No design ${key}`);
+      return design.totalUsd;
+    };
+    const trackingCandidates = candidatesOf({
+      counts,
+      drain,
+      trackingOffUsd: totalOf('relay-tracking-off'),
+      usdPerMillionWriteUnits: PRICES.prices.dynamoDbWriteRequestUnit.usd * 1_000_000,
+      receiptsUsd: totalOf('relay-receipts'),
+    });
 
     const { relaySamples: onRelay, baselineSamples: onBaseline, ...lagOn } = lag.trackingOn;
     const { relaySamples: offRelay, baselineSamples: offBaseline, ...lagOff } = lag.trackingOff;
@@ -285,7 +385,11 @@ const main = async (): Promise<number> => {
       counts,
       coldStart,
       cost: { prices: PRICES, inputs, designs },
-      targets: evaluateTargets(writePath, drain, counts),
+      targets: evaluateTargets(writePath, drain, counts, {
+        trackedUsd: totalOf('relay-receipts'),
+        pipesUsd: totalOf('pipes'),
+      }),
+      trackingCandidates,
       handlerOutput: output.counts(),
     };
 

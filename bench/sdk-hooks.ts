@@ -19,7 +19,8 @@ export const putItems = (input: TransactWriteItemsCommandInput): Array<Record<st
 /** `detail.eventId` values the transaction writes: the outbox items among its Puts. */
 export const outboxEventIds = (input: TransactWriteItemsCommandInput): string[] =>
   putItems(input).flatMap((item) => {
-    const sk = item.SK?.S;
+    // Same-table items sort under `SK`, a dedicated table's under `sk`.
+    const sk = item.SK?.S ?? item.sk?.S;
     const eventId = item.eventId?.S;
     return sk?.startsWith('OUTBOX#') && eventId ? [eventId] : [];
   });

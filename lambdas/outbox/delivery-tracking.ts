@@ -1,11 +1,14 @@
+import { randomUUID } from 'node:crypto';
 import {
   BatchGetCommand,
   type DynamoDBDocumentClient,
+  PutCommand,
+  QueryCommand,
   UpdateCommand,
   type UpdateCommandInput,
 } from '@aws-sdk/lib-dynamodb';
 import { mapWithConcurrency } from './concurrency';
-import type { OutboxKey, OutboxLayout } from './layout';
+import { bucketOfPartition, type OutboxKey, type OutboxLayout } from './layout';
 
 const SECONDS_PER_DAY = 24 * 60 * 60;
 /** BatchGetItem takes at most 100 keys a request. */
@@ -202,5 +205,162 @@ export class DynamoDbDeliveryTracker implements DeliveryTracker {
       else failed.push(outcome);
     }
     return { marked, missing, failed };
+  }
+}
+
+/** Partition of the receipts of the events that occurred in `bucket` (a time-ordered table). */
+export const receiptPartition = (bucket: string): string => `RECEIPT#${bucket}`;
+
+/**
+ * Sort keys a receipt lists at most: 1,000 keys of about 90 bytes stay far below DynamoDB's 400 KB
+ * item limit (https://docs.aws.amazon.com/amazondynamodb/latest/developerguide/ServiceQuotas.html).
+ */
+export const KEYS_PER_RECEIPT = 1000;
+
+/** What the receipts of one bucket say: sort keys of events published, and of events parked. */
+export interface BucketReceipts {
+  readonly published: ReadonlySet<string>;
+  readonly parked: ReadonlySet<string>;
+}
+
+/**
+ * Delivery tracking on a time-ordered outbox table (`time-ordered-table`): one receipt item per
+ * relay invocation (per minute of the events it carried, usually one) listing the sort keys it
+ * published or parked, instead of one write per event. The outbox items are never updated: their
+ * TTL is armed at write time. The reconciler lists a minute's items by key and compares them with
+ * the minute's receipts (`receiptsOf`). Receipts share the table, under `RECEIPT#<minute>`; their
+ * sort keys do not start with the outbox prefix, so the stream filter drops them.
+ */
+export class ReceiptDeliveryTracker implements DeliveryTracker {
+  constructor(
+    private readonly doc: DynamoDBDocumentClient,
+    private readonly options: DynamoDbDeliveryTrackerOptions,
+  ) {
+    const { retentionDays } = options;
+    if (!Number.isInteger(retentionDays) || retentionDays < 1)
+      throw new Error(`retentionDays must be a positive integer, got ${retentionDays}`);
+  }
+
+  markPublished(keys: readonly OutboxKey[], now: Date): Promise<MarkResult> {
+    return this.writeReceipts(keys, now, 'published');
+  }
+
+  markParked(keys: readonly OutboxKey[], now: Date): Promise<MarkResult> {
+    return this.writeReceipts(keys, now, 'parked');
+  }
+
+  /** Which of `keys` a receipt lists as published. One Query per minute they occurred in. */
+  async published(keys: readonly OutboxKey[]): Promise<OutboxKey[]> {
+    const { settled, receipts } = await this.lookUp(keys);
+    return settled.filter((key) => receipts.get(this.bucketOf(key))?.published.has(this.sortOf(key)));
+  }
+
+  /** Which of `keys` a receipt lists as published or parked; a minute that cannot be read counts as unsettled. */
+  async settled(keys: readonly OutboxKey[]): Promise<SettledLookup> {
+    const { settled, unread } = await this.lookUp(keys);
+    return { settled, unread };
+  }
+
+  private bucketOf(key: OutboxKey): string {
+    return bucketOfPartition(key[this.options.layout.partitionKey] ?? '');
+  }
+
+  private sortOf(key: OutboxKey): string {
+    return key[this.options.layout.sortKey] ?? '';
+  }
+
+  private async lookUp(
+    keys: readonly OutboxKey[],
+  ): Promise<{ settled: OutboxKey[]; unread: number; receipts: Map<string, BucketReceipts> }> {
+    const receipts = new Map<string, BucketReceipts>();
+    for (const bucket of new Set(keys.map((key) => this.bucketOf(key)))) {
+      try {
+        receipts.set(bucket, await this.receiptsOf(bucket));
+      } catch {
+        // Unread: its keys count as unsettled (a duplicate at worst, never a loss).
+      }
+    }
+    const settled = keys.filter((key) => {
+      const bucket = receipts.get(this.bucketOf(key));
+      return (
+        bucket !== undefined &&
+        (bucket.published.has(this.sortOf(key)) || bucket.parked.has(this.sortOf(key)))
+      );
+    });
+    const unread = keys.filter((key) => !receipts.has(this.bucketOf(key))).length;
+    return { settled, unread, receipts };
+  }
+
+  /** Every receipt of `bucket`, merged. Eventually consistent: a receipt missed costs a duplicate, never a loss. */
+  async receiptsOf(bucket: string): Promise<BucketReceipts> {
+    const { tableName, layout } = this.options;
+    const published = new Set<string>();
+    const parked = new Set<string>();
+    let startKey: Record<string, unknown> | undefined;
+    do {
+      const page = await this.doc.send(
+        new QueryCommand({
+          TableName: tableName,
+          KeyConditionExpression: '#pk = :pk',
+          ExpressionAttributeNames: { '#pk': layout.partitionKey },
+          ExpressionAttributeValues: { ':pk': receiptPartition(bucket) },
+          ...(startKey ? { ExclusiveStartKey: startKey } : {}),
+        }),
+      );
+      for (const receipt of page.Items ?? []) {
+        for (const key of (receipt.published as Set<string> | undefined) ?? []) published.add(key);
+        for (const key of (receipt.parked as Set<string> | undefined) ?? []) parked.add(key);
+      }
+      startKey = page.LastEvaluatedKey;
+    } while (startKey);
+    return { published, parked };
+  }
+
+  /** One PutItem per minute of the events (and per KEYS_PER_RECEIPT keys); a failed Put fails its keys. */
+  private async writeReceipts(
+    keys: readonly OutboxKey[],
+    now: Date,
+    outcome: 'published' | 'parked',
+  ): Promise<MarkResult> {
+    const { tableName, layout, retentionDays } = this.options;
+    const byBucket = new Map<string, OutboxKey[]>();
+    for (const key of keys) {
+      const bucket = bucketOfPartition(key[layout.partitionKey] ?? '');
+      byBucket.set(bucket, [...(byBucket.get(bucket) ?? []), key]);
+    }
+    const receipts: Array<{ bucket: string; keys: OutboxKey[] }> = [];
+    for (const [bucket, inBucket] of byBucket)
+      for (let i = 0; i < inBucket.length; i += KEYS_PER_RECEIPT)
+        receipts.push({ bucket, keys: inBucket.slice(i, i + KEYS_PER_RECEIPT) });
+    const outcomes = await mapWithConcurrency(receipts, this.options.concurrency ?? 16, async (receipt) => {
+      try {
+        await this.doc.send(
+          new PutCommand({
+            TableName: tableName,
+            Item: {
+              [layout.partitionKey]: receiptPartition(receipt.bucket),
+              [layout.sortKey]: `RECEIPT#${now.toISOString()}#${randomUUID()}`,
+              [outcome]: new Set(receipt.keys.map((key) => key[layout.sortKey] ?? '')),
+              [layout.timeToLiveAttribute]: expiresAtFor(now, retentionDays),
+            },
+          }),
+        );
+        return { ok: true as const, keys: receipt.keys };
+      } catch (error) {
+        return {
+          ok: false as const,
+          failed: receipt.keys.map((key) => ({
+            key,
+            errorCode: error instanceof Error ? error.name : 'UnknownError',
+            errorMessage: error instanceof Error ? error.message : String(error),
+          })),
+        };
+      }
+    });
+    return {
+      marked: outcomes.reduce((sum, o) => sum + (o.ok ? o.keys.length : 0), 0),
+      missing: 0,
+      failed: outcomes.flatMap((o) => (o.ok ? [] : o.failed)),
+    };
   }
 }

@@ -11,6 +11,11 @@ import type { EventEnvelope } from './envelope';
  * - `dedicated-table`: a table of outbox items only, created by the construct; the service adds
  *   one Put to it inside its own transaction (TransactWriteItems spans tables). The partition key
  *   is `<aggregateType>#<aggregateId>`.
+ * - `time-ordered-table`: a dedicated table keyed by time, so that the reconciler lists a window of
+ *   it without a secondary index: partition key `<minute>#<shard>` (the minute of `occurredAt`,
+ *   spread over `pendingIndex.shardCount` shards by aggregate), sort key
+ *   `<sortKeyPrefix><occurredAt>#<aggregateType>#<aggregateId>#<sequence>`. An aggregate's order is
+ *   carried by `sequence`. Delivery is tracked with receipts (`ReceiptDeliveryTracker`), not marks.
  */
 const attributeName = z
   .string()
@@ -18,7 +23,7 @@ const attributeName = z
   .max(255, 'attribute names are at most 255 characters');
 
 export const outboxLayoutSchema = z.object({
-  kind: z.enum(['same-table', 'dedicated-table']),
+  kind: z.enum(['same-table', 'dedicated-table', 'time-ordered-table']),
   partitionKey: attributeName,
   sortKey: attributeName,
   /** Sort-key prefix that marks an outbox item; the stream filter recognises outbox items by it. */
@@ -63,6 +68,48 @@ export const DEDICATED_TABLE_LAYOUT: OutboxLayout = {
   pendingIndex: DEFAULT_PENDING_INDEX,
 };
 
+/**
+ * A dedicated outbox table keyed by time (`time-ordered-table`). `pendingIndex` names no index
+ * here: its `shardCount` is the number of partitions each minute is spread over.
+ */
+export const TIME_ORDERED_TABLE_LAYOUT: OutboxLayout = {
+  kind: 'time-ordered-table',
+  partitionKey: 'pk',
+  sortKey: 'sk',
+  sortKeyPrefix: 'OUTBOX#',
+  timeToLiveAttribute: 'expiresAt',
+  pendingIndex: DEFAULT_PENDING_INDEX,
+};
+
+/** Delivery is tracked with per-invocation receipts and a time-ordered listing, not per-item marks. */
+export const tracksWithReceipts = (layout: OutboxLayout): boolean => layout.kind === 'time-ordered-table';
+
+/** Minute of an ISO-8601 instant (`2026-11-30T12:05`): a time-ordered table's bucket. */
+export const timeBucketOf = (instant: string): string => new Date(instant).toISOString().slice(0, 16);
+
+/** Minutes from the bucket of `from` to the bucket of `to`, both included, oldest first. */
+export const timeBucketsBetween = (from: string, to: string): string[] => {
+  const buckets: string[] = [];
+  const end = Date.parse(`${timeBucketOf(to)}:00.000Z`);
+  for (let at = Date.parse(`${timeBucketOf(from)}:00.000Z`); at <= end; at += 60_000)
+    buckets.push(new Date(at).toISOString().slice(0, 16));
+  return buckets;
+};
+
+/** The partitions of a time-ordered table's `bucket`. */
+export const bucketPartitions = (layout: OutboxLayout, bucket: string): string[] =>
+  Array.from({ length: layout.pendingIndex.shardCount }, (_, i) => `${bucket}#${i}`);
+
+/** The bucket of a time-ordered table's partition key value (`<minute>#<shard>`). */
+export const bucketOfPartition = (partition: string): string =>
+  partition.slice(0, partition.lastIndexOf('#'));
+
+const hashOf = (text: string): number => {
+  let hash = 0;
+  for (let i = 0; i < text.length; i++) hash = (hash * 31 + text.charCodeAt(i)) >>> 0;
+  return hash;
+};
+
 export interface SameTableLayoutOptions {
   /** The table's partition key attribute. */
   readonly partitionKey: string;
@@ -99,16 +146,27 @@ const SEQUENCE_DIGITS = 10;
  */
 export const outboxKeyOf = (
   layout: OutboxLayout,
-  event: Pick<EventEnvelope, 'aggregateType' | 'aggregateId' | 'sequence'>,
+  event: Pick<EventEnvelope, 'aggregateType' | 'aggregateId' | 'sequence'> &
+    Partial<Pick<EventEnvelope, 'occurredAt'>>,
   aggregateKey?: string,
 ): OutboxKey => {
+  const sequence = String(event.sequence).padStart(SEQUENCE_DIGITS, '0');
+  if (layout.kind === 'time-ordered-table') {
+    if (event.occurredAt === undefined) throw new Error('A time-ordered outbox keys events by occurredAt');
+    const occurredAt = new Date(event.occurredAt).toISOString();
+    const shard = hashOf(`${event.aggregateType}#${event.aggregateId}`) % layout.pendingIndex.shardCount;
+    return {
+      [layout.partitionKey]: `${timeBucketOf(occurredAt)}#${shard}`,
+      [layout.sortKey]: `${layout.sortKeyPrefix}${occurredAt}#${event.aggregateType}#${event.aggregateId}#${sequence}`,
+    };
+  }
   const partition =
     layout.kind === 'dedicated-table' ? `${event.aggregateType}#${event.aggregateId}` : aggregateKey;
   if (partition === undefined || partition === '')
     throw new Error('A same-table outbox needs the aggregate key (the partition key value of the aggregate)');
   return {
     [layout.partitionKey]: partition,
-    [layout.sortKey]: `${layout.sortKeyPrefix}${String(event.sequence).padStart(SEQUENCE_DIGITS, '0')}`,
+    [layout.sortKey]: `${layout.sortKeyPrefix}${sequence}`,
   };
 };
 
@@ -146,11 +204,8 @@ export const relayFilterPattern = (layout: OutboxLayout) => ({
 });
 
 /** Pending-index shard of an event: stable per event, spread evenly over the layout's shards. */
-export const pendingShardFor = (layout: OutboxLayout, eventId: string): string => {
-  let hash = 0;
-  for (let i = 0; i < eventId.length; i++) hash = (hash * 31 + eventId.charCodeAt(i)) >>> 0;
-  return `PENDING#${hash % layout.pendingIndex.shardCount}`;
-};
+export const pendingShardFor = (layout: OutboxLayout, eventId: string): string =>
+  `PENDING#${hashOf(eventId) % layout.pendingIndex.shardCount}`;
 
 export const pendingShards = (layout: OutboxLayout): string[] =>
   Array.from({ length: layout.pendingIndex.shardCount }, (_, i) => `PENDING#${i}`);

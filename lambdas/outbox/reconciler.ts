@@ -2,7 +2,7 @@ import { MetricUnit } from '@aws-lambda-powertools/metrics';
 import type { DeliveryTracker } from './delivery-tracking';
 import { describeKey } from './layout';
 import { MetricName } from './metric-names';
-import type { PendingOutbox } from './pending-outbox';
+import type { PendingSource } from './pending-outbox';
 import type { PoisonQueue, PoisonRecord } from './poison-queue';
 import { logger as sharedLogger, metrics as sharedMetrics } from './powertools';
 import type { LogSink, MetricsSink, OutboxPublisher } from './publisher';
@@ -18,7 +18,8 @@ export interface ReconcileSettings {
 }
 
 export interface ReconcilerDeps {
-  readonly pending: PendingOutbox;
+  /** The pending index (same-table, dedicated) or the time-ordered listing with receipts. */
+  readonly pending: PendingSource;
   readonly publisher: Pick<OutboxPublisher, 'publish'>;
   readonly poisonQueue: Pick<PoisonQueue, 'send'>;
   readonly tracker: DeliveryTracker;
@@ -64,15 +65,21 @@ export const reconcile = async (
   let retryable = 0;
   let parked = 0;
   let markFailures = 0;
+  /**
+   * The first shard (oldest first) that still holds something for the next run: truncated there,
+   * a retryable republish, a failed receipt, or poison the queue did not take.
+   */
+  let firstUnsettled: string | undefined;
   let oldest: string | undefined;
   let truncated = false;
 
-  for (const shard of deps.pending.shards()) {
+  for (const shard of await deps.pending.shards(before)) {
     let startKey: Record<string, unknown> | undefined;
     do {
       const budget = settings.maxItemsPerRun - found;
       if (budget <= 0 || !hasTimeLeft()) {
         truncated = true;
+        firstUnsettled ??= shard;
         break;
       }
       const page = await deps.pending.page(shard, before, Math.min(settings.pageSize, budget), startKey);
@@ -113,10 +120,12 @@ export const reconcile = async (
               now(),
             )
           : undefined,
-        poison.length > 0 ? parkPoison(deps, log, poison, now()) : 0,
+        poison.length > 0 ? parkPoison(deps, log, poison, now()) : { parked: 0, left: 0 },
       ]);
       markFailures += marking?.failed.length ?? 0;
-      parked += parking;
+      parked += parking.parked;
+      if (result.retryable.length > 0 || (marking?.failed.length ?? 0) > 0 || parking.left > 0)
+        firstUnsettled ??= shard;
       for (const failed of marking?.failed ?? [])
         log.warn('Could not mark republished event; it will be republished again', {
           outboxKey: describeKey(failed.key),
@@ -131,6 +140,9 @@ export const reconcile = async (
     } while (startKey !== undefined);
     if (truncated) break;
   }
+
+  // What is settled need not be read again: up to `before`, or up to the first shard with work left.
+  if (deps.pending.settled) await deps.pending.settled(before, firstUnsettled);
 
   // Emitted on every run, 0 included, so that an alarm on it always has data.
   (deps.metrics ?? sharedMetrics).addMetric(MetricName.ReconcilerRepublished, MetricUnit.Count, republished);
@@ -153,7 +165,7 @@ const parkPoison = async (
   log: Pick<LogSink, 'info' | 'warn' | 'error'>,
   records: PoisonRecord[],
   now: Date,
-): Promise<number> => {
+): Promise<{ parked: number; left: number }> => {
   const sent = await deps.poisonQueue.send(records);
   for (const failed of sent.failed)
     log.error('Poison queue rejected the message; the item stays pending', {
@@ -169,12 +181,12 @@ const parkPoison = async (
       reason: record.reason,
     });
   const keys = sent.sent.flatMap((record) => (record.key ? [record.key] : []));
-  if (keys.length === 0) return 0;
+  if (keys.length === 0) return { parked: 0, left: sent.failed.length };
   const parking = await deps.tracker.markParked(keys, now);
   for (const failed of parking.failed)
     log.warn('Could not take a parked event off the pending index; the next run parks it again', {
       outboxKey: describeKey(failed.key),
       errorCode: failed.errorCode,
     });
-  return parking.marked;
+  return { parked: parking.marked, left: sent.failed.length + parking.failed.length };
 };

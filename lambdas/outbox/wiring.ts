@@ -2,8 +2,9 @@ import type { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import type { EventBridgeClient } from '@aws-sdk/client-eventbridge';
 import type { SQSClient } from '@aws-sdk/client-sqs';
 import { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
-import { DynamoDbDeliveryTracker } from './delivery-tracking';
-import { PendingOutbox } from './pending-outbox';
+import { type DeliveryTracker, DynamoDbDeliveryTracker, ReceiptDeliveryTracker } from './delivery-tracking';
+import { tracksWithReceipts } from './layout';
+import { PendingOutbox, type PendingSource, TimeOrderedOutbox } from './pending-outbox';
 import { PoisonQueue } from './poison-queue';
 import { OutboxPublisher } from './publisher';
 import { type ReconcileReport, reconcile } from './reconciler';
@@ -37,15 +38,39 @@ const publisherOf = (settings: PublishingSettings, clients: OutboxClients): Outb
 const poisonQueueOf = (settings: PublishingSettings, clients: OutboxClients): PoisonQueue =>
   new PoisonQueue({ sqs: clients.sqs, queueUrl: settings.poisonQueueUrl });
 
+/** Receipts per invocation on a time-ordered table; a mark per item on a pending index otherwise. */
 const trackerOf = (
   settings: Pick<RelaySettings, 'tableName' | 'layout' | 'retentionDays'>,
   clients: OutboxClients,
-): DynamoDbDeliveryTracker =>
-  new DynamoDbDeliveryTracker(DynamoDBDocumentClient.from(clients.dynamoDb), {
+): DeliveryTracker => {
+  const options = {
     tableName: settings.tableName,
     layout: settings.layout,
     retentionDays: settings.retentionDays,
-  });
+  };
+  const doc = DynamoDBDocumentClient.from(clients.dynamoDb);
+  return tracksWithReceipts(settings.layout)
+    ? new ReceiptDeliveryTracker(doc, options)
+    : new DynamoDbDeliveryTracker(doc, options);
+};
+
+/** Where the reconciler finds what is unpublished: the time-ordered listing, or the pending index. */
+const pendingOf = (
+  settings: ReconcilerSettings,
+  tracker: DeliveryTracker,
+  clients: OutboxClients,
+): PendingSource => {
+  const doc = DynamoDBDocumentClient.from(clients.dynamoDb);
+  return tracker instanceof ReceiptDeliveryTracker
+    ? new TimeOrderedOutbox(doc, {
+        tableName: settings.tableName,
+        layout: settings.layout,
+        receipts: tracker,
+        // Older items have expired: nothing before the retention can be pending.
+        lookbackSeconds: settings.retentionDays * 86_400,
+      })
+    : new PendingOutbox(doc, settings.tableName, settings.layout);
+};
 
 export type RelayHandler = ReturnType<typeof createRelayHandler>;
 
@@ -72,15 +97,12 @@ export const buildReconcilerHandler = (wiring: {
   clients: OutboxClients;
 }): ReconcilerHandler => {
   const { settings, clients } = wiring;
+  const tracker = trackerOf(settings, clients);
   const deps = {
-    pending: new PendingOutbox(
-      DynamoDBDocumentClient.from(clients.dynamoDb),
-      settings.tableName,
-      settings.layout,
-    ),
+    pending: pendingOf(settings, tracker, clients),
     publisher: publisherOf(settings, clients),
     poisonQueue: poisonQueueOf(settings, clients),
-    tracker: trackerOf(settings, clients),
+    tracker,
     settings: {
       thresholdSeconds: settings.thresholdSeconds,
       maxItemsPerRun: settings.maxItemsPerRun,

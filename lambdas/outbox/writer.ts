@@ -1,7 +1,7 @@
 import type { TransactWriteCommandInput } from '@aws-sdk/lib-dynamodb';
 import { marshall } from '@aws-sdk/util-dynamodb';
 import { describeIssues, type EventEnvelope, eventEnvelopeSchema, toEnvelope } from './envelope';
-import { outboxKeyOf, pendingShardFor } from './layout';
+import { outboxKeyOf, pendingShardFor, tracksWithReceipts } from './layout';
 import type { WriterSettings } from './settings';
 
 export type TransactItem = NonNullable<TransactWriteCommandInput['TransactItems']>[number];
@@ -123,7 +123,11 @@ export class OutboxWriter {
     private readonly options: OutboxWriterOptions = {},
   ) {}
 
-  /** The outbox item of `event`: keys, envelope, trace header, and the pending marker or the TTL. */
+  /**
+   * The outbox item of `event`: keys, envelope, trace header, and the pending marker (tracking on a
+   * pending index) or the TTL (no tracking, or receipts: a time-ordered table needs no marker, the
+   * reconciler lists it by time and compares with the relay's receipts).
+   */
   item(event: EventEnvelope, aggregateKey?: string): Record<string, unknown> {
     const parsed = eventEnvelopeSchema.safeParse(event);
     if (!parsed.success) throw new OutboxWriteError(`Invalid outbox event: ${describeIssues(parsed.error)}`);
@@ -134,7 +138,7 @@ export class OutboxWriter {
       ...outboxKeyOf(layout, envelope, aggregateKey),
       ...envelope,
       ...(traceHeader ? { traceHeader } : {}),
-      ...(deliveryTracking
+      ...(deliveryTracking && !tracksWithReceipts(layout)
         ? { [layout.pendingIndex.shardAttribute]: pendingShardFor(layout, envelope.eventId) }
         : {
             [layout.timeToLiveAttribute]:

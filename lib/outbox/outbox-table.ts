@@ -12,6 +12,8 @@ import {
   DEDICATED_TABLE_LAYOUT,
   type OutboxLayout,
   PENDING_INDEX_SORT_KEY,
+  TIME_ORDERED_TABLE_LAYOUT,
+  tracksWithReceipts,
 } from '../../lambdas/outbox/layout';
 import { tableSafety } from './table-safety';
 
@@ -38,7 +40,9 @@ export const outboxTableProps = (
 ) => ({
   dynamoStream: StreamViewType.NEW_IMAGE,
   timeToLiveAttribute: layout.timeToLiveAttribute,
-  globalSecondaryIndexes: (options.deliveryTracking ?? true) ? [pendingIndexOf(layout)] : [],
+  // A time-ordered table lists itself by key: receipts need no index.
+  globalSecondaryIndexes:
+    (options.deliveryTracking ?? true) && !tracksWithReceipts(layout) ? [pendingIndexOf(layout)] : [],
 });
 
 export interface OutboxTableProps {
@@ -48,6 +52,14 @@ export interface OutboxTableProps {
   readonly encryptionKey?: IKey;
   /** Retain the table when the stack is deleted, with deletion protection. @default false */
   readonly retainData?: boolean;
+  /**
+   * How items are keyed. `time-ordered`: by minute and shard (`TIME_ORDERED_TABLE_LAYOUT`), tracked
+   * with one receipt per relay invocation and listed by the reconciler without an index, the
+   * cheapest delivery tracking. `aggregate`: by aggregate (`DEDICATED_TABLE_LAYOUT`), tracked with a
+   * mark per event on a pending index.
+   * @default 'aggregate'
+   */
+  readonly keying?: 'aggregate' | 'time-ordered';
 }
 
 /**
@@ -57,10 +69,11 @@ export interface OutboxTableProps {
  */
 export class OutboxTable extends Construct {
   public readonly table: TableV2;
-  public readonly layout: OutboxLayout = DEDICATED_TABLE_LAYOUT;
+  public readonly layout: OutboxLayout;
 
   constructor(scope: Construct, id: string, props: OutboxTableProps = {}) {
     super(scope, id);
+    this.layout = props.keying === 'time-ordered' ? TIME_ORDERED_TABLE_LAYOUT : DEDICATED_TABLE_LAYOUT;
     this.table = new TableV2(this, 'Table', {
       partitionKey: { name: this.layout.partitionKey, type: AttributeType.STRING },
       sortKey: { name: this.layout.sortKey, type: AttributeType.STRING },

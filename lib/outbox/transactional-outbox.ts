@@ -6,7 +6,7 @@ import type { Function as LambdaFunction } from 'aws-cdk-lib/aws-lambda';
 import type { Bucket } from 'aws-cdk-lib/aws-s3';
 import type { Queue } from 'aws-cdk-lib/aws-sqs';
 import { Construct } from 'constructs';
-import type { OutboxLayout } from '../../lambdas/outbox/layout';
+import { type OutboxLayout, tracksWithReceipts } from '../../lambdas/outbox/layout';
 import { writerSettings } from '../../lambdas/outbox/settings';
 import { contractEnv } from './contract';
 import type { FunctionDefaults } from './function';
@@ -27,6 +27,8 @@ export interface TransactionalOutboxProps {
   /**
    * Where the outbox items live. `sameTableLayout({ partitionKey, sortKey })` puts them beside the
    * aggregates in `table`, which then needs `outboxTableProps(layout)` (stream, TTL, pending index).
+   * `TIME_ORDERED_TABLE_LAYOUT` creates a dedicated table keyed by time, tracked with receipts: the
+   * cheapest delivery tracking (see the README's Performance section).
    * @default a dedicated outbox table created here (`DEDICATED_TABLE_LAYOUT`): `table` needs nothing
    */
   readonly layout?: OutboxLayout;
@@ -133,9 +135,10 @@ export class TransactionalOutbox extends Construct {
       throw new Error('TransactionalOutbox: give monitoring or monitoringProps, not both');
 
     // A dedicated layout is always the construct's own: it creates the table that fits it.
-    if (props.layout === undefined || props.layout.kind === 'dedicated-table') {
+    if (props.layout === undefined || props.layout.kind !== 'same-table') {
       this.outboxTable = new OutboxTable(this, 'OutboxTable', {
         deliveryTracking: this.deliveryTracking,
+        ...(props.layout?.kind === 'time-ordered-table' ? { keying: 'time-ordered' as const } : {}),
         ...(props.encryptionKey ? { encryptionKey: props.encryptionKey } : {}),
         ...(props.retainData === undefined ? {} : { retainData: props.retainData }),
       });
@@ -179,6 +182,17 @@ export class TransactionalOutbox extends Construct {
           ...(props.functionDefaults ? { functionDefaults: props.functionDefaults } : {}),
         })
       : undefined;
+    if (this.deliveryTracking && tracksWithReceipts(this.layout)) {
+      // Receipts: the relay writes one per invocation; the reconciler lists the table by key,
+      // reads receipts and its watermark, and writes receipts and the watermark.
+      grantOnTable(this.table, this.relay.function, ['dynamodb:PutItem']);
+      if (this.reconciler)
+        grantOnTable(this.table, this.reconciler.function, [
+          'dynamodb:Query',
+          'dynamodb:GetItem',
+          'dynamodb:PutItem',
+        ]);
+    }
     this.redeliveryWindow = this.reconciler
       ? STREAM_RETENTION.plus(this.reconciler.threshold).plus(this.reconciler.interval)
       : STREAM_RETENTION;

@@ -4,7 +4,12 @@ import { Match, Template } from 'aws-cdk-lib/assertions';
 import { AttributeType, StreamViewType, type TablePropsV2, TableV2 } from 'aws-cdk-lib/aws-dynamodb';
 import { EventBus } from 'aws-cdk-lib/aws-events';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { DEDICATED_TABLE_LAYOUT, relayFilterPattern, sameTableLayout } from '../../../lambdas/outbox/layout';
+import {
+  DEDICATED_TABLE_LAYOUT,
+  relayFilterPattern,
+  sameTableLayout,
+  TIME_ORDERED_TABLE_LAYOUT,
+} from '../../../lambdas/outbox/layout';
 import { relaySettings, writerSettings } from '../../../lambdas/outbox/settings';
 import { applySecurityChecks, formatFindings, synthFindings } from '../../../lib/nag';
 import {
@@ -328,5 +333,28 @@ describe('TransactionalOutbox rejects conflicting props, naming the prop', () =>
     ).toThrow(/TransactionalOutbox: give monitoring or monitoringProps, not both/);
     expect(attempt({ source: 'aws.shipments' })).toThrow(/source must not start with "aws\."/);
     expect(attempt({ retentionDays: 0 })).toThrow(/retentionDays must be from 1 to 3650/);
+  });
+});
+
+describe('TransactionalOutbox with a time-ordered outbox table (receipts)', () => {
+  it('creates the table without an index and lets the relay and the reconciler write receipts', () => {
+    // Prepare
+    const built = build(stackIn('TimeOrdered'), { layout: TIME_ORDERED_TABLE_LAYOUT });
+
+    // Act
+    const template = Template.fromStack(built.stack);
+
+    // Assess
+    expect(built.outbox.layout).toEqual(TIME_ORDERED_TABLE_LAYOUT);
+    const outboxTable = built.outbox.outboxTable?.table;
+    if (!outboxTable) throw new Error('no outbox table');
+    const tables = template.findResources('AWS::DynamoDB::GlobalTable');
+    expect(tables[logicalIdOf(outboxTable)]?.Properties.GlobalSecondaryIndexes).toBeUndefined();
+    const actions = (fn: { role?: unknown }) =>
+      permissionsOf(template, fn.role as Parameters<typeof permissionsOf>[1]).map((p) => p.action);
+    expect(actions(built.outbox.relay.function)).toContain('dynamodb:PutItem');
+    expect(actions(built.outbox.reconciler?.function ?? {})).toEqual(
+      expect.arrayContaining(['dynamodb:Query', 'dynamodb:GetItem', 'dynamodb:PutItem']),
+    );
   });
 });

@@ -3,7 +3,13 @@ import { BenchUsageError, FULL, parseArgs, QUICK, resultFiles } from '../../../b
 
 describe('parseArgs', () => {
   it('runs the full benchmark into the default directory without arguments', () => {
-    expect(parseArgs([], 'bench/results')).toEqual({ profile: FULL, outDir: 'bench/results', help: false });
+    expect(parseArgs([], 'bench/results')).toEqual({
+      profile: FULL,
+      outDir: 'bench/results',
+      help: false,
+      sweep: false,
+    });
+    expect(parseArgs(['--sweep'], 'bench/results').sweep).toBe(true);
   });
 
   it('takes --quick and --out in either form', () => {

@@ -82,6 +82,11 @@ describe('designsFromInputs', () => {
       trackingOff: { label: 'full', eventsPerInvocation: 100, durationMs: 30 },
       unfilteredBatchOfOne: { invocationsPerOrder: 3, durationMs: 2 },
     },
+    receipts: {
+      apiWriteUnits: 4,
+      writeUnitsPerEvent: 0.05,
+      relay: { label: 'full', eventsPerInvocation: 100, durationMs: 40 },
+    },
     recordsPerStreamRead: 1000,
     streamRecordsPerOrder: 3,
   };
@@ -94,6 +99,7 @@ describe('designsFromInputs', () => {
     expect(writes).toEqual({
       'relay-tracking-on': 7,
       'relay-tracking-on-light': 7,
+      'relay-receipts': 4.05,
       'relay-tracking-off': 4,
       'unfiltered-batch-1': 4,
       pipes: 4,

@@ -1,0 +1,87 @@
+import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
+import { DynamoDBDocumentClient, PutCommand, QueryCommand } from '@aws-sdk/lib-dynamodb';
+import { mockClient } from 'aws-sdk-client-mock';
+import { beforeEach, describe, expect, it } from 'vitest';
+import { ReceiptDeliveryTracker } from '../../../lambdas/outbox/delivery-tracking';
+import { outboxKeyOf, TIME_ORDERED_TABLE_LAYOUT, timeBucketsBetween } from '../../../lambdas/outbox/layout';
+
+const layout = TIME_ORDERED_TABLE_LAYOUT;
+const NOW = new Date('2026-11-30T12:00:00.000Z');
+const ddb = mockClient(DynamoDBDocumentClient);
+const doc = DynamoDBDocumentClient.from(new DynamoDBClient({}));
+const tracker = new ReceiptDeliveryTracker(doc, { tableName: 'outbox', layout, retentionDays: 7 });
+
+const keyAt = (occurredAt: string, n: number) =>
+  outboxKeyOf(layout, { aggregateType: 'Order', aggregateId: `o${n}`, sequence: 1, occurredAt });
+
+describe('time-ordered keys', () => {
+  it('partition by minute and shard, sort by occurredAt, then aggregate and sequence', () => {
+    expect(keyAt('2026-11-30T11:59:30.5+00:00', 1)).toEqual({
+      pk: expect.stringMatching(/^2026-11-30T11:59#[0-7]$/),
+      sk: 'OUTBOX#2026-11-30T11:59:30.500Z#Order#o1#0000000001',
+    });
+    expect(timeBucketsBetween('2026-11-30T11:58:59Z', '2026-11-30T12:00:01Z')).toEqual([
+      '2026-11-30T11:58',
+      '2026-11-30T11:59',
+      '2026-11-30T12:00',
+    ]);
+  });
+});
+
+describe('ReceiptDeliveryTracker', () => {
+  beforeEach(() => ddb.reset());
+
+  it('writes one receipt per minute of the events, listing their sort keys, with a TTL', async () => {
+    // Prepare
+    ddb.on(PutCommand).resolves({});
+    const keys = [
+      keyAt('2026-11-30T11:59:58Z', 1),
+      keyAt('2026-11-30T11:59:59Z', 2),
+      keyAt('2026-11-30T12:00:00Z', 3),
+    ];
+
+    // Act
+    const result = await tracker.markPublished(keys, NOW);
+
+    // Assess
+    expect(result).toEqual({ marked: 3, missing: 0, failed: [] });
+    const items = ddb.commandCalls(PutCommand).map((call) => call.args[0].input.Item);
+    expect(items).toHaveLength(2);
+    expect(items[0]).toMatchObject({
+      pk: 'RECEIPT#2026-11-30T11:59',
+      sk: expect.stringMatching(/^RECEIPT#2026-11-30T12:00:00.000Z#/),
+      published: new Set([keys[0]?.sk, keys[1]?.sk]),
+      expiresAt: NOW.getTime() / 1000 + 7 * 86_400,
+    });
+    expect(items[1]).toMatchObject({ pk: 'RECEIPT#2026-11-30T12:00', published: new Set([keys[2]?.sk]) });
+  });
+
+  it('reports the keys of a receipt it could not write, and parks into a receipt of its own kind', async () => {
+    // Prepare
+    ddb.on(PutCommand).rejects(Object.assign(new Error('slow down'), { name: 'ThrottlingException' }));
+    const key = keyAt('2026-11-30T11:59:58Z', 1);
+
+    // Act
+    const result = await tracker.markParked([key], NOW);
+
+    // Assess
+    expect(result).toEqual({
+      marked: 0,
+      missing: 0,
+      failed: [{ key, errorCode: 'ThrottlingException', errorMessage: 'slow down' }],
+    });
+    expect(ddb.commandCalls(PutCommand)[0]?.args[0].input.Item).toHaveProperty('parked');
+  });
+
+  it('answers which keys a receipt lists as published', async () => {
+    // Prepare
+    const [a, b] = [keyAt('2026-11-30T11:59:58Z', 1), keyAt('2026-11-30T11:59:59Z', 2)];
+    ddb.on(QueryCommand).resolves({ Items: [{ published: new Set([a?.sk]) }, { parked: new Set([b?.sk]) }] });
+
+    // Act
+    const published = await tracker.published([a, b]);
+
+    // Assess
+    expect(published).toEqual([a]);
+  });
+});
