@@ -120,7 +120,7 @@ const ADD_HEADING = 'Add the outbox to your own service';
 /** Every ```ts block of the section under `heading`. */
 const tsBlocksUnder = (markdown: string, heading: string): string[] => {
   const lines = markdown.split('\n');
-  const start = lines.findIndex((line) => line === `## ${heading}`);
+  const start = lines.indexOf(`## ${heading}`);
   if (start < 0) throw new Error(`README.md has no "${heading}" heading`);
   const blocks: string[] = [];
   let block: string[] | undefined;

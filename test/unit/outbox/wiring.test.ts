@@ -61,17 +61,6 @@ const entries = (): PutEventsRequestEntry[] =>
 
 const detailOf = (entry: PutEventsRequestEntry): EventEnvelope => JSON.parse(entry.Detail ?? '{}');
 
-/** What a logger wrote to stdout while `act` ran, one parsed JSON line each. */
-const logLinesOf = async (act: () => Promise<unknown>): Promise<Record<string, unknown>[]> => {
-  const write = vi.spyOn(process.stdout, 'write').mockImplementation(() => true);
-  try {
-    await act();
-    return write.mock.calls.map((call) => JSON.parse(String(call[0])));
-  } finally {
-    write.mockRestore();
-  }
-};
-
 const poisonQueueUrls = () =>
   sqsMock
     .commandCalls(SendMessageBatchCommand)
