@@ -53,7 +53,8 @@ describe('replay to the inventory consumer', () => {
     const reserved = await flow.store.reservedQuantity('SKU-R');
     expect(states).toMatchObject({ RESERVED: 4 });
     expect(reserved).toBe(3 + 4 + 5 + 6);
-    const target = { replay: { kind: 'local', endpoint: flow.bus.endpoint } } as OutboxTarget;
+    // No stack outputs here: the rule is the subscription's own name on the local bus.
+    const target = { replay: { kind: 'local', endpoint: flow.bus.endpoint, rules: {} } } as OutboxTarget;
 
     // Act: event times are whole seconds, so the range starts at the second the first was placed.
     const report = await replay(target, {
