@@ -1,7 +1,13 @@
 import { inspect, parseArgs } from 'node:util';
+import { S3Client } from '@aws-sdk/client-s3';
 import { diagnoseLocal, isConnectionFailure } from './local-health';
 import { formatRedrive, redrive } from './redrive';
-import { directoryFailureStore, formatFailureRedrive, redriveFailures } from './redrive-failures';
+import {
+  directoryFailureStore,
+  type FailureStore,
+  formatFailureRedrive,
+  redriveFailures,
+} from './redrive-failures';
 import {
   REPLAY_ARGS,
   REPLAY_OPTIONS_USAGE,
@@ -10,6 +16,7 @@ import {
   replayOptions,
   runReplay,
 } from './replay';
+import { parseS3Location, s3FailureStore } from './s3-failure-store';
 import { formatStatus, outboxStatus } from './status';
 import { type OutboxTarget, resolveTarget, UsageError, unreachable } from './target';
 
@@ -39,8 +46,9 @@ Options:
                             poison (the publisher's own checks), change nothing
   --from-failures <where>   redrive: republish the stream batches the relay mapping gave up on,
                             from its on-failure destination instead of the poison queue: a
-                            directory offline (objects moved under redriven/ once republished);
-                            s3://<bucket> needs @aws-sdk/client-s3, not installed yet
+                            directory offline, or s3://<bucket> on AWS (s3:// alone with --stack:
+                            its RelayFailureBucketName output); objects moved under redriven/
+                            once republished
 ${REPLAY_OPTIONS_USAGE}
   --json                    machine-readable output
   -h, --help                this text
@@ -117,12 +125,31 @@ const main = async (argv: readonly string[], out: CliOutput, env: Env): Promise<
     const fromFailures = values['from-failures'];
     if (fromFailures !== undefined) {
       if (command !== 'redrive') throw new UsageError('--from-failures applies to redrive only');
-      if (fromFailures.startsWith('s3://'))
-        throw new UsageError('Redriving from an S3 bucket needs @aws-sdk/client-s3, which is not installed');
-      const report = await redriveFailures(target, directoryFailureStore(fromFailures), {
+      const bucket = parseS3Location(fromFailures);
+      let s3: S3Client | undefined;
+      let store: FailureStore;
+      if (bucket === undefined) store = directoryFailureStore(fromFailures);
+      else {
+        if (target.localEndpoints !== undefined)
+          throw new UsageError(
+            'The local runtime has no S3: pass the failure directory the npm start banner names',
+          );
+        const name = bucket || target.failureBucketName;
+        if (!name)
+          throw new UsageError(
+            'Name the failure bucket (s3://<bucket>), or pass --stack with a RelayFailureBucketName output',
+          );
+        s3 = new S3Client(target.region ? { region: target.region } : {});
+        store = s3FailureStore(s3, name);
+      }
+      const report = await redriveFailures(target, store, {
         dryRun: values['dry-run'],
         ...(max === undefined ? {} : { max }),
-      });
+      })
+        .catch(async (error: unknown) => {
+          throw await explain(error, target);
+        })
+        .finally(() => s3?.destroy());
       out.log(
         values.json ? JSON.stringify(report, null, 2) : formatFailureRedrive(report, values['dry-run']),
       );

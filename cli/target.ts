@@ -74,6 +74,8 @@ export interface OutboxTarget {
   readonly source: string;
   readonly retentionDays: number;
   readonly poisonQueueUrl?: string;
+  /** The relay mapping's failure bucket (the stack's RelayFailureBucketName output), on AWS. */
+  readonly failureBucketName?: string;
   readonly queues: readonly QueueRef[];
   /** What could not be found, for the operator to read with the results. */
   readonly notes: readonly string[];
@@ -270,6 +272,7 @@ const awsTarget = async (
     source: options.source ?? outputs[StackOutput.EventSource] ?? 'orders',
     retentionDays: parseRetention(options.retentionDays ?? retention) ?? 7,
     ...(poison ? { poisonQueueUrl: poison } : {}),
+    ...optional('failureBucketName', outputs[StackOutput.FailureBucketName]),
     queues,
     notes: queues.length === 0 ? ['No queues found: pass --queue name=url, or --stack for its outputs'] : [],
     destroy: () => {
