@@ -1,7 +1,5 @@
 import type { DynamoDBRecord } from 'aws-lambda';
-import { DynamoDbDeliveryTracker } from '../lambdas/outbox/delivery-tracking';
 import { describeKey } from '../lambdas/outbox/layout';
-import { OutboxPublisher } from '../lambdas/outbox/publisher';
 import { classify, skipAccepted } from '../lambdas/outbox/relay';
 import { SettledMemory } from '../lambdas/outbox/settled-memory';
 import {
@@ -11,6 +9,7 @@ import {
   REDRIVEN_PREFIX,
   readDirectoryObject,
 } from '../local/failure-destination';
+import { republishingOf } from './republish';
 import type { OutboxTarget } from './target';
 
 /**
@@ -54,8 +53,6 @@ export interface FailureRedriveReport {
   readonly entries: readonly FailureRedriveEntry[];
 }
 
-const quiet = { addMetric: () => undefined, warn: () => undefined };
-
 /** The stream records of a failure object: `payload` is the whole invocation event, as JSON text. */
 export const recordsOfFailureObject = (body: string): DynamoDBRecord[] => {
   const object = JSON.parse(body) as { payload?: unknown };
@@ -82,18 +79,7 @@ export const redriveFailures = async (
   options: { readonly dryRun?: boolean; readonly max?: number; readonly now?: () => Date } = {},
 ): Promise<FailureRedriveReport> => {
   const now = options.now ?? (() => new Date());
-  const publisher = new OutboxPublisher({
-    eventBridge: target.eventBridge,
-    eventBusName: target.eventBusName,
-    source: target.source,
-    metrics: quiet,
-    logger: quiet,
-  });
-  const tracker = new DynamoDbDeliveryTracker(target.doc, {
-    tableName: target.tableName,
-    layout: target.layout,
-    retentionDays: target.retentionDays,
-  });
+  const { publisher, tracker } = republishingOf(target);
   const memory = new SettledMemory();
   const entries: FailureRedriveEntry[] = [];
   const keys = (await store.list()).slice(0, options.max ?? Number.POSITIVE_INFINITY);

@@ -5,10 +5,9 @@ import {
   ReceiveMessageCommand,
 } from '@aws-sdk/client-sqs';
 import { GetCommand } from '@aws-sdk/lib-dynamodb';
-import { DynamoDbDeliveryTracker } from '../lambdas/outbox/delivery-tracking';
 import { type OutboxRecord, parseOutboxItem } from '../lambdas/outbox/outbox-item';
 import { poisonMessageSchema } from '../lambdas/outbox/poison-queue';
-import { OutboxPublisher } from '../lambdas/outbox/publisher';
+import { republishingOf } from './republish';
 import type { OutboxTarget } from './target';
 
 export interface RedriveOptions {
@@ -38,8 +37,6 @@ export interface RedriveReport {
   readonly left: number;
   readonly entries: readonly RedriveEntry[];
 }
-
-const quiet = { addMetric: () => undefined, warn: () => undefined };
 
 interface Resolved {
   readonly message: Message;
@@ -92,18 +89,7 @@ export const redrive = async (target: OutboxTarget, options: RedriveOptions = {}
   if (queueUrl === undefined) throw new Error('No poison queue: pass --poison-queue-url');
   const max = options.max ?? 1000;
   const now = options.now ?? (() => new Date());
-  const publisher = new OutboxPublisher({
-    eventBridge: target.eventBridge,
-    eventBusName: target.eventBusName,
-    source: target.source,
-    metrics: quiet,
-    logger: quiet,
-  });
-  const tracker = new DynamoDbDeliveryTracker(target.doc, {
-    tableName: target.tableName,
-    layout: target.layout,
-    retentionDays: target.retentionDays,
-  });
+  const { publisher, tracker } = republishingOf(target);
   const entries: RedriveEntry[] = [];
   /** Messages read but not deleted: visible again once the run is over, not after the timeout. */
   const kept: Message[] = [];

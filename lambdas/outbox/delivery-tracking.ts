@@ -8,7 +8,7 @@ import {
   type UpdateCommandInput,
 } from '@aws-sdk/lib-dynamodb';
 import { mapWithConcurrency } from './concurrency';
-import { bucketOfPartition, type OutboxKey, type OutboxLayout } from './layout';
+import { bucketOfPartition, type OutboxKey, type OutboxLayout, tracksWithReceipts } from './layout';
 
 const SECONDS_PER_DAY = 24 * 60 * 60;
 /** BatchGetItem takes at most 100 keys a request. */
@@ -364,3 +364,12 @@ export class ReceiptDeliveryTracker implements DeliveryTracker {
     };
   }
 }
+
+/** Receipts per invocation on a time-ordered table; a mark per item on a pending index otherwise. */
+export const deliveryTrackerFor = (
+  doc: DynamoDBDocumentClient,
+  options: DynamoDbDeliveryTrackerOptions,
+): DynamoDbDeliveryTracker | ReceiptDeliveryTracker =>
+  tracksWithReceipts(options.layout)
+    ? new ReceiptDeliveryTracker(doc, options)
+    : new DynamoDbDeliveryTracker(doc, options);

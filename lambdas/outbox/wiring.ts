@@ -2,8 +2,7 @@ import type { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import type { EventBridgeClient } from '@aws-sdk/client-eventbridge';
 import type { SQSClient } from '@aws-sdk/client-sqs';
 import { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
-import { type DeliveryTracker, DynamoDbDeliveryTracker, ReceiptDeliveryTracker } from './delivery-tracking';
-import { tracksWithReceipts } from './layout';
+import { type DeliveryTracker, deliveryTrackerFor, ReceiptDeliveryTracker } from './delivery-tracking';
 import { PendingOutbox, type PendingSource, TimeOrderedOutbox } from './pending-outbox';
 import { PoisonQueue } from './poison-queue';
 import { OutboxPublisher } from './publisher';
@@ -38,21 +37,15 @@ const publisherOf = (settings: PublishingSettings, clients: OutboxClients): Outb
 const poisonQueueOf = (settings: PublishingSettings, clients: OutboxClients): PoisonQueue =>
   new PoisonQueue({ sqs: clients.sqs, queueUrl: settings.poisonQueueUrl });
 
-/** Receipts per invocation on a time-ordered table; a mark per item on a pending index otherwise. */
 const trackerOf = (
   settings: Pick<RelaySettings, 'tableName' | 'layout' | 'retentionDays'>,
   clients: OutboxClients,
-): DeliveryTracker => {
-  const options = {
+): DeliveryTracker =>
+  deliveryTrackerFor(DynamoDBDocumentClient.from(clients.dynamoDb), {
     tableName: settings.tableName,
     layout: settings.layout,
     retentionDays: settings.retentionDays,
-  };
-  const doc = DynamoDBDocumentClient.from(clients.dynamoDb);
-  return tracksWithReceipts(settings.layout)
-    ? new ReceiptDeliveryTracker(doc, options)
-    : new DynamoDbDeliveryTracker(doc, options);
-};
+  });
 
 /** Where the reconciler finds what is unpublished: the time-ordered listing, or the pending index. */
 const pendingOf = (
