@@ -16,18 +16,23 @@ export interface TypeSupport {
 
 const SECURITY = 'IAM and encryption are not enforced offline';
 
+/** What both table types (TableV2's GlobalTable, Table) emulate. */
+const DYNAMODB_TABLE = {
+  emulator: 'DynamoDB Local table',
+  emulated: [
+    'TableName',
+    'AttributeDefinitions',
+    'KeySchema',
+    'GlobalSecondaryIndexes',
+    'StreamSpecification',
+    'TimeToLiveSpecification',
+    'BillingMode',
+  ],
+} as const;
+
 export const EMULATED_TYPES: Readonly<Record<string, TypeSupport>> = {
   'AWS::DynamoDB::GlobalTable': {
-    emulator: 'DynamoDB Local table',
-    emulated: [
-      'TableName',
-      'AttributeDefinitions',
-      'KeySchema',
-      'GlobalSecondaryIndexes',
-      'StreamSpecification',
-      'TimeToLiveSpecification',
-      'BillingMode',
-    ],
+    ...DYNAMODB_TABLE,
     ignored: {
       Replicas: 'one local region; point-in-time recovery and deletion protection have no offline effect',
       SSESpecification: SECURITY,
@@ -35,16 +40,7 @@ export const EMULATED_TYPES: Readonly<Record<string, TypeSupport>> = {
     },
   },
   'AWS::DynamoDB::Table': {
-    emulator: 'DynamoDB Local table',
-    emulated: [
-      'TableName',
-      'AttributeDefinitions',
-      'KeySchema',
-      'GlobalSecondaryIndexes',
-      'StreamSpecification',
-      'TimeToLiveSpecification',
-      'BillingMode',
-    ],
+    ...DYNAMODB_TABLE,
     ignored: {
       PointInTimeRecoverySpecification: 'no backups offline',
       DeletionProtectionEnabled: 'tables live as long as the runtime',
