@@ -252,6 +252,7 @@ export const countCosts = async (
   // The counter-example: every stream record invokes the function, one record at a time.
   const streamRecords = (await readStream(deps, off.tableName)).length;
   const unfiltered = await relayOnce(deps, off.tableName, false, orders, {
+    handler: deps.relayHandlers.unfiltered,
     batchSize: 1,
     filterPatterns: [],
     waitForInvocations: streamRecords,

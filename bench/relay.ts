@@ -42,6 +42,11 @@ export interface RelayBenchDeps {
     readonly trackingOff: RelayHandler;
     /** Tracking with receipts, configured for `receiptsTableName` (a time-ordered outbox table). */
     readonly receipts: RelayHandler;
+    /**
+     * Tracking off, in a container of its own: the unfiltered counter-example reads a stream the
+     * tracking-off relay already published, and that container would skip what it knows it sent.
+     */
+    readonly unfiltered: RelayHandler;
   };
   /** The time-ordered outbox table the receipts relay reads and writes its receipts to. */
   readonly receiptsTableName: string;

@@ -130,13 +130,16 @@ const main = async (): Promise<number> => {
     );
     type RelayModule = typeof import('../lambdas/outbox/relay-handler');
     // Two instances of the deployed module, one per delivery-tracking setting it reads on import.
-    const relayHandler = async (deliveryTracking: boolean): Promise<RelayModule['handler']> => {
+    const relayHandler = async (
+      deliveryTracking: boolean,
+      instance: string,
+    ): Promise<RelayModule['handler']> => {
       Object.assign(process.env, relaySettings.toEnv({ ...settings.relay.outbox, deliveryTracking }));
-      const tracking = deliveryTracking ? 'on' : 'off';
-      return ((await import(`${RELAY_MODULE}?tracking=${tracking}`)) as RelayModule).handler;
+      return ((await import(`${RELAY_MODULE}?instance=${instance}`)) as RelayModule).handler;
     };
-    const trackingOn = await relayHandler(true);
-    const trackingOff = await relayHandler(false);
+    const trackingOn = await relayHandler(true, 'on');
+    const trackingOff = await relayHandler(false, 'off');
+    const unfiltered = await relayHandler(false, 'unfiltered');
     const { TIME_ORDERED_TABLE_LAYOUT } = await import('../lambdas/outbox/layout');
     // The chosen design: receipts on a time-ordered outbox table (its own instance, as for the others).
     Object.assign(
@@ -175,7 +178,7 @@ const main = async (): Promise<number> => {
       signal,
       relayBus,
       baselineBus,
-      relayHandlers: { trackingOn, trackingOff, receipts },
+      relayHandlers: { trackingOn, trackingOff, receipts, unfiltered },
       receiptsTableName: RECEIPTS_TABLE,
       receiptsOrdersSettings,
       settings: settings.relay,
