@@ -2,6 +2,7 @@ import { randomUUID } from 'node:crypto';
 import { resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { Worker } from 'node:worker_threads';
+import { arn } from './names';
 
 /**
  * A function of the template, run from its handler source in a worker thread of its own, with the
@@ -106,7 +107,7 @@ export const loadFunction = async (
         callbackWaitsForEmptyEventLoop: false,
         functionName: definition.logicalId,
         functionVersion: '$LATEST',
-        invokedFunctionArn: `arn:aws:lambda:us-east-1:000000000000:function:${definition.logicalId}`,
+        invokedFunctionArn: arn('lambda', `function:${definition.logicalId}`),
         memoryLimitInMB: '512',
         awsRequestId: randomUUID(),
         logGroupName: `/aws/lambda/${definition.logicalId}`,
@@ -200,7 +201,7 @@ export const invokeAsync = (fn: LocalFunction, config: AsyncInvokeConfig, event:
           timestamp: new Date().toISOString(),
           requestContext: {
             requestId: randomUUID(),
-            functionArn: `arn:aws:lambda:us-east-1:000000000000:function:${fn.definition.logicalId}:$LATEST`,
+            functionArn: arn('lambda', `function:${fn.definition.logicalId}:$LATEST`),
             condition: tooOld ? 'EventAgeExceeded' : 'RetriesExhausted',
             approximateInvokeCount: attempts,
           },

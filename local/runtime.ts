@@ -6,7 +6,7 @@ import { DynamoDBStreamsClient } from '@aws-sdk/client-dynamodb-streams';
 import { SendMessageCommand, SQSClient } from '@aws-sdk/client-sqs';
 import * as z from 'zod';
 import { ENTRY_METADATA } from '../lib/outbox/metadata';
-import { LOCAL_REGION, localClientConfig } from './clients';
+import { LOCAL_CREDENTIALS, LOCAL_REGION, localClientConfig } from './clients';
 import { type DynamoDbLocal, startDynamoDbLocal } from './dynamodb';
 import { checkEmulation } from './emulation';
 import {
@@ -228,7 +228,6 @@ interface Wiring {
   readonly names: LocalNames;
   readonly options: LocalRuntimeOptions;
   readonly lifecycle: Lifecycle;
-  readonly functions: ReadonlyMap<string, LocalFunction>;
   resolveIn(id: string, resource: Resource, value: unknown): unknown;
   /** The function a property (`Ref`/`Fn::GetAtt`) of the resource points at. */
   functionOf(id: string, resource: Resource, value: unknown): LocalFunction;
@@ -557,8 +556,8 @@ export const startLocalRuntime = async (options: LocalRuntimeOptions = {}): Prom
         AWS_ENDPOINT_URL_EVENTBRIDGE: eventBus.endpoint,
         AWS_ENDPOINT_URL_SQS: sqs.endpoint,
         AWS_REGION: LOCAL_REGION,
-        AWS_ACCESS_KEY_ID: 'local',
-        AWS_SECRET_ACCESS_KEY: 'local',
+        AWS_ACCESS_KEY_ID: LOCAL_CREDENTIALS.accessKeyId,
+        AWS_SECRET_ACCESS_KEY: LOCAL_CREDENTIALS.secretAccessKey,
       },
       options,
       lifecycle,
@@ -572,7 +571,6 @@ export const startLocalRuntime = async (options: LocalRuntimeOptions = {}): Prom
       names,
       options,
       lifecycle,
-      functions,
       resolveIn,
       sendTo,
       functionOf: (id, resource, value) => {
