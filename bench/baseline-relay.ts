@@ -175,6 +175,8 @@ export class BaselineRelay {
     const mark = this.options.markPublished;
     if (!mark) return;
     const { layout } = this.options;
+    // The marking candidates are measured on the orders table (same-table layout, pending index).
+    if (layout.kind !== 'same-table') throw new Error('Marking candidates need a same-table layout');
     const now = new Date();
     const publishedAt = now.toISOString();
     const expiresAt = String(Math.floor(now.getTime() / 1000) + 7 * DAY_SECONDS);

@@ -166,20 +166,7 @@ export interface RelayRunOptions {
 
 /** A time-ordered outbox table as the construct creates it: its own key, a stream, no index. */
 export const newTimeOrderedTable = async (deps: RelayBenchDeps): Promise<string> => {
-  const layout = TIME_ORDERED_TABLE_LAYOUT;
-  await createTableAndWait(deps.dynamoDb.client, {
-    TableName: deps.receiptsTableName,
-    BillingMode: 'PAY_PER_REQUEST',
-    AttributeDefinitions: [
-      { AttributeName: layout.partitionKey, AttributeType: 'S' },
-      { AttributeName: layout.sortKey, AttributeType: 'S' },
-    ],
-    KeySchema: [
-      { AttributeName: layout.partitionKey, KeyType: 'HASH' },
-      { AttributeName: layout.sortKey, KeyType: 'RANGE' },
-    ],
-    StreamSpecification: { StreamEnabled: true, StreamViewType: 'NEW_IMAGE' },
-  });
+  await createOutboxTable(deps.dynamoDb.client, deps.receiptsTableName, TIME_ORDERED_TABLE_LAYOUT);
   return deps.receiptsTableName;
 };
 

@@ -1,5 +1,6 @@
 import { readFileSync } from 'node:fs';
 import * as z from 'zod';
+import type { SameTableLayout } from '../lambdas/outbox/layout';
 import {
   type RelaySettings as OutboxRelaySettings,
   relaySettings,
@@ -33,8 +34,12 @@ export interface RelaySettings {
   readonly memoryMb: number;
   readonly timeoutSeconds: number;
   readonly environment: Readonly<Record<string, string>>;
-  /** The relay function's settings (OUTBOX_RELAY_SETTINGS), with the local names. */
-  readonly outbox: OutboxRelaySettings;
+  /**
+   * The relay function's settings (OUTBOX_RELAY_SETTINGS), with the local names: the orders
+   * stack's same-table outbox, tracked with marks. The receipts design is measured on its own
+   * time-ordered table (bench/relay.ts).
+   */
+  readonly outbox: OutboxRelaySettings & { readonly layout: SameTableLayout };
 }
 
 export interface FunctionSettings {
@@ -247,12 +252,15 @@ export const readDeployedSettings = async (
   const relayEnvironment = environmentOf(resolve(relayL1.environment), names);
   const apiEnvironment = environmentOf(resolve(apiL1.environment), names);
   const relayOutbox = relaySettings.fromEnv(relayEnvironment);
+  const { layout } = relayOutbox;
+  if (layout.kind !== 'same-table')
+    throw new Error(`The benchmark runs the orders stack's same-table outbox, not a ${layout.kind} one`);
   const apiOutbox = writerSettings.fromEnv(apiEnvironment);
 
   const tableStack = Stack.of(table);
   const indexes = indexSchema.parse(tableStack.resolve(table.globalSecondaryIndexes) ?? []);
   const tableKeys = keySchema.parse(tableStack.resolve(table.keySchema)).map((k) => k.attributeName);
-  const { indexName } = relayOutbox.layout.pendingIndex;
+  const { indexName } = layout.pendingIndex;
   const pending = indexes.find((i) => i.indexName === indexName);
   if (!pending) throw new Error(`The table has no index ${indexName}`);
 
@@ -276,7 +284,7 @@ export const readDeployedSettings = async (
       memoryMb: relayFn.memorySize,
       timeoutSeconds: relayFn.timeout,
       environment: relayEnvironment,
-      outbox: relayOutbox,
+      outbox: { ...relayOutbox, layout },
     },
     api: {
       memoryMb: apiFn.memorySize,

@@ -205,7 +205,11 @@ const explain = async (error: unknown, target: OutboxTarget): Promise<unknown> =
         'Pass the outbox table with --table, or --stack to read it from the stack outputs.',
     );
   // DynamoDB answers a Query on a missing index with a ValidationException naming the index.
-  if (error.name === 'ValidationException' && /specified index/.test(error.message))
+  if (
+    error.name === 'ValidationException' &&
+    /specified index/.test(error.message) &&
+    target.layout.kind === 'same-table'
+  )
     return new UsageError(
       `Table ${target.tableName} has no ${target.layout.pendingIndex.indexName} index, so its pending events ` +
         'cannot be counted: is it the outbox table? Pass the table the stack (or `npm start`) created ' +

@@ -1,6 +1,6 @@
 import { GetQueueAttributesCommand } from '@aws-sdk/client-sqs';
 import { QueryCommand } from '@aws-sdk/lib-dynamodb';
-import { PENDING_INDEX_SORT_KEY, pendingShards } from '../lambdas/outbox/layout';
+import { PENDING_INDEX_SORT_KEY, pendingShards, type SameTableLayout } from '../lambdas/outbox/layout';
 import type { OutboxTarget } from './target';
 
 export interface QueueDepth {
@@ -26,7 +26,9 @@ export interface OutboxStatus {
 
 const sortKey = PENDING_INDEX_SORT_KEY;
 
-const shardQuery = (target: OutboxTarget, shard: string) => ({
+type PendingIndexTarget = OutboxTarget & { readonly layout: SameTableLayout };
+
+const shardQuery = (target: PendingIndexTarget, shard: string) => ({
   TableName: target.tableName,
   IndexName: target.layout.pendingIndex.indexName,
   KeyConditionExpression: '#shard = :shard',
@@ -35,7 +37,7 @@ const shardQuery = (target: OutboxTarget, shard: string) => ({
 });
 
 /** Count one shard of the pending index, page by page (a COUNT query still pages at 1 MB). */
-const countShard = async (target: OutboxTarget, shard: string): Promise<number> => {
+const countShard = async (target: PendingIndexTarget, shard: string): Promise<number> => {
   let count = 0;
   let startKey: Record<string, unknown> | undefined;
   do {
@@ -53,7 +55,7 @@ const countShard = async (target: OutboxTarget, shard: string): Promise<number> 
 };
 
 /** The shard's oldest pending item: the index sorts by occurredAt. */
-const oldestInShard = async (target: OutboxTarget, shard: string): Promise<string | undefined> => {
+const oldestInShard = async (target: PendingIndexTarget, shard: string): Promise<string | undefined> => {
   const { ExpressionAttributeNames, ...query } = shardQuery(target, shard);
   const { Items = [] } = await target.doc.send(
     new QueryCommand({
@@ -89,10 +91,14 @@ const queueDepth = async (target: OutboxTarget, name: string, url: string): Prom
 };
 
 export const outboxStatus = async (target: OutboxTarget, now: Date = new Date()): Promise<OutboxStatus> => {
-  const shards = pendingShards(target.layout);
+  const { layout } = target;
+  if (layout.kind !== 'same-table')
+    throw new Error(`outbox status reads a pending index; ${target.tableName} is a ${layout.kind}`);
+  const indexed: PendingIndexTarget = { ...target, layout };
+  const shards = pendingShards(layout);
   const [counts, oldest, queues] = await Promise.all([
-    Promise.all(shards.map((shard) => countShard(target, shard))),
-    Promise.all(shards.map((shard) => oldestInShard(target, shard))),
+    Promise.all(shards.map((shard) => countShard(indexed, shard))),
+    Promise.all(shards.map((shard) => oldestInShard(indexed, shard))),
     Promise.all(target.queues.map((q) => queueDepth(target, q.name, q.url))),
   ]);
   const oldestOccurredAt = oldest.filter((o): o is string => o !== undefined).sort()[0];

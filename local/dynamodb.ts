@@ -13,7 +13,7 @@ import {
   UpdateTimeToLiveCommand,
   waitUntilTableExists,
 } from '@aws-sdk/client-dynamodb';
-import { type OutboxLayout, PENDING_INDEX_SORT_KEY } from '../lambdas/outbox/layout';
+import { type OutboxLayout, PENDING_INDEX_SORT_KEY, tracksWithReceipts } from '../lambdas/outbox/layout';
 import { localClientConfig } from './clients';
 import { claimPort } from './ports';
 
@@ -191,7 +191,8 @@ export const localDynamoDbClient = (endpoint: string): DynamoDBClient =>
 
 /**
  * The CreateTable request for a table holding outbox items with `layout`: its keys, a stream of
- * new images and the sparse pending index, as the stack deploys them (`outboxTableProps`).
+ * new images and, for a same-table layout, the sparse pending index, as the stack deploys them
+ * (`outboxTableProps`).
  */
 export const outboxTableInput = (tableName: string, layout: OutboxLayout): CreateTableCommandInput => ({
   TableName: tableName,
@@ -199,23 +200,31 @@ export const outboxTableInput = (tableName: string, layout: OutboxLayout): Creat
   AttributeDefinitions: [
     { AttributeName: layout.partitionKey, AttributeType: 'S' },
     { AttributeName: layout.sortKey, AttributeType: 'S' },
-    { AttributeName: layout.pendingIndex.shardAttribute, AttributeType: 'S' },
-    { AttributeName: PENDING_INDEX_SORT_KEY, AttributeType: 'S' },
+    ...(tracksWithReceipts(layout)
+      ? []
+      : [
+          { AttributeName: layout.pendingIndex.shardAttribute, AttributeType: 'S' as const },
+          { AttributeName: PENDING_INDEX_SORT_KEY, AttributeType: 'S' as const },
+        ]),
   ],
   KeySchema: [
     { AttributeName: layout.partitionKey, KeyType: 'HASH' },
     { AttributeName: layout.sortKey, KeyType: 'RANGE' },
   ],
-  GlobalSecondaryIndexes: [
-    {
-      IndexName: layout.pendingIndex.indexName,
-      KeySchema: [
-        { AttributeName: layout.pendingIndex.shardAttribute, KeyType: 'HASH' },
-        { AttributeName: PENDING_INDEX_SORT_KEY, KeyType: 'RANGE' },
-      ],
-      Projection: { ProjectionType: 'ALL' },
-    },
-  ],
+  ...(tracksWithReceipts(layout)
+    ? {}
+    : {
+        GlobalSecondaryIndexes: [
+          {
+            IndexName: layout.pendingIndex.indexName,
+            KeySchema: [
+              { AttributeName: layout.pendingIndex.shardAttribute, KeyType: 'HASH' },
+              { AttributeName: PENDING_INDEX_SORT_KEY, KeyType: 'RANGE' },
+            ],
+            Projection: { ProjectionType: 'ALL' },
+          },
+        ],
+      }),
   StreamSpecification: { StreamEnabled: true, StreamViewType: 'NEW_IMAGE' },
 });
 

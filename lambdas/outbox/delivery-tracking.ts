@@ -8,7 +8,14 @@ import {
   type UpdateCommandInput,
 } from '@aws-sdk/lib-dynamodb';
 import { mapWithConcurrency } from './concurrency';
-import { bucketOfPartition, type OutboxKey, type OutboxLayout, tracksWithReceipts } from './layout';
+import {
+  bucketOfPartition,
+  type OutboxKey,
+  type OutboxLayout,
+  type SameTableLayout,
+  type TimeOrderedLayout,
+  tracksWithReceipts,
+} from './layout';
 
 const SECONDS_PER_DAY = 24 * 60 * 60;
 /** BatchGetItem takes at most 100 keys a request. */
@@ -67,9 +74,9 @@ export interface DeliveryTracker {
 export const expiresAtFor = (now: Date, retentionDays: number): number =>
   Math.floor(now.getTime() / 1000) + retentionDays * SECONDS_PER_DAY;
 
-export interface DynamoDbDeliveryTrackerOptions {
+export interface DeliveryTrackerOptions<Layout extends OutboxLayout = OutboxLayout> {
   readonly tableName: string;
-  readonly layout: OutboxLayout;
+  readonly layout: Layout;
   /** Days a published item is kept before its TTL deletes it. */
   readonly retentionDays: number;
   /** UpdateItem requests in flight at once. @default 16 */
@@ -84,7 +91,7 @@ export interface DynamoDbDeliveryTrackerOptions {
 export class DynamoDbDeliveryTracker implements DeliveryTracker {
   constructor(
     private readonly doc: DynamoDBDocumentClient,
-    private readonly options: DynamoDbDeliveryTrackerOptions,
+    private readonly options: DeliveryTrackerOptions<SameTableLayout>,
   ) {
     const { retentionDays } = options;
     if (!Number.isInteger(retentionDays) || retentionDays < 1)
@@ -234,7 +241,7 @@ export interface BucketReceipts {
 export class ReceiptDeliveryTracker implements DeliveryTracker {
   constructor(
     private readonly doc: DynamoDBDocumentClient,
-    private readonly options: DynamoDbDeliveryTrackerOptions,
+    private readonly options: DeliveryTrackerOptions<TimeOrderedLayout>,
   ) {
     const { retentionDays } = options;
     if (!Number.isInteger(retentionDays) || retentionDays < 1)
@@ -368,8 +375,10 @@ export class ReceiptDeliveryTracker implements DeliveryTracker {
 /** Receipts per invocation on a time-ordered table; a mark per item on a pending index otherwise. */
 export const deliveryTrackerFor = (
   doc: DynamoDBDocumentClient,
-  options: DynamoDbDeliveryTrackerOptions,
-): DynamoDbDeliveryTracker | ReceiptDeliveryTracker =>
-  tracksWithReceipts(options.layout)
-    ? new ReceiptDeliveryTracker(doc, options)
-    : new DynamoDbDeliveryTracker(doc, options);
+  options: DeliveryTrackerOptions,
+): DynamoDbDeliveryTracker | ReceiptDeliveryTracker => {
+  const { layout } = options;
+  return tracksWithReceipts(layout)
+    ? new ReceiptDeliveryTracker(doc, { ...options, layout })
+    : new DynamoDbDeliveryTracker(doc, { ...options, layout });
+};

@@ -5,25 +5,29 @@ import type { EventEnvelope } from './envelope';
 /**
  * Where the outbox items live and how they are keyed: data the construct hands to every function
  * (through its settings), never code. Two kinds:
+ * - `time-ordered-table` (the default): a table of outbox items only, created by the construct;
+ *   the service adds one Put to it inside its own transaction (TransactWriteItems spans tables).
+ *   It is keyed by time, so that the reconciler lists a window of it without a secondary index:
+ *   partition key `<minute>#<shard>` (the minute of `occurredAt`, spread over `shardCount`
+ *   partitions by aggregate), sort key
+ *   `<sortKeyPrefix><occurredAt>#<aggregateType>#<aggregateId>#<sequence>`. An aggregate's order is
+ *   carried by `sequence`. Delivery is tracked with one receipt per relay invocation
+ *   (`ReceiptDeliveryTracker`), not a mark per event.
  * - `same-table`: outbox items share the aggregate's partition (`<aggregate key>` /
  *   `<sortKeyPrefix><sequence>`) in the service's own table; its stream carries everything and the
- *   mapping's filter passes only outbox INSERTs.
- * - `dedicated-table`: a table of outbox items only, created by the construct; the service adds
- *   one Put to it inside its own transaction (TransactWriteItems spans tables). The partition key
- *   is `<aggregateType>#<aggregateId>`.
- * - `time-ordered-table`: a dedicated table keyed by time, so that the reconciler lists a window of
- *   it without a secondary index: partition key `<minute>#<shard>` (the minute of `occurredAt`,
- *   spread over `pendingIndex.shardCount` shards by aggregate), sort key
- *   `<sortKeyPrefix><occurredAt>#<aggregateType>#<aggregateId>#<sequence>`. An aggregate's order is
- *   carried by `sequence`. Delivery is tracked with receipts (`ReceiptDeliveryTracker`), not marks.
+ *   mapping's filter passes only outbox INSERTs. Delivery is tracked with a mark per event on a
+ *   sparse pending index.
  */
 const attributeName = z
   .string()
   .min(1, 'attribute names must not be empty')
   .max(255, 'attribute names are at most 255 characters');
 
-export const outboxLayoutSchema = z.object({
-  kind: z.enum(['same-table', 'dedicated-table', 'time-ordered-table']),
+/** Spreads a burst of items over this many partitions (index partitions, or a minute's partitions). */
+const shardCount = (field: string) =>
+  z.number().int().min(1, `${field} must be from 1 to 100`).max(100, `${field} must be from 1 to 100`);
+
+const keying = {
   partitionKey: attributeName,
   sortKey: attributeName,
   /** Sort-key prefix that marks an outbox item; the stream filter recognises outbox items by it. */
@@ -33,6 +37,18 @@ export const outboxLayoutSchema = z.object({
     .max(64, 'sortKeyPrefix is at most 64 characters'),
   /** DynamoDB TTL attribute (epoch seconds) of outbox items. */
   timeToLiveAttribute: attributeName,
+};
+
+const timeOrderedLayoutSchema = z.object({
+  kind: z.literal('time-ordered-table'),
+  ...keying,
+  /** Partitions each minute is spread over. */
+  shardCount: shardCount('shardCount'),
+});
+
+const sameTableLayoutSchema = z.object({
+  kind: z.literal('same-table'),
+  ...keying,
   /**
    * Sparse index of unpublished outbox items (delivery tracking): partition key `shardAttribute`,
    * sort key `occurredAt` (an envelope field). Only pending items carry `shardAttribute`.
@@ -42,47 +58,41 @@ export const outboxLayoutSchema = z.object({
       .string()
       .regex(/^[A-Za-z0-9_.-]{3,255}$/, 'pendingIndex.indexName must be a DynamoDB index name'),
     shardAttribute: attributeName,
-    /** Spreads a burst of pending items over this many index partitions. */
-    shardCount: z
-      .number()
-      .int()
-      .min(1, 'pendingIndex.shardCount must be from 1 to 100')
-      .max(100, 'pendingIndex.shardCount must be from 1 to 100'),
+    shardCount: shardCount('pendingIndex.shardCount'),
   }),
 });
 
+export const outboxLayoutSchema = z.discriminatedUnion('kind', [
+  timeOrderedLayoutSchema,
+  sameTableLayoutSchema,
+]);
+
 export type OutboxLayout = z.infer<typeof outboxLayoutSchema>;
+export type TimeOrderedLayout = z.infer<typeof timeOrderedLayoutSchema>;
+export type SameTableLayout = z.infer<typeof sameTableLayoutSchema>;
 
 /** Index sort key: the envelope's own `occurredAt`, so the reconciler reads oldest first. */
 export const PENDING_INDEX_SORT_KEY = 'occurredAt';
 
 const DEFAULT_PENDING_INDEX = { indexName: 'pending-outbox', shardAttribute: 'pendingShard', shardCount: 8 };
 
-/** The layout of a dedicated outbox table: fixed, since the construct creates the table. */
-export const DEDICATED_TABLE_LAYOUT: OutboxLayout = {
-  kind: 'dedicated-table',
-  partitionKey: 'pk',
-  sortKey: 'sk',
-  sortKeyPrefix: 'OUTBOX#',
-  timeToLiveAttribute: 'expiresAt',
-  pendingIndex: DEFAULT_PENDING_INDEX,
-};
-
 /**
- * A dedicated outbox table keyed by time (`time-ordered-table`). `pendingIndex` names no index
- * here: its `shardCount` is the number of partitions each minute is spread over.
+ * The layout of the dedicated outbox table the construct creates: fixed, since the construct
+ * creates the table. A minute's items spread over 8 partitions, each of which takes 1,000 writes a
+ * second (https://docs.aws.amazon.com/amazondynamodb/latest/developerguide/bp-partition-key-design.html).
  */
-export const TIME_ORDERED_TABLE_LAYOUT: OutboxLayout = {
+export const TIME_ORDERED_TABLE_LAYOUT: TimeOrderedLayout = {
   kind: 'time-ordered-table',
   partitionKey: 'pk',
   sortKey: 'sk',
   sortKeyPrefix: 'OUTBOX#',
   timeToLiveAttribute: 'expiresAt',
-  pendingIndex: DEFAULT_PENDING_INDEX,
+  shardCount: 8,
 };
 
 /** Delivery is tracked with per-invocation receipts and a time-ordered listing, not per-item marks. */
-export const tracksWithReceipts = (layout: OutboxLayout): boolean => layout.kind === 'time-ordered-table';
+export const tracksWithReceipts = (layout: OutboxLayout): layout is TimeOrderedLayout =>
+  layout.kind === 'time-ordered-table';
 
 /** Minute of an ISO-8601 instant (`2026-11-30T12:05`): a time-ordered table's bucket. */
 export const timeBucketOf = (instant: string): string => new Date(instant).toISOString().slice(0, 16);
@@ -97,8 +107,8 @@ export const timeBucketsBetween = (from: string, to: string): string[] => {
 };
 
 /** The partitions of a time-ordered table's `bucket`. */
-export const bucketPartitions = (layout: OutboxLayout, bucket: string): string[] =>
-  Array.from({ length: layout.pendingIndex.shardCount }, (_, i) => `${bucket}#${i}`);
+export const bucketPartitions = (layout: TimeOrderedLayout, bucket: string): string[] =>
+  Array.from({ length: layout.shardCount }, (_, i) => `${bucket}#${i}`);
 
 /** The bucket of a time-ordered table's partition key value (`<minute>#<shard>`). */
 export const bucketOfPartition = (partition: string): string =>
@@ -120,12 +130,12 @@ export interface SameTableLayoutOptions {
   /** The table's TTL attribute. @default 'expiresAt' */
   readonly timeToLiveAttribute?: string;
   /** @default { indexName: 'pending-outbox', shardAttribute: 'pendingShard', shardCount: 8 } */
-  readonly pendingIndex?: Partial<OutboxLayout['pendingIndex']>;
+  readonly pendingIndex?: Partial<SameTableLayout['pendingIndex']>;
 }
 
 /** Outbox items beside the aggregates in the service's own table. */
-export const sameTableLayout = (options: SameTableLayoutOptions): OutboxLayout =>
-  outboxLayoutSchema.parse({
+export const sameTableLayout = (options: SameTableLayoutOptions): SameTableLayout =>
+  sameTableLayoutSchema.parse({
     kind: 'same-table',
     partitionKey: options.partitionKey,
     sortKey: options.sortKey,
@@ -141,8 +151,8 @@ export type OutboxKey = Readonly<Record<string, string>>;
 const SEQUENCE_DIGITS = 10;
 
 /**
- * The key of `event`'s outbox item. Same table: under `aggregateKey`, the partition key value of
- * the aggregate the event belongs to. Dedicated table: under `<aggregateType>#<aggregateId>`.
+ * The key of `event`'s outbox item. Time-ordered table: by the minute of `occurredAt`. Same table:
+ * under `aggregateKey`, the partition key value of the aggregate the event belongs to.
  */
 export const outboxKeyOf = (
   layout: OutboxLayout,
@@ -154,18 +164,16 @@ export const outboxKeyOf = (
   if (layout.kind === 'time-ordered-table') {
     if (event.occurredAt === undefined) throw new Error('A time-ordered outbox keys events by occurredAt');
     const occurredAt = new Date(event.occurredAt).toISOString();
-    const shard = hashOf(`${event.aggregateType}#${event.aggregateId}`) % layout.pendingIndex.shardCount;
+    const shard = hashOf(`${event.aggregateType}#${event.aggregateId}`) % layout.shardCount;
     return {
       [layout.partitionKey]: `${timeBucketOf(occurredAt)}#${shard}`,
       [layout.sortKey]: `${layout.sortKeyPrefix}${occurredAt}#${event.aggregateType}#${event.aggregateId}#${sequence}`,
     };
   }
-  const partition =
-    layout.kind === 'dedicated-table' ? `${event.aggregateType}#${event.aggregateId}` : aggregateKey;
-  if (partition === undefined || partition === '')
+  if (aggregateKey === undefined || aggregateKey === '')
     throw new Error('A same-table outbox needs the aggregate key (the partition key value of the aggregate)');
   return {
-    [layout.partitionKey]: partition,
+    [layout.partitionKey]: aggregateKey,
     [layout.sortKey]: `${layout.sortKeyPrefix}${sequence}`,
   };
 };
@@ -204,10 +212,10 @@ export const relayFilterPattern = (layout: OutboxLayout) => ({
 });
 
 /** Pending-index shard of an event: stable per event, spread evenly over the layout's shards. */
-export const pendingShardFor = (layout: OutboxLayout, eventId: string): string =>
+export const pendingShardFor = (layout: SameTableLayout, eventId: string): string =>
   `PENDING#${hashOf(eventId) % layout.pendingIndex.shardCount}`;
 
-export const pendingShards = (layout: OutboxLayout): string[] =>
+export const pendingShards = (layout: SameTableLayout): string[] =>
   Array.from({ length: layout.pendingIndex.shardCount }, (_, i) => `PENDING#${i}`);
 
 /** A readable name of an outbox key for logs: `pk=…, sk=…`. */

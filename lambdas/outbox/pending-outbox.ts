@@ -7,6 +7,8 @@ import {
   type OutboxLayout,
   PENDING_INDEX_SORT_KEY,
   pendingShards,
+  type SameTableLayout,
+  type TimeOrderedLayout,
   timeBucketOf,
   timeBucketsBetween,
 } from './layout';
@@ -50,7 +52,7 @@ export class PendingOutbox implements PendingSource {
   constructor(
     private readonly doc: DynamoDBDocumentClient,
     private readonly tableName: string,
-    readonly layout: OutboxLayout,
+    readonly layout: SameTableLayout,
   ) {}
 
   shards(): string[] {
@@ -111,7 +113,7 @@ export const WATERMARK_KEY = { partition: 'RECONCILER', sort: 'WATERMARK' } as c
 
 export interface TimeOrderedOutboxOptions {
   readonly tableName: string;
-  readonly layout: OutboxLayout;
+  readonly layout: TimeOrderedLayout;
   /** The relay's receipts, read per minute. */
   readonly receipts: Pick<ReceiptDeliveryTracker, 'receiptsOf'>;
   /**
@@ -137,7 +139,7 @@ export class TimeOrderedOutbox implements PendingSource {
     private readonly options: TimeOrderedOutboxOptions,
   ) {}
 
-  get layout(): OutboxLayout {
+  get layout(): TimeOrderedLayout {
     return this.options.layout;
   }
 

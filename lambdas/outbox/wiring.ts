@@ -3,6 +3,7 @@ import type { EventBridgeClient } from '@aws-sdk/client-eventbridge';
 import type { SQSClient } from '@aws-sdk/client-sqs';
 import { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import { type DeliveryTracker, deliveryTrackerFor, ReceiptDeliveryTracker } from './delivery-tracking';
+import { tracksWithReceipts } from './layout';
 import { PendingOutbox, type PendingSource, TimeOrderedOutbox } from './pending-outbox';
 import { PoisonQueue } from './poison-queue';
 import { OutboxPublisher } from './publisher';
@@ -48,21 +49,18 @@ const trackerOf = (
   });
 
 /** Where the reconciler finds what is unpublished: the time-ordered listing, or the pending index. */
-const pendingOf = (
-  settings: ReconcilerSettings,
-  tracker: DeliveryTracker,
-  clients: OutboxClients,
-): PendingSource => {
+const pendingOf = (settings: ReconcilerSettings, clients: OutboxClients): PendingSource => {
   const doc = DynamoDBDocumentClient.from(clients.dynamoDb);
-  return tracker instanceof ReceiptDeliveryTracker
+  const { tableName, layout, retentionDays } = settings;
+  return tracksWithReceipts(layout)
     ? new TimeOrderedOutbox(doc, {
-        tableName: settings.tableName,
-        layout: settings.layout,
-        receipts: tracker,
+        tableName,
+        layout,
+        receipts: new ReceiptDeliveryTracker(doc, { tableName, layout, retentionDays }),
         // Older items have expired: nothing before the retention can be pending.
-        lookbackSeconds: settings.retentionDays * 86_400,
+        lookbackSeconds: retentionDays * 86_400,
       })
-    : new PendingOutbox(doc, settings.tableName, settings.layout);
+    : new PendingOutbox(doc, tableName, layout);
 };
 
 export type RelayHandler = ReturnType<typeof createRelayHandler>;
@@ -92,7 +90,7 @@ export const buildReconcilerHandler = (wiring: {
   const { settings, clients } = wiring;
   const tracker = trackerOf(settings, clients);
   const deps = {
-    pending: pendingOf(settings, tracker, clients),
+    pending: pendingOf(settings, clients),
     publisher: publisherOf(settings, clients),
     poisonQueue: poisonQueueOf(settings, clients),
     tracker,

@@ -3,10 +3,12 @@
  * consume the events of one. The runtime side is in lambdas/outbox (OutboxWriter, consumers).
  */
 export {
-  DEDICATED_TABLE_LAYOUT,
   type OutboxLayout,
+  type SameTableLayout,
   type SameTableLayoutOptions,
   sameTableLayout,
+  TIME_ORDERED_TABLE_LAYOUT,
+  type TimeOrderedLayout,
 } from '../../lambdas/outbox/layout';
 export type { Subscription } from '../../lambdas/outbox/subscription';
 export { MAXIMUM_TARGET_RETRY } from '../../lambdas/outbox/subscription';

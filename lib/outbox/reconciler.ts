@@ -6,7 +6,7 @@ import { LambdaFunction } from 'aws-cdk-lib/aws-events-targets';
 import { PolicyStatement } from 'aws-cdk-lib/aws-iam';
 import type { IQueue } from 'aws-cdk-lib/aws-sqs';
 import { Construct } from 'constructs';
-import type { OutboxLayout } from '../../lambdas/outbox/layout';
+import { type OutboxLayout, tracksWithReceipts } from '../../lambdas/outbox/layout';
 import { DEFAULT_PUT_EVENTS_LIMITS } from '../../lambdas/outbox/limits';
 import { OutboxServiceName } from '../../lambdas/outbox/service-names';
 import { reconcilerSettings } from '../../lambdas/outbox/settings';
@@ -46,7 +46,7 @@ export interface ReconcilerScheduleProps {
 }
 
 export interface OutboxReconcilerProps extends ReconcilerScheduleProps {
-  /** The table holding the outbox items, with the layout's sparse pending index. */
+  /** The table holding the outbox items: a time-ordered table, or one with the layout's sparse pending index. */
   readonly table: ITable;
   readonly layout: OutboxLayout;
   /** The bus the relay publishes to. */
@@ -67,12 +67,15 @@ export interface OutboxReconcilerProps extends ReconcilerScheduleProps {
 
 /**
  * Delivery tracking's safety net: on a schedule, find outbox items still unpublished after
- * `threshold` (sparse pending index, every shard) and republish them through the relay's
- * publisher, then mark them published and arm their TTL. An event survives a relay outage longer
- * than the stream's 24-hour retention, or a batch the relay gave up on.
+ * `threshold` and republish them through the relay's publisher, then record them as published.
+ * On a time-ordered table it lists each minute by key from its saved watermark and compares it
+ * with the minute's receipts; on a same-table layout it reads the sparse pending index, every
+ * shard, and marks what it republished. An event survives a relay outage longer than the stream's
+ * 24-hour retention, or a batch the relay gave up on.
  *
- * IAM: dynamodb:Query on the pending index only, dynamodb:UpdateItem on the table (mark
- * published, park), events:PutEvents on the bus, sqs:SendMessage on the poison queue.
+ * IAM: events:PutEvents on the bus, sqs:SendMessage on the poison queue, and on the table
+ * dynamodb:Query, GetItem and PutItem (receipts), or dynamodb:Query on the pending index only and
+ * dynamodb:UpdateItem (marks).
  */
 export class OutboxReconciler extends Construct {
   public readonly function: PowertoolsFunction;
@@ -118,13 +121,19 @@ export class OutboxReconciler extends Construct {
       environment,
     });
 
-    this.function.addToRolePolicy(
-      new PolicyStatement({
-        actions: ['dynamodb:Query'],
-        resources: [`${props.table.tableArn}/index/${props.layout.pendingIndex.indexName}`],
-      }),
-    );
-    grantOnTable(props.table, this.function, ['dynamodb:UpdateItem']);
+    if (tracksWithReceipts(props.layout)) {
+      // Lists minutes by key and reads their receipts (Query), reads and saves its watermark
+      // (GetItem, PutItem) and writes receipts of what it republished (PutItem).
+      grantOnTable(props.table, this.function, ['dynamodb:Query', 'dynamodb:GetItem', 'dynamodb:PutItem']);
+    } else {
+      this.function.addToRolePolicy(
+        new PolicyStatement({
+          actions: ['dynamodb:Query'],
+          resources: [`${props.table.tableArn}/index/${props.layout.pendingIndex.indexName}`],
+        }),
+      );
+      grantOnTable(props.table, this.function, ['dynamodb:UpdateItem']);
+    }
     props.eventBus.grantPutEventsTo(this.function);
     grantSendOnly(props.poisonQueue, this.function);
 

@@ -21,7 +21,7 @@ import {
 } from 'aws-cdk-lib/aws-s3';
 import { Queue, QueueEncryption } from 'aws-cdk-lib/aws-sqs';
 import { Construct } from 'constructs';
-import { type OutboxLayout, relayFilterPattern } from '../../lambdas/outbox/layout';
+import { type OutboxLayout, relayFilterPattern, tracksWithReceipts } from '../../lambdas/outbox/layout';
 import { DEFAULT_PUT_EVENTS_LIMITS } from '../../lambdas/outbox/limits';
 import { OutboxServiceName } from '../../lambdas/outbox/service-names';
 import { relaySettings } from '../../lambdas/outbox/settings';
@@ -229,8 +229,8 @@ export const streamViewTypeOf = (table: ITable): string | undefined => {
  *
  * IAM: events:PutEvents on the bus, sqs:SendMessage on the poison queue (plus the key when
  * customer managed), s3:PutObject and s3:ListBucket on the failure bucket,
- * stream read, and with delivery tracking dynamodb:UpdateItem and dynamodb:BatchGetItem on the
- * table.
+ * stream read, and with delivery tracking on the table: dynamodb:PutItem and dynamodb:Query with
+ * receipts (a time-ordered table), dynamodb:UpdateItem and dynamodb:BatchGetItem with marks.
  */
 export class OutboxRelay extends Construct {
   public readonly function: PowertoolsFunction;
@@ -340,9 +340,16 @@ export class OutboxRelay extends Construct {
 
     props.eventBus.grantPutEventsTo(this.function);
     grantSendOnly(this.poisonQueue, this.function);
-    // UpdateItem marks items; BatchGetItem reads the marks of a batch that may be a retry (skipAccepted).
+    // Receipts: PutItem writes one per invocation, Query reads a minute's receipts for a batch that
+    // may be a retry (skipAccepted). Marks: UpdateItem marks items, BatchGetItem reads their marks.
     if (deliveryTracking)
-      grantOnTable(props.table, this.function, ['dynamodb:UpdateItem', 'dynamodb:BatchGetItem']);
+      grantOnTable(
+        props.table,
+        this.function,
+        tracksWithReceipts(props.layout)
+          ? ['dynamodb:PutItem', 'dynamodb:Query']
+          : ['dynamodb:UpdateItem', 'dynamodb:BatchGetItem'],
+      );
 
     this.eventSourceMapping = this.function.addEventSourceMapping('StreamMapping', {
       eventSourceArn: streamArn,

@@ -6,7 +6,7 @@ import type { Function as LambdaFunction } from 'aws-cdk-lib/aws-lambda';
 import type { Bucket } from 'aws-cdk-lib/aws-s3';
 import type { Queue } from 'aws-cdk-lib/aws-sqs';
 import { Construct } from 'constructs';
-import { type OutboxLayout, tracksWithReceipts } from '../../lambdas/outbox/layout';
+import type { OutboxLayout, SameTableLayout } from '../../lambdas/outbox/layout';
 import { writerSettings } from '../../lambdas/outbox/settings';
 import { contractEnv } from './contract';
 import type { FunctionDefaults } from './function';
@@ -25,13 +25,14 @@ export interface TransactionalOutboxProps {
   /** The bus the events are published to. */
   readonly eventBus: IEventBus;
   /**
-   * Where the outbox items live. `sameTableLayout({ partitionKey, sortKey })` puts them beside the
-   * aggregates in `table`, which then needs `outboxTableProps(layout)` (stream, TTL, pending index).
-   * `TIME_ORDERED_TABLE_LAYOUT` creates a dedicated table keyed by time, tracked with receipts: the
-   * cheapest delivery tracking (see the README's Performance section).
-   * @default a dedicated outbox table created here (`DEDICATED_TABLE_LAYOUT`): `table` needs nothing
+   * Put the outbox items beside the aggregates in `table` (`sameTableLayout({ partitionKey, sortKey })`),
+   * which then needs `outboxTableProps(layout)`: a stream, TTL and a pending index. Delivery is then
+   * tracked with a mark per event, which costs about 3 more write units per event than the default
+   * (see the README's Performance section).
+   * @default a dedicated outbox table created here, keyed by time (`TIME_ORDERED_TABLE_LAYOUT`) and
+   * tracked with one receipt per relay invocation: `table` needs nothing
    */
-  readonly layout?: OutboxLayout;
+  readonly layout?: SameTableLayout;
   /**
    * `source` of every published event (1 to 256 characters, not `aws.`-prefixed).
    * @default the stack name
@@ -82,6 +83,7 @@ const tableResource = (table: ITable): Record<string, unknown> | undefined => {
   if (!(cfn instanceof CfnGlobalTable || cfn instanceof CfnTable)) return undefined;
   const resolve = (value: unknown) => Stack.of(cfn).resolve(value) as unknown;
   return {
+    keySchema: resolve(cfn.keySchema),
     globalSecondaryIndexes: resolve(cfn.globalSecondaryIndexes),
     timeToLiveSpecification: resolve(cfn.timeToLiveSpecification),
   };
@@ -134,11 +136,8 @@ export class TransactionalOutbox extends Construct {
     if (props.monitoring !== undefined && props.monitoringProps !== undefined)
       throw new Error('TransactionalOutbox: give monitoring or monitoringProps, not both');
 
-    // A dedicated layout is always the construct's own: it creates the table that fits it.
-    if (props.layout === undefined || props.layout.kind !== 'same-table') {
+    if (props.layout === undefined) {
       this.outboxTable = new OutboxTable(this, 'OutboxTable', {
-        deliveryTracking: this.deliveryTracking,
-        ...(props.layout?.kind === 'time-ordered-table' ? { keying: 'time-ordered' as const } : {}),
         ...(props.encryptionKey ? { encryptionKey: props.encryptionKey } : {}),
         ...(props.retainData === undefined ? {} : { retainData: props.retainData }),
       });
@@ -152,7 +151,7 @@ export class TransactionalOutbox extends Construct {
       this.outboxTable = undefined;
       this.table = props.table;
       this.layout = props.layout;
-      this.checkSameTable();
+      this.checkSameTable(props.layout);
     }
 
     this.relay = new OutboxRelay(this, 'Relay', {
@@ -182,17 +181,6 @@ export class TransactionalOutbox extends Construct {
           ...(props.functionDefaults ? { functionDefaults: props.functionDefaults } : {}),
         })
       : undefined;
-    if (this.deliveryTracking && tracksWithReceipts(this.layout)) {
-      // Receipts: the relay writes one per invocation; the reconciler lists the table by key,
-      // reads receipts and its watermark, and writes receipts and the watermark.
-      grantOnTable(this.table, this.relay.function, ['dynamodb:PutItem']);
-      if (this.reconciler)
-        grantOnTable(this.table, this.reconciler.function, [
-          'dynamodb:Query',
-          'dynamodb:GetItem',
-          'dynamodb:PutItem',
-        ]);
-    }
     this.redeliveryWindow = this.reconciler
       ? STREAM_RETENTION.plus(this.reconciler.threshold).plus(this.reconciler.interval)
       : STREAM_RETENTION;
@@ -231,23 +219,30 @@ export class TransactionalOutbox extends Construct {
     for (const [name, value] of Object.entries(environment)) fn.addEnvironment(name, value);
   }
 
-  /** A same-table outbox needs the table's TTL attribute and, with tracking, its pending index. */
-  private checkSameTable(): void {
+  /**
+   * A same-table outbox needs the layout's key names to be the table's, the table's TTL attribute
+   * and, with tracking, its pending index.
+   */
+  private checkSameTable(layout: SameTableLayout): void {
     const resource = tableResource(this.table);
     if (resource === undefined) return;
+    const keys = (resource.keySchema ?? []) as Array<{ attributeName?: string; keyType?: string }>;
+    const keyName = (type: string) => keys.find((key) => key.keyType === type)?.attributeName;
+    if (keyName('HASH') !== layout.partitionKey || keyName('RANGE') !== layout.sortKey)
+      throw new Error(
+        `TransactionalOutbox: the layout's keys (${layout.partitionKey}, ${layout.sortKey}) must be the table's ` +
+          `(${keyName('HASH') ?? 'none'}, ${keyName('RANGE') ?? 'no sort key'}); pass them to sameTableLayout`,
+      );
     const hint = 'spread outboxTableProps(layout) into the table props';
     const ttl = resource.timeToLiveSpecification as { attributeName?: string } | undefined;
-    if (ttl?.attributeName !== this.layout.timeToLiveAttribute)
+    if (ttl?.attributeName !== layout.timeToLiveAttribute)
       throw new Error(
-        `TransactionalOutbox: the table's TTL attribute must be the layout's ${this.layout.timeToLiveAttribute}; ${hint}`,
+        `TransactionalOutbox: the table's TTL attribute must be the layout's ${layout.timeToLiveAttribute}; ${hint}`,
       );
     const indexes = (resource.globalSecondaryIndexes ?? []) as Array<{ indexName?: string }>;
-    if (
-      this.deliveryTracking &&
-      !indexes.some((index) => index.indexName === this.layout.pendingIndex.indexName)
-    )
+    if (this.deliveryTracking && !indexes.some((index) => index.indexName === layout.pendingIndex.indexName))
       throw new Error(
-        `TransactionalOutbox: delivery tracking needs the pending index ${this.layout.pendingIndex.indexName} on the table; ${hint}`,
+        `TransactionalOutbox: delivery tracking needs the pending index ${layout.pendingIndex.indexName} on the table; ${hint}`,
       );
   }
 }

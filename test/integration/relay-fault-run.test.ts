@@ -1,6 +1,6 @@
 import { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import { afterEach, describe, expect, it, vi } from 'vitest';
-import { DynamoDbDeliveryTracker } from '../../lambdas/outbox/delivery-tracking';
+import { deliveryTrackerFor } from '../../lambdas/outbox/delivery-tracking';
 import { PoisonQueue } from '../../lambdas/outbox/poison-queue';
 import { OutboxPublisher } from '../../lambdas/outbox/publisher';
 import { createRelayHandler } from '../../lambdas/outbox/relay';
@@ -18,7 +18,7 @@ const FAULTS = { entryFailureRate: 0.2, throttleRate: 0.1, throttleBurstCalls: 3
  * Lambda hands back is published again, as before the step existed.
  */
 const withoutSkipping: RelayHandlerFactory = (settings, clients) => {
-  const tracker = new DynamoDbDeliveryTracker(DynamoDBDocumentClient.from(clients.dynamoDb), settings);
+  const tracker = deliveryTrackerFor(DynamoDBDocumentClient.from(clients.dynamoDb), settings);
   return createRelayHandler({
     layout: settings.layout,
     publisher: new OutboxPublisher({

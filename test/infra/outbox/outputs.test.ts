@@ -5,7 +5,7 @@ import { EventBus, Rule } from 'aws-cdk-lib/aws-events';
 import { Queue } from 'aws-cdk-lib/aws-sqs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { QUEUE_OUTPUT_SUFFIX, RULE_OUTPUT_SUFFIX, StackOutput } from '../../../cli/target';
-import { DEDICATED_TABLE_LAYOUT } from '../../../lambdas/outbox/layout';
+import { TIME_ORDERED_TABLE_LAYOUT } from '../../../lambdas/outbox/layout';
 import {
   OutboxOutputName,
   OutboxOutputs,
@@ -61,7 +61,7 @@ describe('OutboxOutputs', () => {
     // Assess
     expect(Object.fromEntries(Object.entries(outputs).map(([key, o]) => [key, o.Value]))).toEqual({
       OutboxTableName: refOf(outbox.table),
-      OutboxLayout: JSON.stringify(DEDICATED_TABLE_LAYOUT),
+      OutboxLayout: JSON.stringify(TIME_ORDERED_TABLE_LAYOUT),
       EventBusName: refOf(eventBus),
       EventBusArn: arnOf(eventBus),
       ArchiveArn: arnOf(archive),

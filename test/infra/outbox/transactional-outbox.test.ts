@@ -5,7 +5,6 @@ import { AttributeType, StreamViewType, type TablePropsV2, TableV2 } from 'aws-c
 import { EventBus } from 'aws-cdk-lib/aws-events';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import {
-  DEDICATED_TABLE_LAYOUT,
   relayFilterPattern,
   sameTableLayout,
   TIME_ORDERED_TABLE_LAYOUT,
@@ -90,27 +89,21 @@ describe('TransactionalOutbox with its own outbox table (the default layout)', (
     return table;
   };
 
-  it('creates the dedicated outbox table (stream of new images, TTL, pending index, PITR) and leaves the service table alone', () => {
-    expect(built.outbox.layout).toEqual(DEDICATED_TABLE_LAYOUT);
+  it('creates the dedicated, time-ordered outbox table (stream of new images, TTL, no index, PITR) and leaves the service table alone', () => {
+    expect(built.outbox.layout).toEqual(TIME_ORDERED_TABLE_LAYOUT);
     expect(built.outbox.table).toBe(outboxTable());
     template.resourceCountIs('AWS::DynamoDB::GlobalTable', 2);
     template.hasResourceProperties('AWS::DynamoDB::GlobalTable', {
       KeySchema: [
-        { AttributeName: DEDICATED_TABLE_LAYOUT.partitionKey, KeyType: 'HASH' },
-        { AttributeName: DEDICATED_TABLE_LAYOUT.sortKey, KeyType: 'RANGE' },
+        { AttributeName: TIME_ORDERED_TABLE_LAYOUT.partitionKey, KeyType: 'HASH' },
+        { AttributeName: TIME_ORDERED_TABLE_LAYOUT.sortKey, KeyType: 'RANGE' },
       ],
       StreamSpecification: { StreamViewType: 'NEW_IMAGE' },
-      TimeToLiveSpecification: { AttributeName: DEDICATED_TABLE_LAYOUT.timeToLiveAttribute, Enabled: true },
-      GlobalSecondaryIndexes: [
-        Match.objectLike({
-          IndexName: DEDICATED_TABLE_LAYOUT.pendingIndex.indexName,
-          KeySchema: [
-            { AttributeName: DEDICATED_TABLE_LAYOUT.pendingIndex.shardAttribute, KeyType: 'HASH' },
-            { AttributeName: 'occurredAt', KeyType: 'RANGE' },
-          ],
-          Projection: { ProjectionType: 'ALL' },
-        }),
-      ],
+      TimeToLiveSpecification: {
+        AttributeName: TIME_ORDERED_TABLE_LAYOUT.timeToLiveAttribute,
+        Enabled: true,
+      },
+      GlobalSecondaryIndexes: Match.absent(),
       Replicas: [
         Match.objectLike({ PointInTimeRecoverySpecification: { PointInTimeRecoveryEnabled: true } }),
       ],
@@ -125,7 +118,9 @@ describe('TransactionalOutbox with its own outbox table (the default layout)', (
       EventSourceArn: streamArnOf(outboxTable()),
       FunctionName: refOf(built.outbox.relay.function),
       StartingPosition: 'TRIM_HORIZON',
-      FilterCriteria: { Filters: [{ Pattern: JSON.stringify(relayFilterPattern(DEDICATED_TABLE_LAYOUT)) }] },
+      FilterCriteria: {
+        Filters: [{ Pattern: JSON.stringify(relayFilterPattern(TIME_ORDERED_TABLE_LAYOUT)) }],
+      },
     });
   });
 
@@ -136,7 +131,7 @@ describe('TransactionalOutbox with its own outbox table (the default layout)', (
       poisonQueueUrl: refMarkerOf(built.outbox.poisonQueue),
       putEventsMaxBytes: 1_048_576,
       tableName: refMarkerOf(outboxTable()),
-      layout: DEDICATED_TABLE_LAYOUT,
+      layout: TIME_ORDERED_TABLE_LAYOUT,
       deliveryTracking: true,
       retentionDays: 7,
     });
@@ -153,7 +148,7 @@ describe('TransactionalOutbox with its own outbox table (the default layout)', (
           POWERTOOLS_SERVICE_NAME: 'writer',
           [writerSettings.variable]: settingsLike({
             tableName: refMarkerOf(outboxTable()),
-            layout: DEDICATED_TABLE_LAYOUT,
+            layout: TIME_ORDERED_TABLE_LAYOUT,
             deliveryTracking: true,
             retentionDays: 7,
           }),
@@ -173,8 +168,8 @@ describe('TransactionalOutbox with its own outbox table (the default layout)', (
         { action: 'dynamodb:GetRecords', resource: streamArnOf(table) },
         { action: 'dynamodb:GetShardIterator', resource: streamArnOf(table) },
         { action: 'dynamodb:ListStreams', resource: streamArnOf(table) },
-        { action: 'dynamodb:BatchGetItem', resource: arnOf(table) },
-        { action: 'dynamodb:UpdateItem', resource: arnOf(table) },
+        { action: 'dynamodb:PutItem', resource: arnOf(table) },
+        { action: 'dynamodb:Query', resource: arnOf(table) },
         { action: 'events:PutEvents', resource: arnOf(built.eventBus) },
         ...failureBucketGrants(outbox.failureBucket),
         { action: 'sqs:SendMessage', resource: arnOf(outbox.poisonQueue) },
@@ -182,13 +177,9 @@ describe('TransactionalOutbox with its own outbox table (the default layout)', (
     );
     expect(permissionsOf(template, reconciler.function.executionRole)).toEqual(
       withBaseGrants(reconciler.function.logGroup, [
-        {
-          action: 'dynamodb:Query',
-          resource: {
-            'Fn::Join': ['', [arnOf(table), `/index/${DEDICATED_TABLE_LAYOUT.pendingIndex.indexName}`]],
-          },
-        },
-        { action: 'dynamodb:UpdateItem', resource: arnOf(table) },
+        { action: 'dynamodb:GetItem', resource: arnOf(table) },
+        { action: 'dynamodb:PutItem', resource: arnOf(table) },
+        { action: 'dynamodb:Query', resource: arnOf(table) },
         { action: 'events:PutEvents', resource: arnOf(built.eventBus) },
         { action: 'sqs:SendMessage', resource: arnOf(outbox.poisonQueue) },
       ]),
@@ -248,6 +239,30 @@ describe('TransactionalOutbox beside the aggregates (same-table layout)', () => 
     });
   });
 
+  it('tracks with marks: the relay updates and reads items, the reconciler queries the pending index only', () => {
+    const { outbox, table } = built;
+    const reconciler = outbox.reconciler;
+    if (!reconciler) throw new Error('expected a reconciler');
+    // Its item actions: everything on DynamoDB but the stream reads.
+    const onTable = (fn: PowertoolsFunction) =>
+      permissionsOf(template, fn.executionRole).filter(
+        (p) =>
+          p.action.startsWith('dynamodb:') &&
+          JSON.stringify(p.resource) !== JSON.stringify(streamArnOf(table)),
+      );
+    expect(onTable(outbox.relay.function)).toEqual([
+      { action: 'dynamodb:BatchGetItem', resource: arnOf(table) },
+      { action: 'dynamodb:UpdateItem', resource: arnOf(table) },
+    ]);
+    expect(onTable(reconciler.function)).toEqual([
+      {
+        action: 'dynamodb:Query',
+        resource: { 'Fn::Join': ['', [arnOf(table), `/index/${sameTable.pendingIndex.indexName}`]] },
+      },
+      { action: 'dynamodb:UpdateItem', resource: arnOf(table) },
+    ]);
+  });
+
   it('needs no pending index without delivery tracking, and then has no reconciler', () => {
     const off = build(
       stackIn('Untracked'),
@@ -298,6 +313,13 @@ describe('TransactionalOutbox rejects conflicting props, naming the prop', () =>
     );
   });
 
+  it("a same-table layout whose keys are not the table's", () => {
+    const upper = sameTableLayout({ partitionKey: 'PK', sortKey: 'SK' });
+    expect(attempt({ layout: upper }, outboxTableProps(upper))).toThrow(
+      "TransactionalOutbox: the layout's keys (PK, SK) must be the table's (pk, sk); pass them to sameTableLayout",
+    );
+  });
+
   it('a same-table table without the TTL attribute, the pending index or a stream', () => {
     const { globalSecondaryIndexes, timeToLiveAttribute, ...streamOnly } = outboxTableProps(sameTable);
     expect(globalSecondaryIndexes).toHaveLength(1);
@@ -333,28 +355,5 @@ describe('TransactionalOutbox rejects conflicting props, naming the prop', () =>
     ).toThrow(/TransactionalOutbox: give monitoring or monitoringProps, not both/);
     expect(attempt({ source: 'aws.shipments' })).toThrow(/source must not start with "aws\."/);
     expect(attempt({ retentionDays: 0 })).toThrow(/retentionDays must be from 1 to 3650/);
-  });
-});
-
-describe('TransactionalOutbox with a time-ordered outbox table (receipts)', () => {
-  it('creates the table without an index and lets the relay and the reconciler write receipts', () => {
-    // Prepare
-    const built = build(stackIn('TimeOrdered'), { layout: TIME_ORDERED_TABLE_LAYOUT });
-
-    // Act
-    const template = Template.fromStack(built.stack);
-
-    // Assess
-    expect(built.outbox.layout).toEqual(TIME_ORDERED_TABLE_LAYOUT);
-    const outboxTable = built.outbox.outboxTable?.table;
-    if (!outboxTable) throw new Error('no outbox table');
-    const tables = template.findResources('AWS::DynamoDB::GlobalTable');
-    expect(tables[logicalIdOf(outboxTable)]?.Properties.GlobalSecondaryIndexes).toBeUndefined();
-    const actions = (fn: { role?: unknown }) =>
-      permissionsOf(template, fn.role as Parameters<typeof permissionsOf>[1]).map((p) => p.action);
-    expect(actions(built.outbox.relay.function)).toContain('dynamodb:PutItem');
-    expect(actions(built.outbox.reconciler?.function ?? {})).toEqual(
-      expect.arrayContaining(['dynamodb:Query', 'dynamodb:GetItem', 'dynamodb:PutItem']),
-    );
   });
 });

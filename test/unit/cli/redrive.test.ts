@@ -1,14 +1,14 @@
 import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { EventBridgeClient } from '@aws-sdk/client-eventbridge';
 import { SendMessageBatchCommand, SQSClient } from '@aws-sdk/client-sqs';
-import { DynamoDBDocumentClient, GetCommand, UpdateCommand } from '@aws-sdk/lib-dynamodb';
+import { DynamoDBDocumentClient, GetCommand, PutCommand, UpdateCommand } from '@aws-sdk/lib-dynamodb';
 import { mockClient } from 'aws-sdk-client-mock';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { formatRedrive, redrive } from '../../../cli/redrive';
 import type { OutboxTarget } from '../../../cli/target';
 import { ordersOutboxLayout } from '../../../lambdas/orders/table';
 import type { EventEnvelope } from '../../../lambdas/outbox/envelope';
-import { DEDICATED_TABLE_LAYOUT } from '../../../lambdas/outbox/layout';
+import { TIME_ORDERED_TABLE_LAYOUT } from '../../../lambdas/outbox/layout';
 import { PoisonQueue } from '../../../lambdas/outbox/poison-queue';
 import { OutboxWriter } from '../../../lambdas/outbox/writer';
 import { type LocalEventBus, startLocalEventBus } from '../../../local/event-bus';
@@ -229,19 +229,20 @@ describe('outbox redrive', () => {
     );
   });
 
-  it('redrives from a dedicated outbox table, keyed as its layout says', async () => {
-    // Prepare: the item as the writer stores it in a dedicated table (pk/sk), parked oversize, then fixed.
-    const dedicated: OutboxTarget = { ...target, tableName: 'outbox', layout: DEDICATED_TABLE_LAYOUT };
+  it('redrives from a dedicated outbox table, keyed as its layout says, and records it in a receipt', async () => {
+    // Prepare: the item as the writer stores it in a dedicated table (pk/sk by time), parked oversize, then fixed.
+    const dedicated: OutboxTarget = { ...target, tableName: 'outbox', layout: TIME_ORDERED_TABLE_LAYOUT };
     const writer = new OutboxWriter({
       tableName: 'outbox',
-      layout: DEDICATED_TABLE_LAYOUT,
+      layout: TIME_ORDERED_TABLE_LAYOUT,
       deliveryTracking: true,
       retentionDays: 7,
     });
     const { PK: _pk, SK: _sk, ...envelope } = item(9);
     const fixed = writer.item(envelope);
     const broken = writer.item({ ...envelope, payload: { orderId: 'o9', blob: 'x'.repeat(300_000) } });
-    const key = { pk: 'Order#o9', sk: 'OUTBOX#0000000001' };
+    const key = { pk: String(fixed.pk), sk: String(fixed.sk) };
+    expect(key.sk).toBe(`OUTBOX#${envelope.occurredAt}#Order#o9#0000000001`);
     await park({ item: broken, key });
     ddb.on(GetCommand).resolves({ Item: fixed });
 
@@ -256,12 +257,16 @@ describe('outbox redrive', () => {
     expect(ddb.commandCalls(GetCommand)[0]?.args[0].input).toMatchObject({ TableName: 'outbox', Key: key });
     // Only the envelope is published: the table's keys and tracking attributes stay home.
     expect(bus.events().map((e) => e.event.detail)).toEqual([envelope]);
-    expect(ddb.commandCalls(UpdateCommand)[0]?.args[0].input).toMatchObject({
-      TableName: 'outbox',
-      Key: key,
-      ExpressionAttributeNames: { '#pk': 'pk', '#expiresAt': DEDICATED_TABLE_LAYOUT.timeToLiveAttribute },
-      ExpressionAttributeValues: { ':at': '2026-11-22T12:00:00.000Z' },
-    });
+    expect(ddb.commandCalls(UpdateCommand)).toEqual([]);
+    expect(ddb.commandCalls(PutCommand).map((c) => c.args[0].input)).toEqual([
+      {
+        TableName: 'outbox',
+        Item: expect.objectContaining({
+          pk: `RECEIPT#${envelope.occurredAt.slice(0, 16)}`,
+          published: new Set([key.sk]),
+        }),
+      },
+    ]);
     expect(sqs.messages(queueUrl.split('/').pop() ?? '')).toEqual([]);
   });
 
@@ -269,7 +274,7 @@ describe('outbox redrive', () => {
     // Prepare: a message parked from a dedicated table; its item has pk/sk, not PK/SK.
     const writer = new OutboxWriter({
       tableName: 'outbox',
-      layout: DEDICATED_TABLE_LAYOUT,
+      layout: TIME_ORDERED_TABLE_LAYOUT,
       deliveryTracking: false,
       retentionDays: 7,
     });
@@ -278,7 +283,7 @@ describe('outbox redrive', () => {
 
     // Act
     const asOrders = await redrive(target, { dryRun: true });
-    const asDedicated = await redrive({ ...target, layout: DEDICATED_TABLE_LAYOUT }, { dryRun: true });
+    const asDedicated = await redrive({ ...target, layout: TIME_ORDERED_TABLE_LAYOUT }, { dryRun: true });
 
     // Assess
     expect(asOrders.entries).toEqual([

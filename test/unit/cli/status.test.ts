@@ -7,7 +7,10 @@ import { beforeEach, describe, expect, it } from 'vitest';
 import { formatStatus, outboxStatus } from '../../../cli/status';
 import type { OutboxTarget } from '../../../cli/target';
 import { ordersOutboxLayout } from '../../../lambdas/orders/table';
-import { DEDICATED_TABLE_LAYOUT } from '../../../lambdas/outbox/layout';
+import { sameTableLayout } from '../../../lambdas/outbox/layout';
+
+/** Another service's table: pk/sk, the default pending index. */
+const OTHER_LAYOUT = sameTableLayout({ partitionKey: 'pk', sortKey: 'sk' });
 
 const ddb = mockClient(DynamoDBDocumentClient);
 const sqs = mockClient(SQSClient);
@@ -95,9 +98,9 @@ describe('outbox status', () => {
     ]);
   });
 
-  it('reads the pending index of a dedicated outbox table, as its layout names it', async () => {
+  it("reads the pending index of another service's table, as its layout names it", async () => {
     // Prepare
-    const dedicated: OutboxTarget = { ...target, tableName: 'outbox', layout: DEDICATED_TABLE_LAYOUT };
+    const dedicated: OutboxTarget = { ...target, tableName: 'outbox', layout: OTHER_LAYOUT };
     ddb
       .on(QueryCommand)
       .resolves({ Count: 0, Items: [] })
@@ -113,19 +116,19 @@ describe('outbox status', () => {
     // Assess
     expect(status).toMatchObject({ table: 'outbox', pending: 2, oldestPendingAgeSeconds: 60 });
     const queries = ddb.commandCalls(QueryCommand).map((c) => c.args[0].input);
-    expect(queries).toHaveLength(2 * DEDICATED_TABLE_LAYOUT.pendingIndex.shardCount);
+    expect(queries).toHaveLength(2 * OTHER_LAYOUT.pendingIndex.shardCount);
     for (const query of queries)
       expect(query).toMatchObject({
         TableName: 'outbox',
-        IndexName: DEDICATED_TABLE_LAYOUT.pendingIndex.indexName,
-        ExpressionAttributeNames: { '#shard': DEDICATED_TABLE_LAYOUT.pendingIndex.shardAttribute },
+        IndexName: OTHER_LAYOUT.pendingIndex.indexName,
+        ExpressionAttributeNames: { '#shard': OTHER_LAYOUT.pendingIndex.shardAttribute },
       });
   });
 
   it('counts as many shards as the layout has', async () => {
     // Prepare
     const layout = {
-      ...DEDICATED_TABLE_LAYOUT,
+      ...OTHER_LAYOUT,
       pendingIndex: { indexName: 'pending', shardAttribute: 'shard', shardCount: 3 },
     };
     ddb.on(QueryCommand).resolves({ Count: 1, Items: [] });

@@ -8,14 +8,14 @@ import {
 import { mockClient } from 'aws-sdk-client-mock';
 import { beforeEach, describe, expect, it } from 'vitest';
 import { DynamoDbDeliveryTracker, expiresAtFor } from '../../../lambdas/outbox/delivery-tracking';
-import type { OutboxLayout } from '../../../lambdas/outbox/layout';
-import { DEDICATED_LAYOUT, keyOf, named, ORDERS_LAYOUT, OTHER_LAYOUT, outboxItem } from './support';
+import type { SameTableLayout } from '../../../lambdas/outbox/layout';
+import { keyOf, named, ORDERS_LAYOUT, OTHER_LAYOUT, outboxItem } from './support';
 
 const docMock = mockClient(DynamoDBDocumentClient);
 const doc = DynamoDBDocumentClient.from(new DynamoDBClient({}));
 const NOW = new Date('2026-11-22T10:00:05.000Z');
 
-const tracker = (options: { layout?: OutboxLayout; retentionDays?: number; concurrency?: number } = {}) =>
+const tracker = (options: { layout?: SameTableLayout; retentionDays?: number; concurrency?: number } = {}) =>
   new DynamoDbDeliveryTracker(doc, {
     tableName: 'orders',
     layout: options.layout ?? ORDERS_LAYOUT,
@@ -23,7 +23,7 @@ const tracker = (options: { layout?: OutboxLayout; retentionDays?: number; concu
     ...(options.concurrency === undefined ? {} : { concurrency: options.concurrency }),
   });
 
-const keyOfItem = (n: number, layout: OutboxLayout = ORDERS_LAYOUT) =>
+const keyOfItem = (n: number, layout: SameTableLayout = ORDERS_LAYOUT) =>
   keyOf(outboxItem(n, {}, layout), layout);
 
 /** Resolves every update after a turn of the event loop, recording the peak number in flight. */
@@ -102,19 +102,6 @@ describe('DynamoDbDeliveryTracker', () => {
           ':at': '2026-11-22T10:00:05.000Z',
           ':expiresAt': Math.floor(NOW.getTime() / 1000) + 3 * 86_400,
         },
-      });
-    });
-
-    it('keys a dedicated outbox table by aggregate type and id', async () => {
-      // Prepare
-      docMock.on(UpdateCommand).resolves({});
-      const key = keyOfItem(1, DEDICATED_LAYOUT);
-      // Act
-      await tracker({ layout: DEDICATED_LAYOUT }).markPublished([key], NOW);
-      // Assess
-      expect(docMock.commandCalls(UpdateCommand)[0]?.args[0].input).toMatchObject({
-        Key: { pk: 'Order#01JORDER000000000000000001', sk: 'OUTBOX#0000000001' },
-        ExpressionAttributeNames: { '#pk': 'pk', '#expiresAt': 'expiresAt', '#pendingShard': 'pendingShard' },
       });
     });
 

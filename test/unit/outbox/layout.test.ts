@@ -1,7 +1,6 @@
 import { createHash } from 'node:crypto';
 import { describe, expect, it } from 'vitest';
 import {
-  DEDICATED_TABLE_LAYOUT,
   describeKey,
   keyOfItem,
   outboxKeyOf,
@@ -11,6 +10,7 @@ import {
   pendingShards,
   relayFilterPattern,
   sameTableLayout,
+  TIME_ORDERED_TABLE_LAYOUT,
 } from '../../../lambdas/outbox/layout';
 import { ORDERS_LAYOUT, OTHER_LAYOUT } from './support';
 
@@ -72,16 +72,24 @@ describe('sameTableLayout', () => {
   });
 });
 
-describe('DEDICATED_TABLE_LAYOUT', () => {
-  it('is a valid layout of the table the construct creates: pk / sk, OUTBOX#, expiresAt', () => {
-    expect(outboxLayoutSchema.parse(DEDICATED_TABLE_LAYOUT)).toEqual(DEDICATED_TABLE_LAYOUT);
-    expect(DEDICATED_TABLE_LAYOUT).toMatchObject({
-      kind: 'dedicated-table',
+describe('TIME_ORDERED_TABLE_LAYOUT', () => {
+  it('is a valid layout of the table the construct creates: pk / sk, OUTBOX#, expiresAt, 8 partitions a minute', () => {
+    expect(outboxLayoutSchema.parse(TIME_ORDERED_TABLE_LAYOUT)).toEqual(TIME_ORDERED_TABLE_LAYOUT);
+    expect(TIME_ORDERED_TABLE_LAYOUT).toEqual({
+      kind: 'time-ordered-table',
       partitionKey: 'pk',
       sortKey: 'sk',
       sortKeyPrefix: 'OUTBOX#',
       timeToLiveAttribute: 'expiresAt',
+      shardCount: 8,
     });
+  });
+
+  it('refuses a shard count out of 1 to 100, naming the field', () => {
+    for (const shardCount of [0, 101])
+      expect(() => outboxLayoutSchema.parse({ ...TIME_ORDERED_TABLE_LAYOUT, shardCount })).toThrow(
+        'shardCount must be from 1 to 100',
+      );
   });
 });
 
@@ -115,10 +123,17 @@ describe('outboxKeyOf', () => {
     expect(() => outboxKeyOf(ORDERS_LAYOUT, event, '')).toThrow(message);
   });
 
-  it('keys a dedicated table by aggregate type and id, whatever aggregate key is given', () => {
-    const expected = { pk: 'Order#01JORDER1', sk: 'OUTBOX#0000000007' };
-    expect(outboxKeyOf(DEDICATED_TABLE_LAYOUT, event)).toEqual(expected);
-    expect(outboxKeyOf(DEDICATED_TABLE_LAYOUT, event, 'ORDER#01JORDER1')).toEqual(expected);
+  it('keys a time-ordered table by occurredAt, whatever aggregate key is given', () => {
+    const occurred = { ...event, occurredAt: '2026-11-30T12:05:07.123Z' };
+    const key = outboxKeyOf(TIME_ORDERED_TABLE_LAYOUT, occurred);
+    expect(key).toEqual({
+      pk: expect.stringMatching(/^2026-11-30T12:05#[0-7]$/),
+      sk: 'OUTBOX#2026-11-30T12:05:07.123Z#Order#01JORDER1#0000000007',
+    });
+    expect(outboxKeyOf(TIME_ORDERED_TABLE_LAYOUT, occurred, 'ORDER#01JORDER1')).toEqual(key);
+    expect(() => outboxKeyOf(TIME_ORDERED_TABLE_LAYOUT, event)).toThrow(
+      'A time-ordered outbox keys events by occurredAt',
+    );
   });
 });
 

@@ -3,7 +3,7 @@ import { DynamoDBDocumentClient, QueryCommand } from '@aws-sdk/lib-dynamodb';
 import { mockClient } from 'aws-sdk-client-mock';
 import { beforeEach, describe, expect, it } from 'vitest';
 import { PendingOutbox } from '../../../lambdas/outbox/pending-outbox';
-import { DEDICATED_LAYOUT, keyOf, ORDERS_LAYOUT, OTHER_LAYOUT, outboxItem, recordOf } from './support';
+import { keyOf, ORDERS_LAYOUT, OTHER_LAYOUT, outboxItem, recordOf } from './support';
 
 const ddb = mockClient(DynamoDBDocumentClient);
 const doc = DynamoDBDocumentClient.from(new DynamoDBClient({}));
@@ -64,7 +64,6 @@ describe('PendingOutbox', () => {
   it.each([
     ['same table, PK/SK', ORDERS_LAYOUT],
     ['same table, pk/sk', OTHER_LAYOUT],
-    ['dedicated table', DEDICATED_LAYOUT],
   ])(
     'reads items as outbox records under their layout (%s), and passes the next page key on',
     async (_name, layout) => {

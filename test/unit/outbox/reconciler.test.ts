@@ -3,7 +3,7 @@ import { DynamoDBDocumentClient, QueryCommand, UpdateCommand } from '@aws-sdk/li
 import { mockClient } from 'aws-sdk-client-mock';
 import { beforeEach, describe, expect, it, vi } from 'vitest';
 import { DynamoDbDeliveryTracker } from '../../../lambdas/outbox/delivery-tracking';
-import type { OutboxLayout } from '../../../lambdas/outbox/layout';
+import type { SameTableLayout } from '../../../lambdas/outbox/layout';
 import type { OutboxRecord } from '../../../lambdas/outbox/outbox-item';
 import { PendingOutbox } from '../../../lambdas/outbox/pending-outbox';
 import type { PoisonRecord } from '../../../lambdas/outbox/poison-queue';
@@ -45,7 +45,7 @@ const publishFailing =
     };
   };
 
-const build = (overrides: Partial<ReconcilerDeps> = {}, layout: OutboxLayout = ORDERS_LAYOUT) => {
+const build = (overrides: Partial<ReconcilerDeps> = {}, layout: SameTableLayout = ORDERS_LAYOUT) => {
   const metrics = { addMetric: vi.fn() };
   const logger = { info: vi.fn(), warn: vi.fn(), error: vi.fn() };
   const publisher = { publish: vi.fn(publishAll) };

@@ -11,13 +11,14 @@ import {
   BatchGetCommand,
   type BatchGetCommandInput,
   DynamoDBDocumentClient,
+  PutCommand,
   UpdateCommand,
   type UpdateCommandInput,
 } from '@aws-sdk/lib-dynamodb';
 import type { DynamoDBRecord, DynamoDBStreamEvent } from 'aws-lambda';
 import { mockClient } from 'aws-sdk-client-mock';
 import { beforeEach, describe, expect, it } from 'vitest';
-import { DynamoDbDeliveryTracker, type SettledLookup } from '../../../lambdas/outbox/delivery-tracking';
+import { deliveryTrackerFor, type SettledLookup } from '../../../lambdas/outbox/delivery-tracking';
 import type { EventEnvelope } from '../../../lambdas/outbox/envelope';
 import { describeKey, type OutboxKey, type OutboxLayout } from '../../../lambdas/outbox/layout';
 import { PoisonQueue, poisonMessageSchema } from '../../../lambdas/outbox/poison-queue';
@@ -77,7 +78,7 @@ const setup = ({ tracking = true, maxEntryBytes, layout = ORDERS_LAYOUT }: Setup
     publisher,
     poisonQueue: new PoisonQueue({ sqs: new SQSClient({}), queueUrl: QUEUE_URL, now: () => NOW }),
     tracker: tracking
-      ? new DynamoDbDeliveryTracker(DynamoDBDocumentClient.from(new DynamoDBClient({})), {
+      ? deliveryTrackerFor(DynamoDBDocumentClient.from(new DynamoDBClient({})), {
           tableName: 'orders',
           layout,
           retentionDays: 7,
@@ -926,9 +927,10 @@ describe('relay handler', () => {
     });
   });
 
-  it('relays a dedicated outbox table, keyed by aggregate type and id', async () => {
+  it('relays a dedicated outbox table, and records the batch in one receipt instead of a mark per event', async () => {
     // Prepare
     eventBridgeFails();
+    docMock.on(PutCommand).resolves({});
     const { handler } = setup({ layout: DEDICATED_LAYOUT });
     const items = [0, 1, 2].map((n) => outboxItem(n, {}, DEDICATED_LAYOUT));
     // Act
@@ -938,9 +940,14 @@ describe('relay handler', () => {
     // Assess
     expect(response).toEqual({ batchItemFailures: [] });
     expect(publishedEventIds()).toEqual(items.map((i) => i.eventId));
-    expect(markedKeys()).toEqual(
-      items.map((i) => ({ pk: `Order#${i.aggregateId}`, sk: 'OUTBOX#0000000001' })),
-    );
+    expect(markedKeys()).toEqual([]);
+    const receipts = docMock.commandCalls(PutCommand).map((c) => c.args[0].input.Item);
+    expect(receipts).toEqual([
+      expect.objectContaining({
+        pk: 'RECEIPT#2026-11-22T10:00',
+        published: new Set(items.map((i) => i.sk)),
+      }),
+    ]);
   });
 
   it('parks an outbox INSERT that carries no new image, by its key', async () => {

@@ -3,12 +3,12 @@ import type { AttributeValue, DynamoDBRecord, DynamoDBStreamEvent } from 'aws-la
 import { ordersOutboxLayout } from '../../../lambdas/orders/table';
 import type { EventEnvelope } from '../../../lambdas/outbox/envelope';
 import {
-  DEDICATED_TABLE_LAYOUT,
   type OutboxKey,
   type OutboxLayout,
   outboxKeyOf,
   pendingShardFor,
   sameTableLayout,
+  TIME_ORDERED_TABLE_LAYOUT,
 } from '../../../lambdas/outbox/layout';
 import type { MetricName } from '../../../lambdas/outbox/metric-names';
 import { type OutboxRecord, parseOutboxItem } from '../../../lambdas/outbox/outbox-item';
@@ -25,8 +25,8 @@ export const OTHER_LAYOUT = sameTableLayout({
   pendingIndex: { indexName: 'unpublished', shardAttribute: 'gsi1pk', shardCount: 4 },
 });
 
-/** The dedicated outbox table's layout, keyed by `<aggregateType>#<aggregateId>`. */
-export const DEDICATED_LAYOUT = DEDICATED_TABLE_LAYOUT;
+/** The dedicated outbox table's layout, keyed by minute and shard. */
+export const DEDICATED_LAYOUT = TIME_ORDERED_TABLE_LAYOUT;
 
 /** An outbox item as stored: key attributes, envelope, trace header and tracking attributes. */
 export type StoredItem = EventEnvelope & { readonly traceHeader?: string } & Record<string, unknown>;
@@ -59,7 +59,9 @@ export const outboxItem = (
   return {
     ...outboxKeyOf(layout, envelope, `ORDER#${orderId}`),
     ...envelope,
-    [layout.pendingIndex.shardAttribute]: pendingShardFor(layout, envelope.eventId),
+    ...(layout.kind === 'same-table'
+      ? { [layout.pendingIndex.shardAttribute]: pendingShardFor(layout, envelope.eventId) }
+      : {}),
     ...overrides,
   } as StoredItem;
 };

@@ -94,11 +94,15 @@ describe('OutboxWriter', () => {
       expect(item).not.toHaveProperty('traceHeader');
     });
 
-    it('keys a dedicated table by aggregate type and id, with no aggregate key needed', () => {
-      expect(writer({ layout: DEDICATED_LAYOUT }).item(event(2))).toMatchObject({
-        pk: 'Order#01JORDER000000000000000001',
-        sk: 'OUTBOX#0000000002',
+    it('keys a dedicated table by time, with no aggregate key needed, and its TTL armed at write', () => {
+      const item = writer({ layout: DEDICATED_LAYOUT }).item(event(2));
+      expect(item).toMatchObject({
+        pk: expect.stringMatching(/^2026-11-22T10:00#[0-7]$/),
+        sk: `OUTBOX#${OCCURRED_AT}#Order#01JORDER000000000000000001#0000000002`,
+        expiresAt: Date.parse(OCCURRED_AT) / 1000 + 7 * 86_400,
       });
+      // Receipts track it: no pending-index attribute.
+      expect(item).not.toHaveProperty('pendingShard');
     });
 
     it('needs the aggregate key for a same-table outbox', () => {
