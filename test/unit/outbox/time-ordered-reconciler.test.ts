@@ -260,6 +260,24 @@ describe('reconciling a time-ordered outbox table', () => {
       expect(watermarkWrites()).toEqual([{ pk: 'RECONCILER', sk: 'WATERMARK', bucket: '2026-11-28T12:01' }]);
     });
 
+    it('does not republish an item past its TTL that DynamoDB has not deleted yet', async () => {
+      // Prepare: written 2 days and 20 s before NOW, with the settings' retention: expired 20 s ago.
+      // TTL deletes within days, in no set order, so its receipt may already be gone.
+      vi.useFakeTimers({ now: NOW, toFake: ['Date'] });
+      const table = fakeTable();
+      const expired = writerFor(TIME_ORDERED_TABLE_LAYOUT, 2).item(event(1, '2026-11-28T12:00:10.000Z'));
+      expect(expired.expiresAt).toBe(Date.parse('2026-11-30T12:00:10.000Z') / 1000);
+      table.add(expired);
+
+      // Act
+      const report = await handler()(timeFor(8));
+
+      // Assess: the item was read (its minute is the first one), and left alone.
+      expect(partitions()).toEqual(shardsOf('2026-11-28T12:00', [0, 1, 2, 3, 4, 5, 6, 7]));
+      expect(report).toMatchObject({ found: 0, republished: 0 });
+      expect(eventBridge.commandCalls(PutEventsCommand)).toHaveLength(0);
+    });
+
     it('the next run resumes at the saved minute, and reads nothing before it', async () => {
       // Prepare
       vi.useFakeTimers({ now: NOW, toFake: ['Date'] });
