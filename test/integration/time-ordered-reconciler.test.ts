@@ -1,6 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import { EventBridgeClient } from '@aws-sdk/client-eventbridge';
-import { DynamoDBDocumentClient, GetCommand, TransactWriteCommand } from '@aws-sdk/lib-dynamodb';
+import { DynamoDBDocumentClient, GetCommand, PutCommand, TransactWriteCommand } from '@aws-sdk/lib-dynamodb';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ReceiptDeliveryTracker } from '../../lambdas/outbox/delivery-tracking';
 import type { EventEnvelope } from '../../lambdas/outbox/envelope';
@@ -18,9 +18,10 @@ import { startTestDynamoDb } from '../support/dynamodb-local';
 /*
  * A first reconciler run on a time-ordered outbox table, spread over several runs by small budgets
  * (items per run and pages per run), on DynamoDB Local and the local bus. Events occurred over ten
- * minutes in the past; the relay's receipts list some of them. Each run resumes at the watermark
- * the previous one saved, until one is no longer cut short: by then every event no receipt lists
- * is on the bus exactly once, and the watermark stands at the minute of the threshold.
+ * minutes in the past; the relay's receipts list some of them, and one is past its TTL. Each run
+ * resumes at the watermark the previous one saved, until one is no longer cut short: by then every
+ * event no receipt lists is on the bus exactly once, and the watermark stands at the minute of the
+ * threshold.
  */
 
 const layout = TIME_ORDERED_TABLE_LAYOUT;
@@ -68,6 +69,8 @@ describe('reconciler on a time-ordered table: a first run spread over several by
   const missing = events.filter((e) => !relayed.includes(e) && !parked.includes(e));
   /** Unreceipted, but occurred after the cut-off: the relay's to publish, not yet the reconciler's. */
   const young = event(100, at(11 * 60 + 45));
+  /** Unreceipted, but past its TTL: DynamoDB Local never deletes it, as TTL may not have yet. */
+  const expired = event(200, at(5 * 60 + 10));
   const poisoned: PoisonRecord[] = [];
 
   const keyOf = (e: EventEnvelope): OutboxKey => {
@@ -154,6 +157,12 @@ describe('reconciler on a time-ordered table: a first run spread over several by
     });
     for (const e of [...events, young])
       await doc.send(new TransactWriteCommand({ TransactItems: writer.transaction([], [e]) }));
+    await doc.send(
+      new PutCommand({
+        TableName: table,
+        Item: { ...writer.item(expired), [layout.timeToLiveAttribute]: Math.floor(NOW.getTime() / 1000) },
+      }),
+    );
     // What the relay recorded before it went down: receipts, as it writes them.
     await tracker.markPublished(relayed.map(keyOf), at(10 * 60));
     await tracker.markParked(parked.map(keyOf), at(10 * 60));
@@ -191,11 +200,12 @@ describe('reconciler on a time-ordered table: a first run spread over several by
       expect(saved <= String(runs[i]?.watermark)).toBe(true);
     }
 
-    // Every event no receipt listed, once; none the relay published or parked; not the young one.
+    // Every event no receipt listed, once; none the relay published or parked; neither the young
+    // one nor the expired one.
     expect(onBus(missing)).toEqual(missing.map(() => 1));
     expect(onBus(relayed)).toEqual(relayed.map(() => 0));
     expect(onBus(parked)).toEqual([0]);
-    expect(onBus([young])).toEqual([0]);
+    expect(onBus([young, expired])).toEqual([0, 0]);
     expect(bus.stats.eventsAccepted).toBe(missing.length);
     expect(runs.reduce((sum, r) => sum + r.report.republished, 0)).toBe(missing.length);
     expect(poisoned).toHaveLength(0);
