@@ -127,9 +127,9 @@ export interface TimeOrderedOutboxOptions {
 /**
  * Unpublished items of a time-ordered outbox table (`time-ordered-table`), with no index: the
  * table's own key lists a minute (`<minute>#<shard>`, sorted by `occurredAt`), and an item is
- * unpublished when no receipt of its minute lists it. A watermark item remembers the first minute
- * that is not settled yet, so that each run reads only from there: a relay outage of any length is
- * covered, whatever the stream still holds.
+ * unpublished when no receipt of its minute lists it and its TTL has not passed. A watermark item
+ * remembers the first minute that is not settled yet, so that each run reads only from there: a
+ * relay outage of any length is covered, whatever the stream still holds.
  */
 export class TimeOrderedOutbox implements PendingSource {
   private receipts = new Map<string, BucketReceipts>();
@@ -173,7 +173,12 @@ export class TimeOrderedOutbox implements PendingSource {
       }),
     );
     const receipts = await this.receiptsOf(bucketOfPartition(shard));
+    const nowSeconds = Math.floor(this.now().getTime() / 1000);
     const unsettled = (response.Items ?? []).filter((item) => {
+      // Past its TTL: gone for the outbox, though TTL deletes it only within days, and maybe after
+      // its receipt. Republished now, it could take effect again once consumers forgot its eventId.
+      const expiresAt = item[layout.timeToLiveAttribute];
+      if (typeof expiresAt === 'number' && expiresAt <= nowSeconds) return false;
       const sk = item[layout.sortKey];
       return typeof sk !== 'string' || !(receipts.published.has(sk) || receipts.parked.has(sk));
     });
@@ -211,9 +216,12 @@ export class TimeOrderedOutbox implements PendingSource {
     return typeof Item?.bucket === 'string' ? `${Item.bucket}:00.000Z` : undefined;
   }
 
+  private now(): Date {
+    return (this.options.now ?? (() => new Date()))();
+  }
+
   private defaultStart(): string {
-    const now = (this.options.now ?? (() => new Date()))();
-    return new Date(now.getTime() - (this.options.lookbackSeconds ?? 86_400) * 1000).toISOString();
+    return new Date(this.now().getTime() - (this.options.lookbackSeconds ?? 86_400) * 1000).toISOString();
   }
 
   private async receiptsOf(bucket: string): Promise<BucketReceipts> {
