@@ -14,7 +14,11 @@ import { mockClient } from 'aws-sdk-client-mock';
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 import { ReceiptDeliveryTracker } from '../../../lambdas/outbox/delivery-tracking';
 import type { EventEnvelope } from '../../../lambdas/outbox/envelope';
-import { type OutboxLayout, TIME_ORDERED_TABLE_LAYOUT } from '../../../lambdas/outbox/layout';
+import {
+  type OutboxLayout,
+  TIME_ORDERED_TABLE_LAYOUT,
+  type TimeOrderedLayout,
+} from '../../../lambdas/outbox/layout';
 import { TimeOrderedOutbox, WATERMARK_KEY } from '../../../lambdas/outbox/pending-outbox';
 import type { Publishable, PublishResult } from '../../../lambdas/outbox/publisher';
 import { type ReconcilerDeps, reconcile } from '../../../lambdas/outbox/reconciler';
@@ -35,10 +39,7 @@ const TABLE = 'outbox';
 const RETENTION_DAYS = 7;
 const NOW = new Date('2026-11-30T12:00:30.000Z');
 /** One partition a minute, so that the partitions a run reads can be listed in full. */
-const ONE_SHARD: OutboxLayout = {
-  ...TIME_ORDERED_TABLE_LAYOUT,
-  pendingIndex: { ...TIME_ORDERED_TABLE_LAYOUT.pendingIndex, shardCount: 1 },
-};
+const ONE_SHARD: TimeOrderedLayout = { ...TIME_ORDERED_TABLE_LAYOUT, shardCount: 1 };
 
 const ddb = mockClient(DynamoDBDocumentClient);
 const eventBridge = mockClient(EventBridgeClient);
@@ -137,7 +138,7 @@ const publishAll = (records: readonly Publishable[]): Promise<PublishResult> =>
   Promise.resolve({ published: records.map((_, i) => i), retryable: [], poison: [] });
 
 interface RunOptions {
-  readonly layout?: OutboxLayout;
+  readonly layout?: TimeOrderedLayout;
   readonly now?: Date;
   readonly lookbackSeconds?: number;
   readonly maxItemsPerRun?: number;
