@@ -5,12 +5,7 @@ import type { EventBridgeClient } from '@aws-sdk/client-eventbridge';
 import type { OrdersSettings } from '../lambdas/orders/config';
 import { buildOrdersHandler } from '../lambdas/orders/wiring';
 import { type OutboxLayout, relayFilterPattern, TIME_ORDERED_TABLE_LAYOUT } from '../lambdas/outbox/layout';
-import {
-  createOutboxTable,
-  createTableAndWait,
-  type DynamoDbLocal,
-  localDynamoDbClient,
-} from '../local/dynamodb';
+import { createOutboxTable, type DynamoDbLocal, localDynamoDbClient } from '../local/dynamodb';
 import { latestStreamArn } from '../local/stream-poller';
 import { BaselineRelay, type BaselineRelayOptions, type MarkingMode } from './baseline-relay';
 import { itemBytes, standardWriteUnits, transactionalWriteUnits } from './dynamodb-units';
