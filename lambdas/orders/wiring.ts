@@ -29,11 +29,13 @@ export const buildOrdersHandler = (wiring: OrdersHandlerWiring): OrdersHandler =
   const documentClient = DynamoDBDocumentClient.from(wiring.clients.dynamoDb, {
     marshallOptions: { removeUndefinedValues: true },
   });
+  const clock = wiring.clock ?? systemClock;
   const store = new DynamoDbOrderStore(documentClient, {
     tableName: wiring.settings.tableName,
     outbox: new OutboxWriter(wiring.settings.outbox, {
       traceHeader: wiring.traceHeader ?? currentTraceHeader,
+      now: () => new Date(clock.now()),
     }),
   });
-  return createOrdersHandler({ store, clock: wiring.clock ?? systemClock, ids: wiring.ids ?? ulidGenerator });
+  return createOrdersHandler({ store, clock, ids: wiring.ids ?? ulidGenerator });
 };

@@ -54,10 +54,10 @@ export interface SettledLookup {
  * republish later.
  */
 export interface DeliveryTracker {
-  /** EventBridge accepted these: take them off the pending index and arm their TTL. */
+  /** EventBridge accepted these: record them (a receipt, or a mark that takes them off the pending index and arms their TTL). */
   markPublished(keys: readonly OutboxKey[], now: Date): Promise<MarkResult>;
   /**
-   * The poison queue holds these in full: take them off the pending index so the reconciler does
+   * The poison queue holds these in full: record them (a receipt, or a mark off the pending index) so the reconciler does
    * not republish them, hit the same poison and send a second message. Their TTL stays unarmed:
    * the item is kept until a redrive publishes it.
    */

@@ -8,10 +8,11 @@ import type { EventEnvelope } from './envelope';
  * - `time-ordered-table` (the default): a table of outbox items only, created by the construct;
  *   the service adds one Put to it inside its own transaction (TransactWriteItems spans tables).
  *   It is keyed by time, so that the reconciler lists a window of it without a secondary index:
- *   partition key `<minute>#<shard>` (the minute of `occurredAt`, spread over `shardCount`
+ *   partition key `<minute>#<shard>` (the minute the item was written, spread over `shardCount`
  *   partitions by aggregate), sort key
- *   `<sortKeyPrefix><occurredAt>#<aggregateType>#<aggregateId>#<sequence>`. An aggregate's order is
- *   carried by `sequence`. Delivery is tracked with one receipt per relay invocation
+ *   `<sortKeyPrefix><writtenAt>#<aggregateType>#<aggregateId>#<sequence>`. Keyed by the write, not
+ *   by the event's `occurredAt`: an event that occurred long ago but is written now still lands
+ *   where the reconciler reads next. An aggregate's order is carried by `sequence`. Delivery is tracked with one receipt per relay invocation
  *   (`ReceiptDeliveryTracker`), not a mark per event.
  * - `same-table`: outbox items share the aggregate's partition (`<aggregate key>` /
  *   `<sortKeyPrefix><sequence>`) in the service's own table; its stream carries everything and the
@@ -151,23 +152,23 @@ export type OutboxKey = Readonly<Record<string, string>>;
 const SEQUENCE_DIGITS = 10;
 
 /**
- * The key of `event`'s outbox item. Time-ordered table: by the minute of `occurredAt`. Same table:
- * under `aggregateKey`, the partition key value of the aggregate the event belongs to.
+ * The key of `event`'s outbox item. Time-ordered table: by `writtenAt`, the moment it is written.
+ * Same table: under `aggregateKey`, the partition key value of the aggregate the event belongs to.
  */
 export const outboxKeyOf = (
   layout: OutboxLayout,
-  event: Pick<EventEnvelope, 'aggregateType' | 'aggregateId' | 'sequence'> &
-    Partial<Pick<EventEnvelope, 'occurredAt'>>,
-  aggregateKey?: string,
+  event: Pick<EventEnvelope, 'aggregateType' | 'aggregateId' | 'sequence'>,
+  where: { readonly aggregateKey?: string | undefined; readonly writtenAt?: Date } = {},
 ): OutboxKey => {
+  const { aggregateKey, writtenAt } = where;
   const sequence = String(event.sequence).padStart(SEQUENCE_DIGITS, '0');
   if (layout.kind === 'time-ordered-table') {
-    if (event.occurredAt === undefined) throw new Error('A time-ordered outbox keys events by occurredAt');
-    const occurredAt = new Date(event.occurredAt).toISOString();
+    if (writtenAt === undefined) throw new Error('A time-ordered outbox keys items by their write time');
+    const at = writtenAt.toISOString();
     const shard = hashOf(`${event.aggregateType}#${event.aggregateId}`) % layout.shardCount;
     return {
-      [layout.partitionKey]: `${timeBucketOf(occurredAt)}#${shard}`,
-      [layout.sortKey]: `${layout.sortKeyPrefix}${occurredAt}#${event.aggregateType}#${event.aggregateId}#${sequence}`,
+      [layout.partitionKey]: `${timeBucketOf(at)}#${shard}`,
+      [layout.sortKey]: `${layout.sortKeyPrefix}${at}#${event.aggregateType}#${event.aggregateId}#${sequence}`,
     };
   }
   if (aggregateKey === undefined || aggregateKey === '')

@@ -126,7 +126,7 @@ export interface TimeOrderedOutboxOptions {
 
 /**
  * Unpublished items of a time-ordered outbox table (`time-ordered-table`), with no index: the
- * table's own key lists a minute (`<minute>#<shard>`, sorted by `occurredAt`), and an item is
+ * table's own key lists a minute (`<minute>#<shard>`, sorted by write time), and an item is
  * unpublished when no receipt of its minute lists it and its TTL has not passed. A watermark item
  * remembers the first minute that is not settled yet, so that each run reads only from there: a
  * relay outage of any length is covered, whatever the stream still holds.
@@ -165,7 +165,7 @@ export class TimeOrderedOutbox implements PendingSource {
         ExpressionAttributeValues: {
           ':pk': shard,
           ':first': layout.sortKeyPrefix,
-          // Sort keys are `<prefix><occurredAt>#…`: everything that occurred before `before` sorts below this.
+          // Sort keys are `<prefix><writtenAt>#…`: everything written before `before` sorts below this.
           ':before': `${layout.sortKeyPrefix}${before}`,
         },
         Limit: limit,

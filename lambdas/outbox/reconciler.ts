@@ -18,7 +18,7 @@ export interface ReconcileSettings {
 }
 
 export interface ReconcilerDeps {
-  /** The pending index (same-table, dedicated) or the time-ordered listing with receipts. */
+  /** The pending index (same-table layout) or the time-ordered listing with receipts. */
   readonly pending: PendingSource;
   readonly publisher: Pick<OutboxPublisher, 'publish'>;
   readonly poisonQueue: Pick<PoisonQueue, 'send'>;
@@ -35,7 +35,7 @@ export interface ReconcileReport {
   readonly republished: number;
   /** Left pending after a retryable failure; the next run tries again. */
   readonly retryable: number;
-  /** Sent to the poison queue and taken off the pending index. */
+  /** Sent to the poison queue and recorded as parked. */
   readonly parked: number;
   /** Republished but not marked: they will be republished again (a duplicate, never a loss). */
   readonly markFailures: number;
@@ -159,7 +159,7 @@ export const reconcile = async (
   return report;
 };
 
-/** Poison queue first, then off the pending index: an item is parked only once its content is safe. */
+/** Poison queue first, then recorded as parked: an item is parked only once its content is safe. */
 const parkPoison = async (
   deps: ReconcilerDeps,
   log: Pick<LogSink, 'info' | 'warn' | 'error'>,
@@ -184,7 +184,7 @@ const parkPoison = async (
   if (keys.length === 0) return { parked: 0, left: sent.failed.length };
   const parking = await deps.tracker.markParked(keys, now);
   for (const failed of parking.failed)
-    log.warn('Could not take a parked event off the pending index; the next run parks it again', {
+    log.warn('Could not record a parked event as parked; the next run parks it again', {
       outboxKey: describeKey(failed.key),
       errorCode: failed.errorCode,
     });

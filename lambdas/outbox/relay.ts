@@ -365,7 +365,7 @@ const logOutcome = (
       errorMessage: failed.errorMessage,
     });
   for (const failed of settlement.markedParked?.failed ?? [])
-    log.warn('Could not take a parked event off the pending index; the reconciler will park it', {
+    log.warn('Could not record a parked event as parked; the reconciler will park it', {
       outboxKey: describeKey(failed.key),
       errorCode: failed.errorCode,
     });

@@ -54,7 +54,7 @@ const defineContract = <S extends z.ZodType>(variable: string, schema: S): EnvCo
 
 const name = (what: string) => z.string().min(1, `${what} is required`);
 
-/** Days an outbox item is kept after it was published (tracking) or written (no tracking). */
+/** Days an outbox item is kept after it was published (same-table tracking) or written (receipts, or no tracking). */
 export const retentionDaysSchema = z
   .number()
   .int('retentionDays must be a whole number of days')

@@ -104,6 +104,8 @@ export const checkTransactionLimits = (actions: readonly TransactItem[]): void =
 export interface OutboxWriterOptions {
   /** X-Ray trace header of the current invocation; stored so the relay publishes within the trace. */
   readonly traceHeader?: () => string | undefined;
+  /** The clock an item's write time (its time-ordered key, its TTL) is read from. @default the system clock */
+  readonly now?: () => Date;
 }
 
 /**
@@ -125,8 +127,9 @@ export class OutboxWriter {
 
   /**
    * The outbox item of `event`: keys, envelope, trace header, and the pending marker (tracking on a
-   * pending index) or the TTL (no tracking, or receipts: a time-ordered table needs no marker, the
-   * reconciler lists it by time and compares with the relay's receipts).
+   * pending index) or the TTL, `retentionDays` after it is written (no tracking, or receipts: a
+   * time-ordered table needs no marker, the reconciler lists it by time and compares with the
+   * relay's receipts).
    */
   item(event: EventEnvelope, aggregateKey?: string): Record<string, unknown> {
     const parsed = eventEnvelopeSchema.safeParse(event);
@@ -134,22 +137,25 @@ export class OutboxWriter {
     const envelope = toEnvelope(parsed.data);
     const { layout, deliveryTracking, retentionDays } = this.settings;
     const traceHeader = this.options.traceHeader?.();
+    const writtenAt = this.options.now?.() ?? new Date();
     return {
-      ...outboxKeyOf(layout, envelope, aggregateKey),
+      ...outboxKeyOf(layout, envelope, { aggregateKey, writtenAt }),
       ...envelope,
       ...(traceHeader ? { traceHeader } : {}),
       ...(deliveryTracking && !tracksWithReceipts(layout)
         ? { [layout.pendingIndex.shardAttribute]: pendingShardFor(layout, envelope.eventId) }
         : {
             [layout.timeToLiveAttribute]:
-              Math.floor(Date.parse(envelope.occurredAt) / 1000) + retentionDays * SECONDS_PER_DAY,
+              Math.floor(writtenAt.getTime() / 1000) + retentionDays * SECONDS_PER_DAY,
           }),
     };
   }
 
   /**
-   * One conditional Put per event (an existing item with the same key fails the transaction:
-   * an aggregate's sequence is never written twice). `aggregateKey` is required for a same-table
+   * One conditional Put per event: an existing item with the same key fails the transaction. On a
+   * same-table outbox that key is the aggregate's sequence, so a sequence is never written twice;
+   * a time-ordered key also holds the write time, so there the service's own condition (a version
+   * check on the aggregate) must guard its sequence. `aggregateKey` is required for a same-table
    * outbox: the partition key value of the aggregate the events belong to.
    */
   puts(events: readonly EventEnvelope[], options: { readonly aggregateKey?: string } = {}): TransactItem[] {

@@ -55,7 +55,7 @@ export interface OutboxTableProps {
 
 /**
  * The dedicated outbox table (`TIME_ORDERED_TABLE_LAYOUT`): outbox items only, keyed by minute and
- * shard (`<minute>#<shard>` / `OUTBOX#<occurredAt>#…`), on-demand, with a stream of new images,
+ * shard (`<minute>#<shard>` / `OUTBOX#<writtenAt>#…`), on-demand, with a stream of new images,
  * TTL armed at write and point-in-time recovery. The service adds one Put to it inside its own
  * transaction; the relay tracks delivery with one receipt per invocation, and the reconciler lists
  * the table by key, without an index: the cheapest delivery tracking.

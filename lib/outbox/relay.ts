@@ -133,7 +133,7 @@ export interface OutboxRelayProps extends RelayMappingProps {
    */
   readonly deliveryTracking?: boolean;
   /**
-   * Days an outbox item is kept after it was published (tracking) or written (no tracking).
+   * Days an outbox item is kept after it was published (same-table tracking) or written (receipts, or no tracking).
    * @default 7
    */
   readonly retentionDays?: number;

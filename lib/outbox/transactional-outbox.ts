@@ -45,7 +45,7 @@ export interface TransactionalOutboxProps {
    */
   readonly deliveryTracking?: boolean;
   /**
-   * Days an outbox item is kept after it was published (tracking) or written (no tracking), 1 to 3650.
+   * Days an outbox item is kept after it was published (same-table tracking) or written (receipts, or no tracking), 1 to 3650.
    * @default 7
    */
   readonly retentionDays?: number;
@@ -136,6 +136,12 @@ export class TransactionalOutbox extends Construct {
     if (props.monitoring !== undefined && props.monitoringProps !== undefined)
       throw new Error('TransactionalOutbox: give monitoring or monitoringProps, not both');
 
+    // A time-ordered layout is the construct's own table: only a same-table layout can be given
+    // (checked here too for callers without the types).
+    if (props.layout !== undefined && props.layout.kind !== 'same-table')
+      throw new Error(
+        `TransactionalOutbox: layout takes a same-table layout (sameTableLayout); leave it out for the dedicated, time-ordered table`,
+      );
     if (props.layout === undefined) {
       this.outboxTable = new OutboxTable(this, 'OutboxTable', {
         ...(props.encryptionKey ? { encryptionKey: props.encryptionKey } : {}),

@@ -92,7 +92,7 @@ describe('the offline runtime with its consumers, operated with the outbox CLI',
     const key = outboxKeyOf(
       ordersOutboxLayout,
       { aggregateType: 'Order', aggregateId: POISON_ORDER, sequence: 1 },
-      orderPartition(POISON_ORDER),
+      { aggregateKey: orderPartition(POISON_ORDER) },
     );
     await doc.send(
       new PutCommand({

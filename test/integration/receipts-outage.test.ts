@@ -13,12 +13,12 @@ import { OutboxPublisher } from '../../lambdas/outbox/publisher';
 import { type ReconcilerDeps, reconcile } from '../../lambdas/outbox/reconciler';
 import { relaySettings } from '../../lambdas/outbox/settings';
 import { buildRelayHandler } from '../../lambdas/outbox/wiring';
-import { OutboxWriter } from '../../lambdas/outbox/writer';
 import { localClientConfig } from '../../local/clients';
 import { createTableAndWait, type DynamoDbLocal, startDynamoDbLocal } from '../../local/dynamodb';
 import { type LocalEventBus, startLocalEventBus } from '../../local/event-bus';
 import { claimPort } from '../../local/ports';
 import { latestStreamArn, StreamPoller } from '../../local/stream-poller';
+import { writtenWhenItOccurred } from '../support/outbox-items';
 
 /*
  * Delivery tracking with receipts on a time-ordered outbox table, across a relay outage longer
@@ -55,7 +55,12 @@ describe('receipts on a time-ordered table: relay outage past the stream retenti
   let doc: DynamoDBDocumentClient;
   let deps: ReconcilerDeps;
   const table = `outbox-${randomUUID().slice(0, 8)}`;
-  const writer = new OutboxWriter({ tableName: table, layout, deliveryTracking: true, retentionDays: 7 });
+  const writer = writtenWhenItOccurred({
+    tableName: table,
+    layout,
+    deliveryTracking: true,
+    retentionDays: 7,
+  });
   const lost: EventEnvelope[] = [];
   const relayed: EventEnvelope[] = [];
   const parked: PoisonRecord[] = [];

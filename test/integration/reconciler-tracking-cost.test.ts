@@ -132,7 +132,7 @@ describe('what delivery tracking costs, per event', () => {
           outboxKeyOf(
             ordersOutboxLayout,
             { aggregateType: 'Order', aggregateId: orderId, sequence: 1 },
-            orderPartition(orderId),
+            { aggregateKey: orderPartition(orderId) },
           ),
         ),
       };

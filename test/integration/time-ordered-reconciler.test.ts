@@ -9,11 +9,11 @@ import { type PendingSource, TimeOrderedOutbox, WATERMARK_KEY } from '../../lamb
 import type { PoisonRecord } from '../../lambdas/outbox/poison-queue';
 import { OutboxPublisher } from '../../lambdas/outbox/publisher';
 import { type ReconcileReport, reconcile } from '../../lambdas/outbox/reconciler';
-import { OutboxWriter } from '../../lambdas/outbox/writer';
 import { localClientConfig } from '../../local/clients';
 import { createTableAndWait, type DynamoDbLocal } from '../../local/dynamodb';
 import { type LocalEventBus, startLocalEventBus } from '../../local/event-bus';
 import { startTestDynamoDb } from '../support/dynamodb-local';
+import { writtenWhenItOccurred } from '../support/outbox-items';
 
 /*
  * A first reconciler run on a time-ordered outbox table, spread over several runs by small budgets
@@ -61,7 +61,12 @@ describe('reconciler on a time-ordered table: a first run spread over several by
   let doc: DynamoDBDocumentClient;
   let tracker: ReceiptDeliveryTracker;
   const table = `outbox-${randomUUID().slice(0, 8)}`;
-  const writer = new OutboxWriter({ tableName: table, layout, deliveryTracking: true, retentionDays: 7 });
+  const writer = writtenWhenItOccurred({
+    tableName: table,
+    layout,
+    deliveryTracking: true,
+    retentionDays: 7,
+  });
   /** One event every 25 s from BASE on: 24 of them, over minutes 0 to 9. */
   const events = Array.from({ length: 24 }, (_, n) => event(n, at(n * 25)));
   const relayed = events.filter((_, n) => n % 3 === 0);

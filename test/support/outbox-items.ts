@@ -1,6 +1,9 @@
 import { type DynamoDBDocumentClient, ScanCommand } from '@aws-sdk/lib-dynamodb';
 import { orderPartition, ordersOutboxLayout } from '../../lambdas/orders/table';
+import type { EventEnvelope } from '../../lambdas/outbox/envelope';
 import { outboxKeyOf } from '../../lambdas/outbox/layout';
+import type { WriterSettings } from '../../lambdas/outbox/settings';
+import { OutboxWriter, type TransactItem } from '../../lambdas/outbox/writer';
 
 /** Every outbox item in a (small, test-sized) table, read consistently: what the bus must hold. */
 export const scanOutboxItems = async (
@@ -30,5 +33,18 @@ export const orderOutboxKey = (orderId: string, sequence: number) =>
   outboxKeyOf(
     ordersOutboxLayout,
     { aggregateType: 'Order', aggregateId: orderId, sequence },
-    orderPartition(orderId),
+    { aggregateKey: orderPartition(orderId) },
   );
+
+/**
+ * An outbox writer whose clock reads each event's own `occurredAt`: the item is written the moment
+ * its event occurred, so a test places items in a time-ordered table's minutes by `occurredAt`.
+ */
+export const writtenWhenItOccurred = (settings: WriterSettings) => {
+  const at = (event: EventEnvelope) => new OutboxWriter(settings, { now: () => new Date(event.occurredAt) });
+  return {
+    item: (event: EventEnvelope): Record<string, unknown> => at(event).item(event),
+    transaction: (actions: readonly TransactItem[], events: readonly [EventEnvelope]): TransactItem[] =>
+      at(events[0]).transaction(actions, events),
+  };
+};

@@ -230,19 +230,23 @@ describe('outbox redrive', () => {
   });
 
   it('redrives from a dedicated outbox table, keyed as its layout says, and records it in a receipt', async () => {
+    const WRITTEN_AT = '2026-11-22T10:00:02.000Z';
     // Prepare: the item as the writer stores it in a dedicated table (pk/sk by time), parked oversize, then fixed.
     const dedicated: OutboxTarget = { ...target, tableName: 'outbox', layout: TIME_ORDERED_TABLE_LAYOUT };
-    const writer = new OutboxWriter({
-      tableName: 'outbox',
-      layout: TIME_ORDERED_TABLE_LAYOUT,
-      deliveryTracking: true,
-      retentionDays: 7,
-    });
+    const writer = new OutboxWriter(
+      {
+        tableName: 'outbox',
+        layout: TIME_ORDERED_TABLE_LAYOUT,
+        deliveryTracking: true,
+        retentionDays: 7,
+      },
+      { now: () => new Date(WRITTEN_AT) },
+    );
     const { PK: _pk, SK: _sk, ...envelope } = item(9);
     const fixed = writer.item(envelope);
     const broken = writer.item({ ...envelope, payload: { orderId: 'o9', blob: 'x'.repeat(300_000) } });
     const key = { pk: String(fixed.pk), sk: String(fixed.sk) };
-    expect(key.sk).toBe(`OUTBOX#${envelope.occurredAt}#Order#o9#0000000001`);
+    expect(key.sk).toBe(`OUTBOX#${WRITTEN_AT}#Order#o9#0000000001`);
     await park({ item: broken, key });
     ddb.on(GetCommand).resolves({ Item: fixed });
 
@@ -262,7 +266,7 @@ describe('outbox redrive', () => {
       {
         TableName: 'outbox',
         Item: expect.objectContaining({
-          pk: `RECEIPT#${envelope.occurredAt.slice(0, 16)}`,
+          pk: `RECEIPT#${WRITTEN_AT.slice(0, 16)}`,
           published: new Set([key.sk]),
         }),
       },

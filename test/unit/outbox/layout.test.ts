@@ -95,11 +95,11 @@ describe('TIME_ORDERED_TABLE_LAYOUT', () => {
 
 describe('outboxKeyOf', () => {
   it('puts a same-table item under the aggregate’s partition, sorted by its zero-padded sequence', () => {
-    expect(outboxKeyOf(ORDERS_LAYOUT, event, 'ORDER#01JORDER1')).toEqual({
+    expect(outboxKeyOf(ORDERS_LAYOUT, event, { aggregateKey: 'ORDER#01JORDER1' })).toEqual({
       PK: 'ORDER#01JORDER1',
       SK: 'OUTBOX#0000000007',
     });
-    expect(outboxKeyOf(OTHER_LAYOUT, event, 'ORDER#01JORDER1')).toEqual({
+    expect(outboxKeyOf(OTHER_LAYOUT, event, { aggregateKey: 'ORDER#01JORDER1' })).toEqual({
       pk: 'ORDER#01JORDER1',
       sk: 'EVT#0000000007',
     });
@@ -107,7 +107,7 @@ describe('outboxKeyOf', () => {
 
   it('keeps an aggregate’s items in sequence order as strings sort', () => {
     const sortKeys = [10, 9, 100, 1].map(
-      (sequence) => outboxKeyOf(ORDERS_LAYOUT, { ...event, sequence }, 'A').SK,
+      (sequence) => outboxKeyOf(ORDERS_LAYOUT, { ...event, sequence }, { aggregateKey: 'A' }).SK,
     );
     expect([...sortKeys].sort()).toEqual([
       'OUTBOX#0000000001',
@@ -120,19 +120,23 @@ describe('outboxKeyOf', () => {
   it('needs the aggregate key for a same-table outbox', () => {
     const message = 'A same-table outbox needs the aggregate key (the partition key value of the aggregate)';
     expect(() => outboxKeyOf(ORDERS_LAYOUT, event)).toThrow(message);
-    expect(() => outboxKeyOf(ORDERS_LAYOUT, event, '')).toThrow(message);
+    expect(() => outboxKeyOf(ORDERS_LAYOUT, event, { aggregateKey: '' })).toThrow(message);
   });
 
-  it('keys a time-ordered table by occurredAt, whatever aggregate key is given', () => {
-    const occurred = { ...event, occurredAt: '2026-11-30T12:05:07.123Z' };
-    const key = outboxKeyOf(TIME_ORDERED_TABLE_LAYOUT, occurred);
+  it('keys a time-ordered table by the write time, not occurredAt, whatever aggregate key is given', () => {
+    const writtenAt = new Date('2026-11-30T12:05:07.123Z');
+    // An event that occurred long before it is written: keyed where the reconciler reads next.
+    const occurred = { ...event, occurredAt: '2026-01-01T00:00:00.000Z' };
+    const key = outboxKeyOf(TIME_ORDERED_TABLE_LAYOUT, occurred, { writtenAt });
     expect(key).toEqual({
       pk: expect.stringMatching(/^2026-11-30T12:05#[0-7]$/),
       sk: 'OUTBOX#2026-11-30T12:05:07.123Z#Order#01JORDER1#0000000007',
     });
-    expect(outboxKeyOf(TIME_ORDERED_TABLE_LAYOUT, occurred, 'ORDER#01JORDER1')).toEqual(key);
+    expect(
+      outboxKeyOf(TIME_ORDERED_TABLE_LAYOUT, occurred, { writtenAt, aggregateKey: 'ORDER#01JORDER1' }),
+    ).toEqual(key);
     expect(() => outboxKeyOf(TIME_ORDERED_TABLE_LAYOUT, event)).toThrow(
-      'A time-ordered outbox keys events by occurredAt',
+      'A time-ordered outbox keys items by their write time',
     );
   });
 });

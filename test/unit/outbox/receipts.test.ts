@@ -12,7 +12,11 @@ const doc = DynamoDBDocumentClient.from(new DynamoDBClient({}));
 const tracker = new ReceiptDeliveryTracker(doc, { tableName: 'outbox', layout, retentionDays: 7 });
 
 const keyAt = (occurredAt: string, n: number) =>
-  outboxKeyOf(layout, { aggregateType: 'Order', aggregateId: `o${n}`, sequence: 1, occurredAt });
+  outboxKeyOf(
+    layout,
+    { aggregateType: 'Order', aggregateId: `o${n}`, sequence: 1 },
+    { writtenAt: new Date(occurredAt) },
+  );
 
 describe('time-ordered keys', () => {
   it('partition by minute and shard, sort by occurredAt, then aggregate and sequence', () => {

@@ -202,7 +202,7 @@ describe('reconcile', () => {
     expect(poisonQueue.send).toHaveBeenCalledTimes(1);
     expect(report.parked).toBe(0);
     expect(logger.warn).toHaveBeenCalledWith(
-      expect.stringMatching(/^Could not take a parked event off the pending index/),
+      expect.stringMatching(/^Could not record a parked event as parked/),
       { outboxKey: 'PK=ORDER#o1, SK=OUTBOX#0000000001', errorCode: 'ThrottlingException' },
     );
   });

@@ -772,7 +772,7 @@ describe('relay handler', () => {
     expect(response).toEqual({ batchItemFailures: [] });
     expect(
       logger.lines
-        .filter((l) => l.message.startsWith('Could not take a parked event'))
+        .filter((l) => l.message.startsWith('Could not record a parked event'))
         .map((l) => l.attributes),
     ).toContainEqual({ outboxKey: describeKey(keyOf(big)), errorCode: 'ThrottlingException' });
     expect(logger.lines.find((l) => l.message === 'Outbox batch relayed')?.attributes).toMatchObject({

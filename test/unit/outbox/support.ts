@@ -57,7 +57,10 @@ export const outboxItem = (
     },
   };
   return {
-    ...outboxKeyOf(layout, envelope, `ORDER#${orderId}`),
+    ...outboxKeyOf(layout, envelope, {
+      aggregateKey: `ORDER#${orderId}`,
+      writtenAt: new Date(envelope.occurredAt),
+    }),
     ...envelope,
     ...(layout.kind === 'same-table'
       ? { [layout.pendingIndex.shardAttribute]: pendingShardFor(layout, envelope.eventId) }

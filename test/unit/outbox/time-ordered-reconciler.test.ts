@@ -24,7 +24,7 @@ import type { Publishable, PublishResult } from '../../../lambdas/outbox/publish
 import { type ReconcilerDeps, reconcile } from '../../../lambdas/outbox/reconciler';
 import type { ReconcilerSettings } from '../../../lambdas/outbox/settings';
 import { buildReconcilerHandler } from '../../../lambdas/outbox/wiring';
-import { OutboxWriter } from '../../../lambdas/outbox/writer';
+import { writtenWhenItOccurred } from '../../support/outbox-items';
 import { fakeLogger, fakeMetrics } from './support';
 
 /*
@@ -91,7 +91,7 @@ const fakeTable = () => {
 };
 
 const writerFor = (layout: OutboxLayout, retentionDays = RETENTION_DAYS) =>
-  new OutboxWriter({ tableName: TABLE, layout, deliveryTracking: true, retentionDays });
+  writtenWhenItOccurred({ tableName: TABLE, layout, deliveryTracking: true, retentionDays });
 
 const event = (n: number, occurredAt: string): EventEnvelope => ({
   eventId: `e${n}`,

@@ -36,8 +36,11 @@ const settings = (overrides: Partial<WriterSettings> = {}): WriterSettings => ({
   ...overrides,
 });
 
+/** Written a minute after the events occurred. */
+const WRITTEN_AT = '2026-11-22T10:01:00.000Z';
+
 const writer = (overrides: Partial<WriterSettings> = {}, traceHeader?: string) =>
-  new OutboxWriter(settings(overrides), { traceHeader: () => traceHeader });
+  new OutboxWriter(settings(overrides), { traceHeader: () => traceHeader, now: () => new Date(WRITTEN_AT) });
 
 /** A Put of an item that is exactly `bytes` large as DynamoDB counts it. */
 const putOfSize = (bytes: number, id = 'a'): TransactItem => {
@@ -79,27 +82,27 @@ describe('OutboxWriter', () => {
       expect(untracked).toMatchObject({
         pk: 'ORDER#1',
         sk: 'EVT#0000000001',
-        ttl: Date.parse(OCCURRED_AT) / 1000 + 7 * 86_400,
+        ttl: Date.parse(WRITTEN_AT) / 1000 + 7 * 86_400,
       });
       expect(tracked).not.toHaveProperty('PK');
       expect(untracked).not.toHaveProperty('gsi1pk');
     });
 
-    it('arms the TTL at write time, retentionDays after the event occurred, without delivery tracking', () => {
+    it('arms the TTL at write time, retentionDays after it is written, without delivery tracking', () => {
       // Act
       const item = writer({ deliveryTracking: false, retentionDays: 30 }).item(event(), 'ORDER#1');
       // Assess
-      expect(item.expiresAt).toBe(Date.parse(OCCURRED_AT) / 1000 + 30 * 86_400);
+      expect(item.expiresAt).toBe(Date.parse(WRITTEN_AT) / 1000 + 30 * 86_400);
       expect(item).not.toHaveProperty('pendingShard');
       expect(item).not.toHaveProperty('traceHeader');
     });
 
-    it('keys a dedicated table by time, with no aggregate key needed, and its TTL armed at write', () => {
+    it('keys a dedicated table by the write time, with no aggregate key needed, and its TTL armed at write', () => {
       const item = writer({ layout: DEDICATED_LAYOUT }).item(event(2));
       expect(item).toMatchObject({
-        pk: expect.stringMatching(/^2026-11-22T10:00#[0-7]$/),
-        sk: `OUTBOX#${OCCURRED_AT}#Order#01JORDER000000000000000001#0000000002`,
-        expiresAt: Date.parse(OCCURRED_AT) / 1000 + 7 * 86_400,
+        pk: expect.stringMatching(/^2026-11-22T10:01#[0-7]$/),
+        sk: `OUTBOX#${WRITTEN_AT}#Order#01JORDER000000000000000001#0000000002`,
+        expiresAt: Date.parse(WRITTEN_AT) / 1000 + 7 * 86_400,
       });
       // Receipts track it: no pending-index attribute.
       expect(item).not.toHaveProperty('pendingShard');

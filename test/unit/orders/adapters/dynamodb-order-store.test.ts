@@ -31,7 +31,7 @@ const writer = (options: { deliveryTracking: boolean; traceHeader?: string }) =>
       deliveryTracking: options.deliveryTracking,
       retentionDays: 7,
     },
-    { traceHeader: () => options.traceHeader },
+    { traceHeader: () => options.traceHeader, now: () => new Date(NOW) },
   );
 const store = (options: { deliveryTracking: boolean; traceHeader?: string }) =>
   new DynamoDbOrderStore(documentClient, { tableName: 'orders', outbox: writer(options) });
