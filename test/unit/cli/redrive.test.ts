@@ -1,14 +1,14 @@
 import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { EventBridgeClient } from '@aws-sdk/client-eventbridge';
 import { SendMessageBatchCommand, SQSClient } from '@aws-sdk/client-sqs';
-import { DynamoDBDocumentClient, GetCommand, UpdateCommand } from '@aws-sdk/lib-dynamodb';
+import { DynamoDBDocumentClient, GetCommand, PutCommand, UpdateCommand } from '@aws-sdk/lib-dynamodb';
 import { mockClient } from 'aws-sdk-client-mock';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { formatRedrive, redrive } from '../../../cli/redrive';
 import type { OutboxTarget } from '../../../cli/target';
 import { ordersOutboxLayout } from '../../../lambdas/orders/table';
 import type { EventEnvelope } from '../../../lambdas/outbox/envelope';
-import { DEDICATED_TABLE_LAYOUT } from '../../../lambdas/outbox/layout';
+import { DEDICATED_TABLE_LAYOUT, TIME_ORDERED_TABLE_LAYOUT } from '../../../lambdas/outbox/layout';
 import { PoisonQueue } from '../../../lambdas/outbox/poison-queue';
 import { OutboxWriter } from '../../../lambdas/outbox/writer';
 import { type LocalEventBus, startLocalEventBus } from '../../../local/event-bus';
@@ -262,6 +262,46 @@ describe('outbox redrive', () => {
       ExpressionAttributeNames: { '#pk': 'pk', '#expiresAt': DEDICATED_TABLE_LAYOUT.timeToLiveAttribute },
       ExpressionAttributeValues: { ':at': '2026-11-22T12:00:00.000Z' },
     });
+    expect(sqs.messages(queueUrl.split('/').pop() ?? '')).toEqual([]);
+  });
+
+  it('redrives from a time-ordered table: the fixed item from the table, recorded in a receipt', async () => {
+    // Prepare: parked oversize from a time-ordered table (pk <minute>#<shard>), then fixed in place.
+    const layout = TIME_ORDERED_TABLE_LAYOUT;
+    const timeOrdered: OutboxTarget = { ...target, tableName: 'outbox', layout };
+    const writer = new OutboxWriter({
+      tableName: 'outbox',
+      layout,
+      deliveryTracking: true,
+      retentionDays: 7,
+    });
+    const { PK: _pk, SK: _sk, ...envelope } = item(11);
+    const fixed = writer.item(envelope);
+    const key = { pk: String(fixed.pk), sk: String(fixed.sk) };
+    await park({ item: writer.item({ ...envelope, payload: { blob: 'x'.repeat(300_000) } }), key });
+    ddb.on(GetCommand).resolves({ Item: fixed }).on(PutCommand).resolves({});
+
+    // Act
+    const report = await redrive(timeOrdered, { now: () => new Date('2026-11-22T12:00:00.000Z') });
+
+    // Assess
+    expect(report).toMatchObject({ read: 1, republished: 1, deleted: 1, left: 0 });
+    expect(key.pk).toMatch(/^2026-11-22T10:00#[0-7]$/);
+    expect(ddb.commandCalls(GetCommand)[0]?.args[0].input).toMatchObject({ TableName: 'outbox', Key: key });
+    expect(bus.events().map((e) => e.event.detail)).toEqual([envelope]);
+    // Receipts, not marks: the item itself is never updated.
+    expect(ddb.commandCalls(UpdateCommand)).toHaveLength(0);
+    expect(ddb.commandCalls(PutCommand).map((c) => c.args[0].input)).toEqual([
+      {
+        TableName: 'outbox',
+        Item: {
+          pk: 'RECEIPT#2026-11-22T10:00',
+          sk: expect.stringMatching(/^RECEIPT#2026-11-22T12:00:00.000Z#/),
+          published: new Set([key.sk]),
+          expiresAt: Date.parse('2026-11-22T12:00:00.000Z') / 1000 + 7 * 86_400,
+        },
+      },
+    ]);
     expect(sqs.messages(queueUrl.split('/').pop() ?? '')).toEqual([]);
   });
 
