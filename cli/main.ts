@@ -220,10 +220,13 @@ const explain = async (error: unknown, target: OutboxTarget): Promise<unknown> =
         'with --table, or --stack to read it from the stack outputs; a time-ordered outbox table ' +
         '(receipts, no index) needs --layout time-ordered-table.',
     );
-  // ...and a key that is not the table's (a Get, or a Query of a time-ordered table's minute) likewise.
+  // ...and keys that are not the table's (a Get, or a Query of a time-ordered table's minute) likewise;
+  // DynamoDB Local words a Get's as "One of the required keys was not given a value".
   if (
     error.name === 'ValidationException' &&
-    /key schema element|key element does not match the schema/.test(error.message)
+    /key schema element|key element does not match the schema|required keys was not given a value/.test(
+      error.message,
+    )
   )
     return new UsageError(
       `Table ${target.tableName} is not keyed as its outbox layout says ` +
