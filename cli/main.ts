@@ -31,7 +31,7 @@ Commands:
 ${REPLAY_USAGE}
 
 Where (default: the local runtime of \`npm start\`, on its default ports):
-  --stack <name>            an AWS stack: table, bus and queues from its outputs
+  --stack <name>            an AWS stack: table, layout, bus and queues from its outputs
   --table <name>            an AWS table, without a stack (with --local: a local table)
   --local                   the local runtime, even with --table
   --region <region>         AWS region (default: AWS_REGION)
