@@ -17,20 +17,21 @@ import {
   runReplay,
 } from './replay';
 import { parseS3Location, s3FailureStore } from './s3-failure-store';
-import { formatStatus, outboxStatus } from './status';
+import { DEFAULT_STATUS_MAX_ITEMS, formatStatus, outboxStatus } from './status';
 import { type OutboxTarget, resolveTarget, UsageError, unreachable } from './target';
 
 const USAGE = `Usage: npm run outbox -- <command> [options]
 
 Commands:
-  status    pending outbox events, the oldest one's age, and the depth of every
+  status    pending outbox events (on the pending index, or on no receipt of a
+            time-ordered table), the oldest one's age, and the depth of every
             poison, failure and dead-letter queue
   redrive   republish the events on the poison queue (after fixing their cause)
             and delete each message once EventBridge has accepted its event
 ${REPLAY_USAGE}
 
 Where (default: the local runtime of \`npm start\`, on its default ports):
-  --stack <name>            an AWS stack: table, bus and queues from its outputs
+  --stack <name>            an AWS stack: table, layout, bus and queues from its outputs
   --table <name>            an AWS table, without a stack (with --local: a local table)
   --local                   the local runtime, even with --table
   --region <region>         AWS region (default: AWS_REGION)
@@ -39,9 +40,14 @@ Where (default: the local runtime of \`npm start\`, on its default ports):
   --poison-queue-url <url>  poison queue to redrive (default: the PoisonQueueUrl output)
   --queue <name=url>        a queue to include in status (repeatable)
   --retention-days <n>      TTL of republished items (default: stack output, else 7)
+  --layout <layout>         how the table keys its outbox items: time-ordered-table, or the
+                            JSON of an OutboxLayout output (default: stack output, else the
+                            orders table's, tracked with a pending index)
 
 Options:
-  --max <n>                 redrive: messages to read at most (default 1000)
+  --max <n>                 redrive: messages to read at most (default 1000); status on a
+                            time-ordered table: outbox items to read at most, from the
+                            reconciler's watermark or the start of the retention (default ${DEFAULT_STATUS_MAX_ITEMS})
   --dry-run                 redrive: show what would be republished and what is still
                             poison (the publisher's own checks), change nothing
   --from-failures <where>   redrive: republish the stream batches the relay mapping gave up on,
@@ -79,6 +85,7 @@ const main = async (argv: readonly string[], out: CliOutput, env: Env): Promise<
       'poison-queue-url': { type: 'string' },
       queue: { type: 'string', multiple: true },
       'retention-days': { type: 'string' },
+      layout: { type: 'string' },
       max: { type: 'string' },
       'dry-run': { type: 'boolean', default: false },
       'from-failures': { type: 'string' },
@@ -117,6 +124,7 @@ const main = async (argv: readonly string[], out: CliOutput, env: Env): Promise<
       ...(values['poison-queue-url'] ? { poisonQueueUrl: values['poison-queue-url'] } : {}),
       ...(values.queue ? { queues: values.queue } : {}),
       ...(values['retention-days'] ? { retentionDays: values['retention-days'] } : {}),
+      ...(values.layout ? { layout: values.layout } : {}),
       ...(values['archive-arn'] ? { archiveArn: values['archive-arn'] } : {}),
     },
     env,
@@ -173,7 +181,7 @@ const run = async (
 ): Promise<number> => {
   try {
     if (command === 'status') {
-      const status = await outboxStatus(target);
+      const status = await outboxStatus(target, options.max === undefined ? {} : { maxItems: options.max });
       out.log(options.json ? JSON.stringify(status, null, 2) : formatStatus(status));
       return 0;
     }
@@ -213,7 +221,22 @@ const explain = async (error: unknown, target: OutboxTarget): Promise<unknown> =
     return new UsageError(
       `Table ${target.tableName} has no ${target.layout.pendingIndex.indexName} index, so its pending events ` +
         'cannot be counted: is it the outbox table? Pass the table the stack (or `npm start`) created ' +
-        'with --table, or --stack to read it from the stack outputs.',
+        'with --table, or --stack to read it from the stack outputs; a time-ordered outbox table ' +
+        '(receipts, no index) needs --layout time-ordered-table.',
+    );
+  // ...and keys that are not the table's (a Get, or a Query of a time-ordered table's minute) likewise;
+  // DynamoDB Local words a Get's as "One of the required keys was not given a value".
+  if (
+    error.name === 'ValidationException' &&
+    /key schema element|key element does not match the schema|required keys was not given a value/.test(
+      error.message,
+    )
+  )
+    return new UsageError(
+      `Table ${target.tableName} is not keyed as its outbox layout says ` +
+        `(${target.layout.kind}: ${target.layout.partitionKey}/${target.layout.sortKey}): is it the outbox table? ` +
+        'Pass the table the stack (or `npm start`) created with --table, or --stack to read it and its ' +
+        'layout from the stack outputs; --layout names the layout of a table without a stack.',
     );
   if (error.name === 'QueueDoesNotExist' || error.name === 'AWS.SimpleQueueService.NonExistentQueue')
     return new UsageError(

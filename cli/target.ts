@@ -7,7 +7,7 @@ import { ListQueuesCommand, SQSClient } from '@aws-sdk/client-sqs';
 import { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import * as z from 'zod';
 import { ordersOutboxLayout } from '../lambdas/orders/table';
-import { type OutboxLayout, outboxLayoutSchema } from '../lambdas/outbox/layout';
+import { type OutboxLayout, outboxLayoutSchema, TIME_ORDERED_TABLE_LAYOUT } from '../lambdas/outbox/layout';
 import { LOCAL_REGION, localClientConfig } from '../local/clients';
 import type { LocalEndpoints } from './local-health';
 
@@ -68,7 +68,10 @@ export interface OutboxTarget {
   readonly eventBridge: EventBridgeClient;
   readonly sqs: SQSClient;
   readonly tableName: string;
-  /** How outbox items are keyed in the table (same table or dedicated). */
+  /**
+   * How outbox items are keyed in the table, and so how delivery is tracked: a pending index, or
+   * receipts on a time-ordered table (`tracksWithReceipts`).
+   */
   readonly layout: OutboxLayout;
   readonly eventBusName: string;
   readonly source: string;
@@ -95,6 +98,11 @@ export interface TargetOptions {
   /** `name=url` pairs. */
   readonly queues?: readonly string[];
   readonly retentionDays?: string;
+  /**
+   * The table's layout: `time-ordered-table`, or a layout as JSON (what the OutboxLayout output holds).
+   * @default the OutboxLayout output, else the orders table's layout
+   */
+  readonly layout?: string;
   readonly region?: string;
   /**
    * The local runtime's stack outputs (what `npm start` writes to .local/outputs.json).
@@ -199,7 +207,7 @@ const localTarget = async (
     eventBridge,
     sqs,
     tableName: options.table ?? outputs[StackOutput.TableName] ?? 'orders',
-    layout: parseLayout(outputs[StackOutput.Layout]),
+    layout: layoutOf(options.layout, outputs),
     eventBusName: options.bus ?? outputs[StackOutput.EventBusName] ?? 'orders',
     source: options.source ?? outputs[StackOutput.EventSource] ?? 'orders',
     retentionDays: parseRetention(options.retentionDays ?? outputs[StackOutput.RetentionDays]) ?? 7,
@@ -267,7 +275,7 @@ const awsTarget = async (
     eventBridge,
     sqs,
     tableName,
-    layout: parseLayout(outputs[StackOutput.Layout]),
+    layout: layoutOf(options.layout, outputs),
     eventBusName: options.bus ?? outputs[StackOutput.EventBusName] ?? 'default',
     source: options.source ?? outputs[StackOutput.EventSource] ?? 'orders',
     retentionDays: parseRetention(options.retentionDays ?? retention) ?? 7,
@@ -283,13 +291,37 @@ const awsTarget = async (
   };
 };
 
-/** The stack's outbox layout output; a stack without one holds the orders table's layout. */
-const parseLayout = (raw: string | undefined): OutboxLayout => {
+/** A layout `--layout` can name instead of spelling its JSON: the construct's fixed ones. */
+const NAMED_LAYOUTS: Readonly<Record<string, OutboxLayout>> = {
+  [TIME_ORDERED_TABLE_LAYOUT.kind]: TIME_ORDERED_TABLE_LAYOUT,
+};
+
+/**
+ * The table's layout: `--layout`, else the stack's OutboxLayout output; a stack without one holds
+ * the orders table's layout.
+ */
+const layoutOf = (flag: string | undefined, outputs: Readonly<Record<string, string>>): OutboxLayout => {
+  if (flag !== undefined) {
+    const named = NAMED_LAYOUTS[flag];
+    if (named) return named;
+    const parsed = parseLayout(flag);
+    if (parsed) return parsed;
+    throw new UsageError(
+      `--layout takes ${Object.keys(NAMED_LAYOUTS).join(' or ')}, or an outbox layout as JSON (the stack's ${StackOutput.Layout} output), got "${flag}"`,
+    );
+  }
+  const raw = outputs[StackOutput.Layout];
   if (raw === undefined) return ordersOutboxLayout;
+  const parsed = parseLayout(raw);
+  if (parsed) return parsed;
+  throw new UsageError(`The stack's ${StackOutput.Layout} output is not an outbox layout`);
+};
+
+const parseLayout = (raw: string): OutboxLayout | undefined => {
   try {
     return outboxLayoutSchema.parse(JSON.parse(raw));
   } catch {
-    throw new UsageError(`The stack's ${StackOutput.Layout} output is not an outbox layout`);
+    return undefined;
   }
 };
 

@@ -23,6 +23,11 @@ export interface PendingPage {
     readonly item: Record<string, unknown>;
   }>;
   readonly nextKey?: Record<string, unknown>;
+  /**
+   * Items the Query returned, settled ones included: what the page cost. Set by a listing that
+   * leaves settled items out (time-ordered); otherwise `records` and `malformed` are all of them.
+   */
+  readonly read?: number;
 }
 
 /**
@@ -97,6 +102,7 @@ const toPage = (
   layout: OutboxLayout,
   items: readonly Record<string, unknown>[],
   nextKey: Record<string, unknown> | undefined,
+  read: number,
 ): PendingPage => {
   const records: OutboxRecord[] = [];
   const malformed: PendingPage['malformed'][number][] = [];
@@ -105,7 +111,7 @@ const toPage = (
     if (parsed.ok) records.push(parsed.record);
     else malformed.push({ ...(parsed.key ? { key: parsed.key } : {}), reason: parsed.reason, item });
   }
-  return { records, malformed, ...(nextKey ? { nextKey } : {}) };
+  return { records, malformed, ...(nextKey ? { nextKey } : {}), read };
 };
 
 /** Where a time-ordered table keeps the reconciler's watermark: the first minute not yet settled. */
@@ -182,7 +188,7 @@ export class TimeOrderedOutbox implements PendingSource {
       const sk = item[layout.sortKey];
       return typeof sk !== 'string' || !(receipts.published.has(sk) || receipts.parked.has(sk));
     });
-    return toPage(layout, unsettled, response.LastEvaluatedKey);
+    return toPage(layout, unsettled, response.LastEvaluatedKey, response.Items?.length ?? 0);
   }
 
   /**
@@ -204,7 +210,8 @@ export class TimeOrderedOutbox implements PendingSource {
     );
   }
 
-  private async watermark(): Promise<string | undefined> {
+  /** Where the last reconciler run left off (an ISO instant at a minute), if one ran. */
+  async watermark(): Promise<string | undefined> {
     const { layout, tableName } = this.options;
     const { Item } = await this.doc.send(
       new GetCommand({

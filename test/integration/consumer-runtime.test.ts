@@ -1,13 +1,25 @@
 import { DynamoDBDocumentClient, GetCommand, PutCommand, UpdateCommand } from '@aws-sdk/lib-dynamodb';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { runOutbox } from '../../cli/main';
 import { redrive } from '../../cli/redrive';
-import { outboxStatus } from '../../cli/status';
+import { type OutboxStatus, outboxStatus } from '../../cli/status';
 import { type OutboxTarget, resolveTarget } from '../../cli/target';
 import type { DeliveryResult } from '../../lambdas/inventory/consumer';
 import { DynamoDbReservationStore } from '../../lambdas/inventory/reservation-store';
 import { orderPartition, ordersOutboxLayout } from '../../lambdas/orders/table';
-import { outboxKeyOf, pendingShardFor } from '../../lambdas/outbox/layout';
+import { ReceiptDeliveryTracker } from '../../lambdas/outbox/delivery-tracking';
+import type { EventEnvelope } from '../../lambdas/outbox/envelope';
+import {
+  outboxKeyOf,
+  pendingShardFor,
+  TIME_ORDERED_TABLE_LAYOUT,
+  timeBucketOf,
+} from '../../lambdas/outbox/layout';
+import { TimeOrderedOutbox } from '../../lambdas/outbox/pending-outbox';
+import { PoisonQueue } from '../../lambdas/outbox/poison-queue';
+import { createTableAndWait } from '../../local/dynamodb';
 import { type LocalRuntime, startLocalRuntime } from '../../local/runtime';
+import { writtenWhenItOccurred } from '../support/outbox-items';
 import { eventually } from './consumer-support';
 
 const POISON_ORDER = '01M81POISON0000000000000000';
@@ -155,5 +167,188 @@ describe('the offline runtime with its consumers, operated with the outbox CLI',
   it('runs the reconciler, which finds nothing left behind', async () => {
     const report = await runtime.function('Outbox/Reconciler').invoke({});
     expect(report).toMatchObject({ found: 0, republished: 0 });
+  });
+
+  /**
+   * A time-ordered outbox table (receipts, no index) in the same DynamoDB Local, operated through
+   * the CLI's entry (`runOutbox`) as `npm run outbox -- … --layout time-ordered-table` runs it.
+   */
+  describe('a time-ordered outbox table beside it', () => {
+    const layout = TIME_ORDERED_TABLE_LAYOUT;
+    const table = 'outbox-time-ordered';
+    // No rule of the stack matches this source: a republished event reaches no consumer.
+    const source = 'test.time-ordered';
+    const start = Date.now();
+    const secondsAgo = (seconds: number) => new Date(start - seconds * 1000).toISOString();
+    const events: EventEnvelope[] = [240, 180, 120, 60, 30].map((ago, n) => ({
+      eventId: `01M81TIMEORDERED00000000E${n}`,
+      eventType: 'ThingHappened',
+      aggregateType: 'Thing',
+      aggregateId: `t${n}`,
+      sequence: 1,
+      occurredAt: secondsAgo(ago),
+      schemaVersion: 1,
+      payload: { n },
+    }));
+    const event = (n: number) => events[n] as EventEnvelope;
+    const keyOf = (n: number) => outboxKeyOf(layout, event(n), { writtenAt: new Date(event(n).occurredAt) });
+    const writer = writtenWhenItOccurred({
+      tableName: table,
+      layout,
+      deliveryTracking: true,
+      retentionDays: 7,
+    });
+    let doc: DynamoDBDocumentClient;
+    let tracker: ReceiptDeliveryTracker;
+
+    /** `npm run outbox -- <args> --local --table <on> --layout time-ordered-table`. */
+    const cli = async (...args: string[]) => cliOn(table, ...args);
+    const cliOn = async (on: string, ...args: string[]) => {
+      const stdout: string[] = [];
+      const stderr: string[] = [];
+      const code = await runOutbox(
+        [...args, '--local', '--table', on, '--layout', 'time-ordered-table'],
+        { log: (text) => stdout.push(text), error: (text) => stderr.push(text) },
+        {
+          DYNAMODB_ENDPOINT: runtime.dynamoDb.endpoint,
+          EVENTBRIDGE_ENDPOINT: runtime.eventBus.endpoint,
+          SQS_ENDPOINT: runtime.sqs.endpoint,
+        },
+      );
+      return { code, stdout: stdout.join('\n'), stderr: stderr.join('\n') };
+    };
+    const statusJson = async (...args: string[]): Promise<OutboxStatus> => {
+      const { code, stdout, stderr } = await cli('status', '--json', ...args);
+      expect({ code, stderr }).toEqual({ code: 0, stderr: '' });
+      return JSON.parse(stdout) as OutboxStatus;
+    };
+
+    beforeAll(async () => {
+      doc = DynamoDBDocumentClient.from(runtime.dynamoDb.client);
+      // As the construct creates it for this layout: its own key, a stream, no index.
+      await createTableAndWait(runtime.dynamoDb.client, {
+        TableName: table,
+        BillingMode: 'PAY_PER_REQUEST',
+        AttributeDefinitions: [
+          { AttributeName: layout.partitionKey, AttributeType: 'S' },
+          { AttributeName: layout.sortKey, AttributeType: 'S' },
+        ],
+        KeySchema: [
+          { AttributeName: layout.partitionKey, KeyType: 'HASH' },
+          { AttributeName: layout.sortKey, KeyType: 'RANGE' },
+        ],
+        StreamSpecification: { StreamEnabled: true, StreamViewType: 'NEW_IMAGE' },
+      });
+      for (const e of events) await doc.send(new PutCommand({ TableName: table, Item: writer.item(e) }));
+      // What the relay records: events 0 and 3 published, event 2 parked; 1 and 4 not yet.
+      tracker = new ReceiptDeliveryTracker(doc, { tableName: table, layout, retentionDays: 7 });
+      const now = new Date();
+      expect(await tracker.markPublished([keyOf(0), keyOf(3)], now)).toMatchObject({ marked: 2 });
+      expect(await tracker.markParked([keyOf(2)], now)).toMatchObject({ marked: 1 });
+    });
+
+    it('status without a reconciler watermark reads from the start of the retention, and says where --max stopped it', async () => {
+      // Act: a one-day retention is 11,520 partitions; 800 reads are the first 100 minutes.
+      const dayBefore = (ms: number) => timeBucketOf(new Date(ms - 86_400_000).toISOString());
+      const earliest = dayBefore(Date.now());
+      const status = await statusJson('--retention-days', '1', '--max', '800');
+      const latest = dayBefore(Date.now());
+      const text = await cli('status', '--retention-days', '1', '--max', '800');
+
+      // Assess
+      expect(status).toMatchObject({
+        table,
+        tracking: 'receipts',
+        pending: 0,
+        listing: { since: 'retention', itemsRead: 800, receiptKeys: 0 },
+      });
+      const { from, stoppedAt } = status.listing ?? {};
+      expect(Date.parse(`${stoppedAt}:00Z`) - Date.parse(`${from}:00Z`)).toBe(100 * 60_000);
+      expect([earliest <= String(from), String(from) <= latest]).toEqual([true, true]);
+      expect(text.stdout).toMatch(
+        /^ {2}tracking {14}receipts \(time-ordered table\), read from \S+ \(start of the retention\)$/m,
+      );
+      expect(text.stdout).toContain('  pending events        at least 0');
+      expect(text.stdout).toMatch(
+        /^Note: Stopped after reading 800 outbox items \(--max\) from \S+: events from \S+ on are not all counted\./m,
+      );
+    });
+
+    it("status from the reconciler's watermark counts exactly the events no receipt lists, and the oldest", async () => {
+      // Prepare: the watermark a reconciler run leaves, ten minutes back.
+      await new TimeOrderedOutbox(doc, { tableName: table, layout, receipts: tracker }).settled(
+        secondsAgo(600),
+      );
+
+      // Act
+      const status = await statusJson();
+      const text = await cli('status');
+
+      // Assess
+      expect(status).toMatchObject({
+        tracking: 'receipts',
+        pending: 2,
+        oldestPendingOccurredAt: event(1).occurredAt,
+        listing: { from: timeBucketOf(secondsAgo(600)), since: 'watermark', receiptKeys: 3 },
+      });
+      expect(status.listing).not.toHaveProperty('stoppedAt');
+      expect(status.oldestPendingAgeSeconds).toBeGreaterThanOrEqual(180);
+      expect(text.stdout).toContain(
+        `  tracking              receipts (time-ordered table), read from ${timeBucketOf(secondsAgo(600))} (reconciler watermark)`,
+      );
+      expect(text.stdout).toContain('  pending events        2\n');
+      expect(text.stdout).not.toContain('Note: Stopped');
+    });
+
+    it('redrive republishes a parked event from the table and records it in a receipt, not on the item', async () => {
+      // Prepare: event 2 on a poison queue of its own, as the relay parks it.
+      const parked = event(2);
+      const queueUrl = runtime.sqs.createQueue('time-ordered-poison');
+      const sent = await new PoisonQueue({ sqs: target.sqs, queueUrl }).send([
+        {
+          errorCode: 'EntryTooLarge',
+          reason: 'too big',
+          key: keyOf(2),
+          envelope: parked,
+          item: writer.item(parked),
+        },
+      ]);
+      expect(sent.failed).toEqual([]);
+
+      // Act
+      const { code, stdout } = await cli(
+        'redrive',
+        '--poison-queue-url',
+        queueUrl,
+        '--bus',
+        runtime.outputs.EventBusName ?? 'orders',
+        '--source',
+        source,
+      );
+
+      // Assess
+      expect(code).toBe(0);
+      expect(stdout).toContain('  events republished    1');
+      expect(runtime.eventBus.detailEventIdCounts().get(parked.eventId)).toBe(1);
+      expect(await tracker.published([keyOf(2)])).toEqual([keyOf(2)]);
+      const { Item } = await doc.send(
+        new GetCommand({ TableName: table, Key: keyOf(2), ConsistentRead: true }),
+      );
+      expect(Item).not.toHaveProperty('publishedAt');
+      expect((await statusJson()).pending).toBe(2);
+    });
+    it('status names the layout and its keys when the table is not keyed that way (the orders table)', async () => {
+      // Act
+      const orders = runtime.tableName('Orders/Table');
+      const { code, stderr } = await cliOn(orders, 'status');
+
+      // Assess: DynamoDB Local's own answer, explained.
+      expect(code).toBe(2);
+      expect(stderr).toMatch(
+        new RegExp(
+          `^outbox: Table ${orders} is not keyed as its outbox layout says \\(time-ordered-table: pk/sk\\)`,
+        ),
+      );
+    });
   });
 });

@@ -1,7 +1,7 @@
 import { CloudFormationClient, DescribeStacksCommand } from '@aws-sdk/client-cloudformation';
 import { ResourceNotFoundException } from '@aws-sdk/client-dynamodb';
 import { ListQueuesCommand, ReceiveMessageCommand, SQSClient } from '@aws-sdk/client-sqs';
-import { DynamoDBDocumentClient, QueryCommand } from '@aws-sdk/lib-dynamodb';
+import { DynamoDBDocumentClient, GetCommand, QueryCommand } from '@aws-sdk/lib-dynamodb';
 import { mockClient } from 'aws-sdk-client-mock';
 import { beforeEach, describe, expect, it } from 'vitest';
 import { failureMessage, runOutbox } from '../../../cli/main';
@@ -48,6 +48,7 @@ describe('npm run outbox: every error is one line naming what to fix', () => {
     [['status', '--queue', 'poison'], '--queue takes name=url or a queue URL, got "poison"'],
     [['status', '--retention-days', 'week'], '--retention-days must be a positive integer, got "week"'],
     [['status', '--local', '--stack', 'DynamoDbOutbox-dev'], '--local and --stack exclude each other'],
+    [['status', '--layout', 'sideways'], '--layout takes time-ordered-table, or an outbox layout as JSON'],
   ])('outbox %j', async (args, message) => {
     // Act
     const { status, stderr } = await outbox(args);
@@ -134,6 +135,31 @@ describe('npm run outbox: every error is one line naming what to fix', () => {
     expect(status).toBe(2);
     expectOneLine(stderr);
     expect(stderr).toMatch(message);
+  });
+
+  it('status --layout time-ordered-table on a table keyed otherwise names the layout and the keys', async () => {
+    // Prepare: DynamoDB's answer to a Get with keys that are not the table's.
+    ddb
+      .on(GetCommand)
+      .rejects(serviceError('ValidationException', 'The provided key element does not match the schema'));
+
+    // Act
+    const { status, stderr } = await outbox([
+      'status',
+      '--table',
+      'orders',
+      '--layout',
+      'time-ordered-table',
+    ]);
+
+    // Assess
+    expect(status).toBe(2);
+    expectOneLine(stderr);
+    expect(stderr).toBe(
+      'outbox: Table orders is not keyed as its outbox layout says (time-ordered-table: pk/sk): is it the ' +
+        'outbox table? Pass the table the stack (or `npm start`) created with --table, or --stack to read it ' +
+        'and its layout from the stack outputs; --layout names the layout of a table without a stack.',
+    );
   });
 
   it('status, locally: a runtime that is not running', async () => {

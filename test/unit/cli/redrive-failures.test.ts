@@ -12,12 +12,15 @@ import {
   BatchGetCommand,
   type BatchGetCommandInput,
   DynamoDBDocumentClient,
+  PutCommand,
+  QueryCommand,
   UpdateCommand,
   type UpdateCommandInput,
 } from '@aws-sdk/lib-dynamodb';
 import { mockClient } from 'aws-sdk-client-mock';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { directoryFailureStore, redriveFailures } from '../../../cli/redrive-failures';
+import { type OutboxLayout, TIME_ORDERED_TABLE_LAYOUT } from '../../../lambdas/outbox/layout';
 import { directoryFailureDestination, listDirectoryObjects } from '../../../local/failure-destination';
 import type { StreamFailureRecord } from '../../../local/stream-poller';
 import { keyOf, ORDERS_LAYOUT, outboxItem, streamRecord } from '../outbox/support';
@@ -36,8 +39,8 @@ const target = {
 };
 
 /** A failure object as the mapping writes it to S3: the invocation record plus the whole batch. */
-const failureOf = (numbers: number[]): StreamFailureRecord => {
-  const records = numbers.map((n) => streamRecord(n, outboxItem(n)));
+const failureOf = (numbers: number[], layout: OutboxLayout = ORDERS_LAYOUT): StreamFailureRecord => {
+  const records = numbers.map((n) => streamRecord(n, outboxItem(n, {}, layout), { layout }));
   return {
     requestContext: {
       requestId: 'r',
@@ -149,5 +152,39 @@ describe('outbox redrive --from-failures', () => {
     expect(report).toMatchObject({ republished: 0, left: 1 });
     expect(report.entries[0]?.reason).toContain('InternalException');
     expect(await listDirectoryObjects(dir, 'aws/lambda/')).toHaveLength(1);
+  });
+  it('on a time-ordered table, skips what a receipt lists and records the rest in a receipt of its own', async () => {
+    // Prepare: three events of one minute; a receipt of that minute lists event 1 as published.
+    const layout = TIME_ORDERED_TABLE_LAYOUT;
+    const items = [0, 1, 2].map((n) => outboxItem(n, {}, layout));
+    await directoryFailureDestination(dir)(failureOf([0, 1, 2], layout), []);
+    docMock
+      .on(QueryCommand, { ExpressionAttributeValues: { ':pk': 'RECEIPT#2026-11-22T10:00' } })
+      .resolves({ Items: [{ published: new Set([items[1]?.sk]) }] })
+      .on(PutCommand)
+      .resolves({});
+
+    // Act
+    const report = await redriveFailures(
+      { ...target, tableName: 'outbox', layout },
+      directoryFailureStore(dir),
+      {
+        now: () => new Date('2026-11-22T16:30:00.000Z'),
+      },
+    );
+
+    // Assess
+    expect(report).toMatchObject({ objects: 1, republished: 2, skipped: 1, left: 0 });
+    expect(publishedEventIds()).toEqual([items[0]?.eventId, items[2]?.eventId]);
+    const receipts = docMock.commandCalls(PutCommand).map((c) => c.args[0].input);
+    expect(receipts).toHaveLength(1);
+    expect(receipts[0]).toMatchObject({
+      TableName: 'outbox',
+      Item: { pk: 'RECEIPT#2026-11-22T10:00', published: new Set([items[0]?.sk, items[2]?.sk]) },
+    });
+    // No mark per item, and no pending index to look up.
+    expect(docMock.commandCalls(UpdateCommand)).toHaveLength(0);
+    expect(docMock.commandCalls(BatchGetCommand)).toHaveLength(0);
+    expect(await listDirectoryObjects(dir, 'redriven/')).toHaveLength(1);
   });
 });

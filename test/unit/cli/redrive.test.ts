@@ -229,46 +229,39 @@ describe('outbox redrive', () => {
     );
   });
 
-  it('redrives from a dedicated outbox table, keyed as its layout says, and records it in a receipt', async () => {
-    const WRITTEN_AT = '2026-11-22T10:00:02.000Z';
-    // Prepare: the item as the writer stores it in a dedicated table (pk/sk by time), parked oversize, then fixed.
-    const dedicated: OutboxTarget = { ...target, tableName: 'outbox', layout: TIME_ORDERED_TABLE_LAYOUT };
+  it('redrives from a time-ordered table: the fixed item from the table, recorded in a receipt', async () => {
+    // Prepare: parked oversize from a time-ordered table (pk <minute>#<shard>), then fixed in place.
+    const layout = TIME_ORDERED_TABLE_LAYOUT;
+    const timeOrdered: OutboxTarget = { ...target, tableName: 'outbox', layout };
+    const { PK: _pk, SK: _sk, ...envelope } = item(11);
     const writer = new OutboxWriter(
-      {
-        tableName: 'outbox',
-        layout: TIME_ORDERED_TABLE_LAYOUT,
-        deliveryTracking: true,
-        retentionDays: 7,
-      },
-      { now: () => new Date(WRITTEN_AT) },
+      { tableName: 'outbox', layout, deliveryTracking: true, retentionDays: 7 },
+      { now: () => new Date(envelope.occurredAt) },
     );
-    const { PK: _pk, SK: _sk, ...envelope } = item(9);
     const fixed = writer.item(envelope);
-    const broken = writer.item({ ...envelope, payload: { orderId: 'o9', blob: 'x'.repeat(300_000) } });
     const key = { pk: String(fixed.pk), sk: String(fixed.sk) };
-    expect(key.sk).toBe(`OUTBOX#${WRITTEN_AT}#Order#o9#0000000001`);
-    await park({ item: broken, key });
-    ddb.on(GetCommand).resolves({ Item: fixed });
+    await park({ item: writer.item({ ...envelope, payload: { blob: 'x'.repeat(300_000) } }), key });
+    ddb.on(GetCommand).resolves({ Item: fixed }).on(PutCommand).resolves({});
 
     // Act
-    const report = await redrive(dedicated, { now: () => new Date('2026-11-22T12:00:00.000Z') });
+    const report = await redrive(timeOrdered, { now: () => new Date('2026-11-22T12:00:00.000Z') });
 
     // Assess
     expect(report).toMatchObject({ read: 1, republished: 1, deleted: 1, left: 0 });
-    expect(report.entries).toEqual([
-      { messageId: expect.any(String), eventId: 'e9', from: 'table', outcome: 'republished' },
-    ]);
+    expect(key.pk).toMatch(/^2026-11-22T10:00#[0-7]$/);
     expect(ddb.commandCalls(GetCommand)[0]?.args[0].input).toMatchObject({ TableName: 'outbox', Key: key });
-    // Only the envelope is published: the table's keys and tracking attributes stay home.
     expect(bus.events().map((e) => e.event.detail)).toEqual([envelope]);
-    expect(ddb.commandCalls(UpdateCommand)).toEqual([]);
+    // Receipts, not marks: the item itself is never updated.
+    expect(ddb.commandCalls(UpdateCommand)).toHaveLength(0);
     expect(ddb.commandCalls(PutCommand).map((c) => c.args[0].input)).toEqual([
       {
         TableName: 'outbox',
-        Item: expect.objectContaining({
-          pk: `RECEIPT#${WRITTEN_AT.slice(0, 16)}`,
+        Item: {
+          pk: 'RECEIPT#2026-11-22T10:00',
+          sk: expect.stringMatching(/^RECEIPT#2026-11-22T12:00:00.000Z#/),
           published: new Set([key.sk]),
-        }),
+          expiresAt: Date.parse('2026-11-22T12:00:00.000Z') / 1000 + 7 * 86_400,
+        },
       },
     ]);
     expect(sqs.messages(queueUrl.split('/').pop() ?? '')).toEqual([]);

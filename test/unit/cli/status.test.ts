@@ -1,13 +1,16 @@
 import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { EventBridgeClient } from '@aws-sdk/client-eventbridge';
 import { GetQueueAttributesCommand, SQSClient } from '@aws-sdk/client-sqs';
-import { DynamoDBDocumentClient, QueryCommand } from '@aws-sdk/lib-dynamodb';
+import { DynamoDBDocumentClient, GetCommand, QueryCommand } from '@aws-sdk/lib-dynamodb';
 import { mockClient } from 'aws-sdk-client-mock';
 import { beforeEach, describe, expect, it } from 'vitest';
+import { runOutbox } from '../../../cli/main';
 import { formatStatus, outboxStatus } from '../../../cli/status';
 import type { OutboxTarget } from '../../../cli/target';
 import { ordersOutboxLayout } from '../../../lambdas/orders/table';
-import { sameTableLayout } from '../../../lambdas/outbox/layout';
+import type { EventEnvelope } from '../../../lambdas/outbox/envelope';
+import { sameTableLayout, TIME_ORDERED_TABLE_LAYOUT } from '../../../lambdas/outbox/layout';
+import { OutboxWriter } from '../../../lambdas/outbox/writer';
 
 /** Another service's table: pk/sk, the default pending index. */
 const OTHER_LAYOUT = sameTableLayout({ partitionKey: 'pk', sortKey: 'sk' });
@@ -58,10 +61,11 @@ describe('outbox status', () => {
     });
 
     // Act
-    const status = await outboxStatus(target, new Date('2026-11-22T12:00:00.000Z'));
+    const status = await outboxStatus(target, { now: new Date('2026-11-22T12:00:00.000Z') });
 
     // Assess
     expect(status).toMatchObject({
+      tracking: 'pending-index',
       pending: 6,
       oldestPendingOccurredAt: '2026-11-22T10:30:00.000Z',
       oldestPendingAgeSeconds: 5400,
@@ -111,7 +115,7 @@ describe('outbox status', () => {
     sqs.on(GetQueueAttributesCommand).resolves({ Attributes: {} });
 
     // Act
-    const status = await outboxStatus(dedicated, new Date('2026-11-22T12:00:00.000Z'));
+    const status = await outboxStatus(dedicated, { now: new Date('2026-11-22T12:00:00.000Z') });
 
     // Assess
     expect(status).toMatchObject({ table: 'outbox', pending: 2, oldestPendingAgeSeconds: 60 });
@@ -150,6 +154,8 @@ describe('outbox status', () => {
     const text = formatStatus({
       target: 'local runtime',
       table: 'orders',
+      tracking: 'pending-index',
+      pendingIndex: { indexName: 'pending-outbox', shards: 8 },
       pending: 2,
       oldestPendingOccurredAt: '2026-11-22T10:30:00.000Z',
       oldestPendingAgeSeconds: 5400,
@@ -164,6 +170,7 @@ describe('outbox status', () => {
     expect(text.split('\n')).toEqual([
       'Outbox status: local runtime',
       '  table                 orders',
+      '  tracking              pending index pending-outbox (8 shards)',
       '  pending events        2',
       '  oldest pending        90 min (occurred 2026-11-22T10:30:00.000Z)',
       '',
@@ -173,5 +180,225 @@ describe('outbox status', () => {
       '',
       'Note: something to know',
     ]);
+  });
+});
+
+describe('outbox status on a time-ordered table (receipts)', () => {
+  const NOW = new Date('2026-11-22T12:00:00.000Z');
+  // Two partitions a minute keep the expected calls few.
+  const layout = { ...TIME_ORDERED_TABLE_LAYOUT, shardCount: 2 };
+  const oneShardLayout = { ...layout, shardCount: 1 };
+  const timeOrdered: OutboxTarget = { ...target, tableName: 'outbox', layout, queues: [] };
+  const oneShard: OutboxTarget = { ...timeOrdered, layout: oneShardLayout };
+
+  /** The outbox item of order `n`'s event, as the writer stores it in a time-ordered table. */
+  const itemAt = (occurredAt: string, n: number, itemLayout = layout): Record<string, unknown> => {
+    const event: EventEnvelope = {
+      eventId: `e${n}`,
+      eventType: 'OrderPlaced',
+      aggregateType: 'Order',
+      aggregateId: `o${n}`,
+      sequence: 1,
+      occurredAt,
+      schemaVersion: 1,
+      payload: { orderId: `o${n}` },
+    };
+    // Written the moment it occurred: the time-ordered key is the write time.
+    return new OutboxWriter(
+      { tableName: 'outbox', layout: itemLayout, deliveryTracking: true, retentionDays: 7 },
+      { now: () => new Date(occurredAt) },
+    ).item(event);
+  };
+  /** The minute partitions' items, as DynamoDB answers a Query of one partition. */
+  const serve = (items: readonly Record<string, unknown>[]) => {
+    for (const pk of new Set(items.map((i) => i.pk)))
+      ddb
+        .on(QueryCommand, { ExpressionAttributeValues: { ':pk': pk } })
+        .resolves({ Items: items.filter((i) => i.pk === pk) });
+  };
+  const receipt = (minute: string, published: readonly Record<string, unknown>[]) =>
+    ddb
+      .on(QueryCommand, { ExpressionAttributeValues: { ':pk': `RECEIPT#${minute}` } })
+      .resolves({ Items: [{ published: new Set(published.map((i) => i.sk)) }] });
+  const partitionQueries = () =>
+    ddb
+      .commandCalls(QueryCommand)
+      .map((c) => c.args[0].input)
+      .filter((input) => !String(input.ExpressionAttributeValues?.[':pk']).startsWith('RECEIPT#'));
+  const receiptQueries = () =>
+    ddb
+      .commandCalls(QueryCommand)
+      .map((c) => c.args[0].input)
+      .filter((input) => String(input.ExpressionAttributeValues?.[':pk']).startsWith('RECEIPT#'));
+
+  beforeEach(() => {
+    ddb.reset();
+    sqs.reset();
+  });
+
+  it('counts the events no receipt lists, from the reconciler watermark to now, with the oldest', async () => {
+    // Prepare: four minutes from the watermark; of four events, receipts list two.
+    const published = [itemAt('2026-11-22T11:57:10.000Z', 1), itemAt('2026-11-22T11:59:40.000Z', 4)];
+    const pending = [itemAt('2026-11-22T11:58:30.000Z', 2), itemAt('2026-11-22T11:59:05.000Z', 3)];
+    ddb
+      .on(GetCommand)
+      .resolves({ Item: { pk: 'RECONCILER', sk: 'WATERMARK', bucket: '2026-11-22T11:57' } })
+      .on(QueryCommand)
+      .resolves({ Items: [] });
+    serve([...published, ...pending]);
+    receipt('2026-11-22T11:57', [published[0] ?? {}]);
+    receipt('2026-11-22T11:59', [published[1] ?? {}]);
+
+    // Act
+    const status = await outboxStatus(timeOrdered, { now: NOW });
+
+    // Assess
+    expect(status).toEqual({
+      target: 'test',
+      table: 'outbox',
+      tracking: 'receipts',
+      listing: { from: '2026-11-22T11:57', since: 'watermark', itemsRead: 8, receiptKeys: 2 },
+      pending: 2,
+      oldestPendingOccurredAt: '2026-11-22T11:58:30.000Z',
+      oldestPendingAgeSeconds: 90,
+      queues: [],
+      notes: [],
+    });
+    // Every partition of the four minutes, by the table's own key (no index), up to now.
+    const partitions = partitionQueries();
+    expect(partitions).toHaveLength(8);
+    for (const query of partitions) {
+      expect(query).not.toHaveProperty('IndexName');
+      expect(query).toMatchObject({
+        TableName: 'outbox',
+        ExpressionAttributeValues: { ':before': `OUTBOX#${NOW.toISOString()}` },
+      });
+    }
+    expect(partitions.map((q) => q.ExpressionAttributeValues?.[':pk']).sort()).toEqual(
+      ['11:57', '11:58', '11:59', '12:00'].flatMap((m) => [`2026-11-22T${m}#0`, `2026-11-22T${m}#1`]),
+    );
+    // One receipts Query a minute, however many of its partitions ask.
+    expect(receiptQueries()).toHaveLength(4);
+    expect(formatStatus(status).split('\n')).toEqual([
+      'Outbox status: test',
+      '  table                 outbox',
+      '  tracking              receipts (time-ordered table), read from 2026-11-22T11:57 (reconciler watermark)',
+      '  pending events        2',
+      '  oldest pending        90 s (occurred 2026-11-22T11:58:30.000Z)',
+      '',
+      'Queues                  messages  in flight',
+      '  (none found)',
+    ]);
+  });
+
+  it('without a watermark reads from the start of the retention, at most --max items, and says where it stopped', async () => {
+    // Prepare: no reconciler run yet; one event in the retention's first minute, no receipt at all.
+    const oldest = itemAt('2026-11-21T12:00:20.000Z', 7, oneShardLayout);
+    ddb.on(GetCommand).resolves({}).on(QueryCommand).resolves({ Items: [] });
+    serve([oldest]);
+
+    // Act: a day of minutes, one partition each; five items' worth of reads.
+    const status = await outboxStatus({ ...oneShard, retentionDays: 1 }, { now: NOW, maxItems: 5 });
+
+    // Assess: the event and four empty minutes (an empty page counts as one), then a stop.
+    expect(status).toMatchObject({
+      tracking: 'receipts',
+      listing: {
+        from: '2026-11-21T12:00',
+        since: 'retention',
+        itemsRead: 5,
+        receiptKeys: 0,
+        stoppedAt: '2026-11-21T12:05',
+      },
+      pending: 1,
+      oldestPendingOccurredAt: '2026-11-21T12:00:20.000Z',
+      oldestPendingAgeSeconds: 86_380,
+    });
+    const partitions = partitionQueries();
+    expect(partitions.map((q) => q.ExpressionAttributeValues?.[':pk'])).toEqual(
+      ['12:00', '12:01', '12:02', '12:03', '12:04'].map((m) => `2026-11-21T${m}#0`),
+    );
+    expect(partitions.reduce((sum, q) => sum + (q.Limit ?? 0), 0)).toBe(5);
+    expect(formatStatus(status).split('\n')).toEqual([
+      'Outbox status: test',
+      '  table                 outbox',
+      '  tracking              receipts (time-ordered table), read from 2026-11-21T12:00 (start of the retention)',
+      '  pending events        at least 1',
+      '  oldest pending        24.0 h (occurred 2026-11-21T12:00:20.000Z)',
+      '',
+      'Queues                  messages  in flight',
+      '  (none found)',
+      '',
+      'Note: Stopped after reading 5 outbox items (--max) from 2026-11-21T12:00: events from ' +
+        '2026-11-21T12:05 on are not all counted. Pass a larger --max to read further.',
+      '',
+      'Note: No receipt lists any event read: the relay has published none of them yet, or runs ' +
+        'with delivery tracking off (no receipts), in which case every event counts as pending here.',
+    ]);
+  });
+
+  it('pages through a busy minute, and counts a parked event as settled', async () => {
+    // Prepare: one partition, three pages; a receipt parks one event, another publishes one.
+    const items = [1, 2, 3, 4, 5].map((n) => itemAt(`2026-11-22T11:59:0${n}.000Z`, n, oneShardLayout));
+    ddb
+      .on(GetCommand)
+      .resolves({ Item: { bucket: '2026-11-22T11:59' } })
+      .on(QueryCommand)
+      .resolves({ Items: [] })
+      .on(QueryCommand, { ExpressionAttributeValues: { ':pk': '2026-11-22T11:59#0' } })
+      .resolvesOnce({ Items: items.slice(0, 2), LastEvaluatedKey: { pk: 'x', sk: '2' } })
+      .resolvesOnce({ Items: items.slice(2, 4), LastEvaluatedKey: { pk: 'x', sk: '4' } })
+      .resolvesOnce({ Items: items.slice(4) })
+      .on(QueryCommand, { ExpressionAttributeValues: { ':pk': 'RECEIPT#2026-11-22T11:59' } })
+      .resolves({
+        Items: [{ published: new Set([items[0]?.sk]) }, { parked: new Set([items[2]?.sk]) }],
+      });
+
+    // Act
+    const status = await outboxStatus(oneShard, { now: NOW });
+
+    // Assess
+    expect(status).toMatchObject({
+      pending: 3,
+      oldestPendingOccurredAt: '2026-11-22T11:59:02.000Z',
+      listing: { itemsRead: 6, receiptKeys: 2 },
+      notes: [],
+    });
+    expect(status.listing).not.toHaveProperty('stoppedAt');
+    const busy = partitionQueries().filter(
+      (q) => q.ExpressionAttributeValues?.[':pk'] === '2026-11-22T11:59#0',
+    );
+    expect(busy.map((q) => q.ExclusiveStartKey)).toEqual([
+      undefined,
+      { pk: 'x', sk: '2' },
+      { pk: 'x', sk: '4' },
+    ]);
+  });
+  it('is what `npm run outbox -- status --layout time-ordered-table --max <n>` reads and prints', async () => {
+    // Prepare: nothing in the table, no watermark; a one-day retention of eight-shard minutes.
+    ddb.on(GetCommand).resolves({}).on(QueryCommand).resolves({ Items: [] });
+    const stdout: string[] = [];
+    const args = ['status', '--table', 'outbox', '--layout', 'time-ordered-table', '--retention-days', '1'];
+
+    // Act
+    const code = await runOutbox([...args, '--max', '40', '--json'], {
+      log: (text) => stdout.push(text),
+      error: (text) => stdout.push(text),
+    });
+
+    // Assess: forty empty partitions read, five minutes of eight; the rest of the day left.
+    expect(code).toBe(0);
+    const status = JSON.parse(stdout.join('\n'));
+    expect(status).toMatchObject({
+      table: 'outbox',
+      tracking: 'receipts',
+      pending: 0,
+      listing: { since: 'retention', itemsRead: 40, receiptKeys: 0 },
+    });
+    expect(Date.parse(`${status.listing.stoppedAt}:00Z`) - Date.parse(`${status.listing.from}:00Z`)).toBe(
+      5 * 60_000,
+    );
+    expect(partitionQueries()).toHaveLength(40);
+    expect(ddb.commandCalls(QueryCommand).some((c) => c.args[0].input.IndexName !== undefined)).toBe(false);
   });
 });

@@ -1,8 +1,9 @@
 import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
-import { DynamoDBDocumentClient, QueryCommand } from '@aws-sdk/lib-dynamodb';
+import { DynamoDBDocumentClient, GetCommand, QueryCommand } from '@aws-sdk/lib-dynamodb';
 import { mockClient } from 'aws-sdk-client-mock';
 import { beforeEach, describe, expect, it } from 'vitest';
-import { PendingOutbox } from '../../../lambdas/outbox/pending-outbox';
+import { TIME_ORDERED_TABLE_LAYOUT } from '../../../lambdas/outbox/layout';
+import { PendingOutbox, TimeOrderedOutbox } from '../../../lambdas/outbox/pending-outbox';
 import { keyOf, ORDERS_LAYOUT, OTHER_LAYOUT, outboxItem, recordOf } from './support';
 
 const ddb = mockClient(DynamoDBDocumentClient);
@@ -101,5 +102,50 @@ describe('PendingOutbox', () => {
       { reason: 'Not a valid outbox item: no string key attributes pk/sk', item: keyless },
     ]);
     expect(page).not.toHaveProperty('nextKey');
+  });
+});
+
+describe('TimeOrderedOutbox', () => {
+  const layout = TIME_ORDERED_TABLE_LAYOUT;
+  beforeEach(() => {
+    ddb.reset();
+  });
+
+  it('leaves out what a receipt lists, and says how many items the page read', async () => {
+    // Prepare
+    const items = [1, 2, 3].map((n) => outboxItem(n, { occurredAt: `2026-11-22T11:30:0${n}.000Z` }, layout));
+    ddb.on(QueryCommand).resolves({ Items: items, LastEvaluatedKey: keyOf(items[2] ?? {}, layout) });
+    const receiptsOf = async () => ({
+      published: new Set([String(items[0]?.sk)]),
+      parked: new Set([String(items[2]?.sk)]),
+    });
+    const listing = new TimeOrderedOutbox(doc, { tableName: 'outbox', layout, receipts: { receiptsOf } });
+    // Act
+    const page = await listing.page(String(items[1]?.pk), BEFORE, 3);
+    // Assess
+    expect(page.records.map((r) => r.envelope.eventId)).toEqual([outboxItem(2).eventId]);
+    expect(page).toMatchObject({ read: 3, malformed: [], nextKey: keyOf(items[2] ?? {}, layout) });
+  });
+
+  it('reads the watermark a reconciler run left, if any', async () => {
+    // Prepare
+    ddb
+      .on(GetCommand)
+      .resolvesOnce({ Item: { bucket: '2026-11-22T11:15' } })
+      .resolvesOnce({});
+    const listing = new TimeOrderedOutbox(doc, {
+      tableName: 'outbox',
+      layout,
+      receipts: { receiptsOf: async () => ({ published: new Set(), parked: new Set() }) },
+    });
+    // Act
+    const [saved, none] = [await listing.watermark(), await listing.watermark()];
+    // Assess
+    expect([saved, none]).toEqual(['2026-11-22T11:15:00.000Z', undefined]);
+    expect(ddb.commandCalls(GetCommand)[0]?.args[0].input).toMatchObject({
+      TableName: 'outbox',
+      Key: { pk: 'RECONCILER', sk: 'WATERMARK' },
+      ConsistentRead: true,
+    });
   });
 });
