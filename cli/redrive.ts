@@ -146,7 +146,7 @@ export const redrive = async (target: OutboxTarget, options: RedriveOptions = {}
       ].map((f) => [eventIdAt(f.index), f]),
     );
     if (result.published.length > 0)
-      await tracker.markPublished(
+      await tracker.markRedriven(
         result.published.flatMap((index) => (unique[index] ? [unique[index].key] : [])),
         now(),
       );

@@ -100,7 +100,7 @@ export class DynamoDbDeliveryTracker implements DeliveryTracker {
 
   markPublished(keys: readonly OutboxKey[], now: Date): Promise<MarkResult> {
     const { layout, retentionDays } = this.options;
-    return this.updateEach(keys, {
+    return updateEach(this.doc, this.options, keys, {
       UpdateExpression: 'SET #publishedAt = :at, #expiresAt = :expiresAt REMOVE #pendingShard',
       ExpressionAttributeNames: {
         '#publishedAt': 'publishedAt',
@@ -112,7 +112,7 @@ export class DynamoDbDeliveryTracker implements DeliveryTracker {
   }
 
   markParked(keys: readonly OutboxKey[], now: Date): Promise<MarkResult> {
-    return this.updateEach(keys, {
+    return updateEach(this.doc, this.options, keys, {
       UpdateExpression: 'SET #parkedAt = :at REMOVE #pendingShard',
       ExpressionAttributeNames: {
         '#parkedAt': 'parkedAt',
@@ -120,6 +120,11 @@ export class DynamoDbDeliveryTracker implements DeliveryTracker {
       },
       ExpressionAttributeValues: { ':at': now.toISOString() },
     });
+  }
+
+  /** A parked event a redrive published: marked published as the relay marks it, which arms its TTL. */
+  markRedriven(keys: readonly OutboxKey[], now: Date): Promise<MarkResult> {
+    return this.markPublished(keys, now);
   }
 
   /**
@@ -170,50 +175,55 @@ export class DynamoDbDeliveryTracker implements DeliveryTracker {
     }
     return { settled, unread };
   }
-
-  /** One UpdateItem per key; a failed condition means the item is gone, any other error is reported. */
-  private async updateEach(
-    keys: readonly OutboxKey[],
-    update: Pick<
-      UpdateCommandInput,
-      'UpdateExpression' | 'ExpressionAttributeNames' | 'ExpressionAttributeValues'
-    >,
-  ): Promise<MarkResult> {
-    const { tableName, layout } = this.options;
-    const outcomes = await mapWithConcurrency(keys, this.options.concurrency ?? 16, async (key) => {
-      try {
-        await this.doc.send(
-          new UpdateCommand({
-            TableName: tableName,
-            Key: { ...key },
-            ...update,
-            ConditionExpression: 'attribute_exists(#pk)',
-            ExpressionAttributeNames: { ...update.ExpressionAttributeNames, '#pk': layout.partitionKey },
-          }),
-        );
-        return 'marked' as const;
-      } catch (error) {
-        // By name: the document client may wrap a different copy of the DynamoDB client's classes.
-        if (error instanceof Error && error.name === 'ConditionalCheckFailedException')
-          return 'missing' as const;
-        return {
-          key,
-          errorCode: error instanceof Error ? error.name : 'UnknownError',
-          errorMessage: error instanceof Error ? error.message : String(error),
-        };
-      }
-    });
-    let marked = 0;
-    let missing = 0;
-    const failed: MarkFailure[] = [];
-    for (const outcome of outcomes) {
-      if (outcome === 'marked') marked++;
-      else if (outcome === 'missing') missing++;
-      else failed.push(outcome);
-    }
-    return { marked, missing, failed };
-  }
 }
+
+/**
+ * One conditional UpdateItem per key, `concurrency` at a time: a failed condition means the item
+ * is gone (`missing`), any other error is reported.
+ */
+const updateEach = async (
+  doc: DynamoDBDocumentClient,
+  options: DeliveryTrackerOptions,
+  keys: readonly OutboxKey[],
+  update: Pick<
+    UpdateCommandInput,
+    'UpdateExpression' | 'ExpressionAttributeNames' | 'ExpressionAttributeValues'
+  >,
+): Promise<MarkResult> => {
+  const { tableName, layout } = options;
+  const outcomes = await mapWithConcurrency(keys, options.concurrency ?? 16, async (key) => {
+    try {
+      await doc.send(
+        new UpdateCommand({
+          TableName: tableName,
+          Key: { ...key },
+          ...update,
+          ConditionExpression: 'attribute_exists(#pk)',
+          ExpressionAttributeNames: { ...update.ExpressionAttributeNames, '#pk': layout.partitionKey },
+        }),
+      );
+      return 'marked' as const;
+    } catch (error) {
+      // By name: the document client may wrap a different copy of the DynamoDB client's classes.
+      if (error instanceof Error && error.name === 'ConditionalCheckFailedException')
+        return 'missing' as const;
+      return {
+        key,
+        errorCode: error instanceof Error ? error.name : 'UnknownError',
+        errorMessage: error instanceof Error ? error.message : String(error),
+      };
+    }
+  });
+  let marked = 0;
+  let missing = 0;
+  const failed: MarkFailure[] = [];
+  for (const outcome of outcomes) {
+    if (outcome === 'marked') marked++;
+    else if (outcome === 'missing') missing++;
+    else failed.push(outcome);
+  }
+  return { marked, missing, failed };
+};
 
 /** Partition of the receipts of the events that occurred in `bucket` (a time-ordered table). */
 export const receiptPartition = (bucket: string): string => `RECEIPT#${bucket}`;
@@ -252,8 +262,38 @@ export class ReceiptDeliveryTracker implements DeliveryTracker {
     return this.writeReceipts(keys, now, 'published');
   }
 
-  markParked(keys: readonly OutboxKey[], now: Date): Promise<MarkResult> {
-    return this.writeReceipts(keys, now, 'parked');
+  /**
+   * Keeps each parked item past its TTL first (REMOVE the TTL attribute: the poison queue may hold
+   * its message longer than the retention, and a message too large for SQS points to the item),
+   * then lists the kept and the already deleted ones in a `parked` receipt. A key whose item could
+   * not be kept is reported failed and left out of the receipt, so the reconciler parks it again.
+   */
+  async markParked(keys: readonly OutboxKey[], now: Date): Promise<MarkResult> {
+    const kept = await updateEach(this.doc, this.options, keys, {
+      UpdateExpression: 'REMOVE #expiresAt',
+      ExpressionAttributeNames: { '#expiresAt': this.options.layout.timeToLiveAttribute },
+    });
+    const failed = new Set(kept.failed.map((f) => f.key));
+    const receipts = await this.writeReceipts(
+      keys.filter((key) => !failed.has(key)),
+      now,
+      'parked',
+    );
+    return { ...receipts, failed: [...kept.failed, ...receipts.failed] };
+  }
+
+  /**
+   * A parked event a redrive published: a `published` receipt, and its item handed back to TTL,
+   * `retentionDays` from now (`markParked` kept it).
+   */
+  async markRedriven(keys: readonly OutboxKey[], now: Date): Promise<MarkResult> {
+    const receipts = await this.writeReceipts(keys, now, 'published');
+    const released = await updateEach(this.doc, this.options, keys, {
+      UpdateExpression: 'SET #expiresAt = :expiresAt',
+      ExpressionAttributeNames: { '#expiresAt': this.options.layout.timeToLiveAttribute },
+      ExpressionAttributeValues: { ':expiresAt': expiresAtFor(now, this.options.retentionDays) },
+    });
+    return { ...receipts, failed: [...receipts.failed, ...released.failed] };
   }
 
   /** Which of `keys` a receipt lists as published. One Query per minute they occurred in. */

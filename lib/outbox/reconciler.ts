@@ -74,7 +74,7 @@ export interface OutboxReconcilerProps extends ReconcilerScheduleProps {
  * 24-hour retention, or a batch the relay gave up on.
  *
  * IAM: events:PutEvents on the bus, sqs:SendMessage on the poison queue, and on the table
- * dynamodb:Query, GetItem and PutItem (receipts), or dynamodb:Query on the pending index only and
+ * dynamodb:Query, GetItem, PutItem and UpdateItem (receipts), or dynamodb:Query on the pending index only and
  * dynamodb:UpdateItem (marks).
  */
 export class OutboxReconciler extends Construct {
@@ -123,8 +123,14 @@ export class OutboxReconciler extends Construct {
 
     if (tracksWithReceipts(props.layout)) {
       // Lists minutes by key and reads their receipts (Query), reads and saves its watermark
-      // (GetItem, PutItem) and writes receipts of what it republished (PutItem).
-      grantOnTable(props.table, this.function, ['dynamodb:Query', 'dynamodb:GetItem', 'dynamodb:PutItem']);
+      // (GetItem, PutItem), writes receipts of what it republished (PutItem) and keeps what it
+      // parked past its TTL (UpdateItem).
+      grantOnTable(props.table, this.function, [
+        'dynamodb:Query',
+        'dynamodb:GetItem',
+        'dynamodb:PutItem',
+        'dynamodb:UpdateItem',
+      ]);
     } else {
       this.function.addToRolePolicy(
         new PolicyStatement({

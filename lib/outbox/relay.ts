@@ -229,8 +229,9 @@ export const streamViewTypeOf = (table: ITable): string | undefined => {
  *
  * IAM: events:PutEvents on the bus, sqs:SendMessage on the poison queue (plus the key when
  * customer managed), s3:PutObject and s3:ListBucket on the failure bucket,
- * stream read, and with delivery tracking on the table: dynamodb:PutItem and dynamodb:Query with
- * receipts (a time-ordered table), dynamodb:UpdateItem and dynamodb:BatchGetItem with marks.
+ * stream read, and with delivery tracking on the table: dynamodb:PutItem, dynamodb:Query and
+ * dynamodb:UpdateItem (parked items only) with receipts (a time-ordered table),
+ * dynamodb:UpdateItem and dynamodb:BatchGetItem with marks.
  */
 export class OutboxRelay extends Construct {
   public readonly function: PowertoolsFunction;
@@ -341,13 +342,14 @@ export class OutboxRelay extends Construct {
     props.eventBus.grantPutEventsTo(this.function);
     grantSendOnly(this.poisonQueue, this.function);
     // Receipts: PutItem writes one per invocation, Query reads a minute's receipts for a batch that
-    // may be a retry (skipAccepted). Marks: UpdateItem marks items, BatchGetItem reads their marks.
+    // may be a retry (skipAccepted), UpdateItem keeps a parked item past its TTL. Marks: UpdateItem
+    // marks items, BatchGetItem reads their marks.
     if (deliveryTracking)
       grantOnTable(
         props.table,
         this.function,
         tracksWithReceipts(props.layout)
-          ? ['dynamodb:PutItem', 'dynamodb:Query']
+          ? ['dynamodb:PutItem', 'dynamodb:Query', 'dynamodb:UpdateItem']
           : ['dynamodb:UpdateItem', 'dynamodb:BatchGetItem'],
       );
 

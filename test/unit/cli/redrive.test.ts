@@ -251,8 +251,16 @@ describe('outbox redrive', () => {
     expect(key.pk).toMatch(/^2026-11-22T10:00#[0-7]$/);
     expect(ddb.commandCalls(GetCommand)[0]?.args[0].input).toMatchObject({ TableName: 'outbox', Key: key });
     expect(bus.events().map((e) => e.event.detail)).toEqual([envelope]);
-    // Receipts, not marks: the item itself is never updated.
-    expect(ddb.commandCalls(UpdateCommand)).toHaveLength(0);
+    // A receipt, and the item handed back to TTL: parking kept it past its TTL.
+    expect(ddb.commandCalls(UpdateCommand).map((c) => c.args[0].input)).toEqual([
+      expect.objectContaining({
+        Key: key,
+        UpdateExpression: 'SET #expiresAt = :expiresAt',
+        ExpressionAttributeValues: {
+          ':expiresAt': Date.parse('2026-11-22T12:00:00.000Z') / 1000 + 7 * 86_400,
+        },
+      }),
+    ]);
     expect(ddb.commandCalls(PutCommand).map((c) => c.args[0].input)).toEqual([
       {
         TableName: 'outbox',

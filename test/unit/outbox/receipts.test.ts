@@ -1,5 +1,5 @@
 import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
-import { DynamoDBDocumentClient, PutCommand, QueryCommand } from '@aws-sdk/lib-dynamodb';
+import { DynamoDBDocumentClient, PutCommand, QueryCommand, UpdateCommand } from '@aws-sdk/lib-dynamodb';
 import { mockClient } from 'aws-sdk-client-mock';
 import { beforeEach, describe, expect, it } from 'vitest';
 import { ReceiptDeliveryTracker } from '../../../lambdas/outbox/delivery-tracking';
@@ -75,6 +75,59 @@ describe('ReceiptDeliveryTracker', () => {
       failed: [{ key, errorCode: 'ThrottlingException', errorMessage: 'slow down' }],
     });
     expect(ddb.commandCalls(PutCommand)[0]?.args[0].input.Item).toHaveProperty('parked');
+  });
+
+  it('keeps parked items past their TTL before listing them; one it cannot keep stays out of the receipt', async () => {
+    // Prepare: item 2 is already gone (TTL), item 3 cannot be updated.
+    ddb.on(PutCommand).resolves({});
+    const keys = [1, 2, 3].map((n) => keyAt(`2026-11-30T11:59:5${n}Z`, n));
+    ddb
+      .on(UpdateCommand)
+      .resolves({})
+      .on(UpdateCommand, { Key: keys[1] })
+      .rejects(Object.assign(new Error('gone'), { name: 'ConditionalCheckFailedException' }))
+      .on(UpdateCommand, { Key: keys[2] })
+      .rejects(Object.assign(new Error('slow down'), { name: 'ThrottlingException' }));
+
+    // Act
+    const result = await tracker.markParked(keys, NOW);
+
+    // Assess
+    expect(ddb.commandCalls(UpdateCommand).map((c) => c.args[0].input)).toEqual(
+      keys.map((key) => ({
+        TableName: 'outbox',
+        Key: key,
+        UpdateExpression: 'REMOVE #expiresAt',
+        ConditionExpression: 'attribute_exists(#pk)',
+        ExpressionAttributeNames: { '#expiresAt': 'expiresAt', '#pk': 'pk' },
+      })),
+    );
+    expect(ddb.commandCalls(PutCommand).map((c) => c.args[0].input.Item?.parked)).toEqual([
+      new Set([keys[0]?.sk, keys[1]?.sk]),
+    ]);
+    expect(result).toEqual({
+      marked: 2,
+      missing: 0,
+      failed: [{ key: keys[2], errorCode: 'ThrottlingException', errorMessage: 'slow down' }],
+    });
+  });
+
+  it('records a redriven event as published and hands its item back to TTL', async () => {
+    // Prepare
+    ddb.on(PutCommand).resolves({}).on(UpdateCommand).resolves({});
+    const key = keyAt('2026-11-30T11:59:58Z', 1);
+
+    // Act
+    const result = await tracker.markRedriven([key], NOW);
+
+    // Assess
+    expect(result).toEqual({ marked: 1, missing: 0, failed: [] });
+    expect(ddb.commandCalls(PutCommand)[0]?.args[0].input.Item?.published).toEqual(new Set([key.sk]));
+    expect(ddb.commandCalls(UpdateCommand)[0]?.args[0].input).toMatchObject({
+      Key: key,
+      UpdateExpression: 'SET #expiresAt = :expiresAt',
+      ExpressionAttributeValues: { ':expiresAt': NOW.getTime() / 1000 + 7 * 86_400 },
+    });
   });
 
   it('answers which keys a receipt lists as published', async () => {
