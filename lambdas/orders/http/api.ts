@@ -1,12 +1,8 @@
 import { Buffer } from 'node:buffer';
-import { injectLambdaContext } from '@aws-lambda-powertools/logger/middleware';
 import { MetricUnit } from '@aws-lambda-powertools/metrics';
-import { logMetrics } from '@aws-lambda-powertools/metrics/middleware';
-import { captureLambdaHandler } from '@aws-lambda-powertools/tracer/middleware';
-import middy from '@middy/core';
 import type { APIGatewayProxyEventV2, APIGatewayProxyStructuredResultV2, Context } from 'aws-lambda';
 import type * as z from 'zod';
-import { logger, metrics, tracer } from '../../outbox/powertools';
+import { instrumented, logger, metrics } from '../../outbox/powertools';
 import { cancelOrderUseCase } from '../application/cancel-order';
 import {
   IdempotencyKeyInUseError,
@@ -123,10 +119,7 @@ export const createOrdersHandler = (deps: OrdersApiDeps): OrdersHandler => {
   };
 
   // Responses carry order data: keep them out of X-Ray.
-  return middy(handle)
-    .use(captureLambdaHandler(tracer, { captureResponse: false }))
-    .use(injectLambdaContext(logger, { resetKeys: true }))
-    .use(logMetrics(metrics));
+  return instrumented(handle, { resetKeys: true, captureResponse: false });
 };
 
 const header = (event: APIGatewayProxyEventV2, name: string): string | undefined => event.headers?.[name];
