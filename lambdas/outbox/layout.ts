@@ -1,6 +1,6 @@
 import type { AttributeValue } from '@aws-sdk/client-dynamodb';
-import * as z from 'zod';
 import type { EventEnvelope } from './envelope';
+import * as z from './zod';
 
 /**
  * Where the outbox items live and how they are keyed: data the construct hands to every function
@@ -19,8 +19,10 @@ import type { EventEnvelope } from './envelope';
  */
 const attributeName = z
   .string()
-  .min(1, 'attribute names must not be empty')
-  .max(255, 'attribute names are at most 255 characters');
+  .check(
+    z.minLength(1, 'attribute names must not be empty'),
+    z.maxLength(255, 'attribute names are at most 255 characters'),
+  );
 
 export const outboxLayoutSchema = z.object({
   kind: z.enum(['same-table', 'dedicated-table', 'time-ordered-table']),
@@ -29,8 +31,10 @@ export const outboxLayoutSchema = z.object({
   /** Sort-key prefix that marks an outbox item; the stream filter recognises outbox items by it. */
   sortKeyPrefix: z
     .string()
-    .min(1, 'sortKeyPrefix must not be empty')
-    .max(64, 'sortKeyPrefix is at most 64 characters'),
+    .check(
+      z.minLength(1, 'sortKeyPrefix must not be empty'),
+      z.maxLength(64, 'sortKeyPrefix is at most 64 characters'),
+    ),
   /** DynamoDB TTL attribute (epoch seconds) of outbox items. */
   timeToLiveAttribute: attributeName,
   /**
@@ -40,14 +44,16 @@ export const outboxLayoutSchema = z.object({
   pendingIndex: z.object({
     indexName: z
       .string()
-      .regex(/^[A-Za-z0-9_.-]{3,255}$/, 'pendingIndex.indexName must be a DynamoDB index name'),
+      .check(z.regex(/^[A-Za-z0-9_.-]{3,255}$/, 'pendingIndex.indexName must be a DynamoDB index name')),
     shardAttribute: attributeName,
     /** Spreads a burst of pending items over this many index partitions. */
     shardCount: z
       .number()
-      .int()
-      .min(1, 'pendingIndex.shardCount must be from 1 to 100')
-      .max(100, 'pendingIndex.shardCount must be from 1 to 100'),
+      .check(
+        z.int(),
+        z.minimum(1, 'pendingIndex.shardCount must be from 1 to 100'),
+        z.maximum(100, 'pendingIndex.shardCount must be from 1 to 100'),
+      ),
   }),
 });
 
