@@ -1,4 +1,3 @@
-import * as z from 'zod';
 import {
   AGGREGATE_TYPE_ORDER,
   EVENT_SCHEMA_VERSION,
@@ -9,13 +8,14 @@ import {
 } from '../orders/events';
 import { InvalidEventError, type OutboxDelivery, parseOutboxDelivery } from '../outbox/consumer';
 import { describeIssues } from '../outbox/envelope';
+import * as z from '../outbox/zod';
 import type { InventoryEvent } from './reservations';
 
 export { InvalidEventError };
 
 const positiveLineSchema = z.object({
-  sku: z.string().min(1),
-  quantity: z.number().int().positive(),
+  sku: z.string().check(z.minLength(1)),
+  quantity: z.number().check(z.int(), z.positive()),
 });
 
 /** An outbox delivery (envelope already validated) → the inventory domain's event. */
@@ -30,8 +30,8 @@ export const toInventoryEvent = ({ event }: OutboxDelivery): InventoryEvent => {
     fail(`schemaVersion ${schemaVersion} is newer than the supported ${EVENT_SCHEMA_VERSION}`);
 
   if (eventType === ORDER_PLACED) {
-    const parsed = orderPlacedPayloadSchema
-      .extend({ lines: z.array(positiveLineSchema).min(1) })
+    const parsed = z
+      .extend(orderPlacedPayloadSchema, { lines: z.array(positiveLineSchema).check(z.minLength(1)) })
       .safeParse(payload);
     if (!parsed.success)
       return fail(`invalid ${ORDER_PLACED} payload: ${describeIssues(parsed.error, 'detail.payload')}`);

@@ -6,7 +6,7 @@ import {
   QueryCommand,
   TransactWriteCommand,
 } from '@aws-sdk/lib-dynamodb';
-import * as z from 'zod';
+import * as z from '../outbox/zod';
 import type { Change, Reservation } from './reservations';
 import { reservationKey, skuPartition, skuReservationKey } from './tables';
 
@@ -22,7 +22,7 @@ export class ConcurrentChangeError extends Error {
   override readonly name = 'ConcurrentChangeError';
 }
 
-const reservedLineSchema = z.object({ sku: z.string(), quantity: z.number().int() });
+const reservedLineSchema = z.object({ sku: z.string(), quantity: z.number().check(z.int()) });
 const outcomeSchema = z.enum([
   'reserved',
   'released',
@@ -34,11 +34,11 @@ const outcomeSchema = z.enum([
 const reservationItemSchema = z.object({
   orderId: z.string(),
   state: z.enum(['RESERVED', 'RELEASED', 'CANCELLED', 'REJECTED']),
-  sequence: z.number().int(),
+  sequence: z.number().check(z.int()),
   lines: z.array(reservedLineSchema),
   lastEventId: z.string(),
   lastOutcome: outcomeSchema,
-  reason: z.string().optional(),
+  reason: z.optional(z.string()),
 });
 
 /** Transaction cancellation reasons that mean "someone else wrote first", not "broken request". */

@@ -1,13 +1,13 @@
 import { DynamoDBPersistenceLayer } from '@aws-lambda-powertools/idempotency/dynamodb';
 import type { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
-import * as z from 'zod';
 import {
   type ConsumerSettings,
   consumerSettings,
   type EnvMap,
   InvalidSettingsError,
 } from '../outbox/settings';
+import * as z from '../outbox/zod';
 import { createInventoryConsumer } from './consumer';
 import { DynamoDbReservationStore } from './reservation-store';
 
@@ -17,7 +17,7 @@ export interface InventorySettings {
 }
 
 export const readInventorySettings = (env: EnvMap = process.env): InventorySettings => {
-  const table = z.string().min(1).safeParse(env.INVENTORY_TABLE_NAME);
+  const table = z.string().check(z.minLength(1)).safeParse(env.INVENTORY_TABLE_NAME);
   if (!table.success)
     throw new InvalidSettingsError('Missing required environment variable INVENTORY_TABLE_NAME');
   return { inventoryTableName: table.data, consumer: consumerSettings.fromEnv(env) };

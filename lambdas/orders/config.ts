@@ -1,5 +1,5 @@
-import * as z from 'zod';
 import { type EnvMap, InvalidSettingsError, type WriterSettings, writerSettings } from '../outbox/settings';
+import * as z from '../outbox/zod';
 
 /**
  * The orders API's settings, read from an environment map: `process.env` in Lambda (set by the
@@ -7,7 +7,9 @@ import { type EnvMap, InvalidSettingsError, type WriterSettings, writerSettings 
  * writer's settings come from the outbox construct's contract (`grantWrite`). Invalid values fail
  * at start-up.
  */
-const tableNameSchema = z.string({ error: 'TABLE_NAME is required' }).min(1, 'TABLE_NAME is required');
+const tableNameSchema = z
+  .string({ error: 'TABLE_NAME is required' })
+  .check(z.minLength(1, 'TABLE_NAME is required'));
 
 export interface OrdersSettings {
   readonly tableName: string;

@@ -1,4 +1,4 @@
-import * as z from 'zod';
+import * as z from '../outbox/zod';
 
 /**
  * The orders service's events: their types and payload schemas. The envelope around them is the
@@ -11,8 +11,8 @@ export const ORDER_CANCELLED = 'OrderCancelled';
 
 export const orderLineSchema = z.object({
   sku: z.string(),
-  quantity: z.number().int(),
-  unitPrice: z.number().int(),
+  quantity: z.number().check(z.int()),
+  unitPrice: z.number().check(z.int()),
 });
 
 export const orderPlacedPayloadSchema = z.object({
@@ -20,12 +20,12 @@ export const orderPlacedPayloadSchema = z.object({
   customerId: z.string(),
   currency: z.string(),
   lines: z.array(orderLineSchema),
-  total: z.number().int(),
+  total: z.number().check(z.int()),
 });
 
 export const orderCancelledPayloadSchema = z.object({
   orderId: z.string(),
-  reason: z.string().optional(),
+  reason: z.optional(z.string()),
 });
 
 export type OrderLine = z.infer<typeof orderLineSchema>;

@@ -1,10 +1,10 @@
 import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
-import { tracer } from '../outbox/powertools';
+import { traced } from '../outbox/powertools';
 import { readOrdersSettings } from './config';
 import { buildOrdersHandler } from './wiring';
 
 /** Lambda entry point of the orders API: settings and clients once per container. */
 export const handler = buildOrdersHandler({
   settings: readOrdersSettings(process.env),
-  clients: { dynamoDb: tracer.captureAWSv3Client(new DynamoDBClient({})) },
+  clients: { dynamoDb: traced(new DynamoDBClient({})) },
 });

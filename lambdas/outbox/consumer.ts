@@ -4,10 +4,10 @@ import type { BasePersistenceLayer } from '@aws-lambda-powertools/idempotency/pe
 import type { Logger } from '@aws-lambda-powertools/logger';
 import { MetricUnit } from '@aws-lambda-powertools/metrics';
 import type { Context } from 'aws-lambda';
-import * as z from 'zod';
 import { describeIssues, type EventEnvelope, eventEnvelopeSchema } from './envelope';
 import { MetricName } from './metric-names';
 import { logger, metrics } from './powertools';
+import * as z from './zod';
 
 /** An event a consumer cannot act on. It is an error, never a silent skip. */
 export class InvalidEventError extends Error {

@@ -1,4 +1,4 @@
-import * as z from 'zod';
+import * as z from './zod';
 
 /**
  * The event contract: what the relay publishes as the EventBridge `detail`. Consumers deduplicate
@@ -6,15 +6,15 @@ import * as z from 'zod';
  * every PutEvents call. Generic: each service owns the schemas of its payloads.
  */
 export const eventEnvelopeSchema = z.object({
-  eventId: z.string().min(1),
-  eventType: z.string().min(1),
-  aggregateType: z.string().min(1),
-  aggregateId: z.string().min(1),
+  eventId: z.string().check(z.minLength(1)),
+  eventType: z.string().check(z.minLength(1)),
+  aggregateType: z.string().check(z.minLength(1)),
+  aggregateId: z.string().check(z.minLength(1)),
   /** Per aggregate, gap-free, from 1: consumers order an aggregate's events on it. */
-  sequence: z.number().int().positive(),
+  sequence: z.number().check(z.int(), z.positive()),
   occurredAt: z.iso.datetime(),
-  schemaVersion: z.number().int().positive(),
-  correlationId: z.string().optional(),
+  schemaVersion: z.number().check(z.int(), z.positive()),
+  correlationId: z.optional(z.string()),
   payload: z.record(z.string(), z.unknown()),
 });
 
@@ -40,7 +40,7 @@ export const toEnvelope = (value: EventEnvelope): EventEnvelope => ({
  * Field paths and messages of the first issues only, never the values (they may be personal
  * data): for logs, poison messages and error responses.
  */
-export const describeIssues = (error: z.ZodError, prefix?: string): string =>
+export const describeIssues = (error: z.core.$ZodError, prefix?: string): string =>
   error.issues
     .slice(0, 5)
     .map(

@@ -1,6 +1,6 @@
 import type { AttributeValue } from '@aws-sdk/client-dynamodb';
-import * as z from 'zod';
 import type { EventEnvelope } from './envelope';
+import * as z from './zod';
 
 /**
  * Where the outbox items live and how they are keyed: data the construct hands to every function
@@ -12,8 +12,8 @@ import type { EventEnvelope } from './envelope';
  *   partitions by aggregate), sort key
  *   `<sortKeyPrefix><writtenAt>#<aggregateType>#<aggregateId>#<sequence>`. Keyed by the write, not
  *   by the event's `occurredAt`: an event that occurred long ago but is written now still lands
- *   where the reconciler reads next. An aggregate's order is carried by `sequence`. Delivery is tracked with one receipt per relay invocation
- *   (`ReceiptDeliveryTracker`), not a mark per event.
+ *   where the reconciler reads next. An aggregate's order is carried by `sequence`. Delivery is
+ *   tracked with one receipt per relay invocation (`ReceiptDeliveryTracker`), not a mark per event.
  * - `same-table`: outbox items share the aggregate's partition (`<aggregate key>` /
  *   `<sortKeyPrefix><sequence>`) in the service's own table; its stream carries everything and the
  *   mapping's filter passes only outbox INSERTs. Delivery is tracked with a mark per event on a
@@ -21,12 +21,20 @@ import type { EventEnvelope } from './envelope';
  */
 const attributeName = z
   .string()
-  .min(1, 'attribute names must not be empty')
-  .max(255, 'attribute names are at most 255 characters');
+  .check(
+    z.minLength(1, 'attribute names must not be empty'),
+    z.maxLength(255, 'attribute names are at most 255 characters'),
+  );
 
 /** Spreads a burst of items over this many partitions (index partitions, or a minute's partitions). */
 const shardCount = (field: string) =>
-  z.number().int().min(1, `${field} must be from 1 to 100`).max(100, `${field} must be from 1 to 100`);
+  z
+    .number()
+    .check(
+      z.int(),
+      z.minimum(1, `${field} must be from 1 to 100`),
+      z.maximum(100, `${field} must be from 1 to 100`),
+    );
 
 const keying = {
   partitionKey: attributeName,
@@ -34,8 +42,10 @@ const keying = {
   /** Sort-key prefix that marks an outbox item; the stream filter recognises outbox items by it. */
   sortKeyPrefix: z
     .string()
-    .min(1, 'sortKeyPrefix must not be empty')
-    .max(64, 'sortKeyPrefix is at most 64 characters'),
+    .check(
+      z.minLength(1, 'sortKeyPrefix must not be empty'),
+      z.maxLength(64, 'sortKeyPrefix is at most 64 characters'),
+    ),
   /** DynamoDB TTL attribute (epoch seconds) of outbox items. */
   timeToLiveAttribute: attributeName,
 };
@@ -57,7 +67,7 @@ const sameTableLayoutSchema = z.object({
   pendingIndex: z.object({
     indexName: z
       .string()
-      .regex(/^[A-Za-z0-9_.-]{3,255}$/, 'pendingIndex.indexName must be a DynamoDB index name'),
+      .check(z.regex(/^[A-Za-z0-9_.-]{3,255}$/, 'pendingIndex.indexName must be a DynamoDB index name')),
     shardAttribute: attributeName,
     shardCount: shardCount('pendingIndex.shardCount'),
   }),

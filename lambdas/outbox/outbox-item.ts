@@ -1,8 +1,8 @@
 import type { AttributeValue } from '@aws-sdk/client-dynamodb';
 import { unmarshall } from '@aws-sdk/util-dynamodb';
-import * as z from 'zod';
 import { describeIssues, type EventEnvelope, eventEnvelopeSchema, toEnvelope } from './envelope';
 import { keyOfItem, type OutboxKey, type OutboxLayout } from './layout';
+import * as z from './zod';
 
 /**
  * An outbox item as read back (stream image, pending index, poison message): its key, the
@@ -21,7 +21,7 @@ export type ParsedOutboxItem =
   | { readonly ok: true; readonly record: OutboxRecord }
   | { readonly ok: false; readonly reason: string; readonly key?: OutboxKey };
 
-const storedExtrasSchema = z.object({ traceHeader: z.string().optional() });
+const storedExtrasSchema = z.object({ traceHeader: z.optional(z.string()) });
 
 /** An item as stored (plain JavaScript values) → an outbox record, or why it is not one. */
 export const parseOutboxItem = (

@@ -3,18 +3,18 @@ import {
   type SendMessageBatchRequestEntry,
   type SQSClient,
 } from '@aws-sdk/client-sqs';
-import * as z from 'zod';
 import { mapWithConcurrency } from './concurrency';
 import { utf8Bytes } from './entry-size';
 import type { EventEnvelope } from './envelope';
 import type { OutboxKey } from './layout';
+import * as z from './zod';
 
 /** Where a poison record came from in the table's stream, so it can be found and re-driven. */
 export const streamPositionSchema = z.object({
   eventID: z.string(),
   sequenceNumber: z.string(),
-  eventSourceARN: z.string().optional(),
-  approximateCreationDateTime: z.number().optional(),
+  eventSourceARN: z.optional(z.string()),
+  approximateCreationDateTime: z.optional(z.number()),
 });
 
 /**
@@ -32,14 +32,14 @@ export const poisonMessageSchema = z.object({
   errorCode: z.string(),
   reason: z.string(),
   /** The item's primary key, attribute name → value (the layout's key attributes). */
-  key: z.record(z.string(), z.string()).optional(),
-  eventId: z.string().optional(),
-  eventType: z.string().optional(),
-  aggregateId: z.string().optional(),
-  item: z.record(z.string(), z.unknown()).optional(),
-  image: z.record(z.string(), z.unknown()).optional(),
-  contentOmitted: z.boolean().optional(),
-  stream: streamPositionSchema.optional(),
+  key: z.optional(z.record(z.string(), z.string())),
+  eventId: z.optional(z.string()),
+  eventType: z.optional(z.string()),
+  aggregateId: z.optional(z.string()),
+  item: z.optional(z.record(z.string(), z.unknown())),
+  image: z.optional(z.record(z.string(), z.unknown())),
+  contentOmitted: z.optional(z.boolean()),
+  stream: z.optional(streamPositionSchema),
 });
 
 export type PoisonMessage = z.infer<typeof poisonMessageSchema>;

@@ -1,11 +1,18 @@
 import { Logger } from '@aws-lambda-powertools/logger';
+import { injectLambdaContext } from '@aws-lambda-powertools/logger/middleware';
 import { Metrics } from '@aws-lambda-powertools/metrics';
-import { Tracer } from '@aws-lambda-powertools/tracer';
+import { logMetrics } from '@aws-lambda-powertools/metrics/middleware';
+import type { Tracer } from '@aws-lambda-powertools/tracer';
+import { captureLambdaHandler } from '@aws-lambda-powertools/tracer/middleware';
+import middy, { type MiddyfiedHandler } from '@middy/core';
+import type { Context } from 'aws-lambda';
+import type { EnvMap } from './settings';
 
 /**
  * One logger, one metrics and one tracer per container. Service name and namespace come from
  * POWERTOOLS_SERVICE_NAME / POWERTOOLS_METRICS_NAMESPACE, set per function by the stack.
- * Handlers are wrapped with middy and the Powertools middlewares: one instrumentation style.
+ * Handlers are wrapped with middy and the Powertools middlewares by `instrumented`, and their
+ * AWS clients by `traced`: one instrumentation style.
  */
 export const logger = new Logger();
 
@@ -27,4 +34,53 @@ export const metrics = new Metrics({
     error: (message: unknown) => metricsLogger.error(String(message)),
   },
 });
-export const tracer = new Tracer();
+
+/**
+ * Whether the Powertools Tracer would trace here, by its own rule: POWERTOOLS_TRACE_ENABLED is
+ * not `false`, and the code runs in Lambda (AWS_EXECUTION_ENV), neither in SAM local nor in the
+ * Amplify mock. PowertoolsFunction sets POWERTOOLS_TRACE_ENABLED=false when X-Ray is disabled.
+ */
+export const tracingEnabled = (env: EnvMap): boolean => {
+  const executionEnv = env.AWS_EXECUTION_ENV?.trim() ?? '';
+  return (
+    env.POWERTOOLS_TRACE_ENABLED?.trim().toLowerCase() !== 'false' &&
+    executionEnv !== '' &&
+    executionEnv !== 'AWS_Lambda_amplify-mock' &&
+    (env.AWS_SAM_LOCAL?.trim() ?? '') === ''
+  );
+};
+
+/**
+ * The tracer where it traces, undefined elsewhere (tests, the offline runtime, the benchmark, a
+ * function without X-Ray). A Tracer that traces nothing still costs its import, the X-Ray SDK's
+ * mostly: the largest part of what a function loads beyond the AWS SDK. Loaded through `import()`,
+ * which esbuild keeps in the single-file bundle but evaluates only when the import runs.
+ */
+export const tracer: Tracer | undefined = tracingEnabled(process.env)
+  ? new (await import('@aws-lambda-powertools/tracer')).Tracer()
+  : undefined;
+
+/** `client`, its calls recorded as X-Ray subsegments when tracing is on. */
+export const traced = <T>(client: T): T => (tracer ? tracer.captureAWSv3Client(client) : client);
+
+export interface InstrumentOptions {
+  /** Remove the keys an invocation appended to the logger when it ends. @default false */
+  readonly resetKeys?: boolean;
+  /** Record the handler's response in its X-Ray subsegment. @default true */
+  readonly captureResponse?: boolean;
+}
+
+/**
+ * `handler` as Lambda runs it: a subsegment per invocation with the cold start annotated (when
+ * tracing is on), the Lambda context in every log line, and the metrics flushed after each call.
+ */
+export const instrumented = <TEvent, TResult>(
+  handler: (event: TEvent, context: Context) => Promise<TResult>,
+  options: InstrumentOptions = {},
+): MiddyfiedHandler<TEvent, TResult> => {
+  const wrapped = middy(handler);
+  if (tracer) wrapped.use(captureLambdaHandler(tracer, { captureResponse: options.captureResponse ?? true }));
+  return wrapped
+    .use(injectLambdaContext(logger, options.resetKeys ? { resetKeys: true } : undefined))
+    .use(logMetrics(metrics));
+};

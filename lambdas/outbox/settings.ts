@@ -1,7 +1,7 @@
-import * as z from 'zod';
 import { describeIssues } from './envelope';
 import { outboxLayoutSchema } from './layout';
 import { DEFAULT_PUT_EVENTS_LIMITS, MAX_PUT_EVENTS_BYTES } from './limits';
+import * as z from './zod';
 
 /**
  * The typed environment contract of each outbox function: the construct writes it (`toEnv`), the
@@ -12,7 +12,7 @@ import { DEFAULT_PUT_EVENTS_LIMITS, MAX_PUT_EVENTS_BYTES } from './limits';
  */
 export type EnvMap = Readonly<Record<string, string | undefined>>;
 
-export interface EnvContract<S extends z.ZodType> {
+export interface EnvContract<S extends z.ZodMiniType> {
   /** The environment variable that carries the settings. */
   readonly variable: string;
   readonly schema: S;
@@ -26,7 +26,7 @@ export class InvalidSettingsError extends Error {
   override readonly name = 'InvalidSettingsError';
 }
 
-const defineContract = <S extends z.ZodType>(variable: string, schema: S): EnvContract<S> => {
+const defineContract = <S extends z.ZodMiniType>(variable: string, schema: S): EnvContract<S> => {
   const parse = (value: unknown): z.output<S> => {
     const parsed = schema.safeParse(value);
     if (!parsed.success)
@@ -52,30 +52,34 @@ const defineContract = <S extends z.ZodType>(variable: string, schema: S): EnvCo
   };
 };
 
-const name = (what: string) => z.string().min(1, `${what} is required`);
+const name = (what: string) => z.string().check(z.minLength(1, `${what} is required`));
 
 /** Days an outbox item is kept after it was published (same-table tracking) or written (receipts, or no tracking). */
 export const retentionDaysSchema = z
   .number()
-  .int('retentionDays must be a whole number of days')
-  .min(1, 'retentionDays must be from 1 to 3650')
-  .max(3650, 'retentionDays must be from 1 to 3650');
+  .check(
+    z.int('retentionDays must be a whole number of days'),
+    z.minimum(1, 'retentionDays must be from 1 to 3650'),
+    z.maximum(3650, 'retentionDays must be from 1 to 3650'),
+  );
 
 /** `source` of every published event: 1 to 256 characters, never `aws.`-prefixed. */
-export const eventSourceSchema = z
-  .string()
-  .refine(
+export const eventSourceSchema = z.string().check(
+  z.refine(
     (source) => source.length > 0 && [...source].length <= DEFAULT_PUT_EVENTS_LIMITS.maxSourceLength,
     'source must be 1 to 256 characters',
-  )
-  .refine((source) => !source.startsWith('aws.'), 'source must not start with "aws." (reserved)');
+  ),
+  z.refine((source) => !source.startsWith('aws.'), 'source must not start with "aws." (reserved)'),
+);
 
 /** Largest PutEvents entry and call, in bytes. */
 export const putEventsMaxBytesSchema = z
   .number()
-  .int()
-  .min(1, `putEventsMaxBytes must be from 1 to ${MAX_PUT_EVENTS_BYTES}`)
-  .max(MAX_PUT_EVENTS_BYTES, `putEventsMaxBytes must be from 1 to ${MAX_PUT_EVENTS_BYTES}`);
+  .check(
+    z.int(),
+    z.minimum(1, `putEventsMaxBytes must be from 1 to ${MAX_PUT_EVENTS_BYTES}`),
+    z.maximum(MAX_PUT_EVENTS_BYTES, `putEventsMaxBytes must be from 1 to ${MAX_PUT_EVENTS_BYTES}`),
+  );
 
 /** What every publisher of outbox events needs: the relay and the reconciler publish alike. */
 const publishingSchema = z.object({
@@ -90,7 +94,7 @@ const publishingSchema = z.object({
 
 export const relaySettings = defineContract(
   'OUTBOX_RELAY_SETTINGS',
-  publishingSchema.extend({
+  z.extend(publishingSchema, {
     /** Mark items published (and only then arm their TTL), so that the reconciler can find the rest. */
     deliveryTracking: z.boolean(),
     retentionDays: retentionDaysSchema,
@@ -99,12 +103,12 @@ export const relaySettings = defineContract(
 
 export const reconcilerSettings = defineContract(
   'OUTBOX_RECONCILER_SETTINGS',
-  publishingSchema.extend({
+  z.extend(publishingSchema, {
     retentionDays: retentionDaysSchema,
     /** Republish items still pending this long after they occurred. */
-    thresholdSeconds: z.number().int().min(60, 'thresholdSeconds must be at least 60'),
+    thresholdSeconds: z.number().check(z.int(), z.minimum(60, 'thresholdSeconds must be at least 60')),
     /** Items handled per run at most; the next run picks up the rest. */
-    maxItemsPerRun: z.number().int().min(1, 'maxItemsPerRun must be a positive integer'),
+    maxItemsPerRun: z.number().check(z.int(), z.minimum(1, 'maxItemsPerRun must be a positive integer')),
   }),
 );
 
@@ -127,8 +131,7 @@ export const consumerSettings = defineContract(
     idempotencyTableName: name('idempotencyTableName'),
     idempotencyTtlSeconds: z
       .number()
-      .int()
-      .min(1, 'idempotencyTtlSeconds must be a positive number of seconds'),
+      .check(z.int(), z.minimum(1, 'idempotencyTtlSeconds must be a positive number of seconds')),
   }),
 );
 

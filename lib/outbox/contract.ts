@@ -1,11 +1,11 @@
-import type * as z from 'zod';
 import type { EnvContract } from '../../lambdas/outbox/settings';
+import type * as z from '../../lambdas/outbox/zod';
 
 /**
  * A function's environment from its settings contract, validated at synth with the bounds the
  * function reads them with; the message names the construct and the setting.
  */
-export const contractEnv = <S extends z.ZodType>(
+export const contractEnv = <S extends z.ZodMiniType>(
   construct: string,
   contract: EnvContract<S>,
   settings: z.input<S>,

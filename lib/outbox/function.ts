@@ -104,6 +104,8 @@ export class PowertoolsFunction extends NodejsFunction {
         POWERTOOLS_SERVICE_NAME: serviceName,
         POWERTOOLS_LOG_LEVEL: logLevel ?? 'INFO',
         POWERTOOLS_METRICS_NAMESPACE: metricsNamespace ?? 'DynamoDbOutbox',
+        // Without X-Ray the Tracer has nothing to send to: the handlers then never load it.
+        ...(tracingMode === Tracing.DISABLED ? { POWERTOOLS_TRACE_ENABLED: 'false' } : {}),
         ...environment,
       },
       bundling: {

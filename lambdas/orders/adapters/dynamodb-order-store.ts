@@ -6,8 +6,8 @@ import {
   type TransactWriteCommandInput,
 } from '@aws-sdk/lib-dynamodb';
 import { unmarshall } from '@aws-sdk/util-dynamodb';
-import * as z from 'zod';
 import { checkTransactionLimits, type OutboxWriter, type TransactItem } from '../../outbox/writer';
+import * as z from '../../outbox/zod';
 import {
   type Change,
   ChangeRejectedError,
@@ -32,14 +32,14 @@ const storedOrderSchema = z.object({
   customerId: z.string(),
   currency: z.string(),
   lines: z.array(orderLineSchema),
-  total: z.number().int(),
+  total: z.number().check(z.int()),
   status: z.enum(['PLACED', 'CANCELLED']),
-  version: z.number().int().positive(),
+  version: z.number().check(z.int(), z.positive()),
   createdAt: z.string(),
   updatedAt: z.string(),
-  cancelledAt: z.string().optional(),
-  cancelReason: z.string().optional(),
-  requestHash: z.string().optional(),
+  cancelledAt: z.optional(z.string()),
+  cancelReason: z.optional(z.string()),
+  requestHash: z.optional(z.string()),
 });
 
 const THROTTLING_ERRORS = new Set([

@@ -1,12 +1,8 @@
 import { Buffer } from 'node:buffer';
-import { injectLambdaContext } from '@aws-lambda-powertools/logger/middleware';
 import { MetricUnit } from '@aws-lambda-powertools/metrics';
-import { logMetrics } from '@aws-lambda-powertools/metrics/middleware';
-import { captureLambdaHandler } from '@aws-lambda-powertools/tracer/middleware';
-import middy from '@middy/core';
 import type { APIGatewayProxyEventV2, APIGatewayProxyStructuredResultV2, Context } from 'aws-lambda';
-import type * as z from 'zod';
-import { logger, metrics, tracer } from '../../outbox/powertools';
+import { instrumented, logger, metrics } from '../../outbox/powertools';
+import type * as z from '../../outbox/zod';
 import { cancelOrderUseCase } from '../application/cancel-order';
 import {
   IdempotencyKeyInUseError,
@@ -123,10 +119,7 @@ export const createOrdersHandler = (deps: OrdersApiDeps): OrdersHandler => {
   };
 
   // Responses carry order data: keep them out of X-Ray.
-  return middy(handle)
-    .use(captureLambdaHandler(tracer, { captureResponse: false }))
-    .use(injectLambdaContext(logger, { resetKeys: true }))
-    .use(logMetrics(metrics));
+  return instrumented(handle, { resetKeys: true, captureResponse: false });
 };
 
 const header = (event: APIGatewayProxyEventV2, name: string): string | undefined => event.headers?.[name];
@@ -137,7 +130,7 @@ const readCorrelationId = (event: APIGatewayProxyEventV2): string => {
 };
 
 /** A header or path value checked by `schema`; the first rule it breaks becomes a 400 naming `field`. */
-const readParameter = (schema: z.ZodType<string>, value: string, code: string, field: string): string => {
+const readParameter = (schema: z.ZodMiniType<string>, value: string, code: string, field: string): string => {
   const parsed = schema.safeParse(value);
   if (parsed.success) return parsed.data;
   throw new HttpError(400, code, parsed.error.issues[0]?.message ?? `${field} is not valid`, field);
@@ -195,13 +188,17 @@ const isJsonMediaType = (contentType: string): boolean => {
  * Body checks in the order a client can act on them: size (413), media type (415), JSON syntax
  * and the schema (400, naming the field). `required: false` accepts an absent body.
  */
-function parseBody<T extends z.ZodType>(event: APIGatewayProxyEventV2, schema: T, required: true): z.infer<T>;
-function parseBody<T extends z.ZodType>(
+function parseBody<T extends z.ZodMiniType>(
+  event: APIGatewayProxyEventV2,
+  schema: T,
+  required: true,
+): z.infer<T>;
+function parseBody<T extends z.ZodMiniType>(
   event: APIGatewayProxyEventV2,
   schema: T,
   required: false,
 ): z.infer<T> | undefined;
-function parseBody<T extends z.ZodType>(
+function parseBody<T extends z.ZodMiniType>(
   event: APIGatewayProxyEventV2,
   schema: T,
   required: boolean,

@@ -1,4 +1,4 @@
-import * as z from 'zod';
+import * as z from '../../outbox/zod';
 import { isCurrency } from '../domain/currency';
 import { ORDER_ID_PATTERN } from '../domain/order-id';
 import { textField } from './text-field';
@@ -13,37 +13,44 @@ export const MAX_UNIT_PRICE = 1_000_000_000;
 const IDENTIFIER = /^[A-Za-z0-9._:-]+$/;
 
 export const orderLineInputSchema = z.strictObject({
-  sku: textField('sku')
-    .min(1, 'sku must not be empty')
-    .max(64, 'sku must be at most 64 characters')
-    .regex(IDENTIFIER, 'sku may contain only letters, digits and . _ : -'),
+  sku: textField('sku').check(
+    z.minLength(1, 'sku must not be empty'),
+    z.maxLength(64, 'sku must be at most 64 characters'),
+    z.regex(IDENTIFIER, 'sku may contain only letters, digits and . _ : -'),
+  ),
   quantity: z
     .number({ error: 'quantity must be a number' })
-    .int('quantity must be an integer')
-    .min(1, 'quantity must be at least 1')
-    .max(MAX_QUANTITY, `quantity must be at most ${MAX_QUANTITY}`),
+    .check(
+      z.int('quantity must be an integer'),
+      z.minimum(1, 'quantity must be at least 1'),
+      z.maximum(MAX_QUANTITY, `quantity must be at most ${MAX_QUANTITY}`),
+    ),
   unitPrice: z
     .number({ error: 'unitPrice must be a number' })
-    .int('unitPrice must be an integer number of minor units (cents)')
-    .min(0, 'unitPrice must not be negative')
-    .max(MAX_UNIT_PRICE, `unitPrice must be at most ${MAX_UNIT_PRICE}`),
+    .check(
+      z.int('unitPrice must be an integer number of minor units (cents)'),
+      z.minimum(0, 'unitPrice must not be negative'),
+      z.maximum(MAX_UNIT_PRICE, `unitPrice must be at most ${MAX_UNIT_PRICE}`),
+    ),
 });
 
 /** POST /orders body. Strict: an unknown (often misspelled) field is an error, not silently dropped. */
 export const placeOrderBodySchema = z.strictObject(
   {
-    customerId: textField('customerId')
-      .min(1, 'customerId must not be empty')
-      .max(128, 'customerId must be at most 128 characters')
-      .regex(IDENTIFIER, 'customerId may contain only letters, digits and . _ : -'),
-    currency: textField('currency').refine(
-      isCurrency,
-      'currency must be an ISO 4217 code in upper case, such as EUR or USD',
+    customerId: textField('customerId').check(
+      z.minLength(1, 'customerId must not be empty'),
+      z.maxLength(128, 'customerId must be at most 128 characters'),
+      z.regex(IDENTIFIER, 'customerId may contain only letters, digits and . _ : -'),
+    ),
+    currency: textField('currency').check(
+      z.refine(isCurrency, 'currency must be an ISO 4217 code in upper case, such as EUR or USD'),
     ),
     lines: z
       .array(orderLineInputSchema, { error: 'lines must be an array' })
-      .min(1, 'lines must contain at least one line')
-      .max(MAX_LINES, `lines must contain at most ${MAX_LINES} lines`),
+      .check(
+        z.minLength(1, 'lines must contain at least one line'),
+        z.maxLength(MAX_LINES, `lines must contain at most ${MAX_LINES} lines`),
+      ),
   },
   { error: (issue) => (issue.code === 'unrecognized_keys' ? 'unknown field' : 'body must be a JSON object') },
 );
@@ -51,31 +58,34 @@ export const placeOrderBodySchema = z.strictObject(
 /** POST /orders/{orderId}/cancel body (optional). */
 export const cancelOrderBodySchema = z.strictObject(
   {
-    reason: textField('reason')
-      .min(1, 'reason must not be empty')
-      .max(500, 'reason must be at most 500 characters')
-      .optional(),
+    reason: z.optional(
+      textField('reason').check(
+        z.minLength(1, 'reason must not be empty'),
+        z.maxLength(500, 'reason must be at most 500 characters'),
+      ),
+    ),
   },
   { error: (issue) => (issue.code === 'unrecognized_keys' ? 'unknown field' : 'body must be a JSON object') },
 );
 
 /** Idempotency-Key header: what clients commonly send (UUIDs, ULIDs, hashes), nothing that needs escaping. */
-export const idempotencyKeySchema = textField('Idempotency-Key').regex(
-  /^[A-Za-z0-9_-]{1,128}$/,
-  'Idempotency-Key must be 1 to 128 characters of letters, digits, _ and -',
+export const idempotencyKeySchema = textField('Idempotency-Key').check(
+  z.regex(
+    /^[A-Za-z0-9_-]{1,128}$/,
+    'Idempotency-Key must be 1 to 128 characters of letters, digits, _ and -',
+  ),
 );
 
 /** The `{orderId}` path parameter, checked before it becomes part of a key. */
-export const orderIdSchema = textField('orderId').regex(
-  ORDER_ID_PATTERN,
-  'orderId must be a 26-character ULID',
+export const orderIdSchema = textField('orderId').check(
+  z.regex(ORDER_ID_PATTERN, 'orderId must be a 26-character ULID'),
 );
 
 /**
  * A caller-supplied x-correlation-id is kept only if it is this harmless; otherwise the request id
  * is used. It is tracing metadata, not input to the order, so a bad one never fails a request.
  */
-export const correlationIdSchema = textField('x-correlation-id').regex(/^[A-Za-z0-9._:-]{1,128}$/);
+export const correlationIdSchema = textField('x-correlation-id').check(z.regex(/^[A-Za-z0-9._:-]{1,128}$/));
 
 export type PlaceOrderBody = z.infer<typeof placeOrderBodySchema>;
 export type CancelOrderBody = z.infer<typeof cancelOrderBodySchema>;

@@ -1,4 +1,4 @@
-import * as z from 'zod';
+import * as z from '../../outbox/zod';
 
 /*
  * The character rules every string of the API shares, wherever it comes from (body, header, path):
@@ -34,12 +34,14 @@ export const textFault = (value: string): string | undefined => {
 };
 
 /**
- * A string input named `field`: its type error and the shared character rules. Chain the field's
- * own rules (length, pattern) after it; its issues name `field` in their message, and the handler
- * reports the path.
+ * A string input named `field`: its type error and the shared character rules. Add the field's
+ * own rules (length, pattern) after it with `.check(…)`; its issues name `field` in their message,
+ * and the handler reports the path.
  */
 export const textField = (field: string) =>
-  z.string({ error: `${field} must be a string` }).superRefine((value, ctx) => {
-    const fault = textFault(value);
-    if (fault !== undefined) ctx.addIssue({ code: 'custom', message: `${field} ${fault}`, input: value });
-  });
+  z.string({ error: `${field} must be a string` }).check(
+    z.superRefine((value, ctx) => {
+      const fault = textFault(value);
+      if (fault !== undefined) ctx.addIssue({ code: 'custom', message: `${field} ${fault}`, input: value });
+    }),
+  );

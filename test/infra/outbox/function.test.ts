@@ -94,6 +94,9 @@ describe('PowertoolsFunction', () => {
     const fnResource = resources[idOf(stack, fn)];
     expect(fnResource?.Properties.Role).toEqual({ 'Fn::GetAtt': [roleId, 'Arn'] });
     expect(fnResource?.Properties.TracingConfig).toEqual({ Mode: 'Active' });
+    expect(fnResource?.Properties.Environment).toEqual({
+      Variables: expect.not.objectContaining({ POWERTOOLS_TRACE_ENABLED: expect.anything() }),
+    });
     expect(resources[roleId]?.Properties.ManagedPolicyArns).toBeUndefined();
     const logGroupArn = { 'Fn::GetAtt': [idOf(stack, fn.logGroup), 'Arn'] };
     expect(grantsOf(resources, roleId)).toEqual([
@@ -135,7 +138,7 @@ describe('PowertoolsFunction', () => {
     expect(deletionPolicies({ logRemovalPolicy: RemovalPolicy.DESTROY })).toEqual(['Delete']);
   });
 
-  it('grants no X-Ray and sets no tracing when tracing is disabled', () => {
+  it('grants no X-Ray, sets no tracing and turns the Tracer off when tracing is disabled', () => {
     // Prepare
     const { stack, fn } = build({ tracing: Tracing.DISABLED });
 
@@ -143,7 +146,11 @@ describe('PowertoolsFunction', () => {
     const resources = resourcesOf(stack);
 
     // Assess
-    expect(resources[idOf(stack, fn)]?.Properties.TracingConfig).toBeUndefined();
+    const properties = resources[idOf(stack, fn)]?.Properties;
+    expect(properties?.TracingConfig).toBeUndefined();
+    expect(properties?.Environment).toEqual({
+      Variables: expect.objectContaining({ POWERTOOLS_TRACE_ENABLED: 'false' }),
+    });
     expect(grantsOf(resources, idOf(stack, fn.executionRole)).map((g) => g.action)).toEqual([
       'logs:CreateLogStream',
       'logs:PutLogEvents',

@@ -1,5 +1,4 @@
 import { afterEach, describe, expect, it, vi } from 'vitest';
-import type * as z from 'zod';
 import {
   consumerSettings,
   type EnvContract,
@@ -8,6 +7,7 @@ import {
   relaySettings,
   writerSettings,
 } from '../../../lambdas/outbox/settings';
+import type * as z from '../../../lambdas/outbox/zod';
 import { DEDICATED_LAYOUT, ORDERS_LAYOUT, OTHER_LAYOUT } from './support';
 
 const relay = {
@@ -38,7 +38,7 @@ const writer = { tableName: 'service', layout: OTHER_LAYOUT, deliveryTracking: f
 const consumer = { idempotencyTableName: 'inventory-idempotency', idempotencyTtlSeconds: 194_400 };
 
 /** Any of the four contracts, each with its own schema. */
-type AnyContract = EnvContract<z.ZodType>;
+type AnyContract = EnvContract<z.ZodMiniType>;
 
 const contracts: [string, AnyContract, Record<string, unknown>][] = [
   ['OUTBOX_RELAY_SETTINGS', relaySettings, relay],

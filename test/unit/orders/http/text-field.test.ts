@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { isUtf8Text, textFault, textField } from '../../../../lambdas/orders/http/text-field';
+import * as z from '../../../../lambdas/outbox/zod';
 
 describe('textFault', () => {
   it.each([
@@ -41,7 +42,7 @@ describe('isUtf8Text', () => {
 });
 
 describe('textField', () => {
-  const sku = textField('sku').max(3, 'sku must be at most 3 characters');
+  const sku = textField('sku').check(z.maxLength(3, 'sku must be at most 3 characters'));
 
   it('reports the character rule first, in a message that names the field, then the field’s own rules', () => {
     // Act
