@@ -5,7 +5,7 @@ import { logMetrics } from '@aws-lambda-powertools/metrics/middleware';
 import type { Tracer } from '@aws-lambda-powertools/tracer';
 import middy, { type MiddyfiedHandler } from '@middy/core';
 import type { Context } from 'aws-lambda';
-import type { EnvMap } from './settings';
+import type { EnvMap } from './env-contract';
 
 /**
  * One logger, one metrics and one tracer per container. Service name and namespace come from
