@@ -18,6 +18,11 @@ export interface Profile {
   readonly drain: { readonly backlog: number; readonly rounds: number };
   readonly lag: { readonly ordersPerSecond: number; readonly seconds: number };
   readonly counts: { readonly orders: number };
+  /**
+   * Rounds of imports, each function beside its minimal handler. A function's own code adds a few
+   * tens of milliseconds to about a hundred: on a shared machine it takes a few dozen rounds for
+   * the median ratio to settle within a few hundredths.
+   */
   readonly coldStart: { readonly runs: number };
 }
 
@@ -34,7 +39,7 @@ export const FULL: Profile = {
   drain: { backlog: 5000, rounds: 3 },
   lag: { ordersPerSecond: 20, seconds: 30 },
   counts: { orders: 100 },
-  coldStart: { runs: 10 },
+  coldStart: { runs: 30 },
 };
 
 /** Small enough for CI to keep the benchmark code working (under a minute); not for conclusions. */
@@ -61,6 +66,8 @@ export interface BenchArgs {
   readonly help: boolean;
   /** Only the sweep of order rates × batching windows (receipts design): sweep.{json,md,svg}. */
   readonly sweep: boolean;
+  /** Only the cold-start proxies: cold-start.{json,md}. */
+  readonly coldStart: boolean;
 }
 
 export const USAGE = `Usage: npm run bench [-- --quick] [-- --out <dir>]
@@ -69,6 +76,8 @@ export const USAGE = `Usage: npm run bench [-- --quick] [-- --out <dir>]
                writes quick.json, quick.md and lag-quick.svg instead of latest.*
   --sweep      only the sweep of order rates (5, 20, 80, 200 a second) × batching window
                (0 and 1 s) for tracking with receipts: sweep.{json,md,svg} (a few minutes)
+  --cold-start only the cold-start proxies, each function's import time against a minimal
+               handler's: cold-start.{json,md} (under a minute; one import each with --quick)
   --out <dir>  where to write the results (default bench/results)
   --help       this text`;
 
@@ -82,11 +91,13 @@ export const parseArgs = (argv: readonly string[], defaultOutDir: string): Bench
   let outDir = defaultOutDir;
   let help = false;
   let sweep = false;
+  let coldStart = false;
   for (let i = 0; i < argv.length; i++) {
     const arg = argv[i];
     if (arg === '--quick') profile = QUICK;
     else if (arg === '--help' || arg === '-h') help = true;
     else if (arg === '--sweep') sweep = true;
+    else if (arg === '--cold-start') coldStart = true;
     else if (arg === '--out') {
       const value = argv[++i];
       if (!value || value.startsWith('--')) throw new BenchUsageError('--out needs a directory');
@@ -94,7 +105,8 @@ export const parseArgs = (argv: readonly string[], defaultOutDir: string): Bench
     } else if (arg?.startsWith('--out=')) outDir = arg.slice('--out='.length);
     else throw new BenchUsageError(`Unknown argument: ${arg}`);
   }
-  return { profile, outDir, help, sweep };
+  if (sweep && coldStart) throw new BenchUsageError('--sweep and --cold-start are separate runs: pick one');
+  return { profile, outDir, help, sweep, coldStart };
 };
 
 /** File names of a run's results: the full run is the one the README shows. */
@@ -102,3 +114,9 @@ export const resultFiles = (profile: Profile): { json: string; markdown: string;
   profile.name === 'full'
     ? { json: 'latest.json', markdown: 'latest.md', chart: 'lag.svg' }
     : { json: 'quick.json', markdown: 'quick.md', chart: 'lag-quick.svg' };
+
+/** File names of a `--cold-start` run's results. */
+export const coldStartFiles = (profile: Profile): { json: string; markdown: string } =>
+  profile.name === 'full'
+    ? { json: 'cold-start.json', markdown: 'cold-start.md' }
+    : { json: 'cold-start-quick.json', markdown: 'cold-start-quick.md' };

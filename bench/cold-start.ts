@@ -3,15 +3,19 @@ import { mkdirSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync }
 import { join, relative, resolve } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { promisify } from 'node:util';
-import { median } from './stats';
+import { median, pairedRatio } from './stats';
 
 /*
  * Cold-start proxies. Each Lambda is bundled by the PowertoolsFunction construct itself (NodejsFunction
  * with the locally installed esbuild: ESM, minified, node24 target, source maps, the AWS SDK left
  * to the runtime), exactly as `cdk deploy` bundles it. Then each bundle is imported in a fresh
  * Node process, with the function's NODE_OPTIONS, N times; the median import time is what the
- * function adds to the runtime's own start-up. Beside each: a minimal handler that only imports
- * the same AWS SDK packages, bundled the same way, which is the floor for that function.
+ * function adds to the runtime's own start-up. Beside each, in every round: a minimal handler that
+ * only imports the same AWS SDK packages, bundled the same way, which is the floor for that
+ * function; the ratio is the median of the per-round ratios, as everywhere in the benchmark. Each
+ * function is imported twice over: with tracing off, as the benchmark and the offline runtime run
+ * it, and with tracing on, as Lambda runs a function with active tracing (the Tracer and the X-Ray
+ * SDK load only then).
  */
 
 const run = promisify(execFile);
@@ -23,8 +27,10 @@ export interface ColdStartOptions {
   readonly cdkContext: Record<string, unknown>;
   /** Imports per bundle. */
   readonly runs: number;
-  /** The functions' environment: NODE_OPTIONS and what the handlers read at import. */
+  /** The functions' environment: NODE_OPTIONS and what the handlers read at import; tracing off. */
   readonly environment: Readonly<Record<string, string>>;
+  /** Added to `environment` for the imports with tracing on; without it there are none. */
+  readonly tracingEnvironment?: Readonly<Record<string, string>>;
   readonly log: (message: string) => void;
 }
 
@@ -44,8 +50,12 @@ export interface ColdStartEntry {
   readonly sdkPackages: readonly string[];
   readonly bundle?: ImportTiming;
   readonly minimal?: ImportTiming;
-  /** bundle ÷ minimal import time. */
+  /** bundle ÷ minimal import time: the median of the per-round ratios. */
   readonly importRatio?: number;
+  /** The same bundle imported with tracing on. */
+  readonly tracing?: ImportTiming;
+  /** tracing ÷ minimal import time, per round as `importRatio`. */
+  readonly tracingImportRatio?: number;
   readonly error?: string;
 }
 
@@ -183,17 +193,29 @@ export const measureColdStart = async (options: ColdStartOptions): Promise<ColdS
 
   const timings = new Map<string, Array<{ importMs: number; processMs: number }>>();
   const failures = new Map<string, string>();
-  const targets = [...bundles, ...minimals].flatMap(([id, b]) =>
-    b instanceof Error ? [] : [{ id, file: b.file }],
-  );
+  const { environment, tracingEnvironment } = options;
+  // Each function beside its minimal handler, so that a round's ratio compares imports made under
+  // the same load.
+  const targets = entries.flatMap(({ id }) => {
+    const bundle = bundles.get(id);
+    const minimal = minimals.get(`${id}Minimal`);
+    if (!bundle || bundle instanceof Error) return [];
+    return [
+      { id, bundle, environment },
+      ...(minimal && !(minimal instanceof Error) ? [{ id: `${id}Minimal`, bundle: minimal, environment }] : []),
+      ...(tracingEnvironment
+        ? [{ id: `${id}Tracing`, bundle, environment: { ...environment, ...tracingEnvironment } }]
+        : []),
+    ];
+  });
   options.log(`importing ${targets.length} bundles ${options.runs} times each in fresh processes`);
   for (let round = 0; round < options.runs; round++) {
     // Alternate the order so that neither side always runs right after the other.
     const ordered = round % 2 === 0 ? targets : [...targets].reverse();
-    for (const { id, file } of ordered) {
+    for (const { id, bundle, environment } of ordered) {
       if (failures.has(id)) continue;
       try {
-        const timing = await timeImport(file, options.environment);
+        const timing = await timeImport(bundle.file, environment);
         timings.set(id, [...(timings.get(id) ?? []), timing]);
       } catch (error) {
         failures.set(id, errorText(error));
@@ -201,10 +223,17 @@ export const measureColdStart = async (options: ColdStartOptions): Promise<ColdS
     }
   }
 
+  /** Median of the per-round ratios of `id` to its function's minimal handler. */
+  const ratioToMinimal = (id: string, minimalId: string): number | undefined => {
+    const runs = timings.get(id)?.map((r) => r.importMs) ?? [];
+    const minimalRuns = timings.get(minimalId)?.map((r) => r.importMs) ?? [];
+    return runs.length > 0 && runs.length === minimalRuns.length ? pairedRatio(runs, minimalRuns) : undefined;
+  };
+
   const summary = (id: string): ImportTiming | undefined => {
-    const bundle = bundles.get(id) ?? minimals.get(id);
+    const bundle = targets.find((t) => t.id === id)?.bundle;
     const runs = timings.get(id);
-    if (!bundle || bundle instanceof Error || !runs?.length) return undefined;
+    if (!bundle || !runs?.length) return undefined;
     return {
       bundleBytes: bundle.bytes,
       sourceMapBytes: bundle.mapBytes,
@@ -218,16 +247,21 @@ export const measureColdStart = async (options: ColdStartOptions): Promise<ColdS
     const built = bundles.get(id);
     const bundle = summary(id);
     const minimal = summary(`${id}Minimal`);
+    const tracing = summary(`${id}Tracing`);
+    const importRatio = ratioToMinimal(id, `${id}Minimal`);
+    const tracingImportRatio = ratioToMinimal(`${id}Tracing`, `${id}Minimal`);
     const error =
       built instanceof Error
         ? `bundling failed: ${built.message}`
-        : (failures.get(id) ?? failures.get(`${id}Minimal`));
+        : (failures.get(id) ?? failures.get(`${id}Minimal`) ?? failures.get(`${id}Tracing`));
     return {
       entry,
       sdkPackages: packages.get(id) ?? [],
       ...(bundle ? { bundle } : {}),
       ...(minimal ? { minimal } : {}),
-      ...(bundle && minimal ? { importRatio: bundle.importMs / minimal.importMs } : {}),
+      ...(importRatio === undefined ? {} : { importRatio }),
+      ...(tracing ? { tracing } : {}),
+      ...(tracingImportRatio === undefined ? {} : { tracingImportRatio }),
       ...(error ? { error } : {}),
     };
   });

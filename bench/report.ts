@@ -1,8 +1,10 @@
+import type { ColdStartEntry } from './cold-start';
 import type { CostBreakdown } from './cost-model';
 import type { Counts } from './counts';
+import type { MachineDescription } from './machine';
 import type { PriceTable } from './prices';
 import type { DrainResult } from './relay';
-import type { BenchResults, TargetResult } from './results';
+import type { BenchResults, ColdStartResults, TargetResult } from './results';
 import type { TrackingCandidate } from './tracking-candidates';
 import type { WritePathLevel } from './write-path';
 
@@ -375,21 +377,41 @@ const countsSection = (results: BenchResults): string => {
 
 const kb = (bytes: number): string => num(bytes / 1024, 0);
 
-const coldStartSection = (results: BenchResults): string => {
-  const rows = results.coldStart.map((entry) => [
+/** The goal for every function's import: its own code adds at most a quarter to the AWS SDK's. */
+export const COLD_START_TARGET_RATIO = 1.25;
+
+/** Every function's import time with tracing off against its minimal handler's, in one target. */
+export const coldStartTarget = (entries: readonly ColdStartEntry[]): TargetResult => {
+  const ratios = entries.map((e) => e.importRatio);
+  return {
+    name: 'Lambda import time (tracing off) ÷ a minimal handler loading the same AWS SDK clients',
+    target: `≤ ${num(COLD_START_TARGET_RATIO, 2)} for every function`,
+    measured: entries
+      .map((e) => `${num(e.importRatio ?? Number.NaN, 2)} (${e.entry.replace(/^lambdas\//, '')})`)
+      .join(', '),
+    met: ratios.length > 0 && ratios.every((r) => r !== undefined && r <= COLD_START_TARGET_RATIO),
+  };
+};
+
+/** The cold-start table and how it was measured: a section of the full report, or `--cold-start` alone. */
+export const coldStartMarkdown = (
+  entries: readonly ColdStartEntry[],
+  run: { readonly node: string; readonly nodeOptions: string | undefined },
+): string => {
+  const rows = entries.map((entry) => [
     entry.entry,
     entry.bundle ? kb(entry.bundle.bundleBytes) : '–',
     entry.bundle ? kb(entry.bundle.sourceMapBytes) : '–',
     entry.bundle ? num(entry.bundle.importMs, 0) : '–',
     entry.minimal ? num(entry.minimal.importMs, 0) : '–',
     ratio(entry.importRatio),
+    entry.tracing ? num(entry.tracing.importMs, 0) : '–',
+    ratio(entry.tracingImportRatio),
     entry.error ? `error: ${entry.error}` : entry.sdkPackages.join(', '),
   ]);
-  const runs = results.coldStart.find((e) => e.bundle)?.bundle?.importMsRuns.length ?? 0;
+  const runs = entries.find((e) => e.bundle)?.bundle?.importMsRuns.length ?? 0;
   return [
-    '## Cold-start proxies',
-    '',
-    `Each function bundled by PowertoolsFunction (esbuild: ESM, minified, node24, source maps; AWS SDK external), then imported in a fresh Node ${results.machine.node} process with the function's NODE_OPTIONS (${results.settings.api.environment.NODE_OPTIONS ?? 'none'}), median of ${runs}. Minimal = a handler that only imports the same AWS SDK packages, bundled the same way.`,
+    `Each function bundled by PowertoolsFunction (esbuild: ESM, minified, node24, source maps; AWS SDK external), then imported in a fresh Node ${run.node} process with the function's NODE_OPTIONS (${run.nodeOptions ?? 'none'}), ${runs} rounds: import times are medians, each ratio the median of the per-round ratios (a function is imported right beside its minimal handler). Minimal = a handler that only imports the same AWS SDK packages, bundled the same way. Tracing off is how the benchmark, the tests and the offline runtime run; tracing on is Lambda with active tracing (AWS_EXECUTION_ENV set), where the Tracer and the X-Ray SDK load too.`,
     '',
     markdownTable(
       [
@@ -399,13 +421,25 @@ const coldStartSection = (results: BenchResults): string => {
         'import ms',
         'minimal import ms',
         '÷ minimal',
+        'import ms, tracing on',
+        '÷ minimal, tracing on',
         'AWS SDK packages loaded',
       ],
       rows,
-      'lrrrrrl',
+      'lrrrrrrrl',
     ),
   ].join('\n');
 };
+
+const coldStartSection = (results: BenchResults): string =>
+  [
+    '## Cold-start proxies',
+    '',
+    coldStartMarkdown(results.coldStart, {
+      node: results.machine.node,
+      nodeOptions: results.settings.api.environment.NODE_OPTIONS,
+    }),
+  ].join('\n');
 
 const costSection = (
   designs: readonly CostBreakdown[],
@@ -443,6 +477,29 @@ const costSection = (
   ].join('\n');
 };
 
+const targetsTable = (targets: readonly TargetResult[]): string =>
+  markdownTable(
+    ['target', 'goal', 'measured', 'met'],
+    targets.map((t) => [t.name, t.target, t.measured, yes(t.met)]),
+    'lllc',
+  );
+
+const machineLine = (m: MachineDescription): string =>
+  `${m.cpuModel}, ${m.cpus} cores, ${m.memoryGiB} GiB, ${m.os}; Node ${m.node}; commit ${m.git.commit}${m.git.dirty ? ' (with uncommitted changes)' : ''}; load average at start ${m.loadAverageAtStart}.`;
+
+/** `npm run bench -- --cold-start`: the cold-start section alone, with its target. */
+export const renderColdStartMarkdown = (results: ColdStartResults): string =>
+  [
+    `# Cold-start proxies (${results.profile} run)`,
+    '',
+    `${results.startedAt}, ${num(results.durationSeconds, 0)} s. ${machineLine(results.machine)}`,
+    '',
+    targetsTable([coldStartTarget(results.coldStart)]),
+    '',
+    coldStartMarkdown(results.coldStart, { node: results.machine.node, nodeOptions: results.nodeOptions }),
+    '',
+  ].join('\n');
+
 export const renderMarkdown = (results: BenchResults): string => {
   const m = results.machine;
   const out = results.handlerOutput;
@@ -453,11 +510,7 @@ export const renderMarkdown = (results: BenchResults): string => {
     '',
     '## Targets',
     '',
-    markdownTable(
-      ['target', 'goal', 'measured', 'met'],
-      results.targets.map((t) => [t.name, t.target, t.measured, yes(t.met)]),
-      'lllc',
-    ),
+    targetsTable(results.targets),
     '',
     writePathSection(results.writePath),
     '',

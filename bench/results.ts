@@ -36,6 +36,18 @@ export interface BenchResults {
   readonly handlerOutput: HandlerOutput;
 }
 
+/** `npm run bench -- --cold-start`: written as cold-start.json (cold-start-quick.json with --quick). */
+export interface ColdStartResults {
+  readonly schemaVersion: 1;
+  readonly profile: 'full' | 'quick';
+  readonly startedAt: string;
+  readonly durationSeconds: number;
+  readonly machine: MachineDescription;
+  /** The functions' NODE_OPTIONS, as deployed. */
+  readonly nodeOptions: string | undefined;
+  readonly coldStart: readonly ColdStartEntry[];
+}
+
 export interface TargetResult {
   readonly name: string;
   readonly target: string;

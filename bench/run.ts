@@ -1,16 +1,17 @@
 import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { BenchUsageError, parseArgs, resultFiles, USAGE } from './args';
+import { BenchUsageError, coldStartFiles, parseArgs, resultFiles, USAGE } from './args';
 import { lagChartSvg } from './chart';
-import { measureColdStart } from './cold-start';
+import { type ColdStartOptions, measureColdStart } from './cold-start';
 import { type CostInputs, costPerMillionOrders, designsFromInputs } from './cost-model';
 import { LOCAL_CREDENTIALS, LOCAL_REGION } from './local-clients';
 import { describeMachine } from './machine';
 import { captureHandlerOutput } from './output';
 import { PRICES } from './prices';
-import { evaluateTargets, renderMarkdown, usd } from './report';
-import type { BenchResults } from './results';
+import { coldStartTarget, evaluateTargets, renderColdStartMarkdown, renderMarkdown, usd } from './report';
+import type { BenchResults, ColdStartResults } from './results';
+import type { DeployedSettings } from './settings';
 import { trackingCandidates as candidatesOf } from './tracking-candidates';
 
 /*
@@ -43,10 +44,63 @@ const BENCH_ENVIRONMENT: Record<string, string> = {
   POWERTOOLS_DEV: 'false',
 };
 
+/**
+ * Added for the cold-start imports with tracing on, as in Lambda with active tracing: the Tracer
+ * traces where AWS_EXECUTION_ENV is set, and the X-Ray SDK starts in its Lambda mode where
+ * LAMBDA_TASK_ROOT is. Nothing is sent at import.
+ */
+const LAMBDA_TRACING_ENVIRONMENT: Record<string, string> = {
+  AWS_EXECUTION_ENV: 'AWS_Lambda_nodejs24.x',
+  LAMBDA_TASK_ROOT: '/var/task',
+  POWERTOOLS_TRACE_ENABLED: 'true',
+};
+
 const TRACKED_TABLE = 'bench-tracked';
 const RECEIPTS_TABLE = 'bench-receipts';
 const EVENT_BUS_NAME = 'bench-bus';
 const POISON_QUEUE_URL = `${UNREACHABLE}/000000000000/bench-poison`;
+
+/** Bundling and importing every function, with the deployed NODE_OPTIONS and settings. */
+const coldStartOptions = async (
+  settings: DeployedSettings,
+  runs: number,
+  log: (message: string) => void,
+): Promise<ColdStartOptions> => {
+  const { relaySettings, writerSettings, reconcilerSettings, consumerSettings } = await import(
+    '../lambdas/outbox/settings'
+  );
+  return {
+    projectRoot,
+    buildDir: join(projectRoot, 'bench', '.build'),
+    cdkContext:
+      (
+        JSON.parse(readFileSync(join(projectRoot, 'cdk.json'), 'utf8')) as {
+          context?: Record<string, unknown>;
+        }
+      ).context ?? {},
+    runs,
+    environment: {
+      ...BENCH_ENVIRONMENT,
+      AWS_ENDPOINT_URL: UNREACHABLE,
+      NODE_OPTIONS: settings.api.environment.NODE_OPTIONS ?? '',
+      // What each handler reads at import. The relay's and the API's settings are the deployed
+      // ones; the reconciler's and the consumer's are valid stand-ins: an import costs the same.
+      TABLE_NAME: 'orders',
+      ...writerSettings.toEnv({ ...settings.api.outbox, tableName: 'orders' }),
+      ...relaySettings.toEnv({ ...settings.relay.outbox, tableName: 'orders' }),
+      ...reconcilerSettings.toEnv({
+        ...settings.relay.outbox,
+        tableName: 'orders',
+        thresholdSeconds: 900,
+        maxItemsPerRun: 5000,
+      }),
+      INVENTORY_TABLE_NAME: 'inventory',
+      ...consumerSettings.toEnv({ idempotencyTableName: 'idempotency', idempotencyTtlSeconds: 86400 }),
+    },
+    tracingEnvironment: LAMBDA_TRACING_ENVIRONMENT,
+    log,
+  };
+};
 
 /** The command line, or undefined after saying what is wrong with it. */
 const readArgs = (): ReturnType<typeof parseArgs> | undefined => {
@@ -97,6 +151,28 @@ const main = async (): Promise<number> => {
     });
     log(`settings: relay from ${settings.sources.relay}, API from ${settings.sources.api}`);
 
+    if (args.coldStart) {
+      const coldStart = await measureColdStart(await coldStartOptions(settings, profile.coldStart.runs, log));
+      const results: ColdStartResults = {
+        schemaVersion: 1,
+        profile: profile.name,
+        startedAt: startedAt.toISOString(),
+        durationSeconds: (Date.now() - startedAt.getTime()) / 1000,
+        machine,
+        nodeOptions: settings.api.environment.NODE_OPTIONS,
+        coldStart,
+      };
+      const files = coldStartFiles(profile);
+      const markdown = renderColdStartMarkdown(results);
+      mkdirSync(args.outDir, { recursive: true });
+      writeFileSync(join(args.outDir, files.json), `${JSON.stringify(results, null, 2)}\n`);
+      writeFileSync(join(args.outDir, files.markdown), markdown);
+      output.restore();
+      process.stdout.write(markdown);
+      process.stderr.write(`[bench] results written to ${args.outDir}/{${files.json},${files.markdown}}\n`);
+      return 0;
+    }
+
     const { startDynamoDbLocal } = await import('../local/dynamodb');
     const { claimPort } = await import('../local/ports');
     const { BusProbe, Signal } = await import('./harness');
@@ -125,9 +201,7 @@ const main = async (): Promise<number> => {
     // The relay's own clients come from its module, configured by the environment as in Lambda.
     process.env.AWS_ENDPOINT_URL_EVENTBRIDGE = relayBus.endpoint;
     process.env.AWS_ENDPOINT_URL_DYNAMODB = dynamoDb.endpoint;
-    const { relaySettings, writerSettings, reconcilerSettings, consumerSettings } = await import(
-      '../lambdas/outbox/settings'
-    );
+    const { relaySettings, writerSettings } = await import('../lambdas/outbox/settings');
     type RelayModule = typeof import('../lambdas/outbox/relay-handler');
     // Two instances of the deployed module, one per delivery-tracking setting it reads on import.
     const relayHandler = async (
@@ -281,36 +355,7 @@ const main = async (): Promise<number> => {
 
     // Cold starts last, with DynamoDB Local stopped: the imports have the machine to themselves.
     for (const stop of cleanup.splice(0).reverse()) await stop();
-    const coldStart = await measureColdStart({
-      projectRoot,
-      buildDir: join(projectRoot, 'bench', '.build'),
-      cdkContext:
-        (
-          JSON.parse(readFileSync(join(projectRoot, 'cdk.json'), 'utf8')) as {
-            context?: Record<string, unknown>;
-          }
-        ).context ?? {},
-      runs: profile.coldStart.runs,
-      environment: {
-        ...BENCH_ENVIRONMENT,
-        AWS_ENDPOINT_URL: UNREACHABLE,
-        NODE_OPTIONS: settings.api.environment.NODE_OPTIONS ?? '',
-        // What each handler reads at import. The relay's and the API's settings are the deployed
-        // ones; the reconciler's and the consumer's are valid stand-ins: an import costs the same.
-        TABLE_NAME: 'orders',
-        ...writerSettings.toEnv({ ...settings.api.outbox, tableName: 'orders' }),
-        ...relaySettings.toEnv({ ...settings.relay.outbox, tableName: 'orders' }),
-        ...reconcilerSettings.toEnv({
-          ...settings.relay.outbox,
-          tableName: 'orders',
-          thresholdSeconds: 900,
-          maxItemsPerRun: 5000,
-        }),
-        INVENTORY_TABLE_NAME: 'inventory',
-        ...consumerSettings.toEnv({ idempotencyTableName: 'idempotency', idempotencyTtlSeconds: 86400 }),
-      },
-      log,
-    });
+    const coldStart = await measureColdStart(await coldStartOptions(settings, profile.coldStart.runs, log));
 
     const handlerAtC1 =
       writePath.find((l) => l.concurrency === 1)?.variants.handler ?? writePath[0]?.variants.handler;
@@ -388,10 +433,13 @@ const main = async (): Promise<number> => {
       counts,
       coldStart,
       cost: { prices: PRICES, inputs, designs },
-      targets: evaluateTargets(writePath, drain, counts, {
-        trackedUsd: totalOf('relay-receipts'),
-        pipesUsd: totalOf('pipes'),
-      }),
+      targets: [
+        ...evaluateTargets(writePath, drain, counts, {
+          trackedUsd: totalOf('relay-receipts'),
+          pipesUsd: totalOf('pipes'),
+        }),
+        coldStartTarget(coldStart),
+      ],
       trackingCandidates,
       handlerOutput: output.counts(),
     };

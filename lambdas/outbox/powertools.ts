@@ -3,10 +3,9 @@ import { injectLambdaContext } from '@aws-lambda-powertools/logger/middleware';
 import { Metrics } from '@aws-lambda-powertools/metrics';
 import { logMetrics } from '@aws-lambda-powertools/metrics/middleware';
 import type { Tracer } from '@aws-lambda-powertools/tracer';
-import { captureLambdaHandler } from '@aws-lambda-powertools/tracer/middleware';
 import middy, { type MiddyfiedHandler } from '@middy/core';
 import type { Context } from 'aws-lambda';
-import type { EnvMap } from './settings';
+import type { EnvMap } from './env-contract';
 
 /**
  * One logger, one metrics and one tracer per container. Service name and namespace come from
@@ -51,14 +50,15 @@ export const tracingEnabled = (env: EnvMap): boolean => {
 };
 
 /**
- * The tracer where it traces, undefined elsewhere (tests, the offline runtime, the benchmark, a
- * function without X-Ray). A Tracer that traces nothing still costs its import, the X-Ray SDK's
- * mostly: the largest part of what a function loads beyond the AWS SDK. Loaded through `import()`,
- * which esbuild keeps in the single-file bundle but evaluates only when the import runs.
+ * The Tracer and its middleware where tracing is on, nothing elsewhere (tests, the offline runtime,
+ * the benchmark, a function without X-Ray). A Tracer that traces nothing would still cost its
+ * import, the X-Ray SDK's mostly: the largest part of what a function loads beyond the AWS SDK.
+ * `./tracing.mjs` is a file of its own in the deployed asset (see PowertoolsFunction), so that the
+ * function's bundle neither evaluates nor parses it.
  */
-export const tracer: Tracer | undefined = tracingEnabled(process.env)
-  ? new (await import('@aws-lambda-powertools/tracer')).Tracer()
-  : undefined;
+const tracing = tracingEnabled(process.env) ? await import('./tracing.mjs') : undefined;
+
+export const tracer: Tracer | undefined = tracing ? new tracing.Tracer() : undefined;
 
 /** `client`, its calls recorded as X-Ray subsegments when tracing is on. */
 export const traced = <T>(client: T): T => (tracer ? tracer.captureAWSv3Client(client) : client);
@@ -79,7 +79,8 @@ export const instrumented = <TEvent, TResult>(
   options: InstrumentOptions = {},
 ): MiddyfiedHandler<TEvent, TResult> => {
   const wrapped = middy(handler);
-  if (tracer) wrapped.use(captureLambdaHandler(tracer, { captureResponse: options.captureResponse ?? true }));
+  if (tracing && tracer)
+    wrapped.use(tracing.captureLambdaHandler(tracer, { captureResponse: options.captureResponse ?? true }));
   return wrapped
     .use(injectLambdaContext(logger, options.resetKeys ? { resetKeys: true } : undefined))
     .use(logMetrics(metrics));

@@ -1,4 +1,6 @@
-import { relative } from 'node:path';
+import { createRequire } from 'node:module';
+import { join, relative } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { Duration, RemovalPolicy, Validations } from 'aws-cdk-lib';
 import type { ITable } from 'aws-cdk-lib/aws-dynamodb';
 import { Policy, PolicyDocument, PolicyStatement, Role, ServicePrincipal } from 'aws-cdk-lib/aws-iam';
@@ -33,6 +35,46 @@ export interface PowertoolsFunctionProps
   readonly metricsNamespace?: string;
 }
 
+const BUNDLE_TARGET = 'node24';
+
+/** ESM bundles need a real `require` for the few CommonJS dependencies that call it. */
+const REQUIRE_BANNER =
+  "import { createRequire } from 'module'; const require = createRequire(import.meta.url);";
+
+/**
+ * The Tracer's file, in every function's asset beside its bundle: lambdas/outbox/powertools.ts
+ * imports it (`./tracing.mjs`) only where tracing is on. Bundled apart because, inside the
+ * function's bundle, the X-Ray SDK would be parsed and its source map read on every cold start,
+ * used or not: about as much time as evaluating it.
+ */
+export const TRACING_FILE = 'tracing.mjs';
+const TRACING_SOURCE = fileURLToPath(new URL('../../lambdas/outbox/tracing.mts', import.meta.url));
+/** The esbuild that NodejsFunction finds, run the same way (locally, never in Docker). */
+const ESBUILD = createRequire(import.meta.url).resolve('esbuild/bin/esbuild');
+
+const shellQuoted = (arg: string): string => `'${arg.replaceAll("'", `'\\''`)}'`;
+
+/** Bundles the Tracer's file into `outputDir` with the settings of the function's own bundle. */
+const tracingFileCommand = (outputDir: string): string =>
+  [
+    ESBUILD,
+    TRACING_SOURCE,
+    '--bundle',
+    '--platform=node',
+    '--format=esm',
+    `--target=${BUNDLE_TARGET}`,
+    '--main-fields=module,main',
+    '--minify',
+    '--sourcemap',
+    '--sources-content=false',
+    '--external:@aws-sdk/*',
+    `--banner:js=${REQUIRE_BANNER}`,
+    `--outfile=${join(outputDir, TRACING_FILE)}`,
+    '--log-level=warning',
+  ]
+    .map(shellQuoted)
+    .join(' ');
+
 /** The function settings every construct of the outbox passes through to each function it creates. */
 export type FunctionDefaults = Pick<
   PowertoolsFunctionProps,
@@ -49,7 +91,8 @@ export const XRAY_WRITE_ACTIONS = ['xray:PutTraceSegments', 'xray:PutTelemetryRe
  * The one way a function is defined here: Node.js 24 on arm64, bundled by the locally installed
  * esbuild (never Docker), ESM with source maps, X-Ray tracing, JSON logs with bounded retention,
  * and Powertools configured through the environment. The caller's environment is merged over
- * these defaults, never replaced by them.
+ * these defaults, never replaced by them. The asset holds the function's bundle (`index.mjs`) and
+ * the Tracer's file (`tracing.mjs`), each with its source map.
  *
  * Each function has its own execution role and its own log group. The role does not carry the
  * AWSLambdaBasicExecutionRole managed policy (logs:CreateLogGroup, CreateLogStream and
@@ -72,6 +115,7 @@ export class PowertoolsFunction extends NodejsFunction {
       tracing,
       ...rest
     } = props;
+    const { commandHooks, externalModules, ...bundlingProps } = bundling ?? {};
     const logGroup = new LogGroup(scope, `${id}Logs`, {
       retention: logRetention ?? RetentionDays.ONE_MONTH,
       removalPolicy: logRemovalPolicy ?? RemovalPolicy.RETAIN,
@@ -110,18 +154,27 @@ export class PowertoolsFunction extends NodejsFunction {
       },
       bundling: {
         format: OutputFormat.ESM,
-        target: 'node24',
+        target: BUNDLE_TARGET,
         minify: true,
         sourceMap: true,
         // Stack traces map back to file, line and name without the sources' text: a map about
         // half the size, which Node parses at import with --enable-source-maps.
         sourcesContent: false,
-        // ESM bundles need a real `require` for the few CommonJS dependencies that call it.
-        banner: "import { createRequire } from 'module'; const require = createRequire(import.meta.url);",
+        banner: REQUIRE_BANNER,
         forceDockerBundling: false,
         // Warnings and errors only: a synth in CI should not print every bundle's size.
         logLevel: LogLevel.WARNING,
-        ...bundling,
+        ...bundlingProps,
+        // The Tracer's file is imported at run time, from beside the bundle, not bundled into it.
+        externalModules: [...(externalModules ?? ['@aws-sdk/*']), `./${TRACING_FILE}`],
+        commandHooks: {
+          beforeBundling: (inputDir, outputDir) => commandHooks?.beforeBundling(inputDir, outputDir) ?? [],
+          beforeInstall: (inputDir, outputDir) => commandHooks?.beforeInstall(inputDir, outputDir) ?? [],
+          afterBundling: (inputDir, outputDir) => [
+            ...(commandHooks?.afterBundling(inputDir, outputDir) ?? []),
+            tracingFileCommand(outputDir),
+          ],
+        },
       },
     });
     this.executionRole = executionRole;

@@ -1,12 +1,18 @@
-import { readFileSync, statSync } from 'node:fs';
-import { join } from 'node:path';
+import { execFile } from 'node:child_process';
+import { createSocket } from 'node:dgram';
+import { cpSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
+import { join, resolve } from 'node:path';
+import { pathToFileURL } from 'node:url';
+import { promisify } from 'node:util';
 import { type App, RemovalPolicy, Stack } from 'aws-cdk-lib';
 import { Template } from 'aws-cdk-lib/assertions';
 import { PolicyStatement } from 'aws-cdk-lib/aws-iam';
 import { type CfnFunction, Tracing } from 'aws-cdk-lib/aws-lambda';
-import { afterAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
+import { ordersOutboxLayout } from '../../../lambdas/orders/table';
+import { relaySettings } from '../../../lambdas/outbox/settings';
 import { applySecurityChecks, formatFindings, synthFindings } from '../../../lib/nag';
-import { PowertoolsFunction, type PowertoolsFunctionProps } from '../../../lib/outbox/function';
+import { PowertoolsFunction, type PowertoolsFunctionProps, TRACING_FILE } from '../../../lib/outbox/function';
 import { removeTestApps, testApp } from '../support';
 
 type Statement = { Effect: string; Action: string | string[]; Resource: unknown };
@@ -18,6 +24,42 @@ type Resource = {
 };
 
 const ENTRY = 'lambdas/orders/handler.ts';
+
+const run = promisify(execFile);
+
+/** Lambda with active tracing, about to invoke the relay: what it reads at import, a sampled trace. */
+const LAMBDA_WITH_TRACING: Record<string, string> = {
+  AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED: 'true',
+  AWS_REGION: 'us-east-1',
+  AWS_ACCESS_KEY_ID: 'test',
+  AWS_SECRET_ACCESS_KEY: 'test',
+  AWS_EXECUTION_ENV: 'AWS_Lambda_nodejs24.x',
+  AWS_LAMBDA_INITIALIZATION_TYPE: 'on-demand',
+  LAMBDA_TASK_ROOT: '/var/task',
+  _HANDLER: 'index.handler',
+  _X_AMZN_TRACE_ID: 'Root=1-6740c8a0-000000000000000000000001;Parent=aaaaaaaaaaaaaaaa;Sampled=1',
+  NODE_OPTIONS: '--enable-source-maps',
+  POWERTOOLS_SERVICE_NAME: 'probe',
+  POWERTOOLS_LOG_LEVEL: 'SILENT',
+  POWERTOOLS_METRICS_DISABLED: 'true',
+  ...relaySettings.toEnv({
+    eventBusName: 'bus',
+    source: 'orders',
+    poisonQueueUrl: 'https://sqs.us-east-1.amazonaws.com/123456789012/poison',
+    putEventsMaxBytes: 256 * 1024,
+    tableName: 'orders',
+    layout: ordersOutboxLayout,
+    deliveryTracking: true,
+    retentionDays: 7,
+  }),
+};
+
+/** Imports the handler module as Lambda does and invokes it with an empty batch: no AWS call. */
+const INVOKE_EMPTY_BATCH = `
+const { handler } = await import(process.env.HANDLER_MODULE);
+const context = { functionName: 'relay', awsRequestId: 'request-1', getRemainingTimeInMillis: () => 10000 };
+process.stdout.write(JSON.stringify(await handler({ Records: [] }, context)));
+`;
 
 afterAll(removeTestApps);
 
@@ -63,25 +105,80 @@ const grantsOf = (
     .sort((a, b) => a.action.localeCompare(b.action));
 };
 
-describe('PowertoolsFunction', () => {
-  it('bundles lean: zod tree-shaken, source maps without the sources', () => {
-    // Prepare: a real esbuild run, as cdk synth does it.
+describe('PowertoolsFunction asset', () => {
+  /** The relay's asset directory, bundled once by a real esbuild run, as cdk synth does it. */
+  let asset: string;
+
+  beforeAll(() => {
     const app = testApp({ context: { 'aws:cdk:bundling-stacks': ['**'] } });
     const stack = new Stack(app, 'BundleTest');
-    // Act
     const fn = new PowertoolsFunction(stack, 'Relay', {
       entry: 'lambdas/outbox/relay-handler.ts',
       serviceName: 'probe',
     });
-    // Assess
     const { s3Key } = stack.resolve((fn.node.defaultChild as CfnFunction).code) as { s3Key: string };
-    const bundle = join(app.outdir, `asset.${s3Key.replace(/\.zip$/, '')}`, 'index.mjs');
-    // All of zod (every locale, ~440 KB) would take the bundle past 600 KB.
-    expect(statSync(bundle).size).toBeLessThan(400 * 1024);
-    const map = JSON.parse(readFileSync(`${bundle}.map`, 'utf8')) as { sourcesContent?: unknown };
-    expect(map.sourcesContent).toBeUndefined();
+    asset = join(app.outdir, `asset.${s3Key.replace(/\.zip$/, '')}`);
   }, 60_000);
 
+  it('bundles lean: zod/mini tree-shaken, no X-Ray SDK, source maps without the sources', () => {
+    // Act
+    const bundle = readFileSync(join(asset, 'index.mjs'), 'utf8');
+
+    // Assess: the classic zod API (~70 KB) or the X-Ray SDK (~125 KB) would take it past 150 KB.
+    expect(bundle.length).toBeLessThan(150 * 1024);
+    expect(bundle).not.toContain('X-Ray for Node.js');
+    const map = JSON.parse(readFileSync(join(asset, 'index.mjs.map'), 'utf8')) as {
+      sourcesContent?: unknown;
+    };
+    expect(map.sourcesContent).toBeUndefined();
+  });
+
+  it('carries the Tracer in a file of its own, which the bundle loads when tracing is on', async () => {
+    // Prepare: a fake X-Ray daemon, and the asset where the AWS SDK resolves, as in Lambda.
+    expect(readdirSync(asset).sort()).toEqual([
+      'index.mjs',
+      'index.mjs.map',
+      TRACING_FILE,
+      `${TRACING_FILE}.map`,
+    ]);
+    const segments: { name: string; annotations?: Record<string, unknown> }[] = [];
+    const daemon = createSocket('udp4').on('message', (message) =>
+      segments.push(JSON.parse(message.toString('utf8').split('\n')[1] ?? '')),
+    );
+    await new Promise<void>((ready) => daemon.bind(0, '127.0.0.1', ready));
+    mkdirSync('cdk.out', { recursive: true });
+    const deployed = mkdtempSync(join(resolve('cdk.out'), 'traced-asset-'));
+    cpSync(asset, deployed, { recursive: true });
+
+    try {
+      // Act
+      const { stdout } = await run(process.execPath, ['--input-type=module', '-e', INVOKE_EMPTY_BATCH], {
+        env: {
+          PATH: process.env.PATH ?? '',
+          ...LAMBDA_WITH_TRACING,
+          AWS_XRAY_DAEMON_ADDRESS: `127.0.0.1:${daemon.address().port}`,
+          HANDLER_MODULE: pathToFileURL(join(deployed, 'index.mjs')).href,
+        },
+      });
+
+      // Assess
+      expect(JSON.parse(stdout)).toEqual({ batchItemFailures: [] });
+      await vi.waitFor(() =>
+        expect(segments).toEqual([
+          expect.objectContaining({
+            name: '## index.handler',
+            annotations: { ColdStart: true, Service: 'probe' },
+          }),
+        ]),
+      );
+    } finally {
+      daemon.close();
+      rmSync(deployed, { recursive: true, force: true });
+    }
+  });
+});
+
+describe('PowertoolsFunction', () => {
   it('runs on its own role, without a managed policy: its own log group and X-Ray, nothing else', () => {
     // Prepare
     const { stack, fn } = build();

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { BenchUsageError, FULL, parseArgs, QUICK, resultFiles } from '../../../bench/args';
+import { BenchUsageError, coldStartFiles, FULL, parseArgs, QUICK, resultFiles } from '../../../bench/args';
 
 describe('parseArgs', () => {
   it('runs the full benchmark into the default directory without arguments', () => {
@@ -8,8 +8,13 @@ describe('parseArgs', () => {
       outDir: 'bench/results',
       help: false,
       sweep: false,
+      coldStart: false,
     });
     expect(parseArgs(['--sweep'], 'bench/results').sweep).toBe(true);
+    expect(parseArgs(['--quick', '--cold-start'], 'bench/results')).toMatchObject({
+      profile: QUICK,
+      coldStart: true,
+    });
   });
 
   it('takes --quick and --out in either form', () => {
@@ -23,11 +28,14 @@ describe('parseArgs', () => {
   it('rejects unknown arguments and an --out without a directory', () => {
     expect(() => parseArgs(['--fast'], 'd')).toThrow(new BenchUsageError('Unknown argument: --fast'));
     expect(() => parseArgs(['--out'], 'd')).toThrow(new BenchUsageError('--out needs a directory'));
+    expect(() => parseArgs(['--sweep', '--cold-start'], 'd')).toThrow(BenchUsageError);
   });
 
   it('keeps quick results apart from the full results the README shows', () => {
     expect(resultFiles(FULL)).toEqual({ json: 'latest.json', markdown: 'latest.md', chart: 'lag.svg' });
     expect(resultFiles(QUICK).json).toBe('quick.json');
+    expect(coldStartFiles(FULL)).toEqual({ json: 'cold-start.json', markdown: 'cold-start.md' });
+    expect(coldStartFiles(QUICK).markdown).toBe('cold-start-quick.md');
   });
 
   it('sizes the full run as the issue asks: concurrency 1, 8 and 32, a backlog of 5,000', () => {

@@ -1,15 +1,18 @@
 import { describe, expect, it } from 'vitest';
+import type { ColdStartEntry } from '../../../bench/cold-start';
 import {
+  coldStartTarget,
   evaluateTargets,
   markdownTable,
   num,
   ratio,
+  renderColdStartMarkdown,
   renderMarkdown,
   trackingVerdict,
   unitPrice,
   usd,
 } from '../../../bench/report';
-import type { BenchResults } from '../../../bench/results';
+import type { BenchResults, ColdStartResults } from '../../../bench/results';
 import fixture from './fixtures/results.json';
 
 // A real (quick) run, so the rendering is checked against the shape the benchmark produces.
@@ -137,5 +140,60 @@ describe('renderMarkdown', () => {
   it('lists every design of the cost model as a column', () => {
     const markdown = renderMarkdown(results);
     for (const design of results.cost.designs) expect(markdown).toContain(design.name);
+  });
+});
+
+describe('cold-start proxies', () => {
+  const timing = (importMs: number) => ({
+    bundleBytes: 280_000,
+    sourceMapBytes: 410_000,
+    importMs,
+    importMsRuns: [importMs],
+    processMs: importMs + 20,
+  });
+  const entry = (name: string, importMs: number, tracingMs?: number): ColdStartEntry => ({
+    entry: `lambdas/${name}.ts`,
+    sdkPackages: ['@aws-sdk/client-dynamodb'],
+    bundle: timing(importMs),
+    minimal: timing(100),
+    importRatio: importMs / 100,
+    ...(tracingMs === undefined ? {} : { tracing: timing(tracingMs), tracingImportRatio: tracingMs / 100 }),
+  });
+
+  it('meets the target only when every function imports within 1.25 × its minimal handler', () => {
+    // Act
+    const met = coldStartTarget([entry('outbox/relay-handler', 110), entry('orders/handler', 125)]);
+    const missed = coldStartTarget([entry('outbox/relay-handler', 110), entry('orders/handler', 126)]);
+    const failed = coldStartTarget([{ entry: 'lambdas/orders/handler.ts', sdkPackages: [], error: 'x' }]);
+    // Assess
+    expect(met.met).toBe(true);
+    expect(met.measured).toBe('1.10 (outbox/relay-handler.ts), 1.25 (orders/handler.ts)');
+    expect(missed.met).toBe(false);
+    expect(failed.met).toBe(false);
+  });
+
+  it('renders a cold-start run alone: its target, then both imports of each function', () => {
+    // Prepare
+    const run: ColdStartResults = {
+      schemaVersion: 1,
+      profile: 'full',
+      startedAt: '2026-11-30T12:00:00.000Z',
+      durationSeconds: 30,
+      machine: results.machine,
+      nodeOptions: '--enable-source-maps',
+      coldStart: [entry('outbox/relay-handler', 110, 140)],
+    };
+    // Act
+    const markdown = renderColdStartMarkdown(run);
+    // Assess
+    expect(markdown).toContain('# Cold-start proxies (full run)');
+    expect(markdown).toContain('| Lambda import time (tracing off) ÷ a minimal handler');
+    expect(markdown).toContain(
+      '| lambdas/outbox/relay-handler.ts | 273 | 400 | 110 | 100 | ×1.10 | 140 | ×1.40 |',
+    );
+  });
+
+  it('shows no tracing-on figures for results measured before they were', () => {
+    expect(renderMarkdown(results)).toMatch(/\| lambdas\/orders\/handler\.ts \|( [^|]+ \|){5} – \| – \|/);
   });
 });
