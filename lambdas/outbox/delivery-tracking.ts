@@ -10,6 +10,7 @@ import {
 import { mapWithConcurrency } from './concurrency';
 import {
   bucketOfPartition,
+  expiresAtFor,
   type OutboxKey,
   type OutboxLayout,
   type SameTableLayout,
@@ -17,7 +18,6 @@ import {
   tracksWithReceipts,
 } from './layout';
 
-const SECONDS_PER_DAY = 24 * 60 * 60;
 /** BatchGetItem takes at most 100 keys a request. */
 const BATCH_GET_LIMIT = 100;
 const BATCH_GET_RETRIES = 2;
@@ -69,10 +69,6 @@ export interface DeliveryTracker {
    */
   settled(keys: readonly OutboxKey[]): Promise<SettledLookup>;
 }
-
-/** TTL (epoch seconds) of an item published at `now`, kept `retentionDays` for inspection and replay. */
-export const expiresAtFor = (now: Date, retentionDays: number): number =>
-  Math.floor(now.getTime() / 1000) + retentionDays * SECONDS_PER_DAY;
 
 export interface DeliveryTrackerOptions<Layout extends OutboxLayout = OutboxLayout> {
   readonly tableName: string;
@@ -225,7 +221,23 @@ const updateEach = async (
   return { marked, missing, failed };
 };
 
-/** Partition of the receipts of the events that occurred in `bucket` (a time-ordered table). */
+/** Sort-key prefix of a receipt: `RECEIPT#<written at>#<uuid>`, so a minute's receipts sort by write time. */
+const RECEIPT_SORT_PREFIX = 'RECEIPT#';
+
+/** Minutes whose receipts a tracker remembers between lookups: a backlog drains minute by minute. */
+const REMEMBERED_BUCKETS = 4;
+
+/** How far before the newest receipt already read a later lookup reads again (writers' clocks differ). */
+const RECEIPT_CLOCK_MARGIN_MS = 10_000;
+
+interface RememberedReceipts {
+  readonly published: Set<string>;
+  readonly parked: Set<string>;
+  /** Write time of the newest receipt read (ISO-8601). */
+  newest?: string;
+}
+
+/** Partition of the receipts of the events written in `bucket` (a time-ordered table). */
 export const receiptPartition = (bucket: string): string => `RECEIPT#${bucket}`;
 
 /**
@@ -243,12 +255,15 @@ export interface BucketReceipts {
 /**
  * Delivery tracking on a time-ordered outbox table (`time-ordered-table`): one receipt item per
  * relay invocation (per minute of the events it carried, usually one) listing the sort keys it
- * published or parked, instead of one write per event. The outbox items are never updated: their
- * TTL is armed at write time. The reconciler lists a minute's items by key and compares them with
+ * published or parked, instead of one write per event. A published item is never updated: its TTL
+ * is armed at write time (a parked one has it removed until a redrive, `markParked`). The reconciler lists a minute's items by key and compares them with
  * the minute's receipts (`receiptsOf`). Receipts share the table, under `RECEIPT#<minute>`; their
  * sort keys do not start with the outbox prefix, so the stream filter drops them.
  */
 export class ReceiptDeliveryTracker implements DeliveryTracker {
+  /** Receipts read per minute, the most recently asked last (`rememberedReceiptsOf`). */
+  private readonly remembered = new Map<string, RememberedReceipts>();
+
   constructor(
     private readonly doc: DynamoDBDocumentClient,
     private readonly options: DeliveryTrackerOptions<TimeOrderedLayout>,
@@ -279,7 +294,12 @@ export class ReceiptDeliveryTracker implements DeliveryTracker {
       now,
       'parked',
     );
-    return { ...receipts, failed: [...kept.failed, ...receipts.failed] };
+    // Recorded: listed in the receipt with the item kept; missing: listed, the item already gone.
+    return {
+      marked: receipts.marked - kept.missing,
+      missing: kept.missing,
+      failed: [...kept.failed, ...receipts.failed],
+    };
   }
 
   /**
@@ -296,7 +316,7 @@ export class ReceiptDeliveryTracker implements DeliveryTracker {
     return { ...receipts, failed: [...receipts.failed, ...released.failed] };
   }
 
-  /** Which of `keys` a receipt lists as published. One Query per minute they occurred in. */
+  /** Which of `keys` a receipt lists as published. One Query per minute they were written in. */
   async published(keys: readonly OutboxKey[]): Promise<OutboxKey[]> {
     const { settled, receipts } = await this.lookUp(keys);
     return settled.filter((key) => receipts.get(this.bucketOf(key))?.published.has(this.sortOf(key)));
@@ -322,7 +342,7 @@ export class ReceiptDeliveryTracker implements DeliveryTracker {
     const receipts = new Map<string, BucketReceipts>();
     for (const bucket of new Set(keys.map((key) => this.bucketOf(key)))) {
       try {
-        receipts.set(bucket, await this.receiptsOf(bucket));
+        receipts.set(bucket, await this.rememberedReceiptsOf(bucket));
       } catch {
         // Unread: its keys count as unsettled (a duplicate at worst, never a loss).
       }
@@ -340,27 +360,69 @@ export class ReceiptDeliveryTracker implements DeliveryTracker {
 
   /** Every receipt of `bucket`, merged. Eventually consistent: a receipt missed costs a duplicate, never a loss. */
   async receiptsOf(bucket: string): Promise<BucketReceipts> {
+    return this.readReceipts(bucket);
+  }
+
+  /**
+   * The receipts of `bucket` as this tracker last read them, plus those written since: a relay
+   * draining a backlog asks about the same minute batch after batch, and reading all of its
+   * receipts each time would cost reads that grow with the minute's events. Receipts written up
+   * to RECEIPT_CLOCK_MARGIN_MS before the newest one read are read again, since writers' clocks
+   * differ a little; one older still is missed, which costs a duplicate, never a loss.
+   */
+  private async rememberedReceiptsOf(bucket: string): Promise<BucketReceipts> {
+    const known = this.remembered.get(bucket);
+    const since =
+      known?.newest === undefined
+        ? undefined
+        : new Date(Date.parse(known.newest) - RECEIPT_CLOCK_MARGIN_MS).toISOString();
+    const read = await this.readReceipts(bucket, since);
+    const merged: RememberedReceipts = known ?? { published: new Set(), parked: new Set() };
+    for (const key of read.published) merged.published.add(key);
+    for (const key of read.parked) merged.parked.add(key);
+    if (read.newest !== undefined && (merged.newest === undefined || read.newest > merged.newest))
+      merged.newest = read.newest;
+    this.remembered.delete(bucket);
+    this.remembered.set(bucket, merged);
+    for (const oldest of this.remembered.keys()) {
+      if (this.remembered.size <= REMEMBERED_BUCKETS) break;
+      this.remembered.delete(oldest);
+    }
+    return merged;
+  }
+
+  /** The receipts of `bucket` written after `since` (ISO-8601), or all of them. */
+  private async readReceipts(bucket: string, since?: string): Promise<RememberedReceipts> {
     const { tableName, layout } = this.options;
     const published = new Set<string>();
     const parked = new Set<string>();
+    let newest: string | undefined;
     let startKey: Record<string, unknown> | undefined;
     do {
       const page = await this.doc.send(
         new QueryCommand({
           TableName: tableName,
-          KeyConditionExpression: '#pk = :pk',
-          ExpressionAttributeNames: { '#pk': layout.partitionKey },
-          ExpressionAttributeValues: { ':pk': receiptPartition(bucket) },
+          KeyConditionExpression: since === undefined ? '#pk = :pk' : '#pk = :pk AND #sk > :since',
+          ExpressionAttributeNames: {
+            '#pk': layout.partitionKey,
+            ...(since === undefined ? {} : { '#sk': layout.sortKey }),
+          },
+          ExpressionAttributeValues: {
+            ':pk': receiptPartition(bucket),
+            ...(since === undefined ? {} : { ':since': `${RECEIPT_SORT_PREFIX}${since}` }),
+          },
           ...(startKey ? { ExclusiveStartKey: startKey } : {}),
         }),
       );
       for (const receipt of page.Items ?? []) {
         for (const key of (receipt.published as Set<string> | undefined) ?? []) published.add(key);
         for (const key of (receipt.parked as Set<string> | undefined) ?? []) parked.add(key);
+        const writtenAt = String(receipt[layout.sortKey] ?? '').split('#')[1];
+        if (writtenAt !== undefined && (newest === undefined || writtenAt > newest)) newest = writtenAt;
       }
       startKey = page.LastEvaluatedKey;
     } while (startKey);
-    return { published, parked };
+    return { published, parked, ...(newest === undefined ? {} : { newest }) };
   }
 
   /** One PutItem per minute of the events (and per KEYS_PER_RECEIPT keys); a failed Put fails its keys. */
@@ -386,7 +448,7 @@ export class ReceiptDeliveryTracker implements DeliveryTracker {
             TableName: tableName,
             Item: {
               [layout.partitionKey]: receiptPartition(receipt.bucket),
-              [layout.sortKey]: `RECEIPT#${now.toISOString()}#${randomUUID()}`,
+              [layout.sortKey]: `${RECEIPT_SORT_PREFIX}${now.toISOString()}#${randomUUID()}`,
               [outcome]: new Set(receipt.keys.map((key) => key[layout.sortKey] ?? '')),
               [layout.timeToLiveAttribute]: expiresAtFor(now, retentionDays),
             },

@@ -105,6 +105,10 @@ export const TIME_ORDERED_TABLE_LAYOUT: TimeOrderedLayout = {
 export const tracksWithReceipts = (layout: OutboxLayout): layout is TimeOrderedLayout =>
   layout.kind === 'time-ordered-table';
 
+/** TTL (epoch seconds) of an item kept `retentionDays` from `from` (its write, or its publication). */
+export const expiresAtFor = (from: Date, retentionDays: number): number =>
+  Math.floor(from.getTime() / 1000) + retentionDays * 24 * 60 * 60;
+
 /** Minute of an ISO-8601 instant (`2026-11-30T12:05`): a time-ordered table's bucket. */
 export const timeBucketOf = (instant: string): string => new Date(instant).toISOString().slice(0, 16);
 

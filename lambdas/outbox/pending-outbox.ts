@@ -32,7 +32,8 @@ export interface PendingPage {
 
 /**
  * Where the reconciler finds unpublished items: partitions to read, oldest first, and pages of
- * the items in one of them that occurred before a cut-off and are still unpublished.
+ * the items in one of them from before a cut-off (their write time on a time-ordered table, their
+ * `occurredAt` on the pending index) that are still unpublished.
  */
 export interface PendingSource {
   shards(before: string): string[] | Promise<string[]>;

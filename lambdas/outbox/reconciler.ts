@@ -9,7 +9,7 @@ import type { LogSink, MetricsSink, OutboxPublisher } from './publisher';
 import { MALFORMED_ITEM } from './relay';
 
 export interface ReconcileSettings {
-  /** Republish items still pending this long after they occurred. */
+  /** Republish items still pending this long after they were written (time-ordered) or occurred (same table). */
   readonly thresholdSeconds: number;
   /** Items handled per run at most; the next run picks up the rest. */
   readonly maxItemsPerRun: number;
@@ -46,7 +46,7 @@ export interface ReconcileReport {
 }
 
 /**
- * One reconciler run: find outbox items that are still unpublished well after they occurred
+ * One reconciler run: find outbox items that are still unpublished well after they were written
  * (the relay was down longer than the stream kept their records, or gave up on them) and
  * republish them through the same publisher the relay uses, then mark them published exactly
  * as the relay does. Consumers deduplicate on eventId, so republishing an item the relay did

@@ -51,7 +51,7 @@ const publishingSchema = z.object({
 export const relaySettings = defineContract(
   'OUTBOX_RELAY_SETTINGS',
   z.extend(publishingSchema, {
-    /** Mark items published (and only then arm their TTL), so that the reconciler can find the rest. */
+    /** Record items published (receipts, or marks that only then arm their TTL), so that the reconciler can find the rest. */
     deliveryTracking: z.boolean(),
     retentionDays: retentionDaysSchema,
   }),
@@ -61,7 +61,7 @@ export const reconcilerSettings = defineContract(
   'OUTBOX_RECONCILER_SETTINGS',
   z.extend(publishingSchema, {
     retentionDays: retentionDaysSchema,
-    /** Republish items still pending this long after they occurred. */
+    /** Republish items still pending this long after they were written (time-ordered) or occurred (same table). */
     thresholdSeconds: z.number().check(z.int(), z.minimum(60, 'thresholdSeconds must be at least 60')),
     /** Items handled per run at most; the next run picks up the rest. */
     maxItemsPerRun: z.number().check(z.int(), z.minimum(1, 'maxItemsPerRun must be a positive integer')),

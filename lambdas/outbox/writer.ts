@@ -1,7 +1,7 @@
 import type { TransactWriteCommandInput } from '@aws-sdk/lib-dynamodb';
 import { marshall } from '@aws-sdk/util-dynamodb';
 import { describeIssues, type EventEnvelope, eventEnvelopeSchema, toEnvelope } from './envelope';
-import { outboxKeyOf, pendingShardFor, tracksWithReceipts } from './layout';
+import { expiresAtFor, outboxKeyOf, pendingShardFor, tracksWithReceipts } from './layout';
 import type { WriterSettings } from './settings';
 
 export type TransactItem = NonNullable<TransactWriteCommandInput['TransactItems']>[number];
@@ -18,8 +18,6 @@ export const TRANSACTION_LIMITS = {
   maxBytes: 4 * 1024 * 1024,
   maxItemBytes: 400 * 1024,
 } as const;
-
-const SECONDS_PER_DAY = 24 * 60 * 60;
 
 /** An event or a transaction the write helper will not let reach DynamoDB; nothing was written. */
 export class OutboxWriteError extends Error {
@@ -145,8 +143,7 @@ export class OutboxWriter {
       ...(deliveryTracking && !tracksWithReceipts(layout)
         ? { [layout.pendingIndex.shardAttribute]: pendingShardFor(layout, envelope.eventId) }
         : {
-            [layout.timeToLiveAttribute]:
-              Math.floor(writtenAt.getTime() / 1000) + retentionDays * SECONDS_PER_DAY,
+            [layout.timeToLiveAttribute]: expiresAtFor(writtenAt, retentionDays),
           }),
     };
   }

@@ -54,7 +54,7 @@ const ESBUILD = createRequire(import.meta.url).resolve('esbuild/bin/esbuild');
 
 const shellQuoted = (arg: string): string => `'${arg.replaceAll("'", `'\\''`)}'`;
 
-/** Bundles the Tracer's file into `outputDir` with the settings of the function's own bundle. */
+/** Bundles the Tracer's file into `outputDir` as the function bundles default to (ESM, minified, source maps). */
 const tracingFileCommand = (outputDir: string): string =>
   [
     ESBUILD,
@@ -116,6 +116,10 @@ export class PowertoolsFunction extends NodejsFunction {
       ...rest
     } = props;
     const { commandHooks, externalModules, ...bundlingProps } = bundling ?? {};
+    if (bundlingProps.format !== undefined && bundlingProps.format !== OutputFormat.ESM)
+      throw new Error(
+        `PowertoolsFunction ${id}: bundling.format must be ESM: the handler imports ${TRACING_FILE} beside its bundle`,
+      );
     const logGroup = new LogGroup(scope, `${id}Logs`, {
       retention: logRetention ?? RetentionDays.ONE_MONTH,
       removalPolicy: logRemovalPolicy ?? RemovalPolicy.RETAIN,

@@ -103,7 +103,7 @@ const tableResource = (table: ITable): Record<string, unknown> | undefined => {
 export class TransactionalOutbox extends Construct {
   /** The table holding the outbox items: the service's (same table) or the dedicated one. */
   public readonly table: ITable;
-  /** The dedicated outbox table, when the layout is the dedicated one. */
+  /** The dedicated outbox table, created when no layout is given. */
   public readonly outboxTable: OutboxTable | undefined;
   public readonly layout: OutboxLayout;
   public readonly eventBus: IEventBus;

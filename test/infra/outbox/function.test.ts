@@ -8,6 +8,7 @@ import { type App, RemovalPolicy, Stack } from 'aws-cdk-lib';
 import { Template } from 'aws-cdk-lib/assertions';
 import { PolicyStatement } from 'aws-cdk-lib/aws-iam';
 import { type CfnFunction, Tracing } from 'aws-cdk-lib/aws-lambda';
+import { OutputFormat } from 'aws-cdk-lib/aws-lambda-nodejs';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { ordersOutboxLayout } from '../../../lambdas/orders/table';
 import { relaySettings } from '../../../lambdas/outbox/settings';
@@ -252,6 +253,12 @@ describe('PowertoolsFunction', () => {
       'logs:CreateLogStream',
       'logs:PutLogEvents',
     ]);
+  });
+
+  it('refuses a bundle format other than ESM, naming the Tracer file it must import', () => {
+    expect(() => build({ bundling: { format: OutputFormat.CJS } })).toThrow(
+      'PowertoolsFunction Fn: bundling.format must be ESM: the handler imports tracing.mjs beside its bundle',
+    );
   });
 
   it('acknowledges "*" for X-Ray only: any other wildcard grant is still a cdk-nag finding', () => {

@@ -7,8 +7,8 @@ import {
 } from '@aws-sdk/lib-dynamodb';
 import { mockClient } from 'aws-sdk-client-mock';
 import { beforeEach, describe, expect, it } from 'vitest';
-import { DynamoDbDeliveryTracker, expiresAtFor } from '../../../lambdas/outbox/delivery-tracking';
-import type { SameTableLayout } from '../../../lambdas/outbox/layout';
+import { DynamoDbDeliveryTracker } from '../../../lambdas/outbox/delivery-tracking';
+import { expiresAtFor, type SameTableLayout } from '../../../lambdas/outbox/layout';
 import { keyOf, named, ORDERS_LAYOUT, OTHER_LAYOUT, outboxItem } from './support';
 
 const docMock = mockClient(DynamoDBDocumentClient);

@@ -1,6 +1,7 @@
 import { describe, expect, it } from 'vitest';
+import { TIME_ORDERED_TABLE_LAYOUT } from '../../../lambdas/outbox/layout';
 import { parseOutboxImage, parseOutboxItem } from '../../../lambdas/outbox/outbox-item';
-import { DEDICATED_LAYOUT, keyOf, marshallItem, ORDERS_LAYOUT, OTHER_LAYOUT, outboxItem } from './support';
+import { keyOf, marshallItem, ORDERS_LAYOUT, OTHER_LAYOUT, outboxItem } from './support';
 
 const TRACE = 'Root=1-6740a1b2-0123456789abcdef01234567;Parent=53995c3f42cd8ad8;Sampled=1';
 
@@ -46,7 +47,7 @@ describe('parseOutboxItem', () => {
 
   it.each([
     ['same table, pk/sk', OTHER_LAYOUT],
-    ['dedicated table', DEDICATED_LAYOUT],
+    ['dedicated table', TIME_ORDERED_TABLE_LAYOUT],
   ])('reads the key under the layout’s attribute names (%s)', (_name, layout) => {
     // Prepare
     const item = outboxItem(1, {}, layout);

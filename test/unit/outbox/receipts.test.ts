@@ -19,7 +19,7 @@ const keyAt = (occurredAt: string, n: number) =>
   );
 
 describe('time-ordered keys', () => {
-  it('partition by minute and shard, sort by occurredAt, then aggregate and sequence', () => {
+  it('partition by minute and shard, sort by write time, then aggregate and sequence', () => {
     expect(keyAt('2026-11-30T11:59:30.5+00:00', 1)).toEqual({
       pk: expect.stringMatching(/^2026-11-30T11:59#[0-7]$/),
       sk: 'OUTBOX#2026-11-30T11:59:30.500Z#Order#o1#0000000001',
@@ -106,8 +106,8 @@ describe('ReceiptDeliveryTracker', () => {
       new Set([keys[0]?.sk, keys[1]?.sk]),
     ]);
     expect(result).toEqual({
-      marked: 2,
-      missing: 0,
+      marked: 1,
+      missing: 1,
       failed: [{ key: keys[2], errorCode: 'ThrottlingException', errorMessage: 'slow down' }],
     });
   });
@@ -140,5 +140,36 @@ describe('ReceiptDeliveryTracker', () => {
 
     // Assess
     expect(published).toEqual([a]);
+  });
+
+  it('asks again about a minute it read by reading only the receipts written since, less a clock margin', async () => {
+    // Prepare: a fresh tracker (it remembers what it read); a minute with one receipt, then a second.
+    const remembering = new ReceiptDeliveryTracker(doc, { tableName: 'outbox', layout, retentionDays: 7 });
+    const [a, b] = [keyAt('2026-11-30T11:59:58Z', 1), keyAt('2026-11-30T11:59:59Z', 2)];
+    ddb
+      .on(QueryCommand)
+      .resolvesOnce({ Items: [{ sk: 'RECEIPT#2026-11-30T12:00:01.000Z#u1', published: new Set([a?.sk]) }] })
+      .resolvesOnce({ Items: [{ sk: 'RECEIPT#2026-11-30T12:00:05.000Z#u2', published: new Set([b?.sk]) }] });
+
+    // Act
+    const first = await remembering.settled([a, b]);
+    const second = await remembering.settled([a, b]);
+
+    // Assess: the second lookup keeps what the first read and adds the new receipt.
+    expect(first).toEqual({ settled: [a], unread: 0 });
+    expect(second).toEqual({ settled: [a, b], unread: 0 });
+    const queries = ddb.commandCalls(QueryCommand).map((c) => c.args[0].input);
+    expect(queries[0]).toMatchObject({
+      KeyConditionExpression: '#pk = :pk',
+      ExpressionAttributeValues: { ':pk': 'RECEIPT#2026-11-30T11:59' },
+    });
+    expect(queries[1]).toMatchObject({
+      KeyConditionExpression: '#pk = :pk AND #sk > :since',
+      ExpressionAttributeNames: { '#pk': 'pk', '#sk': 'sk' },
+      ExpressionAttributeValues: {
+        ':pk': 'RECEIPT#2026-11-30T11:59',
+        ':since': 'RECEIPT#2026-11-30T11:59:51.000Z',
+      },
+    });
   });
 });

@@ -20,7 +20,12 @@ import { mockClient } from 'aws-sdk-client-mock';
 import { beforeEach, describe, expect, it } from 'vitest';
 import { deliveryTrackerFor, type SettledLookup } from '../../../lambdas/outbox/delivery-tracking';
 import type { EventEnvelope } from '../../../lambdas/outbox/envelope';
-import { describeKey, type OutboxKey, type OutboxLayout } from '../../../lambdas/outbox/layout';
+import {
+  describeKey,
+  type OutboxKey,
+  type OutboxLayout,
+  TIME_ORDERED_TABLE_LAYOUT,
+} from '../../../lambdas/outbox/layout';
 import { PoisonQueue, poisonMessageSchema } from '../../../lambdas/outbox/poison-queue';
 import { OutboxPublisher, type PublishResult } from '../../../lambdas/outbox/publisher';
 import {
@@ -34,7 +39,6 @@ import {
 import { SettledMemory } from '../../../lambdas/outbox/settled-memory';
 import mixedStreamEvent from './fixtures/mixed-stream-event.json';
 import {
-  DEDICATED_LAYOUT,
   fakeLogger,
   fakeMetrics,
   keyOf,
@@ -931,11 +935,11 @@ describe('relay handler', () => {
     // Prepare
     eventBridgeFails();
     docMock.on(PutCommand).resolves({});
-    const { handler } = setup({ layout: DEDICATED_LAYOUT });
-    const items = [0, 1, 2].map((n) => outboxItem(n, {}, DEDICATED_LAYOUT));
+    const { handler } = setup({ layout: TIME_ORDERED_TABLE_LAYOUT });
+    const items = [0, 1, 2].map((n) => outboxItem(n, {}, TIME_ORDERED_TABLE_LAYOUT));
     // Act
     const response = await handler(
-      streamEvent(items.map((item, n) => streamRecord(n, item, { layout: DEDICATED_LAYOUT }))),
+      streamEvent(items.map((item, n) => streamRecord(n, item, { layout: TIME_ORDERED_TABLE_LAYOUT }))),
     );
     // Assess
     expect(response).toEqual({ batchItemFailures: [] });

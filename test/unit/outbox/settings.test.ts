@@ -1,4 +1,5 @@
 import { afterEach, describe, expect, it, vi } from 'vitest';
+import { TIME_ORDERED_TABLE_LAYOUT } from '../../../lambdas/outbox/layout';
 import {
   consumerSettings,
   type EnvContract,
@@ -8,7 +9,7 @@ import {
   writerSettings,
 } from '../../../lambdas/outbox/settings';
 import type * as z from '../../../lambdas/outbox/zod';
-import { DEDICATED_LAYOUT, ORDERS_LAYOUT, OTHER_LAYOUT } from './support';
+import { ORDERS_LAYOUT, OTHER_LAYOUT } from './support';
 
 const relay = {
   eventBusName: 'orders-bus',
@@ -27,7 +28,7 @@ const reconciler = {
   poisonQueueUrl: 'https://sqs.us-east-1.amazonaws.com/123456789012/relay-poison',
   putEventsMaxBytes: 262_144,
   tableName: 'outbox',
-  layout: DEDICATED_LAYOUT,
+  layout: TIME_ORDERED_TABLE_LAYOUT,
   retentionDays: 7,
   thresholdSeconds: 900,
   maxItemsPerRun: 5000,

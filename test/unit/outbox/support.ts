@@ -8,7 +8,6 @@ import {
   outboxKeyOf,
   pendingShardFor,
   sameTableLayout,
-  TIME_ORDERED_TABLE_LAYOUT,
 } from '../../../lambdas/outbox/layout';
 import type { MetricName } from '../../../lambdas/outbox/metric-names';
 import { type OutboxRecord, parseOutboxItem } from '../../../lambdas/outbox/outbox-item';
@@ -24,9 +23,6 @@ export const OTHER_LAYOUT = sameTableLayout({
   timeToLiveAttribute: 'ttl',
   pendingIndex: { indexName: 'unpublished', shardAttribute: 'gsi1pk', shardCount: 4 },
 });
-
-/** The dedicated outbox table's layout, keyed by minute and shard. */
-export const DEDICATED_LAYOUT = TIME_ORDERED_TABLE_LAYOUT;
 
 /** An outbox item as stored: key attributes, envelope, trace header and tracking attributes. */
 export type StoredItem = EventEnvelope & { readonly traceHeader?: string } & Record<string, unknown>;

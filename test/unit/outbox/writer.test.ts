@@ -1,6 +1,10 @@
 import { describe, expect, it } from 'vitest';
 import type { EventEnvelope } from '../../../lambdas/outbox/envelope';
-import { type OutboxLayout, pendingShardFor } from '../../../lambdas/outbox/layout';
+import {
+  type OutboxLayout,
+  pendingShardFor,
+  TIME_ORDERED_TABLE_LAYOUT,
+} from '../../../lambdas/outbox/layout';
 import { parseOutboxItem } from '../../../lambdas/outbox/outbox-item';
 import type { WriterSettings } from '../../../lambdas/outbox/settings';
 import {
@@ -11,7 +15,7 @@ import {
   TRANSACTION_LIMITS,
   type TransactItem,
 } from '../../../lambdas/outbox/writer';
-import { DEDICATED_LAYOUT, ORDERS_LAYOUT, OTHER_LAYOUT } from './support';
+import { ORDERS_LAYOUT, OTHER_LAYOUT } from './support';
 
 const TRACE = 'Root=1-6740a1b2-0123456789abcdef01234567;Parent=53995c3f42cd8ad8;Sampled=1';
 const OCCURRED_AT = '2026-11-22T10:00:00.000Z';
@@ -98,7 +102,7 @@ describe('OutboxWriter', () => {
     });
 
     it('keys a dedicated table by the write time, with no aggregate key needed, and its TTL armed at write', () => {
-      const item = writer({ layout: DEDICATED_LAYOUT }).item(event(2));
+      const item = writer({ layout: TIME_ORDERED_TABLE_LAYOUT }).item(event(2));
       expect(item).toMatchObject({
         pk: expect.stringMatching(/^2026-11-22T10:01#[0-7]$/),
         sk: `OUTBOX#${WRITTEN_AT}#Order#01JORDER000000000000000001#0000000002`,
@@ -146,7 +150,7 @@ describe('OutboxWriter', () => {
     it.each([
       ['same table, PK/SK', ORDERS_LAYOUT, 'PK'],
       ['same table, pk/sk', OTHER_LAYOUT, 'pk'],
-      ['dedicated table', DEDICATED_LAYOUT, 'pk'],
+      ['dedicated table', TIME_ORDERED_TABLE_LAYOUT, 'pk'],
     ] as [string, OutboxLayout, string][])(
       'makes one Put per event that fails if the key exists (%s)',
       (_name, layout, partitionKey) => {
