@@ -411,7 +411,7 @@ export const coldStartMarkdown = (
   ]);
   const runs = entries.find((e) => e.bundle)?.bundle?.importMsRuns.length ?? 0;
   return [
-    `Each function bundled by PowertoolsFunction (esbuild: ESM, minified, node24, source maps; AWS SDK external), then imported in a fresh Node ${run.node} process with the function's NODE_OPTIONS (${run.nodeOptions ?? 'none'}), ${runs} rounds: import times are medians, each ratio the median of the per-round ratios (a function is imported right beside its minimal handler). Minimal = a handler that only imports the same AWS SDK packages, bundled the same way. Tracing off is how the benchmark, the tests and the offline runtime run; tracing on is Lambda with active tracing (AWS_EXECUTION_ENV set), where the Tracer and the X-Ray SDK load too.`,
+    `Each function bundled by PowertoolsFunction (esbuild: ESM, minified, node24, source maps; AWS SDK external), then imported in a fresh Node ${run.node} process with the function's NODE_OPTIONS (${run.nodeOptions ?? 'none'}), ${runs} round${runs === 1 ? '' : 's'}: import times are medians, each ratio the median of the per-round ratios (a function is imported right beside its minimal handler). Minimal = a handler that only imports the same AWS SDK packages, bundled the same way. Tracing off is how the benchmark, the tests and the offline runtime run; tracing on is Lambda with active tracing (AWS_EXECUTION_ENV set), where the Tracer and the X-Ray SDK load too.`,
     '',
     markdownTable(
       [
