@@ -202,7 +202,9 @@ export const measureColdStart = async (options: ColdStartOptions): Promise<ColdS
     if (!bundle || bundle instanceof Error) return [];
     return [
       { id, bundle, environment },
-      ...(minimal && !(minimal instanceof Error) ? [{ id: `${id}Minimal`, bundle: minimal, environment }] : []),
+      ...(minimal && !(minimal instanceof Error)
+        ? [{ id: `${id}Minimal`, bundle: minimal, environment }]
+        : []),
       ...(tracingEnvironment
         ? [{ id: `${id}Tracing`, bundle, environment: { ...environment, ...tracingEnvironment } }]
         : []),
