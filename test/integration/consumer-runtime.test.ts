@@ -17,7 +17,7 @@ import {
 } from '../../lambdas/outbox/layout';
 import { TimeOrderedOutbox } from '../../lambdas/outbox/pending-outbox';
 import { PoisonQueue } from '../../lambdas/outbox/poison-queue';
-import { createTableAndWait } from '../../local/dynamodb';
+import { createOutboxTable } from '../../local/dynamodb';
 import { type LocalRuntime, startLocalRuntime } from '../../local/runtime';
 import { writtenWhenItOccurred } from '../support/outbox-items';
 import { eventually } from './consumer-support';
@@ -225,20 +225,8 @@ describe('the offline runtime with its consumers, operated with the outbox CLI',
 
     beforeAll(async () => {
       doc = DynamoDBDocumentClient.from(runtime.dynamoDb.client);
-      // As the construct creates it for this layout: its own key, a stream, no index.
-      await createTableAndWait(runtime.dynamoDb.client, {
-        TableName: table,
-        BillingMode: 'PAY_PER_REQUEST',
-        AttributeDefinitions: [
-          { AttributeName: layout.partitionKey, AttributeType: 'S' },
-          { AttributeName: layout.sortKey, AttributeType: 'S' },
-        ],
-        KeySchema: [
-          { AttributeName: layout.partitionKey, KeyType: 'HASH' },
-          { AttributeName: layout.sortKey, KeyType: 'RANGE' },
-        ],
-        StreamSpecification: { StreamEnabled: true, StreamViewType: 'NEW_IMAGE' },
-      });
+      // The table as the construct creates it for this layout: its own key, a stream, no index.
+      await createOutboxTable(runtime.dynamoDb.client, table, layout);
       for (const e of events) await doc.send(new PutCommand({ TableName: table, Item: writer.item(e) }));
       // What the relay records: events 0 and 3 published, event 2 parked; 1 and 4 not yet.
       tracker = new ReceiptDeliveryTracker(doc, { tableName: table, layout, retentionDays: 7 });

@@ -14,7 +14,7 @@ import { type ReconcilerDeps, reconcile } from '../../lambdas/outbox/reconciler'
 import { relaySettings } from '../../lambdas/outbox/settings';
 import { buildRelayHandler } from '../../lambdas/outbox/wiring';
 import { localClientConfig } from '../../local/clients';
-import { createTableAndWait, type DynamoDbLocal, startDynamoDbLocal } from '../../local/dynamodb';
+import { createOutboxTable, type DynamoDbLocal, startDynamoDbLocal } from '../../local/dynamodb';
 import { type LocalEventBus, startLocalEventBus } from '../../local/event-bus';
 import { claimPort } from '../../local/ports';
 import { latestStreamArn, StreamPoller } from '../../local/stream-poller';
@@ -73,19 +73,7 @@ describe('receipts on a time-ordered table: relay outage past the stream retenti
     bus = await startLocalEventBus({ port: 0, eventBusName: BUS_NAME });
     doc = DynamoDBDocumentClient.from(db.client);
     // The table as the construct creates it for this layout: its own key, a stream, no index.
-    await createTableAndWait(db.client, {
-      TableName: table,
-      BillingMode: 'PAY_PER_REQUEST',
-      AttributeDefinitions: [
-        { AttributeName: layout.partitionKey, AttributeType: 'S' },
-        { AttributeName: layout.sortKey, AttributeType: 'S' },
-      ],
-      KeySchema: [
-        { AttributeName: layout.partitionKey, KeyType: 'HASH' },
-        { AttributeName: layout.sortKey, KeyType: 'RANGE' },
-      ],
-      StreamSpecification: { StreamEnabled: true, StreamViewType: 'NEW_IMAGE' },
-    });
+    await createOutboxTable(db.client, table, layout);
 
     // Written while the relay is down; their records are never delivered to it.
     for (let i = 0; i < 30; i++) lost.push(event(i));

@@ -10,7 +10,7 @@ import type { PoisonRecord } from '../../lambdas/outbox/poison-queue';
 import { OutboxPublisher } from '../../lambdas/outbox/publisher';
 import { type ReconcileReport, reconcile } from '../../lambdas/outbox/reconciler';
 import { localClientConfig } from '../../local/clients';
-import { createTableAndWait, type DynamoDbLocal } from '../../local/dynamodb';
+import { createOutboxTable, type DynamoDbLocal } from '../../local/dynamodb';
 import { type LocalEventBus, startLocalEventBus } from '../../local/event-bus';
 import { startTestDynamoDb } from '../support/dynamodb-local';
 import { writtenWhenItOccurred } from '../support/outbox-items';
@@ -147,19 +147,8 @@ describe('reconciler on a time-ordered table: a first run spread over several by
     eventBridge = new EventBridgeClient(localClientConfig(bus.endpoint));
     doc = DynamoDBDocumentClient.from(db.client);
     tracker = new ReceiptDeliveryTracker(doc, { tableName: table, layout, retentionDays: 7 });
-    // The table as the construct creates it for this layout: its own key, no index.
-    await createTableAndWait(db.client, {
-      TableName: table,
-      BillingMode: 'PAY_PER_REQUEST',
-      AttributeDefinitions: [
-        { AttributeName: layout.partitionKey, AttributeType: 'S' },
-        { AttributeName: layout.sortKey, AttributeType: 'S' },
-      ],
-      KeySchema: [
-        { AttributeName: layout.partitionKey, KeyType: 'HASH' },
-        { AttributeName: layout.sortKey, KeyType: 'RANGE' },
-      ],
-    });
+    // The table as the construct creates it for this layout: its own key, a stream, no index.
+    await createOutboxTable(db.client, table, layout);
     for (const e of [...events, young])
       await doc.send(new TransactWriteCommand({ TransactItems: writer.transaction([], [e]) }));
     await doc.send(
