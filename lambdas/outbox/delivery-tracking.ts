@@ -79,6 +79,12 @@ export interface DeliveryTrackerOptions<Layout extends OutboxLayout = OutboxLayo
   readonly concurrency?: number;
 }
 
+/** Both trackers arm TTLs `retentionDays` ahead: a whole number of days, at least one. */
+const checkRetentionDays = (retentionDays: number): void => {
+  if (!Number.isInteger(retentionDays) || retentionDays < 1)
+    throw new Error(`retentionDays must be a positive integer, got ${retentionDays}`);
+};
+
 /**
  * Delivery tracking on the outbox table: one conditional UpdateItem per item. The condition
  * (`attribute_exists` on the key) keeps an item that TTL already deleted from being re-created as
@@ -89,9 +95,7 @@ export class DynamoDbDeliveryTracker implements DeliveryTracker {
     private readonly doc: DynamoDBDocumentClient,
     private readonly options: DeliveryTrackerOptions<SameTableLayout>,
   ) {
-    const { retentionDays } = options;
-    if (!Number.isInteger(retentionDays) || retentionDays < 1)
-      throw new Error(`retentionDays must be a positive integer, got ${retentionDays}`);
+    checkRetentionDays(options.retentionDays);
   }
 
   markPublished(keys: readonly OutboxKey[], now: Date): Promise<MarkResult> {
@@ -268,9 +272,7 @@ export class ReceiptDeliveryTracker implements DeliveryTracker {
     private readonly doc: DynamoDBDocumentClient,
     private readonly options: DeliveryTrackerOptions<TimeOrderedLayout>,
   ) {
-    const { retentionDays } = options;
-    if (!Number.isInteger(retentionDays) || retentionDays < 1)
-      throw new Error(`retentionDays must be a positive integer, got ${retentionDays}`);
+    checkRetentionDays(options.retentionDays);
   }
 
   markPublished(keys: readonly OutboxKey[], now: Date): Promise<MarkResult> {
