@@ -1,6 +1,14 @@
+import { defaultServerConditions } from 'vite';
 import { defineConfig } from 'vitest/config';
 
+// The orders app imports the library by its package name; in this repository that name resolves
+// to the library's sources (the `outbox-source` condition of its exports), so a test and the app
+// share one copy of every module. The built package is proven from outside by .ci/run.
+// Vitest's own defaults beside it: the server conditions without `module`.
+const conditions = ['outbox-source', ...defaultServerConditions.filter((c) => c !== 'module')];
+
 export default defineConfig({
+  ssr: { resolve: { conditions } },
   test: {
     env: {
       AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED: 'true',
@@ -17,13 +25,17 @@ export default defineConfig({
     projects: [
       {
         extends: true,
-        test: { name: 'unit', include: ['test/unit/**/*.test.ts'], sequence: { groupOrder: 0 } },
+        test: {
+          name: 'unit',
+          include: ['test/unit/**/*.test.ts', 'packages/*/test/unit/**/*.test.ts'],
+          sequence: { groupOrder: 0 },
+        },
       },
       {
         extends: true,
         test: {
           name: 'integration',
-          include: ['test/integration/**/*.test.ts'],
+          include: ['test/integration/**/*.test.ts', 'packages/*/test/integration/**/*.test.ts'],
           testTimeout: 60_000,
           hookTimeout: 60_000,
           sequence: { groupOrder: 2 },
@@ -33,7 +45,7 @@ export default defineConfig({
         extends: true,
         test: {
           name: 'infra',
-          include: ['test/infra/**/*.test.ts'],
+          include: ['test/infra/**/*.test.ts', 'packages/*/test/infra/**/*.test.ts'],
           // The first synth of a file fingerprints the project's assets: seconds, not milliseconds.
           testTimeout: 60_000,
           hookTimeout: 60_000,

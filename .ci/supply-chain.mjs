@@ -81,7 +81,7 @@ if (loose.length > 0)
 // 2b. Lockfile provenance and integrity
 const lock = JSON.parse(readFileSync('package-lock.json', 'utf8'));
 const downloaded = Object.entries(lock.packages ?? {}).filter(
-  ([path, entry]) => path !== '' && !entry.link && !entry.inBundle,
+  ([path, entry]) => path.includes('node_modules/') && !entry.link && !entry.inBundle,
 );
 const unverifiable = downloaded.filter(
   ([, entry]) =>

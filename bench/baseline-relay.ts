@@ -20,8 +20,8 @@ import {
   type PutEventsRequestEntry,
 } from '@aws-sdk/client-eventbridge';
 import { unmarshall } from '@aws-sdk/util-dynamodb';
-import { mapWithConcurrency } from '../lambdas/outbox/concurrency';
-import type { OutboxLayout } from '../lambdas/outbox/layout';
+import { mapWithConcurrency } from '../packages/dynamodb-outbox/src/runtime/concurrency';
+import type { OutboxLayout } from '../packages/dynamodb-outbox/src/runtime/layout';
 
 /**
  * The floor the relay is measured against: read the stream with GetRecords and send each outbox

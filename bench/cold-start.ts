@@ -60,14 +60,17 @@ export interface ColdStartEntry {
 }
 
 /** Modules under lambdas/ that export a Lambda `handler`: every function the stack can deploy. */
-export const findHandlerEntries = (projectRoot: string): string[] => {
-  const root = join(projectRoot, 'lambdas');
-  return readdirSync(root, { recursive: true, encoding: 'utf8' })
-    .filter((file) => file.endsWith('.ts') && !file.endsWith('.d.ts'))
-    .filter((file) => /^export const handler\b/m.test(readFileSync(join(root, file), 'utf8')))
-    .map((file) => relative(projectRoot, join(root, file)))
-    .sort();
-};
+/** Where handlers live: the orders app's functions and the outbox engine's (relay, reconciler). */
+const HANDLER_ROOTS = ['lambdas', 'packages/dynamodb-outbox/src/engine'];
+
+export const findHandlerEntries = (projectRoot: string): string[] =>
+  HANDLER_ROOTS.flatMap((dir) => {
+    const root = join(projectRoot, dir);
+    return readdirSync(root, { recursive: true, encoding: 'utf8' })
+      .filter((file) => file.endsWith('.ts') && !file.endsWith('.d.ts'))
+      .filter((file) => /^export const handler\b/m.test(readFileSync(join(root, file), 'utf8')))
+      .map((file) => relative(projectRoot, join(root, file)));
+  }).sort();
 
 /** AWS SDK packages a bundle loads at run time (they are external: the Lambda runtime provides them). */
 export const sdkPackagesIn = (bundle: string): string[] => {
@@ -122,7 +125,7 @@ const bundleWithStack = async (
   const { App, Stack } = await import('aws-cdk-lib');
   const { CfnFunction } = await import('aws-cdk-lib/aws-lambda');
   const { LogLevel } = await import('aws-cdk-lib/aws-lambda-nodejs');
-  const { PowertoolsFunction } = await import('../lib/outbox/function');
+  const { PowertoolsFunction } = await import('../packages/dynamodb-outbox/src/cdk/function');
   const outdir = join(options.buildDir, 'cdk.out');
   const app = new App({ outdir, context: options.cdkContext });
   const stack = new Stack(app, stackName);

@@ -5,9 +5,9 @@ import {
   GetShardIteratorCommand,
 } from '@aws-sdk/client-dynamodb-streams';
 import { buildOrdersHandler } from '../lambdas/orders/wiring';
-import { putEventsEntrySize } from '../lambdas/outbox/entry-size';
-import { localDynamoDbClient } from '../local/dynamodb';
-import { latestStreamArn } from '../local/stream-poller';
+import { localDynamoDbClient } from '../packages/dynamodb-outbox/src/local/dynamodb';
+import { latestStreamArn } from '../packages/dynamodb-outbox/src/local/stream-poller';
+import { putEventsEntrySize } from '../packages/dynamodb-outbox/src/runtime/entry-size';
 import {
   type IndexProjection,
   indexWriteUnits,

@@ -1,11 +1,11 @@
 import type { DynamoDBStreamsClient } from '@aws-sdk/client-dynamodb-streams';
 import type { Context, DynamoDBBatchResponse, DynamoDBStreamEvent } from 'aws-lambda';
-import { type AcceptedEvent, LocalEventBus } from '../local/event-bus';
-import { type PollerLogger, StreamPoller } from '../local/stream-poller';
+import { type AcceptedEvent, LocalEventBus } from '../packages/dynamodb-outbox/src/local/event-bus';
+import { type PollerLogger, StreamPoller } from '../packages/dynamodb-outbox/src/local/stream-poller';
 import { lambdaContext } from './lambda-events';
 import type { RelaySettings } from './settings';
 
-/** The relay Lambda's handler: the `handler` export of lambdas/outbox/relay-handler.ts. */
+/** The relay Lambda's handler: the `handler` export of packages/dynamodb-outbox/src/engine/relay-handler.ts. */
 export type RelayHandler = (event: DynamoDBStreamEvent, context: Context) => Promise<DynamoDBBatchResponse>;
 
 /**

@@ -1,6 +1,10 @@
 import { DynamoDBStreamsClient } from '@aws-sdk/client-dynamodb-streams';
 import { EventBridgeClient } from '@aws-sdk/client-eventbridge';
-import { LOCAL_CREDENTIALS, LOCAL_REGION, localClientConfig } from '../local/clients';
+import {
+  LOCAL_CREDENTIALS,
+  LOCAL_REGION,
+  localClientConfig,
+} from '../packages/dynamodb-outbox/src/local/clients';
 
 /**
  * DynamoDB Local keeps one database per access key and region: every client of a run, the

@@ -10,7 +10,7 @@ import type { OrdersSettings } from '../lambdas/orders/config';
 import type { OrdersHandler } from '../lambdas/orders/http/api';
 import type { OrdersRouteKey } from '../lambdas/orders/http/routes';
 import { buildOrdersHandler } from '../lambdas/orders/wiring';
-import { mapWithConcurrency } from '../lambdas/outbox/concurrency';
+import { mapWithConcurrency } from '../packages/dynamodb-outbox/src/runtime/concurrency';
 import { httpApiEvent, lambdaContext, orderBody } from './lambda-events';
 import { LOCAL_CREDENTIALS, LOCAL_REGION } from './local-clients';
 import { captureTransactions, putItems } from './sdk-hooks';

@@ -4,9 +4,17 @@ import type { DynamoDBStreamsClient } from '@aws-sdk/client-dynamodb-streams';
 import type { EventBridgeClient } from '@aws-sdk/client-eventbridge';
 import type { OrdersSettings } from '../lambdas/orders/config';
 import { buildOrdersHandler } from '../lambdas/orders/wiring';
-import { type OutboxLayout, relayFilterPattern, TIME_ORDERED_TABLE_LAYOUT } from '../lambdas/outbox/layout';
-import { createOutboxTable, type DynamoDbLocal, localDynamoDbClient } from '../local/dynamodb';
-import { latestStreamArn } from '../local/stream-poller';
+import {
+  createOutboxTable,
+  type DynamoDbLocal,
+  localDynamoDbClient,
+} from '../packages/dynamodb-outbox/src/local/dynamodb';
+import { latestStreamArn } from '../packages/dynamodb-outbox/src/local/stream-poller';
+import {
+  type OutboxLayout,
+  relayFilterPattern,
+  TIME_ORDERED_TABLE_LAYOUT,
+} from '../packages/dynamodb-outbox/src/runtime/layout';
 import { BaselineRelay, type BaselineRelayOptions, type MarkingMode } from './baseline-relay';
 import { itemBytes, standardWriteUnits, transactionalWriteUnits } from './dynamodb-units';
 import { type BusProbe, type Invocation, RelayConsumer, type RelayHandler, type Signal } from './harness';

@@ -21,7 +21,7 @@ import { trackingCandidates as candidatesOf } from './tracking-candidates';
  */
 
 const projectRoot = resolve(dirname(fileURLToPath(import.meta.url)), '..');
-const RELAY_MODULE = '../lambdas/outbox/relay-handler.ts';
+const RELAY_MODULE = '../packages/dynamodb-outbox/src/engine/relay-handler.ts';
 const UNREACHABLE = 'http://127.0.0.1:9';
 
 /**
@@ -67,7 +67,7 @@ const coldStartOptions = async (
   log: (message: string) => void,
 ): Promise<ColdStartOptions> => {
   const { relaySettings, writerSettings, reconcilerSettings, consumerSettings } = await import(
-    '../lambdas/outbox/settings'
+    '../packages/dynamodb-outbox/src/runtime/settings'
   );
   return {
     projectRoot,
@@ -173,8 +173,8 @@ const main = async (): Promise<number> => {
       return 0;
     }
 
-    const { startDynamoDbLocal } = await import('../local/dynamodb');
-    const { claimPort } = await import('../local/ports');
+    const { startDynamoDbLocal } = await import('../packages/dynamodb-outbox/src/local/dynamodb');
+    const { claimPort } = await import('../packages/dynamodb-outbox/src/local/ports');
     const { BusProbe, Signal } = await import('./harness');
     const signal = new Signal();
     const relayBus = new BusProbe(signal);
@@ -201,8 +201,10 @@ const main = async (): Promise<number> => {
     // The relay's own clients come from its module, configured by the environment as in Lambda.
     process.env.AWS_ENDPOINT_URL_EVENTBRIDGE = relayBus.endpoint;
     process.env.AWS_ENDPOINT_URL_DYNAMODB = dynamoDb.endpoint;
-    const { relaySettings, writerSettings } = await import('../lambdas/outbox/settings');
-    type RelayModule = typeof import('../lambdas/outbox/relay-handler');
+    const { relaySettings, writerSettings } = await import(
+      '../packages/dynamodb-outbox/src/runtime/settings'
+    );
+    type RelayModule = typeof import('../packages/dynamodb-outbox/src/engine/relay-handler');
     // Two instances of the deployed module, one per delivery-tracking setting it reads on import.
     const relayHandler = async (
       deliveryTracking: boolean,
@@ -214,7 +216,7 @@ const main = async (): Promise<number> => {
     const trackingOn = await relayHandler(true, 'on');
     const trackingOff = await relayHandler(false, 'off');
     const unfiltered = await relayHandler(false, 'unfiltered');
-    const { TIME_ORDERED_TABLE_LAYOUT } = await import('../lambdas/outbox/layout');
+    const { TIME_ORDERED_TABLE_LAYOUT } = await import('../packages/dynamodb-outbox/src/runtime/layout');
     // The chosen design: receipts on a time-ordered outbox table (its own instance, as for the others).
     Object.assign(
       process.env,
@@ -320,7 +322,7 @@ const main = async (): Promise<number> => {
     const counts = await countCosts(deps(), settings.pendingIndex, profile.counts.orders);
 
     const { benchWritePath } = await import('./write-path');
-    const { createOutboxTable } = await import('../local/dynamodb');
+    const { createOutboxTable } = await import('../packages/dynamodb-outbox/src/local/dynamodb');
     const { DeleteTableCommand } = await import('@aws-sdk/client-dynamodb');
     const writePath = [];
     for (const concurrency of profile.writePath.concurrencies) {

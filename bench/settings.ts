@@ -1,12 +1,12 @@
 import { readFileSync } from 'node:fs';
 import * as z from 'zod';
-import type { SameTableLayout } from '../lambdas/outbox/layout';
+import type { SameTableLayout } from '../packages/dynamodb-outbox/src/runtime/layout';
 import {
   type RelaySettings as OutboxRelaySettings,
   relaySettings,
   type WriterSettings,
   writerSettings,
-} from '../lambdas/outbox/settings';
+} from '../packages/dynamodb-outbox/src/runtime/settings';
 
 /**
  * The settings the stack deploys, read from the constructs themselves (no template synthesis,
@@ -169,7 +169,7 @@ export const readDeployedSettings = async (
   const { OrdersStack } = await import('../lib/orders-stack');
   const { OrdersApi } = await import('../lib/constructs/orders-api');
   const { OrdersTable } = await import('../lib/constructs/orders-table');
-  const { TransactionalOutbox } = await import('../lib/outbox/transactional-outbox');
+  const { TransactionalOutbox } = await import('../packages/dynamodb-outbox/src/cdk/transactional-outbox');
   const { ordersOutboxLayout } = await import('../lambdas/orders/table');
 
   const context = cdkJsonContext(cdkJsonPath);

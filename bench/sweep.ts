@@ -1,5 +1,5 @@
-import { TIME_ORDERED_TABLE_LAYOUT } from '../lambdas/outbox/layout';
-import { createOutboxTable } from '../local/dynamodb';
+import { createOutboxTable } from '../packages/dynamodb-outbox/src/local/dynamodb';
+import { TIME_ORDERED_TABLE_LAYOUT } from '../packages/dynamodb-outbox/src/runtime/layout';
 import { costPerMillionOrders, type DesignUsage } from './cost-model';
 import { itemBytes, standardWriteUnits } from './dynamodb-units';
 import type { PriceTable } from './prices';

@@ -4,9 +4,9 @@ import type { OrdersSettings } from '../lambdas/orders/config';
 import type { OrdersHandler } from '../lambdas/orders/http/api';
 import { ordersRoutes } from '../lambdas/orders/http/routes';
 import { buildOrdersHandler } from '../lambdas/orders/wiring';
-import type { DynamoDbLocal } from '../local/dynamodb';
-import { localDynamoDbClient } from '../local/dynamodb';
-import { startLocalHttpApi } from '../local/http-server';
+import type { DynamoDbLocal } from '../packages/dynamodb-outbox/src/local/dynamodb';
+import { localDynamoDbClient } from '../packages/dynamodb-outbox/src/local/dynamodb';
+import { startLocalHttpApi } from '../packages/dynamodb-outbox/src/local/http-server';
 import { type ApiFunction, captureOrderTransactions, invokePlaceOrder, placeOrderEvent } from './orders-load';
 import { median, pairedRatio, type Summary, summarize } from './stats';
 

@@ -2,6 +2,7 @@ import { CfnOutput, Duration, RemovalPolicy, Stack, type StackProps } from 'aws-
 import type { ITableV2 } from 'aws-cdk-lib/aws-dynamodb';
 import { type Archive, EventBus } from 'aws-cdk-lib/aws-events';
 import type { Construct } from 'constructs';
+import { OutboxMonitoring, OutboxOutputs, TransactionalOutbox } from 'dynamodb-outbox';
 import { OrdersMetric } from '../lambdas/orders/events';
 import { ordersOutboxLayout } from '../lambdas/orders/table';
 import type { StageConfig } from './config';
@@ -9,8 +10,6 @@ import { DataEncryption } from './constructs/encryption';
 import { Inventory } from './constructs/inventory';
 import { OrdersApi } from './constructs/orders-api';
 import { OrdersTable } from './constructs/orders-table';
-import { OutboxMonitoring, TransactionalOutbox } from './outbox';
-import { OutboxOutputs } from './outbox/outputs';
 
 export interface OrdersStackProps extends StackProps {
   readonly config: StageConfig;

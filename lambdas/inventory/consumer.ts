@@ -1,7 +1,6 @@
 import type { BasePersistenceLayer } from '@aws-lambda-powertools/idempotency/persistence';
 import type { Logger } from '@aws-lambda-powertools/logger';
-import { type ConsumerResult, createOutboxConsumer } from '../outbox/consumer';
-import { logger } from '../outbox/powertools';
+import { type ConsumerResult, createOutboxConsumer, logger } from 'dynamodb-outbox/runtime';
 import { applyInventoryEvent, type EventResult } from './apply-event';
 import { toInventoryEvent } from './event-schema';
 import type { ReservationStore } from './reservation-store';

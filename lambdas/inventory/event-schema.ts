@@ -1,4 +1,10 @@
 import {
+  describeIssues,
+  InvalidEventError,
+  type OutboxDelivery,
+  parseOutboxDelivery,
+} from 'dynamodb-outbox/runtime';
+import {
   AGGREGATE_TYPE_ORDER,
   EVENT_SCHEMA_VERSION,
   ORDER_CANCELLED,
@@ -6,9 +12,7 @@ import {
   orderCancelledPayloadSchema,
   orderPlacedPayloadSchema,
 } from '../orders/events';
-import { InvalidEventError, type OutboxDelivery, parseOutboxDelivery } from '../outbox/consumer';
-import { describeIssues } from '../outbox/envelope';
-import * as z from '../outbox/zod';
+import * as z from '../zod';
 import type { InventoryEvent } from './reservations';
 
 export { InvalidEventError };

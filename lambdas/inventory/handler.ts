@@ -1,5 +1,5 @@
 import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
-import { instrumented, traced } from '../outbox/powertools';
+import { instrumented, traced } from 'dynamodb-outbox/runtime';
 import { buildInventoryHandler, readInventorySettings } from './wiring';
 
 /** EventBridge rule target (asynchronous invocation): one event per call. */

@@ -6,7 +6,7 @@ import {
   QueryCommand,
   TransactWriteCommand,
 } from '@aws-sdk/lib-dynamodb';
-import * as z from '../outbox/zod';
+import * as z from '../zod';
 import type { Change, Reservation } from './reservations';
 import { reservationKey, skuPartition, skuReservationKey } from './tables';
 

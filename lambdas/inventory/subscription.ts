@@ -1,5 +1,5 @@
+import { MAXIMUM_TARGET_RETRY, type Subscription } from 'dynamodb-outbox/runtime';
 import { ORDER_CANCELLED, ORDER_PLACED } from '../orders/events';
-import { MAXIMUM_TARGET_RETRY, type Subscription } from '../outbox/subscription';
 
 /** Inventory reserves stock on OrderPlaced and releases it on OrderCancelled. */
 export const inventorySubscription = (source: string): Subscription => ({

@@ -1,9 +1,13 @@
 import { DynamoDBPersistenceLayer } from '@aws-lambda-powertools/idempotency/dynamodb';
 import type { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
-import { type ConsumerSettings, consumerSettings } from '../outbox/consumer-settings';
-import { type EnvMap, InvalidSettingsError } from '../outbox/env-contract';
-import * as z from '../outbox/zod';
+import {
+  type ConsumerSettings,
+  consumerSettings,
+  type EnvMap,
+  InvalidSettingsError,
+} from 'dynamodb-outbox/runtime';
+import * as z from '../zod';
 import { createInventoryConsumer } from './consumer';
 import { DynamoDbReservationStore } from './reservation-store';
 

@@ -1,5 +1,10 @@
-import { type EnvMap, InvalidSettingsError, type WriterSettings, writerSettings } from '../outbox/settings';
-import * as z from '../outbox/zod';
+import {
+  type EnvMap,
+  InvalidSettingsError,
+  type WriterSettings,
+  writerSettings,
+} from 'dynamodb-outbox/runtime';
+import * as z from '../zod';
 
 /**
  * The orders API's settings, read from an environment map: `process.env` in Lambda (set by the

@@ -1,4 +1,4 @@
-import * as z from '../outbox/zod';
+import * as z from '../zod';
 
 /**
  * The orders service's events: their types and payload schemas. The envelope around them is the

@@ -1,5 +1,5 @@
 import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
-import { traced } from '../outbox/powertools';
+import { traced } from 'dynamodb-outbox/runtime';
 import { readOrdersSettings } from './config';
 import { buildOrdersHandler } from './wiring';
 

@@ -1,4 +1,4 @@
-import { sameTableLayout } from '../outbox/layout';
+import { sameTableLayout } from 'dynamodb-outbox/runtime';
 
 /**
  * The one description of the orders table, an order and its outbox events in one partition. The

@@ -1,7 +1,7 @@
 import type { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
+import { OutboxWriter } from 'dynamodb-outbox/runtime';
 import { ulid } from 'ulid';
-import { OutboxWriter } from '../outbox/writer';
 import { DynamoDbOrderStore } from './adapters/dynamodb-order-store';
 import type { Clock, IdGenerator } from './application/ports';
 import type { OrdersSettings } from './config';

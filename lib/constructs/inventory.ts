@@ -2,12 +2,16 @@ import { fileURLToPath } from 'node:url';
 import { AttributeType, Billing, TableV2 } from 'aws-cdk-lib/aws-dynamodb';
 import type { IKey } from 'aws-cdk-lib/aws-kms';
 import { Construct } from 'constructs';
+import type { FunctionDefaults } from 'dynamodb-outbox';
+import {
+  grantOnTable,
+  OutboxConsumer,
+  type OutboxConsumerProps,
+  type OutboxEventSource,
+  tableSafety,
+} from 'dynamodb-outbox';
 import { inventorySubscription } from '../../lambdas/inventory/subscription';
 import { inventoryTable } from '../../lambdas/inventory/tables';
-import { OutboxConsumer, type OutboxConsumerProps, type OutboxEventSource } from '../outbox/consumer';
-import type { FunctionDefaults } from '../outbox/function';
-import { grantOnTable } from '../outbox/grants';
-import { tableSafety } from '../outbox/table-safety';
 
 export interface InventoryProps {
   /** The orders outbox: its bus, and its redelivery window for the idempotency window. */

@@ -14,11 +14,10 @@ import { HttpLambdaIntegration } from 'aws-cdk-lib/aws-apigatewayv2-integrations
 import type { ITable } from 'aws-cdk-lib/aws-dynamodb';
 import { LogGroup, RetentionDays } from 'aws-cdk-lib/aws-logs';
 import { Construct } from 'constructs';
+import type { TransactionalOutbox } from 'dynamodb-outbox';
+import { grantOnTable, PowertoolsFunction } from 'dynamodb-outbox';
 import { ordersRoutes } from '../../lambdas/orders/http/routes';
 import { ORDERS_API_SERVICE_NAME } from '../../lambdas/orders/service-name';
-import { PowertoolsFunction } from '../outbox/function';
-import { grantOnTable } from '../outbox/grants';
-import type { TransactionalOutbox } from '../outbox/transactional-outbox';
 
 /** How callers of the deployed API authenticate. There is no unauthenticated option: only the offline runtime is open. */
 export type OrdersApiAuthorization =

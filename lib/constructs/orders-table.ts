@@ -1,9 +1,8 @@
 import { AttributeType, Billing, type ITableV2, TableV2 } from 'aws-cdk-lib/aws-dynamodb';
 import type { IKey } from 'aws-cdk-lib/aws-kms';
 import { Construct } from 'constructs';
+import { outboxTableProps, tableSafety } from 'dynamodb-outbox';
 import { ordersOutboxLayout, ordersTable } from '../../lambdas/orders/table';
-import { outboxTableProps } from '../outbox/outbox-table';
-import { tableSafety } from '../outbox/table-safety';
 
 export interface OrdersTableProps {
   /**

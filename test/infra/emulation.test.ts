@@ -4,9 +4,13 @@ import { Match, Template } from 'aws-cdk-lib/assertions';
 import { afterAll, describe, expect, it } from 'vitest';
 import { readStageConfig } from '../../lib/config';
 import { OrdersStack } from '../../lib/orders-stack';
-import { ENTRY_METADATA } from '../../lib/outbox/metadata';
-import { checkEmulation, EMULATED_TYPES, NOT_EMULATED_TYPES } from '../../local/emulation';
-import { templateSchema } from '../../local/template';
+import { ENTRY_METADATA } from '../../packages/dynamodb-outbox/src/cdk/metadata';
+import {
+  checkEmulation,
+  EMULATED_TYPES,
+  NOT_EMULATED_TYPES,
+} from '../../packages/dynamodb-outbox/src/local/emulation';
+import { templateSchema } from '../../packages/dynamodb-outbox/src/local/template';
 import { removeTestApps, testApp } from './support';
 
 /*

@@ -2,10 +2,14 @@ import { Match, Template } from 'aws-cdk-lib/assertions';
 import { afterAll, describe, expect, it } from 'vitest';
 import { inventorySubscription } from '../../lambdas/inventory/subscription';
 import { ordersOutboxLayout } from '../../lambdas/orders/table';
-import { relayFilterPattern } from '../../lambdas/outbox/layout';
-import { reconcilerSettings, relaySettings, writerSettings } from '../../lambdas/outbox/settings';
 import { readStageConfig } from '../../lib/config';
 import { OrdersStack } from '../../lib/orders-stack';
+import { relayFilterPattern } from '../../packages/dynamodb-outbox/src/runtime/layout';
+import {
+  reconcilerSettings,
+  relaySettings,
+  writerSettings,
+} from '../../packages/dynamodb-outbox/src/runtime/settings';
 import {
   alarmNamesOf,
   arnOf,

@@ -1,25 +1,25 @@
 import { DynamoDBDocumentClient, GetCommand, PutCommand, UpdateCommand } from '@aws-sdk/lib-dynamodb';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { runOutbox } from '../../cli/main';
-import { redrive } from '../../cli/redrive';
-import { type OutboxStatus, outboxStatus } from '../../cli/status';
-import { type OutboxTarget, resolveTarget } from '../../cli/target';
 import type { DeliveryResult } from '../../lambdas/inventory/consumer';
 import { DynamoDbReservationStore } from '../../lambdas/inventory/reservation-store';
 import { orderPartition, ordersOutboxLayout } from '../../lambdas/orders/table';
-import { ReceiptDeliveryTracker } from '../../lambdas/outbox/delivery-tracking';
-import type { EventEnvelope } from '../../lambdas/outbox/envelope';
+import { runOutbox } from '../../packages/dynamodb-outbox/src/cli/main';
+import { redrive } from '../../packages/dynamodb-outbox/src/cli/redrive';
+import { type OutboxStatus, outboxStatus } from '../../packages/dynamodb-outbox/src/cli/status';
+import { type OutboxTarget, resolveTarget } from '../../packages/dynamodb-outbox/src/cli/target';
+import { ReceiptDeliveryTracker } from '../../packages/dynamodb-outbox/src/engine/delivery-tracking';
+import { TimeOrderedOutbox } from '../../packages/dynamodb-outbox/src/engine/pending-outbox';
+import { PoisonQueue } from '../../packages/dynamodb-outbox/src/engine/poison-queue';
+import { createOutboxTable } from '../../packages/dynamodb-outbox/src/local/dynamodb';
+import { type LocalRuntime, startLocalRuntime } from '../../packages/dynamodb-outbox/src/local/runtime';
+import type { EventEnvelope } from '../../packages/dynamodb-outbox/src/runtime/envelope';
 import {
   outboxKeyOf,
   pendingShardFor,
   TIME_ORDERED_TABLE_LAYOUT,
   timeBucketOf,
-} from '../../lambdas/outbox/layout';
-import { TimeOrderedOutbox } from '../../lambdas/outbox/pending-outbox';
-import { PoisonQueue } from '../../lambdas/outbox/poison-queue';
-import { createOutboxTable } from '../../local/dynamodb';
-import { type LocalRuntime, startLocalRuntime } from '../../local/runtime';
-import { writtenWhenItOccurred } from '../support/outbox-items';
+} from '../../packages/dynamodb-outbox/src/runtime/layout';
+import { writtenWhenItOccurred } from '../../packages/dynamodb-outbox/test/support/outbox-items';
 import { eventually } from './consumer-support';
 
 const POISON_ORDER = '01M81POISON0000000000000000';

@@ -8,12 +8,16 @@ import { inventorySubscription } from '../../lambdas/inventory/subscription';
 import { ordersRoutes } from '../../lambdas/orders/http/routes';
 import { ordersOutboxLayout } from '../../lambdas/orders/table';
 import { buildOrdersHandler } from '../../lambdas/orders/wiring';
-import { pendingShards } from '../../lambdas/outbox/layout';
-import { OutboxPublisher } from '../../lambdas/outbox/publisher';
-import { localClientConfig } from '../../local/clients';
-import type { DynamoDbLocal } from '../../local/dynamodb';
-import { type FaultSettings, type LocalEventBus, startLocalEventBus } from '../../local/event-bus';
-import { type LocalHttpApi, startLocalHttpApi } from '../../local/http-server';
+import { OutboxPublisher } from '../../packages/dynamodb-outbox/src/engine/publisher';
+import { localClientConfig } from '../../packages/dynamodb-outbox/src/local/clients';
+import type { DynamoDbLocal } from '../../packages/dynamodb-outbox/src/local/dynamodb';
+import {
+  type FaultSettings,
+  type LocalEventBus,
+  startLocalEventBus,
+} from '../../packages/dynamodb-outbox/src/local/event-bus';
+import { type LocalHttpApi, startLocalHttpApi } from '../../packages/dynamodb-outbox/src/local/http-server';
+import { pendingShards } from '../../packages/dynamodb-outbox/src/runtime/layout';
 import { createTestOrdersTable, testOrdersSettings } from '../support/dynamodb-local';
 import { createInventoryTables } from '../support/inventory-tables';
 

@@ -7,7 +7,7 @@ import { unmarshall } from '@aws-sdk/util-dynamodb';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { createInventoryConsumer } from '../../lambdas/inventory/consumer';
 import { DynamoDbReservationStore } from '../../lambdas/inventory/reservation-store';
-import type { DynamoDbLocal } from '../../local/dynamodb';
+import type { DynamoDbLocal } from '../../packages/dynamodb-outbox/src/local/dynamodb';
 import { startTestDynamoDb } from '../support/dynamodb-local';
 import { createInventoryTables, type InventoryTableNames } from '../support/inventory-tables';
 import cancelledFixture from '../unit/inventory/fixtures/order-cancelled.json';

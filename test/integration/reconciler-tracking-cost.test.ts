@@ -6,14 +6,18 @@ import {
 } from '@aws-sdk/client-dynamodb';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ordersRoutes } from '../../lambdas/orders/http/routes';
-import { orderKey, orderPartition, ordersOutboxLayout } from '../../lambdas/orders/table';
 import { buildOrdersHandler } from '../../lambdas/orders/wiring';
-import { outboxKeyOf } from '../../lambdas/outbox/layout';
-import type { DynamoDbLocal } from '../../local/dynamodb';
-import { type LocalEventBus, startLocalEventBus } from '../../local/event-bus';
-import { startLocalHttpApi } from '../../local/http-server';
+import type { DynamoDbLocal } from '../../packages/dynamodb-outbox/src/local/dynamodb';
+import { type LocalEventBus, startLocalEventBus } from '../../packages/dynamodb-outbox/src/local/event-bus';
+import { startLocalHttpApi } from '../../packages/dynamodb-outbox/src/local/http-server';
+import { outboxKeyOf } from '../../packages/dynamodb-outbox/src/runtime/layout';
+import { startTestRelay, testRelaySettings } from '../../packages/dynamodb-outbox/test/support/relay';
+import {
+  orderKey,
+  orderPartition,
+  ordersOutboxLayout,
+} from '../../packages/dynamodb-outbox/test/support/sample-table';
 import { createTestOrdersTable, startTestDynamoDb, testOrdersSettings } from '../support/dynamodb-local';
-import { startTestRelay, testRelaySettings } from '../support/relay';
 import { eventually } from './consumer-support';
 
 const ORDERS = 20;

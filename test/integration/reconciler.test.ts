@@ -1,11 +1,11 @@
 import { QueryCommand } from '@aws-sdk/lib-dynamodb';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { ordersOutboxLayout } from '../../lambdas/orders/table';
-import { DynamoDbDeliveryTracker } from '../../lambdas/outbox/delivery-tracking';
-import { PendingOutbox } from '../../lambdas/outbox/pending-outbox';
-import type { PoisonRecord } from '../../lambdas/outbox/poison-queue';
-import { type ReconcilerDeps, reconcile } from '../../lambdas/outbox/reconciler';
-import type { DynamoDbLocal } from '../../local/dynamodb';
+import { DynamoDbDeliveryTracker } from '../../packages/dynamodb-outbox/src/engine/delivery-tracking';
+import { PendingOutbox } from '../../packages/dynamodb-outbox/src/engine/pending-outbox';
+import type { PoisonRecord } from '../../packages/dynamodb-outbox/src/engine/poison-queue';
+import { type ReconcilerDeps, reconcile } from '../../packages/dynamodb-outbox/src/engine/reconciler';
+import type { DynamoDbLocal } from '../../packages/dynamodb-outbox/src/local/dynamodb';
+import { ordersOutboxLayout } from '../../packages/dynamodb-outbox/test/support/sample-table';
 import { startTestDynamoDb } from '../support/dynamodb-local';
 import { eventually, type InventoryFlow, startInventoryFlow } from './consumer-support';
 

@@ -1,10 +1,10 @@
 import { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import { afterEach, describe, expect, it, vi } from 'vitest';
-import { deliveryTrackerFor } from '../../lambdas/outbox/delivery-tracking';
-import { PoisonQueue } from '../../lambdas/outbox/poison-queue';
-import { OutboxPublisher } from '../../lambdas/outbox/publisher';
-import { createRelayHandler } from '../../lambdas/outbox/relay';
-import { SettledMemory } from '../../lambdas/outbox/settled-memory';
+import { deliveryTrackerFor } from '../../packages/dynamodb-outbox/src/engine/delivery-tracking';
+import { PoisonQueue } from '../../packages/dynamodb-outbox/src/engine/poison-queue';
+import { OutboxPublisher } from '../../packages/dynamodb-outbox/src/engine/publisher';
+import { createRelayHandler } from '../../packages/dynamodb-outbox/src/engine/relay';
+import { SettledMemory } from '../../packages/dynamodb-outbox/src/engine/settled-memory';
 import { type RelayHandlerFactory, type RelayRig, startRelayRig } from './relay-rig';
 
 const EVENTS = 500;

@@ -1,7 +1,10 @@
 import { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
-import { directoryFailureStore, redriveFailures } from '../../cli/redrive-failures';
-import { listDirectoryObjects } from '../../local/failure-destination';
+import {
+  directoryFailureStore,
+  redriveFailures,
+} from '../../packages/dynamodb-outbox/src/cli/redrive-failures';
+import { listDirectoryObjects } from '../../packages/dynamodb-outbox/src/local/failure-destination';
 import { type RelayRig, startRelayRig } from './relay-rig';
 
 /*

@@ -5,24 +5,31 @@ import { DynamoDBStreamsClient } from '@aws-sdk/client-dynamodb-streams';
 import { EventBridgeClient } from '@aws-sdk/client-eventbridge';
 import { SQSClient } from '@aws-sdk/client-sqs';
 import { DynamoDBDocumentClient, TransactWriteCommand } from '@aws-sdk/lib-dynamodb';
-import { ordersOutboxLayout } from '../../lambdas/orders/table';
-import type { EventEnvelope } from '../../lambdas/outbox/envelope';
-import { relayFilterPattern } from '../../lambdas/outbox/layout';
-import { DEFAULT_PUT_EVENTS_LIMITS } from '../../lambdas/outbox/limits';
-import type { RelaySettings } from '../../lambdas/outbox/settings';
-import { buildRelayHandler, type RelayHandler } from '../../lambdas/outbox/wiring';
-import { OutboxWriter } from '../../lambdas/outbox/writer';
-import { localClientConfig } from '../../local/clients';
-import type { DynamoDbLocal } from '../../local/dynamodb';
-import { type LocalEventBus, type LocalEventBusOptions, startLocalEventBus } from '../../local/event-bus';
-import { directoryFailureDestination, listDirectoryObjects } from '../../local/failure-destination';
-import { type LocalSqs, startLocalSqs } from '../../local/sqs';
+import { buildRelayHandler, type RelayHandler } from '../../packages/dynamodb-outbox/src/engine/wiring';
+import { localClientConfig } from '../../packages/dynamodb-outbox/src/local/clients';
+import type { DynamoDbLocal } from '../../packages/dynamodb-outbox/src/local/dynamodb';
+import {
+  type LocalEventBus,
+  type LocalEventBusOptions,
+  startLocalEventBus,
+} from '../../packages/dynamodb-outbox/src/local/event-bus';
+import {
+  directoryFailureDestination,
+  listDirectoryObjects,
+} from '../../packages/dynamodb-outbox/src/local/failure-destination';
+import { type LocalSqs, startLocalSqs } from '../../packages/dynamodb-outbox/src/local/sqs';
 import {
   InMemoryCheckpointStore,
   latestStreamArn,
   StreamPoller,
   type StreamPollerOptions,
-} from '../../local/stream-poller';
+} from '../../packages/dynamodb-outbox/src/local/stream-poller';
+import type { EventEnvelope } from '../../packages/dynamodb-outbox/src/runtime/envelope';
+import { relayFilterPattern } from '../../packages/dynamodb-outbox/src/runtime/layout';
+import { DEFAULT_PUT_EVENTS_LIMITS } from '../../packages/dynamodb-outbox/src/runtime/limits';
+import type { RelaySettings } from '../../packages/dynamodb-outbox/src/runtime/settings';
+import { OutboxWriter } from '../../packages/dynamodb-outbox/src/runtime/writer';
+import { ordersOutboxLayout } from '../../packages/dynamodb-outbox/test/support/sample-table';
 import { createTestOrdersTable, startTestDynamoDb } from '../support/dynamodb-local';
 
 /**

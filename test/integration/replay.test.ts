@@ -1,11 +1,11 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { replay } from '../../cli/replay';
-import type { OutboxTarget } from '../../cli/target';
-import { ordersOutboxLayout } from '../../lambdas/orders/table';
-import { DynamoDbDeliveryTracker } from '../../lambdas/outbox/delivery-tracking';
-import { PendingOutbox } from '../../lambdas/outbox/pending-outbox';
-import { reconcile } from '../../lambdas/outbox/reconciler';
-import type { DynamoDbLocal } from '../../local/dynamodb';
+import { replay } from '../../packages/dynamodb-outbox/src/cli/replay';
+import type { OutboxTarget } from '../../packages/dynamodb-outbox/src/cli/target';
+import { DynamoDbDeliveryTracker } from '../../packages/dynamodb-outbox/src/engine/delivery-tracking';
+import { PendingOutbox } from '../../packages/dynamodb-outbox/src/engine/pending-outbox';
+import { reconcile } from '../../packages/dynamodb-outbox/src/engine/reconciler';
+import type { DynamoDbLocal } from '../../packages/dynamodb-outbox/src/local/dynamodb';
+import { ordersOutboxLayout } from '../../packages/dynamodb-outbox/test/support/sample-table';
 import { startTestDynamoDb } from '../support/dynamodb-local';
 import { type InventoryFlow, startInventoryFlow } from './consumer-support';
 

@@ -2,8 +2,14 @@ import { type ChildProcess, spawn } from 'node:child_process';
 import { createServer } from 'node:net';
 import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { closeServer, listen } from '../../local/http';
-import { commandLine, descendants, isListening, isRunning, waitFor } from '../support/processes';
+import { closeServer, listen } from '../../packages/dynamodb-outbox/src/local/http';
+import {
+  commandLine,
+  descendants,
+  isListening,
+  isRunning,
+  waitFor,
+} from '../../packages/dynamodb-outbox/test/support/processes';
 
 /*
  * `npm start` as a person runs it, killed every way it can be: each signal to the process group

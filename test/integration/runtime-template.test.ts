@@ -2,13 +2,15 @@ import { fileURLToPath } from 'node:url';
 import { DynamoDBDocumentClient, GetCommand } from '@aws-sdk/lib-dynamodb';
 import { afterEach, describe, expect, it } from 'vitest';
 import type { DeliveryResult } from '../../lambdas/inventory/consumer';
-import type { InvocationOutcome } from '../../local/functions';
-import { type LocalRuntime, startLocalRuntime } from '../../local/runtime';
-import { orderOutboxKey } from '../support/outbox-items';
+import type { InvocationOutcome } from '../../packages/dynamodb-outbox/src/local/functions';
+import { type LocalRuntime, startLocalRuntime } from '../../packages/dynamodb-outbox/src/local/runtime';
+import { orderOutboxKey } from '../../packages/dynamodb-outbox/test/support/outbox-items';
 import { eventually } from './consumer-support';
 
 const EXTRA_CONSUMER_APP = fileURLToPath(new URL('../fixtures/extra-consumer', import.meta.url));
-const SHIPMENTS_APP = fileURLToPath(new URL('../fixtures/shipments', import.meta.url));
+const SHIPMENTS_APP = fileURLToPath(
+  new URL('../../packages/dynamodb-outbox/test/fixtures/shipments', import.meta.url),
+);
 
 const placeOrder = async (runtime: LocalRuntime): Promise<string> => {
   const response = await fetch(`${runtime.apiUrl}/orders`, {

@@ -2,16 +2,16 @@ import { DeleteItemCommand, TransactWriteItemsCommand, UpdateItemCommand } from 
 import { DynamoDBStreamsClient } from '@aws-sdk/client-dynamodb-streams';
 import type { DynamoDBStreamEvent } from 'aws-lambda';
 import { afterAll, afterEach, beforeAll, describe, expect, it, vi } from 'vitest';
-import { ordersOutboxLayout } from '../../lambdas/orders/table';
-import { relayFilterPattern } from '../../lambdas/outbox/layout';
-import { localClientConfig } from '../../local/clients';
-import type { DynamoDbLocal } from '../../local/dynamodb';
+import { localClientConfig } from '../../packages/dynamodb-outbox/src/local/clients';
+import type { DynamoDbLocal } from '../../packages/dynamodb-outbox/src/local/dynamodb';
 import {
   InMemoryCheckpointStore,
   latestStreamArn,
   StreamPoller,
   type StreamPollerOptions,
-} from '../../local/stream-poller';
+} from '../../packages/dynamodb-outbox/src/local/stream-poller';
+import { relayFilterPattern } from '../../packages/dynamodb-outbox/src/runtime/layout';
+import { ordersOutboxLayout } from '../../packages/dynamodb-outbox/test/support/sample-table';
 import { createTestOrdersTable, startTestDynamoDb } from '../support/dynamodb-local';
 
 const silent = { warn: () => undefined, error: () => undefined };

@@ -2,18 +2,26 @@ import { randomUUID } from 'node:crypto';
 import { EventBridgeClient } from '@aws-sdk/client-eventbridge';
 import { DynamoDBDocumentClient, GetCommand, PutCommand, TransactWriteCommand } from '@aws-sdk/lib-dynamodb';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { ReceiptDeliveryTracker } from '../../lambdas/outbox/delivery-tracking';
-import type { EventEnvelope } from '../../lambdas/outbox/envelope';
-import { type OutboxKey, TIME_ORDERED_TABLE_LAYOUT, timeBucketOf } from '../../lambdas/outbox/layout';
-import { type PendingSource, TimeOrderedOutbox, WATERMARK_KEY } from '../../lambdas/outbox/pending-outbox';
-import type { PoisonRecord } from '../../lambdas/outbox/poison-queue';
-import { OutboxPublisher } from '../../lambdas/outbox/publisher';
-import { type ReconcileReport, reconcile } from '../../lambdas/outbox/reconciler';
-import { localClientConfig } from '../../local/clients';
-import { createOutboxTable, type DynamoDbLocal } from '../../local/dynamodb';
-import { type LocalEventBus, startLocalEventBus } from '../../local/event-bus';
+import { ReceiptDeliveryTracker } from '../../packages/dynamodb-outbox/src/engine/delivery-tracking';
+import {
+  type PendingSource,
+  TimeOrderedOutbox,
+  WATERMARK_KEY,
+} from '../../packages/dynamodb-outbox/src/engine/pending-outbox';
+import type { PoisonRecord } from '../../packages/dynamodb-outbox/src/engine/poison-queue';
+import { OutboxPublisher } from '../../packages/dynamodb-outbox/src/engine/publisher';
+import { type ReconcileReport, reconcile } from '../../packages/dynamodb-outbox/src/engine/reconciler';
+import { localClientConfig } from '../../packages/dynamodb-outbox/src/local/clients';
+import { createOutboxTable, type DynamoDbLocal } from '../../packages/dynamodb-outbox/src/local/dynamodb';
+import { type LocalEventBus, startLocalEventBus } from '../../packages/dynamodb-outbox/src/local/event-bus';
+import type { EventEnvelope } from '../../packages/dynamodb-outbox/src/runtime/envelope';
+import {
+  type OutboxKey,
+  TIME_ORDERED_TABLE_LAYOUT,
+  timeBucketOf,
+} from '../../packages/dynamodb-outbox/src/runtime/layout';
+import { writtenWhenItOccurred } from '../../packages/dynamodb-outbox/test/support/outbox-items';
 import { startTestDynamoDb } from '../support/dynamodb-local';
-import { writtenWhenItOccurred } from '../support/outbox-items';
 
 /*
  * A first reconciler run on a time-ordered outbox table, spread over several runs by small budgets

@@ -1,7 +1,7 @@
 import { DeleteCommand, DynamoDBDocumentClient, GetCommand, UpdateCommand } from '@aws-sdk/lib-dynamodb';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { type LocalRuntime, startLocalRuntime } from '../../local/runtime';
-import { orderOutboxKey } from '../support/outbox-items';
+import { type LocalRuntime, startLocalRuntime } from '../../packages/dynamodb-outbox/src/local/runtime';
+import { orderOutboxKey } from '../../packages/dynamodb-outbox/test/support/outbox-items';
 import { eventually } from './consumer-support';
 
 const DAY = 24 * 60 * 60;

@@ -2,10 +2,10 @@ import { createServer, type Server } from 'node:net';
 import { DynamoDBDocumentClient, PutCommand, QueryCommand, ScanCommand } from '@aws-sdk/lib-dynamodb';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { orderIdForKey } from '../../lambdas/orders/application/idempotency';
-import { eventEnvelopeSchema } from '../../lambdas/outbox/envelope';
-import { PortInUseError } from '../../local/http-server';
-import { type LocalRuntime, startLocalRuntime } from '../../local/runtime';
-import { orderOutboxKey } from '../support/outbox-items';
+import { PortInUseError } from '../../packages/dynamodb-outbox/src/local/http-server';
+import { type LocalRuntime, startLocalRuntime } from '../../packages/dynamodb-outbox/src/local/runtime';
+import { eventEnvelopeSchema } from '../../packages/dynamodb-outbox/src/runtime/envelope';
+import { orderOutboxKey } from '../../packages/dynamodb-outbox/test/support/outbox-items';
 import body from '../unit/orders/fixtures/place-order-body.json';
 
 describe('write path against DynamoDB Local', () => {

@@ -1,8 +1,12 @@
 import { randomUUID } from 'node:crypto';
 import type { OrdersSettings } from '../../lambdas/orders/config';
-import { ordersOutboxLayout } from '../../lambdas/orders/table';
-import { createOutboxTable, type DynamoDbLocal, startDynamoDbLocal } from '../../local/dynamodb';
-import { claimPort } from '../../local/ports';
+import {
+  createOutboxTable,
+  type DynamoDbLocal,
+  startDynamoDbLocal,
+} from '../../packages/dynamodb-outbox/src/local/dynamodb';
+import { claimPort } from '../../packages/dynamodb-outbox/src/local/ports';
+import { ordersOutboxLayout } from '../../packages/dynamodb-outbox/test/support/sample-table';
 
 /** Start an in-memory DynamoDB Local on a free port for one test file. */
 export const startTestDynamoDb = async (): Promise<DynamoDbLocal> => startDynamoDbLocal(await claimPort(0));

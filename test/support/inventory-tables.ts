@@ -4,8 +4,8 @@ import {
   UpdateTimeToLiveCommand,
 } from '@aws-sdk/client-dynamodb';
 import { inventoryTable } from '../../lambdas/inventory/tables';
-import { IDEMPOTENCY_TABLE as idempotencyTable } from '../../lambdas/outbox/subscription';
-import { createTableAndWait, tableExists } from '../../local/dynamodb';
+import { createTableAndWait, tableExists } from '../../packages/dynamodb-outbox/src/local/dynamodb';
+import { IDEMPOTENCY_TABLE as idempotencyTable } from '../../packages/dynamodb-outbox/src/runtime/subscription';
 
 export interface InventoryTableNames {
   readonly inventory: string;

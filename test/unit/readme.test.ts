@@ -9,9 +9,9 @@ import {
   orderPlacedPayloadSchema,
 } from '../../lambdas/orders/events';
 import { orderPartition, ordersOutboxLayout } from '../../lambdas/orders/table';
-import { eventEnvelopeSchema } from '../../lambdas/outbox/envelope';
-import { parseOutboxItem } from '../../lambdas/outbox/outbox-item';
-import { OutboxWriter } from '../../lambdas/outbox/writer';
+import { eventEnvelopeSchema } from '../../packages/dynamodb-outbox/src/runtime/envelope';
+import { parseOutboxItem } from '../../packages/dynamodb-outbox/src/runtime/outbox-item';
+import { OutboxWriter } from '../../packages/dynamodb-outbox/src/runtime/writer';
 
 // The README's event example is what consumers read first: it must stay an event the relay
 // could publish and the shipped consumer accepts.
@@ -137,7 +137,10 @@ const tsBlocksUnder = (markdown: string, heading: string): string[] => {
 
 /** The lines between `// README: <name>` and `// README: end` in a fixture file, dedented. */
 const fixtureRegion = (file: string, name: string): string => {
-  const text = readFileSync(new URL(`../fixtures/shipments/${file}`, import.meta.url), 'utf8');
+  const text = readFileSync(
+    new URL(`../../packages/dynamodb-outbox/test/fixtures/shipments/${file}`, import.meta.url),
+    'utf8',
+  );
   const lines = text.split('\n');
   const start = lines.findIndex((line) => line.trim() === `// README: ${name}`);
   const end = lines.findIndex((line, i) => i > start && line.trim() === '// README: end');

@@ -6,8 +6,8 @@ import {
   type TransactWriteCommandInput,
 } from '@aws-sdk/lib-dynamodb';
 import { unmarshall } from '@aws-sdk/util-dynamodb';
-import { checkTransactionLimits, type OutboxWriter, type TransactItem } from '../../outbox/writer';
-import * as z from '../../outbox/zod';
+import { checkTransactionLimits, type OutboxWriter, type TransactItem } from 'dynamodb-outbox/runtime';
+import * as z from '../../zod';
 import {
   type Change,
   ChangeRejectedError,

@@ -1,8 +1,8 @@
 import { Buffer } from 'node:buffer';
 import { MetricUnit } from '@aws-lambda-powertools/metrics';
 import type { APIGatewayProxyEventV2, APIGatewayProxyStructuredResultV2, Context } from 'aws-lambda';
-import { instrumented, logger, metrics } from '../../outbox/powertools';
-import type * as z from '../../outbox/zod';
+import { instrumented, logger, metrics } from 'dynamodb-outbox/runtime';
+import type * as z from '../../zod';
 import { cancelOrderUseCase } from '../application/cancel-order';
 import {
   IdempotencyKeyInUseError,

@@ -1,4 +1,4 @@
-import * as z from '../../outbox/zod';
+import * as z from '../../zod';
 import { isCurrency } from '../domain/currency';
 import { ORDER_ID_PATTERN } from '../domain/order-id';
 import { textField } from './text-field';

@@ -1,4 +1,4 @@
-import * as z from '../../outbox/zod';
+import * as z from '../../zod';
 
 /*
  * The character rules every string of the API shares, wherever it comes from (body, header, path):

@@ -3,8 +3,8 @@ import { Match, Template } from 'aws-cdk-lib/assertions';
 import { EventBus } from 'aws-cdk-lib/aws-events';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { inventorySubscription } from '../../../lambdas/inventory/subscription';
-import { consumerSettings } from '../../../lambdas/outbox/settings';
 import { Inventory } from '../../../lib/constructs/inventory';
+import { consumerSettings } from '../../../packages/dynamodb-outbox/src/runtime/settings';
 import {
   arnOf,
   permissionsOf,

@@ -5,10 +5,10 @@ import { Key } from 'aws-cdk-lib/aws-kms';
 import { RetentionDays } from 'aws-cdk-lib/aws-logs';
 import { afterAll, describe, expect, it } from 'vitest';
 import { ordersOutboxLayout } from '../../../lambdas/orders/table';
-import { writerSettings } from '../../../lambdas/outbox/settings';
 import { OrdersApi, type OrdersApiProps } from '../../../lib/constructs/orders-api';
 import { OrdersTable } from '../../../lib/constructs/orders-table';
-import { TransactionalOutbox } from '../../../lib/outbox/transactional-outbox';
+import { TransactionalOutbox } from '../../../packages/dynamodb-outbox/src/cdk/transactional-outbox';
+import { writerSettings } from '../../../packages/dynamodb-outbox/src/runtime/settings';
 import {
   arnOf,
   logicalIdOf,

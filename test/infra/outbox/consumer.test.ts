@@ -3,9 +3,12 @@ import { Duration, RemovalPolicy, Stack } from 'aws-cdk-lib';
 import { Match, Template } from 'aws-cdk-lib/assertions';
 import { EventBus } from 'aws-cdk-lib/aws-events';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { consumerSettings } from '../../../lambdas/outbox/settings';
-import { MAXIMUM_TARGET_RETRY, type Subscription } from '../../../lambdas/outbox/subscription';
-import { OutboxConsumer, type OutboxConsumerProps } from '../../../lib/outbox/consumer';
+import { OutboxConsumer, type OutboxConsumerProps } from '../../../packages/dynamodb-outbox/src/cdk/consumer';
+import { consumerSettings } from '../../../packages/dynamodb-outbox/src/runtime/settings';
+import {
+  MAXIMUM_TARGET_RETRY,
+  type Subscription,
+} from '../../../packages/dynamodb-outbox/src/runtime/subscription';
 import {
   arnOf,
   environmentOf,

@@ -10,10 +10,14 @@ import { PolicyStatement } from 'aws-cdk-lib/aws-iam';
 import { type CfnFunction, Tracing } from 'aws-cdk-lib/aws-lambda';
 import { OutputFormat } from 'aws-cdk-lib/aws-lambda-nodejs';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
-import { ordersOutboxLayout } from '../../../lambdas/orders/table';
-import { relaySettings } from '../../../lambdas/outbox/settings';
 import { applySecurityChecks, formatFindings, synthFindings } from '../../../lib/nag';
-import { PowertoolsFunction, type PowertoolsFunctionProps, TRACING_FILE } from '../../../lib/outbox/function';
+import {
+  PowertoolsFunction,
+  type PowertoolsFunctionProps,
+  TRACING_FILE,
+} from '../../../packages/dynamodb-outbox/src/cdk/function';
+import { relaySettings } from '../../../packages/dynamodb-outbox/src/runtime/settings';
+import { ordersOutboxLayout } from '../../../packages/dynamodb-outbox/test/support/sample-table';
 import { removeTestApps, testApp } from '../support';
 
 type Statement = { Effect: string; Action: string | string[]; Resource: unknown };
@@ -114,7 +118,7 @@ describe('PowertoolsFunction asset', () => {
     const app = testApp({ context: { 'aws:cdk:bundling-stacks': ['**'] } });
     const stack = new Stack(app, 'BundleTest');
     const fn = new PowertoolsFunction(stack, 'Relay', {
-      entry: 'lambdas/outbox/relay-handler.ts',
+      entry: 'packages/dynamodb-outbox/src/engine/relay-handler.ts',
       serviceName: 'probe',
     });
     const { s3Key } = stack.resolve((fn.node.defaultChild as CfnFunction).code) as { s3Key: string };

@@ -4,16 +4,20 @@ import { AttributeType, TableV2 } from 'aws-cdk-lib/aws-dynamodb';
 import { EventBus, Rule } from 'aws-cdk-lib/aws-events';
 import { Queue } from 'aws-cdk-lib/aws-sqs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { QUEUE_OUTPUT_SUFFIX, RULE_OUTPUT_SUFFIX, StackOutput } from '../../../cli/target';
-import { TIME_ORDERED_TABLE_LAYOUT } from '../../../lambdas/outbox/layout';
 import {
   OutboxOutputName,
   OutboxOutputs,
   type OutboxOutputsProps,
   QUEUE_URL_OUTPUT_SUFFIX,
   RULE_ARN_OUTPUT_SUFFIX,
-} from '../../../lib/outbox/outputs';
-import { TransactionalOutbox } from '../../../lib/outbox/transactional-outbox';
+} from '../../../packages/dynamodb-outbox/src/cdk/outputs';
+import { TransactionalOutbox } from '../../../packages/dynamodb-outbox/src/cdk/transactional-outbox';
+import {
+  QUEUE_OUTPUT_SUFFIX,
+  RULE_OUTPUT_SUFFIX,
+  StackOutput,
+} from '../../../packages/dynamodb-outbox/src/cli/target';
+import { TIME_ORDERED_TABLE_LAYOUT } from '../../../packages/dynamodb-outbox/src/runtime/layout';
 import { arnOf, refOf, removeTestApps, testApp } from '../support';
 
 const build = (queues: OutboxOutputsProps['queues'] = {}) => {

@@ -4,12 +4,6 @@ import { Match, Template } from 'aws-cdk-lib/assertions';
 import { AttributeType, StreamViewType, type TablePropsV2, TableV2 } from 'aws-cdk-lib/aws-dynamodb';
 import { EventBus } from 'aws-cdk-lib/aws-events';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import {
-  relayFilterPattern,
-  sameTableLayout,
-  TIME_ORDERED_TABLE_LAYOUT,
-} from '../../../lambdas/outbox/layout';
-import { relaySettings, writerSettings } from '../../../lambdas/outbox/settings';
 import { applySecurityChecks, formatFindings, synthFindings } from '../../../lib/nag';
 import {
   OutboxMonitoring,
@@ -17,7 +11,13 @@ import {
   PowertoolsFunction,
   TransactionalOutbox,
   type TransactionalOutboxProps,
-} from '../../../lib/outbox';
+} from '../../../packages/dynamodb-outbox/src/cdk';
+import {
+  relayFilterPattern,
+  sameTableLayout,
+  TIME_ORDERED_TABLE_LAYOUT,
+} from '../../../packages/dynamodb-outbox/src/runtime/layout';
+import { relaySettings, writerSettings } from '../../../packages/dynamodb-outbox/src/runtime/settings';
 import {
   alarmNamesOf,
   arnOf,

@@ -32,7 +32,9 @@ describe('findHandlerEntries', () => {
   it('finds the Lambda entry points of this project', () => {
     const entries = findHandlerEntries(process.cwd());
     expect(entries).toContain('lambdas/orders/handler.ts');
-    expect(entries).toContain('lambdas/outbox/relay-handler.ts');
-    expect(entries.every((e) => e.startsWith('lambdas/') && e.endsWith('.ts'))).toBe(true);
+    expect(entries).toContain('packages/dynamodb-outbox/src/engine/relay-handler.ts');
+    expect(entries.every((e) => /^(lambdas|packages\/dynamodb-outbox\/src\/engine)\/.*\.ts$/.test(e))).toBe(
+      true,
+    );
   });
 });

@@ -2,10 +2,10 @@ import { execFile } from 'node:child_process';
 import { createServer } from 'node:net';
 import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
-import { closeServer, listen } from '../../../local/http';
-import { startLocalSqs } from '../../../local/sqs';
+import { closeServer, listen } from '../../../packages/dynamodb-outbox/src/local/http';
+import { startLocalSqs } from '../../../packages/dynamodb-outbox/src/local/sqs';
 
-const cli = fileURLToPath(new URL('../../../cli/outbox.ts', import.meta.url));
+const cli = fileURLToPath(new URL('../../../packages/dynamodb-outbox/src/cli/outbox', import.meta.url));
 
 /** The CLI as an operator runs it: a separate process, its output and exit status. */
 const run = (

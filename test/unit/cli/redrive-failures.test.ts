@@ -19,11 +19,25 @@ import {
 } from '@aws-sdk/lib-dynamodb';
 import { mockClient } from 'aws-sdk-client-mock';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { directoryFailureStore, redriveFailures } from '../../../cli/redrive-failures';
-import { type OutboxLayout, TIME_ORDERED_TABLE_LAYOUT } from '../../../lambdas/outbox/layout';
-import { directoryFailureDestination, listDirectoryObjects } from '../../../local/failure-destination';
-import type { StreamFailureRecord } from '../../../local/stream-poller';
-import { keyOf, ORDERS_LAYOUT, outboxItem, streamRecord } from '../outbox/support';
+import {
+  directoryFailureStore,
+  redriveFailures,
+} from '../../../packages/dynamodb-outbox/src/cli/redrive-failures';
+import {
+  directoryFailureDestination,
+  listDirectoryObjects,
+} from '../../../packages/dynamodb-outbox/src/local/failure-destination';
+import type { StreamFailureRecord } from '../../../packages/dynamodb-outbox/src/local/stream-poller';
+import {
+  type OutboxLayout,
+  TIME_ORDERED_TABLE_LAYOUT,
+} from '../../../packages/dynamodb-outbox/src/runtime/layout';
+import {
+  keyOf,
+  ORDERS_LAYOUT,
+  outboxItem,
+  streamRecord,
+} from '../../../packages/dynamodb-outbox/test/support/unit';
 
 const eventBridgeMock = mockClient(EventBridgeClient);
 const docMock = mockClient(DynamoDBDocumentClient);

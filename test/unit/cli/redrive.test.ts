@@ -4,15 +4,18 @@ import { SendMessageBatchCommand, SQSClient } from '@aws-sdk/client-sqs';
 import { DynamoDBDocumentClient, GetCommand, PutCommand, UpdateCommand } from '@aws-sdk/lib-dynamodb';
 import { mockClient } from 'aws-sdk-client-mock';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
-import { formatRedrive, redrive } from '../../../cli/redrive';
-import type { OutboxTarget } from '../../../cli/target';
-import { ordersOutboxLayout } from '../../../lambdas/orders/table';
-import type { EventEnvelope } from '../../../lambdas/outbox/envelope';
-import { TIME_ORDERED_TABLE_LAYOUT } from '../../../lambdas/outbox/layout';
-import { PoisonQueue } from '../../../lambdas/outbox/poison-queue';
-import { OutboxWriter } from '../../../lambdas/outbox/writer';
-import { type LocalEventBus, startLocalEventBus } from '../../../local/event-bus';
-import { type LocalSqs, startLocalSqs } from '../../../local/sqs';
+import { formatRedrive, redrive } from '../../../packages/dynamodb-outbox/src/cli/redrive';
+import type { OutboxTarget } from '../../../packages/dynamodb-outbox/src/cli/target';
+import { PoisonQueue } from '../../../packages/dynamodb-outbox/src/engine/poison-queue';
+import {
+  type LocalEventBus,
+  startLocalEventBus,
+} from '../../../packages/dynamodb-outbox/src/local/event-bus';
+import { type LocalSqs, startLocalSqs } from '../../../packages/dynamodb-outbox/src/local/sqs';
+import type { EventEnvelope } from '../../../packages/dynamodb-outbox/src/runtime/envelope';
+import { TIME_ORDERED_TABLE_LAYOUT } from '../../../packages/dynamodb-outbox/src/runtime/layout';
+import { OutboxWriter } from '../../../packages/dynamodb-outbox/src/runtime/writer';
+import { ordersOutboxLayout } from '../../../packages/dynamodb-outbox/test/support/sample-table';
 
 const ddb = mockClient(DynamoDBDocumentClient);
 const credentials = { accessKeyId: 'local', secretAccessKey: 'local' };

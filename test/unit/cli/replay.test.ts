@@ -8,6 +8,7 @@ import {
 } from '@aws-sdk/client-eventbridge';
 import { mockClient } from 'aws-sdk-client-mock';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import { inventorySubscription } from '../../../lambdas/inventory/subscription';
 import {
   formatReplay,
   parseReplayTime,
@@ -16,11 +17,13 @@ import {
   replayExitCode,
   replayName,
   replayOptions,
-} from '../../../cli/replay';
-import type { OutboxTarget, ReplaySource } from '../../../cli/target';
-import { inventorySubscription } from '../../../lambdas/inventory/subscription';
-import { ordersOutboxLayout } from '../../../lambdas/orders/table';
-import { type LocalEventBus, startLocalEventBus } from '../../../local/event-bus';
+} from '../../../packages/dynamodb-outbox/src/cli/replay';
+import type { OutboxTarget, ReplaySource } from '../../../packages/dynamodb-outbox/src/cli/target';
+import {
+  type LocalEventBus,
+  startLocalEventBus,
+} from '../../../packages/dynamodb-outbox/src/local/event-bus';
+import { ordersOutboxLayout } from '../../../packages/dynamodb-outbox/test/support/sample-table';
 
 const eventBridge = mockClient(EventBridgeClient);
 

@@ -16,7 +16,7 @@ import placedFixture from './fixtures/order-placed.json';
 // The handler builds its clients and the metrics singleton at import: configure first, the
 // consumer's settings through the contract the construct writes them with.
 await vi.hoisted(async () => {
-  const { consumerSettings } = await import('../../../lambdas/outbox/settings');
+  const { consumerSettings } = await import('../../../packages/dynamodb-outbox/src/runtime/settings');
   Object.assign(
     process.env,
     consumerSettings.toEnv({ idempotencyTableName: 'inventory-idempotency', idempotencyTtlSeconds: 194_400 }),

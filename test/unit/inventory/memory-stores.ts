@@ -1,7 +1,7 @@
 import { ConcurrentChangeError, type ReservationStore } from '../../../lambdas/inventory/reservation-store';
 import type { Change, Reservation } from '../../../lambdas/inventory/reservations';
 
-export { MemoryPersistenceLayer } from '../outbox/memory-persistence';
+export { MemoryPersistenceLayer } from '../../../packages/dynamodb-outbox/test/unit/runtime/memory-persistence';
 
 /** The reservation port in memory, with the store's conditional-write contract. */
 export class MemoryReservationStore implements ReservationStore {

@@ -1,6 +1,9 @@
 import { describe, expect, it } from 'vitest';
 import { readInventorySettings } from '../../../lambdas/inventory/wiring';
-import { consumerSettings, InvalidSettingsError } from '../../../lambdas/outbox/settings';
+import {
+  consumerSettings,
+  InvalidSettingsError,
+} from '../../../packages/dynamodb-outbox/src/runtime/settings';
 
 const consumer = { idempotencyTableName: 'inventory-idempotency', idempotencyTtlSeconds: 194_400 };
 

@@ -9,15 +9,15 @@ import {
 import { afterEach, describe, expect, it, vi } from 'vitest';
 import * as z from 'zod';
 import { inventorySubscription } from '../../../lambdas/inventory/subscription';
-import { eventEnvelopeSchema } from '../../../lambdas/outbox/envelope';
-import type { Subscription } from '../../../lambdas/outbox/subscription';
 import {
   type BusEvent,
   FaultSettingsError,
   LocalEventBus,
   type LocalEventBusOptions,
   startLocalEventBus,
-} from '../../../local/event-bus';
+} from '../../../packages/dynamodb-outbox/src/local/event-bus';
+import { eventEnvelopeSchema } from '../../../packages/dynamodb-outbox/src/runtime/envelope';
+import type { Subscription } from '../../../packages/dynamodb-outbox/src/runtime/subscription';
 
 const buses: LocalEventBus[] = [];
 const clients: EventBridgeClient[] = [];

@@ -1,13 +1,13 @@
 import { describe, expect, it } from 'vitest';
 import { inventorySubscription } from '../../../lambdas/inventory/subscription';
-import { ordersOutboxLayout } from '../../../lambdas/orders/table';
-import { relayFilterPattern } from '../../../lambdas/outbox/layout';
 import {
   compileEventPattern,
   compileFilterCriteria,
   InvalidEventPatternError,
   matchesEventPattern,
-} from '../../../local/event-pattern';
+} from '../../../packages/dynamodb-outbox/src/local/event-pattern';
+import { relayFilterPattern } from '../../../packages/dynamodb-outbox/src/runtime/layout';
+import { ordersOutboxLayout } from '../../../packages/dynamodb-outbox/test/support/sample-table';
 
 // Patterns and events below are the examples of the EventBridge user guide ("Creating event
 // patterns", "Comparison operators", "Content filtering", "Arrays in event patterns").

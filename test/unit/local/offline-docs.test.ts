@@ -1,6 +1,6 @@
 import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
-import { EMULATED_TYPES, NOT_EMULATED_TYPES } from '../../../local/emulation';
+import { EMULATED_TYPES, NOT_EMULATED_TYPES } from '../../../packages/dynamodb-outbox/src/local/emulation';
 
 /*
  * docs/offline.md shows what the runtime runs for each resource type. The tables are rendered

@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { readOrdersSettings } from '../../../lambdas/orders/config';
 import { ordersOutboxLayout } from '../../../lambdas/orders/table';
-import { InvalidSettingsError, writerSettings } from '../../../lambdas/outbox/settings';
+import { InvalidSettingsError, writerSettings } from '../../../packages/dynamodb-outbox/src/runtime/settings';
 
 const outbox = { tableName: 'orders', layout: ordersOutboxLayout, deliveryTracking: true, retentionDays: 7 };
 

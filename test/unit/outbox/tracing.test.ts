@@ -4,13 +4,13 @@ import type { Context } from 'aws-lambda';
 import { afterAll, beforeEach, describe, expect, it, vi } from 'vitest';
 import { handler as inventoryHandler } from '../../../lambdas/inventory/handler';
 import { handler as ordersHandler } from '../../../lambdas/orders/handler';
-import { tracer } from '../../../lambdas/outbox/powertools';
-import { handler as reconcilerHandler } from '../../../lambdas/outbox/reconciler-handler';
-import { handler as relayHandler } from '../../../lambdas/outbox/relay-handler';
+import { handler as reconcilerHandler } from '../../../packages/dynamodb-outbox/src/engine/reconciler-handler';
+import { handler as relayHandler } from '../../../packages/dynamodb-outbox/src/engine/relay-handler';
+import { tracer } from '../../../packages/dynamodb-outbox/src/runtime/powertools';
+import { outboxItem, streamEvent, streamRecord } from '../../../packages/dynamodb-outbox/test/support/unit';
 import placedFixture from '../inventory/fixtures/order-placed.json';
 import placeOrderBody from '../orders/fixtures/place-order-body.json';
 import { httpEvent, jsonHeaders, lambdaContext } from '../orders/support';
-import { outboxItem, streamEvent, streamRecord } from './support';
 
 /*
  * Every Lambda entry with tracing on, as in a deployed function with active tracing: the X-Ray SDK
@@ -34,8 +34,10 @@ interface Subsegment {
 const { daemon, subsegments, endpoint, pendingPage } = await vi.hoisted(async () => {
   const { createSocket } = await import('node:dgram');
   const { createServer } = await import('node:http');
-  const settings = await import('../../../lambdas/outbox/settings');
-  const { ordersOutboxLayout: layout } = await import('../../../lambdas/orders/table');
+  const settings = await import('../../../packages/dynamodb-outbox/src/runtime/settings');
+  const { ordersOutboxLayout: layout } = await import(
+    '../../../packages/dynamodb-outbox/test/support/sample-table'
+  );
 
   const subsegments: Subsegment[] = [];
   const daemon = createSocket('udp4');

@@ -11,9 +11,9 @@ import {
 } from '../../../../lambdas/orders/application/ports';
 import { cancelOrder, placeOrder } from '../../../../lambdas/orders/domain/order';
 import { ordersOutboxLayout } from '../../../../lambdas/orders/table';
-import { pendingShardFor } from '../../../../lambdas/outbox/layout';
-import { parseOutboxItem } from '../../../../lambdas/outbox/outbox-item';
-import { OutboxWriteError, OutboxWriter } from '../../../../lambdas/outbox/writer';
+import { pendingShardFor } from '../../../../packages/dynamodb-outbox/src/runtime/layout';
+import { parseOutboxItem } from '../../../../packages/dynamodb-outbox/src/runtime/outbox-item';
+import { OutboxWriteError, OutboxWriter } from '../../../../packages/dynamodb-outbox/src/runtime/writer';
 import body from '../fixtures/place-order-body.json';
 
 const ORDER_ID = '01JD0000000000000000000ABC';

@@ -9,7 +9,7 @@ import { orderIdForKey } from '../../../../lambdas/orders/application/idempotenc
 import { OrdersMetric } from '../../../../lambdas/orders/events';
 import { ordersOutboxLayout } from '../../../../lambdas/orders/table';
 import { buildOrdersHandler } from '../../../../lambdas/orders/wiring';
-import { metrics } from '../../../../lambdas/outbox/powertools';
+import { metrics } from '../../../../packages/dynamodb-outbox/src/runtime/powertools';
 import body from '../fixtures/place-order-body.json';
 import { fixedClock, httpEvent, jsonHeaders, lambdaContext, sequentialIds } from '../support';
 

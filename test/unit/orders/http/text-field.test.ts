@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { isUtf8Text, textFault, textField } from '../../../../lambdas/orders/http/text-field';
-import * as z from '../../../../lambdas/outbox/zod';
+import * as z from '../../../../packages/dynamodb-outbox/src/runtime/zod';
 
 describe('textFault', () => {
   it.each([

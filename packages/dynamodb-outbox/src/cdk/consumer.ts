@@ -1,0 +1,196 @@
+import { Duration, Validations } from 'aws-cdk-lib';
+import { AttributeType, Billing, TableV2 } from 'aws-cdk-lib/aws-dynamodb';
+import { type EventPattern, type IEventBus, Rule } from 'aws-cdk-lib/aws-events';
+import { LambdaFunction } from 'aws-cdk-lib/aws-events-targets';
+import { ServicePrincipal } from 'aws-cdk-lib/aws-iam';
+import type { IKey } from 'aws-cdk-lib/aws-kms';
+import type { IDestination } from 'aws-cdk-lib/aws-lambda';
+import { type IQueue, Queue, QueueEncryption } from 'aws-cdk-lib/aws-sqs';
+import { Construct } from 'constructs';
+import { consumerSettings } from '../runtime/settings.js';
+import { IDEMPOTENCY_TABLE, type Subscription } from '../runtime/subscription.js';
+import { contractEnv } from './contract.js';
+import { PowertoolsFunction, type PowertoolsFunctionProps } from './function.js';
+import { grantOnTable, grantSendOnly } from './grants.js';
+import { tableSafety } from './table-safety.js';
+
+/** Lambda's limits for asynchronous invocation retries. */
+const MAX_ASYNC_RETRY_ATTEMPTS = 2;
+const MAX_ASYNC_EVENT_AGE = Duration.hours(6);
+
+/** What a consumer needs of the outbox it subscribes to: `TransactionalOutbox` is one. */
+export interface OutboxEventSource {
+  /** The bus the outbox publishes to: the subscription's rule is created on it. */
+  readonly eventBus: IEventBus;
+  /**
+   * How long after an event was first published it may be published again upstream of the bus
+   * (stream retries, reconciler): the first part of the consumer's idempotency window.
+   */
+  readonly redeliveryWindow: Duration;
+}
+
+export interface OutboxConsumerProps {
+  /** The outbox whose events this consumer takes. */
+  readonly outbox: OutboxEventSource;
+  /** Rule pattern and target retry policy; the offline event bus routes with the same object. */
+  readonly subscription: Subscription;
+  /** Absolute path of the handler module. */
+  readonly entry: string;
+  /**
+   * Everything else about the function (memory, timeout, log level, environment, ...).
+   * @default the PowertoolsFunction defaults, service name = subscription name
+   */
+  readonly functionProps?: Omit<PowertoolsFunctionProps, 'entry' | 'serviceName'> & {
+    readonly serviceName?: string;
+  };
+  /**
+   * Retries of a failed asynchronous invocation (function error or timeout), 0 to 2.
+   * @default 2
+   */
+  readonly asyncRetryAttempts?: number;
+  /**
+   * Oldest event Lambda still runs from its asynchronous queue, 1 minute to 6 hours.
+   * @default Duration.hours(6)
+   */
+  readonly asyncMaxEventAge?: Duration;
+  /**
+   * How long a processed eventId is remembered. Must be at least the redelivery horizon.
+   * @default the outbox's redeliveryWindow + the target's maximum event age + asyncMaxEventAge
+   */
+  readonly idempotencyTtl?: Duration;
+  /**
+   * How long the dead-letter queue keeps undeliverable events.
+   * @default Duration.days(14), the SQS maximum
+   */
+  readonly deadLetterRetention?: Duration;
+  /**
+   * Customer managed key for the idempotency table and the dead-letter queue.
+   * @default AWS owned keys (DynamoDB owned key, SSE-SQS)
+   */
+  readonly encryptionKey?: IKey;
+  /**
+   * Retain the idempotency table when the stack is deleted, with deletion protection.
+   * @default false
+   */
+  readonly retainData?: boolean;
+}
+
+/** EventBridge's JSON pattern keys are kebab-case; CDK's `EventPattern` spells `detail-type` camelCase. */
+export const toCdkEventPattern = (pattern: Readonly<Record<string, unknown>>): EventPattern => {
+  const { 'detail-type': detailType, ...rest } = pattern;
+  return { ...rest, ...(detailType === undefined ? {} : { detailType }) } as EventPattern;
+};
+
+/**
+ * Lambda's on-failure destination needs only sqs:SendMessage; the stock SqsDestination also
+ * grants GetQueueAttributes and GetQueueUrl, which nothing here calls.
+ */
+const sendOnlyQueueDestination = (queue: IQueue): IDestination => ({
+  bind: (_scope, fn) => {
+    grantSendOnly(queue, fn);
+    return { destination: queue.queueArn };
+  },
+});
+
+/**
+ * One subscription to the bus, consumed exactly once in effect: an EventBridge rule with the
+ * subscription's pattern; a Lambda target with the subscription's retry policy; one SQS
+ * dead-letter queue for both what EventBridge could not deliver and what the function failed on
+ * after Lambda's own retries; and a Powertools idempotency table (key `id`, TTL `expiration`)
+ * whose window covers every way an event can come again.
+ */
+export class OutboxConsumer extends Construct {
+  public readonly function: PowertoolsFunction;
+  public readonly rule: Rule;
+  public readonly deadLetterQueue: Queue;
+  public readonly idempotencyTable: TableV2;
+  /** How long processed eventIds are remembered (in the function's consumer settings). */
+  public readonly idempotencyTtl: Duration;
+  /** Powertools service name: the `service` dimension of the function's metrics. */
+  public readonly serviceName: string;
+
+  constructor(scope: Construct, id: string, props: OutboxConsumerProps) {
+    super(scope, id);
+    const { subscription } = props;
+    const asyncRetryAttempts = props.asyncRetryAttempts ?? MAX_ASYNC_RETRY_ATTEMPTS;
+    const asyncMaxEventAge = props.asyncMaxEventAge ?? MAX_ASYNC_EVENT_AGE;
+    if (!Number.isInteger(asyncRetryAttempts) || asyncRetryAttempts < 0 || asyncRetryAttempts > 2)
+      throw new Error(`asyncRetryAttempts must be 0, 1 or 2, got ${asyncRetryAttempts}`);
+    if (asyncMaxEventAge.toSeconds() < 60 || asyncMaxEventAge.toSeconds() > MAX_ASYNC_EVENT_AGE.toSeconds())
+      throw new Error('asyncMaxEventAge must be between 1 minute and 6 hours');
+
+    const horizon = Duration.seconds(
+      props.outbox.redeliveryWindow.toSeconds() +
+        subscription.retry.maximumEventAgeSeconds +
+        asyncMaxEventAge.toSeconds(),
+    );
+    if (props.idempotencyTtl !== undefined && props.idempotencyTtl.toSeconds() < horizon.toSeconds())
+      throw new Error(
+        `idempotencyTtl (${props.idempotencyTtl.toSeconds()} s) is shorter than the redelivery horizon ` +
+          `(${horizon.toSeconds()} s): a late duplicate would be applied twice`,
+      );
+    this.idempotencyTtl = props.idempotencyTtl ?? horizon;
+
+    this.deadLetterQueue = new Queue(this, 'DeadLetterQueue', {
+      retentionPeriod: props.deadLetterRetention ?? Duration.days(14),
+      enforceSSL: true,
+      ...(props.encryptionKey
+        ? { encryption: QueueEncryption.KMS, encryptionMasterKey: props.encryptionKey }
+        : { encryption: QueueEncryption.SQS_MANAGED }),
+    });
+    Validations.of(this.deadLetterQueue).acknowledge({
+      id: 'AwsSolutions::AwsSolutions-SQS3',
+      reason:
+        'This queue is itself the dead-letter queue of the subscription: the last stop for events neither ' +
+        'EventBridge nor Lambda could deliver. A DLQ behind it would never receive anything; its depth is ' +
+        'alarmed on instead.',
+    });
+    // EventBridge writes to the queue as itself: with a customer managed key it needs the key too.
+    props.encryptionKey?.grantEncryptDecrypt(new ServicePrincipal('events.amazonaws.com'));
+
+    this.idempotencyTable = new TableV2(this, 'IdempotencyTable', {
+      partitionKey: { name: IDEMPOTENCY_TABLE.partitionKey, type: AttributeType.STRING },
+      timeToLiveAttribute: IDEMPOTENCY_TABLE.timeToLiveAttribute,
+      billing: Billing.onDemand(),
+      ...tableSafety(props),
+    });
+
+    const { serviceName, environment, ...functionProps } = props.functionProps ?? {};
+    this.serviceName = serviceName ?? subscription.name;
+    this.function = new PowertoolsFunction(this, 'Function', {
+      ...functionProps,
+      entry: props.entry,
+      serviceName: this.serviceName,
+      environment: {
+        ...environment,
+        ...contractEnv('OutboxConsumer', consumerSettings, {
+          idempotencyTableName: this.idempotencyTable.tableName,
+          idempotencyTtlSeconds: this.idempotencyTtl.toSeconds(),
+        }),
+      },
+      retryAttempts: asyncRetryAttempts,
+      maxEventAge: asyncMaxEventAge,
+      onFailure: sendOnlyQueueDestination(this.deadLetterQueue),
+    });
+    // Powertools' persistence layer: put-if-absent, read on conflict, complete, delete on failure.
+    grantOnTable(this.idempotencyTable, this.function, [
+      'dynamodb:PutItem',
+      'dynamodb:GetItem',
+      'dynamodb:UpdateItem',
+      'dynamodb:DeleteItem',
+    ]);
+
+    this.rule = new Rule(this, 'Rule', {
+      eventBus: props.outbox.eventBus,
+      description: `${subscription.name}: ${JSON.stringify(subscription.eventPattern)}`.slice(0, 512),
+      eventPattern: toCdkEventPattern(subscription.eventPattern),
+    });
+    this.rule.addTarget(
+      new LambdaFunction(this.function, {
+        deadLetterQueue: this.deadLetterQueue,
+        retryAttempts: subscription.retry.maximumRetryAttempts,
+        maxEventAge: Duration.seconds(subscription.retry.maximumEventAgeSeconds),
+      }),
+    );
+  }
+}

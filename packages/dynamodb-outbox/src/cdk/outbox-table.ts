@@ -1,0 +1,77 @@
+import {
+  AttributeType,
+  Billing,
+  type GlobalSecondaryIndexPropsV2,
+  ProjectionType,
+  StreamViewType,
+  TableV2,
+} from 'aws-cdk-lib/aws-dynamodb';
+import type { IKey } from 'aws-cdk-lib/aws-kms';
+import { Construct } from 'constructs';
+import {
+  type OutboxLayout,
+  PENDING_INDEX_SORT_KEY,
+  type SameTableLayout,
+  TIME_ORDERED_TABLE_LAYOUT,
+  type TimeOrderedLayout,
+  tracksWithReceipts,
+} from '../runtime/layout.js';
+import { tableSafety } from './table-safety.js';
+
+/** The sparse pending index of a same-table `layout`, as a TableV2 global secondary index. */
+export const pendingIndexOf = (layout: SameTableLayout): GlobalSecondaryIndexPropsV2 => ({
+  indexName: layout.pendingIndex.indexName,
+  partitionKey: { name: layout.pendingIndex.shardAttribute, type: AttributeType.STRING },
+  sortKey: { name: PENDING_INDEX_SORT_KEY, type: AttributeType.STRING },
+  // The reconciler republishes from the index: it needs the whole item.
+  projectionType: ProjectionType.ALL,
+});
+
+/**
+ * What a service's own table needs to hold a same-table outbox, to spread into its TableV2 props:
+ * a stream with new images, the outbox TTL attribute and, with delivery tracking, the pending index.
+ *
+ * ```ts
+ * new TableV2(this, 'Table', { partitionKey, sortKey, ...outboxTableProps(layout) });
+ * ```
+ */
+export const outboxTableProps = (
+  layout: OutboxLayout,
+  options: { readonly deliveryTracking?: boolean } = {},
+) => ({
+  dynamoStream: StreamViewType.NEW_IMAGE,
+  timeToLiveAttribute: layout.timeToLiveAttribute,
+  // A time-ordered table lists itself by key: receipts need no index.
+  globalSecondaryIndexes:
+    (options.deliveryTracking ?? true) && !tracksWithReceipts(layout) ? [pendingIndexOf(layout)] : [],
+});
+
+export interface OutboxTableProps {
+  /** Customer managed key for encryption at rest. @default the DynamoDB owned key */
+  readonly encryptionKey?: IKey;
+  /** Retain the table when the stack is deleted, with deletion protection. @default false */
+  readonly retainData?: boolean;
+}
+
+/**
+ * The dedicated outbox table (`TIME_ORDERED_TABLE_LAYOUT`): outbox items only, keyed by minute and
+ * shard (`<minute>#<shard>` / `OUTBOX#<writtenAt>#…`), on-demand, with a stream of new images,
+ * TTL armed at write and point-in-time recovery. The service adds one Put to it inside its own
+ * transaction; the relay tracks delivery with one receipt per invocation, and the reconciler lists
+ * the table by key, without an index: the cheapest delivery tracking.
+ */
+export class OutboxTable extends Construct {
+  public readonly table: TableV2;
+  public readonly layout: TimeOrderedLayout = TIME_ORDERED_TABLE_LAYOUT;
+
+  constructor(scope: Construct, id: string, props: OutboxTableProps = {}) {
+    super(scope, id);
+    this.table = new TableV2(this, 'Table', {
+      partitionKey: { name: this.layout.partitionKey, type: AttributeType.STRING },
+      sortKey: { name: this.layout.sortKey, type: AttributeType.STRING },
+      billing: Billing.onDemand(),
+      ...outboxTableProps(this.layout),
+      ...tableSafety(props),
+    });
+  }
+}

@@ -1,0 +1,254 @@
+import { Duration, Stack } from 'aws-cdk-lib';
+import { CfnGlobalTable, CfnTable, type ITable } from 'aws-cdk-lib/aws-dynamodb';
+import type { IEventBus } from 'aws-cdk-lib/aws-events';
+import type { IKey } from 'aws-cdk-lib/aws-kms';
+import type { Function as LambdaFunction } from 'aws-cdk-lib/aws-lambda';
+import type { Bucket } from 'aws-cdk-lib/aws-s3';
+import type { Queue } from 'aws-cdk-lib/aws-sqs';
+import { Construct } from 'constructs';
+import type { OutboxLayout, SameTableLayout } from '../runtime/layout.js';
+import { writerSettings } from '../runtime/settings.js';
+import { contractEnv } from './contract.js';
+import type { FunctionDefaults } from './function.js';
+import { grantOnTable } from './grants.js';
+import { OutboxMonitoring, type OutboxMonitoringProps } from './monitoring.js';
+import { OutboxTable } from './outbox-table.js';
+import { OutboxReconciler, type ReconcilerScheduleProps } from './reconciler.js';
+import { OutboxRelay, type OutboxRelayProps, type RelayMappingProps } from './relay.js';
+
+/** DynamoDB Streams keeps a record for 24 hours; the relay can be handed it again until then. */
+const STREAM_RETENTION = Duration.hours(24);
+
+export interface TransactionalOutboxProps {
+  /** The service's table: the one its commands write to, and the outbox items beside them with a same-table layout. */
+  readonly table: ITable;
+  /** The bus the events are published to. */
+  readonly eventBus: IEventBus;
+  /**
+   * Put the outbox items beside the aggregates in `table` (`sameTableLayout({ partitionKey, sortKey })`),
+   * which then needs `outboxTableProps(layout)`: a stream, TTL and a pending index. Delivery is then
+   * tracked with a mark per event, which costs about 3 more write units per event than the default
+   * (see the README's Performance section).
+   * @default a dedicated outbox table created here, keyed by time (`TIME_ORDERED_TABLE_LAYOUT`) and
+   * tracked with one receipt per relay invocation: `table` needs nothing
+   */
+  readonly layout?: SameTableLayout;
+  /**
+   * `source` of every published event (1 to 256 characters, not `aws.`-prefixed).
+   * @default the stack name
+   */
+  readonly source?: string;
+  /**
+   * Record which events are out, and republish the rest from a scheduled reconciler: events
+   * survive a relay outage longer than the stream's 24 hours.
+   * @default true
+   */
+  readonly deliveryTracking?: boolean;
+  /**
+   * Days an outbox item is kept after it was published (same-table tracking) or written (receipts, or no tracking), 1 to 3650.
+   * @default 7
+   */
+  readonly retentionDays?: number;
+  /** The relay's stream mapping and function. @default see RelayMappingProps and OutboxRelayProps */
+  readonly relay?: RelayMappingProps &
+    Pick<OutboxRelayProps, 'putEventsMaxBytes' | 'timeout' | 'memorySize' | 'serviceName'>;
+  /** The reconciler's schedule, only with delivery tracking. @default see ReconcilerScheduleProps */
+  readonly reconciler?: ReconcilerScheduleProps;
+  /**
+   * Customer managed key for the queues and the dedicated outbox table.
+   * @default AWS owned keys (SSE-SQS, DynamoDB owned key)
+   */
+  readonly encryptionKey?: IKey;
+  /**
+   * Retain the dedicated outbox table on stack deletion, with deletion protection. Only with the
+   * dedicated layout: a same-table outbox lives in a table the service owns.
+   * @default false
+   */
+  readonly retainData?: boolean;
+  /** Log level, retention and metrics namespace of the relay and the reconciler. @default PowertoolsFunction defaults */
+  readonly functionDefaults?: FunctionDefaults;
+  /**
+   * Where the relay's, reconciler's and queues' alarms go. Pass the service's own monitoring to
+   * have one topic and one dashboard for everything.
+   * @default a new OutboxMonitoring with `monitoringProps`
+   */
+  readonly monitoring?: OutboxMonitoring;
+  /** Settings of the monitoring created when `monitoring` is not given. @default OutboxMonitoring defaults */
+  readonly monitoringProps?: OutboxMonitoringProps;
+}
+
+/** The attributes of a table's L1 resource, resolved; undefined for an imported table. */
+const tableResource = (table: ITable): Record<string, unknown> | undefined => {
+  const cfn = table.node.defaultChild;
+  if (!(cfn instanceof CfnGlobalTable || cfn instanceof CfnTable)) return undefined;
+  const resolve = (value: unknown) => Stack.of(cfn).resolve(value) as unknown;
+  return {
+    keySchema: resolve(cfn.keySchema),
+    globalSecondaryIndexes: resolve(cfn.globalSecondaryIndexes),
+    timeToLiveSpecification: resolve(cfn.timeToLiveSpecification),
+  };
+};
+
+/**
+ * The transactional outbox for a service's DynamoDB table: the relay (stream → EventBridge), the
+ * reconciler with delivery tracking, their poison queue and failure bucket, and their alarms. The
+ * service adds its events to its own TransactWriteItems with `OutboxWriter`; `grantWrite` gives
+ * its function what that needs.
+ *
+ * ```ts
+ * const outbox = new TransactionalOutbox(this, 'Outbox', { table, eventBus });
+ * outbox.grantWrite(serviceFunction);
+ * ```
+ */
+export class TransactionalOutbox extends Construct {
+  /** The table holding the outbox items: the service's (same table) or the dedicated one. */
+  public readonly table: ITable;
+  /** The dedicated outbox table, created when no layout is given. */
+  public readonly outboxTable: OutboxTable | undefined;
+  public readonly layout: OutboxLayout;
+  public readonly eventBus: IEventBus;
+  public readonly source: string;
+  public readonly deliveryTracking: boolean;
+  public readonly retentionDays: number;
+  public readonly relay: OutboxRelay;
+  /** Republishes events still unpublished past its threshold; only with delivery tracking. */
+  public readonly reconciler: OutboxReconciler | undefined;
+  /** Events that can never be published as they are, with their full content. */
+  public readonly poisonQueue: Queue;
+  /** Stream batches the relay's mapping gave up on, with their records. */
+  public readonly failureBucket: Bucket;
+  public readonly monitoring: OutboxMonitoring;
+  /**
+   * How long after an event was first published it may be published again upstream of the bus:
+   * the stream's retention and, with delivery tracking, the reconciler's threshold and interval.
+   * Consumers derive their idempotency window from it.
+   */
+  public readonly redeliveryWindow: Duration;
+
+  constructor(scope: Construct, id: string, props: TransactionalOutboxProps) {
+    super(scope, id);
+    this.deliveryTracking = props.deliveryTracking ?? true;
+    this.retentionDays = props.retentionDays ?? 7;
+    this.source = props.source ?? Stack.of(this).stackName;
+    this.eventBus = props.eventBus;
+    if (!this.deliveryTracking && props.reconciler !== undefined)
+      throw new Error('TransactionalOutbox: reconciler applies only with deliveryTracking: true');
+    if (props.monitoring !== undefined && props.monitoringProps !== undefined)
+      throw new Error('TransactionalOutbox: give monitoring or monitoringProps, not both');
+
+    // A time-ordered layout is the construct's own table: only a same-table layout can be given
+    // (checked here too for callers without the types).
+    if (props.layout !== undefined && props.layout.kind !== 'same-table')
+      throw new Error(
+        `TransactionalOutbox: layout takes a same-table layout (sameTableLayout); leave it out for the dedicated, time-ordered table`,
+      );
+    if (props.layout === undefined) {
+      this.outboxTable = new OutboxTable(this, 'OutboxTable', {
+        ...(props.encryptionKey ? { encryptionKey: props.encryptionKey } : {}),
+        ...(props.retainData === undefined ? {} : { retainData: props.retainData }),
+      });
+      this.table = this.outboxTable.table;
+      this.layout = this.outboxTable.layout;
+    } else {
+      if (props.retainData !== undefined)
+        throw new Error(
+          'TransactionalOutbox: retainData applies only to the dedicated outbox table; a same-table outbox lives in your table',
+        );
+      this.outboxTable = undefined;
+      this.table = props.table;
+      this.layout = props.layout;
+      this.checkSameTable(props.layout);
+    }
+
+    this.relay = new OutboxRelay(this, 'Relay', {
+      ...props.relay,
+      table: this.table,
+      layout: this.layout,
+      eventBus: props.eventBus,
+      source: this.source,
+      deliveryTracking: this.deliveryTracking,
+      retentionDays: this.retentionDays,
+      ...(props.encryptionKey ? { encryptionKey: props.encryptionKey } : {}),
+      ...(props.functionDefaults ? { functionDefaults: props.functionDefaults } : {}),
+    });
+    this.poisonQueue = this.relay.poisonQueue;
+    this.failureBucket = this.relay.failureBucket;
+
+    this.reconciler = this.deliveryTracking
+      ? new OutboxReconciler(this, 'Reconciler', {
+          ...props.reconciler,
+          table: this.table,
+          layout: this.layout,
+          eventBus: props.eventBus,
+          poisonQueue: this.poisonQueue,
+          source: this.source,
+          retentionDays: this.retentionDays,
+          ...(props.relay?.putEventsMaxBytes ? { putEventsMaxBytes: props.relay.putEventsMaxBytes } : {}),
+          ...(props.functionDefaults ? { functionDefaults: props.functionDefaults } : {}),
+        })
+      : undefined;
+    this.redeliveryWindow = this.reconciler
+      ? STREAM_RETENTION.plus(this.reconciler.threshold).plus(this.reconciler.interval)
+      : STREAM_RETENTION;
+
+    this.monitoring =
+      props.monitoring ??
+      new OutboxMonitoring(this, 'Monitoring', {
+        ...(props.functionDefaults?.metricsNamespace
+          ? { metricsNamespace: props.functionDefaults.metricsNamespace }
+          : {}),
+        ...props.monitoringProps,
+      });
+    this.monitoring.monitorRelay({ function: this.relay.function, serviceName: this.relay.serviceName });
+    this.monitoring.monitorDeadLetterQueue({ name: 'relay-poison', queue: this.poisonQueue });
+    this.monitoring.monitorFailureDestination({ name: 'relay-failures', metric: this.relay.failureMetric });
+    if (this.reconciler)
+      this.monitoring.monitorReconciler({
+        function: this.reconciler.function,
+        serviceName: this.reconciler.serviceName,
+      });
+  }
+
+  /**
+   * Everything a service function needs to add outbox items to its transactions: PutItem on the
+   * outbox table (and its key), and the writer's settings in its environment
+   * (`writerSettings.fromEnv()` reads them).
+   */
+  grantWrite(fn: LambdaFunction): void {
+    grantOnTable(this.table, fn, ['dynamodb:PutItem']);
+    const environment = contractEnv('TransactionalOutbox', writerSettings, {
+      tableName: this.table.tableName,
+      layout: this.layout,
+      deliveryTracking: this.deliveryTracking,
+      retentionDays: this.retentionDays,
+    });
+    for (const [name, value] of Object.entries(environment)) fn.addEnvironment(name, value);
+  }
+
+  /**
+   * A same-table outbox needs the layout's key names to be the table's, the table's TTL attribute
+   * and, with tracking, its pending index.
+   */
+  private checkSameTable(layout: SameTableLayout): void {
+    const resource = tableResource(this.table);
+    if (resource === undefined) return;
+    const keys = (resource.keySchema ?? []) as Array<{ attributeName?: string; keyType?: string }>;
+    const keyName = (type: string) => keys.find((key) => key.keyType === type)?.attributeName;
+    if (keyName('HASH') !== layout.partitionKey || keyName('RANGE') !== layout.sortKey)
+      throw new Error(
+        `TransactionalOutbox: the layout's keys (${layout.partitionKey}, ${layout.sortKey}) must be the table's ` +
+          `(${keyName('HASH') ?? 'none'}, ${keyName('RANGE') ?? 'no sort key'}); pass them to sameTableLayout`,
+      );
+    const hint = 'spread outboxTableProps(layout) into the table props';
+    const ttl = resource.timeToLiveSpecification as { attributeName?: string } | undefined;
+    if (ttl?.attributeName !== layout.timeToLiveAttribute)
+      throw new Error(
+        `TransactionalOutbox: the table's TTL attribute must be the layout's ${layout.timeToLiveAttribute}; ${hint}`,
+      );
+    const indexes = (resource.globalSecondaryIndexes ?? []) as Array<{ indexName?: string }>;
+    if (this.deliveryTracking && !indexes.some((index) => index.indexName === layout.pendingIndex.indexName))
+      throw new Error(
+        `TransactionalOutbox: delivery tracking needs the pending index ${layout.pendingIndex.indexName} on the table; ${hint}`,
+      );
+  }
+}

@@ -1,0 +1,242 @@
+import { type DynamoDBDocumentClient, GetCommand, PutCommand, QueryCommand } from '@aws-sdk/lib-dynamodb';
+import {
+  bucketOfPartition,
+  bucketPartitions,
+  type OutboxKey,
+  type OutboxLayout,
+  PENDING_INDEX_SORT_KEY,
+  pendingShards,
+  type SameTableLayout,
+  type TimeOrderedLayout,
+  timeBucketOf,
+  timeBucketsBetween,
+} from '../runtime/layout.js';
+import { type OutboxRecord, parseOutboxItem } from '../runtime/outbox-item.js';
+import type { BucketReceipts, ReceiptDeliveryTracker } from './delivery-tracking.js';
+
+export interface PendingPage {
+  readonly records: OutboxRecord[];
+  /** Index entries that are not valid outbox items: they can never be published as they are. */
+  readonly malformed: Array<{
+    readonly key?: OutboxKey;
+    readonly reason: string;
+    readonly item: Record<string, unknown>;
+  }>;
+  readonly nextKey?: Record<string, unknown>;
+  /**
+   * Items the Query returned, settled ones included: what the page cost. Set by a listing that
+   * leaves settled items out (time-ordered); otherwise `records` and `malformed` are all of them.
+   */
+  readonly read?: number;
+}
+
+/**
+ * Where the reconciler finds unpublished items: partitions to read, oldest first, and pages of
+ * the items in one of them from before a cut-off (their write time on a time-ordered table, their
+ * `occurredAt` on the pending index) that are still unpublished.
+ */
+export interface PendingSource {
+  shards(before: string): string[] | Promise<string[]>;
+  page(
+    shard: string,
+    before: string,
+    limit: number,
+    startKey?: Record<string, unknown>,
+  ): Promise<PendingPage>;
+  /**
+   * After a run: nothing before `before` needs reading again, or, when the run left work behind,
+   * nothing before `firstUnsettled` (a shard `shards` returned).
+   */
+  settled?(before: string, firstUnsettled?: string): Promise<void>;
+}
+
+/**
+ * The sparse pending index (delivery tracking): only unpublished outbox items carry the index
+ * key, spread over the layout's shards. Queried shard by shard, oldest first.
+ */
+export class PendingOutbox implements PendingSource {
+  constructor(
+    private readonly doc: DynamoDBDocumentClient,
+    private readonly tableName: string,
+    readonly layout: SameTableLayout,
+  ) {}
+
+  shards(): string[] {
+    return pendingShards(this.layout);
+  }
+
+  /** One page of `shard`'s items that occurred before `before` (ISO-8601), oldest first. */
+  async page(
+    shard: string,
+    before: string,
+    limit: number,
+    startKey?: Record<string, unknown>,
+  ): Promise<PendingPage> {
+    const { indexName, shardAttribute } = this.layout.pendingIndex;
+    const response = await this.doc.send(
+      new QueryCommand({
+        TableName: this.tableName,
+        IndexName: indexName,
+        KeyConditionExpression: '#shard = :shard AND #occurredAt < :before',
+        ExpressionAttributeNames: { '#shard': shardAttribute, '#occurredAt': PENDING_INDEX_SORT_KEY },
+        ExpressionAttributeValues: { ':shard': shard, ':before': before },
+        Limit: limit,
+        ...(startKey ? { ExclusiveStartKey: startKey } : {}),
+      }),
+    );
+    const records: OutboxRecord[] = [];
+    const malformed: PendingPage['malformed'][number][] = [];
+    for (const item of response.Items ?? []) {
+      const parsed = parseOutboxItem(this.layout, item);
+      if (parsed.ok) records.push(parsed.record);
+      else malformed.push({ ...(parsed.key ? { key: parsed.key } : {}), reason: parsed.reason, item });
+    }
+    return {
+      records,
+      malformed,
+      ...(response.LastEvaluatedKey ? { nextKey: response.LastEvaluatedKey } : {}),
+    };
+  }
+}
+
+const toPage = (
+  layout: OutboxLayout,
+  items: readonly Record<string, unknown>[],
+  nextKey: Record<string, unknown> | undefined,
+  read: number,
+): PendingPage => {
+  const records: OutboxRecord[] = [];
+  const malformed: PendingPage['malformed'][number][] = [];
+  for (const item of items) {
+    const parsed = parseOutboxItem(layout, item);
+    if (parsed.ok) records.push(parsed.record);
+    else malformed.push({ ...(parsed.key ? { key: parsed.key } : {}), reason: parsed.reason, item });
+  }
+  return { records, malformed, ...(nextKey ? { nextKey } : {}), read };
+};
+
+/** Where a time-ordered table keeps the reconciler's watermark: the first minute not yet settled. */
+export const WATERMARK_KEY = { partition: 'RECONCILER', sort: 'WATERMARK' } as const;
+
+export interface TimeOrderedOutboxOptions {
+  readonly tableName: string;
+  readonly layout: TimeOrderedLayout;
+  /** The relay's receipts, read per minute. */
+  readonly receipts: Pick<ReceiptDeliveryTracker, 'receiptsOf'>;
+  /**
+   * How far back a first run (no watermark yet) reads, in seconds. Items older than the retention
+   * are gone (TTL), so the retention is the most it needs. @default 1 day
+   */
+  readonly lookbackSeconds?: number;
+  readonly now?: () => Date;
+}
+
+/**
+ * Unpublished items of a time-ordered outbox table (`time-ordered-table`), with no index: the
+ * table's own key lists a minute (`<minute>#<shard>`, sorted by write time), and an item is
+ * unpublished when no receipt of its minute lists it and its TTL has not passed. A watermark item
+ * remembers the first minute that is not settled yet, so that each run reads only from there: a
+ * relay outage of any length is covered, whatever the stream still holds.
+ */
+export class TimeOrderedOutbox implements PendingSource {
+  private receipts = new Map<string, BucketReceipts>();
+
+  constructor(
+    private readonly doc: DynamoDBDocumentClient,
+    private readonly options: TimeOrderedOutboxOptions,
+  ) {}
+
+  get layout(): TimeOrderedLayout {
+    return this.options.layout;
+  }
+
+  /** The partitions of every minute from the watermark to `before`'s, oldest first. */
+  async shards(before: string): Promise<string[]> {
+    this.receipts = new Map();
+    const from = (await this.watermark()) ?? this.defaultStart();
+    return timeBucketsBetween(from, before).flatMap((bucket) => bucketPartitions(this.layout, bucket));
+  }
+
+  async page(
+    shard: string,
+    before: string,
+    limit: number,
+    startKey?: Record<string, unknown>,
+  ): Promise<PendingPage> {
+    const { layout, tableName } = this.options;
+    const response = await this.doc.send(
+      new QueryCommand({
+        TableName: tableName,
+        KeyConditionExpression: '#pk = :pk AND #sk BETWEEN :first AND :before',
+        ExpressionAttributeNames: { '#pk': layout.partitionKey, '#sk': layout.sortKey },
+        ExpressionAttributeValues: {
+          ':pk': shard,
+          ':first': layout.sortKeyPrefix,
+          // Sort keys are `<prefix><writtenAt>#…`: everything written before `before` sorts below this.
+          ':before': `${layout.sortKeyPrefix}${before}`,
+        },
+        Limit: limit,
+        ...(startKey ? { ExclusiveStartKey: startKey } : {}),
+      }),
+    );
+    const receipts = await this.receiptsOf(bucketOfPartition(shard));
+    const nowSeconds = Math.floor(this.now().getTime() / 1000);
+    const unsettled = (response.Items ?? []).filter((item) => {
+      // Past its TTL: gone for the outbox, though TTL deletes it only within days, and maybe after
+      // its receipt. Republished now, it could take effect again once consumers forgot its eventId.
+      const expiresAt = item[layout.timeToLiveAttribute];
+      if (typeof expiresAt === 'number' && expiresAt <= nowSeconds) return false;
+      const sk = item[layout.sortKey];
+      return typeof sk !== 'string' || !(receipts.published.has(sk) || receipts.parked.has(sk));
+    });
+    return toPage(layout, unsettled, response.LastEvaluatedKey, response.Items?.length ?? 0);
+  }
+
+  /**
+   * Moves the watermark to `before`'s minute (read again next time: it was cut at `before`), or to
+   * the minute of the first shard with work left. A first run that cannot read back to the
+   * retention in one go thus carries on where it stopped.
+   */
+  async settled(before: string, firstUnsettled?: string): Promise<void> {
+    const { layout, tableName } = this.options;
+    await this.doc.send(
+      new PutCommand({
+        TableName: tableName,
+        Item: {
+          [layout.partitionKey]: WATERMARK_KEY.partition,
+          [layout.sortKey]: WATERMARK_KEY.sort,
+          bucket: firstUnsettled === undefined ? timeBucketOf(before) : bucketOfPartition(firstUnsettled),
+        },
+      }),
+    );
+  }
+
+  /** Where the last reconciler run left off (an ISO instant at a minute), if one ran. */
+  async watermark(): Promise<string | undefined> {
+    const { layout, tableName } = this.options;
+    const { Item } = await this.doc.send(
+      new GetCommand({
+        TableName: tableName,
+        Key: { [layout.partitionKey]: WATERMARK_KEY.partition, [layout.sortKey]: WATERMARK_KEY.sort },
+        ConsistentRead: true,
+      }),
+    );
+    return typeof Item?.bucket === 'string' ? `${Item.bucket}:00.000Z` : undefined;
+  }
+
+  private now(): Date {
+    return (this.options.now ?? (() => new Date()))();
+  }
+
+  private defaultStart(): string {
+    return new Date(this.now().getTime() - (this.options.lookbackSeconds ?? 86_400) * 1000).toISOString();
+  }
+
+  private async receiptsOf(bucket: string): Promise<BucketReceipts> {
+    const cached = this.receipts.get(bucket);
+    if (cached) return cached;
+    const read = await this.options.receipts.receiptsOf(bucket);
+    this.receipts.set(bucket, read);
+    return read;
+  }
+}

@@ -1,0 +1,242 @@
+import type { AttributeValue } from '@aws-sdk/client-dynamodb';
+import type { EventEnvelope } from './envelope.js';
+import * as z from './zod.js';
+
+/**
+ * Where the outbox items live and how they are keyed: data the construct hands to every function
+ * (through its settings), never code. Two kinds:
+ * - `time-ordered-table` (the default): a table of outbox items only, created by the construct;
+ *   the service adds one Put to it inside its own transaction (TransactWriteItems spans tables).
+ *   It is keyed by time, so that the reconciler lists a window of it without a secondary index:
+ *   partition key `<minute>#<shard>` (the minute the item was written, spread over `shardCount`
+ *   partitions by aggregate), sort key
+ *   `<sortKeyPrefix><writtenAt>#<aggregateType>#<aggregateId>#<sequence>`. Keyed by the write, not
+ *   by the event's `occurredAt`: an event that occurred long ago but is written now still lands
+ *   where the reconciler reads next. An aggregate's order is carried by `sequence`. Delivery is
+ *   tracked with one receipt per relay invocation (`ReceiptDeliveryTracker`), not a mark per event.
+ * - `same-table`: outbox items share the aggregate's partition (`<aggregate key>` /
+ *   `<sortKeyPrefix><sequence>`) in the service's own table; its stream carries everything and the
+ *   mapping's filter passes only outbox INSERTs. Delivery is tracked with a mark per event on a
+ *   sparse pending index.
+ */
+const attributeName = z
+  .string()
+  .check(
+    z.minLength(1, 'attribute names must not be empty'),
+    z.maxLength(255, 'attribute names are at most 255 characters'),
+  );
+
+/** Spreads a burst of items over this many partitions (index partitions, or a minute's partitions). */
+const shardCount = (field: string) =>
+  z
+    .number()
+    .check(
+      z.int(),
+      z.minimum(1, `${field} must be from 1 to 100`),
+      z.maximum(100, `${field} must be from 1 to 100`),
+    );
+
+const keying = {
+  partitionKey: attributeName,
+  sortKey: attributeName,
+  /** Sort-key prefix that marks an outbox item; the stream filter recognises outbox items by it. */
+  sortKeyPrefix: z
+    .string()
+    .check(
+      z.minLength(1, 'sortKeyPrefix must not be empty'),
+      z.maxLength(64, 'sortKeyPrefix is at most 64 characters'),
+    ),
+  /** DynamoDB TTL attribute (epoch seconds) of outbox items. */
+  timeToLiveAttribute: attributeName,
+};
+
+const timeOrderedLayoutSchema = z.object({
+  kind: z.literal('time-ordered-table'),
+  ...keying,
+  /** Partitions each minute is spread over. */
+  shardCount: shardCount('shardCount'),
+});
+
+const sameTableLayoutSchema = z.object({
+  kind: z.literal('same-table'),
+  ...keying,
+  /**
+   * Sparse index of unpublished outbox items (delivery tracking): partition key `shardAttribute`,
+   * sort key `occurredAt` (an envelope field). Only pending items carry `shardAttribute`.
+   */
+  pendingIndex: z.object({
+    indexName: z
+      .string()
+      .check(z.regex(/^[A-Za-z0-9_.-]{3,255}$/, 'pendingIndex.indexName must be a DynamoDB index name')),
+    shardAttribute: attributeName,
+    shardCount: shardCount('pendingIndex.shardCount'),
+  }),
+});
+
+export const outboxLayoutSchema = z.discriminatedUnion('kind', [
+  timeOrderedLayoutSchema,
+  sameTableLayoutSchema,
+]);
+
+export type OutboxLayout = z.infer<typeof outboxLayoutSchema>;
+export type TimeOrderedLayout = z.infer<typeof timeOrderedLayoutSchema>;
+export type SameTableLayout = z.infer<typeof sameTableLayoutSchema>;
+
+/** Index sort key: the envelope's own `occurredAt`, so the reconciler reads oldest first. */
+export const PENDING_INDEX_SORT_KEY = 'occurredAt';
+
+const DEFAULT_PENDING_INDEX = { indexName: 'pending-outbox', shardAttribute: 'pendingShard', shardCount: 8 };
+
+/**
+ * The layout of the dedicated outbox table the construct creates: fixed, since the construct
+ * creates the table. A minute's items spread over 8 partitions, each of which takes 1,000 writes a
+ * second (https://docs.aws.amazon.com/amazondynamodb/latest/developerguide/bp-partition-key-design.html).
+ */
+export const TIME_ORDERED_TABLE_LAYOUT: TimeOrderedLayout = {
+  kind: 'time-ordered-table',
+  partitionKey: 'pk',
+  sortKey: 'sk',
+  sortKeyPrefix: 'OUTBOX#',
+  timeToLiveAttribute: 'expiresAt',
+  shardCount: 8,
+};
+
+/** Delivery is tracked with per-invocation receipts and a time-ordered listing, not per-item marks. */
+export const tracksWithReceipts = (layout: OutboxLayout): layout is TimeOrderedLayout =>
+  layout.kind === 'time-ordered-table';
+
+/** TTL (epoch seconds) of an item kept `retentionDays` from `from` (its write, or its publication). */
+export const expiresAtFor = (from: Date, retentionDays: number): number =>
+  Math.floor(from.getTime() / 1000) + retentionDays * 24 * 60 * 60;
+
+/** Minute of an ISO-8601 instant (`2026-11-30T12:05`): a time-ordered table's bucket. */
+export const timeBucketOf = (instant: string): string => new Date(instant).toISOString().slice(0, 16);
+
+/** Minutes from the bucket of `from` to the bucket of `to`, both included, oldest first. */
+export const timeBucketsBetween = (from: string, to: string): string[] => {
+  const buckets: string[] = [];
+  const end = Date.parse(`${timeBucketOf(to)}:00.000Z`);
+  for (let at = Date.parse(`${timeBucketOf(from)}:00.000Z`); at <= end; at += 60_000)
+    buckets.push(new Date(at).toISOString().slice(0, 16));
+  return buckets;
+};
+
+/** The partitions of a time-ordered table's `bucket`. */
+export const bucketPartitions = (layout: TimeOrderedLayout, bucket: string): string[] =>
+  Array.from({ length: layout.shardCount }, (_, i) => `${bucket}#${i}`);
+
+/** The bucket of a time-ordered table's partition key value (`<minute>#<shard>`). */
+export const bucketOfPartition = (partition: string): string =>
+  partition.slice(0, partition.lastIndexOf('#'));
+
+const hashOf = (text: string): number => {
+  let hash = 0;
+  for (let i = 0; i < text.length; i++) hash = (hash * 31 + text.charCodeAt(i)) >>> 0;
+  return hash;
+};
+
+export interface SameTableLayoutOptions {
+  /** The table's partition key attribute. */
+  readonly partitionKey: string;
+  /** The table's sort key attribute: outbox items need one, to sit beside the aggregate. */
+  readonly sortKey: string;
+  /** @default 'OUTBOX#' */
+  readonly sortKeyPrefix?: string;
+  /** The table's TTL attribute. @default 'expiresAt' */
+  readonly timeToLiveAttribute?: string;
+  /** @default { indexName: 'pending-outbox', shardAttribute: 'pendingShard', shardCount: 8 } */
+  readonly pendingIndex?: Partial<SameTableLayout['pendingIndex']>;
+}
+
+/** Outbox items beside the aggregates in the service's own table. */
+export const sameTableLayout = (options: SameTableLayoutOptions): SameTableLayout =>
+  sameTableLayoutSchema.parse({
+    kind: 'same-table',
+    partitionKey: options.partitionKey,
+    sortKey: options.sortKey,
+    sortKeyPrefix: options.sortKeyPrefix ?? 'OUTBOX#',
+    timeToLiveAttribute: options.timeToLiveAttribute ?? 'expiresAt',
+    pendingIndex: { ...DEFAULT_PENDING_INDEX, ...options.pendingIndex },
+  });
+
+/** An outbox item's primary key: attribute name → string value. */
+export type OutboxKey = Readonly<Record<string, string>>;
+
+/** Zero-padded so that an aggregate's outbox items sort by sequence. */
+const SEQUENCE_DIGITS = 10;
+
+/**
+ * The key of `event`'s outbox item. Time-ordered table: by `writtenAt`, the moment it is written.
+ * Same table: under `aggregateKey`, the partition key value of the aggregate the event belongs to.
+ */
+export const outboxKeyOf = (
+  layout: OutboxLayout,
+  event: Pick<EventEnvelope, 'aggregateType' | 'aggregateId' | 'sequence'>,
+  where: { readonly aggregateKey?: string | undefined; readonly writtenAt?: Date } = {},
+): OutboxKey => {
+  const { aggregateKey, writtenAt } = where;
+  const sequence = String(event.sequence).padStart(SEQUENCE_DIGITS, '0');
+  if (layout.kind === 'time-ordered-table') {
+    if (writtenAt === undefined) throw new Error('A time-ordered outbox keys items by their write time');
+    const at = writtenAt.toISOString();
+    const shard = hashOf(`${event.aggregateType}#${event.aggregateId}`) % layout.shardCount;
+    return {
+      [layout.partitionKey]: `${timeBucketOf(at)}#${shard}`,
+      [layout.sortKey]: `${layout.sortKeyPrefix}${at}#${event.aggregateType}#${event.aggregateId}#${sequence}`,
+    };
+  }
+  if (aggregateKey === undefined || aggregateKey === '')
+    throw new Error('A same-table outbox needs the aggregate key (the partition key value of the aggregate)');
+  return {
+    [layout.partitionKey]: aggregateKey,
+    [layout.sortKey]: `${layout.sortKeyPrefix}${sequence}`,
+  };
+};
+
+/** The key of an item, if it has string values under the layout's key attributes. */
+export const keyOfItem = (
+  layout: OutboxLayout,
+  item: Readonly<Record<string, unknown>>,
+): OutboxKey | undefined => {
+  const pk = item[layout.partitionKey];
+  const sk = item[layout.sortKey];
+  return typeof pk === 'string' && typeof sk === 'string'
+    ? { [layout.partitionKey]: pk, [layout.sortKey]: sk }
+    : undefined;
+};
+
+/** The key of a stream record's `Keys`, when they are an outbox item's. */
+export const outboxKeyOfStreamKeys = (
+  layout: OutboxLayout,
+  keys: Readonly<Record<string, AttributeValue | { S?: string }>> | undefined,
+): OutboxKey | undefined => {
+  const pk = (keys?.[layout.partitionKey] as { S?: string } | undefined)?.S;
+  const sk = (keys?.[layout.sortKey] as { S?: string } | undefined)?.S;
+  if (pk === undefined || sk === undefined || !sk.startsWith(layout.sortKeyPrefix)) return undefined;
+  return { [layout.partitionKey]: pk, [layout.sortKey]: sk };
+};
+
+/**
+ * Event source mapping filter: only INSERTs of outbox items invoke the relay. The aggregates'
+ * own items, the relay's MODIFYs (delivery tracking) and TTL deletions are dropped by Lambda
+ * before invocation, at no cost. Deployed by the construct and applied by the offline poller.
+ */
+export const relayFilterPattern = (layout: OutboxLayout) => ({
+  eventName: ['INSERT'],
+  dynamodb: { Keys: { [layout.sortKey]: { S: [{ prefix: layout.sortKeyPrefix }] } } },
+});
+
+/** Pending-index shard of an event: stable per event, spread evenly over the layout's shards. */
+export const pendingShardFor = (layout: SameTableLayout, eventId: string): string =>
+  `PENDING#${hashOf(eventId) % layout.pendingIndex.shardCount}`;
+
+export const pendingShards = (layout: SameTableLayout): string[] =>
+  Array.from({ length: layout.pendingIndex.shardCount }, (_, i) => `PENDING#${i}`);
+
+/** A readable name of an outbox key for logs: `pk=…, sk=…`. */
+export const describeKey = (key: OutboxKey | undefined): string | undefined =>
+  key === undefined
+    ? undefined
+    : Object.entries(key)
+        .map(([name, value]) => `${name}=${value}`)
+        .join(', ');
