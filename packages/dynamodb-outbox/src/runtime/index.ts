@@ -3,8 +3,10 @@
  * to consume them. Nothing here imports aws-cdk-lib, so a function's bundle never carries it.
  */
 export {
+  type ConsumerLogger,
   type ConsumerResult,
   createOutboxConsumer,
+  type IdempotencyPersistence,
   InvalidEventError,
   type OutboxConsumerOptions,
   type OutboxDelivery,
