@@ -27,6 +27,7 @@ export const QUEUE_URL_OUTPUT_SUFFIX = 'QueueUrl';
 export const RULE_ARN_OUTPUT_SUFFIX = 'RuleArn';
 
 export interface WatchedQueue {
+  /** The queue whose URL the output carries, for the CLI. */
   readonly queue: IQueue;
   /** What the queue holds, for the output's description. */
   readonly description: string;

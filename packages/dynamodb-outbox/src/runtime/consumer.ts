@@ -26,7 +26,9 @@ export class InvalidEventError extends Error {
 
 /** An EventBridge delivery of an outbox event, validated: what a consumer's handler receives. */
 export interface OutboxDelivery {
+  /** The event's `source`: the producing outbox's. */
   readonly source: string;
+  /** The event's `detail-type`, always equal to `event.eventType`. */
   readonly detailType: string;
   /** The outbox envelope; `sequence` orders an aggregate's events, `eventId` identifies one. */
   readonly event: EventEnvelope;
