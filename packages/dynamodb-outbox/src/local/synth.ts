@@ -128,7 +128,7 @@ const MAX_DETAIL_LINES = 200;
  */
 export const failureDetail = (stderr: string): string => {
   const lines = stderr.trimEnd().split('\n');
-  const first = lines.findIndex((line) => /\berror\b/i.test(line));
+  const first = lines.findIndex((line) => /\berrors?\b/i.test(line));
   const kept = first === -1 ? lines.slice(-5) : lines.slice(first);
   return kept.length > MAX_DETAIL_LINES
     ? [...kept.slice(0, MAX_DETAIL_LINES), `… ${kept.length - MAX_DETAIL_LINES} more lines`].join('\n')
