@@ -1,10 +1,7 @@
-import { existsSync, statSync } from 'node:fs';
-import { isAbsolute, resolve } from 'node:path';
-import { Match, Template } from 'aws-cdk-lib/assertions';
+import { Template } from 'aws-cdk-lib/assertions';
 import { afterAll, describe, expect, it } from 'vitest';
 import { readStageConfig } from '../../lib/config';
 import { OrdersStack } from '../../lib/orders-stack';
-import { ENTRY_METADATA } from '../../packages/dynamodb-outbox/src/cdk/metadata';
 import {
   checkEmulation,
   EMULATED_TYPES,
@@ -59,26 +56,5 @@ describe.each(variants)('the orders stack with %s, as the offline runtime reads 
       [],
     );
     expect(plan.notEmulated).toEqual([...types].filter((type) => type in NOT_EMULATED_TYPES).sort());
-  });
-
-  it('records on every function the handler source the runtime runs, and that file exists', () => {
-    // Prepare
-    const template = templateFor(context);
-    const functions = template.findResources('AWS::Lambda::Function');
-
-    // Act
-    const entries = Object.values(functions).map((fn) => fn.Metadata?.[ENTRY_METADATA] as unknown);
-
-    // Assess
-    expect(entries.length).toBeGreaterThan(0);
-    template.allResources('AWS::Lambda::Function', {
-      Metadata: Match.objectLike({ [ENTRY_METADATA]: Match.stringLikeRegexp('\\.ts$') }),
-    });
-    for (const entry of entries) {
-      expect(typeof entry).toBe('string');
-      expect(isAbsolute(String(entry)), `${String(entry)} is relative to the app`).toBe(false);
-      const path = resolve(String(entry));
-      expect(existsSync(path) && statSync(path).isFile(), `${String(entry)} is a file`).toBe(true);
-    }
   });
 });

@@ -1,5 +1,5 @@
 import { createRequire } from 'node:module';
-import { join, relative } from 'node:path';
+import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { Duration, RemovalPolicy, Validations } from 'aws-cdk-lib';
 import type { ITable } from 'aws-cdk-lib/aws-dynamodb';
@@ -13,7 +13,6 @@ import {
 } from 'aws-cdk-lib/aws-lambda-nodejs';
 import { LogGroup, RetentionDays } from 'aws-cdk-lib/aws-logs';
 import type { Construct } from 'constructs';
-import { ENTRY_METADATA } from './metadata.js';
 
 export interface PowertoolsFunctionProps
   extends Omit<NodejsFunctionProps, 'runtime' | 'architecture' | 'role' | 'logGroup'> {
@@ -182,8 +181,6 @@ export class PowertoolsFunction extends NodejsFunction {
       },
     });
     this.executionRole = executionRole;
-    // The offline runtime runs the function from this source, with the template's environment.
-    (this.node.defaultChild as CfnFunction).addMetadata(ENTRY_METADATA, relative(process.cwd(), props.entry));
 
     if (tracingMode !== Tracing.DISABLED) {
       // Passing `tracing` to NodejsFunction would put the X-Ray statement into the role's default

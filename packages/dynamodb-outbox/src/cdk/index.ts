@@ -27,7 +27,6 @@ export {
   type OutboxMonitoringProps,
 } from './monitoring.js';
 export { OutboxTable, type OutboxTableProps, outboxTableProps } from './outbox-table.js';
-export { OutboxOutputs, type OutboxOutputsProps, type WatchedQueue } from './outputs.js';
 export { OutboxReconciler, type OutboxReconcilerProps, type ReconcilerScheduleProps } from './reconciler.js';
 export { OutboxRelay, type OutboxRelayProps, type RelayMappingProps } from './relay.js';
 export { type TableSafetyOptions, tableSafety } from './table-safety.js';

@@ -80,10 +80,10 @@ export const EMULATED_TYPES: Readonly<Record<string, TypeSupport>> = {
     ignored: { Description: 'no effect offline', Name: 'rules are named by logical id offline' },
   },
   'AWS::Lambda::Function': {
-    emulator: 'handler module from the entry in the metadata, in a worker thread of its own',
-    emulated: ['Environment', 'Timeout', 'Handler'],
+    emulator: 'handler module from its NodejsFunction entry, in a worker thread of its own',
+    emulated: ['Environment', 'Timeout', 'Handler', 'FunctionName'],
     ignored: {
-      Code: 'run from its TypeScript source (metadata dynamodb-outbox:entry), not the bundle',
+      Code: 'run from its source (the entry recorded at synthesis), not the bundle',
       Runtime: 'runs on the local Node.js',
       Architectures: 'runs on the local machine',
       MemorySize: 'no memory limit offline',
