@@ -55,6 +55,7 @@ export interface OutboxAlarmThresholds {
 
 /** The relay: the function the table stream invokes. */
 export interface MonitoredRelay {
+  /** The relay function: its errors, throttles and duration are alarmed on. */
   readonly function: IFunction;
   /** Its Powertools service name: the `service` dimension of the metrics it emits. */
   readonly serviceName: string;
@@ -68,6 +69,7 @@ export interface MonitoredRelay {
 
 /** The HTTP API of the service that writes through the outbox. */
 export interface MonitoredApi {
+  /** The API: its 5xx rate and latency are alarmed on. */
   readonly api: IHttpApi;
   /** Powertools service name of the function behind it. */
   readonly serviceName: string;
@@ -80,7 +82,9 @@ export interface MonitoredApi {
 
 /** A function that emits Powertools metrics under a service name (reconciler, consumers). */
 export interface MonitoredFunction {
+  /** The function: its errors are alarmed on. */
   readonly function: IFunction;
+  /** Its Powertools service name: the `service` dimension of the metrics it emits. */
   readonly serviceName: string;
 }
 
@@ -88,6 +92,7 @@ export interface MonitoredFunction {
 export interface MonitoredQueue {
   /** Short name used in alarm names and chart labels, e.g. `relay-poison` or `inventory-dlq`. */
   readonly name: string;
+  /** The queue: alarmed as soon as it holds a message. */
   readonly queue: IQueue;
 }
 
@@ -138,6 +143,7 @@ export class OutboxMonitoring extends Construct {
    * encrypted with the AWS managed SNS key, whose policy cannot be changed.
    */
   public readonly topicKey: Key;
+  /** One CloudWatch dashboard: lag, throughput, failures and queue depths of the outbox. */
   public readonly dashboard: Dashboard;
   /** Every alarm created so far. */
   public readonly alarms: Alarm[] = [];
