@@ -11,10 +11,10 @@ import { type CfnFunction, Tracing } from 'aws-cdk-lib/aws-lambda';
 import { OutputFormat } from 'aws-cdk-lib/aws-lambda-nodejs';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { applySecurityChecks, formatFindings, synthFindings } from '../../../lib/nag';
+import { TRACING_FILE } from '../../../packages/dynamodb-outbox/src/cdk/bundling';
 import {
   PowertoolsFunction,
   type PowertoolsFunctionProps,
-  TRACING_FILE,
 } from '../../../packages/dynamodb-outbox/src/cdk/function';
 import { relaySettings } from '../../../packages/dynamodb-outbox/src/runtime/settings';
 import { ordersOutboxLayout } from '../../../packages/dynamodb-outbox/test/support/sample-table';
