@@ -13,7 +13,7 @@ export interface FunctionDefinition {
   readonly logicalId: string;
   /** Construct path, for messages. */
   readonly path: string;
-  /** Handler module, relative to the app directory (template metadata). */
+  /** Handler module: a source relative to the app directory (template metadata), or an absolute path. */
   readonly entry: string;
   /** The export to call (the part of `Handler` after the dot). */
   readonly exportName: string;

@@ -1,4 +1,4 @@
-import { readFileSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -235,10 +235,37 @@ interface Wiring {
   sendTo(queueArn: string, body: unknown): Promise<void>;
 }
 
+/** The extensions Lambda's Node.js runtimes try for a handler's module, in their order. */
+const HANDLER_EXTENSIONS = ['.mjs', '.js', '.cjs'] as const;
+
+/**
+ * The module a function runs from: its source (PowertoolsFunction's entry metadata), else, for a
+ * function deployed from an asset directory as it is (`Code.fromAsset(dir)`: the engine's
+ * prebuilt functions), the file its Handler names in the asset staged in the cloud assembly
+ * (`aws:asset:path`, relative to the assembly).
+ */
+const handlerModuleOf = (id: string, resource: Resource, assemblyDir: string): string => {
+  const entry = resource.Metadata?.[ENTRY_METADATA];
+  if (typeof entry === 'string') return entry;
+  const assetPath = resource.Metadata?.['aws:asset:path'];
+  const handler = String(resource.Properties.Handler ?? 'index.handler');
+  const module = handler.slice(0, handler.lastIndexOf('.'));
+  const file =
+    typeof assetPath === 'string'
+      ? HANDLER_EXTENSIONS.map((ext) => join(assemblyDir, assetPath, `${module}${ext}`)).find(existsSync)
+      : undefined;
+  if (file === undefined)
+    throw new NotEmulatedError(
+      `${describeResource(id, resource)}: no ${ENTRY_METADATA} metadata and no ${module}.mjs, .js or .cjs in a staged asset, so its code is unknown (define it with PowertoolsFunction)`,
+    );
+  return file;
+};
+
 /** Every function in its own worker, loading in parallel; they end with the runtime. */
 const loadFunctions = (
   template: Template,
   appDir: string,
+  assemblyDir: string,
   resolveIn: Wiring['resolveIn'],
   baseEnvironment: Readonly<Record<string, string>>,
   options: LocalRuntimeOptions,
@@ -246,11 +273,7 @@ const loadFunctions = (
 ): Promise<Map<string, LocalFunction>> => {
   const logLevel = options.logLevel ?? process.env.POWERTOOLS_LOG_LEVEL;
   const loading = ofType(template, 'AWS::Lambda::Function').map(([id, resource]) => {
-    const entry = resource.Metadata?.[ENTRY_METADATA];
-    if (typeof entry !== 'string')
-      throw new NotEmulatedError(
-        `${describeResource(id, resource)}: no ${ENTRY_METADATA} metadata, so its source is unknown (define it with PowertoolsFunction)`,
-      );
+    const entry = handlerModuleOf(id, resource, assemblyDir);
     const variables =
       (resource.Properties.Environment as { Variables?: unknown } | undefined)?.Variables ?? {};
     const environment = resolveIn(id, resource, variables) as Record<string, unknown>;
@@ -549,6 +572,7 @@ export const startLocalRuntime = async (options: LocalRuntimeOptions = {}): Prom
     const loading = loadFunctions(
       template,
       app.dir,
+      synth.outdir,
       resolveIn,
       {
         AWS_ENDPOINT_URL_DYNAMODB: `http://127.0.0.1:${dynamoDbPort}`,

@@ -83,7 +83,7 @@ const sourceFiles = (root: string, entry: string): string[] => {
 };
 
 /** Bumped when what `synthesize` passes to the app changes, so older assemblies are not reused. */
-const SYNTH_VERSION = '2';
+const SYNTH_VERSION = '3';
 
 /** The lockfile nearest to the app: a dependency upgrade (aws-cdk-lib) changes the template too. */
 const lockfileOf = (dir: string): string[] => {
@@ -151,6 +151,9 @@ export const synthesize = async (app: CdkApp, options: SynthOptions = {}): Promi
     ...app.context,
     'aws:cdk:bundling-stacks': [],
     'aws:cdk:enable-path-metadata': true,
+    // Where each asset is staged, as the CDK CLI records it: functions deployed from an asset
+    // directory as it is run from there.
+    'aws:cdk:enable-asset-metadata': true,
     'aws:cdk:disable-version-reporting': true,
   };
   const stderr: string[] = [];
