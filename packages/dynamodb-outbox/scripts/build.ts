@@ -8,6 +8,7 @@ import {
   readFileSync,
   writeFileSync,
 } from 'node:fs';
+import { createRequire } from 'node:module';
 import { dirname, join, relative } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import { type BuildOptions, build } from 'esbuild';
@@ -114,7 +115,7 @@ export const buildJavaScript = async (): Promise<void> => {
 const buildDeclarations = (): void => {
   const tsc = spawnSync(
     process.execPath,
-    [fileURLToPath(import.meta.resolve('typescript/bin/tsc')), '--build', 'tsconfig.build.json'],
+    [createRequire(import.meta.url).resolve('typescript/bin/tsc'), '--build', 'tsconfig.build.json'],
     {
       cwd: PACKAGE_DIR,
       encoding: 'utf8',
