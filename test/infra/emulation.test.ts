@@ -1,5 +1,5 @@
 import { existsSync, statSync } from 'node:fs';
-import { isAbsolute, resolve } from 'node:path';
+import { isAbsolute, join, resolve } from 'node:path';
 import { Match, Template } from 'aws-cdk-lib/assertions';
 import { afterAll, describe, expect, it } from 'vitest';
 import { readStageConfig } from '../../lib/config';
@@ -31,19 +31,24 @@ const variants: ReadonlyArray<readonly [string, Record<string, string>]> = [
 /** As `cdk deploy` synthesizes it: for an account and region (customer-managed keys need one). */
 const env = { account: '123456789012', region: 'eu-west-1' };
 
-const templates = new Map<string, Template>();
+const assemblies = new Map<string, { template: Template; outdir: string }>();
 
-/** The orders stack's template for a context, synthesized once per context. */
-const templateFor = (context: Record<string, string>): Template => {
+/**
+ * The orders stack's template and assembly directory for a context, synthesized once per context,
+ * with the asset metadata the offline runtime's synth records.
+ */
+const synthFor = (context: Record<string, string>): { template: Template; outdir: string } => {
   const key = JSON.stringify(context);
-  const cached = templates.get(key);
+  const cached = assemblies.get(key);
   if (cached) return cached;
-  const app = testApp({ context });
+  const app = testApp({ context: { ...context, 'aws:cdk:enable-asset-metadata': true } });
   const config = readStageConfig((name) => app.node.tryGetContext(name));
   const template = Template.fromStack(new OrdersStack(app, 'Orders', { config, env }));
-  templates.set(key, template);
-  return template;
+  assemblies.set(key, { template, outdir: app.outdir });
+  return { template, outdir: app.outdir };
 };
+
+const templateFor = (context: Record<string, string>): Template => synthFor(context).template;
 
 describe.each(variants)('the orders stack with %s, as the offline runtime reads it', (_, context) => {
   it('uses only resource types and properties the runtime emulates or knows to be inert offline', () => {
@@ -61,24 +66,35 @@ describe.each(variants)('the orders stack with %s, as the offline runtime reads 
     expect(plan.notEmulated).toEqual([...types].filter((type) => type in NOT_EMULATED_TYPES).sort());
   });
 
-  it('records on every function the handler source the runtime runs, and that file exists', () => {
+  it('records on every function the code the runtime runs: its handler source, or its staged asset', () => {
     // Prepare
-    const template = templateFor(context);
-    const functions = template.findResources('AWS::Lambda::Function');
+    const { template, outdir } = synthFor(context);
+    const functions = Object.values(template.findResources('AWS::Lambda::Function'));
 
-    // Act
-    const entries = Object.values(functions).map((fn) => fn.Metadata?.[ENTRY_METADATA] as unknown);
+    // Act: the app's functions name their TypeScript source, the engine's run from prebuilt assets.
+    const sources = Object.values(
+      template.findResources('AWS::Lambda::Function', {
+        Metadata: Match.objectLike({ [ENTRY_METADATA]: Match.stringLikeRegexp('\\.ts$') }),
+      }),
+    );
+    const prebuilt = Object.values(
+      template.findResources('AWS::Lambda::Function', {
+        Properties: Match.objectLike({ Handler: 'index.handler' }),
+        Metadata: Match.not(Match.objectLike({ [ENTRY_METADATA]: Match.anyValue() })),
+      }),
+    );
+    const entries = sources.map((fn) => String(fn.Metadata?.[ENTRY_METADATA]));
+    const assets = prebuilt.map((fn) => join(outdir, String(fn.Metadata?.['aws:asset:path'])));
 
     // Assess
     expect(entries.length).toBeGreaterThan(0);
-    template.allResources('AWS::Lambda::Function', {
-      Metadata: Match.objectLike({ [ENTRY_METADATA]: Match.stringLikeRegexp('\\.ts$') }),
-    });
+    expect(assets.length).toBe(context.deliveryTracking === 'false' ? 1 : 2);
+    expect(entries.length + assets.length).toBe(functions.length);
     for (const entry of entries) {
-      expect(typeof entry).toBe('string');
-      expect(isAbsolute(String(entry)), `${String(entry)} is relative to the app`).toBe(false);
-      const path = resolve(String(entry));
-      expect(existsSync(path) && statSync(path).isFile(), `${String(entry)} is a file`).toBe(true);
+      expect(isAbsolute(entry), `${entry} is relative to the app`).toBe(false);
+      const path = resolve(entry);
+      expect(existsSync(path) && statSync(path).isFile(), `${entry} is a file`).toBe(true);
     }
+    for (const asset of assets) expect(existsSync(join(asset, 'index.mjs')), `${asset}/index.mjs`).toBe(true);
   });
 });

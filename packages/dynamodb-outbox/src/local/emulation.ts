@@ -80,10 +80,11 @@ export const EMULATED_TYPES: Readonly<Record<string, TypeSupport>> = {
     ignored: { Description: 'no effect offline', Name: 'rules are named by logical id offline' },
   },
   'AWS::Lambda::Function': {
-    emulator: 'handler module from the entry in the metadata, in a worker thread of its own',
+    emulator:
+      'handler module from the entry in the metadata, else from its staged asset directory, in a worker thread of its own',
     emulated: ['Environment', 'Timeout', 'Handler'],
     ignored: {
-      Code: 'run from its TypeScript source (metadata dynamodb-outbox:entry), not the bundle',
+      Code: 'run from its TypeScript source (metadata dynamodb-outbox:entry), not the bundle; an asset directory as staged',
       Runtime: 'runs on the local Node.js',
       Architectures: 'runs on the local machine',
       MemorySize: 'no memory limit offline',
