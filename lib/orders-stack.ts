@@ -2,7 +2,7 @@ import { CfnOutput, Duration, RemovalPolicy, Stack, type StackProps } from 'aws-
 import type { ITableV2 } from 'aws-cdk-lib/aws-dynamodb';
 import { type Archive, EventBus } from 'aws-cdk-lib/aws-events';
 import type { Construct } from 'constructs';
-import { OutboxMonitoring, OutboxOutputs, TransactionalOutbox } from 'dynamodb-outbox';
+import { OutboxMonitoring, TransactionalOutbox } from 'dynamodb-outbox';
 import { OrdersMetric } from '../lambdas/orders/events';
 import { ordersOutboxLayout } from '../lambdas/orders/table';
 import type { StageConfig } from './config';
@@ -32,8 +32,6 @@ export class OrdersStack extends Stack {
   public readonly encryption: DataEncryption;
   /** Alarms and dashboard: hand it each part with its `monitor*` methods. */
   public readonly monitoring: OutboxMonitoring;
-  /** Where the outbox CLI finds the table, bus and queues of this stack. */
-  public readonly outputs: OutboxOutputs;
 
   constructor(scope: Construct, id: string, props: OrdersStackProps) {
     super(scope, id, props);
@@ -94,6 +92,7 @@ export class OrdersStack extends Stack {
       encryptionKey: this.encryption.key,
       functionDefaults,
       monitoring: this.monitoring,
+      archive: this.archive,
     });
     this.inventory = new Inventory(this, 'Inventory', {
       outbox: this.outbox,
@@ -129,18 +128,5 @@ export class OrdersStack extends Stack {
     const { consumer } = this.inventory;
     this.monitoring.monitorConsumer({ function: consumer.function, serviceName: consumer.serviceName });
     this.monitoring.monitorDeadLetterQueue({ name: 'inventory-dlq', queue: consumer.deadLetterQueue });
-
-    // What `npm run outbox -- status|redrive|replay --stack <name>` reads (cli/target.ts).
-    this.outputs = new OutboxOutputs(this, 'CliOutputs', {
-      outbox: this.outbox,
-      archive: this.archive,
-      rules: { Inventory: consumer.rule },
-      queues: {
-        InventoryDeadLetter: {
-          queue: consumer.deadLetterQueue,
-          description: 'Events the inventory consumer could not take',
-        },
-      },
-    });
   }
 }

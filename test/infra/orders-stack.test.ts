@@ -161,18 +161,18 @@ describe('OrdersStack outbox', () => {
       expect.arrayContaining([
         'OutboxTableName',
         'OutboxLayout',
-        'EventBusName',
-        'EventSource',
+        'OutboxEventBusName',
+        'OutboxEventSource',
         'OutboxRetentionDays',
-        'PoisonQueueUrl',
-        'RelayFailureBucketName',
+        'OutboxPoisonQueueUrl',
+        'OutboxFailureBucketName',
         'InventoryDeadLetterQueueUrl',
-        'EventBusArn',
-        'ArchiveArn',
+        'OutboxEventBusArn',
+        'OutboxArchiveArn',
         'InventoryRuleArn',
       ]),
     );
-    expect(outputs.ArchiveArn?.Value).toEqual(arnOf(stack.archive));
+    expect(outputs.OutboxArchiveArn?.Value).toEqual(arnOf(stack.archive));
     expect(outputs.InventoryRuleArn?.Value).toEqual(arnOf(stack.inventory.consumer.rule));
     expect(outputs.OutboxTableName?.Value).toEqual(refOf(stack.table));
     expect(JSON.parse(outputs.OutboxLayout?.Value)).toEqual(ordersOutboxLayout);

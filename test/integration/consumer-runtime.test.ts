@@ -93,7 +93,7 @@ describe('the offline runtime with its consumers, operated with the outbox CLI',
     await eventually(async () => (await outboxStatus(target)).pending === 0);
     const status = await outboxStatus(target);
     expect(status.queues.map((q) => [q.name, q.messages])).toEqual([
-      ['Poison', 0],
+      ['OutboxPoison', 0],
       ['InventoryDeadLetter', 0],
     ]);
   });
@@ -129,7 +129,7 @@ describe('the offline runtime with its consumers, operated with the outbox CLI',
         },
       }),
     );
-    await eventually(async () => (await queueDepth('Poison')) === 1);
+    await eventually(async () => (await queueDepth('OutboxPoison')) === 1);
     // Parked by the relay: off the pending index, so the reconciler will not queue it a second time.
     await eventually(async () => (await outboxStatus(target)).pending === 0);
     const parked = await doc.send(new GetCommand({ TableName: runtime.tableName('Orders/Table'), Key: key }));
@@ -161,7 +161,7 @@ describe('the offline runtime with its consumers, operated with the outbox CLI',
       new GetCommand({ TableName: runtime.tableName('Orders/Table'), Key: key }),
     );
     expect(published.Item).toMatchObject({ publishedAt: expect.any(String), expiresAt: expect.any(Number) });
-    expect(after.queues.find((q) => q.name === 'Poison')).toMatchObject({ messages: 0, inFlight: 0 });
+    expect(after.queues.find((q) => q.name === 'OutboxPoison')).toMatchObject({ messages: 0, inFlight: 0 });
   });
 
   it('runs the reconciler, which finds nothing left behind', async () => {
@@ -309,7 +309,7 @@ describe('the offline runtime with its consumers, operated with the outbox CLI',
         '--poison-queue-url',
         queueUrl,
         '--bus',
-        runtime.outputs.EventBusName ?? 'orders',
+        runtime.outputs.OutboxEventBusName ?? 'orders',
         '--source',
         source,
       );

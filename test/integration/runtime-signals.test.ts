@@ -1,4 +1,5 @@
 import { type ChildProcess, spawn } from 'node:child_process';
+import { existsSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -15,17 +16,24 @@ import {
  * `npm start` as a person runs it, killed every way it can be: each signal to the process group
  * (Ctrl-C in a terminal), to npm alone (`kill <npm pid>`) and to the runtime alone, under a light
  * load of orders. Afterwards no process it started may be left, and no port open. Cells run
- * concurrently, each on its own free ports.
+ * concurrently, each on its own free ports. A SIGKILL of npm alone is no cell: the runtime then
+ * keeps serving, as it does after any parent is gone (the last case).
  */
 
 const repo = fileURLToPath(new URL('../..', import.meta.url));
 const signals = ['SIGINT', 'SIGTERM', 'SIGKILL'] as const;
 const targets = ['process group', 'npm process', 'runtime process'] as const;
 type Target = (typeof targets)[number] | 'DynamoDB Local';
+const cellsRun = signals.flatMap((signal) =>
+  targets
+    .filter((target) => !(signal === 'SIGKILL' && target === 'npm process'))
+    .map((target) => [signal, target] as const),
+);
+type Ports = Record<'PORT' | 'DYNAMODB_PORT' | 'EVENTBRIDGE_PORT' | 'SQS_PORT' | 'LAMBDA_PORT', number>;
 
 interface Stack {
   readonly npm: ChildProcess;
-  readonly ports: Record<'PORT' | 'DYNAMODB_PORT' | 'EVENTBRIDGE_PORT' | 'SQS_PORT', number>;
+  readonly ports: Ports;
   readonly output: () => string;
   readonly exit: Promise<{ code: number | null; signal: NodeJS.Signals | null }>;
 }
@@ -67,9 +75,28 @@ const startStack = async (): Promise<Stack> => {
   }
 };
 
+const stackPorts = async (): Promise<Ports> => {
+  const [api, dynamodb, eventbridge, sqs, lambda] = (await freePorts(5)) as [
+    number,
+    number,
+    number,
+    number,
+    number,
+  ];
+  return {
+    PORT: api,
+    DYNAMODB_PORT: dynamodb,
+    EVENTBRIDGE_PORT: eventbridge,
+    SQS_PORT: sqs,
+    LAMBDA_PORT: lambda,
+  };
+};
+
+const portsEnv = (ports: Ports) =>
+  Object.fromEntries(Object.entries(ports).map(([name, port]) => [name, String(port)]));
+
 const startStackNow = async (): Promise<Stack> => {
-  const [api, dynamodb, eventbridge, sqs] = (await freePorts(4)) as [number, number, number, number];
-  const ports = { PORT: api, DYNAMODB_PORT: dynamodb, EVENTBRIDGE_PORT: eventbridge, SQS_PORT: sqs };
+  const ports = await stackPorts();
   const npm = spawn('npm', ['start'], {
     cwd: repo,
     // Its own process group, as a terminal gives a foreground job.
@@ -77,7 +104,7 @@ const startStackNow = async (): Promise<Stack> => {
     stdio: ['ignore', 'pipe', 'pipe'],
     env: {
       ...process.env,
-      ...Object.fromEntries(Object.entries(ports).map(([name, port]) => [name, String(port)])),
+      ...portsEnv(ports),
       NPM_CONFIG_LOGLEVEL: 'error',
     },
   });
@@ -120,7 +147,7 @@ const runCell = async (signal: NodeJS.Signals, target: Target): Promise<Stack> =
   const stack = await startStack();
   const npmPid = stack.npm.pid ?? 0;
   const tree = [npmPid, ...descendants(npmPid)];
-  const runtime = tree.find((pid) => commandLine(pid).includes('local/start.ts'));
+  const runtime = tree.find((pid) => commandLine(pid).includes('cli/bin.ts local'));
   const java = tree.find((pid) => commandLine(pid).includes('DynamoDbLocalLauncher'));
   expect(runtime, 'the runtime process').toBeDefined();
   expect(java, 'the DynamoDB Local process').toBeDefined();
@@ -178,7 +205,7 @@ const cell = (signal: NodeJS.Signals, target: Target): Promise<Stack> => {
 
 describe('npm start, stopped by a signal', () => {
   beforeAll(() => {
-    for (const signal of signals) for (const target of targets) void cell(signal, target);
+    for (const [signal, target] of cellsRun) void cell(signal, target);
     void cell('SIGKILL', 'DynamoDB Local');
   });
 
@@ -196,22 +223,77 @@ describe('npm start, stopped by a signal', () => {
     );
   });
 
-  for (const signal of signals)
-    for (const target of targets)
-      it(`${signal} to the ${target} leaves no process and no port behind`, {
-        timeout: 120_000,
-      }, async () => {
-        await cell(signal, target);
-      });
+  for (const [signal, target] of cellsRun)
+    it(`${signal} to the ${target} leaves no process and no port behind`, {
+      timeout: 120_000,
+    }, async () => {
+      await cell(signal, target);
+    });
 
   it('stops with one line and exit status 1 when DynamoDB Local dies', { timeout: 120_000 }, async () => {
     const stack = await cell('SIGKILL', 'DynamoDB Local');
     expect((await stack.exit).code).toBe(1);
     const lines = stack.output().split('\n');
     expect(lines.filter((line) => line.includes('DynamoDB Local (http://127.0.0.1:'))).toEqual([
-      `DynamoDB Local (http://127.0.0.1:${stack.ports.DYNAMODB_PORT}) stopped: killed by SIGKILL. Stopping the runtime; start it again with \`npm start\`.`,
+      `DynamoDB Local (http://127.0.0.1:${stack.ports.DYNAMODB_PORT}) stopped: killed by SIGKILL. Stopping the runtime; start it again with \`dynamodb-outbox local\`.`,
     ]);
     // Requests in flight when it died may fail once each; nothing keeps retrying.
     expect(lines.filter((line) => line.includes('ECONNREFUSED')).length).toBeLessThanOrEqual(3);
+  });
+
+  it('keeps serving after the script that started it in the background exits; SIGTERM then leaves nothing', {
+    timeout: 120_000,
+  }, async () => {
+    // Prepare: a script that starts the bin in the background and exits at once.
+    const release = await startSlot();
+    const ports = await stackPorts();
+    const script = spawn(
+      'sh',
+      ['-c', 'node --import tsx packages/dynamodb-outbox/src/cli/bin.ts local & echo "runtime pid $!"'],
+      { cwd: repo, stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, ...portsEnv(ports) } },
+    );
+    started.push(script);
+    let output = '';
+    // The runtime keeps the script's output pipe: its banner still arrives here.
+    script.stdout?.setEncoding('utf8').on('data', (chunk: string) => (output += chunk));
+    script.stderr?.setEncoding('utf8').on('data', (chunk: string) => (output += chunk));
+    const runtime = await (async () => {
+      try {
+        await waitFor(
+          () => output.includes('Press Ctrl-C to stop.'),
+          'the runtime in the background',
+          90_000,
+        );
+        return Number(/runtime pid (\d+)/.exec(output)?.[1]);
+      } finally {
+        release();
+      }
+    })();
+    const backgroundProcesses = [runtime, ...descendants(runtime)];
+    const bucketsDir = /→ (\/\S*outbox-buckets-[^/\s]+)\//.exec(output)?.[1];
+
+    try {
+      // Act: the script is long gone; the runtime answers.
+      expect(script.exitCode).toBe(0);
+      const listed = await fetch(`http://127.0.0.1:${ports.LAMBDA_PORT}/2015-03-31/functions/`);
+      const { Functions } = (await listed.json()) as { Functions: unknown[] };
+      process.kill(runtime, 'SIGTERM');
+
+      // Assess
+      expect(Functions.length).toBeGreaterThan(0);
+      expect(backgroundProcesses.some((pid) => commandLine(pid).includes('DynamoDbLocalLauncher'))).toBe(
+        true,
+      );
+      await waitFor(
+        () => backgroundProcesses.every((pid) => !isRunning(pid)),
+        'every background process to exit',
+      );
+      expect(bucketsDir).toBeDefined();
+      expect(existsSync(bucketsDir ?? '')).toBe(false);
+      for (const port of Object.values(ports)) expect(await isListening(port)).toBe(false);
+    } finally {
+      // Nothing may outlive a failed case: the runtime is no descendant of the test any more.
+      if (isRunning(runtime)) process.kill(runtime, 'SIGKILL');
+    }
   });
 });

@@ -68,7 +68,7 @@ const commonJsModules = async (): Promise<string[]> => {
   });
   return Object.keys(metafile.inputs)
     .map((input) => join(PACKAGE_DIR, input))
-    .filter((file) => file.endsWith('.ts'));
+    .filter((file) => file.endsWith('.ts') && !file.endsWith('.d.ts'));
 };
 
 const transpiled: BuildOptions = { platform: 'node', target: LIB_TARGET, outbase: SRC, logLevel: 'warning' };
@@ -76,7 +76,7 @@ const transpiled: BuildOptions = { platform: 'node', target: LIB_TARGET, outbase
 /** lib/esm and lib/cjs, without their declarations. */
 export const buildJavaScript = async (): Promise<void> => {
   const sources = filesOf(SRC);
-  const modules = sources.filter((file) => file.endsWith('.ts'));
+  const modules = sources.filter((file) => file.endsWith('.ts') && !file.endsWith('.d.ts'));
   await build({ ...transpiled, entryPoints: modules, outdir: ESM, format: 'esm' });
   await build({
     ...transpiled,

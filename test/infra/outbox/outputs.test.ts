@@ -1,99 +1,114 @@
 import { Stack } from 'aws-cdk-lib';
-import { Template } from 'aws-cdk-lib/assertions';
+import { Match, Template } from 'aws-cdk-lib/assertions';
 import { AttributeType, TableV2 } from 'aws-cdk-lib/aws-dynamodb';
-import { EventBus, Rule } from 'aws-cdk-lib/aws-events';
-import { Queue } from 'aws-cdk-lib/aws-sqs';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import {
-  OutboxOutputName,
-  OutboxOutputs,
-  type OutboxOutputsProps,
-  QUEUE_URL_OUTPUT_SUFFIX,
-  RULE_ARN_OUTPUT_SUFFIX,
-} from '../../../packages/dynamodb-outbox/src/cdk/outputs';
-import { TransactionalOutbox } from '../../../packages/dynamodb-outbox/src/cdk/transactional-outbox';
-import {
-  QUEUE_OUTPUT_SUFFIX,
-  RULE_OUTPUT_SUFFIX,
-  StackOutput,
-} from '../../../packages/dynamodb-outbox/src/cli/target';
-import { TIME_ORDERED_TABLE_LAYOUT } from '../../../packages/dynamodb-outbox/src/runtime/layout';
+import { EventBus } from 'aws-cdk-lib/aws-events';
+import { Construct } from 'constructs';
+import { OutboxConsumer, TIME_ORDERED_TABLE_LAYOUT, TransactionalOutbox } from 'dynamodb-outbox';
+import { afterAll, describe, expect, it } from 'vitest';
+import { outboxPrefixes } from '../../../packages/dynamodb-outbox/src/runtime/stack-outputs';
 import { arnOf, refOf, removeTestApps, testApp } from '../support';
 
-const build = (queues: OutboxOutputsProps['queues'] = {}) => {
-  const stack = new Stack(testApp(), 'OutputsTest');
-  const table = new TableV2(stack, 'Table', { partitionKey: { name: 'pk', type: AttributeType.STRING } });
-  const eventBus = new EventBus(stack, 'Bus');
-  const outbox = new TransactionalOutbox(stack, 'Outbox', {
-    table,
+const subscription = {
+  name: 'shipment-audit',
+  eventPattern: { source: ['shipments'] },
+  retry: { maximumRetryAttempts: 3, maximumEventAgeSeconds: 3600 },
+};
+
+const outboxIn = (scope: Construct, id: string, eventBus: EventBus, source: string) =>
+  new TransactionalOutbox(scope, id, {
+    table: new TableV2(scope, `${id}Table`, { partitionKey: { name: 'pk', type: AttributeType.STRING } }),
     eventBus,
-    source: 'shipments',
+    source,
     retentionDays: 3,
   });
-  const deadLetters = new Queue(stack, 'DeadLetters');
-  const archive = eventBus.archive('Archive', { eventPattern: { source: ['shipments'] } });
-  const rule = new Rule(stack, 'ConsumerRule', { eventBus, eventPattern: { source: ['shipments'] } });
-  // Nested one level down, as in a stack: the output keys must not carry the construct path.
-  new OutboxOutputs(stack, 'Cli', {
-    outbox,
-    queues: {
-      ConsumerDeadLetter: { queue: deadLetters, description: 'Events the consumer could not take' },
-      ...queues,
-    },
-    archive,
-    rules: { Consumer: rule },
-  });
-  return { stack, template: Template.fromStack(stack), outbox, eventBus, deadLetters, archive, rule };
-};
 
 afterAll(removeTestApps);
 
-describe('OutboxOutputs', () => {
-  let built: ReturnType<typeof build>;
-
-  beforeAll(() => {
-    built = build();
-  }, 60_000);
-
-  it("outputs the outbox's table, layout, bus, source, retention, queues, archive and rules under fixed keys", () => {
+describe('the stack outputs the CLI reads', () => {
+  it("are the outbox's own, keyed by its id: table, layout, bus, source, retention, queue, bucket, archive", () => {
     // Prepare
-    const { template, outbox, eventBus, deadLetters, archive, rule } = built;
+    const stack = new Stack(testApp(), 'OutputsTest');
+    const eventBus = new EventBus(stack, 'Bus');
+    const archive = eventBus.archive('Archive', { eventPattern: { source: ['shipments'] } });
+    // Nested one level down, as in a service construct: the keys must not carry the construct path.
+    const outbox = new TransactionalOutbox(new Construct(stack, 'Service'), 'Outbox', {
+      table: new TableV2(stack, 'Table', { partitionKey: { name: 'pk', type: AttributeType.STRING } }),
+      eventBus,
+      source: 'shipments',
+      retentionDays: 3,
+      archive,
+    });
 
     // Act
-    const outputs = template.findOutputs('*');
+    const template = Template.fromStack(stack);
 
     // Assess
+    const outputs = template.findOutputs('*');
     expect(Object.fromEntries(Object.entries(outputs).map(([key, o]) => [key, o.Value]))).toEqual({
       OutboxTableName: refOf(outbox.table),
       OutboxLayout: JSON.stringify(TIME_ORDERED_TABLE_LAYOUT),
-      EventBusName: refOf(eventBus),
-      EventBusArn: arnOf(eventBus),
-      ArchiveArn: arnOf(archive),
-      ConsumerRuleArn: arnOf(rule),
-      EventSource: 'shipments',
+      OutboxEventBusName: refOf(eventBus),
+      OutboxEventBusArn: arnOf(eventBus),
+      OutboxArchiveArn: arnOf(archive),
+      OutboxEventSource: 'shipments',
       OutboxRetentionDays: '3',
-      PoisonQueueUrl: refOf(outbox.poisonQueue),
-      RelayFailureBucketName: refOf(outbox.failureBucket),
-      ConsumerDeadLetterQueueUrl: refOf(deadLetters),
+      OutboxPoisonQueueUrl: refOf(outbox.poisonQueue),
+      OutboxFailureBucketName: refOf(outbox.failureBucket),
     });
-    expect(outputs.ConsumerDeadLetterQueueUrl?.Description).toBe('Events the consumer could not take');
+    template.hasOutput('OutboxPoisonQueueUrl', {
+      Description: Match.stringLikeRegexp('never be published'),
+    });
+    expect(outboxPrefixes(Object.fromEntries(Object.entries(outputs).map(([k, o]) => [k, o.Value])))).toEqual(
+      ['Outbox'],
+    );
   });
 
-  it('uses the keys the outbox CLI reads', () => {
-    expect(OutboxOutputName).toEqual(StackOutput);
-    expect(QUEUE_URL_OUTPUT_SUFFIX).toBe(QUEUE_OUTPUT_SUFFIX);
-    expect(RULE_ARN_OUTPUT_SUFFIX).toBe(RULE_OUTPUT_SUFFIX);
+  it('keep two outboxes of one stack apart, each under its own id', () => {
+    // Prepare
+    const stack = new Stack(testApp(), 'TwoOutboxes');
+    const eventBus = new EventBus(stack, 'Bus');
+    outboxIn(stack, 'Shipments', eventBus, 'shipments');
+    outboxIn(stack, 'billing-outbox', eventBus, 'billing');
+
+    // Act
+    const template = Template.fromStack(stack);
+
+    // Assess
+    template.hasOutput('ShipmentsEventSource', { Value: 'shipments' });
+    template.hasOutput('BillingOutboxEventSource', { Value: 'billing' });
+    template.hasOutput('BillingOutboxLayout', {
+      Value: Match.stringLikeRegexp('"kind":"time-ordered-table"'),
+    });
   });
 
-  it('rejects a queue name that is not a plain identifier or that collides with another output', () => {
-    const queue = (stack: Stack) => ({ queue: new Queue(stack, 'Q'), description: 'q' });
-    const named = (name: string) => () => {
-      const stack = new Stack(testApp(), 'Bad');
-      const table = new TableV2(stack, 'T', { partitionKey: { name: 'pk', type: AttributeType.STRING } });
-      const outbox = new TransactionalOutbox(stack, 'Outbox', { table, eventBus: new EventBus(stack, 'B') });
-      new OutboxOutputs(stack, 'Cli', { outbox, queues: { [name]: queue(stack) } });
-    };
-    expect(named('inventory-dlq')).toThrow(/alphanumeric/);
-    expect(named('Poison')).toThrow(/collides with the output PoisonQueueUrl/);
+  it('refuse two outboxes whose outputs would share keys, naming both', () => {
+    const stack = new Stack(testApp(), 'SameId');
+    const eventBus = new EventBus(stack, 'Bus');
+    outboxIn(new Construct(stack, 'A'), 'Outbox', eventBus, 'a');
+    expect(() => outboxIn(new Construct(stack, 'B'), 'Outbox', eventBus, 'b')).toThrow(
+      "SameId/B/Outbox: the stack output OutboxTableName is already SameId/A/Outbox's",
+    );
+  });
+
+  it("include a consumer's rule and dead-letter queue, named after its subscription", () => {
+    // Prepare
+    const stack = new Stack(testApp(), 'ConsumerOutputs');
+    const eventBus = new EventBus(stack, 'Bus');
+    const outbox = outboxIn(stack, 'Outbox', eventBus, 'shipments');
+
+    // Act
+    const consumer = new OutboxConsumer(stack, 'Audit', {
+      outbox,
+      subscription,
+      entry: new URL('../../fixtures/extra-consumer/audit-handler.ts', import.meta.url).pathname,
+    });
+
+    // Assess
+    const template = Template.fromStack(stack);
+    template.hasOutput('ShipmentAuditRuleArn', { Value: arnOf(consumer.rule) });
+    template.hasOutput('ShipmentAuditDeadLetterQueueUrl', {
+      Value: refOf(consumer.deadLetterQueue),
+      Description: Match.stringLikeRegexp('shipment-audit'),
+    });
   });
 });

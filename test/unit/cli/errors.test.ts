@@ -5,18 +5,22 @@ import { DynamoDBDocumentClient, GetCommand, QueryCommand } from '@aws-sdk/lib-d
 import { mockClient } from 'aws-sdk-client-mock';
 import { beforeEach, describe, expect, it } from 'vitest';
 import { failureMessage, runOutbox } from '../../../packages/dynamodb-outbox/src/cli/main';
+import { ordersOutboxLayout } from '../../../packages/dynamodb-outbox/test/support/sample-table';
 
 const ddb = mockClient(DynamoDBDocumentClient);
 const sqs = mockClient(SQSClient);
 const cloudFormation = mockClient(CloudFormationClient);
 
-/** The CLI called as `npm run outbox` calls it, with what it prints captured. */
+/** The CLI called as the dynamodb-outbox bin calls it, with what it prints captured. */
 const outbox = async (args: string[], env: Record<string, string> = {}) => {
   const stdout: string[] = [];
   const stderr: string[] = [];
   const status = await runOutbox(args, { log: (t) => stdout.push(t), error: (t) => stderr.push(t) }, env);
   return { status, stdout: stdout.join('\n'), stderr: stderr.join('\n') };
 };
+
+/** The layout of a same-table outbox, as `--layout` takes it. */
+const sameTable = JSON.stringify(ordersOutboxLayout);
 
 /** An error as the SDK throws it for a service's answer. */
 const serviceError = (name: string, message: string): Error =>
@@ -31,7 +35,7 @@ const expectOneLine = (stderr: string): void => {
   expect(stderr).not.toContain('$metadata');
 };
 
-describe('npm run outbox: every error is one line naming what to fix', () => {
+describe('dynamodb-outbox: every error is one line naming what to fix', () => {
   beforeEach(() => {
     ddb.reset();
     sqs.reset();
@@ -40,7 +44,7 @@ describe('npm run outbox: every error is one line naming what to fix', () => {
   });
 
   it.each([
-    [['purge'], 'Unknown command "purge": use status, redrive or replay'],
+    [['purge'], 'Unknown command "purge": use local, invoke, status, redrive or replay'],
     [['status', 'everything'], 'Unexpected arguments: everything'],
     [['status', '--verbose'], 'Unknown option --verbose (see --help)'],
     [['status', '--table'], "Option '--table <value>' argument missing"],
@@ -64,7 +68,7 @@ describe('npm run outbox: every error is one line naming what to fix', () => {
 
     expect(status).toBe(2);
     expect(stdout).toBe('');
-    expect(stderr).toMatch(/^Usage: npm run outbox -- <command> \[options\]/);
+    expect(stderr).toMatch(/^Usage: dynamodb-outbox <command> \[options\]/);
   });
 
   it('a stack that does not exist is named, with the region', async () => {
@@ -90,14 +94,17 @@ describe('npm run outbox: every error is one line naming what to fix', () => {
     );
   });
 
-  it('a stack without the table output says to pass --table', async () => {
+  it('a stack without outbox outputs says to pass --table', async () => {
     cloudFormation.on(DescribeStacksCommand).resolves({ Stacks: [{ StackName: 'Other' } as never] });
 
     const { status, stderr } = await outbox(['status', '--stack', 'Other', '--region', 'eu-west-1']);
 
     expect(status).toBe(2);
     expectOneLine(stderr);
-    expect(stderr).toBe('outbox: Stack Other has no OutboxTableName output; pass --table');
+    expect(stderr).toBe(
+      'outbox: No outbox in the outputs of stack Other (TransactionalOutbox outputs its table, layout, bus and ' +
+        'queues there): pass --table <name>, with --layout, --bus and --source as the command needs them',
+    );
   });
 
   it.each([
@@ -129,7 +136,7 @@ describe('npm run outbox: every error is one line naming what to fix', () => {
     ddb.on(QueryCommand).rejects(error);
 
     // Act
-    const { status, stderr } = await outbox(['status', '--table', 'audit']);
+    const { status, stderr } = await outbox(['status', '--table', 'audit', '--layout', sameTable]);
 
     // Assess
     expect(status).toBe(2);
@@ -157,7 +164,7 @@ describe('npm run outbox: every error is one line naming what to fix', () => {
     expectOneLine(stderr);
     expect(stderr).toBe(
       'outbox: Table orders is not keyed as its outbox layout says (time-ordered-table: pk/sk): is it the ' +
-        'outbox table? Pass the table the stack (or `npm start`) created with --table, or --stack to read it ' +
+        'outbox table? Pass the table the stack (or `dynamodb-outbox local`) created with --table, or --stack to read it ' +
         'and its layout from the stack outputs; --layout names the layout of a table without a stack.',
     );
   });
@@ -172,7 +179,7 @@ describe('npm run outbox: every error is one line naming what to fix', () => {
     expect(status).toBe(2);
     expectOneLine(stderr);
     expect(stderr).toMatch(
-      /^outbox: The local stack is down: nothing answers at DynamoDB .*Start it with `npm start`/,
+      /^outbox: The local stack is down: nothing answers at DynamoDB .*Start it with `dynamodb-outbox local`/,
     );
   });
 
@@ -184,6 +191,19 @@ describe('npm run outbox: every error is one line naming what to fix', () => {
     expect(stderr).toContain('pass --poison-queue-url');
   });
 
+  it('redrive without a bus or a source to republish with names --bus and --source', async () => {
+    const url = 'https://sqs.eu-west-1.amazonaws.com/123456789012/poison';
+    const noBus = await outbox(['redrive', '--table', 'orders', '--poison-queue-url', url]);
+    const noSource = await outbox(['redrive', '--table', 'orders', '--poison-queue-url', url, '--bus', 'b']);
+
+    expect([noBus.status, noSource.status]).toEqual([2, 2]);
+    expectOneLine(noBus.stderr);
+    expect(noBus.stderr).toBe(
+      "outbox: No event bus to republish to: pass --bus <name> (or run where the outbox's stack outputs name it)",
+    );
+    expect(noSource.stderr).toContain('No event source to republish with: pass --source <source>');
+  });
+
   it('redrive from a queue that does not exist names the queue and --poison-queue-url', async () => {
     sqs
       .on(ReceiveMessageCommand)
@@ -192,6 +212,10 @@ describe('npm run outbox: every error is one line naming what to fix', () => {
     const { status, stderr } = await outbox([
       'redrive',
       '--table',
+      'orders',
+      '--bus',
+      'orders',
+      '--source',
       'orders',
       '--poison-queue-url',
       'https://sqs.eu-west-1.amazonaws.com/123456789012/gone',

@@ -5,7 +5,7 @@ import { describe, expect, it } from 'vitest';
 import { closeServer, listen } from '../../../packages/dynamodb-outbox/src/local/http';
 import { startLocalSqs } from '../../../packages/dynamodb-outbox/src/local/sqs';
 
-const cli = fileURLToPath(new URL('../../../packages/dynamodb-outbox/src/cli/outbox', import.meta.url));
+const cli = fileURLToPath(new URL('../../../packages/dynamodb-outbox/src/cli/bin.ts', import.meta.url));
 
 /** The CLI as an operator runs it: a separate process, its output and exit status. */
 const run = (
@@ -43,14 +43,14 @@ const closedPort = (): Promise<number> =>
   });
 
 // Each case starts the CLI in a fresh Node process or two: seconds on a busy machine.
-describe('npm run outbox', { timeout: 60_000 }, () => {
+describe('the dynamodb-outbox bin', { timeout: 60_000 }, () => {
   it('prints its usage with --help, and refuses an unknown command with exit status 2', async () => {
     const [help, unknown] = await Promise.all([run(['--help']), run(['purge'])]);
     expect(help.status).toBe(0);
-    expect(help.stdout).toContain('Usage: npm run outbox -- <command> [options]');
+    expect(help.stdout).toContain('Usage: dynamodb-outbox <command> [options]');
     expect(unknown.status).toBe(2);
     expect(unknown.stderr.trim()).toBe(
-      'outbox: Unknown command "purge": use status, redrive or replay (see --help)',
+      'outbox: Unknown command "purge": use local, invoke, status, redrive or replay (see --help)',
     );
   });
 
@@ -68,7 +68,7 @@ describe('npm run outbox', { timeout: 60_000 }, () => {
           `EventBridge http://127\\.0\\.0\\.1:${eventbridge} or SQS http://127\\.0\\.0\\.1:${sqs} `,
       ),
     );
-    expect(stderr).toContain('Start it with `npm start`');
+    expect(stderr).toContain('Start it with `dynamodb-outbox local`');
     // The process's own exit path: one line, no stack frames.
     expect(stderr.trim().split('\n')).toHaveLength(1);
     expect(stderr).not.toMatch(/^\s+at /m);
@@ -88,7 +88,7 @@ describe('npm run outbox', { timeout: 60_000 }, () => {
         `outbox: The local database is down: the runtime answers (SQS ${sqs.endpoint}), ` +
           `but DynamoDB Local at http://127.0.0.1:${dynamodb} does not (`,
       );
-      expect(stderr).toContain('Restart the runtime (Ctrl-C, then `npm start`)');
+      expect(stderr).toContain('Restart the runtime (stop it, then `dynamodb-outbox local`)');
     } finally {
       await sqs.stop();
     }

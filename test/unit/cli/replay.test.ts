@@ -97,7 +97,7 @@ describe('outbox replay on AWS', () => {
     // Assess
     expect(eventBridge.commandCalls(StartReplayCommand)[0]?.args[0].input).toEqual({
       ReplayName: 'outbox-test',
-      Description: 'npm run outbox -- replay',
+      Description: 'dynamodb-outbox replay',
       EventSourceArn: ARCHIVE_ARN,
       EventStartTime: window.from,
       EventEndTime: window.to,
@@ -253,7 +253,7 @@ describe('outbox replay locally', () => {
   const localTarget = (endpoint: string): OutboxTarget => ({
     ...awsTarget(),
     description: 'local runtime',
-    // What npm start's outputs name: the rule's local ARN ends in the name the local bus knows it by.
+    // What the local runtime's outputs name: the rule's local ARN ends in the name the local bus knows it by.
     replay: {
       kind: 'local',
       endpoint,
@@ -286,7 +286,7 @@ describe('outbox replay locally', () => {
     const closed = await startLocalEventBus({ port: 0 });
     await closed.stop();
     await expect(replay(localTarget(closed.endpoint), window)).rejects.toThrow(
-      `Cannot reach the local EventBridge at ${closed.endpoint} (ECONNREFUSED). Is \`npm start\` running?`,
+      `Cannot reach the local EventBridge at ${closed.endpoint} (ECONNREFUSED). Is \`dynamodb-outbox local\` running?`,
     );
   });
 });

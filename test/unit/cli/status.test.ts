@@ -377,7 +377,7 @@ describe('outbox status on a time-ordered table (receipts)', () => {
       { pk: 'x', sk: '4' },
     ]);
   });
-  it('is what `npm run outbox -- status --layout time-ordered-table --max <n>` reads and prints', async () => {
+  it('is what `dynamodb-outbox status --layout time-ordered-table --max <n>` reads and prints', async () => {
     // Prepare: nothing in the table, no watermark; a one-day retention of eight-shard minutes.
     ddb.on(GetCommand).resolves({}).on(QueryCommand).resolves({ Items: [] });
     const stdout: string[] = [];

@@ -179,17 +179,26 @@ describe('local EventBridge: PutEvents over the wire protocol', () => {
     expect(bus.stats.failedEntries).toMatchObject({ InvalidArgument: 4, MalformedDetail: 2 });
   });
 
-  it('knows only its own bus when one is configured, by name or ARN', async () => {
+  it("knows its own bus and the account's default bus when one is configured, by name or ARN", async () => {
     const bus = await startBus({ eventBusName: 'orders-bus' });
     const result = await sdkClient(bus).send(
       new PutEventsCommand({
         Entries: [
           entry({ EventBusName: 'other-bus' }),
           entry({ EventBusName: 'arn:aws:events:us-east-1:000000000000:event-bus/orders-bus' }),
+          entry({ EventBusName: 'default' }),
+          entry({ EventBusName: 'arn:aws:events:us-east-1:000000000000:event-bus/default' }),
+          entry({ EventBusName: undefined }),
         ],
       }),
     );
-    expect(result.Entries?.map((e) => e.ErrorCode ?? 'ok')).toEqual(['ResourceNotFoundException', 'ok']);
+    expect(result.Entries?.map((e) => e.ErrorCode ?? 'ok')).toEqual([
+      'ResourceNotFoundException',
+      'ok',
+      'ok',
+      'ok',
+      'ok',
+    ]);
   });
 
   it('answers an unknown X-Amz-Target with UnknownOperationException', async () => {

@@ -8,10 +8,12 @@ import type { IDestination } from 'aws-cdk-lib/aws-lambda';
 import { type IQueue, Queue, QueueEncryption } from 'aws-cdk-lib/aws-sqs';
 import { Construct } from 'constructs';
 import { consumerSettings } from '../runtime/settings.js';
+import { outputPrefix, QUEUE_URL_OUTPUT_SUFFIX, RULE_ARN_OUTPUT_SUFFIX } from '../runtime/stack-outputs.js';
 import { IDEMPOTENCY_TABLE, type Subscription } from '../runtime/subscription.js';
 import { contractEnv } from './contract.js';
 import { PowertoolsFunction, type PowertoolsFunctionProps } from './function.js';
 import { grantOnTable, grantSendOnly } from './grants.js';
+import { addCliOutputs } from './outputs.js';
 import { tableSafety } from './table-safety.js';
 
 /** Lambda's limits for asynchronous invocation retries. */
@@ -97,7 +99,9 @@ const sendOnlyQueueDestination = (queue: IQueue): IDestination => ({
  * subscription's pattern; a Lambda target with the subscription's retry policy; one SQS
  * dead-letter queue for both what EventBridge could not deliver and what the function failed on
  * after Lambda's own retries; and a Powertools idempotency table (key `id`, TTL `expiration`)
- * whose window covers every way an event can come again.
+ * whose window covers every way an event can come again. The stack outputs `<Name>RuleArn` and
+ * `<Name>DeadLetterQueueUrl` (the subscription's name) let the CLI replay to the rule alone and
+ * report the queue's depth.
  */
 export class OutboxConsumer extends Construct {
   public readonly function: PowertoolsFunction;
@@ -192,5 +196,16 @@ export class OutboxConsumer extends Construct {
         maxEventAge: Duration.seconds(subscription.retry.maximumEventAgeSeconds),
       }),
     );
+    const prefix = outputPrefix(subscription.name);
+    addCliOutputs(this, {
+      [`${prefix}${RULE_ARN_OUTPUT_SUFFIX}`]: {
+        value: this.rule.ruleArn,
+        description: `Rule of the ${subscription.name} subscription: replay --rule ${prefix} replays to it alone`,
+      },
+      [`${prefix}DeadLetter${QUEUE_URL_OUTPUT_SUFFIX}`]: {
+        value: this.deadLetterQueue.queueUrl,
+        description: `Events the ${subscription.name} consumer could not take`,
+      },
+    });
   }
 }

@@ -1,4 +1,4 @@
-import { join, relative } from 'node:path';
+import { join } from 'node:path';
 import { Duration, RemovalPolicy, Stack, Validations } from 'aws-cdk-lib';
 import type { ITable } from 'aws-cdk-lib/aws-dynamodb';
 import { Policy, PolicyDocument, PolicyStatement, Role, ServicePrincipal } from 'aws-cdk-lib/aws-iam';
@@ -22,7 +22,6 @@ import { LogGroup, RetentionDays } from 'aws-cdk-lib/aws-logs';
 import type { Construct } from 'constructs';
 import { prebuiltAsset } from './assets.js';
 import { AWS_SDK_EXTERNAL, REQUIRE_BANNER, TRACING_FILE } from './bundling.js';
-import { ENTRY_METADATA } from './metadata.js';
 
 /** What every function of the outbox gets from Powertools, configured through its environment. */
 export interface PowertoolsOptions {
@@ -240,8 +239,6 @@ export class PowertoolsFunction extends NodejsFunction {
       },
     });
     this.executionRole = base.executionRole;
-    // The offline runtime runs the function from this source, with the template's environment.
-    (this.node.defaultChild as CfnFunction).addMetadata(ENTRY_METADATA, relative(process.cwd(), props.entry));
     base.finish(this);
   }
 

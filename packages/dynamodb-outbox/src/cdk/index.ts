@@ -23,7 +23,6 @@ export {
 export { grantOnTable } from './grants.js';
 export { OutboxMonitoring, type OutboxMonitoringProps } from './monitoring.js';
 export { OutboxTable, type OutboxTableProps, outboxTableProps } from './outbox-table.js';
-export { OutboxOutputs, type OutboxOutputsProps, type WatchedQueue } from './outputs.js';
 export { OutboxReconciler, type ReconcilerScheduleProps } from './reconciler.js';
 export { OutboxRelay, type RelayMappingProps } from './relay.js';
 export { type TableSafetyOptions, tableSafety } from './table-safety.js';

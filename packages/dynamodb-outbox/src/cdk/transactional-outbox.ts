@@ -1,6 +1,6 @@
 import { Duration, Stack } from 'aws-cdk-lib';
 import { CfnGlobalTable, CfnTable, type ITable } from 'aws-cdk-lib/aws-dynamodb';
-import type { IEventBus } from 'aws-cdk-lib/aws-events';
+import type { Archive, IEventBus } from 'aws-cdk-lib/aws-events';
 import type { IKey } from 'aws-cdk-lib/aws-kms';
 import type { Function as LambdaFunction } from 'aws-cdk-lib/aws-lambda';
 import type { Bucket } from 'aws-cdk-lib/aws-s3';
@@ -8,11 +8,18 @@ import type { Queue } from 'aws-cdk-lib/aws-sqs';
 import { Construct } from 'constructs';
 import type { OutboxLayout, SameTableLayout } from '../runtime/layout.js';
 import { writerSettings } from '../runtime/settings.js';
+import {
+  OutboxOutput,
+  type OutboxOutputName,
+  outboxOutputKey,
+  outputPrefix,
+} from '../runtime/stack-outputs.js';
 import { contractEnv } from './contract.js';
 import type { FunctionDefaults } from './function.js';
 import { grantOnTable } from './grants.js';
 import { OutboxMonitoring, type OutboxMonitoringProps } from './monitoring.js';
 import { OutboxTable } from './outbox-table.js';
+import { addCliOutputs } from './outputs.js';
 import { OutboxReconciler, type ReconcilerScheduleProps } from './reconciler.js';
 import { OutboxRelay, type OutboxRelayProps, type RelayMappingProps } from './relay.js';
 
@@ -75,6 +82,12 @@ export interface TransactionalOutboxProps {
   readonly monitoring?: OutboxMonitoring;
   /** Settings of the monitoring created when `monitoring` is not given. @default OutboxMonitoring defaults */
   readonly monitoringProps?: OutboxMonitoringProps;
+  /**
+   * The archive of `eventBus` that keeps the outbox's events: `replay` replays from it (the stack
+   * output `<id>ArchiveArn`).
+   * @default none (`replay` on AWS then needs --archive-arn)
+   */
+  readonly archive?: Pick<Archive, 'archiveArn'>;
 }
 
 /** The attributes of a table's L1 resource, resolved; undefined for an imported table. */
@@ -93,7 +106,8 @@ const tableResource = (table: ITable): Record<string, unknown> | undefined => {
  * The transactional outbox for a service's DynamoDB table: the relay (stream → EventBridge), the
  * reconciler with delivery tracking, their poison queue and failure bucket, and their alarms. The
  * service adds its events to its own TransactWriteItems with `OutboxWriter`; `grantWrite` gives
- * its function what that needs.
+ * its function what that needs. The stack outputs `<id>TableName`, `<id>Layout`, `<id>EventSource`,
+ * ... tell the `dynamodb-outbox` CLI where the outbox is (`status`, `redrive`, `replay`).
  *
  * ```ts
  * const outbox = new TransactionalOutbox(this, 'Outbox', { table, eventBus });
@@ -207,6 +221,60 @@ export class TransactionalOutbox extends Construct {
         function: this.reconciler.function,
         serviceName: this.reconciler.serviceName,
       });
+    this.addOutputs(outputPrefix(id), props.archive);
+  }
+
+  /** What the CLI reads to find this outbox, on AWS and offline (runtime/stack-outputs.ts). */
+  private addOutputs(prefix: string, archive: Pick<Archive, 'archiveArn'> | undefined): void {
+    const outputs: Partial<Record<OutboxOutputName, { value: string; description: string }>> = {
+      [OutboxOutput.TableName]: {
+        value: this.table.tableName,
+        description: 'Table holding the outbox items',
+      },
+      [OutboxOutput.Layout]: {
+        value: JSON.stringify(this.layout),
+        description: 'How the outbox items are keyed in the table (JSON)',
+      },
+      [OutboxOutput.EventBusName]: {
+        value: this.eventBus.eventBusName,
+        description: 'Bus the outbox events are published to',
+      },
+      [OutboxOutput.EventBusArn]: {
+        value: this.eventBus.eventBusArn,
+        description: 'Bus the outbox events are published to (ARN), the destination of a replay',
+      },
+      [OutboxOutput.EventSource]: { value: this.source, description: 'Source of the published events' },
+      [OutboxOutput.RetentionDays]: {
+        value: String(this.retentionDays),
+        description: 'Days a published outbox item is kept before TTL',
+      },
+      [OutboxOutput.PoisonQueueUrl]: {
+        value: this.poisonQueue.queueUrl,
+        description: 'Events that can never be published as they are',
+      },
+      [OutboxOutput.FailureBucketName]: {
+        value: this.failureBucket.bucketName,
+        description:
+          'Stream batches the relay mapping gave up on, with their records (redrive --from-failures)',
+      },
+      ...(archive
+        ? {
+            [OutboxOutput.ArchiveArn]: {
+              value: archive.archiveArn,
+              description: 'Archive of the published events, the source of a replay',
+            },
+          }
+        : {}),
+    };
+    addCliOutputs(
+      this,
+      Object.fromEntries(
+        Object.entries(outputs).map(([name, output]) => [
+          outboxOutputKey(prefix, name as OutboxOutputName),
+          output,
+        ]),
+      ),
+    );
   }
 
   /**

@@ -1,7 +1,7 @@
 import { connect } from 'node:net';
-import { UsageError } from './target.js';
+import { UsageError } from './usage-error.js';
 
-/** Where the CLI looks for the offline runtime of `npm start`. */
+/** Where the CLI looks for the offline runtime of `dynamodb-outbox local`. */
 export interface LocalEndpoints {
   readonly dynamodb: string;
   readonly eventbridge: string;
@@ -51,13 +51,13 @@ export const diagnoseLocal = async (endpoints: LocalEndpoints, error: unknown): 
     return new UsageError(
       `The local stack is down: nothing answers at DynamoDB ${endpoints.dynamodb}, ` +
         `EventBridge ${endpoints.eventbridge} or SQS ${endpoints.sqs} (${detail}). ` +
-        'Start it with `npm start` (with the same DYNAMODB_PORT, EVENTBRIDGE_PORT and SQS_PORT if you moved them); ' +
+        'Start it with `dynamodb-outbox local` (with the same DYNAMODB_PORT, EVENTBRIDGE_PORT and SQS_PORT if you moved them); ' +
         'for AWS, pass --stack <name> or --table <name>.',
     );
   return new UsageError(
     `The local database is down: the runtime answers (${answering.map((o) => `${o.name} ${o.url}`).join(', ')}), ` +
       `but DynamoDB Local at ${endpoints.dynamodb} does not (${detail}). ` +
-      'Restart the runtime (Ctrl-C, then `npm start`), or, if it runs DynamoDB Local on another port, ' +
+      'Restart the runtime (stop it, then `dynamodb-outbox local`), or, if it runs DynamoDB Local on another port, ' +
       'set DYNAMODB_PORT or DYNAMODB_ENDPOINT to it.',
   );
 };

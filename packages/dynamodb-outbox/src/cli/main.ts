@@ -18,11 +18,14 @@ import {
 } from './replay.js';
 import { parseS3Location, s3FailureStore } from './s3-failure-store.js';
 import { DEFAULT_STATUS_MAX_ITEMS, formatStatus, outboxStatus } from './status.js';
-import { type OutboxTarget, resolveTarget, UsageError, unreachable } from './target.js';
+import { LOCAL_OUTPUTS_FILE, type OutboxTarget, resolveTarget, UsageError, unreachable } from './target.js';
 
-const USAGE = `Usage: npm run outbox -- <command> [options]
+const USAGE = `Usage: dynamodb-outbox <command> [options]
 
 Commands:
+  local     run the CDK app of this directory offline (its cdk.json), as its template
+            declares it: see \`dynamodb-outbox local --help\`
+  invoke    invoke a function of the running local runtime: see \`dynamodb-outbox invoke --help\`
   status    pending outbox events (on the pending index, or on no receipt of a
             time-ordered table), the oldest one's age, and the depth of every
             poison, failure and dead-letter queue
@@ -30,19 +33,21 @@ Commands:
             and delete each message once EventBridge has accepted its event
 ${REPLAY_USAGE}
 
-Where (default: the local runtime of \`npm start\`, on its default ports):
+Where status, redrive and replay look (default: the local runtime that \`dynamodb-outbox local\`
+runs in this directory, and the outbox in the stack outputs it wrote to ${LOCAL_OUTPUTS_FILE}):
   --stack <name>            an AWS stack: table, layout, bus and queues from its outputs
   --table <name>            an AWS table, without a stack (with --local: a local table)
   --local                   the local runtime, even with --table
+  --outbox <id>             the outbox, by its construct id, when the stack has several
   --region <region>         AWS region (default: AWS_REGION)
-  --bus <name>              event bus to republish to (default: stack output, else "orders" locally)
-  --source <source>         event source to republish with (default: stack output, else "orders")
-  --poison-queue-url <url>  poison queue to redrive (default: the PoisonQueueUrl output)
+  --bus <name>              event bus to republish to (default: the outbox's stack output)
+  --source <source>         event source to republish with (default: the outbox's stack output)
+  --poison-queue-url <url>  poison queue to redrive (default: the outbox's <id>PoisonQueueUrl output)
   --queue <name=url>        a queue to include in status (repeatable)
-  --retention-days <n>      TTL of republished items (default: stack output, else 7)
+  --retention-days <n>      TTL of republished items (default: the outbox's output, else 7)
   --layout <layout>         how the table keys its outbox items: time-ordered-table, or the
-                            JSON of an OutboxLayout output (default: stack output, else the
-                            orders table's, tracked with a pending index)
+                            JSON of an outbox's <id>Layout output (default: that output, else
+                            time-ordered-table, TransactionalOutbox's default)
 
 Options:
   --max <n>                 redrive: messages to read at most (default 1000); status on a
@@ -53,11 +58,12 @@ Options:
   --from-failures <where>   redrive: republish the stream batches the relay mapping gave up on,
                             from its on-failure destination instead of the poison queue: a
                             directory offline, or s3://<bucket> on AWS (s3:// alone with --stack:
-                            its RelayFailureBucketName output); objects moved under redriven/
+                            its <id>FailureBucketName output); objects moved under redriven/
                             once republished
 ${REPLAY_OPTIONS_USAGE}
   --json                    machine-readable output
   -h, --help                this text
+  --version                 the version of dynamodb-outbox
 
 Local endpoints can be moved with DYNAMODB_ENDPOINT, EVENTBRIDGE_ENDPOINT and SQS_ENDPOINT.
 Exit status: 0 done, 1 redrive left messages on the queue or a replay did not complete,
@@ -78,6 +84,7 @@ const main = async (argv: readonly string[], out: CliOutput, env: Env): Promise<
     options: {
       local: { type: 'boolean', default: false },
       stack: { type: 'string' },
+      outbox: { type: 'string' },
       table: { type: 'string' },
       region: { type: 'string' },
       bus: { type: 'string' },
@@ -105,7 +112,9 @@ const main = async (argv: readonly string[], out: CliOutput, env: Env): Promise<
   }
   if (extra.length > 0) throw new UsageError(`Unexpected arguments: ${extra.join(' ')}`);
   if (command !== 'status' && command !== 'redrive' && command !== 'replay')
-    throw new UsageError(`Unknown command "${command}": use status, redrive or replay (see --help)`);
+    throw new UsageError(
+      `Unknown command "${command}": use local, invoke, status, redrive or replay (see --help)`,
+    );
 
   const max = values.max === undefined ? undefined : Number(values.max);
   if (max !== undefined && (!Number.isInteger(max) || max < 1))
@@ -117,6 +126,7 @@ const main = async (argv: readonly string[], out: CliOutput, env: Env): Promise<
     {
       ...(values.local ? { local: true } : {}),
       ...(values.stack ? { stack: values.stack } : {}),
+      ...(values.outbox ? { outbox: values.outbox } : {}),
       ...(values.table ? { table: values.table } : {}),
       ...(values.region ? { region: values.region } : {}),
       ...(values.bus ? { bus: values.bus } : {}),
@@ -140,12 +150,12 @@ const main = async (argv: readonly string[], out: CliOutput, env: Env): Promise<
       else {
         if (target.localEndpoints !== undefined)
           throw new UsageError(
-            'The local runtime has no S3: pass the failure directory the npm start banner names',
+            'The local runtime has no S3: pass the failure directory the `dynamodb-outbox local` banner names',
           );
         const name = bucket || target.failureBucketName;
         if (!name)
           throw new UsageError(
-            'Name the failure bucket (s3://<bucket>), or pass --stack with a RelayFailureBucketName output',
+            'Name the failure bucket (s3://<bucket>), or pass --stack whose outbox outputs its <id>FailureBucketName',
           );
         s3 = new S3Client(target.region ? { region: target.region } : {});
         store = s3FailureStore(s3, name);
@@ -187,7 +197,7 @@ const run = async (
     }
     if (target.poisonQueueUrl === undefined)
       throw new UsageError(
-        'No poison queue found: pass --poison-queue-url (or --stack with a PoisonQueueUrl output)',
+        'No poison queue found: pass --poison-queue-url (or --stack whose outbox outputs its <id>PoisonQueueUrl)',
       );
     const report = await redrive(target, {
       dryRun: options.dryRun,
@@ -220,7 +230,7 @@ const explain = async (error: unknown, target: OutboxTarget): Promise<unknown> =
   )
     return new UsageError(
       `Table ${target.tableName} has no ${target.layout.pendingIndex.indexName} index, so its pending events ` +
-        'cannot be counted: is it the outbox table? Pass the table the stack (or `npm start`) created ' +
+        'cannot be counted: is it the outbox table? Pass the table the stack (or `dynamodb-outbox local`) created ' +
         'with --table, or --stack to read it from the stack outputs; a time-ordered outbox table ' +
         '(receipts, no index) needs --layout time-ordered-table.',
     );
@@ -235,7 +245,7 @@ const explain = async (error: unknown, target: OutboxTarget): Promise<unknown> =
     return new UsageError(
       `Table ${target.tableName} is not keyed as its outbox layout says ` +
         `(${target.layout.kind}: ${target.layout.partitionKey}/${target.layout.sortKey}): is it the outbox table? ` +
-        'Pass the table the stack (or `npm start`) created with --table, or --stack to read it and its ' +
+        'Pass the table the stack (or `dynamodb-outbox local`) created with --table, or --stack to read it and its ' +
         'layout from the stack outputs; --layout names the layout of a table without a stack.',
     );
   if (error.name === 'QueueDoesNotExist' || error.name === 'AWS.SimpleQueueService.NonExistentQueue')
@@ -270,8 +280,8 @@ export const failureMessage = (error: unknown): string => {
 };
 
 /**
- * `npm run outbox -- <argv>`: runs the command and returns the exit status (0 done, 1 redrive
- * left messages on the queue, 2 usage or connection problem).
+ * `dynamodb-outbox status|redrive|replay <argv>`: runs the command and returns the exit status
+ * (0 done, 1 redrive left messages on the queue, 2 usage or connection problem).
  */
 export const runOutbox = async (
   argv: readonly string[],

@@ -188,7 +188,7 @@ const replayLocally = async (
   const body = (await response.json().catch(() => ({}))) as Record<string, unknown>;
   if (response.status === 404)
     throw new UsageError(
-      `The local EventBridge at ${endpoint} has no POST /replay: restart \`npm start\` with this version`,
+      `The local EventBridge at ${endpoint} has no POST /replay: restart \`dynamodb-outbox local\` with this version`,
     );
   if (!response.ok)
     throw new UsageError(`Local replay refused: ${String(body.message ?? `HTTP ${response.status}`)}`);
@@ -230,7 +230,7 @@ const replayOnAws = async (
   await eventBridge.send(
     new StartReplayCommand({
       ReplayName: name,
-      Description: `npm run outbox -- replay${options.rule ? ` --rule ${options.rule}` : ''}`,
+      Description: `dynamodb-outbox replay${options.rule ? ` --rule ${options.rule}` : ''}`,
       EventSourceArn: source.archiveArn,
       EventStartTime: options.from,
       EventEndTime: options.to,

@@ -1,9 +1,17 @@
 import { deliveryTrackerFor } from '../engine/delivery-tracking.js';
 import { OutboxPublisher } from '../engine/publisher.js';
 import type { OutboxTarget } from './target.js';
+import { UsageError } from './usage-error.js';
 
 /** The CLI prints its own report: the publisher's metrics and warnings would only clutter it. */
 const quiet = { addMetric: () => undefined, warn: () => undefined };
+
+/** The outbox's outputs name the bus and the source; without them the operator must. */
+const required = (value: string | undefined, missing: string): string => {
+  if (value === undefined)
+    throw new UsageError(`${missing} (or run where the outbox's stack outputs name it)`);
+  return value;
+};
 
 /**
  * What a redrive republishes with, for either source (poison queue or failure destination): the
@@ -18,8 +26,8 @@ export const republishingOf = (
 ) => ({
   publisher: new OutboxPublisher({
     eventBridge: target.eventBridge,
-    eventBusName: target.eventBusName,
-    source: target.source,
+    eventBusName: required(target.eventBusName, 'No event bus to republish to: pass --bus <name>'),
+    source: required(target.source, 'No event source to republish with: pass --source <source>'),
     metrics: quiet,
     logger: quiet,
   }),

@@ -6,27 +6,18 @@ import { EventBridgeClient } from '@aws-sdk/client-eventbridge';
 import { ListQueuesCommand, SQSClient } from '@aws-sdk/client-sqs';
 import { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import * as z from 'zod';
-import { ordersOutboxLayout } from '../../../../lambdas/orders/table.js';
 import { LOCAL_REGION, localClientConfig } from '../local/clients.js';
 import { type OutboxLayout, outboxLayoutSchema, TIME_ORDERED_TABLE_LAYOUT } from '../runtime/layout.js';
-import type { LocalEndpoints } from './local-health.js';
-
-/** Names of the stack outputs the CLI reads (see lib/orders-stack.ts). */
-export const StackOutput = {
-  TableName: 'OutboxTableName',
-  EventBusName: 'EventBusName',
-  EventBusArn: 'EventBusArn',
-  ArchiveArn: 'ArchiveArn',
-  EventSource: 'EventSource',
-  PoisonQueueUrl: 'PoisonQueueUrl',
-  FailureBucketName: 'RelayFailureBucketName',
-  RetentionDays: 'OutboxRetentionDays',
-  Layout: 'OutboxLayout',
-} as const;
-/** Every output whose key ends with this is a queue to watch: poison, failure and dead-letter queues. */
-export const QUEUE_OUTPUT_SUFFIX = 'QueueUrl';
-/** Every output whose key ends with this is a rule `replay --rule <name>` can pick. */
-export const RULE_OUTPUT_SUFFIX = 'RuleArn';
+import {
+  OutboxOutput,
+  type OutboxOutputName,
+  outboxOutputKey,
+  outboxPrefixes,
+  QUEUE_URL_OUTPUT_SUFFIX,
+  RULE_ARN_OUTPUT_SUFFIX,
+} from '../runtime/stack-outputs.js';
+import { answers, diagnoseLocal, type LocalEndpoints } from './local-health.js';
+import { UsageError } from './usage-error.js';
 
 export interface QueueRef {
   readonly name: string;
@@ -53,8 +44,8 @@ export type ReplaySource =
 const rulesOf = (outputs: Readonly<Record<string, string>>): Record<string, string> =>
   Object.fromEntries(
     Object.entries(outputs)
-      .filter(([key]) => key.endsWith(RULE_OUTPUT_SUFFIX))
-      .map(([key, arn]) => [key.slice(0, -RULE_OUTPUT_SUFFIX.length), arn]),
+      .filter(([key]) => key.endsWith(RULE_ARN_OUTPUT_SUFFIX))
+      .map(([key, arn]) => [key.slice(0, -RULE_ARN_OUTPUT_SUFFIX.length), arn]),
   );
 
 /** Where the outbox lives and the clients to reach it: DynamoDB Local and friends, or AWS. */
@@ -73,8 +64,10 @@ export interface OutboxTarget {
    * receipts on a time-ordered table (`tracksWithReceipts`).
    */
   readonly layout: OutboxLayout;
-  readonly eventBusName: string;
-  readonly source: string;
+  /** The bus a redrive republishes to: `--bus`, else the outbox's output. */
+  readonly eventBusName?: string;
+  /** The source a redrive republishes with: `--source`, else the outbox's output. */
+  readonly source?: string;
   readonly retentionDays: number;
   readonly poisonQueueUrl?: string;
   /** The relay mapping's failure bucket (the stack's RelayFailureBucketName output), on AWS. */
@@ -88,9 +81,11 @@ export interface OutboxTarget {
 }
 
 export interface TargetOptions {
-  /** The local runtime even with `--table` (e.g. a table other than "orders"). */
+  /** The local runtime even with `--table` (a table the stack's outputs do not name). */
   readonly local?: boolean;
   readonly stack?: string;
+  /** Which outbox of the outputs, by its construct id, when they hold several. */
+  readonly outbox?: string;
   readonly table?: string;
   readonly bus?: string;
   readonly source?: string;
@@ -99,13 +94,13 @@ export interface TargetOptions {
   readonly queues?: readonly string[];
   readonly retentionDays?: string;
   /**
-   * The table's layout: `time-ordered-table`, or a layout as JSON (what the OutboxLayout output holds).
-   * @default the OutboxLayout output, else the orders table's layout
+   * The table's layout: `time-ordered-table`, or a layout as JSON (what the `<id>Layout` output holds).
+   * @default the outbox's Layout output, else `time-ordered-table` (TransactionalOutbox's default)
    */
   readonly layout?: string;
   readonly region?: string;
   /**
-   * The local runtime's stack outputs (what `npm start` writes to .local/outputs.json).
+   * The local runtime's stack outputs (what `dynamodb-outbox local` writes to .local/outputs.json).
    * @default read from that file when it exists
    */
   readonly outputs?: Readonly<Record<string, string>>;
@@ -113,11 +108,15 @@ export interface TargetOptions {
   readonly archiveArn?: string;
 }
 
-/** Where `npm start` leaves its stack's outputs, resolved to local names, for the CLI. */
+/**
+ * Where `dynamodb-outbox local` leaves its stack's outputs, resolved to local names, for the CLI:
+ * relative to the app's directory, where both run.
+ */
 export const LOCAL_OUTPUTS_FILE = join('.local', 'outputs.json');
 
-const localOutputs = (): Record<string, string> => {
-  if (!existsSync(LOCAL_OUTPUTS_FILE)) return {};
+/** The outputs file's outputs; undefined when there is no such file. */
+const localOutputs = (): Record<string, string> | undefined => {
+  if (!existsSync(LOCAL_OUTPUTS_FILE)) return undefined;
   const parsed = z
     .object({ outputs: z.record(z.string(), z.string()) })
     .safeParse(JSON.parse(readFileSync(LOCAL_OUTPUTS_FILE, 'utf8')));
@@ -127,13 +126,50 @@ const localOutputs = (): Record<string, string> => {
 /** The queues a stack's outputs name: every `<name>QueueUrl`. */
 const queuesOf = (outputs: Readonly<Record<string, string>>): QueueRef[] =>
   Object.entries(outputs)
-    .filter(([key]) => key.endsWith(QUEUE_OUTPUT_SUFFIX))
-    .map(([key, url]) => ({ name: key.slice(0, -QUEUE_OUTPUT_SUFFIX.length), url }));
+    .filter(([key]) => key.endsWith(QUEUE_URL_OUTPUT_SUFFIX))
+    .map(([key, url]) => ({ name: key.slice(0, -QUEUE_URL_OUTPUT_SUFFIX.length), url }));
 
-/** A problem the operator can fix: printed without a stack trace. */
-export class UsageError extends Error {
-  override readonly name = 'UsageError';
-}
+export { UsageError } from './usage-error.js';
+
+/** One outbox's outputs, by name (no prefix); every name undefined when the outputs hold no outbox. */
+export type OutboxOutputs = (name: OutboxOutputName) => string | undefined;
+
+/**
+ * The outbox the outputs describe (TransactionalOutbox's `<id>...` outputs): the only one, or the
+ * one `wanted` names by its construct id. Several and none named is a usage error listing them.
+ * `where` names the outputs' origin, for messages.
+ */
+export const pickOutbox = (
+  outputs: Readonly<Record<string, string>>,
+  wanted: string | undefined,
+  where: string,
+): OutboxOutputs => {
+  const prefixes = outboxPrefixes(outputs);
+  const listed = prefixes.length === 0 ? 'none' : prefixes.join(', ');
+  let prefix: string | undefined;
+  if (wanted !== undefined) {
+    const asPrefix = wanted.replace(/[^A-Za-z0-9]/g, '').toLowerCase();
+    prefix = prefixes.find((p) => p.toLowerCase() === asPrefix);
+    if (prefix === undefined)
+      throw new UsageError(`No outbox ${wanted} in ${where}; outboxes there: ${listed}`);
+  } else if (prefixes.length > 1)
+    throw new UsageError(
+      `${where} hold ${prefixes.length} outboxes (${listed}): pick one with --outbox <id>`,
+    );
+  else prefix = prefixes[0];
+  return (name) => (prefix === undefined ? undefined : outputs[outboxOutputKey(prefix, name)]);
+};
+
+/** The table, from the flag or the outbox's outputs; its absence said with what to pass. */
+const tableOf = (options: TargetOptions, outbox: OutboxOutputs, where: string): string => {
+  const table = options.table ?? outbox(OutboxOutput.TableName);
+  if (table === undefined)
+    throw new UsageError(
+      `No outbox in ${where} (TransactionalOutbox outputs its table, layout, bus and queues there): ` +
+        'pass --table <name>, with --layout, --bus and --source as the command needs them',
+    );
+  return table;
+};
 
 const queueName = (url: string): string => url.split('/').pop() ?? url;
 
@@ -155,8 +191,9 @@ const parseRetention = (raw: string | undefined): number | undefined => {
 
 /**
  * Local unless told otherwise: with `--local`, or with neither `--stack` nor `--table` (nor
- * OUTBOX_STACK), the CLI talks to the offline runtime of `npm start` on its default ports
- * (DYNAMODB_ENDPOINT, EVENTBRIDGE_ENDPOINT and SQS_ENDPOINT override them).
+ * OUTBOX_STACK), the CLI talks to the offline runtime of `dynamodb-outbox local` on its default
+ * ports (DYNAMODB_ENDPOINT, EVENTBRIDGE_ENDPOINT and SQS_ENDPOINT override them), and finds the
+ * outbox in the outputs file it wrote in this directory.
  */
 export const resolveTarget = async (
   options: TargetOptions,
@@ -165,6 +202,10 @@ export const resolveTarget = async (
   const stack = options.stack ?? env.OUTBOX_STACK;
   if (options.local && options.stack !== undefined)
     throw new UsageError('--local and --stack exclude each other');
+  // The flags' own mistakes first: they need no runtime and no stack to be told.
+  parseQueues(options.queues);
+  parseRetention(options.retentionDays);
+  if (options.layout !== undefined) layoutOf(options.layout, undefined);
   if (options.local || (stack === undefined && options.table === undefined)) return localTarget(options, env);
   return awsTarget(stack, options, env);
 };
@@ -188,7 +229,17 @@ const localTarget = async (
   });
   const sqs = new SQSClient({ ...localClientConfig(endpoints.sqs, region), maxAttempts: 1 });
   const outputs = options.outputs ?? localOutputs();
-  let queues = [...queuesOf(outputs), ...parseQueues(options.queues)];
+  if (outputs === undefined && options.table === undefined) {
+    dynamodb.destroy();
+    eventBridge.destroy();
+    sqs.destroy();
+    throw await noLocalOutputs(endpoints);
+  }
+  const stackOutputs = outputs ?? {};
+  const where = `the local runtime's outputs (${LOCAL_OUTPUTS_FILE})`;
+  const outbox = pickOutbox(stackOutputs, options.outbox, where);
+  const tableName = tableOf(options, outbox, where);
+  let queues = [...queuesOf(stackOutputs), ...parseQueues(options.queues)];
   const notes: string[] = [];
   if (queues.length === 0) {
     try {
@@ -199,19 +250,14 @@ const localTarget = async (
       notes.push(unreachable('the local SQS stand-in', endpoints.sqs, error, 'local').message);
     }
   }
-  const poison = options.poisonQueueUrl ?? outputs[StackOutput.PoisonQueueUrl];
   return {
     description: `local runtime (DynamoDB ${endpoints.dynamodb}, EventBridge ${endpoints.eventbridge}, SQS ${endpoints.sqs})`,
-    replay: { kind: 'local', endpoint: endpoints.eventbridge, rules: rulesOf(outputs) },
+    replay: { kind: 'local', endpoint: endpoints.eventbridge, rules: rulesOf(stackOutputs) },
     doc: DynamoDBDocumentClient.from(dynamodb),
     eventBridge,
     sqs,
-    tableName: options.table ?? outputs[StackOutput.TableName] ?? 'orders',
-    layout: layoutOf(options.layout, outputs),
-    eventBusName: options.bus ?? outputs[StackOutput.EventBusName] ?? 'orders',
-    source: options.source ?? outputs[StackOutput.EventSource] ?? 'orders',
-    retentionDays: parseRetention(options.retentionDays ?? outputs[StackOutput.RetentionDays]) ?? 7,
-    ...(poison ? { poisonQueueUrl: poison } : {}),
+    tableName,
+    ...outboxSettings(options, outbox),
     queues,
     notes,
     localEndpoints: endpoints,
@@ -220,6 +266,32 @@ const localTarget = async (
       eventBridge.destroy();
       sqs.destroy();
     },
+  };
+};
+
+/**
+ * No outputs file here: the runtime is not running, or runs elsewhere. Which one, from whether
+ * its DynamoDB Local answers.
+ */
+const noLocalOutputs = async (endpoints: LocalEndpoints): Promise<UsageError> => {
+  const missing = `no ${LOCAL_OUTPUTS_FILE} in ${process.cwd()}`;
+  if (!(await answers(endpoints.dynamodb))) return diagnoseLocal(endpoints, new Error(missing));
+  return new UsageError(
+    `The local runtime answers at ${endpoints.dynamodb}, but there is ${missing}: run the CLI in the ` +
+      'directory of the app `dynamodb-outbox local` runs, or pass --table <name> (with --layout, --bus and --source as needed).',
+  );
+};
+
+/** What the outbox's outputs say beside its table, each flag over its output. */
+const outboxSettings = (options: TargetOptions, outbox: OutboxOutputs) => {
+  const poison = options.poisonQueueUrl ?? outbox(OutboxOutput.PoisonQueueUrl);
+  return {
+    layout: layoutOf(options.layout, outbox(OutboxOutput.Layout)),
+    ...optional('eventBusName', options.bus ?? outbox(OutboxOutput.EventBusName)),
+    ...optional('source', options.source ?? outbox(OutboxOutput.EventSource)),
+    // TransactionalOutbox's default retention, for a table named without its outputs.
+    retentionDays: parseRetention(options.retentionDays ?? outbox(OutboxOutput.RetentionDays)) ?? 7,
+    ...optional('poisonQueueUrl', poison),
   };
 };
 
@@ -249,16 +321,10 @@ const awsTarget = async (
       cloudFormation.destroy();
     }
   }
-  const tableName = options.table ?? outputs[StackOutput.TableName];
-  if (tableName === undefined)
-    throw new UsageError(
-      stack === undefined
-        ? 'Pass --table (or --stack to read it from the stack outputs)'
-        : `Stack ${stack} has no ${StackOutput.TableName} output; pass --table`,
-    );
+  const where = stack === undefined ? 'the command line' : `the outputs of stack ${stack}`;
+  const outbox = pickOutbox(outputs, options.outbox, where);
+  const tableName = tableOf(options, outbox, where);
   const queues = [...queuesOf(outputs), ...parseQueues(options.queues)];
-  const poison = options.poisonQueueUrl ?? outputs[StackOutput.PoisonQueueUrl];
-  const retention = outputs[StackOutput.RetentionDays];
   const dynamodb = new DynamoDBClient(config);
   const eventBridge = new EventBridgeClient(config);
   const sqs = new SQSClient(config);
@@ -267,20 +333,16 @@ const awsTarget = async (
     ...(region ? { region } : {}),
     replay: {
       kind: 'aws',
-      ...optional('archiveArn', options.archiveArn ?? outputs[StackOutput.ArchiveArn]),
-      ...optional('eventBusArn', outputs[StackOutput.EventBusArn]),
+      ...optional('archiveArn', options.archiveArn ?? outbox(OutboxOutput.ArchiveArn)),
+      ...optional('eventBusArn', outbox(OutboxOutput.EventBusArn)),
       rules: rulesOf(outputs),
     },
     doc: DynamoDBDocumentClient.from(dynamodb),
     eventBridge,
     sqs,
     tableName,
-    layout: layoutOf(options.layout, outputs),
-    eventBusName: options.bus ?? outputs[StackOutput.EventBusName] ?? 'default',
-    source: options.source ?? outputs[StackOutput.EventSource] ?? 'orders',
-    retentionDays: parseRetention(options.retentionDays ?? retention) ?? 7,
-    ...(poison ? { poisonQueueUrl: poison } : {}),
-    ...optional('failureBucketName', outputs[StackOutput.FailureBucketName]),
+    ...outboxSettings(options, outbox),
+    ...optional('failureBucketName', outbox(OutboxOutput.FailureBucketName)),
     queues,
     notes: queues.length === 0 ? ['No queues found: pass --queue name=url, or --stack for its outputs'] : [],
     destroy: () => {
@@ -297,24 +359,23 @@ const NAMED_LAYOUTS: Readonly<Record<string, OutboxLayout>> = {
 };
 
 /**
- * The table's layout: `--layout`, else the stack's OutboxLayout output; a stack without one holds
- * the orders table's layout.
+ * The table's layout: `--layout`, else the outbox's Layout output, else the dedicated time-ordered
+ * table TransactionalOutbox creates by default.
  */
-const layoutOf = (flag: string | undefined, outputs: Readonly<Record<string, string>>): OutboxLayout => {
+const layoutOf = (flag: string | undefined, output: string | undefined): OutboxLayout => {
   if (flag !== undefined) {
     const named = NAMED_LAYOUTS[flag];
     if (named) return named;
     const parsed = parseLayout(flag);
     if (parsed) return parsed;
     throw new UsageError(
-      `--layout takes ${Object.keys(NAMED_LAYOUTS).join(' or ')}, or an outbox layout as JSON (the stack's ${StackOutput.Layout} output), got "${flag}"`,
+      `--layout takes ${Object.keys(NAMED_LAYOUTS).join(' or ')}, or an outbox layout as JSON (the outbox's <id>Layout output), got "${flag}"`,
     );
   }
-  const raw = outputs[StackOutput.Layout];
-  if (raw === undefined) return ordersOutboxLayout;
-  const parsed = parseLayout(raw);
+  if (output === undefined) return TIME_ORDERED_TABLE_LAYOUT;
+  const parsed = parseLayout(output);
   if (parsed) return parsed;
-  throw new UsageError(`The stack's ${StackOutput.Layout} output is not an outbox layout`);
+  throw new UsageError("The outbox's Layout output is not an outbox layout");
 };
 
 const parseLayout = (raw: string): OutboxLayout | undefined => {
@@ -328,7 +389,7 @@ const parseLayout = (raw: string): OutboxLayout | undefined => {
 const optional = <K extends string>(key: K, value: string | undefined) =>
   (value === undefined ? {} : { [key]: value }) as Partial<Record<K, string>>;
 
-/** Where the local runtime listens, as `npm start` and the variables that move it say. */
+/** Where the local runtime listens, as `dynamodb-outbox local` and the variables that move it say. */
 export const localEndpoints = (env: Readonly<Record<string, string | undefined>>): LocalEndpoints => ({
   dynamodb: env.DYNAMODB_ENDPOINT || `http://127.0.0.1:${env.DYNAMODB_PORT || 8000}`,
   eventbridge: env.EVENTBRIDGE_ENDPOINT || `http://127.0.0.1:${env.EVENTBRIDGE_PORT || 4010}`,
@@ -384,7 +445,7 @@ export const unreachable = (
   const detail = failure?.code ?? `${message(error)}${cause}`;
   const advice =
     where === 'local'
-      ? 'Is `npm start` running? If it runs elsewhere, point the CLI at it with DYNAMODB_PORT, ' +
+      ? 'Is `dynamodb-outbox local` running? If it runs elsewhere, point the CLI at it with DYNAMODB_PORT, ' +
         'EVENTBRIDGE_PORT and SQS_PORT (or the *_ENDPOINT variables); for AWS, pass --stack <name> or --table <name>.'
       : 'Check the region (--region or AWS_REGION), the network and any proxy (HTTPS_PROXY).';
   return new UsageError(`Cannot reach ${what} at ${endpoint} (${detail}). ${advice}`);

@@ -81,10 +81,10 @@ export const EMULATED_TYPES: Readonly<Record<string, TypeSupport>> = {
   },
   'AWS::Lambda::Function': {
     emulator:
-      'handler module from the entry in the metadata, else from its staged asset directory, in a worker thread of its own',
-    emulated: ['Environment', 'Timeout', 'Handler'],
+      'handler module from its NodejsFunction entry, else from its staged asset directory, in a worker thread of its own',
+    emulated: ['Environment', 'Timeout', 'Handler', 'FunctionName'],
     ignored: {
-      Code: 'run from its TypeScript source (metadata dynamodb-outbox:entry), not the bundle; an asset directory as staged',
+      Code: 'run from its source (the entry recorded at synthesis), not the bundle; an asset directory as staged',
       Runtime: 'runs on the local Node.js',
       Architectures: 'runs on the local machine',
       MemorySize: 'no memory limit offline',

@@ -10,7 +10,7 @@ import {
   parseFaultChanges,
 } from './event-bus/fault-settings.js';
 import { compileEventPattern, type EventMatcher } from './event-pattern.js';
-import { closeServer, configuredPort, listen, RequestBodyTooLargeError, readBody } from './http.js';
+import { closeServer, configuredPort, listen, RequestBodyTooLargeError, readBody, sendJson } from './http.js';
 
 /*
  * A local EventBridge endpoint. It speaks the PutEvents wire protocol (AWS JSON 1.1: POST / with
@@ -427,15 +427,15 @@ export class LocalEventBus {
     const route = `${request.method} ${url.pathname.replace(/\/+$/, '') || '/'}`;
     switch (route) {
       case 'GET /events':
-        return this.sendJson(response, 200, this.accepted);
+        return sendJson(response, 200, this.accepted);
       case 'DELETE /events':
         this.clear();
         response.writeHead(204).end();
         return;
       case 'GET /stats':
-        return this.sendJson(response, 200, this.stats);
+        return sendJson(response, 200, this.stats);
       case 'GET /dead-letters':
-        return this.sendJson(response, 200, this.deadLetters);
+        return sendJson(response, 200, this.deadLetters);
       case 'POST /replay': {
         try {
           const body = JSON.parse((await readRequestBody(request)).toString('utf8')) as unknown;
@@ -449,7 +449,7 @@ export class LocalEventBus {
             (name !== undefined && typeof name !== 'string')
           )
             throw new ReplayRequestError('"rule" and "name" must be strings');
-          return this.sendJson(
+          return sendJson(
             response,
             200,
             this.replay({
@@ -468,11 +468,11 @@ export class LocalEventBus {
             )
           )
             throw error;
-          return this.sendJson(response, 400, { message: error.message });
+          return sendJson(response, 400, { message: error.message });
         }
       }
       case 'GET /faults':
-        return this.sendJson(response, 200, this.faultSettings);
+        return sendJson(response, 200, this.faultSettings);
       case 'PUT /faults': {
         let changes: unknown;
         try {
@@ -482,20 +482,20 @@ export class LocalEventBus {
             error instanceof SyntaxError
               ? 'The body must be a JSON object of fault settings'
               : (error as Error).message;
-          return this.sendJson(response, 400, { message });
+          return sendJson(response, 400, { message });
         }
         try {
-          return this.sendJson(response, 200, this.setFaults(changes as Partial<FaultSettings>));
+          return sendJson(response, 200, this.setFaults(changes as Partial<FaultSettings>));
         } catch (error) {
           if (!(error instanceof FaultSettingsError)) throw error;
-          return this.sendJson(response, 400, {
+          return sendJson(response, 400, {
             message: error.message,
             ...(error.field === undefined ? {} : { field: error.field }),
           });
         }
       }
       default:
-        return this.sendJson(response, 404, {
+        return sendJson(response, 404, {
           message:
             'Not found. Use POST / (PutEvents), GET|DELETE /events, GET /stats, GET /dead-letters, GET|PUT /faults, POST /replay',
         });
@@ -522,7 +522,7 @@ export class LocalEventBus {
           'Start of structure or map found where not expected.',
         );
       }
-      this.sendJson(response, 200, this.putEvents(input), JSON_CONTENT_TYPE);
+      sendJson(response, 200, this.putEvents(input), { 'Content-Type': JSON_CONTENT_TYPE });
     } catch (error) {
       if (error instanceof AwsError) {
         if (error.type === 'ValidationException' || error.type === 'SerializationException')
@@ -618,7 +618,12 @@ export class LocalEventBus {
     if (!isPlainObject(detail)) return { ErrorCode: 'MalformedDetail', ErrorMessage: 'Detail is malformed.' };
     const busName =
       typeof EventBusName === 'string' && EventBusName !== '' ? busNameOf(EventBusName) : 'default';
-    if (this.options.eventBusName !== undefined && busName !== busNameOf(this.options.eventBusName))
+    // Every account has the default bus, beside the stack's own.
+    if (
+      this.options.eventBusName !== undefined &&
+      busName !== 'default' &&
+      busName !== busNameOf(this.options.eventBusName)
+    )
       return { ErrorCode: 'ResourceNotFoundException', ErrorMessage: `Event bus ${busName} does not exist.` };
 
     const faults = this.faultSettings;
@@ -766,34 +771,13 @@ export class LocalEventBus {
     });
   }
 
-  private sendJson(
-    response: ServerResponse,
-    status: number,
-    body: unknown,
-    contentType = 'application/json',
-  ): void {
-    const text = JSON.stringify(body);
-    response.writeHead(status, {
-      'Content-Type': contentType,
-      'Content-Length': Buffer.byteLength(text),
-      'x-amzn-RequestId': randomUUID(),
-    });
-    response.end(text);
-  }
-
   private sendError(response: ServerResponse, error: AwsError): void {
-    if (response.headersSent) {
-      response.destroy();
-      return;
-    }
-    const text = JSON.stringify({ __type: error.type, message: error.message });
-    response.writeHead(error.status, {
-      'Content-Type': JSON_CONTENT_TYPE,
-      'Content-Length': Buffer.byteLength(text),
-      'x-amzn-RequestId': randomUUID(),
-      'x-amzn-ErrorType': error.type,
-    });
-    response.end(text);
+    sendJson(
+      response,
+      error.status,
+      { __type: error.type, message: error.message },
+      { 'Content-Type': JSON_CONTENT_TYPE, 'x-amzn-ErrorType': error.type },
+    );
   }
 }
 

@@ -1,6 +1,10 @@
-// A worker thread's entry must be JavaScript: it registers the TypeScript loader, then runs the
-// typed worker (function-worker.ts) that imports the function's handler source.
-import { register } from 'tsx/esm/api';
+// A worker thread's entry must be JavaScript: it registers the TypeScript loaders, then runs the
+// typed worker (function-worker.ts) that loads the function's handler source. Both of tsx's
+// loaders: a handler of a package without "type": "module" (what `cdk init` writes) is CommonJS,
+// and is required through the CommonJS one; an ESM handler is imported through the ESM one.
+import { register as registerCjs } from 'tsx/cjs/api';
+import { register as registerEsm } from 'tsx/esm/api';
 
-register();
+registerCjs();
+registerEsm();
 await import('./function-worker.js');

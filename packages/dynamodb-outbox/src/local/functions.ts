@@ -1,5 +1,4 @@
 import { randomUUID } from 'node:crypto';
-import { resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { Worker } from 'node:worker_threads';
 import { arn } from './names.js';
@@ -13,7 +12,7 @@ export interface FunctionDefinition {
   readonly logicalId: string;
   /** Construct path, for messages. */
   readonly path: string;
-  /** Handler module: a source relative to the app directory (template metadata), or an absolute path. */
+  /** Absolute path of the handler module: TypeScript or JavaScript, ESM or CommonJS. */
   readonly entry: string;
   /** The export to call (the part of `Handler` after the dot). */
   readonly exportName: string;
@@ -27,6 +26,8 @@ export interface InvocationOutcome {
   readonly function: string;
   /** Its construct path. */
   readonly path: string;
+  /** The event it was invoked with. */
+  readonly event: unknown;
   readonly ok: boolean;
   readonly result?: unknown;
   readonly error?: Error;
@@ -38,7 +39,11 @@ export class FunctionTimeoutError extends Error {
 
 export interface LocalFunction {
   readonly definition: FunctionDefinition;
-  /** Synchronous invocation (stream mappings, the HTTP API): resolves to the handler's result. */
+  /**
+   * Synchronous invocation (stream mappings, the HTTP API, the Lambda endpoint): resolves to the
+   * handler's result. Invocations wait their turn: one runs at a time, as in one Lambda
+   * execution environment.
+   */
   invoke(event: unknown): Promise<unknown>;
   /** End its worker. */
   stop(): Promise<void>;
@@ -46,96 +51,132 @@ export interface LocalFunction {
 
 const WORKER = fileURLToPath(new URL('./function-worker.mjs', import.meta.url));
 
-interface Pending {
-  readonly resolve: (result: unknown) => void;
-  readonly reject: (error: Error) => void;
-}
-
 type WorkerMessage =
   | { readonly ready: true }
   | { readonly id: number; readonly ok: true; readonly result: unknown }
   | { readonly id: number; readonly ok: false; readonly error: { name: string; message: string } };
 
-/**
- * Load one function in a worker thread of its own: its handler module imported with the
- * function's environment (the template's, resolved, over `baseEnvironment`), as Lambda runs each
- * function in its own environment.
- */
-export const loadFunction = async (
-  appDir: string,
+/** One worker thread running the handler module, and the invocation it is running, if any. */
+interface Environment {
+  readonly worker: Worker;
+  /** Settles the invocation in flight; replaced per invocation. */
+  settle?: (message: WorkerMessage | Error) => void;
+  failure?: Error;
+}
+
+/** Start a worker with the handler module imported: resolves once it is ready to be invoked. */
+const startEnvironment = async (
   definition: FunctionDefinition,
-  baseEnvironment: Readonly<Record<string, string>>,
-  onInvoke?: (outcome: InvocationOutcome) => void,
-): Promise<LocalFunction> => {
+  env: Readonly<Record<string, string | undefined>>,
+): Promise<Environment> => {
   const worker = new Worker(WORKER, {
-    workerData: { entry: resolve(appDir, definition.entry), exportName: definition.exportName },
-    env: { ...process.env, ...baseEnvironment, ...definition.environment },
+    workerData: { entry: definition.entry, exportName: definition.exportName },
+    env,
     execArgv: [],
   });
-  const pending = new Map<number, Pending>();
-  let nextId = 0;
-  let failure: Error | undefined;
-  const fail = (error: Error) => {
-    failure ??= error;
-    for (const { reject } of pending.values()) reject(error);
-    pending.clear();
-  };
+  const environment: Environment = { worker };
   await new Promise<void>((ready, reject) => {
     worker.once('error', (error) =>
       reject(new Error(`${definition.path}: ${definition.entry} failed to load: ${error.message}`)),
     );
     worker.on('message', (message: WorkerMessage) => {
       if ('ready' in message) return ready();
-      const waiting = pending.get(message.id);
-      pending.delete(message.id);
-      if (!waiting) return;
-      if (message.ok) waiting.resolve(message.result);
-      else waiting.reject(Object.assign(new Error(message.error.message), { name: message.error.name }));
+      environment.settle?.(message);
     });
   });
-  worker.on('error', (error) => fail(error));
+  const fail = (error: Error) => {
+    environment.failure ??= error;
+    environment.settle?.(error);
+  };
+  worker.on('error', fail);
   worker.on('exit', (code) => fail(new Error(`${definition.path}: its worker exited (code ${code})`)));
   worker.unref();
+  return environment;
+};
+
+/**
+ * Load one function in a worker thread of its own: its handler module imported with the
+ * function's environment (the template's, resolved, over `baseEnvironment`), as Lambda runs each
+ * function in its own environment. Invocations queue: one at a time, as Lambda runs one per
+ * execution environment. A timed-out invocation costs its environment, as on Lambda: the next one
+ * starts in a fresh worker, never beside a handler still running.
+ */
+export const loadFunction = async (
+  definition: FunctionDefinition,
+  baseEnvironment: Readonly<Record<string, string>>,
+  onInvoke?: (outcome: InvocationOutcome) => void,
+): Promise<LocalFunction> => {
+  const env = { ...process.env, ...baseEnvironment, ...definition.environment };
+  let environment = Promise.resolve(await startEnvironment(definition, env));
+  let turn: Promise<unknown> = Promise.resolve();
+  let nextId = 0;
+
+  const runOne = async (event: unknown): Promise<unknown> => {
+    const current = await environment;
+    if (current.failure) throw current.failure;
+    const id = nextId++;
+    const deadline = Date.now() + definition.timeoutSeconds * 1000;
+    const context = {
+      callbackWaitsForEmptyEventLoop: false,
+      functionName: definition.logicalId,
+      functionVersion: '$LATEST',
+      invokedFunctionArn: arn('lambda', `function:${definition.logicalId}`),
+      memoryLimitInMB: '512',
+      awsRequestId: randomUUID(),
+      logGroupName: `/aws/lambda/${definition.logicalId}`,
+      logStreamName: 'local',
+      deadline,
+    };
+    let timer: NodeJS.Timeout | undefined;
+    try {
+      return await new Promise<unknown>((resolveResult, reject) => {
+        current.settle = (message) => {
+          if (message instanceof Error) reject(message);
+          else if (!('id' in message) || message.id !== id) return;
+          else if (message.ok) resolveResult(message.result);
+          else reject(Object.assign(new Error(message.error.message), { name: message.error.name }));
+        };
+        timer = setTimeout(() => {
+          reject(new FunctionTimeoutError(`Task timed out after ${definition.timeoutSeconds} seconds`));
+          // The handler may still run: this environment is done, the next invocation gets a new one.
+          current.settle = undefined;
+          environment = current.worker.terminate().then(() => startEnvironment(definition, env));
+          environment.catch(() => undefined);
+        }, definition.timeoutSeconds * 1000);
+        current.worker.postMessage({ id, event, context });
+      });
+    } finally {
+      clearTimeout(timer);
+      current.settle = undefined;
+    }
+  };
 
   return {
     definition,
-    invoke: async (event) => {
-      if (failure) throw failure;
-      const id = nextId++;
-      const deadline = Date.now() + definition.timeoutSeconds * 1000;
-      const context = {
-        callbackWaitsForEmptyEventLoop: false,
-        functionName: definition.logicalId,
-        functionVersion: '$LATEST',
-        invokedFunctionArn: arn('lambda', `function:${definition.logicalId}`),
-        memoryLimitInMB: '512',
-        awsRequestId: randomUUID(),
-        logGroupName: `/aws/lambda/${definition.logicalId}`,
-        logStreamName: 'local',
-        deadline,
-      };
-      let timer: NodeJS.Timeout | undefined;
-      try {
-        const result = await new Promise<unknown>((resolveResult, reject) => {
-          pending.set(id, { resolve: resolveResult, reject });
-          timer = setTimeout(() => {
-            pending.delete(id);
-            reject(new FunctionTimeoutError(`Task timed out after ${definition.timeoutSeconds} seconds`));
-          }, definition.timeoutSeconds * 1000);
-          worker.postMessage({ id, event, context });
-        });
-        onInvoke?.({ function: definition.logicalId, path: definition.path, ok: true, result });
-        return result;
-      } catch (error) {
-        const failed = error instanceof Error ? error : new Error(String(error));
-        onInvoke?.({ function: definition.logicalId, path: definition.path, ok: false, error: failed });
-        throw failed;
-      } finally {
-        clearTimeout(timer);
-      }
+    invoke: (event) => {
+      const run = turn.then(() => runOne(event));
+      turn = run.catch(() => undefined);
+      return run.then(
+        (result) => {
+          onInvoke?.({ function: definition.logicalId, path: definition.path, event, ok: true, result });
+          return result;
+        },
+        (error: unknown) => {
+          const failed = error instanceof Error ? error : new Error(String(error));
+          onInvoke?.({
+            function: definition.logicalId,
+            path: definition.path,
+            event,
+            ok: false,
+            error: failed,
+          });
+          throw failed;
+        },
+      );
     },
     stop: async () => {
-      await worker.terminate();
+      const current = await environment.catch(() => undefined);
+      await current?.worker.terminate();
     },
   };
 };

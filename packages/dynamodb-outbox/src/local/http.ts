@@ -1,9 +1,10 @@
-import type { IncomingMessage } from 'node:http';
+import { randomUUID } from 'node:crypto';
+import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Server } from 'node:net';
 
 /*
- * What the local endpoints (HTTP API, EventBridge, SQS) and the port probe share: binding a port,
- * closing, reading a bounded request body and reading a port setting. Each endpoint maps the
+ * What the local endpoints (HTTP API, EventBridge, SQS, Lambda) and the port probe share: binding a
+ * port, closing, reading a bounded request body, answering JSON and reading a port setting. Each endpoint maps the
  * errors here to the answer the service it stands in for would give.
  */
 
@@ -80,4 +81,29 @@ export const configuredPort = (
   if (!Number.isInteger(port) || port < 0 || port > 65_535)
     throw new Error(`${label} port must be a port number, got "${explicit ?? fromEnv}"`);
   return port;
+};
+
+/**
+ * Answer `body` as JSON with `status`, a request id as AWS services send one, and `headers` over
+ * the defaults (an AWS JSON protocol's own Content-Type, an error type). An answer already under
+ * way cannot change: the connection is dropped instead.
+ */
+export const sendJson = (
+  response: ServerResponse,
+  status: number,
+  body: unknown,
+  headers: Readonly<Record<string, string>> = {},
+): void => {
+  if (response.headersSent) {
+    response.destroy();
+    return;
+  }
+  const text = JSON.stringify(body);
+  response.writeHead(status, {
+    'Content-Type': 'application/json',
+    'Content-Length': Buffer.byteLength(text),
+    'x-amzn-RequestId': randomUUID(),
+    ...headers,
+  });
+  response.end(text);
 };

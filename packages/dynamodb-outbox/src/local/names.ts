@@ -57,8 +57,10 @@ export const localNames = (
     const name = named(resource, 'Name', id);
     set(id, name, { Name: name, Arn: arn('events', `event-bus/${name}`) });
   }
-  for (const [id] of ofType(template, 'AWS::Lambda::Function'))
-    set(id, id, { Arn: arn('lambda', `function:${id}`) });
+  for (const [id, resource] of ofType(template, 'AWS::Lambda::Function')) {
+    const name = named(resource, 'FunctionName', id);
+    set(id, name, { Arn: arn('lambda', `function:${name}`) });
+  }
   const buckets = new Map<string, string>();
   for (const [id, resource] of ofType(template, 'AWS::S3::Bucket')) {
     const name = named(resource, 'BucketName', id.toLowerCase());

@@ -5,7 +5,6 @@ import { join } from 'node:path';
 import { DynamoDBStreamsClient } from '@aws-sdk/client-dynamodb-streams';
 import { SendMessageCommand, SQSClient } from '@aws-sdk/client-sqs';
 import * as z from 'zod';
-import { ENTRY_METADATA } from '../cdk/metadata.js';
 import { LOCAL_CREDENTIALS, LOCAL_REGION, localClientConfig } from './clients.js';
 import { type DynamoDbLocal, startDynamoDbLocal } from './dynamodb.js';
 import { checkEmulation } from './emulation.js';
@@ -30,6 +29,7 @@ import {
   type ResponseInfo,
   startLocalHttpApi,
 } from './http-server.js';
+import { type EndpointFunction, type LocalLambdaEndpoint, startLambdaEndpoint } from './lambda-endpoint.js';
 import { arn, type LocalNames, localNames, ofType, STREAM_PREFIX, TABLE_TYPES, tablesOf } from './names.js';
 import { claimPort } from './ports.js';
 import { type LocalSqs, startLocalSqs } from './sqs.js';
@@ -42,7 +42,14 @@ import {
   StreamPoller,
   type StreamPollerOptions,
 } from './stream-poller.js';
-import { assemblyStacks, readCdkApp, type Synthesized, synthesize } from './synth.js';
+import {
+  assemblyStacks,
+  type RecordedEntry,
+  readCdkApp,
+  recordedEntries,
+  type Synthesized,
+  synthesize,
+} from './synth.js';
 import { createTables } from './tables.js';
 import {
   constructPath,
@@ -84,6 +91,8 @@ export interface LocalRuntimeOptions {
   readonly eventBridgePort?: number;
   /** SQS stand-in port; 0 picks a free one. @default 9324; a free one when apiPort is 0 */
   readonly sqsPort?: number;
+  /** Lambda endpoint port (Invoke, ListFunctions); 0 picks a free one. @default 3001; a free one when apiPort is 0 */
+  readonly lambdaPort?: number;
   /** @default '127.0.0.1' */
   readonly host?: string;
   /** Fault injection, seed and retry delays of the local bus. */
@@ -137,12 +146,19 @@ export interface LocalRuntime {
   readonly dynamoDb: DynamoDbLocal;
   readonly eventBus: LocalEventBus;
   readonly sqs: LocalSqs;
+  /** The Lambda API's Invoke and ListFunctions over the stack's functions. */
+  readonly lambda: LocalLambdaEndpoint;
   readonly functions: readonly LocalFunction[];
   readonly mappings: readonly LocalMapping[];
   /** The local name of the table whose construct path contains `path`. */
   tableName(path: string): string;
   /** The function whose construct path contains `path`. */
   function(path: string): LocalFunction;
+  /**
+   * The function a caller names: its FunctionName (the template's, else its logical id), its ARN,
+   * or a fragment of its construct path that no other function's path has.
+   */
+  findFunction(name: string): LocalFunction | undefined;
   /** The stream mapping whose construct path contains `path`. */
   mapping(path: string): LocalMapping;
   /** The local URL of the queue whose construct path contains `path`. */
@@ -239,32 +255,40 @@ interface Wiring {
 const HANDLER_EXTENSIONS = ['.mjs', '.js', '.cjs'] as const;
 
 /**
- * The module a function runs from: its source (PowertoolsFunction's entry metadata), else, for a
- * function deployed from an asset directory as it is (`Code.fromAsset(dir)`: the engine's
- * prebuilt functions), the file its Handler names in the asset staged in the cloud assembly
- * (`aws:asset:path`, relative to the assembly).
+ * Where a function's code is: the entry the recorder saw its NodejsFunction (or
+ * PowertoolsFunction) bundle at synthesis, else, for a function deployed from an asset directory
+ * as it is (`Code.fromAsset(dir)`: the engine's prebuilt relay and reconciler), the file its
+ * Handler names in the asset staged in the cloud assembly (`aws:asset:path`). Other code cannot
+ * run offline, and says so.
  */
-const handlerModuleOf = (id: string, resource: Resource, assemblyDir: string): string => {
-  const entry = resource.Metadata?.[ENTRY_METADATA];
-  if (typeof entry === 'string') return entry;
-  const assetPath = resource.Metadata?.['aws:asset:path'];
+const functionSource = (
+  id: string,
+  resource: Resource,
+  recorded: RecordedEntry | undefined,
+  assemblyDir: string,
+): { entry: string; exportName: string } => {
+  if (recorded !== undefined)
+    return { entry: recorded.entry, exportName: recorded.handler.split('.').pop() ?? 'handler' };
   const handler = String(resource.Properties.Handler ?? 'index.handler');
+  const assetPath = resource.Metadata?.['aws:asset:path'];
   const module = handler.slice(0, handler.lastIndexOf('.'));
-  const file =
+  const staged =
     typeof assetPath === 'string'
       ? HANDLER_EXTENSIONS.map((ext) => join(assemblyDir, assetPath, `${module}${ext}`)).find(existsSync)
       : undefined;
-  if (file === undefined)
+  if (staged === undefined)
     throw new NotEmulatedError(
-      `${describeResource(id, resource)}: no ${ENTRY_METADATA} metadata and no ${module}.mjs, .js or .cjs in a staged asset, so its code is unknown (define it with PowertoolsFunction)`,
+      `${describeResource(id, resource)}: no handler source was recorded at synthesis and no asset directory ` +
+        `holds ${module}.mjs, .js or .cjs, so it cannot run offline: define it with NodejsFunction ` +
+        '(or PowertoolsFunction), whose entry the runtime runs',
     );
-  return file;
+  return { entry: staged, exportName: handler.split('.').pop() ?? 'handler' };
 };
 
 /** Every function in its own worker, loading in parallel; they end with the runtime. */
 const loadFunctions = (
   template: Template,
-  appDir: string,
+  entries: (id: string) => RecordedEntry | undefined,
   assemblyDir: string,
   resolveIn: Wiring['resolveIn'],
   baseEnvironment: Readonly<Record<string, string>>,
@@ -272,21 +296,19 @@ const loadFunctions = (
   lifecycle: Lifecycle,
 ): Promise<Map<string, LocalFunction>> => {
   const logLevel = options.logLevel ?? process.env.POWERTOOLS_LOG_LEVEL;
-  const loading = ofType(template, 'AWS::Lambda::Function').map(([id, resource]) => {
-    const entry = handlerModuleOf(id, resource, assemblyDir);
+  // Every source known before any worker starts: a function that cannot run stops start-up at once.
+  const sources = ofType(template, 'AWS::Lambda::Function').map(
+    ([id, resource]) => [id, resource, functionSource(id, resource, entries(id), assemblyDir)] as const,
+  );
+  const loading = sources.map(([id, resource, source]) => {
     const variables =
       (resource.Properties.Environment as { Variables?: unknown } | undefined)?.Variables ?? {};
     const environment = resolveIn(id, resource, variables) as Record<string, unknown>;
     const load = loadFunction(
-      appDir,
       {
         logicalId: id,
         path: constructPath(resource),
-        entry,
-        exportName:
-          String(resource.Properties.Handler ?? 'index.handler')
-            .split('.')
-            .pop() ?? 'handler',
+        ...source,
         timeoutSeconds: Number(resource.Properties.Timeout ?? 3),
         environment: {
           ...Object.fromEntries(Object.entries(environment).map(([k, v]) => [k, String(v)])),
@@ -310,6 +332,22 @@ const loadFunctions = (
     );
   });
 };
+
+/**
+ * The function a caller names, as the Lambda API and the CLI's `invoke` name one: its name, its
+ * ARN (full or partial, a qualifier dropped), or a fragment of one construct path.
+ */
+const functionFinder =
+  (template: Template, names: LocalNames, functions: ReadonlyMap<string, LocalFunction>) =>
+  (wanted: string): LocalFunction | undefined => {
+    const name = /(?:^|:)function:([^:]+)/.exec(wanted)?.[1] ?? wanted;
+    for (const [id, fn] of functions) if (names.ref(id) === name || id === name) return fn;
+    const byPath = [...functions.entries()].filter(([id]) => {
+      const resource = template.Resources[id];
+      return resource !== undefined && constructPath(resource).includes(wanted);
+    });
+    return byPath.length === 1 ? byPath[0]?.[1] : undefined;
+  };
 
 /** Lambda's asynchronous invocation settings per function (EventInvokeConfig), with its defaults. */
 const asyncConfigs = (wiring: Wiring): ((fn: LocalFunction) => AsyncInvokeConfig) => {
@@ -338,8 +376,11 @@ const asyncConfigs = (wiring: Wiring): ((fn: LocalFunction) => AsyncInvokeConfig
  * asynchronously, as EventBridge does: a function error follows the function's async config, not
  * the rule's retry policy, which covers delivery. Returns the dead-letter queue ARN per subscription.
  */
-const wireRules = (wiring: Wiring, eventBus: LocalEventBus): Map<string, string> => {
-  const configOf = asyncConfigs(wiring);
+const wireRules = (
+  wiring: Wiring,
+  eventBus: LocalEventBus,
+  configOf: (fn: LocalFunction) => AsyncInvokeConfig,
+): Map<string, string> => {
   const deadLetters = new Map<string, string>();
   const timers: NodeJS.Timeout[] = [];
   wiring.lifecycle.onStop(async () => {
@@ -527,6 +568,8 @@ export const startLocalRuntime = async (options: LocalRuntimeOptions = {}): Prom
     lifecycle.onStop(async () => (await dynamoDbStarting.catch(() => undefined))?.stop());
     const sqsPort = options.sqsPort ?? (freePorts ? 0 : 9324);
     if (sqsPort !== 0) await claimPort(sqsPort);
+    const lambdaPort = options.lambdaPort ?? (freePorts ? 0 : 3001);
+    if (lambdaPort !== 0) await claimPort(lambdaPort);
     const sqs = await startLocalSqs({ port: sqsPort, ...(options.host ? { host: options.host } : {}) });
     const sqsClient = new SQSClient(localClientConfig(sqs.endpoint));
     lifecycle.onStop(async () => {
@@ -569,9 +612,10 @@ export const startLocalRuntime = async (options: LocalRuntimeOptions = {}): Prom
     lifecycle.onStop(() => eventBus.stop());
 
     // Every client of every function reaches the local endpoints.
+    const entries = recordedEntries(synth.outdir);
     const loading = loadFunctions(
       template,
-      app.dir,
+      (id) => entries.get(`${stackName}/${id}`),
       synth.outdir,
       resolveIn,
       {
@@ -607,9 +651,35 @@ export const startLocalRuntime = async (options: LocalRuntimeOptions = {}): Prom
         return fn;
       },
     };
-    deadLetters = wireRules(wiring, eventBus);
+    const configOf = asyncConfigs(wiring);
+    deadLetters = wireRules(wiring, eventBus, configOf);
     const mappings = await startMappings(wiring, dynamoDb);
     const api = await startHttpApi(wiring, apiPort);
+    const findFunction = functionFinder(template, names, functions);
+    const endpointFunction = (fn: LocalFunction): EndpointFunction => {
+      const resource = template.Resources[fn.definition.logicalId];
+      const name = names.ref(fn.definition.logicalId) ?? fn.definition.logicalId;
+      return {
+        name,
+        arn: arn('lambda', `function:${name}`),
+        runtime: String(resource?.Properties.Runtime ?? 'nodejs'),
+        handler: String(resource?.Properties.Handler ?? 'index.handler'),
+        timeoutSeconds: fn.definition.timeoutSeconds,
+        memorySize: Number(resource?.Properties.MemorySize ?? 128),
+        invoke: (event) => fn.invoke(event),
+        invokeAsync: (event) => invokeAsync(fn, configOf(fn), event),
+      };
+    };
+    const lambda = await startLambdaEndpoint({
+      port: lambdaPort,
+      ...(options.host ? { host: options.host } : {}),
+      find: (name) => {
+        const fn = findFunction(name);
+        return fn && endpointFunction(fn);
+      },
+      functions: () => [...functions.values()].map(endpointFunction),
+    });
+    lifecycle.onStop(() => lambda.stop());
 
     const outputs = Object.fromEntries(
       Object.entries(template.Outputs ?? {}).map(([key, output]) => [
@@ -633,10 +703,12 @@ export const startLocalRuntime = async (options: LocalRuntimeOptions = {}): Prom
       dynamoDb,
       eventBus,
       sqs,
+      lambda,
       functions: [...functions.values()],
       mappings,
       tableName: (path) => byPath(TABLE_TYPES, path, (id) => names.ref(id)),
       function: (path) => byPath(['AWS::Lambda::Function'], path, (id) => functions.get(id)),
+      findFunction,
       mapping: (path) =>
         byPath(['AWS::Lambda::EventSourceMapping'], path, (id) => mappings.find((m) => m.logicalId === id)),
       queueUrl: (path) => byPath(['AWS::SQS::Queue'], path, (id) => names.ref(id)),

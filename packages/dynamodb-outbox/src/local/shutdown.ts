@@ -1,6 +1,7 @@
 /**
- * How `npm start` ends: on a signal, when the process that started it is gone, or when a part it
- * cannot run without fails. Every way stops the runtime once, with a deadline.
+ * How `dynamodb-outbox local` ends: on a signal, or when a part it cannot run without fails.
+ * Every way stops the runtime once, with a deadline. The end of the process that started it is
+ * not one: started in the background from a script, it keeps serving after the script exits.
  */
 export interface ShutdownOptions {
   /** Stops the runtime; called once. */
@@ -65,21 +66,4 @@ export const createShutdown = (options: ShutdownOptions): Shutdown => {
       begin(code);
     },
   };
-};
-
-/**
- * Call `onGone` once when this process's parent exits (it is then re-parented, so its parent id
- * changes): after `kill -9` of npm, nothing else would tell. Not armed when the parent is already
- * init. Returns a function that stops watching.
- */
-export const watchParent = (onGone: () => void, intervalMs = 250): (() => void) => {
-  const parent = process.ppid;
-  if (parent <= 1) return () => undefined;
-  const timer = setInterval(() => {
-    if (process.ppid === parent) return;
-    clearInterval(timer);
-    onGone();
-  }, intervalMs);
-  timer.unref();
-  return () => clearInterval(timer);
 };

@@ -1,6 +1,9 @@
 import { createHash, randomUUID } from 'node:crypto';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
-import { closeServer, configuredPort, listen, RequestBodyTooLargeError, readBody } from './http.js';
+import { closeServer, configuredPort, listen, RequestBodyTooLargeError, readBody, sendJson } from './http.js';
+
+/** The AWS JSON 1.0 protocol SQS speaks. */
+const SQS_CONTENT_TYPE = 'application/x-amz-json-1.0';
 
 /*
  * A local stand-in for the SQS queues of the stack (the relay's poison and failure queues, the
@@ -135,7 +138,9 @@ export class LocalSqs {
       }
       if (!isRecord(input))
         throw new SqsError('InvalidParameterValue', 'The request body must be an object.');
-      this.sendJson(response, this.dispatch(target.slice('AmazonSQS.'.length), input));
+      sendJson(response, 200, this.dispatch(target.slice('AmazonSQS.'.length), input), {
+        'Content-Type': SQS_CONTENT_TYPE,
+      });
     } catch (error) {
       if (error instanceof SqsError) return this.sendError(response, error);
       throw error;
@@ -311,28 +316,13 @@ export class LocalSqs {
     messages.splice(index, 1);
   }
 
-  private sendJson(response: ServerResponse, body: unknown): void {
-    const payload = JSON.stringify(body);
-    response.writeHead(200, {
-      'Content-Type': 'application/x-amz-json-1.0',
-      'Content-Length': Buffer.byteLength(payload),
-      'x-amzn-RequestId': randomUUID(),
-    });
-    response.end(payload);
-  }
-
   private sendError(response: ServerResponse, error: SqsError): void {
-    if (response.headersSent) {
-      response.destroy();
-      return;
-    }
-    const payload = JSON.stringify({ __type: `com.amazonaws.sqs#${error.code}`, message: error.message });
-    response.writeHead(error.status, {
-      'Content-Type': 'application/x-amz-json-1.0',
-      'Content-Length': Buffer.byteLength(payload),
-      'x-amzn-RequestId': randomUUID(),
-    });
-    response.end(payload);
+    sendJson(
+      response,
+      error.status,
+      { __type: `com.amazonaws.sqs#${error.code}`, message: error.message },
+      { 'Content-Type': SQS_CONTENT_TYPE },
+    );
   }
 }
 

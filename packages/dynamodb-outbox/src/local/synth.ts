@@ -2,6 +2,8 @@ import { spawn } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import { existsSync, mkdirSync, readdirSync, readFileSync, renameSync, rmSync, statSync } from 'node:fs';
 import { dirname, join, relative, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import picomatch from 'picomatch';
 import * as z from 'zod';
 import { LOCAL_REGION } from './clients.js';
 import { LOCAL_ACCOUNT } from './template.js';
@@ -16,13 +18,16 @@ export class SynthError extends Error {
   override readonly name = 'SynthError';
 }
 
+/** cdk.json's watch patterns: a string or a list, as the CDK CLI reads them. */
+const patternsSchema = z
+  .union([z.string(), z.array(z.string())])
+  .transform((patterns) => (Array.isArray(patterns) ? patterns : [patterns]));
+
 const cdkJsonSchema = z.object({
   app: z.string().min(1),
+  output: z.string().default('cdk.out'),
   context: z.record(z.string(), z.unknown()).default({}),
-  watch: z
-    .object({ include: z.array(z.string()).default([]) })
-    .partial()
-    .optional(),
+  watch: z.object({ include: patternsSchema.optional(), exclude: patternsSchema.optional() }).optional(),
 });
 
 export interface CdkApp {
@@ -32,8 +37,8 @@ export interface CdkApp {
   readonly command: string;
   /** cdk.json's context under the `-c key=value` overrides. */
   readonly context: Readonly<Record<string, unknown>>;
-  /** What the cache key covers: cdk.json's `watch.include`, or the whole directory. */
-  readonly sources: readonly string[];
+  /** What the cache key covers: the files cdk.json's `watch` settings select, as `cdk watch` does. */
+  readonly watch: { readonly include: readonly string[]; readonly exclude: readonly string[] };
 }
 
 /** The app in `dir` (its cdk.json), with context overrides as `-c key=value` gives them. */
@@ -46,12 +51,17 @@ export const readCdkApp = (
   if (!existsSync(path)) throw new SynthError(`No cdk.json in ${dir}`);
   const parsed = cdkJsonSchema.safeParse(JSON.parse(readFileSync(path, 'utf8')));
   if (!parsed.success) throw new SynthError(`${path} has no "app" command`);
-  const include = parsed.data.watch?.include ?? [];
+  const { watch, output } = parsed.data;
   return {
     dir: resolve(dir),
     command: command ?? parsed.data.app,
     context: { ...parsed.data.context, ...overrides },
-    sources: include.length > 0 ? include : ['.'],
+    // As the CDK CLI's `cdk watch` reads them: every file unless `include` says otherwise; the
+    // assembly, dotfiles and dot-directories (so .local too) and node_modules never.
+    watch: {
+      include: watch?.include?.length ? watch.include : ['**'],
+      exclude: [...(watch?.exclude ?? []), `${output}/**`, '**/.*', '**/.*/**', '**/node_modules/**'],
+    },
   };
 };
 
@@ -70,16 +80,59 @@ export const parseContextArgs = (args: readonly string[]): Record<string, string
   return context;
 };
 
-const SKIPPED = new Set(['node_modules', 'cdk.out', '.local', '.git', 'coverage']);
+/**
+ * The CDK CLI's reading of a watch pattern (createIgnoreMatcher in aws-cdk): a pattern without
+ * glob characters names a directory (or a file) and everything under it.
+ */
+const normalizePattern = (pattern: string): string =>
+  /[*?[]/.test(pattern) ? pattern : `${pattern.replace(/\/+$/, '')}/**`;
 
-const sourceFiles = (root: string, entry: string): string[] => {
-  const path = join(root, entry);
-  if (!existsSync(path)) return [];
-  if (statSync(path).isFile()) return [path];
-  return readdirSync(path, { withFileTypes: true })
-    .filter((e) => !SKIPPED.has(e.name))
-    .flatMap((e) => (e.isDirectory() ? sourceFiles(path, e.name) : [join(path, e.name)]))
-    .sort();
+/** `a/b/**` → `a`, `a/b`, `a/b/**`: the directories the walk must enter to reach what the pattern selects. */
+const directoryPrefixes = (pattern: string): string[] =>
+  pattern.split('/').map((_, i, segments) => segments.slice(0, i + 1).join('/'));
+
+/**
+ * The files of the app directory its watch settings select, sorted, with the CDK CLI's semantics
+ * (picomatch with dotfiles, exclusions first; a directory is entered while an include pattern
+ * or a prefix of one matches it).
+ */
+export const watchedFiles = (app: Pick<CdkApp, 'dir' | 'watch'>): string[] => {
+  const options = { dot: true };
+  const include = app.watch.include.map(normalizePattern);
+  const included = picomatch(include, options);
+  const enters = picomatch(include.flatMap(directoryPrefixes), options);
+  const exclude = app.watch.exclude.map(normalizePattern);
+  const excluded = exclude.length > 0 ? picomatch(exclude, options) : () => false;
+  const files: string[] = [];
+  const walk = (relativeDir: string): void => {
+    for (const entry of readdirSync(join(app.dir, relativeDir), { withFileTypes: true })) {
+      const path = relativeDir ? `${relativeDir}/${entry.name}` : entry.name;
+      if (excluded(path)) continue;
+      if (entry.isDirectory()) {
+        if (enters(path)) walk(path);
+      } else if (entry.isFile() && included(path)) files.push(join(app.dir, path));
+    }
+  };
+  walk('');
+  return files.sort();
+};
+
+const ENTRY_RECORDER = fileURLToPath(new URL('./entry-recorder.cjs', import.meta.url));
+
+/** Lines of a failed synthesis's stderr kept in the error, at most. */
+const MAX_DETAIL_LINES = 200;
+
+/**
+ * What a failed synthesis said that matters: from its first error on (a cdk-nag report lists
+ * every finding after it, and each finding points at the lines below), else its last lines.
+ */
+export const failureDetail = (stderr: string): string => {
+  const lines = stderr.trimEnd().split('\n');
+  const first = lines.findIndex((line) => /\berrors?\b/i.test(line));
+  const kept = first === -1 ? lines.slice(-5) : lines.slice(first);
+  return kept.length > MAX_DETAIL_LINES
+    ? [...kept.slice(0, MAX_DETAIL_LINES), `… ${kept.length - MAX_DETAIL_LINES} more lines`].join('\n')
+    : kept.join('\n').trim();
 };
 
 /** Bumped when what `synthesize` passes to the app changes, so older assemblies are not reused. */
@@ -106,11 +159,7 @@ export const cacheKey = (app: CdkApp): string => {
     .update('\0')
     .update(JSON.stringify(app.context))
     .update('\0');
-  const files = [
-    join(app.dir, 'cdk.json'),
-    ...lockfileOf(app.dir),
-    ...app.sources.flatMap((s) => sourceFiles(app.dir, s)),
-  ];
+  const files = [join(app.dir, 'cdk.json'), ...lockfileOf(app.dir), ...watchedFiles(app)];
   for (const file of files) {
     hash.update(relative(app.dir, file)).update('\0').update(readFileSync(file)).update('\0');
   }
@@ -172,6 +221,10 @@ export const synthesize = async (app: CdkApp, options: SynthOptions = {}): Promi
         CDK_DEFAULT_REGION: LOCAL_REGION,
         CDK_DISABLE_CLI_TELEMETRY: 'true',
         CDK_DISABLE_VERSION_CHECK: '1',
+        // Every Node process of the app command records its NodejsFunctions' entries.
+        NODE_OPTIONS: [process.env.NODE_OPTIONS, `--require ${JSON.stringify(ENTRY_RECORDER)}`]
+          .filter(Boolean)
+          .join(' '),
       },
     });
     child.stderr.on('data', (chunk: Buffer) => stderr.push(chunk.toString()));
@@ -180,7 +233,7 @@ export const synthesize = async (app: CdkApp, options: SynthOptions = {}): Promi
   });
   if (code !== 0 || !existsSync(join(building, 'manifest.json'))) {
     rmSync(building, { recursive: true, force: true });
-    const detail = stderr.join('').trim().split('\n').slice(-5).join('\n');
+    const detail = failureDetail(stderr.join(''));
     throw new SynthError(
       `The CDK app (${app.command}) did not synthesize (exit ${code})${detail ? `:\n${detail}` : ''}`,
     );
@@ -227,4 +280,35 @@ export const assemblyStacks = (outdir: string): Map<string, string> => {
     if (artifact.type === 'aws:cloudformation:stack' && artifact.properties?.templateFile)
       stacks.set(name, join(outdir, artifact.properties.templateFile));
   return stacks;
+};
+
+/** Where a function's handler source is, as the entry recorder found it at synthesis. */
+export interface RecordedEntry {
+  readonly stack: string;
+  readonly logicalId: string;
+  /** Construct path, for messages. */
+  readonly path: string;
+  /** Absolute path of the handler module. */
+  readonly entry: string;
+  /** The function's Handler, `index.<export>`. */
+  readonly handler: string;
+}
+
+const recordedEntrySchema = z.object({
+  stack: z.string(),
+  logicalId: z.string(),
+  path: z.string(),
+  entry: z.string(),
+  handler: z.string(),
+});
+
+/** The NodejsFunction entries every process of the app recorded, by `<stack>/<logical id>`. */
+export const recordedEntries = (outdir: string): Map<string, RecordedEntry> => {
+  const entries = new Map<string, RecordedEntry>();
+  for (const name of readdirSync(outdir).filter((n) => /^dynamodb-outbox-entries\.\d+\.json$/.test(n)))
+    for (const entry of z
+      .array(recordedEntrySchema)
+      .parse(JSON.parse(readFileSync(join(outdir, name), 'utf8'))))
+      entries.set(`${entry.stack}/${entry.logicalId}`, entry);
+  return entries;
 };

@@ -18,7 +18,6 @@ import {
   testApp,
   withBaseGrants,
 } from '../../../../test/infra/support';
-import { ENTRY_METADATA } from '../../src/cdk/metadata';
 import { outboxTableProps } from '../../src/cdk/outbox-table';
 import { OutboxReconciler, type OutboxReconcilerProps } from '../../src/cdk/reconciler';
 import { sameTableLayout } from '../../src/runtime/layout';
@@ -75,9 +74,6 @@ describe('OutboxReconciler', () => {
       'tracing.mjs',
       'tracing.mjs.map',
     ]);
-    expect(
-      (reconciler.function.node.defaultChild as CfnFunction).getMetadata(ENTRY_METADATA),
-    ).toBeUndefined();
   });
 
   it('runs the function every 5 minutes, without retrying a missed run', () => {

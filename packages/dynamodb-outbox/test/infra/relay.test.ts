@@ -22,7 +22,6 @@ import {
   testApp,
   withBaseGrants,
 } from '../../../../test/infra/support';
-import { ENTRY_METADATA } from '../../src/cdk/metadata';
 import { OutboxRelay, type OutboxRelayProps } from '../../src/cdk/relay';
 import { relayFilterPattern, sameTableLayout } from '../../src/runtime/layout';
 import { relaySettings } from '../../src/runtime/settings';
@@ -92,7 +91,6 @@ describe('OutboxRelay', () => {
       'tracing.mjs',
       'tracing.mjs.map',
     ]);
-    expect((relay.function.node.defaultChild as CfnFunction).getMetadata(ENTRY_METADATA)).toBeUndefined();
   });
 
   it("maps the stream from its oldest record, filtered to outbox INSERTs by the layout's filter", () => {

@@ -1,4 +1,3 @@
-import { resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { threadId } from 'node:worker_threads';
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
@@ -13,10 +12,12 @@ import {
   loadFunction,
 } from '../../../src/local/functions';
 
+const fixture = fileURLToPath(new URL('../../fixtures/local-functions/handler.ts', import.meta.url));
+
 const definition = (overrides: Partial<FunctionDefinition> = {}): FunctionDefinition => ({
   logicalId: 'InventoryConsumer',
   path: 'Orders/Inventory/Consumer/Resource',
-  entry: 'test/fixtures/local-functions/handler.ts',
+  entry: fixture,
   exportName: 'echo',
   timeoutSeconds: 5,
   environment: {},
@@ -223,13 +224,12 @@ describe('invokeAsync', () => {
 });
 
 describe('loadFunction', () => {
-  const appDir = resolve(fileURLToPath(new URL('.', import.meta.url)), '../../..');
   const loaded: LocalFunction[] = [];
   const load = async (
     overrides: Partial<FunctionDefinition>,
     onInvoke?: (outcome: InvocationOutcome) => void,
   ): Promise<LocalFunction> => {
-    const fn = await loadFunction(appDir, definition(overrides), { AWS_REGION: 'eu-west-1' }, onInvoke);
+    const fn = await loadFunction(definition(overrides), { AWS_REGION: 'eu-west-1' }, onInvoke);
     loaded.push(fn);
     return fn;
   };
@@ -289,6 +289,7 @@ describe('loadFunction', () => {
       {
         function: 'InventoryConsumer',
         path: 'Orders/Inventory/Consumer/Resource',
+        event: { reason: 'no stock' },
         ok: false,
         error: expect.objectContaining({ name: 'OrderRejectedError', message: 'rejected: no stock' }),
       },
@@ -305,7 +306,13 @@ describe('loadFunction', () => {
 
     // Assess
     expect(outcomes).toEqual([
-      { function: 'InventoryConsumer', path: 'Orders/Inventory/Consumer/Resource', ok: true, result },
+      {
+        function: 'InventoryConsumer',
+        path: 'Orders/Inventory/Consumer/Resource',
+        event: { n: 1 },
+        ok: true,
+        result,
+      },
     ]);
   });
 
@@ -326,10 +333,44 @@ describe('loadFunction', () => {
     const loading = load({ exportName: 'missing' });
 
     // Assess
-    await expect(loading).rejects.toThrow(
-      'Orders/Inventory/Consumer/Resource: test/fixtures/local-functions/handler.ts failed to load',
-    );
+    await expect(loading).rejects.toThrow(`Orders/Inventory/Consumer/Resource: ${fixture} failed to load`);
     await expect(loading).rejects.toThrow('exports no function "missing"');
+  });
+
+  it('runs one invocation at a time, as one Lambda execution environment does', async () => {
+    // Prepare
+    const fn = await load({ exportName: 'slow' });
+
+    // Act: three at once.
+    const spans = (await Promise.all([1, 2, 3].map((n) => fn.invoke({ n })))) as Array<{
+      n: number;
+      startedAt: number;
+      endedAt: number;
+    }>;
+
+    // Assess: in the order asked, each started after the one before ended.
+    expect(spans.map((span) => span.n)).toEqual([1, 2, 3]);
+    for (const [before, after] of [
+      [spans[0], spans[1]],
+      [spans[1], spans[2]],
+    ])
+      expect(after?.startedAt).toBeGreaterThanOrEqual(before?.endedAt ?? Number.POSITIVE_INFINITY);
+  });
+
+  it('gives the invocation after a timeout a fresh worker, never one beside the handler still running', async () => {
+    // Prepare
+    const fn = await load({ exportName: 'hangOrEcho', timeoutSeconds: 0.3 });
+    const first = (await fn.invoke({})) as { threadId: number };
+
+    // Act
+    const hung = fn.invoke({ hang: true });
+    const next = fn.invoke({});
+
+    // Assess
+    await expect(hung).rejects.toThrow(FunctionTimeoutError);
+    const after = (await next) as { threadId: number; hanging: number };
+    expect(after.threadId).not.toBe(first.threadId);
+    expect(after.hanging).toBe(0);
   });
 
   it('rejects invocations once its worker has stopped', async () => {

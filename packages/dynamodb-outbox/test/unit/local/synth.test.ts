@@ -1,14 +1,16 @@
 import { mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { dirname, join } from 'node:path';
+import { dirname, join, relative } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import {
   assemblyStacks,
   cacheKey,
+  failureDetail,
   parseContextArgs,
   readCdkApp,
   SynthError,
   synthesize,
+  watchedFiles,
 } from '../../../src/local/synth';
 
 let dir: string;
@@ -79,19 +81,27 @@ describe('readCdkApp', () => {
       dir,
       command: 'node bin/app.js',
       context: { stage: 'prod', logLevel: 'INFO' },
-      sources: ['bin', 'lib'],
+      watch: {
+        include: ['bin', 'lib'],
+        // The CDK CLI's own exclusions: the assembly, dotfiles and dot-directories, node_modules.
+        exclude: ['cdk.out/**', '**/.*', '**/.*/**', '**/node_modules/**'],
+      },
     });
   });
 
   it('covers the whole directory without watch.include, and takes a command given instead of the app', () => {
     // Prepare
-    writeCdkJson({ app: 'node bin/app.js' });
+    writeCdkJson({ app: 'node bin/app.js', output: 'build/cdk', watch: { exclude: 'docs' } });
 
     // Act
     const app = readCdkApp(dir, {}, 'node other.js');
 
     // Assess
-    expect(app).toEqual({ dir, command: 'node other.js', context: {}, sources: ['.'] });
+    expect(app).toMatchObject({ dir, command: 'node other.js', context: {} });
+    expect(app.watch).toEqual({
+      include: ['**'],
+      exclude: ['docs', 'build/cdk/**', '**/.*', '**/.*/**', '**/node_modules/**'],
+    });
   });
 
   it('fails with a SynthError without cdk.json, or without its app command', () => {
@@ -167,6 +177,59 @@ describe('cacheKey', () => {
     expect(restored).toBe(base);
     expect(nested).not.toBe(base);
     expect(added).not.toBe(nested);
+  });
+
+  it('reads watch.include ["**"] as every file, as `cdk init` writes it, not as a path', () => {
+    // Prepare: what `cdk init app --language typescript` writes.
+    writeCdkJson({
+      app: 'npx tsc && npx tsx bin/app.ts',
+      watch: {
+        include: ['**'],
+        exclude: [
+          'README.md',
+          'cdk*.json',
+          '**/*.d.ts',
+          '**/*.js',
+          'tsconfig.json',
+          'package*.json',
+          'node_modules',
+          'test',
+        ],
+      },
+    });
+    write('lib/stack.ts', 'stack v1');
+    write('lib/stack.d.ts', 'declarations');
+    write('test/stack.test.ts', 'test');
+    write('README.md', 'readme');
+    const base = cacheKey(readCdkApp(dir));
+
+    // Act
+    write('lib/stack.d.ts', 'declarations, emitted again');
+    write('test/stack.test.ts', 'test, edited');
+    write('README.md', 'readme, edited');
+    write('.env', 'a dotfile');
+    const excludedEdits = cacheKey(readCdkApp(dir));
+    write('lib/stack.ts', 'stack v2');
+    const sourceEdit = cacheKey(readCdkApp(dir));
+
+    // Assess
+    expect(excludedEdits).toBe(base);
+    expect(sourceEdit).not.toBe(base);
+    expect(watchedFiles(readCdkApp(dir)).map((file) => relative(dir, file))).toEqual([
+      'docs/notes.md',
+      'lib/stack.ts',
+    ]);
+  });
+
+  it('selects with globs relative to the app directory, as `cdk watch` does', () => {
+    // Prepare
+    writeCdkJson({ app: 'node bin/app.js', watch: { include: ['lib/**/*.js'], exclude: ['lib/nested'] } });
+
+    // Act
+    const files = watchedFiles(readCdkApp(dir)).map((file) => relative(dir, file));
+
+    // Assess
+    expect(files).toEqual(['lib/stack.js']);
   });
 
   it('changes with cdk.json and with the app command', () => {
@@ -251,6 +314,21 @@ describe('synthesize', () => {
 
     // Assess
     expect(synthesized.outdir).toBe(join(dir, '.local', 'synth', cacheKey(app)));
+  });
+
+  it('keeps what a failed synthesis printed from its first error on: every cdk-nag finding stays readable', () => {
+    // Prepare
+    const findings = Array.from({ length: 12 }, (_, i) => `  AwsSolutions-IAM5[${i}]: finding ${i}`);
+    const stderr = ['Synthesizing…', 'Validation failed with the following errors:', ...findings, ''].join(
+      '\n',
+    );
+
+    // Act
+    const detail = failureDetail(stderr);
+
+    // Assess
+    expect(detail.split('\n')).toEqual(['Validation failed with the following errors:', ...findings]);
+    expect(failureDetail('one\ntwo\nthree\nfour\nfive\nsix')).toBe('two\nthree\nfour\nfive\nsix');
   });
 
   it('fails with a SynthError carrying the end of what the app printed, and leaves no partial assembly', async () => {
