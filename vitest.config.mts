@@ -10,6 +10,7 @@ const conditions = ['outbox-source', ...defaultServerConditions.filter((c) => c 
 export default defineConfig({
   ssr: { resolve: { conditions } },
   test: {
+    globalSetup: ['packages/dynamodb-outbox/test/build-setup.ts'],
     env: {
       AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED: 'true',
       AWS_REGION: 'us-east-1',

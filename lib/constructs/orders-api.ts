@@ -52,7 +52,7 @@ export interface OrdersApiProps {
   readonly logRemovalPolicy?: RemovalPolicy;
   /** Powertools log level of the function. @default 'INFO' */
   readonly logLevel?: 'DEBUG' | 'INFO' | 'WARN' | 'ERROR';
-  /** CloudWatch namespace of the function's metrics (OrdersPlaced, OrdersCancelled). @default 'DynamoDbOutbox' */
+  /** CloudWatch namespace of the function's metrics (OrdersPlaced, OrdersCancelled). @default the stack's name */
   readonly metricsNamespace?: string;
   /** The orders table's outbox: the handler adds each command's events to its transaction. */
   readonly outbox: TransactionalOutbox;

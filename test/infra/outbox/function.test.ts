@@ -5,16 +5,16 @@ import { join, resolve } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { promisify } from 'node:util';
 import { type App, RemovalPolicy, Stack } from 'aws-cdk-lib';
-import { Template } from 'aws-cdk-lib/assertions';
+import { Match, Template } from 'aws-cdk-lib/assertions';
 import { PolicyStatement } from 'aws-cdk-lib/aws-iam';
-import { type CfnFunction, Tracing } from 'aws-cdk-lib/aws-lambda';
+import { Architecture, type CfnFunction, Runtime, Tracing } from 'aws-cdk-lib/aws-lambda';
 import { OutputFormat } from 'aws-cdk-lib/aws-lambda-nodejs';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { applySecurityChecks, formatFindings, synthFindings } from '../../../lib/nag';
+import { TRACING_FILE } from '../../../packages/dynamodb-outbox/src/cdk/bundling';
 import {
   PowertoolsFunction,
   type PowertoolsFunctionProps,
-  TRACING_FILE,
 } from '../../../packages/dynamodb-outbox/src/cdk/function';
 import { relaySettings } from '../../../packages/dynamodb-outbox/src/runtime/settings';
 import { ordersOutboxLayout } from '../../../packages/dynamodb-outbox/test/support/sample-table';
@@ -278,6 +278,45 @@ describe('PowertoolsFunction', () => {
     expect(findings.map((f) => `${f.ruleId} ${f.path}`)).toEqual([
       `AwsSolutions-IAM5[Resource::*] ${fn.executionRole.node.path}/DefaultPolicy/Resource`,
     ]);
+  });
+});
+
+describe('PowertoolsFunction defaults', () => {
+  const functionOf = (props: Partial<PowertoolsFunctionProps> = {}) => {
+    const { stack } = build(props);
+    return Template.fromStack(stack);
+  };
+
+  it("runs Node.js 24 on arm64, traced, with the stack's name as metrics namespace", () => {
+    functionOf().hasResourceProperties('AWS::Lambda::Function', {
+      Runtime: 'nodejs24.x',
+      Architectures: ['arm64'],
+      TracingConfig: { Mode: 'Active' },
+      Environment: {
+        Variables: Match.objectLike({
+          POWERTOOLS_SERVICE_NAME: 'probe',
+          POWERTOOLS_METRICS_NAMESPACE: 'FunctionTest',
+        }),
+      },
+    });
+  });
+
+  it('takes the runtime, architecture, tracing and metrics namespace it is given', () => {
+    functionOf({
+      runtime: Runtime.NODEJS_22_X,
+      architecture: Architecture.X86_64,
+      tracing: Tracing.PASS_THROUGH,
+      metricsNamespace: 'Shipping',
+    }).hasResourceProperties('AWS::Lambda::Function', {
+      Runtime: 'nodejs22.x',
+      Architectures: ['x86_64'],
+      TracingConfig: { Mode: 'PassThrough' },
+      Environment: { Variables: Match.objectLike({ POWERTOOLS_METRICS_NAMESPACE: 'Shipping' }) },
+    });
+  });
+
+  it("never uses the library's name as namespace", () => {
+    expect(JSON.stringify(functionOf().toJSON())).not.toContain('DynamoDbOutbox');
   });
 });
 

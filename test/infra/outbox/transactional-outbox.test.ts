@@ -3,6 +3,7 @@ import { Duration, Stack } from 'aws-cdk-lib';
 import { Match, Template } from 'aws-cdk-lib/assertions';
 import { AttributeType, StreamViewType, type TablePropsV2, TableV2 } from 'aws-cdk-lib/aws-dynamodb';
 import { EventBus } from 'aws-cdk-lib/aws-events';
+import type { IRole } from 'aws-cdk-lib/aws-iam';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { applySecurityChecks, formatFindings, synthFindings } from '../../../lib/nag';
 import {
@@ -246,7 +247,7 @@ describe('TransactionalOutbox beside the aggregates (same-table layout)', () => 
     const reconciler = outbox.reconciler;
     if (!reconciler) throw new Error('expected a reconciler');
     // Its item actions: everything on DynamoDB but the stream reads.
-    const onTable = (fn: PowertoolsFunction) =>
+    const onTable = (fn: { readonly executionRole: IRole }) =>
       permissionsOf(template, fn.executionRole).filter(
         (p) =>
           p.action.startsWith('dynamodb:') &&

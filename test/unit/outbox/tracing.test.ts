@@ -157,8 +157,8 @@ describe('Lambda entries with tracing on', () => {
     endpoint.close();
   });
 
-  it('loads the tracer', () => {
-    expect(tracer?.isTracingEnabled()).toBe(true);
+  it('loads the tracer after the modules, without a top-level await holding them up', async () => {
+    await vi.waitFor(() => expect(tracer?.isTracingEnabled()).toBe(true));
   });
 
   it('relay: a handler subsegment with its response, and one per DynamoDB, EventBridge and SQS call', async () => {

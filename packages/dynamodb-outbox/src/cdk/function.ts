@@ -1,10 +1,17 @@
-import { createRequire } from 'node:module';
 import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
-import { Duration, RemovalPolicy, Validations } from 'aws-cdk-lib';
+import { Duration, RemovalPolicy, Stack, Validations } from 'aws-cdk-lib';
 import type { ITable } from 'aws-cdk-lib/aws-dynamodb';
 import { Policy, PolicyDocument, PolicyStatement, Role, ServicePrincipal } from 'aws-cdk-lib/aws-iam';
-import { Architecture, type CfnFunction, LoggingFormat, Runtime, Tracing } from 'aws-cdk-lib/aws-lambda';
+import {
+  Architecture,
+  type CfnFunction,
+  Code,
+  type FunctionOptions,
+  Function as LambdaFunction,
+  LoggingFormat,
+  Runtime,
+  Tracing,
+} from 'aws-cdk-lib/aws-lambda';
 import {
   LogLevel,
   NodejsFunction,
@@ -13,11 +20,11 @@ import {
 } from 'aws-cdk-lib/aws-lambda-nodejs';
 import { LogGroup, RetentionDays } from 'aws-cdk-lib/aws-logs';
 import type { Construct } from 'constructs';
+import { prebuiltAsset } from './assets.js';
+import { AWS_SDK_EXTERNAL, REQUIRE_BANNER, TRACING_FILE } from './bundling.js';
 
-export interface PowertoolsFunctionProps
-  extends Omit<NodejsFunctionProps, 'runtime' | 'architecture' | 'role' | 'logGroup'> {
-  /** Absolute path of the handler module. */
-  readonly entry: string;
+/** What every function of the outbox gets from Powertools, configured through its environment. */
+export interface PowertoolsOptions {
   /** Powertools service name (logs, metrics dimension, traces). */
   readonly serviceName: string;
   /** @default RetentionDays.ONE_MONTH */
@@ -30,53 +37,47 @@ export interface PowertoolsFunctionProps
   readonly logRemovalPolicy?: RemovalPolicy;
   /** Powertools log level. @default 'INFO' */
   readonly logLevel?: 'DEBUG' | 'INFO' | 'WARN' | 'ERROR';
-  /** CloudWatch metrics namespace (EMF). @default 'DynamoDbOutbox' */
+  /**
+   * CloudWatch metrics namespace (EMF, POWERTOOLS_METRICS_NAMESPACE). OutboxMonitoring charts and
+   * alarms on the same default.
+   * @default the stack's name
+   */
   readonly metricsNamespace?: string;
 }
 
-const BUNDLE_TARGET = 'node24';
+export interface PowertoolsFunctionProps
+  extends Omit<NodejsFunctionProps, 'role' | 'logGroup'>,
+    PowertoolsOptions {
+  /** Absolute path of the handler module. */
+  readonly entry: string;
+  /** @default Runtime.NODEJS_24_X */
+  readonly runtime?: Runtime;
+  /** @default Architecture.ARM_64 */
+  readonly architecture?: Architecture;
+  /**
+   * X-Ray tracing. Anything but `Tracing.DISABLED` grants X-Ray in a policy of its own; disabled,
+   * the function's Tracer is turned off (POWERTOOLS_TRACE_ENABLED=false) and never loaded.
+   * @default Tracing.ACTIVE
+   */
+  readonly tracing?: Tracing;
+}
 
-/** ESM bundles need a real `require` for the few CommonJS dependencies that call it. */
-const REQUIRE_BANNER =
-  "import { createRequire } from 'module'; const require = createRequire(import.meta.url);";
-
-/**
- * The Tracer's file, in every function's asset beside its bundle: lambdas/outbox/powertools.ts
- * imports it (`./tracing.mjs`) only where tracing is on. Bundled apart because, inside the
- * function's bundle, the X-Ray SDK would be parsed and its source map read on every cold start,
- * used or not: about as much time as evaluating it.
- */
-export const TRACING_FILE = 'tracing.mjs';
-const TRACING_SOURCE = fileURLToPath(new URL('../runtime/tracing.mts', import.meta.url));
-/** The esbuild that NodejsFunction finds, run the same way (locally, never in Docker). */
-const ESBUILD = createRequire(import.meta.url).resolve('esbuild/bin/esbuild');
+/** The default metrics namespace of the functions and the monitoring in `scope`: the stack's name. */
+export const defaultMetricsNamespace = (scope: Construct): string => Stack.of(scope).stackName;
 
 const shellQuoted = (arg: string): string => `'${arg.replaceAll("'", `'\\''`)}'`;
 
-/** Bundles the Tracer's file into `outputDir` as the function bundles default to (ESM, minified, source maps). */
-const tracingFileCommand = (outputDir: string): string =>
-  [
-    ESBUILD,
-    TRACING_SOURCE,
-    '--bundle',
-    '--platform=node',
-    '--format=esm',
-    `--target=${BUNDLE_TARGET}`,
-    '--main-fields=module,main',
-    '--minify',
-    '--sourcemap',
-    '--sources-content=false',
-    '--external:@aws-sdk/*',
-    `--banner:js=${REQUIRE_BANNER}`,
-    `--outfile=${join(outputDir, TRACING_FILE)}`,
-    '--log-level=warning',
-  ]
+/** Copies the prebuilt Tracer's file and its source map into `outputDir`. */
+const tracingFileCommand = (outputDir: string): string => {
+  const tracing = prebuiltAsset('tracing');
+  return ['cp', join(tracing, TRACING_FILE), join(tracing, `${TRACING_FILE}.map`), outputDir]
     .map(shellQuoted)
     .join(' ');
+};
 
 /** The function settings every construct of the outbox passes through to each function it creates. */
 export type FunctionDefaults = Pick<
-  PowertoolsFunctionProps,
+  PowertoolsOptions,
   'logLevel' | 'logRetention' | 'logRemovalPolicy' | 'metricsNamespace'
 >;
 
@@ -86,12 +87,113 @@ export const LOG_WRITE_ACTIONS = ['logs:CreateLogStream', 'logs:PutLogEvents'] a
 /** What active tracing needs; X-Ray supports no resource-level permissions for them. */
 export const XRAY_WRITE_ACTIONS = ['xray:PutTraceSegments', 'xray:PutTelemetryRecords'] as const;
 
+type BaseProps = PowertoolsOptions &
+  Omit<FunctionOptions, 'role' | 'logGroup' | 'tracing'> & {
+    readonly runtime?: Runtime | undefined;
+    readonly tracing?: Tracing | undefined;
+  };
+
+/** One definition of what PowertoolsFunction and the engine's prebuilt functions share. */
+interface PowertoolsBase<P extends BaseProps> {
+  readonly executionRole: Role;
+  /** The function's props: the defaults, the caller's over them, the environment merged. */
+  readonly functionProps: Omit<
+    P,
+    keyof PowertoolsOptions | 'tracing' | 'runtime' | 'architecture' | 'environment'
+  > & {
+    readonly runtime: Runtime;
+    readonly architecture: Architecture;
+    readonly role: Role;
+    readonly logGroup: LogGroup;
+    readonly environment: Record<string, string>;
+  };
+  /** Once the function exists: X-Ray, in a policy of its own. */
+  finish(fn: LambdaFunction): void;
+}
+
+const powertoolsBase = <P extends BaseProps>(scope: Construct, id: string, props: P): PowertoolsBase<P> => {
+  const {
+    serviceName,
+    logRetention,
+    logRemovalPolicy,
+    logLevel,
+    metricsNamespace,
+    environment,
+    tracing,
+    runtime,
+    architecture,
+    ...rest
+  } = props;
+  const logGroup = new LogGroup(scope, `${id}Logs`, {
+    retention: logRetention ?? RetentionDays.ONE_MONTH,
+    removalPolicy: logRemovalPolicy ?? RemovalPolicy.RETAIN,
+  });
+  // Inline on the role rather than in its default policy: the role is complete when it is
+  // created, so the function can log from its first invocation, before any grant is attached.
+  const executionRole = new Role(scope, `${id}Role`, {
+    assumedBy: new ServicePrincipal('lambda.amazonaws.com'),
+    description: `Execution role of the ${serviceName} function`,
+    inlinePolicies: {
+      Logs: new PolicyDocument({
+        statements: [
+          new PolicyStatement({ actions: [...LOG_WRITE_ACTIONS], resources: [logGroup.logGroupArn] }),
+        ],
+      }),
+    },
+  });
+  const tracingMode = tracing ?? Tracing.ACTIVE;
+  return {
+    executionRole,
+    functionProps: {
+      memorySize: 512,
+      timeout: Duration.seconds(10),
+      loggingFormat: LoggingFormat.JSON,
+      ...rest,
+      runtime: runtime ?? Runtime.NODEJS_24_X,
+      architecture: architecture ?? Architecture.ARM_64,
+      logGroup,
+      role: executionRole,
+      environment: {
+        NODE_OPTIONS: '--enable-source-maps',
+        POWERTOOLS_SERVICE_NAME: serviceName,
+        POWERTOOLS_LOG_LEVEL: logLevel ?? 'INFO',
+        POWERTOOLS_METRICS_NAMESPACE: metricsNamespace ?? defaultMetricsNamespace(scope),
+        // Without X-Ray the Tracer has nothing to send to: the handlers then never load it.
+        ...(tracingMode === Tracing.DISABLED ? { POWERTOOLS_TRACE_ENABLED: 'false' } : {}),
+        ...environment,
+      },
+    },
+    finish: (fn) => {
+      if (tracingMode === Tracing.DISABLED) return;
+      // Passing `tracing` to the Function would put the X-Ray statement into the role's default
+      // policy, beside every grant: acknowledging its "*" there would also hide any later wildcard
+      // grant. In a policy of its own, the acknowledgement covers X-Ray and nothing else.
+      const tracingPolicy = new Policy(fn, 'TracingPolicy', {
+        roles: [executionRole],
+        statements: [new PolicyStatement({ actions: [...XRAY_WRITE_ACTIONS], resources: ['*'] })],
+      });
+      Validations.of(tracingPolicy).acknowledge({
+        id: 'AwsSolutions::AwsSolutions-IAM5[Resource::*]',
+        reason:
+          'X-Ray tracing (xray:PutTraceSegments, xray:PutTelemetryRecords) supports no resource-level ' +
+          'permissions, so it is granted on "*" in a policy that holds nothing else. Logs go to the ' +
+          "function's own log group; every other grant names its table, index, stream, bus, queue or key.",
+      });
+      const cfnFunction = fn.node.defaultChild as CfnFunction;
+      cfnFunction.tracingConfig = { mode: tracingMode };
+      // As for the default policy: traces are sent from the first invocation on.
+      cfnFunction.node.addDependency(tracingPolicy);
+    },
+  };
+};
+
 /**
- * The one way a function is defined here: Node.js 24 on arm64, bundled by the locally installed
- * esbuild (never Docker), ESM with source maps, X-Ray tracing, JSON logs with bounded retention,
- * and Powertools configured through the environment. The caller's environment is merged over
- * these defaults, never replaced by them. The asset holds the function's bundle (`index.mjs`) and
- * the Tracer's file (`tracing.mjs`), each with its source map.
+ * The one way a function is defined here: by default Node.js 24 on arm64, bundled by the locally
+ * installed esbuild (never Docker), ESM with source maps, X-Ray tracing, JSON logs with bounded
+ * retention, and Powertools configured through the environment. The caller's environment is
+ * merged over these defaults, never replaced by them. The asset holds the function's bundle
+ * (`index.mjs`) and the Tracer's file (`tracing.mjs`, prebuilt in the package), each with its
+ * source map.
  *
  * Each function has its own execution role and its own log group. The role does not carry the
  * AWSLambdaBasicExecutionRole managed policy (logs:CreateLogGroup, CreateLogStream and
@@ -103,61 +205,17 @@ export class PowertoolsFunction extends NodejsFunction {
   public readonly executionRole: Role;
 
   constructor(scope: Construct, id: string, props: PowertoolsFunctionProps) {
-    const {
-      serviceName,
-      logRetention,
-      logRemovalPolicy,
-      logLevel,
-      metricsNamespace,
-      environment,
-      bundling,
-      tracing,
-      ...rest
-    } = props;
+    const { bundling, ...rest } = props;
     const { commandHooks, externalModules, ...bundlingProps } = bundling ?? {};
     if (bundlingProps.format !== undefined && bundlingProps.format !== OutputFormat.ESM)
       throw new Error(
         `PowertoolsFunction ${id}: bundling.format must be ESM: the handler imports ${TRACING_FILE} beside its bundle`,
       );
-    const logGroup = new LogGroup(scope, `${id}Logs`, {
-      retention: logRetention ?? RetentionDays.ONE_MONTH,
-      removalPolicy: logRemovalPolicy ?? RemovalPolicy.RETAIN,
-    });
-    // Inline on the role rather than in its default policy: the role is complete when it is
-    // created, so the function can log from its first invocation, before any grant is attached.
-    const executionRole = new Role(scope, `${id}Role`, {
-      assumedBy: new ServicePrincipal('lambda.amazonaws.com'),
-      description: `Execution role of the ${serviceName} function`,
-      inlinePolicies: {
-        Logs: new PolicyDocument({
-          statements: [
-            new PolicyStatement({ actions: [...LOG_WRITE_ACTIONS], resources: [logGroup.logGroupArn] }),
-          ],
-        }),
-      },
-    });
-    const tracingMode = tracing ?? Tracing.ACTIVE;
+    const base = powertoolsBase(scope, id, rest);
     super(scope, id, {
-      runtime: Runtime.NODEJS_24_X,
-      architecture: Architecture.ARM_64,
-      memorySize: 512,
-      timeout: Duration.seconds(10),
-      loggingFormat: LoggingFormat.JSON,
-      logGroup,
-      role: executionRole,
-      ...rest,
-      environment: {
-        NODE_OPTIONS: '--enable-source-maps',
-        POWERTOOLS_SERVICE_NAME: serviceName,
-        POWERTOOLS_LOG_LEVEL: logLevel ?? 'INFO',
-        POWERTOOLS_METRICS_NAMESPACE: metricsNamespace ?? 'DynamoDbOutbox',
-        // Without X-Ray the Tracer has nothing to send to: the handlers then never load it.
-        ...(tracingMode === Tracing.DISABLED ? { POWERTOOLS_TRACE_ENABLED: 'false' } : {}),
-        ...environment,
-      },
+      ...base.functionProps,
       bundling: {
         format: OutputFormat.ESM,
-        target: BUNDLE_TARGET,
         minify: true,
         sourceMap: true,
         // Stack traces map back to file, line and name without the sources' text: a map about
@@ -169,7 +227,7 @@ export class PowertoolsFunction extends NodejsFunction {
         logLevel: LogLevel.WARNING,
         ...bundlingProps,
         // The Tracer's file is imported at run time, from beside the bundle, not bundled into it.
-        externalModules: [...(externalModules ?? ['@aws-sdk/*']), `./${TRACING_FILE}`],
+        externalModules: [...(externalModules ?? [AWS_SDK_EXTERNAL]), `./${TRACING_FILE}`],
         commandHooks: {
           beforeBundling: (inputDir, outputDir) => commandHooks?.beforeBundling(inputDir, outputDir) ?? [],
           beforeInstall: (inputDir, outputDir) => commandHooks?.beforeInstall(inputDir, outputDir) ?? [],
@@ -180,28 +238,8 @@ export class PowertoolsFunction extends NodejsFunction {
         },
       },
     });
-    this.executionRole = executionRole;
-
-    if (tracingMode !== Tracing.DISABLED) {
-      // Passing `tracing` to NodejsFunction would put the X-Ray statement into the role's default
-      // policy, beside every grant: acknowledging its "*" there would also hide any later wildcard
-      // grant. In a policy of its own, the acknowledgement covers X-Ray and nothing else.
-      const tracingPolicy = new Policy(this, 'TracingPolicy', {
-        roles: [executionRole],
-        statements: [new PolicyStatement({ actions: [...XRAY_WRITE_ACTIONS], resources: ['*'] })],
-      });
-      Validations.of(tracingPolicy).acknowledge({
-        id: 'AwsSolutions::AwsSolutions-IAM5[Resource::*]',
-        reason:
-          'X-Ray tracing (xray:PutTraceSegments, xray:PutTelemetryRecords) supports no resource-level ' +
-          'permissions, so it is granted on "*" in a policy that holds nothing else. Logs go to the ' +
-          "function's own log group; every other grant names its table, index, stream, bus, queue or key.",
-      });
-      const cfnFunction = this.node.defaultChild as CfnFunction;
-      cfnFunction.tracingConfig = { mode: tracingMode };
-      // As for the default policy: traces are sent from the first invocation on.
-      cfnFunction.node.addDependency(tracingPolicy);
-    }
+    this.executionRole = base.executionRole;
+    base.finish(this);
   }
 
   /**
@@ -211,5 +249,35 @@ export class PowertoolsFunction extends NodejsFunction {
   useTable(table: ITable, envName: string, actions: readonly string[]): void {
     table.grant(this, ...actions);
     this.addEnvironment(envName, table.tableName);
+  }
+}
+
+export interface EngineFunctionProps
+  extends Omit<FunctionOptions, 'role' | 'logGroup' | 'tracing' | 'architecture'>,
+    PowertoolsOptions {
+  /** Which of the engine's functions, prebuilt by the package build into assets/<name>. */
+  readonly asset: 'relay' | 'reconciler';
+}
+
+/**
+ * One of the engine's own functions (the relay, the reconciler), deployed from the bundle the
+ * package build made (assets/<name>: index.mjs and tracing.mjs, each with its source map): an app
+ * synthesizes the outbox without esbuild and without the library's TypeScript sources. Everything
+ * else is PowertoolsFunction's: the same defaults, own role and log group, X-Ray and environment.
+ */
+export class EngineFunction extends LambdaFunction {
+  /** The function's own execution role: grants to the function land here. */
+  public readonly executionRole: Role;
+
+  constructor(scope: Construct, id: string, props: EngineFunctionProps) {
+    const { asset, ...rest } = props;
+    const base = powertoolsBase(scope, id, rest);
+    super(scope, id, {
+      ...base.functionProps,
+      code: Code.fromAsset(prebuiltAsset(asset)),
+      handler: 'index.handler',
+    });
+    this.executionRole = base.executionRole;
+    base.finish(this);
   }
 }

@@ -15,7 +15,13 @@ export {
 export type { Subscription } from '../runtime/subscription.js';
 export { MAXIMUM_TARGET_RETRY } from '../runtime/subscription.js';
 export { OutboxConsumer, type OutboxConsumerProps, type OutboxEventSource } from './consumer.js';
-export { type FunctionDefaults, PowertoolsFunction, type PowertoolsFunctionProps } from './function.js';
+export {
+  type EngineFunction,
+  type FunctionDefaults,
+  PowertoolsFunction,
+  type PowertoolsFunctionProps,
+  type PowertoolsOptions,
+} from './function.js';
 export { grantOnTable } from './grants.js';
 export {
   type MonitoredApi,

@@ -21,6 +21,7 @@ import { EmailSubscription } from 'aws-cdk-lib/aws-sns-subscriptions';
 import type { IQueue } from 'aws-cdk-lib/aws-sqs';
 import { Construct } from 'constructs';
 import { MetricName } from '../runtime/metric-names.js';
+import { defaultMetricsNamespace } from './function.js';
 
 export interface OutboxAlarmThresholds {
   /**
@@ -98,8 +99,9 @@ export interface MonitoredQueue {
 
 export interface OutboxMonitoringProps {
   /**
-   * CloudWatch namespace of the functions' EMF metrics (POWERTOOLS_METRICS_NAMESPACE).
-   * @default 'DynamoDbOutbox'
+   * CloudWatch namespace of the functions' EMF metrics (POWERTOOLS_METRICS_NAMESPACE): the
+   * functions' own default, so that they match unless one of them is given another.
+   * @default the stack's name
    */
   readonly metricsNamespace?: string;
   /**
@@ -165,7 +167,7 @@ export class OutboxMonitoring extends Construct {
   constructor(scope: Construct, id: string, props: OutboxMonitoringProps = {}) {
     super(scope, id);
     const stack = Stack.of(this);
-    this.metricsNamespace = props.metricsNamespace ?? 'DynamoDbOutbox';
+    this.metricsNamespace = props.metricsNamespace ?? defaultMetricsNamespace(this);
     this.prefix = props.namePrefix ?? stack.stackName;
     this.thresholds = {
       iteratorAge: props.thresholds?.iteratorAge ?? Duration.minutes(5),

@@ -1,4 +1,3 @@
-import { fileURLToPath } from 'node:url';
 import { Duration } from 'aws-cdk-lib';
 import type { ITable } from 'aws-cdk-lib/aws-dynamodb';
 import { type IEventBus, Rule, Schedule } from 'aws-cdk-lib/aws-events';
@@ -11,10 +10,8 @@ import { DEFAULT_PUT_EVENTS_LIMITS } from '../runtime/limits.js';
 import { OutboxServiceName } from '../runtime/service-names.js';
 import { reconcilerSettings } from '../runtime/settings.js';
 import { contractEnv } from './contract.js';
-import { type FunctionDefaults, PowertoolsFunction } from './function.js';
+import { EngineFunction, type FunctionDefaults } from './function.js';
 import { grantOnTable, grantSendOnly } from './grants.js';
-
-const RECONCILER_ENTRY = fileURLToPath(new URL('../engine/reconciler-handler.ts', import.meta.url));
 
 /** When and how much the reconciler republishes. */
 export interface ReconcilerScheduleProps {
@@ -78,7 +75,7 @@ export interface OutboxReconcilerProps extends ReconcilerScheduleProps {
  */
 export class OutboxReconciler extends Construct {
   /** The reconciler function. */
-  public readonly function: PowertoolsFunction;
+  public readonly function: EngineFunction;
   /** The EventBridge schedule that invokes it every `interval`. */
   public readonly schedule: Rule;
   /** Items pending longer than this are republished. */
@@ -113,9 +110,9 @@ export class OutboxReconciler extends Construct {
     });
 
     this.serviceName = props.serviceName ?? OutboxServiceName.Reconciler;
-    this.function = new PowertoolsFunction(this, 'Function', {
+    this.function = new EngineFunction(this, 'Function', {
       ...props.functionDefaults,
-      entry: RECONCILER_ENTRY,
+      asset: 'reconciler',
       serviceName: this.serviceName,
       timeout,
       // A missed run is made up by the next one; retrying a late one would only overlap it.

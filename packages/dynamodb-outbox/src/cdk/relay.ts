@@ -1,4 +1,3 @@
-import { fileURLToPath } from 'node:url';
 import { type CfnElement, Duration, RemovalPolicy, Stack, Token, Validations } from 'aws-cdk-lib';
 import { Metric, Stats } from 'aws-cdk-lib/aws-cloudwatch';
 import { CfnGlobalTable, CfnTable, type ITable } from 'aws-cdk-lib/aws-dynamodb';
@@ -26,7 +25,7 @@ import { DEFAULT_PUT_EVENTS_LIMITS } from '../runtime/limits.js';
 import { OutboxServiceName } from '../runtime/service-names.js';
 import { relaySettings } from '../runtime/settings.js';
 import { contractEnv } from './contract.js';
-import { type FunctionDefaults, PowertoolsFunction } from './function.js';
+import { EngineFunction, type FunctionDefaults } from './function.js';
 import { grantOnTable, grantSendOnly } from './grants.js';
 
 /** DynamoDB Streams keeps a record 24 hours; past that it is trimmed, not sent to the destination. */
@@ -67,8 +66,6 @@ const putOnlyS3Destination = (scope: Construct, bucket: Bucket): IEventSourceDlq
     return { destination: bucket.bucketArn };
   },
 });
-
-const RELAY_ENTRY = fileURLToPath(new URL('../engine/relay-handler.ts', import.meta.url));
 
 /** How the relay's event source mapping reads the stream. */
 export interface RelayMappingProps {
@@ -235,7 +232,7 @@ export const streamViewTypeOf = (table: ITable): string | undefined => {
  */
 export class OutboxRelay extends Construct {
   /** The relay function: the stream's consumer. */
-  public readonly function: PowertoolsFunction;
+  public readonly function: EngineFunction;
   /** The Powertools service name: the `service` dimension of the relay's metrics. */
   public readonly serviceName: string;
   /** The stream mapping: filter, batching, retries, partial batch responses, S3 on-failure destination. */
@@ -332,9 +329,9 @@ export class OutboxRelay extends Construct {
     });
 
     this.serviceName = props.serviceName ?? OutboxServiceName.Relay;
-    this.function = new PowertoolsFunction(this, 'Function', {
+    this.function = new EngineFunction(this, 'Function', {
       ...props.functionDefaults,
-      entry: RELAY_ENTRY,
+      asset: 'relay',
       serviceName: this.serviceName,
       timeout: props.timeout ?? Duration.seconds(30),
       memorySize: props.memorySize ?? 512,

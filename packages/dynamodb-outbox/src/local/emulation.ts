@@ -80,10 +80,11 @@ export const EMULATED_TYPES: Readonly<Record<string, TypeSupport>> = {
     ignored: { Description: 'no effect offline', Name: 'rules are named by logical id offline' },
   },
   'AWS::Lambda::Function': {
-    emulator: 'handler module from its NodejsFunction entry, in a worker thread of its own',
+    emulator:
+      'handler module from its NodejsFunction entry, else from its staged asset directory, in a worker thread of its own',
     emulated: ['Environment', 'Timeout', 'Handler', 'FunctionName'],
     ignored: {
-      Code: 'run from its source (the entry recorded at synthesis), not the bundle',
+      Code: 'run from its source (the entry recorded at synthesis), not the bundle; an asset directory as staged',
       Runtime: 'runs on the local Node.js',
       Architectures: 'runs on the local machine',
       MemorySize: 'no memory limit offline',

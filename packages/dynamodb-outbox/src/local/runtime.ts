@@ -1,4 +1,4 @@
-import { readFileSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -251,27 +251,45 @@ interface Wiring {
   sendTo(queueArn: string, body: unknown): Promise<void>;
 }
 
+/** The extensions Lambda's Node.js runtimes try for a handler's module, in their order. */
+const HANDLER_EXTENSIONS = ['.mjs', '.js', '.cjs'] as const;
+
 /**
  * Where a function's code is: the entry the recorder saw its NodejsFunction (or
- * PowertoolsFunction) bundle at synthesis. Other code cannot run offline, and says so.
+ * PowertoolsFunction) bundle at synthesis, else, for a function deployed from an asset directory
+ * as it is (`Code.fromAsset(dir)`: the engine's prebuilt relay and reconciler), the file its
+ * Handler names in the asset staged in the cloud assembly (`aws:asset:path`). Other code cannot
+ * run offline, and says so.
  */
 const functionSource = (
   id: string,
   resource: Resource,
   recorded: RecordedEntry | undefined,
+  assemblyDir: string,
 ): { entry: string; exportName: string } => {
-  if (recorded === undefined)
+  if (recorded !== undefined)
+    return { entry: recorded.entry, exportName: recorded.handler.split('.').pop() ?? 'handler' };
+  const handler = String(resource.Properties.Handler ?? 'index.handler');
+  const assetPath = resource.Metadata?.['aws:asset:path'];
+  const module = handler.slice(0, handler.lastIndexOf('.'));
+  const staged =
+    typeof assetPath === 'string'
+      ? HANDLER_EXTENSIONS.map((ext) => join(assemblyDir, assetPath, `${module}${ext}`)).find(existsSync)
+      : undefined;
+  if (staged === undefined)
     throw new NotEmulatedError(
-      `${describeResource(id, resource)}: no handler source was recorded at synthesis, so it cannot run ` +
-        'offline: define it with NodejsFunction (or PowertoolsFunction), whose entry the runtime runs',
+      `${describeResource(id, resource)}: no handler source was recorded at synthesis and no asset directory ` +
+        `holds ${module}.mjs, .js or .cjs, so it cannot run offline: define it with NodejsFunction ` +
+        '(or PowertoolsFunction), whose entry the runtime runs',
     );
-  return { entry: recorded.entry, exportName: recorded.handler.split('.').pop() ?? 'handler' };
+  return { entry: staged, exportName: handler.split('.').pop() ?? 'handler' };
 };
 
 /** Every function in its own worker, loading in parallel; they end with the runtime. */
 const loadFunctions = (
   template: Template,
   entries: (id: string) => RecordedEntry | undefined,
+  assemblyDir: string,
   resolveIn: Wiring['resolveIn'],
   baseEnvironment: Readonly<Record<string, string>>,
   options: LocalRuntimeOptions,
@@ -280,7 +298,7 @@ const loadFunctions = (
   const logLevel = options.logLevel ?? process.env.POWERTOOLS_LOG_LEVEL;
   // Every source known before any worker starts: a function that cannot run stops start-up at once.
   const sources = ofType(template, 'AWS::Lambda::Function').map(
-    ([id, resource]) => [id, resource, functionSource(id, resource, entries(id))] as const,
+    ([id, resource]) => [id, resource, functionSource(id, resource, entries(id), assemblyDir)] as const,
   );
   const loading = sources.map(([id, resource, source]) => {
     const variables =
@@ -598,6 +616,7 @@ export const startLocalRuntime = async (options: LocalRuntimeOptions = {}): Prom
     const loading = loadFunctions(
       template,
       (id) => entries.get(`${stackName}/${id}`),
+      synth.outdir,
       resolveIn,
       {
         AWS_ENDPOINT_URL_DYNAMODB: `http://127.0.0.1:${dynamoDbPort}`,

@@ -200,6 +200,9 @@ export const synthesize = async (app: CdkApp, options: SynthOptions = {}): Promi
     ...app.context,
     'aws:cdk:bundling-stacks': [],
     'aws:cdk:enable-path-metadata': true,
+    // Where each asset is staged, as the CDK CLI records it: functions deployed from an asset
+    // directory as it is run from there.
+    'aws:cdk:enable-asset-metadata': true,
     'aws:cdk:disable-version-reporting': true,
   };
   const stderr: string[] = [];

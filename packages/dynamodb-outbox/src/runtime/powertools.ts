@@ -3,7 +3,7 @@ import { injectLambdaContext } from '@aws-lambda-powertools/logger/middleware';
 import { Metrics } from '@aws-lambda-powertools/metrics';
 import { logMetrics } from '@aws-lambda-powertools/metrics/middleware';
 import type { Tracer } from '@aws-lambda-powertools/tracer';
-import middy, { type MiddyfiedHandler } from '@middy/core';
+import middy, { type MiddlewareObj, type MiddyfiedHandler } from '@middy/core';
 import type { Context } from 'aws-lambda';
 import type { EnvMap } from './env-contract.js';
 
@@ -49,19 +49,58 @@ export const tracingEnabled = (env: EnvMap): boolean => {
   );
 };
 
+/** The Tracer once it has loaded; undefined where tracing is off. */
+export let tracer: Tracer | undefined;
+
+/** Clients handed to `traced` before the Tracer loaded: it captures them when it does. */
+const untracedClients: unknown[] = [];
+
 /**
  * The Tracer and its middleware where tracing is on, nothing elsewhere (tests, the offline runtime,
  * the benchmark, a function without X-Ray). A Tracer that traces nothing would still cost its
  * import, the X-Ray SDK's mostly: the largest part of what a function loads beyond the AWS SDK.
  * `./tracing.mjs` is a file of its own in the deployed asset (see PowertoolsFunction), so that the
  * function's bundle neither evaluates nor parses it.
+ *
+ * Its import starts while the module loads (in Lambda's init phase) and is awaited by the first
+ * invocation, not by the module: a top-level await cannot exist in CommonJS, neither in this
+ * package's CommonJS build nor in a function bundled as CommonJS.
  */
-const tracing = tracingEnabled(process.env) ? await import('./tracing.mjs') : undefined;
-
-export const tracer: Tracer | undefined = tracing ? new tracing.Tracer() : undefined;
+const tracingLoaded = tracingEnabled(process.env)
+  ? import('./tracing.mjs').then(({ Tracer, captureLambdaHandler }) => {
+      const loaded = new Tracer();
+      for (const client of untracedClients.splice(0)) loaded.captureAWSv3Client(client);
+      tracer = loaded;
+      return { tracer: loaded, captureLambdaHandler };
+    })
+  : undefined;
 
 /** `client`, its calls recorded as X-Ray subsegments when tracing is on. */
-export const traced = <T>(client: T): T => (tracer ? tracer.captureAWSv3Client(client) : client);
+export const traced = <T>(client: T): T => {
+  if (tracer) return tracer.captureAWSv3Client(client);
+  if (tracingLoaded) untracedClients.push(client);
+  return client;
+};
+
+/**
+ * The Tracer's handler middleware, taken from the Tracer module once it has loaded: the first
+ * invocation waits for it, the others find it there.
+ */
+const tracingMiddleware = (
+  loaded: NonNullable<typeof tracingLoaded>,
+  captureResponse: boolean,
+): MiddlewareObj => {
+  let middleware: MiddlewareObj | undefined;
+  return {
+    before: async (request) => {
+      const { tracer, captureLambdaHandler } = await loaded;
+      middleware ??= captureLambdaHandler(tracer, { captureResponse });
+      await middleware.before?.(request);
+    },
+    after: async (request) => middleware?.after?.(request),
+    onError: async (request) => middleware?.onError?.(request),
+  };
+};
 
 export interface InstrumentOptions {
   /** Remove the keys an invocation appended to the logger when it ends. @default false */
@@ -79,8 +118,7 @@ export const instrumented = <TEvent, TResult>(
   options: InstrumentOptions = {},
 ): MiddyfiedHandler<TEvent, TResult> => {
   const wrapped = middy(handler);
-  if (tracing && tracer)
-    wrapped.use(tracing.captureLambdaHandler(tracer, { captureResponse: options.captureResponse ?? true }));
+  if (tracingLoaded) wrapped.use(tracingMiddleware(tracingLoaded, options.captureResponse ?? true));
   return wrapped
     .use(injectLambdaContext(logger, options.resetKeys ? { resetKeys: true } : undefined))
     .use(logMetrics(metrics));

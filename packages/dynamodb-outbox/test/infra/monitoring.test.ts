@@ -235,7 +235,8 @@ describe('OutboxMonitoring alarms', () => {
     const template = Template.fromStack(stack);
     template.resourceCountIs('AWS::CloudWatch::Alarm', 4);
     alarmNamed(template, 'DeadLetters-relay-failures');
-    expect(alarmNamed(template, 'RelayLagP99').Namespace).toBe('DynamoDbOutbox');
+    // The functions' default namespace: the stack's name.
+    expect(alarmNamed(template, 'RelayLagP99').Namespace).toBe('Later');
   });
 });
 

@@ -1,8 +1,12 @@
-import { Duration, RemovalPolicy, Stack } from 'aws-cdk-lib';
+import { readdirSync } from 'node:fs';
+import { join } from 'node:path';
+import { type App, Duration, RemovalPolicy, Stack } from 'aws-cdk-lib';
 import { Match, Template } from 'aws-cdk-lib/assertions';
 import { AttributeType, TableV2 } from 'aws-cdk-lib/aws-dynamodb';
 import { EventBus } from 'aws-cdk-lib/aws-events';
+import type { CfnFunction } from 'aws-cdk-lib/aws-lambda';
 import { Queue } from 'aws-cdk-lib/aws-sqs';
+import type { IConstruct } from 'constructs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import {
   arnOf,
@@ -43,12 +47,34 @@ const synth = (props: Partial<OutboxReconcilerProps> = {}) => {
 
 afterAll(removeTestApps);
 
+/** The files of the asset a function is deployed from, as synth staged it. */
+const stagedFiles = (fn: IConstruct): string[] => {
+  const { s3Key } = Stack.of(fn).resolve((fn.node.defaultChild as CfnFunction).code) as { s3Key: string };
+  return readdirSync(join((fn.node.root as App).outdir, `asset.${s3Key.replace(/\.zip$/, '')}`)).sort();
+};
+
 describe('OutboxReconciler', () => {
   let built: ReturnType<typeof synth>;
 
   beforeAll(() => {
     built = synth();
   }, 60_000);
+
+  it('deploys the reconciler prebuilt by the package build (assets/reconciler), not a bundle of its TypeScript', () => {
+    const { template, reconciler } = built;
+    template.hasResourceProperties('AWS::Lambda::Function', {
+      Handler: 'index.handler',
+      Runtime: 'nodejs24.x',
+      Architectures: ['arm64'],
+      Code: { S3Bucket: Match.anyValue(), S3Key: Match.stringLikeRegexp('^[0-9a-f]{64}\\.zip$') },
+    });
+    expect(stagedFiles(reconciler.function)).toEqual([
+      'index.mjs',
+      'index.mjs.map',
+      'tracing.mjs',
+      'tracing.mjs.map',
+    ]);
+  });
 
   it('runs the function every 5 minutes, without retrying a missed run', () => {
     const { template, reconciler } = built;

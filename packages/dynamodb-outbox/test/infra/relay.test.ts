@@ -1,9 +1,13 @@
-import { Duration, Stack } from 'aws-cdk-lib';
+import { readdirSync } from 'node:fs';
+import { join } from 'node:path';
+import { type App, Duration, Stack } from 'aws-cdk-lib';
 import { Match, Template } from 'aws-cdk-lib/assertions';
 import { AttributeType, StreamViewType, TableEncryptionV2, TableV2 } from 'aws-cdk-lib/aws-dynamodb';
 import { EventBus } from 'aws-cdk-lib/aws-events';
 import { Key } from 'aws-cdk-lib/aws-kms';
+import type { CfnFunction } from 'aws-cdk-lib/aws-lambda';
 import { Bucket } from 'aws-cdk-lib/aws-s3';
+import type { IConstruct } from 'constructs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import {
   arnOf,
@@ -59,6 +63,12 @@ const permissions = ({ relay, template }: Built) => permissionsOf(template, rela
 
 afterAll(removeTestApps);
 
+/** The files of the asset a function is deployed from, as synth staged it. */
+const stagedFiles = (fn: IConstruct): string[] => {
+  const { s3Key } = Stack.of(fn).resolve((fn.node.defaultChild as CfnFunction).code) as { s3Key: string };
+  return readdirSync(join((fn.node.root as App).outdir, `asset.${s3Key.replace(/\.zip$/, '')}`)).sort();
+};
+
 describe('OutboxRelay', () => {
   let built: Built;
 
@@ -66,6 +76,22 @@ describe('OutboxRelay', () => {
   beforeAll(() => {
     built = build();
   }, 60_000);
+
+  it('deploys the relay prebuilt by the package build (assets/relay), not a bundle of its TypeScript', () => {
+    const { template, relay } = built;
+    template.hasResourceProperties('AWS::Lambda::Function', {
+      Handler: 'index.handler',
+      Runtime: 'nodejs24.x',
+      Architectures: ['arm64'],
+      Code: { S3Bucket: Match.anyValue(), S3Key: Match.stringLikeRegexp('^[0-9a-f]{64}\\.zip$') },
+    });
+    expect(stagedFiles(relay.function)).toEqual([
+      'index.mjs',
+      'index.mjs.map',
+      'tracing.mjs',
+      'tracing.mjs.map',
+    ]);
+  });
 
   it("maps the stream from its oldest record, filtered to outbox INSERTs by the layout's filter", () => {
     const { table, template } = built;

@@ -300,6 +300,7 @@ describe('synthesize', () => {
       stage: 'prod',
       'aws:cdk:bundling-stacks': [],
       'aws:cdk:enable-path-metadata': true,
+      'aws:cdk:enable-asset-metadata': true,
       'aws:cdk:disable-version-reporting': true,
     });
   });
