@@ -36,7 +36,12 @@ export default defineConfig({
         extends: true,
         test: {
           name: 'integration',
-          include: ['test/integration/**/*.test.ts', 'packages/*/test/integration/**/*.test.ts'],
+          // The README's example app keeps its test where a team's cdk init app has it (test/).
+          include: [
+            'test/integration/**/*.test.ts',
+            'packages/*/test/integration/**/*.test.ts',
+            'packages/*/test/fixtures/shipments/test/*.test.ts',
+          ],
           testTimeout: 60_000,
           hookTimeout: 60_000,
           sequence: { groupOrder: 2 },

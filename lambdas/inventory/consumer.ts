@@ -1,18 +1,18 @@
-import type { BasePersistenceLayer } from '@aws-lambda-powertools/idempotency/persistence';
 import type { Logger } from '@aws-lambda-powertools/logger';
-import { type ConsumerResult, createOutboxConsumer, logger } from 'dynamodb-outbox/runtime';
+import {
+  type ConsumerResult,
+  createOutboxConsumer,
+  logger,
+  type OutboxConsumerOptions,
+} from 'dynamodb-outbox/runtime';
 import { applyInventoryEvent, type EventResult } from './apply-event';
 import { toInventoryEvent } from './event-schema';
 import type { ReservationStore } from './reservation-store';
 
-export interface InventoryConsumerDeps {
+/** The store, and the outbox consumer's own options (idempotency settings, persistence, client). */
+export interface InventoryConsumerDeps
+  extends Omit<OutboxConsumerOptions<EventResult>, 'name' | 'handle' | 'logger'> {
   readonly store: ReservationStore;
-  /** Powertools persistence layer, e.g. `DynamoDBPersistenceLayer` on the idempotency table. */
-  readonly persistenceStore: BasePersistenceLayer;
-  /** How long a processed eventId is remembered; the stack derives it from the redelivery horizon. */
-  readonly idempotencyTtlSeconds: number;
-  /** @default 10000 (see OutboxConsumerOptions.standaloneTimeoutMs) */
-  readonly standaloneTimeoutMs?: number;
   /** @default the container's logger, named by POWERTOOLS_SERVICE_NAME */
   readonly logger?: Logger;
 }
@@ -28,14 +28,12 @@ export const IDEMPOTENCY_KEY_PREFIX = 'inventory';
  * eventId) around inventory's own payload validation and sequence guard (`applyInventoryEvent`).
  */
 export const createInventoryConsumer = (deps: InventoryConsumerDeps) => {
-  const log = deps.logger ?? logger;
+  const { store, logger: log = logger, ...options } = deps;
   const consume = createOutboxConsumer<EventResult>({
+    ...options,
     name: IDEMPOTENCY_KEY_PREFIX,
-    persistenceStore: deps.persistenceStore,
-    idempotencyTtlSeconds: deps.idempotencyTtlSeconds,
-    ...(deps.standaloneTimeoutMs === undefined ? {} : { standaloneTimeoutMs: deps.standaloneTimeoutMs }),
     logger: log,
-    handle: (delivery) => applyInventoryEvent(deps.store, toInventoryEvent(delivery)),
+    handle: (delivery) => applyInventoryEvent(store, toInventoryEvent(delivery)),
   });
   return async (input: unknown, context?: Parameters<typeof consume>[1]): Promise<DeliveryResult> => {
     const result = await consume(input, context);

@@ -1,4 +1,3 @@
-import { DynamoDBPersistenceLayer } from '@aws-lambda-powertools/idempotency/dynamodb';
 import type { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import {
@@ -34,10 +33,7 @@ export const buildInventoryHandler = (wiring: {
       DynamoDBDocumentClient.from(wiring.clients.dynamoDb),
       wiring.settings.inventoryTableName,
     ),
-    persistenceStore: new DynamoDBPersistenceLayer({
-      tableName: wiring.settings.consumer.idempotencyTableName,
-      awsSdkV3Client: wiring.clients.dynamoDb,
-    }),
-    idempotencyTtlSeconds: wiring.settings.consumer.idempotencyTtlSeconds,
+    settings: wiring.settings.consumer,
+    dynamoDb: wiring.clients.dynamoDb,
     ...(wiring.standaloneTimeoutMs === undefined ? {} : { standaloneTimeoutMs: wiring.standaloneTimeoutMs }),
   });

@@ -1,5 +1,4 @@
 import { randomUUID } from 'node:crypto';
-import { DynamoDBPersistenceLayer } from '@aws-lambda-powertools/idempotency/dynamodb';
 import { EventBridgeClient } from '@aws-sdk/client-eventbridge';
 import { DynamoDBDocumentClient, QueryCommand, ScanCommand } from '@aws-sdk/lib-dynamodb';
 import { createInventoryConsumer, type DeliveryResult } from '../../lambdas/inventory/consumer';
@@ -71,11 +70,8 @@ export const startInventoryFlow = async (
   const store = new DynamoDbReservationStore(doc, names.inventory);
   const consume = createInventoryConsumer({
     store,
-    persistenceStore: new DynamoDBPersistenceLayer({
-      tableName: names.idempotency,
-      awsSdkV3Client: db.client,
-    }),
-    idempotencyTtlSeconds: 3600,
+    settings: { idempotencyTableName: names.idempotency, idempotencyTtlSeconds: 3600 },
+    dynamoDb: db.client,
   });
   const deliveries: DeliveryResult[] = [];
   const bus = await startLocalEventBus({

@@ -8,9 +8,6 @@ import { orderOutboxKey } from '../../packages/dynamodb-outbox/test/support/outb
 import { eventually } from './consumer-support';
 
 const EXTRA_CONSUMER_APP = fileURLToPath(new URL('../fixtures/extra-consumer', import.meta.url));
-const SHIPMENTS_APP = fileURLToPath(
-  new URL('../../packages/dynamodb-outbox/test/fixtures/shipments', import.meta.url),
-);
 
 const placeOrder = async (runtime: LocalRuntime): Promise<string> => {
   const response = await fetch(`${runtime.apiUrl}/orders`, {
@@ -61,33 +58,6 @@ describe('the offline runtime runs the synthesized template', () => {
       audited: 'OrderPlaced',
       duplicate: false,
     });
-  });
-
-  it('runs the README’s example service (dedicated outbox table) from write to consumer', async () => {
-    // Prepare: test/fixtures/shipments, the code the README shows.
-    const outcomes: InvocationOutcome[] = [];
-    runtime = await startLocalRuntime({
-      appDir: SHIPMENTS_APP,
-      dynamoDbPort: 0,
-      apiPort: 0,
-      onInvoke: (outcome) => outcomes.push(outcome),
-    });
-
-    // Act: invoke the write function as a caller would.
-    const written = (await runtime
-      .function('CreateShipment')
-      .invoke({ shipmentId: 'S-1', orderId: 'O-1', carrier: 'DHL' })) as { eventId: string };
-
-    // Assess: the notifier consumed exactly that event once, with the service's own source.
-    await eventually(async () => outcomes.some((o) => o.ok && o.path.includes('/Notifier/')));
-    expect(outcomes.find((o) => o.path.includes('/Notifier/'))?.result).toEqual({
-      shipmentId: 'S-1',
-      duplicate: false,
-    });
-    expect(runtime.eventBus.events().map((e) => [e.event.source, e.event.detail.eventId])).toEqual([
-      ['shipments', written.eventId],
-    ]);
-    expect(runtime.apiUrl).toBeUndefined();
   });
 
   it('follows CDK context: another source, no delivery tracking, TTL armed at write time', async () => {

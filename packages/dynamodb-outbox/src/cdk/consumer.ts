@@ -104,9 +104,13 @@ const sendOnlyQueueDestination = (queue: IQueue): IDestination => ({
  * report the queue's depth.
  */
 export class OutboxConsumer extends Construct {
+  /** The consumer function: the subscription's rule target. */
   public readonly function: PowertoolsFunction;
+  /** The EventBridge rule with the subscription's pattern, on the outbox's bus. */
   public readonly rule: Rule;
+  /** Events neither EventBridge nor Lambda could deliver, after every retry. */
   public readonly deadLetterQueue: Queue;
+  /** Powertools idempotency records, one per processed eventId, removed by TTL after `idempotencyTtl`. */
   public readonly idempotencyTable: TableV2;
   /** How long processed eventIds are remembered (in the function's consumer settings). */
   public readonly idempotencyTtl: Duration;

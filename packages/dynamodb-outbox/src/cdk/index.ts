@@ -1,6 +1,8 @@
 /**
  * The outbox's CDK surface: what a service writes to add a transactional outbox to its table and
  * consume the events of one. The Lambda side is `dynamodb-outbox/runtime` (OutboxWriter, consumers).
+ *
+ * @module dynamodb-outbox
  */
 export {
   type OutboxLayout,
@@ -21,9 +23,17 @@ export {
   type PowertoolsOptions,
 } from './function.js';
 export { grantOnTable } from './grants.js';
-export { OutboxMonitoring, type OutboxMonitoringProps } from './monitoring.js';
+export {
+  type MonitoredApi,
+  type MonitoredFunction,
+  type MonitoredQueue,
+  type MonitoredRelay,
+  type OutboxAlarmThresholds,
+  OutboxMonitoring,
+  type OutboxMonitoringProps,
+} from './monitoring.js';
 export { OutboxTable, type OutboxTableProps, outboxTableProps } from './outbox-table.js';
-export { OutboxReconciler, type ReconcilerScheduleProps } from './reconciler.js';
-export { OutboxRelay, type RelayMappingProps } from './relay.js';
+export { OutboxReconciler, type OutboxReconcilerProps, type ReconcilerScheduleProps } from './reconciler.js';
+export { OutboxRelay, type OutboxRelayProps, type RelayMappingProps } from './relay.js';
 export { type TableSafetyOptions, tableSafety } from './table-safety.js';
 export { TransactionalOutbox, type TransactionalOutboxProps } from './transactional-outbox.js';

@@ -56,6 +56,7 @@ export interface OutboxAlarmThresholds {
 
 /** The relay: the function the table stream invokes. */
 export interface MonitoredRelay {
+  /** The relay function: its errors, throttles and duration are alarmed on. */
   readonly function: IFunction;
   /** Its Powertools service name: the `service` dimension of the metrics it emits. */
   readonly serviceName: string;
@@ -69,6 +70,7 @@ export interface MonitoredRelay {
 
 /** The HTTP API of the service that writes through the outbox. */
 export interface MonitoredApi {
+  /** The API: its 5xx rate and latency are alarmed on. */
   readonly api: IHttpApi;
   /** Powertools service name of the function behind it. */
   readonly serviceName: string;
@@ -81,7 +83,9 @@ export interface MonitoredApi {
 
 /** A function that emits Powertools metrics under a service name (reconciler, consumers). */
 export interface MonitoredFunction {
+  /** The function: its errors are alarmed on. */
   readonly function: IFunction;
+  /** Its Powertools service name: the `service` dimension of the metrics it emits. */
   readonly serviceName: string;
 }
 
@@ -89,6 +93,7 @@ export interface MonitoredFunction {
 export interface MonitoredQueue {
   /** Short name used in alarm names and chart labels, e.g. `relay-poison` or `inventory-dlq`. */
   readonly name: string;
+  /** The queue: alarmed as soon as it holds a message. */
   readonly queue: IQueue;
 }
 
@@ -140,6 +145,7 @@ export class OutboxMonitoring extends Construct {
    * encrypted with the AWS managed SNS key, whose policy cannot be changed.
    */
   public readonly topicKey: Key;
+  /** One CloudWatch dashboard: lag, throughput, failures and queue depths of the outbox. */
   public readonly dashboard: Dashboard;
   /** Every alarm created so far. */
   public readonly alarms: Alarm[] = [];

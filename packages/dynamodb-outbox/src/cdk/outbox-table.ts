@@ -61,7 +61,9 @@ export interface OutboxTableProps {
  * the table by key, without an index: the cheapest delivery tracking.
  */
 export class OutboxTable extends Construct {
+  /** The table: stream with new images, TTL, `pk`/`sk` keyed by time. */
   public readonly table: TableV2;
+  /** Its layout, for the relay, the reconciler and the writer. */
   public readonly layout: TimeOrderedLayout = TIME_ORDERED_TABLE_LAYOUT;
 
   constructor(scope: Construct, id: string, props: OutboxTableProps = {}) {

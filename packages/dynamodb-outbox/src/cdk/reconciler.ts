@@ -43,6 +43,7 @@ export interface ReconcilerScheduleProps {
 export interface OutboxReconcilerProps extends ReconcilerScheduleProps {
   /** The table holding the outbox items: a time-ordered table, or one with the layout's sparse pending index. */
   readonly table: ITable;
+  /** How outbox items are keyed and recognised in `table`. */
   readonly layout: OutboxLayout;
   /** The bus the relay publishes to. */
   readonly eventBus: IEventBus;
@@ -73,10 +74,13 @@ export interface OutboxReconcilerProps extends ReconcilerScheduleProps {
  * dynamodb:UpdateItem (marks).
  */
 export class OutboxReconciler extends Construct {
+  /** The reconciler function, deployed from the package's prebuilt asset. */
   public readonly function: EngineFunction;
+  /** The EventBridge schedule that invokes it every `interval`. */
   public readonly schedule: Rule;
   /** Items pending longer than this are republished. */
   public readonly threshold: Duration;
+  /** How often it runs. */
   public readonly interval: Duration;
   /** Powertools service name: the `service` dimension of ReconcilerRepublished. */
   public readonly serviceName: string;

@@ -231,9 +231,11 @@ export const streamViewTypeOf = (table: ITable): string | undefined => {
  * dynamodb:UpdateItem and dynamodb:BatchGetItem with marks.
  */
 export class OutboxRelay extends Construct {
+  /** The relay function: the stream's consumer, deployed from the package's prebuilt asset. */
   public readonly function: EngineFunction;
   /** The Powertools service name: the `service` dimension of the relay's metrics. */
   public readonly serviceName: string;
+  /** The stream mapping: filter, batching, retries, partial batch responses, S3 on-failure destination. */
   public readonly eventSourceMapping: EventSourceMapping;
   /** Outbox items that can never be published as they are (oversize, malformed), with their content. */
   public readonly poisonQueue: Queue;

@@ -119,11 +119,17 @@ export class TransactionalOutbox extends Construct {
   public readonly table: ITable;
   /** The dedicated outbox table, created when no layout is given. */
   public readonly outboxTable: OutboxTable | undefined;
+  /** How outbox items are keyed and recognised in `table`. */
   public readonly layout: OutboxLayout;
+  /** The bus the events are published to. */
   public readonly eventBus: IEventBus;
+  /** The `source` of every published event. */
   public readonly source: string;
+  /** Whether the relay records what it published and the reconciler republishes the rest. */
   public readonly deliveryTracking: boolean;
+  /** Days an outbox item is kept (TTL). */
   public readonly retentionDays: number;
+  /** The stream relay: function and event source mapping. */
   public readonly relay: OutboxRelay;
   /** Republishes events still unpublished past its threshold; only with delivery tracking. */
   public readonly reconciler: OutboxReconciler | undefined;
@@ -131,6 +137,7 @@ export class TransactionalOutbox extends Construct {
   public readonly poisonQueue: Queue;
   /** Stream batches the relay's mapping gave up on, with their records. */
   public readonly failureBucket: Bucket;
+  /** Alarms and the dashboard; add consumers and queues with `monitorConsumer` and `monitorDeadLetterQueue`. */
   public readonly monitoring: OutboxMonitoring;
   /**
    * How long after an event was first published it may be published again upstream of the bus:

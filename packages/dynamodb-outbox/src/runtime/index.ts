@@ -1,17 +1,21 @@
 /**
  * The Lambda side of the outbox: what a function imports to write events in its transaction and
  * to consume them. Nothing here imports aws-cdk-lib, so a function's bundle never carries it.
+ *
+ * @module dynamodb-outbox/runtime
  */
 export {
+  type ConsumerLogger,
   type ConsumerResult,
   createOutboxConsumer,
+  type IdempotencyPersistence,
   InvalidEventError,
   type OutboxConsumerOptions,
   type OutboxDelivery,
   parseOutboxDelivery,
 } from './consumer.js';
 export { type ConsumerSettings, consumerSettings } from './consumer-settings.js';
-export { type EnvMap, InvalidSettingsError } from './env-contract.js';
+export { type EnvContract, type EnvMap, InvalidSettingsError } from './env-contract.js';
 export {
   describeIssues,
   type EventEnvelope,

@@ -119,6 +119,7 @@ export interface OutboxWriterOptions {
  */
 export class OutboxWriter {
   constructor(
+    /** Where and how the outbox items are written: `writerSettings.fromEnv()` in a function `grantWrite` was given. */
     readonly settings: WriterSettings,
     private readonly options: OutboxWriterOptions = {},
   ) {}

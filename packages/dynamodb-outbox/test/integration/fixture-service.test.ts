@@ -1,4 +1,5 @@
 import { randomUUID } from 'node:crypto';
+import { TransactionCanceledException } from '@aws-sdk/client-dynamodb';
 import { DynamoDBStreamsClient } from '@aws-sdk/client-dynamodb-streams';
 import { EventBridgeClient } from '@aws-sdk/client-eventbridge';
 import { SQSClient } from '@aws-sdk/client-sqs';
@@ -17,15 +18,14 @@ import { claimPort } from '../../src/local/ports';
 import { latestStreamArn, StreamPoller } from '../../src/local/stream-poller';
 import { relayFilterPattern, TIME_ORDERED_TABLE_LAYOUT } from '../../src/runtime/layout';
 import { relaySettings, writerSettings } from '../../src/runtime/settings';
-import { ShipmentExistsError } from '../fixtures/shipments/create-shipment';
 import { SHIPMENT_CREATED, SHIPMENTS_SOURCE } from '../fixtures/shipments/events';
+import type { handler as createShipmentHandler } from '../fixtures/shipments/lambda/create-shipment';
 import {
   SHIPMENT_AGGREGATE,
   SHIPMENTS_TABLE_ENV,
   shipmentKey,
   shipmentsTable,
 } from '../fixtures/shipments/table';
-import { buildCreateShipmentHandler, readShipmentsSettings } from '../fixtures/shipments/wiring';
 
 /*
  * The shipments fixture (a second service: its own pk/sk table, its own write code, the default
@@ -47,7 +47,7 @@ describe('shipments fixture offline: write → outbox table stream → relay →
   let eventBridge: EventBridgeClient;
   let sqs: SQSClient;
   let doc: DynamoDBDocumentClient;
-  let createShipment: ReturnType<typeof buildCreateShipmentHandler>;
+  let createShipment: typeof createShipmentHandler;
   const serviceTable = `shipments-${randomUUID().slice(0, 8)}`;
   const outboxTable = `shipments-outbox-${randomUUID().slice(0, 8)}`;
 
@@ -88,10 +88,10 @@ describe('shipments fixture offline: write → outbox table stream → relay →
       retentionDays: 7,
     });
 
-    createShipment = buildCreateShipmentHandler({
-      settings: readShipmentsSettings(writerEnv),
-      clients: { dynamoDb: db.client },
-    });
+    // The README's write function as Lambda loads it: its module reads the environment once.
+    for (const [name, value] of Object.entries(writerEnv)) vi.stubEnv(name, value);
+    vi.stubEnv('AWS_ENDPOINT_URL_DYNAMODB', db.endpoint);
+    createShipment = (await import('../fixtures/shipments/lambda/create-shipment')).handler;
 
     eventBridge = new EventBridgeClient(localClientConfig(bus.endpoint));
     sqs = new SQSClient({
@@ -117,6 +117,7 @@ describe('shipments fixture offline: write → outbox table stream → relay →
   });
 
   afterAll(async () => {
+    vi.unstubAllEnvs();
     await poller?.stop();
     streams?.destroy();
     eventBridge?.destroy();
@@ -158,7 +159,7 @@ describe('shipments fixture offline: write → outbox table stream → relay →
     const { Item: shipment } = await doc.send(
       new GetCommand({ TableName: serviceTable, Key: shipmentKey('S-1'), ConsistentRead: true }),
     );
-    expect(shipment).toMatchObject({ ...command, status: 'CREATED' });
+    expect(shipment).toMatchObject(command);
     // Delivery tracking: the item's TTL was armed at write, and a receipt of the relay lists it.
     const [item] = await outboxItemsOf('S-1');
     expect(item).toMatchObject({ eventId });
@@ -182,7 +183,10 @@ describe('shipments fixture offline: write → outbox table stream → relay →
     const rejected = createShipment({ shipmentId: 'S-2', orderId: 'O-2', carrier: 'second-carrier' });
 
     // Assess: the shipment's condition cancelled the whole transaction, outbox Put included.
-    await expect(rejected).rejects.toBeInstanceOf(ShipmentExistsError);
+    await expect(rejected).rejects.toBeInstanceOf(TransactionCanceledException);
+    await expect(rejected).rejects.toMatchObject({
+      CancellationReasons: [{ Code: 'ConditionalCheckFailed' }, {}],
+    });
     const { Item: shipment } = await doc.send(
       new GetCommand({ TableName: serviceTable, Key: shipmentKey('S-2'), ConsistentRead: true }),
     );

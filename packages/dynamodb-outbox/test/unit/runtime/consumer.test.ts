@@ -1,5 +1,9 @@
 import { createHash } from 'node:crypto';
+import type { JSONValue } from '@aws-lambda-powertools/commons/types';
 import { IdempotencyValidationError } from '@aws-lambda-powertools/idempotency';
+import type { IdempotencyRecord } from '@aws-lambda-powertools/idempotency/persistence';
+import { DynamoDBClient, PutItemCommand, UpdateItemCommand } from '@aws-sdk/client-dynamodb';
+import { mockClient } from 'aws-sdk-client-mock';
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 import {
   createOutboxConsumer,
@@ -7,6 +11,8 @@ import {
   type OutboxDelivery,
   parseOutboxDelivery,
 } from '../../../src/runtime/consumer';
+import { consumerSettings } from '../../../src/runtime/consumer-settings';
+import { InvalidSettingsError } from '../../../src/runtime/env-contract';
 import type { EventEnvelope } from '../../../src/runtime/envelope';
 import { metrics } from '../../../src/runtime/powertools';
 import { MemoryPersistenceLayer } from './memory-persistence';
@@ -205,5 +211,142 @@ describe('createOutboxConsumer', () => {
     const late = await consume(delivery(1));
     // Assess
     expect(late).toEqual({ call: 2, duplicate: false });
+  });
+});
+
+describe('createOutboxConsumer with the environment OutboxConsumer sets', () => {
+  const dynamoDb = mockClient(DynamoDBClient);
+  const settings = { idempotencyTableName: 'notifier-idempotency', idempotencyTtlSeconds: 3600 };
+  const handle = vi.fn(async ({ event }: OutboxDelivery) => ({ aggregateId: event.aggregateId }));
+
+  beforeEach(() => {
+    dynamoDb.reset();
+    dynamoDb.on(PutItemCommand).resolves({});
+    dynamoDb.on(UpdateItemCommand).resolves({});
+    handle.mockClear();
+  });
+  afterEach(() => {
+    vi.unstubAllEnvs();
+  });
+
+  it('needs only a name and a handler: table and window come from OUTBOX_CONSUMER_SETTINGS', async () => {
+    // Prepare
+    vi.stubEnv(consumerSettings.variable, consumerSettings.toEnv(settings)[consumerSettings.variable]);
+    const consume = createOutboxConsumer({ name: 'notifier', handle });
+    // Act
+    const result = await consume(delivery(0));
+    // Assess: the in-progress record on the table from the environment, expiring after its window.
+    expect(result).toEqual({ aggregateId: 'inv-1', duplicate: false });
+    const [put] = dynamoDb.commandCalls(PutItemCommand);
+    expect(put?.args[0].input).toMatchObject({
+      TableName: 'notifier-idempotency',
+      Item: { id: { S: expect.stringMatching(/^notifier#/) }, status: { S: 'INPROGRESS' } },
+    });
+    const expiration = Number(put?.args[0].input.Item?.expiration?.N);
+    expect(expiration - Date.now() / 1000).toBeCloseTo(3600, -1);
+    expect(dynamoDb.commandCalls(UpdateItemCommand)).toHaveLength(1);
+  });
+
+  it('reads the environment once per container, on the first invocation', async () => {
+    // Prepare
+    const env: Record<string, string> = { ...consumerSettings.toEnv(settings) };
+    const consume = createOutboxConsumer({ name: 'notifier', handle, env });
+    await consume(delivery(0));
+    // Act: a later change of the environment is not seen, as in Lambda, where it cannot happen.
+    Object.assign(env, consumerSettings.toEnv({ ...settings, idempotencyTableName: 'other' }));
+    await consume(delivery(1, envelope({ eventId: '01JEVENT000000000000000002' })));
+    // Assess
+    expect(dynamoDb.commandCalls(PutItemCommand).map((call) => call.args[0].input.TableName)).toEqual([
+      'notifier-idempotency',
+      'notifier-idempotency',
+    ]);
+  });
+
+  it('uses the client it is given, with settings passed in', async () => {
+    // Prepare
+    const client = new DynamoDBClient({ region: 'eu-west-1' });
+    const own = mockClient(client);
+    own.on(PutItemCommand).resolves({});
+    own.on(UpdateItemCommand).resolves({});
+    const consume = createOutboxConsumer({ name: 'notifier', handle, settings, dynamoDb: client, env: {} });
+    // Act
+    await consume(delivery(0));
+    // Assess
+    expect(own.commandCalls(PutItemCommand)[0]?.args[0].input.TableName).toBe('notifier-idempotency');
+    own.restore();
+  });
+
+  it.each([
+    [{}, /Missing required environment variable OUTBOX_CONSUMER_SETTINGS/],
+    [{ OUTBOX_CONSUMER_SETTINGS: 'not json' }, /Invalid OUTBOX_CONSUMER_SETTINGS: not JSON/],
+    [
+      { OUTBOX_CONSUMER_SETTINGS: JSON.stringify({ ...settings, idempotencyTtlSeconds: 0 }) },
+      /Invalid OUTBOX_CONSUMER_SETTINGS: idempotencyTtlSeconds/,
+    ],
+  ])(
+    'fails each invocation naming the variable when the environment is %j, and applies nothing',
+    async (env, message) => {
+      // Prepare: creating the handler reads nothing, so a module that only imports it needs no environment.
+      const consume = createOutboxConsumer({ name: 'notifier', handle, env });
+      // Act
+      const attempt = consume(delivery(0));
+      // Assess
+      await expect(attempt).rejects.toBeInstanceOf(InvalidSettingsError);
+      await expect(attempt).rejects.toThrow(message);
+      await expect(attempt).rejects.toThrow(/^Consumer notifier: .*OutboxConsumer sets it/);
+      expect(handle).not.toHaveBeenCalled();
+      expect(dynamoDb.commandCalls(PutItemCommand)).toHaveLength(0);
+    },
+  );
+});
+
+/**
+ * A persistence layer from another copy of Powertools, as an app with its own dependency has: its
+ * own `#private` state, no relation to this package's BasePersistenceLayer class.
+ */
+class ForeignPersistenceLayer {
+  readonly #delegate = new MemoryPersistenceLayer();
+  get records() {
+    return this.#delegate.records;
+  }
+  configure(options: Parameters<MemoryPersistenceLayer['configure']>[0]) {
+    this.#delegate.configure(options);
+  }
+  saveInProgress(data: JSONValue, remainingTimeInMillis?: number) {
+    return this.#delegate.saveInProgress(data, remainingTimeInMillis);
+  }
+  saveSuccess(data: JSONValue, result: JSONValue) {
+    return this.#delegate.saveSuccess(data, result);
+  }
+  deleteRecord(data: JSONValue) {
+    return this.#delegate.deleteRecord(data);
+  }
+  getRecord(data: JSONValue) {
+    return this.#delegate.getRecord(data);
+  }
+  processExistingRecord(record: IdempotencyRecord, data: JSONValue) {
+    return this.#delegate.processExistingRecord(record, data);
+  }
+}
+
+describe('createOutboxConsumer with a persistence layer of its own', () => {
+  it('takes any object with the persistence methods, from any copy of Powertools, and reads no environment', async () => {
+    // Prepare
+    const persistence = new ForeignPersistenceLayer();
+    const consume = createOutboxConsumer({
+      name: 'audit',
+      persistenceStore: persistence,
+      idempotencyTtlSeconds: 60,
+      env: {},
+      handle: async ({ event }) => ({ audited: event.eventType }),
+    });
+    // Act
+    const results = [await consume(delivery(0)), await consume(delivery(1))];
+    // Assess
+    expect(results).toEqual([
+      { audited: 'InvoiceIssued', duplicate: false },
+      { audited: 'InvoiceIssued', duplicate: true },
+    ]);
+    expect([...persistence.records.keys()]).toEqual([expect.stringMatching(/^audit#/)]);
   });
 });
