@@ -74,7 +74,7 @@ export interface OutboxReconcilerProps extends ReconcilerScheduleProps {
  * dynamodb:UpdateItem (marks).
  */
 export class OutboxReconciler extends Construct {
-  /** The reconciler function. */
+  /** The reconciler function, deployed from the package's prebuilt asset. */
   public readonly function: EngineFunction;
   /** The EventBridge schedule that invokes it every `interval`. */
   public readonly schedule: Rule;

@@ -231,7 +231,7 @@ export const streamViewTypeOf = (table: ITable): string | undefined => {
  * dynamodb:UpdateItem and dynamodb:BatchGetItem with marks.
  */
 export class OutboxRelay extends Construct {
-  /** The relay function: the stream's consumer. */
+  /** The relay function: the stream's consumer, deployed from the package's prebuilt asset. */
   public readonly function: EngineFunction;
   /** The Powertools service name: the `service` dimension of the relay's metrics. */
   public readonly serviceName: string;
