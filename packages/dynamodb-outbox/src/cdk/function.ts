@@ -10,6 +10,7 @@ import {
   Function as LambdaFunction,
   LoggingFormat,
   Runtime,
+  RuntimeFamily,
   Tracing,
 } from 'aws-cdk-lib/aws-lambda';
 import {
@@ -87,6 +88,23 @@ export const LOG_WRITE_ACTIONS = ['logs:CreateLogStream', 'logs:PutLogEvents'] a
 /** What active tracing needs; X-Ray supports no resource-level permissions for them. */
 export const XRAY_WRITE_ACTIONS = ['xray:PutTraceSegments', 'xray:PutTelemetryRecords'] as const;
 
+/** The runtime the engine's prebuilt bundles are built and tested for, and every function's default here. */
+const DEFAULT_RUNTIME = Runtime.NODEJS_24_X;
+
+const nodeMajor = (runtime: Runtime): number => Number(/^nodejs(\d+)/.exec(runtime.name)?.[1] ?? 0);
+
+/**
+ * Whether the app's aws-cdk-lib knows a Node.js runtime newer than the default: cdk-nag's
+ * AwsSolutions-L1 then flags every function left on the default, one the library chose on purpose.
+ */
+const newerNodeRuntimeKnown = (): boolean =>
+  Object.values(Runtime).some(
+    (runtime) =>
+      runtime instanceof Runtime &&
+      runtime.family === RuntimeFamily.NODEJS &&
+      nodeMajor(runtime) > nodeMajor(DEFAULT_RUNTIME),
+  );
+
 type BaseProps = PowertoolsOptions &
   Omit<FunctionOptions, 'role' | 'logGroup' | 'tracing'> & {
     readonly runtime?: Runtime | undefined;
@@ -149,7 +167,7 @@ const powertoolsBase = <P extends BaseProps>(scope: Construct, id: string, props
       timeout: Duration.seconds(10),
       loggingFormat: LoggingFormat.JSON,
       ...rest,
-      runtime: runtime ?? Runtime.NODEJS_24_X,
+      runtime: runtime ?? DEFAULT_RUNTIME,
       architecture: architecture ?? Architecture.ARM_64,
       logGroup,
       role: executionRole,
@@ -164,6 +182,13 @@ const powertoolsBase = <P extends BaseProps>(scope: Construct, id: string, props
       },
     },
     finish: (fn) => {
+      if (runtime === undefined && newerNodeRuntimeKnown())
+        Validations.of(fn).acknowledge({
+          id: 'AwsSolutions::AwsSolutions-L1',
+          reason:
+            `${DEFAULT_RUNTIME.name} is the runtime the outbox's functions are built and tested for, ` +
+            'supported by Lambda and chosen on purpose; pass `runtime` to run a function on a newer one.',
+        });
       if (tracingMode === Tracing.DISABLED) return;
       // Passing `tracing` to the Function would put the X-Ray statement into the role's default
       // policy, beside every grant: acknowledging its "*" there would also hide any later wildcard

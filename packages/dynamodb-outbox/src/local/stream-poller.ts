@@ -660,8 +660,12 @@ export class StreamPoller {
       return { records, nextIterator: response.NextShardIterator };
     } catch (error) {
       if (error instanceof TrimmedDataAccessException) {
-        // Records past the stream's retention are gone for good: say so loudly, then carry on.
-        this.logger.error('Stream records were trimmed before they were processed', { shardId, lastRead });
+        // Records past the stream's retention are gone for good: say so loudly, then carry on. But
+        // before anything was read from the shard the iterator came from TRIM_HORIZON or LATEST,
+        // which skip nothing still kept: DynamoDB Local answers so on a new stream, and a fresh
+        // TRIM_HORIZON iterator is all it needs.
+        if (lastRead !== undefined)
+          this.logger.error('Stream records were trimmed before they were processed', { shardId, lastRead });
         return { records: [], nextIterator: await this.iterator(shardId, 'TRIM_HORIZON') };
       }
       throw error;

@@ -5,6 +5,7 @@ import {
   DynamoDBStreamsClient,
   GetRecordsCommand,
   GetShardIteratorCommand,
+  TrimmedDataAccessException,
 } from '@aws-sdk/client-dynamodb-streams';
 import { mockClient } from 'aws-sdk-client-mock';
 
@@ -31,6 +32,8 @@ export class FakeDynamoDbStream {
   readonly client = new DynamoDBStreamsClient({ region: 'us-east-1' });
   readonly shards: FakeShard[] = [];
   getRecordsCalls = 0;
+  /** The next this many GetRecords calls answer TrimmedDataAccessException. */
+  trimmedReads = 0;
   private sequence = 0;
 
   constructor() {
@@ -64,6 +67,10 @@ export class FakeDynamoDbStream {
     });
     mock.on(GetRecordsCommand).callsFake((input) => {
       this.getRecordsCalls++;
+      if (this.trimmedReads > 0) {
+        this.trimmedReads--;
+        throw new TrimmedDataAccessException({ message: 'trimmed', $metadata: {} });
+      }
       const position = JSON.parse(input.ShardIterator ?? '') as Position;
       const shard = this.shard(position.shard);
       const records = shard.records.slice(position.index, position.index + (input.Limit ?? 1000));

@@ -94,6 +94,43 @@ describe('stream poller: starting position', () => {
     await vi.waitFor(() => expect(calls.flat()).toEqual(existing));
   });
 
+  it('reads on quietly when a new shard answers TrimmedDataAccessException before anything was read', async () => {
+    // Prepare: DynamoDB Local answers so on a new stream; nothing can have been skipped yet.
+    const stream = new FakeDynamoDbStream().addShard('shard-1');
+    const existing = stream.putOutbox('shard-1', 2);
+    stream.trimmedReads = 1;
+    const logger = { warn: vi.fn(), error: vi.fn() };
+    const { calls, handler } = recordingHandler();
+
+    // Act
+    startPoller(stream, handler, { startingPosition: 'TRIM_HORIZON', logger });
+
+    // Assess
+    await vi.waitFor(() => expect(calls.flat()).toEqual(existing));
+    expect(logger.error).not.toHaveBeenCalled();
+  });
+
+  it('says records were trimmed when they were, past what it had read', async () => {
+    // Prepare
+    const stream = new FakeDynamoDbStream().addShard('shard-1');
+    const first = stream.putOutbox('shard-1', 1);
+    const logger = { warn: vi.fn(), error: vi.fn() };
+    const { calls, handler } = recordingHandler();
+    startPoller(stream, handler, { startingPosition: 'TRIM_HORIZON', logger });
+    await vi.waitFor(() => expect(calls.flat()).toEqual(first));
+
+    // Act
+    stream.trimmedReads = 1;
+
+    // Assess
+    await vi.waitFor(() =>
+      expect(logger.error).toHaveBeenCalledWith(
+        'Stream records were trimmed before they were processed',
+        expect.objectContaining({ shardId: 'shard-1', lastRead: first[0] }),
+      ),
+    );
+  });
+
   it('LATEST skips what was written before the poller started', async () => {
     // Prepare
     const stream = new FakeDynamoDbStream().addShard('shard-1');
