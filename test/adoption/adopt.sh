@@ -83,7 +83,8 @@ read -r api_port dynamodb_port eventbridge_port sqs_port lambda_port < <(node -e
 ")
 export PORT=$api_port DYNAMODB_PORT=$dynamodb_port EVENTBRIDGE_PORT=$eventbridge_port SQS_PORT=$sqs_port \
   LAMBDA_PORT=$lambda_port
-npx dynamodb-outbox local >"$work/local.log" 2>&1 &
+# The bin itself, not npx: `$!` is then the runtime, which a signal stops with all it started.
+node_modules/.bin/dynamodb-outbox local >"$work/local.log" 2>&1 &
 runtime_pid=$!
 lambda="http://127.0.0.1:$lambda_port/2015-03-31/functions"
 for _ in $(seq 1 240); do
@@ -114,4 +115,5 @@ if grep -q '"level":"ERROR"' "$work/local.log"; then fail "the offline runtime l
 kill -TERM "$runtime_pid"
 wait "$runtime_pid" || true
 runtime_pid=""
+if command -v pgrep >/dev/null && pgrep -f "$work/payments/node_modules" >/dev/null; then fail "processes of the offline runtime outlived it"; fi
 step "adopted: from an empty directory to an event consumed in $(($(date +%s) - started)) s"
