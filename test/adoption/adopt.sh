@@ -75,7 +75,7 @@ outbox_findings="$(node -e "
 [ "$outbox_findings" -gt 0 ] || fail "cdk-nag checked none of the outbox's resources"
 step "cdk-nag: $outbox_findings acknowledged findings on the outbox's resources, none open"
 
-step "npx dynamodb-outbox local"
+step "dynamodb-outbox local"
 read -r api_port dynamodb_port eventbridge_port sqs_port lambda_port < <(node -e "
   const net = require('node:net');
   const free = () => new Promise((ok) => { const s = net.createServer().listen(0, '127.0.0.1', () => { const { port } = s.address(); s.close(() => ok(port)); }); });
