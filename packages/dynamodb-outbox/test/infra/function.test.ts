@@ -10,10 +10,10 @@ import { PolicyStatement } from 'aws-cdk-lib/aws-iam';
 import { Architecture, type CfnFunction, Runtime, Tracing } from 'aws-cdk-lib/aws-lambda';
 import { OutputFormat } from 'aws-cdk-lib/aws-lambda-nodejs';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
-import { removeTestApps, testApp } from '../../../../test/infra/support';
 import { TRACING_FILE } from '../../src/cdk/bundling';
 import { PowertoolsFunction, type PowertoolsFunctionProps } from '../../src/cdk/function';
 import { relaySettings } from '../../src/runtime/settings';
+import { removeTestApps, testApp } from '../support/infra';
 import { applyAwsSolutionsChecks, formatFindings, synthFindings } from '../support/nag';
 import { ordersOutboxLayout } from '../support/sample-table';
 

@@ -6,8 +6,8 @@ import { EventBus } from 'aws-cdk-lib/aws-events';
 import { Construct } from 'constructs';
 import { OutboxConsumer, TIME_ORDERED_TABLE_LAYOUT, TransactionalOutbox } from 'dynamodb-outbox';
 import { afterAll, describe, expect, it } from 'vitest';
-import { arnOf, refOf, removeTestApps, testApp } from '../../../../test/infra/support';
 import { outboxPrefixes } from '../../src/runtime/stack-outputs';
+import { arnOf, refOf, removeTestApps, testApp } from '../support/infra';
 
 const subscription = {
   name: 'shipment-audit',

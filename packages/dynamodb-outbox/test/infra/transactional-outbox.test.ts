@@ -6,6 +6,15 @@ import { EventBus } from 'aws-cdk-lib/aws-events';
 import type { IRole } from 'aws-cdk-lib/aws-iam';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import {
+  OutboxMonitoring,
+  outboxTableProps,
+  PowertoolsFunction,
+  TransactionalOutbox,
+  type TransactionalOutboxProps,
+} from '../../src/cdk';
+import { relayFilterPattern, sameTableLayout, TIME_ORDERED_TABLE_LAYOUT } from '../../src/runtime/layout';
+import { relaySettings, writerSettings } from '../../src/runtime/settings';
+import {
   alarmNamesOf,
   arnOf,
   failureBucketGrants,
@@ -18,16 +27,7 @@ import {
   settingsOf,
   testApp,
   withBaseGrants,
-} from '../../../../test/infra/support';
-import {
-  OutboxMonitoring,
-  outboxTableProps,
-  PowertoolsFunction,
-  TransactionalOutbox,
-  type TransactionalOutboxProps,
-} from '../../src/cdk';
-import { relayFilterPattern, sameTableLayout, TIME_ORDERED_TABLE_LAYOUT } from '../../src/runtime/layout';
-import { relaySettings, writerSettings } from '../../src/runtime/settings';
+} from '../support/infra';
 import { applyAwsSolutionsChecks, formatFindings, synthFindings } from '../support/nag';
 
 /** Any handler module: bundling is skipped, but the entry must exist. */
