@@ -8,7 +8,7 @@ import {
   NOT_EMULATED_TYPES,
 } from '../../packages/dynamodb-outbox/src/local/emulation';
 import { templateSchema } from '../../packages/dynamodb-outbox/src/local/template';
-import { removeTestApps, testApp } from './support';
+import { removeTestApps, testApp } from '../../packages/dynamodb-outbox/test/support/infra';
 
 /*
  * The offline runtime runs the synthesized template, and stops at start-up on any resource type or

@@ -5,8 +5,9 @@ import { App, Stack, Validations } from 'aws-cdk-lib';
 import { Queue } from 'aws-cdk-lib/aws-sqs';
 import { afterAll, describe, expect, it } from 'vitest';
 import { readStageConfig } from '../../lib/config';
-import { applySecurityChecks, formatFindings, synthFindings } from '../../lib/nag';
+import { applySecurityChecks } from '../../lib/nag';
 import { OrdersStack } from '../../lib/orders-stack';
+import { formatFindings, synthFindings } from '../../packages/dynamodb-outbox/test/support/nag';
 
 const outdirs: string[] = [];
 afterAll(() => {

@@ -22,7 +22,7 @@ import {
   settingsLike,
   settingsOf,
   testApp,
-} from './support';
+} from '../../packages/dynamodb-outbox/test/support/infra';
 
 afterAll(removeTestApps);
 

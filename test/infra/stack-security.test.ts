@@ -6,7 +6,7 @@ import { readStageConfig } from '../../lib/config';
 import { DataEncryption } from '../../lib/constructs/encryption';
 import { OrdersTable } from '../../lib/constructs/orders-table';
 import { OrdersStack } from '../../lib/orders-stack';
-import { removeTestApps, testApp } from './support';
+import { removeTestApps, testApp } from '../../packages/dynamodb-outbox/test/support/infra';
 
 afterAll(removeTestApps);
 

@@ -17,8 +17,9 @@ import {
 } from '../../packages/dynamodb-outbox/src/local/event-bus';
 import { type LocalHttpApi, startLocalHttpApi } from '../../packages/dynamodb-outbox/src/local/http-server';
 import { pendingShards } from '../../packages/dynamodb-outbox/src/runtime/layout';
-import { createTestOrdersTable, testOrdersSettings } from '../support/dynamodb-local';
+import { createTestOrdersTable } from '../../packages/dynamodb-outbox/test/support/dynamodb-local';
 import { createInventoryTables } from '../support/inventory-tables';
+import { testOrdersSettings } from '../support/orders-settings';
 
 /**
  * The pieces of the flow the consumer tests need, from the building blocks the offline runtime

@@ -8,7 +8,7 @@ import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { createInventoryConsumer } from '../../lambdas/inventory/consumer';
 import { DynamoDbReservationStore } from '../../lambdas/inventory/reservation-store';
 import type { DynamoDbLocal } from '../../packages/dynamodb-outbox/src/local/dynamodb';
-import { startTestDynamoDb } from '../support/dynamodb-local';
+import { startTestDynamoDb } from '../../packages/dynamodb-outbox/test/support/dynamodb-local';
 import { createInventoryTables, type InventoryTableNames } from '../support/inventory-tables';
 import cancelledFixture from '../unit/inventory/fixtures/order-cancelled.json';
 import placedFixture from '../unit/inventory/fixtures/order-placed.json';

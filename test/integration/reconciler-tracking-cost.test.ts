@@ -11,13 +11,17 @@ import type { DynamoDbLocal } from '../../packages/dynamodb-outbox/src/local/dyn
 import { type LocalEventBus, startLocalEventBus } from '../../packages/dynamodb-outbox/src/local/event-bus';
 import { startLocalHttpApi } from '../../packages/dynamodb-outbox/src/local/http-server';
 import { outboxKeyOf } from '../../packages/dynamodb-outbox/src/runtime/layout';
+import {
+  createTestOrdersTable,
+  startTestDynamoDb,
+} from '../../packages/dynamodb-outbox/test/support/dynamodb-local';
 import { startTestRelay, testRelaySettings } from '../../packages/dynamodb-outbox/test/support/relay';
 import {
   orderKey,
   orderPartition,
   ordersOutboxLayout,
 } from '../../packages/dynamodb-outbox/test/support/sample-table';
-import { createTestOrdersTable, startTestDynamoDb, testOrdersSettings } from '../support/dynamodb-local';
+import { testOrdersSettings } from '../support/orders-settings';
 import { eventually } from './consumer-support';
 
 const ORDERS = 20;

@@ -5,8 +5,8 @@ import { PendingOutbox } from '../../packages/dynamodb-outbox/src/engine/pending
 import type { PoisonRecord } from '../../packages/dynamodb-outbox/src/engine/poison-queue';
 import { type ReconcilerDeps, reconcile } from '../../packages/dynamodb-outbox/src/engine/reconciler';
 import type { DynamoDbLocal } from '../../packages/dynamodb-outbox/src/local/dynamodb';
+import { startTestDynamoDb } from '../../packages/dynamodb-outbox/test/support/dynamodb-local';
 import { ordersOutboxLayout } from '../../packages/dynamodb-outbox/test/support/sample-table';
-import { startTestDynamoDb } from '../support/dynamodb-local';
 import { eventually, type InventoryFlow, startInventoryFlow } from './consumer-support';
 
 const quiet = { info: () => undefined, warn: () => undefined, error: () => undefined };

@@ -5,8 +5,8 @@ import { DynamoDbDeliveryTracker } from '../../packages/dynamodb-outbox/src/engi
 import { PendingOutbox } from '../../packages/dynamodb-outbox/src/engine/pending-outbox';
 import { reconcile } from '../../packages/dynamodb-outbox/src/engine/reconciler';
 import type { DynamoDbLocal } from '../../packages/dynamodb-outbox/src/local/dynamodb';
+import { startTestDynamoDb } from '../../packages/dynamodb-outbox/test/support/dynamodb-local';
 import { ordersOutboxLayout } from '../../packages/dynamodb-outbox/test/support/sample-table';
-import { startTestDynamoDb } from '../support/dynamodb-local';
 import { type InventoryFlow, startInventoryFlow } from './consumer-support';
 
 const quiet = { info: () => undefined, warn: () => undefined, error: () => undefined };

@@ -14,7 +14,7 @@ import {
   settingsLike,
   testApp,
   withBaseGrants,
-} from '../support';
+} from '../../../packages/dynamodb-outbox/test/support/infra';
 
 const synth = () => {
   const stack = new Stack(testApp(), 'InventoryTest');

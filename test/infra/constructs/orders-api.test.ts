@@ -19,7 +19,7 @@ import {
   settingsLike,
   testApp,
   withBaseGrants,
-} from '../support';
+} from '../../../packages/dynamodb-outbox/test/support/infra';
 
 afterAll(removeTestApps);
 

@@ -1,4 +1,4 @@
-import type { APIGatewayProxyEventV2, Context } from 'aws-lambda';
+import type { APIGatewayProxyEventV2 } from 'aws-lambda';
 
 /** An API Gateway HTTP API (payload 2.0) event, as the deployed API sends it. */
 export const httpEvent = (
@@ -38,21 +38,6 @@ export const httpEvent = (
 };
 
 export const jsonHeaders = { 'content-type': 'application/json' };
-
-export const lambdaContext: Context = {
-  callbackWaitsForEmptyEventLoop: true,
-  functionName: 'orders-api',
-  functionVersion: '$LATEST',
-  invokedFunctionArn: 'arn:aws:lambda:us-east-1:123456789012:function:orders-api',
-  memoryLimitInMB: '512',
-  awsRequestId: 'aws-request-1',
-  logGroupName: '/aws/lambda/orders-api',
-  logStreamName: 'stream',
-  getRemainingTimeInMillis: () => 10_000,
-  done: () => undefined,
-  fail: () => undefined,
-  succeed: () => undefined,
-};
 
 /** Deterministic ids: ULID-shaped, increasing. */
 export const sequentialIds = (prefix = '01JD0000000000000000000') => {

@@ -7,10 +7,15 @@ import { handler as ordersHandler } from '../../../lambdas/orders/handler';
 import { handler as reconcilerHandler } from '../../../packages/dynamodb-outbox/src/engine/reconciler-handler';
 import { handler as relayHandler } from '../../../packages/dynamodb-outbox/src/engine/relay-handler';
 import { tracer } from '../../../packages/dynamodb-outbox/src/runtime/powertools';
-import { outboxItem, streamEvent, streamRecord } from '../../../packages/dynamodb-outbox/test/support/unit';
+import {
+  lambdaContext,
+  outboxItem,
+  streamEvent,
+  streamRecord,
+} from '../../../packages/dynamodb-outbox/test/support/unit';
 import placedFixture from '../inventory/fixtures/order-placed.json';
 import placeOrderBody from '../orders/fixtures/place-order-body.json';
-import { httpEvent, jsonHeaders, lambdaContext } from '../orders/support';
+import { httpEvent, jsonHeaders } from '../orders/support';
 
 /*
  * Every Lambda entry with tracing on, as in a deployed function with active tracing: the X-Ray SDK

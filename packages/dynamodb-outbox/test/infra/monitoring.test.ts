@@ -4,9 +4,9 @@ import { HttpApi } from 'aws-cdk-lib/aws-apigatewayv2';
 import { Code, Function as LambdaFunction, Runtime } from 'aws-cdk-lib/aws-lambda';
 import { Queue } from 'aws-cdk-lib/aws-sqs';
 import { afterAll, describe, expect, it } from 'vitest';
-import { removeTestApps, testApp } from '../../../../test/infra/support';
 import { OutboxMonitoring, type OutboxMonitoringProps } from '../../src/cdk/monitoring';
 import { MetricName } from '../../src/runtime/metric-names';
+import { removeTestApps, testApp } from '../support/infra';
 
 const PREFIX = 'Outbox';
 

@@ -8,6 +8,10 @@ import type { CfnFunction } from 'aws-cdk-lib/aws-lambda';
 import { Queue } from 'aws-cdk-lib/aws-sqs';
 import type { IConstruct } from 'constructs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { outboxTableProps } from '../../src/cdk/outbox-table';
+import { OutboxReconciler, type OutboxReconcilerProps } from '../../src/cdk/reconciler';
+import { sameTableLayout } from '../../src/runtime/layout';
+import { reconcilerSettings } from '../../src/runtime/settings';
 import {
   arnOf,
   permissionsOf,
@@ -17,11 +21,7 @@ import {
   settingsLike,
   testApp,
   withBaseGrants,
-} from '../../../../test/infra/support';
-import { outboxTableProps } from '../../src/cdk/outbox-table';
-import { OutboxReconciler, type OutboxReconcilerProps } from '../../src/cdk/reconciler';
-import { sameTableLayout } from '../../src/runtime/layout';
-import { reconcilerSettings } from '../../src/runtime/settings';
+} from '../support/infra';
 
 const layout = sameTableLayout({ partitionKey: 'PK', sortKey: 'SK' });
 

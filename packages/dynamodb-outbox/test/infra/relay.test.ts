@@ -9,6 +9,9 @@ import type { CfnFunction } from 'aws-cdk-lib/aws-lambda';
 import { Bucket } from 'aws-cdk-lib/aws-s3';
 import type { IConstruct } from 'constructs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { OutboxRelay, type OutboxRelayProps } from '../../src/cdk/relay';
+import { relayFilterPattern, sameTableLayout } from '../../src/runtime/layout';
+import { relaySettings } from '../../src/runtime/settings';
 import {
   arnOf,
   failureBucketGrants,
@@ -21,10 +24,7 @@ import {
   settingsOf,
   testApp,
   withBaseGrants,
-} from '../../../../test/infra/support';
-import { OutboxRelay, type OutboxRelayProps } from '../../src/cdk/relay';
-import { relayFilterPattern, sameTableLayout } from '../../src/runtime/layout';
-import { relaySettings } from '../../src/runtime/settings';
+} from '../support/infra';
 
 const layout = sameTableLayout({ partitionKey: 'PK', sortKey: 'SK' });
 

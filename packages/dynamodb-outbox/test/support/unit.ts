@@ -1,5 +1,5 @@
 import type { MetricUnit } from '@aws-lambda-powertools/metrics/types';
-import type { AttributeValue, DynamoDBRecord, DynamoDBStreamEvent } from 'aws-lambda';
+import type { AttributeValue, Context, DynamoDBRecord, DynamoDBStreamEvent } from 'aws-lambda';
 import type { EventEnvelope } from '../../src/runtime/envelope';
 import {
   type OutboxKey,
@@ -176,3 +176,19 @@ export const fakeLogger = () => {
 };
 
 export const named = (name: string, message = name): Error => Object.assign(new Error(message), { name });
+
+/** A Lambda context, as the runtime passes it to a handler. */
+export const lambdaContext: Context = {
+  callbackWaitsForEmptyEventLoop: true,
+  functionName: 'orders-api',
+  functionVersion: '$LATEST',
+  invokedFunctionArn: 'arn:aws:lambda:us-east-1:123456789012:function:orders-api',
+  memoryLimitInMB: '512',
+  awsRequestId: 'aws-request-1',
+  logGroupName: '/aws/lambda/orders-api',
+  logStreamName: 'stream',
+  getRemainingTimeInMillis: () => 10_000,
+  done: () => undefined,
+  fail: () => undefined,
+  succeed: () => undefined,
+};

@@ -10,8 +10,9 @@ import { OrdersMetric } from '../../../../lambdas/orders/events';
 import { ordersOutboxLayout } from '../../../../lambdas/orders/table';
 import { buildOrdersHandler } from '../../../../lambdas/orders/wiring';
 import { metrics } from '../../../../packages/dynamodb-outbox/src/runtime/powertools';
+import { lambdaContext } from '../../../../packages/dynamodb-outbox/test/support/unit';
 import body from '../fixtures/place-order-body.json';
-import { fixedClock, httpEvent, jsonHeaders, lambdaContext, sequentialIds } from '../support';
+import { fixedClock, httpEvent, jsonHeaders, sequentialIds } from '../support';
 
 const doc = mockClient(DynamoDBDocumentClient);
 const NOW = '2026-11-22T10:00:00.000Z';

@@ -1,6 +1,5 @@
 import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { describe, expect, it, vi } from 'vitest';
-import { lambdaContext } from '../../../../../test/unit/orders/support';
 import {
   instrumented,
   logger,
@@ -9,6 +8,7 @@ import {
   tracer,
   tracingEnabled,
 } from '../../../src/runtime/powertools';
+import { lambdaContext } from '../../support/unit';
 
 const IN_LAMBDA = { AWS_EXECUTION_ENV: 'AWS_Lambda_nodejs24.x' };
 

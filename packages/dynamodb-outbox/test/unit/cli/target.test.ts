@@ -2,12 +2,9 @@ import { CloudFormationClient, DescribeStacksCommand } from '@aws-sdk/client-clo
 import { ListQueuesCommand, SQSClient } from '@aws-sdk/client-sqs';
 import { mockClient } from 'aws-sdk-client-mock';
 import { beforeEach, describe, expect, it } from 'vitest';
-import { resolveTarget } from '../../../packages/dynamodb-outbox/src/cli/target';
-import {
-  TIME_ORDERED_TABLE_LAYOUT,
-  tracksWithReceipts,
-} from '../../../packages/dynamodb-outbox/src/runtime/layout';
-import { ordersOutboxLayout } from '../../../packages/dynamodb-outbox/test/support/sample-table';
+import { resolveTarget } from '../../../src/cli/target';
+import { TIME_ORDERED_TABLE_LAYOUT, tracksWithReceipts } from '../../../src/runtime/layout';
+import { ordersOutboxLayout } from '../../support/sample-table';
 
 const cloudFormation = mockClient(CloudFormationClient);
 const sqs = mockClient(SQSClient);

@@ -19,25 +19,11 @@ import {
 } from '@aws-sdk/lib-dynamodb';
 import { mockClient } from 'aws-sdk-client-mock';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import {
-  directoryFailureStore,
-  redriveFailures,
-} from '../../../packages/dynamodb-outbox/src/cli/redrive-failures';
-import {
-  directoryFailureDestination,
-  listDirectoryObjects,
-} from '../../../packages/dynamodb-outbox/src/local/failure-destination';
-import type { StreamFailureRecord } from '../../../packages/dynamodb-outbox/src/local/stream-poller';
-import {
-  type OutboxLayout,
-  TIME_ORDERED_TABLE_LAYOUT,
-} from '../../../packages/dynamodb-outbox/src/runtime/layout';
-import {
-  keyOf,
-  ORDERS_LAYOUT,
-  outboxItem,
-  streamRecord,
-} from '../../../packages/dynamodb-outbox/test/support/unit';
+import { directoryFailureStore, redriveFailures } from '../../../src/cli/redrive-failures';
+import { directoryFailureDestination, listDirectoryObjects } from '../../../src/local/failure-destination';
+import type { StreamFailureRecord } from '../../../src/local/stream-poller';
+import { type OutboxLayout, TIME_ORDERED_TABLE_LAYOUT } from '../../../src/runtime/layout';
+import { keyOf, ORDERS_LAYOUT, outboxItem, streamRecord } from '../../support/unit';
 
 const eventBridgeMock = mockClient(EventBridgeClient);
 const docMock = mockClient(DynamoDBDocumentClient);

@@ -1,8 +1,8 @@
 import { execFile } from 'node:child_process';
 import { createSocket } from 'node:dgram';
 import { cpSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
-import { join, resolve } from 'node:path';
-import { pathToFileURL } from 'node:url';
+import { join } from 'node:path';
+import { fileURLToPath, pathToFileURL } from 'node:url';
 import { promisify } from 'node:util';
 import { type App, RemovalPolicy, Stack } from 'aws-cdk-lib';
 import { Match, Template } from 'aws-cdk-lib/assertions';
@@ -10,15 +10,12 @@ import { PolicyStatement } from 'aws-cdk-lib/aws-iam';
 import { Architecture, type CfnFunction, Runtime, Tracing } from 'aws-cdk-lib/aws-lambda';
 import { OutputFormat } from 'aws-cdk-lib/aws-lambda-nodejs';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
-import { applySecurityChecks, formatFindings, synthFindings } from '../../../lib/nag';
-import { TRACING_FILE } from '../../../packages/dynamodb-outbox/src/cdk/bundling';
-import {
-  PowertoolsFunction,
-  type PowertoolsFunctionProps,
-} from '../../../packages/dynamodb-outbox/src/cdk/function';
-import { relaySettings } from '../../../packages/dynamodb-outbox/src/runtime/settings';
-import { ordersOutboxLayout } from '../../../packages/dynamodb-outbox/test/support/sample-table';
-import { removeTestApps, testApp } from '../support';
+import { TRACING_FILE } from '../../src/cdk/bundling';
+import { PowertoolsFunction, type PowertoolsFunctionProps } from '../../src/cdk/function';
+import { relaySettings } from '../../src/runtime/settings';
+import { removeTestApps, testApp } from '../support/infra';
+import { applyAwsSolutionsChecks, formatFindings, synthFindings } from '../support/nag';
+import { ordersOutboxLayout } from '../support/sample-table';
 
 type Statement = { Effect: string; Action: string | string[]; Resource: unknown };
 type Resource = {
@@ -28,7 +25,11 @@ type Resource = {
   DependsOn?: string[];
 };
 
-const ENTRY = 'lambdas/orders/handler.ts';
+/** Any handler module: bundling is skipped, but the entry must exist. */
+const ENTRY = fileURLToPath(new URL('../fixtures/handler.ts', import.meta.url));
+const RELAY_ENTRY = fileURLToPath(new URL('../../src/engine/relay-handler.ts', import.meta.url));
+/** Beside the package's sources, so the AWS SDK resolves from the asset as it does in Lambda. */
+const CDK_OUT = fileURLToPath(new URL('../../cdk.out', import.meta.url));
 
 const run = promisify(execFile);
 
@@ -68,10 +69,10 @@ process.stdout.write(JSON.stringify(await handler({ Records: [] }, context)));
 
 afterAll(removeTestApps);
 
-/** An app that skips bundling; with `nag`, the AwsSolutions checks run on synth as in bin/app.ts. */
+/** An app that skips bundling; with `nag`, the AwsSolutions checks run on synth as in an app. */
 const newApp = (nag = false): App => {
   const app = testApp();
-  if (nag) applySecurityChecks(app);
+  if (nag) applyAwsSolutionsChecks(app);
   return app;
 };
 
@@ -118,7 +119,7 @@ describe('PowertoolsFunction asset', () => {
     const app = testApp({ context: { 'aws:cdk:bundling-stacks': ['**'] } });
     const stack = new Stack(app, 'BundleTest');
     const fn = new PowertoolsFunction(stack, 'Relay', {
-      entry: 'packages/dynamodb-outbox/src/engine/relay-handler.ts',
+      entry: RELAY_ENTRY,
       serviceName: 'probe',
     });
     const { s3Key } = stack.resolve((fn.node.defaultChild as CfnFunction).code) as { s3Key: string };
@@ -151,8 +152,8 @@ describe('PowertoolsFunction asset', () => {
       segments.push(JSON.parse(message.toString('utf8').split('\n')[1] ?? '')),
     );
     await new Promise<void>((ready) => daemon.bind(0, '127.0.0.1', ready));
-    mkdirSync('cdk.out', { recursive: true });
-    const deployed = mkdtempSync(join(resolve('cdk.out'), 'traced-asset-'));
+    mkdirSync(CDK_OUT, { recursive: true });
+    const deployed = mkdtempSync(join(CDK_OUT, 'traced-asset-'));
     cpSync(asset, deployed, { recursive: true });
 
     try {

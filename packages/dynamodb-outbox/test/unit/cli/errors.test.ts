@@ -4,8 +4,8 @@ import { ListQueuesCommand, ReceiveMessageCommand, SQSClient } from '@aws-sdk/cl
 import { DynamoDBDocumentClient, GetCommand, QueryCommand } from '@aws-sdk/lib-dynamodb';
 import { mockClient } from 'aws-sdk-client-mock';
 import { beforeEach, describe, expect, it } from 'vitest';
-import { failureMessage, runOutbox } from '../../../packages/dynamodb-outbox/src/cli/main';
-import { ordersOutboxLayout } from '../../../packages/dynamodb-outbox/test/support/sample-table';
+import { failureMessage, runOutbox } from '../../../src/cli/main';
+import { ordersOutboxLayout } from '../../support/sample-table';
 
 const ddb = mockClient(DynamoDBDocumentClient);
 const sqs = mockClient(SQSClient);

@@ -5,32 +5,25 @@ import { DynamoDBStreamsClient } from '@aws-sdk/client-dynamodb-streams';
 import { EventBridgeClient } from '@aws-sdk/client-eventbridge';
 import { SQSClient } from '@aws-sdk/client-sqs';
 import { DynamoDBDocumentClient, TransactWriteCommand } from '@aws-sdk/lib-dynamodb';
-import { buildRelayHandler, type RelayHandler } from '../../packages/dynamodb-outbox/src/engine/wiring';
-import { localClientConfig } from '../../packages/dynamodb-outbox/src/local/clients';
-import type { DynamoDbLocal } from '../../packages/dynamodb-outbox/src/local/dynamodb';
-import {
-  type LocalEventBus,
-  type LocalEventBusOptions,
-  startLocalEventBus,
-} from '../../packages/dynamodb-outbox/src/local/event-bus';
-import {
-  directoryFailureDestination,
-  listDirectoryObjects,
-} from '../../packages/dynamodb-outbox/src/local/failure-destination';
-import { type LocalSqs, startLocalSqs } from '../../packages/dynamodb-outbox/src/local/sqs';
+import { buildRelayHandler, type RelayHandler } from '../../src/engine/wiring';
+import { localClientConfig } from '../../src/local/clients';
+import type { DynamoDbLocal } from '../../src/local/dynamodb';
+import { type LocalEventBus, type LocalEventBusOptions, startLocalEventBus } from '../../src/local/event-bus';
+import { directoryFailureDestination, listDirectoryObjects } from '../../src/local/failure-destination';
+import { type LocalSqs, startLocalSqs } from '../../src/local/sqs';
 import {
   InMemoryCheckpointStore,
   latestStreamArn,
   StreamPoller,
   type StreamPollerOptions,
-} from '../../packages/dynamodb-outbox/src/local/stream-poller';
-import type { EventEnvelope } from '../../packages/dynamodb-outbox/src/runtime/envelope';
-import { relayFilterPattern } from '../../packages/dynamodb-outbox/src/runtime/layout';
-import { DEFAULT_PUT_EVENTS_LIMITS } from '../../packages/dynamodb-outbox/src/runtime/limits';
-import type { RelaySettings } from '../../packages/dynamodb-outbox/src/runtime/settings';
-import { OutboxWriter } from '../../packages/dynamodb-outbox/src/runtime/writer';
-import { ordersOutboxLayout } from '../../packages/dynamodb-outbox/test/support/sample-table';
-import { createTestOrdersTable, startTestDynamoDb } from '../support/dynamodb-local';
+} from '../../src/local/stream-poller';
+import type { EventEnvelope } from '../../src/runtime/envelope';
+import { relayFilterPattern } from '../../src/runtime/layout';
+import { DEFAULT_PUT_EVENTS_LIMITS } from '../../src/runtime/limits';
+import type { RelaySettings } from '../../src/runtime/settings';
+import { OutboxWriter } from '../../src/runtime/writer';
+import { createTestOrdersTable, startTestDynamoDb } from './dynamodb-local';
+import { ordersOutboxLayout } from './sample-table';
 
 /**
  * The relay from its building blocks, as the OutboxRelay construct deploys it: DynamoDB Local's

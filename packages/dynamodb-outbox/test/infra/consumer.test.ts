@@ -3,12 +3,9 @@ import { Duration, RemovalPolicy, Stack } from 'aws-cdk-lib';
 import { Match, Template } from 'aws-cdk-lib/assertions';
 import { EventBus } from 'aws-cdk-lib/aws-events';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { OutboxConsumer, type OutboxConsumerProps } from '../../../packages/dynamodb-outbox/src/cdk/consumer';
-import { consumerSettings } from '../../../packages/dynamodb-outbox/src/runtime/settings';
-import {
-  MAXIMUM_TARGET_RETRY,
-  type Subscription,
-} from '../../../packages/dynamodb-outbox/src/runtime/subscription';
+import { OutboxConsumer, type OutboxConsumerProps } from '../../src/cdk/consumer';
+import { consumerSettings } from '../../src/runtime/settings';
+import { MAXIMUM_TARGET_RETRY, type Subscription } from '../../src/runtime/subscription';
 import {
   arnOf,
   environmentOf,
@@ -19,10 +16,10 @@ import {
   settingsLike,
   testApp,
   withBaseGrants,
-} from '../support';
+} from '../support/infra';
 
 /** Any handler module will do: bundling is skipped, but the entry must exist. */
-const ENTRY = fileURLToPath(new URL('../../../lambdas/inventory/handler.ts', import.meta.url));
+const ENTRY = fileURLToPath(new URL('../fixtures/handler.ts', import.meta.url));
 
 const subscription: Subscription = {
   name: 'billing',

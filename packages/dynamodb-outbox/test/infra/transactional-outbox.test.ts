@@ -5,20 +5,15 @@ import { AttributeType, StreamViewType, type TablePropsV2, TableV2 } from 'aws-c
 import { EventBus } from 'aws-cdk-lib/aws-events';
 import type { IRole } from 'aws-cdk-lib/aws-iam';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { applySecurityChecks, formatFindings, synthFindings } from '../../../lib/nag';
 import {
   OutboxMonitoring,
   outboxTableProps,
   PowertoolsFunction,
   TransactionalOutbox,
   type TransactionalOutboxProps,
-} from '../../../packages/dynamodb-outbox/src/cdk';
-import {
-  relayFilterPattern,
-  sameTableLayout,
-  TIME_ORDERED_TABLE_LAYOUT,
-} from '../../../packages/dynamodb-outbox/src/runtime/layout';
-import { relaySettings, writerSettings } from '../../../packages/dynamodb-outbox/src/runtime/settings';
+} from '../../src/cdk';
+import { relayFilterPattern, sameTableLayout, TIME_ORDERED_TABLE_LAYOUT } from '../../src/runtime/layout';
+import { relaySettings, writerSettings } from '../../src/runtime/settings';
 import {
   alarmNamesOf,
   arnOf,
@@ -32,10 +27,11 @@ import {
   settingsOf,
   testApp,
   withBaseGrants,
-} from '../support';
+} from '../support/infra';
+import { applyAwsSolutionsChecks, formatFindings, synthFindings } from '../support/nag';
 
 /** Any handler module: bundling is skipped, but the entry must exist. */
-const ENTRY = fileURLToPath(new URL('../../../lambdas/orders/handler.ts', import.meta.url));
+const ENTRY = fileURLToPath(new URL('../fixtures/handler.ts', import.meta.url));
 
 /** A service's own table, keyed `pk`/`sk`; point-in-time recovery is the service's choice (cdk-nag asks for it). */
 const serviceTableProps = (extra: Partial<TablePropsV2> = {}): TablePropsV2 => ({
@@ -284,7 +280,7 @@ describe('TransactionalOutbox under cdk-nag', () => {
   it('has no unacknowledged AwsSolutions finding, dedicated or same-table, with the service monitoring', () => {
     // Prepare
     const app = testApp();
-    applySecurityChecks(app);
+    applyAwsSolutionsChecks(app);
     build(new Stack(app, 'Dedicated'));
     build(new Stack(app, 'Same'), { layout: sameTable }, outboxTableProps(sameTable));
     const shared = new Stack(app, 'Shared');

@@ -8,10 +8,10 @@ import {
   ListTablesCommand,
 } from '@aws-sdk/client-dynamodb';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { type DynamoDbLocal, startDynamoDbLocal } from '../../packages/dynamodb-outbox/src/local/dynamodb';
-import { claimPort } from '../../packages/dynamodb-outbox/src/local/ports';
-import { isListening, isRunning, waitFor } from '../../packages/dynamodb-outbox/test/support/processes';
+import { type DynamoDbLocal, startDynamoDbLocal } from '../../src/local/dynamodb';
+import { claimPort } from '../../src/local/ports';
 import { createTestOrdersTable, startTestDynamoDb } from '../support/dynamodb-local';
+import { isListening, isRunning, waitFor } from '../support/processes';
 
 describe('DynamoDB Local orders table', () => {
   let db: DynamoDbLocal;
@@ -84,9 +84,7 @@ describe('DynamoDB Local lifetime', () => {
 
   it('dies with the process that started it, even one killed with SIGKILL', async () => {
     const port = await claimPort(0);
-    const dynamodb = fileURLToPath(
-      new URL('../../packages/dynamodb-outbox/src/local/dynamodb', import.meta.url),
-    );
+    const dynamodb = fileURLToPath(new URL('../../src/local/dynamodb', import.meta.url));
     const script = `const { startDynamoDbLocal } = await import(${JSON.stringify(dynamodb)});
 const db = await startDynamoDbLocal(${port});
 console.log(db.pid);`;

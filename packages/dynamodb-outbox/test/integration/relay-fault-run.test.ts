@@ -1,11 +1,11 @@
 import { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import { afterEach, describe, expect, it, vi } from 'vitest';
-import { deliveryTrackerFor } from '../../packages/dynamodb-outbox/src/engine/delivery-tracking';
-import { PoisonQueue } from '../../packages/dynamodb-outbox/src/engine/poison-queue';
-import { OutboxPublisher } from '../../packages/dynamodb-outbox/src/engine/publisher';
-import { createRelayHandler } from '../../packages/dynamodb-outbox/src/engine/relay';
-import { SettledMemory } from '../../packages/dynamodb-outbox/src/engine/settled-memory';
-import { type RelayHandlerFactory, type RelayRig, startRelayRig } from './relay-rig';
+import { deliveryTrackerFor } from '../../src/engine/delivery-tracking';
+import { PoisonQueue } from '../../src/engine/poison-queue';
+import { OutboxPublisher } from '../../src/engine/publisher';
+import { createRelayHandler } from '../../src/engine/relay';
+import { SettledMemory } from '../../src/engine/settled-memory';
+import { type RelayHandlerFactory, type RelayRig, startRelayRig } from '../support/relay-rig';
 
 const EVENTS = 500;
 const CRASH_AFTER_EVENTS = 200;

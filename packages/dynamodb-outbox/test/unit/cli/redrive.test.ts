@@ -4,18 +4,15 @@ import { SendMessageBatchCommand, SQSClient } from '@aws-sdk/client-sqs';
 import { DynamoDBDocumentClient, GetCommand, PutCommand, UpdateCommand } from '@aws-sdk/lib-dynamodb';
 import { mockClient } from 'aws-sdk-client-mock';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
-import { formatRedrive, redrive } from '../../../packages/dynamodb-outbox/src/cli/redrive';
-import type { OutboxTarget } from '../../../packages/dynamodb-outbox/src/cli/target';
-import { PoisonQueue } from '../../../packages/dynamodb-outbox/src/engine/poison-queue';
-import {
-  type LocalEventBus,
-  startLocalEventBus,
-} from '../../../packages/dynamodb-outbox/src/local/event-bus';
-import { type LocalSqs, startLocalSqs } from '../../../packages/dynamodb-outbox/src/local/sqs';
-import type { EventEnvelope } from '../../../packages/dynamodb-outbox/src/runtime/envelope';
-import { TIME_ORDERED_TABLE_LAYOUT } from '../../../packages/dynamodb-outbox/src/runtime/layout';
-import { OutboxWriter } from '../../../packages/dynamodb-outbox/src/runtime/writer';
-import { ordersOutboxLayout } from '../../../packages/dynamodb-outbox/test/support/sample-table';
+import { formatRedrive, redrive } from '../../../src/cli/redrive';
+import type { OutboxTarget } from '../../../src/cli/target';
+import { PoisonQueue } from '../../../src/engine/poison-queue';
+import { type LocalEventBus, startLocalEventBus } from '../../../src/local/event-bus';
+import { type LocalSqs, startLocalSqs } from '../../../src/local/sqs';
+import type { EventEnvelope } from '../../../src/runtime/envelope';
+import { TIME_ORDERED_TABLE_LAYOUT } from '../../../src/runtime/layout';
+import { OutboxWriter } from '../../../src/runtime/writer';
+import { ordersOutboxLayout } from '../../support/sample-table';
 
 const ddb = mockClient(DynamoDBDocumentClient);
 const credentials = { accessKeyId: 'local', secretAccessKey: 'local' };

@@ -2,17 +2,17 @@ import { DeleteItemCommand, TransactWriteItemsCommand, UpdateItemCommand } from 
 import { DynamoDBStreamsClient } from '@aws-sdk/client-dynamodb-streams';
 import type { DynamoDBStreamEvent } from 'aws-lambda';
 import { afterAll, afterEach, beforeAll, describe, expect, it, vi } from 'vitest';
-import { localClientConfig } from '../../packages/dynamodb-outbox/src/local/clients';
-import type { DynamoDbLocal } from '../../packages/dynamodb-outbox/src/local/dynamodb';
+import { localClientConfig } from '../../src/local/clients';
+import type { DynamoDbLocal } from '../../src/local/dynamodb';
 import {
   InMemoryCheckpointStore,
   latestStreamArn,
   StreamPoller,
   type StreamPollerOptions,
-} from '../../packages/dynamodb-outbox/src/local/stream-poller';
-import { relayFilterPattern } from '../../packages/dynamodb-outbox/src/runtime/layout';
-import { ordersOutboxLayout } from '../../packages/dynamodb-outbox/test/support/sample-table';
+} from '../../src/local/stream-poller';
+import { relayFilterPattern } from '../../src/runtime/layout';
 import { createTestOrdersTable, startTestDynamoDb } from '../support/dynamodb-local';
+import { ordersOutboxLayout } from '../support/sample-table';
 
 const silent = { warn: () => undefined, error: () => undefined };
 

@@ -1,11 +1,8 @@
 import { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
-import {
-  directoryFailureStore,
-  redriveFailures,
-} from '../../packages/dynamodb-outbox/src/cli/redrive-failures';
-import { listDirectoryObjects } from '../../packages/dynamodb-outbox/src/local/failure-destination';
-import { type RelayRig, startRelayRig } from './relay-rig';
+import { directoryFailureStore, redriveFailures } from '../../src/cli/redrive-failures';
+import { listDirectoryObjects } from '../../src/local/failure-destination';
+import { type RelayRig, startRelayRig } from '../support/relay-rig';
 
 /*
  * Time is scaled: one "minute" of the story is one second here. The mapping is the construct's

@@ -8,7 +8,6 @@ import {
 } from '@aws-sdk/client-eventbridge';
 import { mockClient } from 'aws-sdk-client-mock';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
-import { inventorySubscription } from '../../../lambdas/inventory/subscription';
 import {
   formatReplay,
   parseReplayTime,
@@ -17,15 +16,20 @@ import {
   replayExitCode,
   replayName,
   replayOptions,
-} from '../../../packages/dynamodb-outbox/src/cli/replay';
-import type { OutboxTarget, ReplaySource } from '../../../packages/dynamodb-outbox/src/cli/target';
-import {
-  type LocalEventBus,
-  startLocalEventBus,
-} from '../../../packages/dynamodb-outbox/src/local/event-bus';
-import { ordersOutboxLayout } from '../../../packages/dynamodb-outbox/test/support/sample-table';
+} from '../../../src/cli/replay';
+import type { OutboxTarget, ReplaySource } from '../../../src/cli/target';
+import { type LocalEventBus, startLocalEventBus } from '../../../src/local/event-bus';
+import { MAXIMUM_TARGET_RETRY, type Subscription } from '../../../src/runtime/subscription';
+import { ordersOutboxLayout } from '../../support/sample-table';
 
 const eventBridge = mockClient(EventBridgeClient);
+
+/** A consumer's subscription to the orders events: its rule is the one a local replay names. */
+const inventorySubscription: Subscription = {
+  name: 'inventory',
+  eventPattern: { source: ['orders'], 'detail-type': ['OrderPlaced', 'OrderCancelled'] },
+  retry: MAXIMUM_TARGET_RETRY,
+};
 
 const NOW = new Date('2026-11-22T12:00:00.000Z');
 const ARCHIVE_ARN = 'arn:aws:events:eu-west-1:123456789012:archive/OrdersArchive1234';
@@ -263,7 +267,7 @@ describe('outbox replay locally', () => {
 
   beforeAll(async () => {
     bus = await startLocalEventBus({ port: 0 });
-    bus.subscribe(inventorySubscription('orders'), async () => undefined);
+    bus.subscribe(inventorySubscription, async () => undefined);
   });
   afterAll(() => bus.stop());
 

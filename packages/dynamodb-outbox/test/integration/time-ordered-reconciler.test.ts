@@ -2,26 +2,18 @@ import { randomUUID } from 'node:crypto';
 import { EventBridgeClient } from '@aws-sdk/client-eventbridge';
 import { DynamoDBDocumentClient, GetCommand, PutCommand, TransactWriteCommand } from '@aws-sdk/lib-dynamodb';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { ReceiptDeliveryTracker } from '../../packages/dynamodb-outbox/src/engine/delivery-tracking';
-import {
-  type PendingSource,
-  TimeOrderedOutbox,
-  WATERMARK_KEY,
-} from '../../packages/dynamodb-outbox/src/engine/pending-outbox';
-import type { PoisonRecord } from '../../packages/dynamodb-outbox/src/engine/poison-queue';
-import { OutboxPublisher } from '../../packages/dynamodb-outbox/src/engine/publisher';
-import { type ReconcileReport, reconcile } from '../../packages/dynamodb-outbox/src/engine/reconciler';
-import { localClientConfig } from '../../packages/dynamodb-outbox/src/local/clients';
-import { createOutboxTable, type DynamoDbLocal } from '../../packages/dynamodb-outbox/src/local/dynamodb';
-import { type LocalEventBus, startLocalEventBus } from '../../packages/dynamodb-outbox/src/local/event-bus';
-import type { EventEnvelope } from '../../packages/dynamodb-outbox/src/runtime/envelope';
-import {
-  type OutboxKey,
-  TIME_ORDERED_TABLE_LAYOUT,
-  timeBucketOf,
-} from '../../packages/dynamodb-outbox/src/runtime/layout';
-import { writtenWhenItOccurred } from '../../packages/dynamodb-outbox/test/support/outbox-items';
+import { ReceiptDeliveryTracker } from '../../src/engine/delivery-tracking';
+import { type PendingSource, TimeOrderedOutbox, WATERMARK_KEY } from '../../src/engine/pending-outbox';
+import type { PoisonRecord } from '../../src/engine/poison-queue';
+import { OutboxPublisher } from '../../src/engine/publisher';
+import { type ReconcileReport, reconcile } from '../../src/engine/reconciler';
+import { localClientConfig } from '../../src/local/clients';
+import { createOutboxTable, type DynamoDbLocal } from '../../src/local/dynamodb';
+import { type LocalEventBus, startLocalEventBus } from '../../src/local/event-bus';
+import type { EventEnvelope } from '../../src/runtime/envelope';
+import { type OutboxKey, TIME_ORDERED_TABLE_LAYOUT, timeBucketOf } from '../../src/runtime/layout';
 import { startTestDynamoDb } from '../support/dynamodb-local';
+import { writtenWhenItOccurred } from '../support/outbox-items';
 
 /*
  * A first reconciler run on a time-ordered outbox table, spread over several runs by small budgets

@@ -17,10 +17,10 @@ import {
 import { BatchGetCommand, DynamoDBDocumentClient, UpdateCommand } from '@aws-sdk/lib-dynamodb';
 import { mockClient } from 'aws-sdk-client-mock';
 import { beforeEach, describe, expect, it } from 'vitest';
-import { redriveFailures } from '../../../packages/dynamodb-outbox/src/cli/redrive-failures';
-import { parseS3Location, s3FailureStore } from '../../../packages/dynamodb-outbox/src/cli/s3-failure-store';
-import { failureObjectKey } from '../../../packages/dynamodb-outbox/src/local/failure-destination';
-import { ORDERS_LAYOUT, outboxItem, streamRecord } from '../../../packages/dynamodb-outbox/test/support/unit';
+import { redriveFailures } from '../../../src/cli/redrive-failures';
+import { parseS3Location, s3FailureStore } from '../../../src/cli/s3-failure-store';
+import { failureObjectKey } from '../../../src/local/failure-destination';
+import { ORDERS_LAYOUT, outboxItem, streamRecord } from '../../support/unit';
 
 const s3Mock = mockClient(S3Client);
 const eventBridgeMock = mockClient(EventBridgeClient);

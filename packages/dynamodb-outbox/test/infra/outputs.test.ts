@@ -1,3 +1,4 @@
+import { fileURLToPath } from 'node:url';
 import { Stack } from 'aws-cdk-lib';
 import { Match, Template } from 'aws-cdk-lib/assertions';
 import { AttributeType, TableV2 } from 'aws-cdk-lib/aws-dynamodb';
@@ -5,8 +6,8 @@ import { EventBus } from 'aws-cdk-lib/aws-events';
 import { Construct } from 'constructs';
 import { OutboxConsumer, TIME_ORDERED_TABLE_LAYOUT, TransactionalOutbox } from 'dynamodb-outbox';
 import { afterAll, describe, expect, it } from 'vitest';
-import { outboxPrefixes } from '../../../packages/dynamodb-outbox/src/runtime/stack-outputs';
-import { arnOf, refOf, removeTestApps, testApp } from '../support';
+import { outboxPrefixes } from '../../src/runtime/stack-outputs';
+import { arnOf, refOf, removeTestApps, testApp } from '../support/infra';
 
 const subscription = {
   name: 'shipment-audit',
@@ -100,7 +101,7 @@ describe('the stack outputs the CLI reads', () => {
     const consumer = new OutboxConsumer(stack, 'Audit', {
       outbox,
       subscription,
-      entry: new URL('../../fixtures/extra-consumer/audit-handler.ts', import.meta.url).pathname,
+      entry: fileURLToPath(new URL('../fixtures/handler.ts', import.meta.url)),
     });
 
     // Assess

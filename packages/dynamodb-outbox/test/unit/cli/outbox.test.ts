@@ -2,10 +2,10 @@ import { execFile } from 'node:child_process';
 import { createServer } from 'node:net';
 import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
-import { closeServer, listen } from '../../../packages/dynamodb-outbox/src/local/http';
-import { startLocalSqs } from '../../../packages/dynamodb-outbox/src/local/sqs';
+import { closeServer, listen } from '../../../src/local/http';
+import { startLocalSqs } from '../../../src/local/sqs';
 
-const cli = fileURLToPath(new URL('../../../packages/dynamodb-outbox/src/cli/bin.ts', import.meta.url));
+const cli = fileURLToPath(new URL('../../../src/cli/bin.ts', import.meta.url));
 
 /** The CLI as an operator runs it: a separate process, its output and exit status. */
 const run = (

@@ -4,16 +4,13 @@ import { GetQueueAttributesCommand, SQSClient } from '@aws-sdk/client-sqs';
 import { DynamoDBDocumentClient, GetCommand, QueryCommand } from '@aws-sdk/lib-dynamodb';
 import { mockClient } from 'aws-sdk-client-mock';
 import { beforeEach, describe, expect, it } from 'vitest';
-import { runOutbox } from '../../../packages/dynamodb-outbox/src/cli/main';
-import { formatStatus, outboxStatus } from '../../../packages/dynamodb-outbox/src/cli/status';
-import type { OutboxTarget } from '../../../packages/dynamodb-outbox/src/cli/target';
-import type { EventEnvelope } from '../../../packages/dynamodb-outbox/src/runtime/envelope';
-import {
-  sameTableLayout,
-  TIME_ORDERED_TABLE_LAYOUT,
-} from '../../../packages/dynamodb-outbox/src/runtime/layout';
-import { OutboxWriter } from '../../../packages/dynamodb-outbox/src/runtime/writer';
-import { ordersOutboxLayout } from '../../../packages/dynamodb-outbox/test/support/sample-table';
+import { runOutbox } from '../../../src/cli/main';
+import { formatStatus, outboxStatus } from '../../../src/cli/status';
+import type { OutboxTarget } from '../../../src/cli/target';
+import type { EventEnvelope } from '../../../src/runtime/envelope';
+import { sameTableLayout, TIME_ORDERED_TABLE_LAYOUT } from '../../../src/runtime/layout';
+import { OutboxWriter } from '../../../src/runtime/writer';
+import { ordersOutboxLayout } from '../../support/sample-table';
 
 /** Another service's table: pk/sk, the default pending index. */
 const OTHER_LAYOUT = sameTableLayout({ partitionKey: 'pk', sortKey: 'sk' });
