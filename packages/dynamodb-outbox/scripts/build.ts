@@ -1,15 +1,17 @@
 import { spawnSync } from 'node:child_process';
 import {
-  copyFileSync,
-  cpSync,
   existsSync,
   mkdirSync,
   readdirSync,
   readFileSync,
+  renameSync,
+  rmSync,
+  statSync,
   writeFileSync,
 } from 'node:fs';
 import { createRequire } from 'node:module';
 import { dirname, join, relative } from 'node:path';
+import { setTimeout as sleep } from 'node:timers/promises';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import { type BuildOptions, build } from 'esbuild';
 import { AWS_SDK_EXTERNAL, BUNDLE_TARGET, REQUIRE_BANNER, TRACING_FILE } from '../src/cdk/bundling.js';
@@ -40,6 +42,28 @@ const filesOf = (dir: string): string[] =>
     .sort();
 
 const isTypeScript = (file: string): boolean => /\.m?ts$/.test(file);
+
+/**
+ * Builds run beside readers of their output (a test synthesizing from assets/, several `npm start`s
+ * each building first): a file is replaced only when its content changes, and then at once (a
+ * rename), so a reader never sees it half written and a build with nothing new writes nothing.
+ */
+const writeIfChanged = (file: string, contents: Uint8Array | string): void => {
+  const bytes = typeof contents === 'string' ? Buffer.from(contents) : contents;
+  if (existsSync(file) && Buffer.compare(readFileSync(file), bytes) === 0) return;
+  mkdirSync(dirname(file), { recursive: true });
+  const partial = `${file}.${process.pid}.partial`;
+  writeFileSync(partial, bytes);
+  renameSync(partial, file);
+};
+
+const copyIfChanged = (from: string, to: string): void => writeIfChanged(to, readFileSync(from));
+
+/** An esbuild build whose output files are written by writeIfChanged. */
+const emit = async (options: BuildOptions): Promise<void> => {
+  const { outputFiles } = await build({ ...options, write: false });
+  for (const output of outputFiles) writeIfChanged(output.path, output.contents);
+};
 
 /**
  * The modules a CommonJS app can reach: the package's entry points (the `outbox-source` targets of
@@ -77,8 +101,8 @@ const transpiled: BuildOptions = { platform: 'node', target: LIB_TARGET, outbase
 export const buildJavaScript = async (): Promise<void> => {
   const sources = filesOf(SRC);
   const modules = sources.filter((file) => file.endsWith('.ts') && !file.endsWith('.d.ts'));
-  await build({ ...transpiled, entryPoints: modules, outdir: ESM, format: 'esm' });
-  await build({
+  await emit({ ...transpiled, entryPoints: modules, outdir: ESM, format: 'esm' });
+  await emit({
     ...transpiled,
     entryPoints: await commonJsModules(),
     outdir: CJS,
@@ -87,11 +111,11 @@ export const buildJavaScript = async (): Promise<void> => {
     define: { 'import.meta.url': '__importMetaUrl' },
     banner: { js: "const __importMetaUrl = require('node:url').pathToFileURL(__filename).href;" },
   });
-  writeFileSync(join(CJS, 'package.json'), `${JSON.stringify({ type: 'commonjs' })}\n`);
+  writeIfChanged(join(CJS, 'package.json'), `${JSON.stringify({ type: 'commonjs' })}\n`);
   // An .mts module is ESM in both builds (`.mjs`): CommonJS reaches it by import(), never by require().
   const esmOnly = sources.filter((file) => file.endsWith('.mts'));
   for (const outdir of [ESM, CJS])
-    await build({
+    await emit({
       ...transpiled,
       entryPoints: esmOnly,
       outdir,
@@ -100,11 +124,7 @@ export const buildJavaScript = async (): Promise<void> => {
     });
   // Files the modules load by path (the worker's JavaScript entry, DynamoDB Local's launcher).
   for (const file of sources.filter((f) => !isTypeScript(f)))
-    for (const outdir of [ESM, CJS]) {
-      const to = join(outdir, relative(SRC, file));
-      mkdirSync(dirname(to), { recursive: true });
-      copyFileSync(file, to);
-    }
+    for (const outdir of [ESM, CJS]) copyIfChanged(file, join(outdir, relative(SRC, file)));
 };
 
 /**
@@ -125,7 +145,7 @@ const buildDeclarations = (): void => {
     throw new Error(`tsc --build tsconfig.build.json failed:\n${tsc.stdout}${tsc.stderr}`);
   for (const declaration of filesOf(ESM).filter((file) => /\.d\.m?ts$/.test(file))) {
     const module = join(CJS, relative(ESM, declaration)).replace(/\.d\.(m?)ts$/, '.$1js');
-    if (existsSync(module)) copyFileSync(declaration, module.replace(/\.(m?)js$/, '.d.$1ts'));
+    if (existsSync(module)) copyIfChanged(declaration, module.replace(/\.(m?)js$/, '.d.$1ts'));
   }
 };
 
@@ -152,15 +172,15 @@ const ENGINE_FUNCTIONS = {
 /** assets/: relay/ and reconciler/ (index.mjs with tracing.mjs), and tracing/ on its own. */
 export const buildAssets = async (): Promise<void> => {
   const tracing = join(ASSETS, 'tracing');
-  await build({
+  await emit({
     ...bundled,
     entryPoints: [join(SRC, 'runtime', 'tracing.mts')],
     outfile: join(tracing, TRACING_FILE),
   });
   for (const [name, entry] of Object.entries(ENGINE_FUNCTIONS)) {
     const dir = join(ASSETS, name);
-    await build({ ...bundled, entryPoints: [join(SRC, entry)], outfile: join(dir, 'index.mjs') });
-    cpSync(tracing, dir, { recursive: true });
+    await emit({ ...bundled, entryPoints: [join(SRC, entry)], outfile: join(dir, 'index.mjs') });
+    for (const file of filesOf(tracing)) copyIfChanged(file, join(dir, relative(tracing, file)));
   }
 };
 
@@ -169,9 +189,34 @@ export const buildAssets = async (): Promise<void> => {
  * see prepack), so that a build before every test run or start costs about a second.
  */
 export const buildPackage = async (): Promise<void> => {
-  await buildJavaScript();
-  await buildAssets();
-  buildDeclarations();
+  await oneBuildAtATime(async () => {
+    await buildJavaScript();
+    await buildAssets();
+    buildDeclarations();
+  });
+};
+
+const LOCK = join(PACKAGE_DIR, '.build-lock');
+/** A lock older than this was left by a build that died: no build takes near as long. */
+const STALE_LOCK_MS = 120_000;
+
+/** Builds of one checkout run one after another (mkdir is atomic), each then finding less to do. */
+const oneBuildAtATime = async (run: () => Promise<void>): Promise<void> => {
+  for (;;) {
+    try {
+      mkdirSync(LOCK);
+      break;
+    } catch {
+      const age = existsSync(LOCK) ? Date.now() - statSync(LOCK).mtimeMs : 0;
+      if (age > STALE_LOCK_MS) rmSync(LOCK, { recursive: true, force: true });
+      else await sleep(100);
+    }
+  }
+  try {
+    await run();
+  } finally {
+    rmSync(LOCK, { recursive: true, force: true });
+  }
 };
 
 if (process.argv[1] && import.meta.url === pathToFileURL(process.argv[1]).href) await buildPackage();
