@@ -1,5 +1,6 @@
 import { readFileSync } from 'node:fs';
 import { parseArgs } from 'node:util';
+import { DEFAULT_PORTS } from '../local/ports.js';
 import { type CliOutput, failureMessage } from './main.js';
 import { UsageError } from './usage-error.js';
 
@@ -63,7 +64,7 @@ export const runInvoke = async (
     if (type === undefined)
       throw new UsageError(`--type takes ${INVOCATION_TYPES.join(', ')}, got "${values.type}"`);
     const payload = readPayload(positional, values.file);
-    const endpoint = env.LAMBDA_ENDPOINT || `http://127.0.0.1:${env.LAMBDA_PORT || 3001}`;
+    const endpoint = env.LAMBDA_ENDPOINT || `http://127.0.0.1:${env.LAMBDA_PORT || DEFAULT_PORTS.lambda}`;
 
     let response: Response;
     try {

@@ -7,6 +7,7 @@ import { ListQueuesCommand, SQSClient } from '@aws-sdk/client-sqs';
 import { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import * as z from 'zod';
 import { LOCAL_REGION, localClientConfig } from '../local/clients.js';
+import { DEFAULT_PORTS } from '../local/ports.js';
 import { type OutboxLayout, outboxLayoutSchema, TIME_ORDERED_TABLE_LAYOUT } from '../runtime/layout.js';
 import {
   OutboxOutput,
@@ -391,9 +392,10 @@ const optional = <K extends string>(key: K, value: string | undefined) =>
 
 /** Where the local runtime listens, as `dynamodb-outbox local` and the variables that move it say. */
 export const localEndpoints = (env: Readonly<Record<string, string | undefined>>): LocalEndpoints => ({
-  dynamodb: env.DYNAMODB_ENDPOINT || `http://127.0.0.1:${env.DYNAMODB_PORT || 8000}`,
-  eventbridge: env.EVENTBRIDGE_ENDPOINT || `http://127.0.0.1:${env.EVENTBRIDGE_PORT || 4010}`,
-  sqs: env.SQS_ENDPOINT || `http://127.0.0.1:${env.SQS_PORT || 9324}`,
+  dynamodb: env.DYNAMODB_ENDPOINT || `http://127.0.0.1:${env.DYNAMODB_PORT || DEFAULT_PORTS.dynamoDb}`,
+  eventbridge:
+    env.EVENTBRIDGE_ENDPOINT || `http://127.0.0.1:${env.EVENTBRIDGE_PORT || DEFAULT_PORTS.eventBridge}`,
+  sqs: env.SQS_ENDPOINT || `http://127.0.0.1:${env.SQS_PORT || DEFAULT_PORTS.sqs}`,
 });
 
 const awsWhere = (region: string | undefined): string =>

@@ -11,6 +11,7 @@ import {
 } from './event-bus/fault-settings.js';
 import { compileEventPattern, type EventMatcher } from './event-pattern.js';
 import { closeServer, configuredPort, listen, RequestBodyTooLargeError, readBody, sendJson } from './http.js';
+import { DEFAULT_PORTS } from './ports.js';
 
 /*
  * A local EventBridge endpoint. It speaks the PutEvents wire protocol (AWS JSON 1.1: POST / with
@@ -64,7 +65,7 @@ export {
   type RetryableEntryError,
 } from './event-bus/fault-settings.js';
 
-export const DEFAULT_EVENTBRIDGE_PORT = 4010;
+export const DEFAULT_EVENTBRIDGE_PORT = DEFAULT_PORTS.eventBridge;
 const JSON_CONTENT_TYPE = 'application/x-amz-json-1.1';
 /** Requests larger than this are refused before parsing; the API itself caps a call at 1 MB. */
 const MAX_REQUEST_BYTES = 2 * 1024 * 1024;

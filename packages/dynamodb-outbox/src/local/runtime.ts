@@ -31,7 +31,7 @@ import {
 } from './http-server.js';
 import { type EndpointFunction, type LocalLambdaEndpoint, startLambdaEndpoint } from './lambda-endpoint.js';
 import { arn, type LocalNames, localNames, ofType, STREAM_PREFIX, TABLE_TYPES, tablesOf } from './names.js';
-import { claimPort } from './ports.js';
+import { claimPort, DEFAULT_PORTS } from './ports.js';
 import { type LocalSqs, startLocalSqs } from './sqs.js';
 import {
   FileCheckpointStore,
@@ -559,16 +559,16 @@ export const startLocalRuntime = async (options: LocalRuntimeOptions = {}): Prom
   const lifecycle = new Lifecycle();
 
   try {
-    const apiPort = options.apiPort ?? 3000;
+    const apiPort = options.apiPort ?? DEFAULT_PORTS.api;
     const freePorts = apiPort === 0;
     if (apiPort !== 0) await claimPort(apiPort);
     // DynamoDB Local (a JVM) starts while the rest is set up and the functions load.
-    const dynamoDbPort = await claimPort(options.dynamoDbPort ?? 8000);
+    const dynamoDbPort = await claimPort(options.dynamoDbPort ?? DEFAULT_PORTS.dynamoDb);
     const dynamoDbStarting = startDynamoDbLocal(dynamoDbPort, options.dynamoDbDataPath);
     lifecycle.onStop(async () => (await dynamoDbStarting.catch(() => undefined))?.stop());
-    const sqsPort = options.sqsPort ?? (freePorts ? 0 : 9324);
+    const sqsPort = options.sqsPort ?? (freePorts ? 0 : DEFAULT_PORTS.sqs);
     if (sqsPort !== 0) await claimPort(sqsPort);
-    const lambdaPort = options.lambdaPort ?? (freePorts ? 0 : 3001);
+    const lambdaPort = options.lambdaPort ?? (freePorts ? 0 : DEFAULT_PORTS.lambda);
     if (lambdaPort !== 0) await claimPort(lambdaPort);
     const sqs = await startLocalSqs({ port: sqsPort, ...(options.host ? { host: options.host } : {}) });
     const sqsClient = new SQSClient(localClientConfig(sqs.endpoint));
@@ -597,7 +597,7 @@ export const startLocalRuntime = async (options: LocalRuntimeOptions = {}): Prom
     const eventBus = await startLocalEventBus({
       ...options.eventBusOptions,
       ...(names.busName ? { eventBusName: names.busName } : {}),
-      port: options.eventBridgePort ?? (freePorts ? 0 : 4010),
+      port: options.eventBridgePort ?? (freePorts ? 0 : DEFAULT_PORTS.eventBridge),
       ...(options.host ? { host: options.host } : {}),
       ...(options.onEventAccepted ? { onAccepted: options.onEventAccepted } : {}),
       onDeadLetter: (deadLetter) => {

@@ -1,6 +1,7 @@
 import { createHash, randomUUID } from 'node:crypto';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import { closeServer, configuredPort, listen, RequestBodyTooLargeError, readBody, sendJson } from './http.js';
+import { DEFAULT_PORTS } from './ports.js';
 
 /** The AWS JSON 1.0 protocol SQS speaks. */
 const SQS_CONTENT_TYPE = 'application/x-amz-json-1.0';
@@ -22,7 +23,7 @@ const SQS_CONTENT_TYPE = 'application/x-amz-json-1.0';
  * attributes, redrive policies, SigV4 verification, persistence across restarts.
  */
 
-export const DEFAULT_SQS_PORT = 9324;
+export const DEFAULT_SQS_PORT = DEFAULT_PORTS.sqs;
 const ACCOUNT = '000000000000';
 const MAX_MESSAGE_BYTES = 256 * 1024;
 const MAX_BATCH = 10;

@@ -2,6 +2,7 @@ import { mkdirSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { createEventReporter, describeInvocation } from './console.js';
 import type { ResponseInfo } from './http-server.js';
+import { DEFAULT_PORTS } from './ports.js';
 import { parseContextArgs, SynthError } from './synth.js';
 
 /**
@@ -62,11 +63,11 @@ export const runLocal = async (argv: readonly string[]): Promise<void> => {
     return;
   }
   for (const [name, value] of Object.entries(localDefaults)) process.env[name] ??= value;
-  const apiPort = portFromEnv('PORT', 3000);
-  const dynamoDbPort = portFromEnv('DYNAMODB_PORT', 8000);
-  const eventBridgePort = portFromEnv('EVENTBRIDGE_PORT', 4010);
-  const sqsPort = portFromEnv('SQS_PORT', 9324);
-  const lambdaPort = portFromEnv('LAMBDA_PORT', 3001);
+  const apiPort = portFromEnv('PORT', DEFAULT_PORTS.api);
+  const dynamoDbPort = portFromEnv('DYNAMODB_PORT', DEFAULT_PORTS.dynamoDb);
+  const eventBridgePort = portFromEnv('EVENTBRIDGE_PORT', DEFAULT_PORTS.eventBridge);
+  const sqsPort = portFromEnv('SQS_PORT', DEFAULT_PORTS.sqs);
+  const lambdaPort = portFromEnv('LAMBDA_PORT', DEFAULT_PORTS.lambda);
   const dataDir = process.env.DYNAMODB_DATA_DIR ? resolve(process.env.DYNAMODB_DATA_DIR) : undefined;
   if (dataDir) mkdirSync(dataDir, { recursive: true });
   let context: Record<string, string> = {};
