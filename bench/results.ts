@@ -6,7 +6,6 @@ import type { HandlerOutput } from './output';
 import type { PriceTable } from './prices';
 import type { DrainResult, LagResult } from './relay';
 import type { DeployedSettings } from './settings';
-import type { TrackingCandidate } from './tracking-candidates';
 import type { WritePathLevel } from './write-path';
 
 /** Everything a run measured: written as bench/results/latest.json, rendered as latest.md. */
@@ -32,7 +31,6 @@ export interface BenchResults {
   };
   readonly targets: readonly TargetResult[];
   /** Absent from results written before the candidates were measured. */
-  readonly trackingCandidates?: readonly TrackingCandidate[];
   readonly handlerOutput: HandlerOutput;
 }
 

@@ -8,7 +8,6 @@ import {
   ratio,
   renderColdStartMarkdown,
   renderMarkdown,
-  trackingVerdict,
   unitPrice,
   usd,
 } from '../../../bench/report';
@@ -90,28 +89,6 @@ describe('evaluateTargets', () => {
     };
     expect(evaluateTargets(results.writePath, results.drain, counts)[4]?.met).toBe(false);
     expect(evaluateTargets(results.writePath, results.drain, results.counts)[4]?.met).toBe(true);
-  });
-});
-
-describe('trackingVerdict', () => {
-  const on = {
-    ...results.drain.trackingOn,
-    baselineEventsPerSecond: 2000,
-    baselineWithTrackingEventsPerSecond: 250,
-  };
-
-  it('blames the tracking writes when the relay keeps up with a loop making the same writes', () => {
-    const verdict = trackingVerdict({ ...on, ratioToBaselineWithTracking: 0.9 });
-    expect(verdict).toContain('×0.13 the plain loop');
-    expect(verdict).toContain('bound by the tracking writes, not by the relay');
-  });
-
-  it('says so when the relay is slower than that loop too', () => {
-    expect(trackingVerdict({ ...on, ratioToBaselineWithTracking: 0.6 })).toContain('overhead of its own');
-  });
-
-  it('says nothing without the comparison', () => {
-    expect(trackingVerdict(results.drain.trackingOff)).toBe('');
   });
 });
 

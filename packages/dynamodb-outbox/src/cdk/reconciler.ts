@@ -5,7 +5,7 @@ import { LambdaFunction } from 'aws-cdk-lib/aws-events-targets';
 import { PolicyStatement } from 'aws-cdk-lib/aws-iam';
 import type { IQueue } from 'aws-cdk-lib/aws-sqs';
 import { Construct } from 'constructs';
-import { type OutboxLayout, tracksWithReceipts } from '../runtime/layout.js';
+import type { OutboxLayout } from '../runtime/layout.js';
 import { DEFAULT_PUT_EVENTS_LIMITS } from '../runtime/limits.js';
 import { OutboxServiceName } from '../runtime/service-names.js';
 import { reconcilerSettings } from '../runtime/settings.js';
@@ -120,25 +120,22 @@ export class OutboxReconciler extends Construct {
       environment,
     });
 
-    if (tracksWithReceipts(props.layout)) {
-      // Lists minutes by key and reads their receipts (Query), reads and saves its watermark
-      // (GetItem, PutItem), writes receipts of what it republished (PutItem) and keeps what it
-      // parked past its TTL (UpdateItem).
-      grantOnTable(props.table, this.function, [
-        'dynamodb:Query',
-        'dynamodb:GetItem',
-        'dynamodb:PutItem',
-        'dynamodb:UpdateItem',
-      ]);
-    } else {
+    // Lists minutes (Query, on a same table through its time index) and reads their receipts
+    // (Query), reads and saves its watermark (GetItem, PutItem), writes receipts of what it
+    // republished (PutItem) and keeps what it parked past its TTL (UpdateItem).
+    grantOnTable(props.table, this.function, [
+      'dynamodb:Query',
+      'dynamodb:GetItem',
+      'dynamodb:PutItem',
+      'dynamodb:UpdateItem',
+    ]);
+    if (props.layout.kind === 'same-table')
       this.function.addToRolePolicy(
         new PolicyStatement({
           actions: ['dynamodb:Query'],
-          resources: [`${props.table.tableArn}/index/${props.layout.pendingIndex.indexName}`],
+          resources: [`${props.table.tableArn}/index/${props.layout.timeIndex.indexName}`],
         }),
       );
-      grantOnTable(props.table, this.function, ['dynamodb:UpdateItem']);
-    }
     props.eventBus.grantPutEventsTo(this.function);
     grantSendOnly(props.poisonQueue, this.function);
 

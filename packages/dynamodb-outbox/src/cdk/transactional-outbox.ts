@@ -302,7 +302,7 @@ export class TransactionalOutbox extends Construct {
 
   /**
    * A same-table outbox needs the layout's key names to be the table's, the table's TTL attribute
-   * and, with tracking, its pending index.
+   * and, with tracking, its time index.
    */
   private checkSameTable(layout: SameTableLayout): void {
     const resource = tableResource(this.table);
@@ -321,9 +321,9 @@ export class TransactionalOutbox extends Construct {
         `TransactionalOutbox: the table's TTL attribute must be the layout's ${layout.timeToLiveAttribute}; ${hint}`,
       );
     const indexes = (resource.globalSecondaryIndexes ?? []) as Array<{ indexName?: string }>;
-    if (this.deliveryTracking && !indexes.some((index) => index.indexName === layout.pendingIndex.indexName))
+    if (this.deliveryTracking && !indexes.some((index) => index.indexName === layout.timeIndex.indexName))
       throw new Error(
-        `TransactionalOutbox: delivery tracking needs the pending index ${layout.pendingIndex.indexName} on the table; ${hint}`,
+        `TransactionalOutbox: delivery tracking needs the time index ${layout.timeIndex.indexName} on the table; ${hint}`,
       );
   }
 }

@@ -229,10 +229,10 @@ const explain = async (error: unknown, target: OutboxTarget): Promise<unknown> =
     target.layout.kind === 'same-table'
   )
     return new UsageError(
-      `Table ${target.tableName} has no ${target.layout.pendingIndex.indexName} index, so its pending events ` +
-        'cannot be counted: is it the outbox table? Pass the table the stack (or `dynamodb-outbox local`) created ' +
+      `Table ${target.tableName} has no ${target.layout.timeIndex.indexName} index, so its pending events ` +
+        'cannot be listed: is it the outbox table? Pass the table the stack (or `dynamodb-outbox local`) created ' +
         'with --table, or --stack to read it from the stack outputs; a time-ordered outbox table ' +
-        '(receipts, no index) needs --layout time-ordered-table.',
+        '(no index) needs --layout time-ordered-table.',
     );
   // ...and keys that are not the table's (a Get, or a Query of a time-ordered table's minute) likewise;
   // DynamoDB Local words a Get's as "One of the required keys was not given a value".

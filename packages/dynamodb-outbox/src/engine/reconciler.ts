@@ -2,14 +2,14 @@ import { MetricUnit } from '@aws-lambda-powertools/metrics';
 import { describeKey } from '../runtime/layout.js';
 import { MetricName } from '../runtime/metric-names.js';
 import { logger as sharedLogger, metrics as sharedMetrics } from '../runtime/powertools.js';
-import type { DeliveryTracker } from './delivery-tracking.js';
+import { type DeliveryTracker, trackedOfPoison } from './delivery-tracking.js';
 import type { PendingSource } from './pending-outbox.js';
 import type { PoisonQueue, PoisonRecord } from './poison-queue.js';
 import type { LogSink, MetricsSink, OutboxPublisher } from './publisher.js';
 import { MALFORMED_ITEM } from './relay.js';
 
 export interface ReconcileSettings {
-  /** Republish items still pending this long after they were written (time-ordered) or occurred (same table). */
+  /** Republish items still pending this long after they were written. */
   readonly thresholdSeconds: number;
   /** Items handled per run at most; the next run picks up the rest. */
   readonly maxItemsPerRun: number;
@@ -18,7 +18,7 @@ export interface ReconcileSettings {
 }
 
 export interface ReconcilerDeps {
-  /** The pending index (same-table layout) or the time-ordered listing with receipts. */
+  /** The outbox listed by time, compared with the receipts. */
   readonly pending: PendingSource;
   readonly publisher: Pick<OutboxPublisher, 'publish'>;
   readonly poisonQueue: Pick<PoisonQueue, 'send'>;
@@ -114,12 +114,7 @@ export const reconcile = async (
       ];
       const published = result.published.map(recordAt);
       const [marking, parking] = await Promise.all([
-        published.length > 0
-          ? deps.tracker.markPublished(
-              published.map((r) => r.key),
-              now(),
-            )
-          : undefined,
+        published.length > 0 ? deps.tracker.markPublished(published, now()) : undefined,
         poison.length > 0 ? parkPoison(deps, log, poison, now()) : { parked: 0, left: 0 },
       ]);
       markFailures += marking?.failed.length ?? 0;
@@ -180,9 +175,9 @@ const parkPoison = async (
       errorCode: record.errorCode,
       reason: record.reason,
     });
-  const keys = sent.sent.flatMap((record) => (record.key ? [record.key] : []));
-  if (keys.length === 0) return { parked: 0, left: sent.failed.length };
-  const parking = await deps.tracker.markParked(keys, now);
+  const items = sent.sent.flatMap(trackedOfPoison);
+  if (items.length === 0) return { parked: 0, left: sent.failed.length };
+  const parking = await deps.tracker.markParked(items, now);
   for (const failed of parking.failed)
     log.warn('Could not record a parked event as parked; the next run parks it again', {
       outboxKey: describeKey(failed.key),

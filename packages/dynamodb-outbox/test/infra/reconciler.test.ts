@@ -114,13 +114,16 @@ describe('OutboxReconciler', () => {
     });
   });
 
-  it('may only query the pending index, update outbox items, put events on its bus and park poison', () => {
+  it('may only list the table by its time index, read receipts and its watermark, write receipts and keep parked items, put events on its bus and park poison', () => {
     const { template, reconciler, table, eventBus, poisonQueue } = built;
     expect(permissionsOf(template, reconciler.function.executionRole)).toEqual(
       withBaseGrants(reconciler.function.logGroup, [
+        { action: 'dynamodb:GetItem', resource: arnOf(table) },
+        { action: 'dynamodb:PutItem', resource: arnOf(table) },
+        { action: 'dynamodb:Query', resource: arnOf(table) },
         {
           action: 'dynamodb:Query',
-          resource: { 'Fn::Join': ['', [arnOf(table), `/index/${layout.pendingIndex.indexName}`]] },
+          resource: { 'Fn::Join': ['', [arnOf(table), `/index/${layout.timeIndex.indexName}`]] },
         },
         { action: 'dynamodb:UpdateItem', resource: arnOf(table) },
         { action: 'events:PutEvents', resource: arnOf(eventBus) },

@@ -114,9 +114,9 @@ describe('dynamodb-outbox: every error is one line naming what to fix', () => {
       /^outbox: Table audit not found in AWS \(table audit\)\. Pass the outbox table with --table/,
     ],
     [
-      'a table without the pending index',
-      serviceError('ValidationException', 'The table does not have the specified index: pending-outbox'),
-      /^outbox: Table audit has no pending-outbox index, so its pending events cannot be counted: is it the outbox table\?/,
+      'a table without the time index',
+      serviceError('ValidationException', 'The table does not have the specified index: outbox-by-time'),
+      /^outbox: Table audit has no outbox-by-time index, so its pending events cannot be listed: is it the outbox table\?/,
     ],
     ['no region', new Error('Region is missing'), /^outbox: No AWS region: pass --region, or set AWS_REGION/],
     [
@@ -132,8 +132,8 @@ describe('dynamodb-outbox: every error is one line naming what to fix', () => {
       /^outbox: AccessDeniedException: User: arn:aws:iam::123456789012:user\/ops is not authorized$/,
     ],
   ])('status --table: %s', async (_case, error, message) => {
-    // Prepare
-    ddb.on(QueryCommand).rejects(error);
+    // Prepare: no reconciler watermark yet; the listing's first Query fails.
+    ddb.on(GetCommand).resolves({}).on(QueryCommand).rejects(error);
 
     // Act
     const { status, stderr } = await outbox(['status', '--table', 'audit', '--layout', sameTable]);

@@ -12,7 +12,8 @@ import {
 } from '@aws-sdk/lib-dynamodb';
 import { mockClient } from 'aws-sdk-client-mock';
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
-import { ReceiptDeliveryTracker } from '../../../src/engine/delivery-tracking';
+import { DeliveryReceipts } from '../../../src/engine/delivery-tracking';
+import { listingFor } from '../../../src/engine/outbox-listing/listing-for';
 import { TimeOrderedOutbox, WATERMARK_KEY } from '../../../src/engine/pending-outbox';
 import type { Publishable, PublishResult } from '../../../src/engine/publisher';
 import { type ReconcilerDeps, reconcile } from '../../../src/engine/reconciler';
@@ -153,7 +154,7 @@ const reconcilerOn = ({
   maxItemsPerRun = 1000,
   publish = publishAll,
 }: RunOptions = {}) => {
-  const tracker = new ReceiptDeliveryTracker(doc, {
+  const tracker = new DeliveryReceipts(doc, {
     tableName: TABLE,
     layout,
     retentionDays: RETENTION_DAYS,
@@ -163,6 +164,7 @@ const reconcilerOn = ({
     pending: new TimeOrderedOutbox(doc, {
       tableName: TABLE,
       layout,
+      items: listingFor(doc, TABLE, layout),
       receipts: tracker,
       lookbackSeconds,
       now: () => now,
@@ -318,7 +320,7 @@ describe('reconciling a time-ordered outbox table', () => {
     const run = () => reconcilerOn({ lookbackSeconds: 300, maxItemsPerRun: 2 });
     // The relay published e3 and e6.
     await run().tracker.markPublished(
-      [items[2], items[5]].map((item) => ({ pk: String(item?.pk), sk: String(item?.sk) })),
+      [items[2], items[5]].map((item) => ({ key: { pk: String(item?.pk), sk: String(item?.sk) } })),
       NOW,
     );
     ddb.resetHistory();
