@@ -272,7 +272,7 @@ describe('the offline runtime with its consumers, operated with the outbox CLI',
       // Assess
       expect(status).toMatchObject({
         table,
-        tracking: 'receipts',
+        listedBy: 'table-key',
         pending: 0,
         listing: { since: 'retention', itemsRead: 800, receiptKeys: 0 },
       });
@@ -298,7 +298,7 @@ describe('the offline runtime with its consumers, operated with the outbox CLI',
 
       // Assess
       expect(status).toMatchObject({
-        tracking: 'receipts',
+        listedBy: 'table-key',
         pending: 2,
         oldestPendingOccurredAt: event(1).occurredAt,
         listing: { from: timeBucketOf(secondsAgo(600)), since: 'watermark', receiptKeys: 3 },
