@@ -171,6 +171,14 @@ describe('cold-start proxies', () => {
   });
 
   it('shows no tracing-on figures for results measured before they were', () => {
-    expect(renderMarkdown(results)).toMatch(/\| lambdas\/orders\/handler\.ts \|( [^|]+ \|){5} – \| – \|/);
+    // Prepare: the results as a run before tracing-on figures existed wrote them.
+    const before: BenchResults = {
+      ...results,
+      coldStart: results.coldStart.map(
+        ({ tracing: _tracing, tracingImportRatio: _ratio, ...entry }) => entry,
+      ),
+    };
+    // Act, Assess
+    expect(renderMarkdown(before)).toMatch(/\| lambdas\/orders\/handler\.ts \|( [^|]+ \|){5} – \| – \|/);
   });
 });

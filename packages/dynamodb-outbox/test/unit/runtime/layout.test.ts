@@ -236,7 +236,7 @@ describe('the time index entry', () => {
 
   it('leaves the minute of a same-table item without an entry unknown', () => {
     expect(
-      writtenMinuteOf(ORDERS_LAYOUT, { PK: 'x', SK: 'y' }, { pendingShard: 'PENDING#3' }),
+      writtenMinuteOf(ORDERS_LAYOUT, { PK: 'x', SK: 'y' }, { otherAttribute: '2026-11-22T10:00#3' }),
     ).toBeUndefined();
   });
 });
