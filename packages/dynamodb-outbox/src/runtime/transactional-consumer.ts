@@ -1,4 +1,5 @@
 import { createHash } from 'node:crypto';
+import { setTimeout as delay } from 'node:timers/promises';
 import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { DynamoDBDocumentClient, TransactWriteCommand } from '@aws-sdk/lib-dynamodb';
 import { unmarshall } from '@aws-sdk/util-dynamodb';
@@ -112,6 +113,13 @@ export class TransactionConflictError extends Error {
  * Each attempt decides again from fresh reads; past this, Lambda's own retries take over.
  */
 export const MAX_CONFLICT_ATTEMPTS = 3;
+
+/**
+ * Longest pause before the second attempt, doubled for each later one; the pause is drawn at
+ * random below it ("full jitter"), so that consumers contending for one item do not collide again
+ * in step (https://docs.aws.amazon.com/amazondynamodb/latest/developerguide/Programming.Errors.html#Programming.Errors.RetryAndBackoff).
+ */
+const CONFLICT_BACKOFF_MS = 25;
 
 /** Sort key of every inbox record: not the outbox's prefix, so the relay's filter never passes one. */
 export const INBOX_SORT_KEY = 'INBOX';
@@ -313,7 +321,10 @@ export const createTransactionalConsumer = <R extends object>(options: Transacti
       }
       if (committed.kind === 'committed') return { ...result, duplicate: false };
       if (committed.kind === 'duplicate') return duplicateOf(delivery, committed.record);
-      log.info('transaction conflict; deciding again', { attempt });
+      if (attempt < MAX_CONFLICT_ATTEMPTS) {
+        log.info('transaction conflict; deciding again', { attempt });
+        await delay(Math.random() * CONFLICT_BACKOFF_MS * 2 ** (attempt - 1));
+      }
     }
     throw new TransactionConflictError(
       `Consumer ${options.name}: ${MAX_CONFLICT_ATTEMPTS} attempts lost a TransactionConflict; Lambda retries the event`,
