@@ -94,6 +94,8 @@ interface Run {
   readonly before: string;
   /** Stuck events by stuckIdOf: those the run read, updated as it goes. */
   readonly stuck: Map<string, StuckEvent>;
+  /** Stuck events step 1 tried, by stuckIdOf: settled or not, the listing leaves them alone this run. */
+  readonly retried: Set<string>;
   found: number;
   republished: number;
   retryable: number;
@@ -130,6 +132,7 @@ export const reconcile = async (
     now,
     before: new Date(now.getTime() - deps.settings.thresholdSeconds * 1000).toISOString(),
     stuck: new Map(),
+    retried: new Set(),
     found: 0,
     republished: 0,
     retryable: 0,
@@ -157,6 +160,7 @@ const retryDue = async (run: Run): Promise<void> => {
   const due = [...run.stuck.values()].filter((event) => Date.parse(event.nextAttemptAt) <= now.getTime());
   run.deferred = run.stuck.size - due.length;
   if (due.length === 0) return;
+  for (const event of due) run.retried.add(stuckIdOf(event.key));
   const { page, gone } = await deps.stuck.reread(due, now);
   for (const event of gone)
     run.log.warn('Stuck event is gone or past its TTL; no longer retried', {
@@ -199,10 +203,14 @@ const list = async (run: Run, hasTimeLeft: () => boolean): Promise<void> => {
   }
 };
 
-/** Step 3: leave out what step 1 owns. A listing that still holds a stuck event (the pending index) lists it again. */
+/**
+ * Step 3: leave out what step 1 owns. A listing that still holds a stuck event lists it again: the
+ * pending index, or a minute read again because the watermark stayed there.
+ */
 const skipStuck = (run: Run, page: PendingPage): PendingPage => {
-  if (run.stuck.size === 0) return page;
-  const isStuck = (key: OutboxKey | undefined) => key !== undefined && run.stuck.has(stuckIdOf(key));
+  if (run.stuck.size === 0 && run.retried.size === 0) return page;
+  const isStuck = (key: OutboxKey | undefined) =>
+    key !== undefined && (run.stuck.has(stuckIdOf(key)) || run.retried.has(stuckIdOf(key)));
   return {
     ...page,
     records: page.records.filter((r) => !isStuck(r.key)),

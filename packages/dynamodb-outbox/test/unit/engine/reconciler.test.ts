@@ -1,5 +1,14 @@
 import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
-import { DynamoDBDocumentClient, PutCommand, QueryCommand, UpdateCommand } from '@aws-sdk/lib-dynamodb';
+import {
+  BatchGetCommand,
+  DeleteCommand,
+  DynamoDBDocumentClient,
+  GetCommand,
+  PutCommand,
+  QueryCommand,
+  type QueryCommandInput,
+  UpdateCommand,
+} from '@aws-sdk/lib-dynamodb';
 import { mockClient } from 'aws-sdk-client-mock';
 import { beforeEach, describe, expect, it, vi } from 'vitest';
 import { DynamoDbDeliveryTracker } from '../../../src/engine/delivery-tracking';
@@ -177,6 +186,52 @@ describe('reconcile', () => {
       nextAttemptAt: '2026-11-22T12:05:00.000Z',
       errorCode: 'ThrottlingException',
     });
+  });
+
+  it('leaves a stuck event the index lists again to its own schedule: deferred until due, then retried once', async () => {
+    // Prepare: e1 failed before; its next attempt is 5 minutes after NOW.
+    const stuck = {
+      PK: 'RECONCILER#RETRY',
+      SK: '[["PK","ORDER#o1"],["SK","OUTBOX#0000000001"]]',
+      outboxKey: { PK: 'ORDER#o1', SK: 'OUTBOX#0000000001' },
+      attempts: 1,
+      firstFailedAt: '2026-11-22T11:55:00.000Z',
+      nextAttemptAt: '2026-11-22T12:05:00.000Z',
+      lastErrorCode: 'ThrottlingException',
+      lastErrorMessage: 'slow down',
+    };
+    ddb
+      .on(QueryCommand)
+      .callsFake((input: QueryCommandInput) =>
+        input.ExpressionAttributeValues?.[':pk'] === 'RECONCILER#RETRY'
+          ? { Items: [stuck] }
+          : { Items: input.ExpressionAttributeValues?.[':shard'] === 'PENDING#0' ? [item(1), item(2)] : [] },
+      );
+    ddb.on(GetCommand, { Key: stuck.outboxKey }).resolves({ Item: item(1) });
+    ddb.on(BatchGetCommand).resolves({ Responses: { orders: [] } });
+    const early = build();
+
+    // Act
+    const before = await reconcile(early.deps);
+
+    // Assess: only e2 goes out; e1 waits for its attempt.
+    expect(before).toMatchObject({ found: 1, republished: 1, deferred: 1, stuck: 1 });
+    expect(
+      early.publisher.publish.mock.calls.map(([records]) => records.map((r) => r.envelope.eventId)),
+    ).toEqual([['e2']]);
+
+    // Act: at its attempt, it goes out once, from the table, and its entry is deleted.
+    const due = build({ now: () => new Date('2026-11-22T12:05:00.000Z') });
+    const after = await reconcile(due.deps);
+
+    // Assess
+    expect(after).toMatchObject({ deferred: 0, stuck: 0 });
+    expect(
+      due.publisher.publish.mock.calls.map(([records]) => records.map((r) => r.envelope.eventId)),
+    ).toEqual([['e1'], ['e2']]);
+    expect(ddb.commandCalls(DeleteCommand).map((c) => c.args[0].input.Key)).toEqual([
+      { PK: 'RECONCILER#RETRY', SK: stuck.SK },
+    ]);
   });
 
   it('parks a poison item: poison queue first, then off the pending index, TTL left unarmed', async () => {

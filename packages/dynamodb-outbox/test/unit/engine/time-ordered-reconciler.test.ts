@@ -156,6 +156,7 @@ interface RunOptions {
   readonly now?: Date;
   readonly lookbackSeconds?: number;
   readonly maxItemsPerRun?: number;
+  readonly maxPagesPerRun?: number;
   readonly publish?: (records: readonly Publishable[]) => Promise<PublishResult>;
 }
 
@@ -165,6 +166,7 @@ const reconcilerOn = ({
   now = NOW,
   lookbackSeconds = RETENTION_DAYS * 86_400,
   maxItemsPerRun = 1000,
+  maxPagesPerRun,
   publish = publishAll,
 }: RunOptions = {}) => {
   const tracker = new ReceiptDeliveryTracker(doc, {
@@ -191,7 +193,12 @@ const reconcilerOn = ({
     },
     poisonQueue: { send: async (records) => ({ sent: [...records], failed: [] }) },
     tracker,
-    settings: { thresholdSeconds: 60, maxItemsPerRun, pageSize: 100 },
+    settings: {
+      thresholdSeconds: 60,
+      maxItemsPerRun,
+      pageSize: 100,
+      ...(maxPagesPerRun === undefined ? {} : { maxPagesPerRun }),
+    },
     metrics: fakeMetrics(),
     logger: fakeLogger(),
     now: () => now,
@@ -474,6 +481,30 @@ describe('reconciling a time-ordered outbox table', () => {
     expect(due.published).toEqual(['e1']);
     expect(table.stuck()).toEqual([]);
     expect(table.watermark()).toBe('2026-11-30T12:04');
+  });
+
+  it('a first run over a week at 8 shards makes its partitions as it reads them, stops at maxPagesPerRun and saves that minute', async () => {
+    // Prepare: no watermark; a week back from NOW is 2026-11-23T12:00:30.
+    const table = fakeTable();
+    const { deps } = reconcilerOn({
+      layout: TIME_ORDERED_TABLE_LAYOUT,
+      lookbackSeconds: 7 * 86_400,
+      maxPagesPerRun: 20,
+    });
+
+    // Act
+    const partitions = await deps.pending.shards('2026-11-30T11:59:30.000Z');
+    const report = await reconcile(deps);
+
+    // Assess: a lazy sequence, not the week's 80,640 partitions up front.
+    expect(Array.isArray(partitions)).toBe(false);
+    const [first, second] = partitions;
+    expect([first, second]).toEqual(['2026-11-23T12:00#0', '2026-11-23T12:00#1']);
+    // Two minutes of 8 shards, then 4 of the third: it stopped at 12:02#4, so 12:02 is read again.
+    expect(report).toMatchObject({ found: 0, truncated: true });
+    expect(outboxQueries()).toHaveLength(20);
+    expect(outboxQueries().at(-1)?.[0]).toBe('2026-11-23T12:02#3');
+    expect(table.watermark()).toBe('2026-11-23T12:02');
   });
 
   it('on an empty table, a first run reads every shard of the lookback and moves the watermark to the cut-off', async () => {
