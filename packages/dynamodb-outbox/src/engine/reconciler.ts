@@ -266,7 +266,6 @@ interface SortedPage {
  * TTL (nothing would republish it then), is parked now with its full content.
  */
 const sortPage = (run: Run, page: PendingPage, result: PublishResult): SortedPage => {
-  const retry = run.deps.settings.retry ?? DEFAULT_RETRY_POLICY;
   const recordAt = (index: number) => page.records[index] as OutboxRecord;
   const toPark: PoisonRecord[] = [
     ...result.poison.map((failed) => {
@@ -285,10 +284,11 @@ const sortPage = (run: Run, page: PendingPage, result: PublishResult): SortedPag
     const record = recordAt(failed.index);
     const event = failedAgain(run, record, failed.errorCode, failed.errorMessage);
     const expiresAt = event.expiresAt === undefined ? Number.POSITIVE_INFINITY : event.expiresAt * 1000;
-    if (event.attempts >= retry.maxAttempts || Date.parse(event.nextAttemptAt) >= expiresAt)
+    const outOfAttempts = event.attempts >= retryPolicyOf(run).maxAttempts;
+    if (outOfAttempts || Date.parse(event.nextAttemptAt) >= expiresAt)
       toPark.push({
         errorCode: RETRIES_EXHAUSTED,
-        reason: `Failed retryably on ${event.attempts} reconciler runs since ${event.firstFailedAt}; last error ${failed.errorCode}: ${event.lastErrorMessage}`,
+        reason: `Failed retryably on ${event.attempts} reconciler runs since ${event.firstFailedAt}${outOfAttempts ? '' : ', and its TTL comes before the next attempt'}; last error ${failed.errorCode}: ${event.lastErrorMessage}`,
         key: record.key,
         envelope: record.envelope,
         item: record.item,
@@ -304,6 +304,8 @@ const sortPage = (run: Run, page: PendingPage, result: PublishResult): SortedPag
   };
 };
 
+const retryPolicyOf = (run: Run): RetryPolicy => run.deps.settings.retry ?? DEFAULT_RETRY_POLICY;
+
 /** The stuck event `record` becomes after failing once more now. */
 const failedAgain = (
   run: Run,
@@ -318,11 +320,7 @@ const failedAgain = (
     key: record.key,
     attempts,
     firstFailedAt: before?.firstFailedAt ?? run.now.toISOString(),
-    nextAttemptAt: nextAttemptAfter(
-      run.deps.settings.retry ?? DEFAULT_RETRY_POLICY,
-      attempts,
-      run.now,
-    ).toISOString(),
+    nextAttemptAt: nextAttemptAfter(retryPolicyOf(run), attempts, run.now).toISOString(),
     lastErrorCode: errorCode,
     lastErrorMessage: errorMessage,
     ...(expiresAt === undefined ? {} : { expiresAt }),

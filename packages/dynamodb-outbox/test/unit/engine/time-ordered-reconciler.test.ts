@@ -16,8 +16,9 @@ import { mockClient } from 'aws-sdk-client-mock';
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 import { ReceiptDeliveryTracker } from '../../../src/engine/delivery-tracking';
 import { TimeOrderedOutbox, WATERMARK_KEY } from '../../../src/engine/pending-outbox';
+import type { PoisonRecord } from '../../../src/engine/poison-queue';
 import type { Publishable, PublishResult } from '../../../src/engine/publisher';
-import { type ReconcilerDeps, reconcile } from '../../../src/engine/reconciler';
+import { RETRIES_EXHAUSTED, type ReconcilerDeps, reconcile } from '../../../src/engine/reconciler';
 import { STUCK_PARTITION, StuckEvents } from '../../../src/engine/reconciler-retries';
 import { buildReconcilerHandler } from '../../../src/engine/wiring';
 import type { EventEnvelope } from '../../../src/runtime/envelope';
@@ -505,6 +506,54 @@ describe('reconciling a time-ordered outbox table', () => {
     expect(outboxQueries()).toHaveLength(20);
     expect(outboxQueries().at(-1)?.[0]).toBe('2026-11-23T12:02#3');
     expect(table.watermark()).toBe('2026-11-23T12:02');
+  });
+
+  it('parks an event that fails retryably now when its TTL would pass before its next attempt', async () => {
+    // Prepare: written at 11:58:20 with a TTL 3 minutes from NOW; the next attempt would be in 5.
+    const table = fakeTable();
+    table.add({ pk: 'RECONCILER', sk: 'WATERMARK', bucket: '2026-11-30T11:58' });
+    const item: Record<string, unknown> = {
+      ...writerFor(ONE_SHARD).item(event(1, '2026-11-30T11:58:20.000Z')),
+      expiresAt: NOW.getTime() / 1000 + 180,
+    };
+    table.add(item);
+    const parked: PoisonRecord[] = [];
+    const { deps } = reconcilerOn({
+      publish: async (records) => ({
+        published: [],
+        retryable: records.map((_, index) => ({
+          index,
+          errorCode: 'ThrottlingException',
+          errorMessage: 'slow',
+        })),
+        poison: [],
+      }),
+    });
+
+    // Act
+    const report = await reconcile({
+      ...deps,
+      poisonQueue: {
+        send: async (records) => {
+          parked.push(...records);
+          return { sent: [...records], failed: [] };
+        },
+      },
+    });
+
+    // Assess: parked with its content, recorded parked in the minute's receipt, not kept as stuck.
+    expect(report).toMatchObject({ retryable: 1, parked: 1, parkedAfterRetries: 1, stuck: 0 });
+    expect(parked).toEqual([
+      expect.objectContaining({
+        errorCode: RETRIES_EXHAUSTED,
+        reason: `Failed retryably on 1 reconciler runs since ${NOW.toISOString()}, and its TTL comes before the next attempt; last error ThrottlingException: slow`,
+        item,
+      }),
+    ]);
+    expect(table.stuck()).toEqual([]);
+    expect((await deps.tracker.settled([{ pk: String(item.pk), sk: String(item.sk) }])).settled).toHaveLength(
+      1,
+    );
   });
 
   it('on an empty table, a first run reads every shard of the lookback and moves the watermark to the cut-off', async () => {
