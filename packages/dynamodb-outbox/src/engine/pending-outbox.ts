@@ -115,6 +115,9 @@ export const toPage = (
   return { records, malformed, ...(nextKey ? { nextKey } : {}), read };
 };
 
+/** Minutes whose receipts a listing keeps in memory. */
+const RECEIPT_MINUTES_KEPT = 8;
+
 /** Where a time-ordered table keeps the reconciler's watermark: the first minute not yet settled. */
 export const WATERMARK_KEY = { partition: 'RECONCILER', sort: 'WATERMARK' } as const;
 
@@ -241,12 +244,20 @@ export class TimeOrderedOutbox implements PendingSource {
     return new Date(this.now().getTime() - (this.options.lookbackSeconds ?? 86_400) * 1000).toISOString();
   }
 
-  /** The receipts of the minute being read; only that minute's are kept, as minutes are read in order. */
+  /**
+   * The receipts of a minute, kept for the last few minutes read: minutes are read in order (a few
+   * at once by `status`), and a listing over days must not keep every minute's.
+   */
   private async receiptsOf(bucket: string): Promise<BucketReceipts> {
     const cached = this.receipts.get(bucket);
     if (cached) return cached;
     const read = await this.options.receipts.receiptsOf(bucket);
-    this.receipts = new Map([[bucket, read]]);
+    this.receipts.set(bucket, read);
+    // A Map iterates in insertion order: the first key is the oldest minute kept.
+    for (const oldest of this.receipts.keys()) {
+      if (this.receipts.size <= RECEIPT_MINUTES_KEPT) break;
+      this.receipts.delete(oldest);
+    }
     return read;
   }
 }
