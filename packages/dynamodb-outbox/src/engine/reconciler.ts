@@ -396,7 +396,7 @@ const finish = (run: Run): ReconcileReport => {
 
 const logPage = (log: Log, sorted: SortedPage, settlement: Settlement): void => {
   for (const failed of settlement.parking?.failed ?? [])
-    log.error('Poison queue rejected the message; the item stays pending', {
+    log.error('Poison queue rejected the message; kept as a stuck event, parked on a later run', {
       eventId: failed.record.envelope?.eventId,
       outboxKey: describeKey(failed.record.key),
       errorCode: failed.errorCode,

@@ -287,7 +287,7 @@ describe('reconcile', () => {
     );
   });
 
-  it('keeps a poison item pending when the poison queue refuses it', async () => {
+  it('keeps a poison item the poison queue refuses as a stuck event, so that a later run parks it', async () => {
     // Prepare
     indexHolding({ 'PENDING#0': [item(1)] });
     const { deps, logger } = build({
@@ -304,13 +304,21 @@ describe('reconcile', () => {
     const report = await reconcile(deps);
 
     // Assess
-    expect(report.parked).toBe(0);
+    expect(report).toMatchObject({ parked: 0, stuck: 1 });
     expect(ddb.commandCalls(UpdateCommand)).toHaveLength(0);
-    expect(logger.error).toHaveBeenCalledWith('Poison queue rejected the message; the item stays pending', {
-      eventId: 'e1',
-      outboxKey: 'PK=ORDER#o1, SK=OUTBOX#0000000001',
-      errorCode: 'AccessDenied',
-    });
+    expect(ddb.commandCalls(PutCommand).map((c) => c.args[0].input.Item)).toEqual([
+      expect.objectContaining({
+        PK: 'RECONCILER#RETRY',
+        outboxKey: { PK: 'ORDER#o1', SK: 'OUTBOX#0000000001' },
+        attempts: 1,
+        nextAttemptAt: '2026-11-22T12:05:00.000Z',
+        lastErrorCode: 'AccessDenied',
+      }),
+    ]);
+    expect(logger.error).toHaveBeenCalledWith(
+      'Poison queue rejected the message; kept as a stuck event, parked on a later run',
+      { eventId: 'e1', outboxKey: 'PK=ORDER#o1, SK=OUTBOX#0000000001', errorCode: 'AccessDenied' },
+    );
   });
 
   it('parks an index entry that is not a valid outbox item, with its raw content', async () => {
