@@ -205,7 +205,7 @@ describe('the reconciler over a simulated day, with the relay down', () => {
       const report = await runAt(now);
       runs.push({ now, report, watermark: await watermark() });
     }
-  }, 240_000);
+  }, 480_000);
 
   afterAll(async () => {
     eventBridge?.destroy();
