@@ -4,6 +4,7 @@ import { DynamoDbDeliveryTracker } from '../../packages/dynamodb-outbox/src/engi
 import { PendingOutbox } from '../../packages/dynamodb-outbox/src/engine/pending-outbox';
 import type { PoisonRecord } from '../../packages/dynamodb-outbox/src/engine/poison-queue';
 import { type ReconcilerDeps, reconcile } from '../../packages/dynamodb-outbox/src/engine/reconciler';
+import { StuckEvents } from '../../packages/dynamodb-outbox/src/engine/reconciler-retries';
 import type { DynamoDbLocal } from '../../packages/dynamodb-outbox/src/local/dynamodb';
 import { startTestDynamoDb } from '../../packages/dynamodb-outbox/test/support/dynamodb-local';
 import { ordersOutboxLayout } from '../../packages/dynamodb-outbox/test/support/sample-table';
@@ -24,6 +25,7 @@ describe('reconciler with the relay stopped', () => {
     flow = await startInventoryFlow(db);
     deps = {
       pending: new PendingOutbox(flow.doc, flow.tableName, ordersOutboxLayout),
+      stuck: new StuckEvents(flow.doc, { tableName: flow.tableName, layout: ordersOutboxLayout }),
       publisher: flow.publisher,
       poisonQueue: {
         send: async (records) => {
@@ -61,7 +63,11 @@ describe('reconciler with the relay stopped', () => {
 
     // Assess
     expect(report).toMatchObject({ found: 25, republished: 25, retryable: 0, parked: 0, truncated: false });
-    expect(metrics).toEqual([['ReconcilerRepublished', 25]]);
+    expect(metrics).toEqual([
+      ['ReconcilerRepublished', 25],
+      ['ReconcilerParkedAfterRetries', 0],
+      ['ReconcilerStuckEvents', 0],
+    ]);
     expect(flow.bus.stats.eventsAccepted).toBe(25);
     expect([...flow.bus.detailEventIdCounts().values()].every((n) => n === 1)).toBe(true);
     expect(flow.deliveries.filter((d) => d.duplicate)).toHaveLength(0);

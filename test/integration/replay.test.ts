@@ -4,6 +4,7 @@ import type { OutboxTarget } from '../../packages/dynamodb-outbox/src/cli/target
 import { DynamoDbDeliveryTracker } from '../../packages/dynamodb-outbox/src/engine/delivery-tracking';
 import { PendingOutbox } from '../../packages/dynamodb-outbox/src/engine/pending-outbox';
 import { reconcile } from '../../packages/dynamodb-outbox/src/engine/reconciler';
+import { StuckEvents } from '../../packages/dynamodb-outbox/src/engine/reconciler-retries';
 import type { DynamoDbLocal } from '../../packages/dynamodb-outbox/src/local/dynamodb';
 import { startTestDynamoDb } from '../../packages/dynamodb-outbox/test/support/dynamodb-local';
 import { ordersOutboxLayout } from '../../packages/dynamodb-outbox/test/support/sample-table';
@@ -26,6 +27,7 @@ describe('replay to the inventory consumer', () => {
     // Publish through the reconciler's path to the local bus; the consumer applies each event once.
     await reconcile({
       pending: new PendingOutbox(flow.doc, flow.tableName, ordersOutboxLayout),
+      stuck: new StuckEvents(flow.doc, { tableName: flow.tableName, layout: ordersOutboxLayout }),
       publisher: flow.publisher,
       poisonQueue: { send: async () => ({ sent: [], failed: [] }) },
       tracker: new DynamoDbDeliveryTracker(flow.doc, {

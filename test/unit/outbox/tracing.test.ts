@@ -52,7 +52,7 @@ const { daemon, subsegments, endpoint, pendingPage } = await vi.hoisted(async ()
   );
   await new Promise<void>((resolve) => daemon.bind(0, '127.0.0.1', resolve));
 
-  /** The Query page the reconciler reads once; every later Query finds nothing. */
+  /** The index page the reconciler reads once; every later Query, and its stuck events' partition, find nothing. */
   const pendingPage: { items: Record<string, unknown>[] } = { items: [] };
   const answers: Record<string, (input: Record<string, unknown>) => unknown> = {
     'AWSEvents.PutEvents': (input) => ({
@@ -67,8 +67,8 @@ const { daemon, subsegments, endpoint, pendingPage } = await vi.hoisted(async ()
       })),
       Failed: [],
     }),
-    'DynamoDB_20120810.Query': () => {
-      const items = pendingPage.items.splice(0);
+    'DynamoDB_20120810.Query': (input) => {
+      const items = input.IndexName === undefined ? [] : pendingPage.items.splice(0);
       return { Items: items, Count: items.length };
     },
   };

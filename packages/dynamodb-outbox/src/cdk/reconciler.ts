@@ -120,16 +120,15 @@ export class OutboxReconciler extends Construct {
       environment,
     });
 
+    // Keeps the events that failed to republish in the table, each retried on its own backoff:
+    // lists them (Query), reads their items again (GetItem), saves them (PutItem) and deletes
+    // them once published or parked (DeleteItem).
+    const stuckEvents = ['dynamodb:Query', 'dynamodb:GetItem', 'dynamodb:PutItem', 'dynamodb:DeleteItem'];
     if (tracksWithReceipts(props.layout)) {
       // Lists minutes by key and reads their receipts (Query), reads and saves its watermark
       // (GetItem, PutItem), writes receipts of what it republished (PutItem) and keeps what it
       // parked past its TTL (UpdateItem).
-      grantOnTable(props.table, this.function, [
-        'dynamodb:Query',
-        'dynamodb:GetItem',
-        'dynamodb:PutItem',
-        'dynamodb:UpdateItem',
-      ]);
+      grantOnTable(props.table, this.function, [...stuckEvents, 'dynamodb:UpdateItem']);
     } else {
       this.function.addToRolePolicy(
         new PolicyStatement({
@@ -137,7 +136,7 @@ export class OutboxReconciler extends Construct {
           resources: [`${props.table.tableArn}/index/${props.layout.pendingIndex.indexName}`],
         }),
       );
-      grantOnTable(props.table, this.function, ['dynamodb:UpdateItem']);
+      grantOnTable(props.table, this.function, [...stuckEvents, 'dynamodb:UpdateItem']);
     }
     props.eventBus.grantPutEventsTo(this.function);
     grantSendOnly(props.poisonQueue, this.function);

@@ -228,9 +228,13 @@ export interface Settlement {
 
 /**
  * Step 3: park poison on the queue with its full content and record outcomes (delivery tracking).
- * An item is marked parked only once the queue holds it.
+ * An item is marked parked only once the queue holds it. The reconciler settles its pages with it too.
  */
-export const settle = async (deps: RelayDeps, outcome: PublishOutcome, now: Date): Promise<Settlement> => {
+export const settle = async (
+  deps: Pick<RelayDeps, 'poisonQueue' | 'tracker'>,
+  outcome: Pick<PublishOutcome, 'published' | 'toPark'>,
+  now: Date,
+): Promise<Settlement> => {
   const { tracker } = deps;
   const park = async (): Promise<Pick<Settlement, 'parking' | 'markedParked'>> => {
     if (outcome.toPark.length === 0) return {};

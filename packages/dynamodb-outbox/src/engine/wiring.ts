@@ -9,6 +9,7 @@ import { PendingOutbox, type PendingSource, TimeOrderedOutbox } from './pending-
 import { PoisonQueue } from './poison-queue.js';
 import { OutboxPublisher } from './publisher.js';
 import { type ReconcileReport, reconcile } from './reconciler.js';
+import { StuckEvents } from './reconciler-retries.js';
 import { createRelayHandler } from './relay.js';
 
 /**
@@ -91,6 +92,10 @@ export const buildReconcilerHandler = (wiring: {
   const tracker = trackerOf(settings, clients);
   const deps = {
     pending: pendingOf(settings, clients),
+    stuck: new StuckEvents(DynamoDBDocumentClient.from(clients.dynamoDb), {
+      tableName: settings.tableName,
+      layout: settings.layout,
+    }),
     publisher: publisherOf(settings, clients),
     poisonQueue: poisonQueueOf(settings, clients),
     tracker,

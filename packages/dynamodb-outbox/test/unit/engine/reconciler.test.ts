@@ -1,5 +1,14 @@
 import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
-import { DynamoDBDocumentClient, QueryCommand, UpdateCommand } from '@aws-sdk/lib-dynamodb';
+import {
+  BatchGetCommand,
+  DeleteCommand,
+  DynamoDBDocumentClient,
+  GetCommand,
+  PutCommand,
+  QueryCommand,
+  type QueryCommandInput,
+  UpdateCommand,
+} from '@aws-sdk/lib-dynamodb';
 import { mockClient } from 'aws-sdk-client-mock';
 import { beforeEach, describe, expect, it, vi } from 'vitest';
 import { DynamoDbDeliveryTracker } from '../../../src/engine/delivery-tracking';
@@ -7,6 +16,7 @@ import { PendingOutbox } from '../../../src/engine/pending-outbox';
 import type { PoisonRecord } from '../../../src/engine/poison-queue';
 import type { PublishResult } from '../../../src/engine/publisher';
 import { type ReconcilerDeps, reconcile } from '../../../src/engine/reconciler';
+import { StuckEvents } from '../../../src/engine/reconciler-retries';
 import type { SameTableLayout } from '../../../src/runtime/layout';
 import type { OutboxRecord } from '../../../src/runtime/outbox-item';
 import { ORDERS_LAYOUT, OTHER_LAYOUT, recordOf } from '../../support/unit';
@@ -54,6 +64,7 @@ const build = (overrides: Partial<ReconcilerDeps> = {}, layout: SameTableLayout 
   };
   const deps: ReconcilerDeps = {
     pending: new PendingOutbox(doc, 'orders', layout),
+    stuck: new StuckEvents(doc, { tableName: 'orders', layout }),
     publisher,
     poisonQueue,
     tracker: new DynamoDbDeliveryTracker(doc, { tableName: 'orders', layout, retentionDays: 7 }),
@@ -73,6 +84,13 @@ const indexHolding = (byShard: Record<string, unknown[]>) => {
   }));
 };
 
+/** The pending index's queries (the stuck events' partition, read first, left out). */
+const indexQueries = () =>
+  ddb
+    .commandCalls(QueryCommand)
+    .map((c) => c.args[0].input)
+    .filter((q) => q.IndexName !== undefined);
+
 describe('reconcile', () => {
   beforeEach(() => {
     ddb.reset();
@@ -88,7 +106,7 @@ describe('reconcile', () => {
     await reconcile(deps);
 
     // Assess
-    const queries = ddb.commandCalls(QueryCommand).map((c) => c.args[0].input);
+    const queries = indexQueries();
     expect(queries.map((q) => q.ExpressionAttributeValues?.[':shard'])).toEqual(
       Array.from({ length: 8 }, (_, i) => `PENDING#${i}`),
     );
@@ -133,7 +151,7 @@ describe('reconcile', () => {
     expect(metrics.addMetric).toHaveBeenCalledWith('ReconcilerRepublished', 'Count', 3);
   });
 
-  it('leaves retryable failures pending for the next run, without marking them', async () => {
+  it('keeps a retryable failure as a stuck event with its backoff, without marking it', async () => {
     // Prepare
     indexHolding({ 'PENDING#0': [item(1)] });
     const { deps, logger, poisonQueue } = build({
@@ -144,14 +162,76 @@ describe('reconcile', () => {
     const report = await reconcile(deps);
 
     // Assess
-    expect(report).toMatchObject({ found: 1, republished: 0, retryable: 1, parked: 0 });
+    expect(report).toMatchObject({ found: 1, republished: 0, retryable: 1, parked: 0, stuck: 1 });
     expect(ddb.commandCalls(UpdateCommand)).toHaveLength(0);
     expect(poisonQueue.send).not.toHaveBeenCalled();
-    expect(logger.warn).toHaveBeenCalledWith('Republish failed, will retry on the next run', {
-      eventId: 'e1',
-      aggregateId: 'o1',
+    expect(ddb.commandCalls(PutCommand).map((c) => c.args[0].input)).toEqual([
+      {
+        TableName: 'orders',
+        Item: {
+          PK: 'RECONCILER#RETRY',
+          SK: '[["PK","ORDER#o1"],["SK","OUTBOX#0000000001"]]',
+          outboxKey: { PK: 'ORDER#o1', SK: 'OUTBOX#0000000001' },
+          attempts: 1,
+          firstFailedAt: NOW.toISOString(),
+          nextAttemptAt: '2026-11-22T12:05:00.000Z',
+          lastErrorCode: 'ThrottlingException',
+          lastErrorMessage: 'slow down',
+        },
+      },
+    ]);
+    expect(logger.warn).toHaveBeenCalledWith('Republish failed; retried on a later run', {
+      outboxKey: 'PK=ORDER#o1, SK=OUTBOX#0000000001',
+      attempts: 1,
+      nextAttemptAt: '2026-11-22T12:05:00.000Z',
       errorCode: 'ThrottlingException',
     });
+  });
+
+  it('leaves a stuck event the index lists again to its own schedule: deferred until due, then retried once', async () => {
+    // Prepare: e1 failed before; its next attempt is 5 minutes after NOW.
+    const stuck = {
+      PK: 'RECONCILER#RETRY',
+      SK: '[["PK","ORDER#o1"],["SK","OUTBOX#0000000001"]]',
+      outboxKey: { PK: 'ORDER#o1', SK: 'OUTBOX#0000000001' },
+      attempts: 1,
+      firstFailedAt: '2026-11-22T11:55:00.000Z',
+      nextAttemptAt: '2026-11-22T12:05:00.000Z',
+      lastErrorCode: 'ThrottlingException',
+      lastErrorMessage: 'slow down',
+    };
+    ddb
+      .on(QueryCommand)
+      .callsFake((input: QueryCommandInput) =>
+        input.ExpressionAttributeValues?.[':pk'] === 'RECONCILER#RETRY'
+          ? { Items: [stuck] }
+          : { Items: input.ExpressionAttributeValues?.[':shard'] === 'PENDING#0' ? [item(1), item(2)] : [] },
+      );
+    ddb.on(GetCommand, { Key: stuck.outboxKey }).resolves({ Item: item(1) });
+    ddb.on(BatchGetCommand).resolves({ Responses: { orders: [] } });
+    const early = build();
+
+    // Act
+    const before = await reconcile(early.deps);
+
+    // Assess: only e2 goes out; e1 waits for its attempt.
+    expect(before).toMatchObject({ found: 1, republished: 1, deferred: 1, stuck: 1 });
+    expect(
+      early.publisher.publish.mock.calls.map(([records]) => records.map((r) => r.envelope.eventId)),
+    ).toEqual([['e2']]);
+
+    // Act: at its attempt, it goes out once, from the table, and its entry is deleted.
+    const due = build({ now: () => new Date('2026-11-22T12:05:00.000Z') });
+    const after = await reconcile(due.deps);
+
+    // Assess
+    expect(after).toMatchObject({ deferred: 0, stuck: 0 });
+    expect(
+      due.publisher.publish.mock.calls.map(([records]) => records.map((r) => r.envelope.eventId)),
+    ).toEqual([['e1'], ['e2']]);
+    expect(ddb.commandCalls(DeleteCommand).map((c) => c.args[0].input.Key)).toEqual([
+      { PK: 'RECONCILER#RETRY', SK: stuck.SK },
+    ]);
   });
 
   it('parks a poison item: poison queue first, then off the pending index, TTL left unarmed', async () => {
@@ -207,7 +287,7 @@ describe('reconcile', () => {
     );
   });
 
-  it('keeps a poison item pending when the poison queue refuses it', async () => {
+  it('keeps a poison item the poison queue refuses as a stuck event, so that a later run parks it', async () => {
     // Prepare
     indexHolding({ 'PENDING#0': [item(1)] });
     const { deps, logger } = build({
@@ -224,13 +304,21 @@ describe('reconcile', () => {
     const report = await reconcile(deps);
 
     // Assess
-    expect(report.parked).toBe(0);
+    expect(report).toMatchObject({ parked: 0, stuck: 1 });
     expect(ddb.commandCalls(UpdateCommand)).toHaveLength(0);
-    expect(logger.error).toHaveBeenCalledWith('Poison queue rejected the message; the item stays pending', {
-      eventId: 'e1',
-      outboxKey: 'PK=ORDER#o1, SK=OUTBOX#0000000001',
-      errorCode: 'AccessDenied',
-    });
+    expect(ddb.commandCalls(PutCommand).map((c) => c.args[0].input.Item)).toEqual([
+      expect.objectContaining({
+        PK: 'RECONCILER#RETRY',
+        outboxKey: { PK: 'ORDER#o1', SK: 'OUTBOX#0000000001' },
+        attempts: 1,
+        nextAttemptAt: '2026-11-22T12:05:00.000Z',
+        lastErrorCode: 'AccessDenied',
+      }),
+    ]);
+    expect(logger.error).toHaveBeenCalledWith(
+      'Poison queue rejected the message; kept as a stuck event, parked on a later run',
+      { eventId: 'e1', outboxKey: 'PK=ORDER#o1, SK=OUTBOX#0000000001', errorCode: 'AccessDenied' },
+    );
   });
 
   it('parks an index entry that is not a valid outbox item, with its raw content', async () => {
@@ -287,7 +375,7 @@ describe('reconcile', () => {
 
     // Assess
     expect(report).toMatchObject({ found: 0, truncated: true });
-    expect(ddb.commandCalls(QueryCommand)).toHaveLength(0);
+    expect(indexQueries()).toHaveLength(0);
   });
 
   it('follows the index pages of a shard', async () => {
@@ -338,7 +426,7 @@ describe('reconcile', () => {
     const report = await reconcile(deps);
 
     // Assess
-    const queries = ddb.commandCalls(QueryCommand).map((c) => c.args[0].input);
+    const queries = indexQueries();
     expect(queries.map((q) => q.ExpressionAttributeValues?.[':shard'])).toEqual([
       'PENDING#0',
       'PENDING#1',
@@ -392,6 +480,9 @@ describe('reconcile', () => {
       republished: 1,
       retryable: 1,
       parked: 1,
+      parkedAfterRetries: 0,
+      deferred: 0,
+      stuck: 1,
       markFailures: 1,
       oldestOccurredAt: '2026-11-22T10:00:01.000Z',
       truncated: false,

@@ -186,8 +186,14 @@ describe('outbox wiring', () => {
       // Assess
       expect(report).toMatchObject({ found: 1, republished: 1, truncated: false });
       const queries = docMock.commandCalls(QueryCommand).map((c) => c.args[0].input);
-      expect(queries).toHaveLength(4);
+      expect(queries).toHaveLength(5);
+      // Its stuck events first, kept in the same table under their own partition.
       expect(queries[0]).toMatchObject({
+        TableName: 'service-table',
+        ExpressionAttributeNames: { '#pk': 'pk' },
+        ExpressionAttributeValues: { ':pk': 'RECONCILER#RETRY' },
+      });
+      expect(queries[1]).toMatchObject({
         TableName: 'service-table',
         IndexName: 'unpublished',
         ExpressionAttributeNames: { '#shard': 'gsi1pk', '#occurredAt': 'occurredAt' },
@@ -208,6 +214,7 @@ describe('outbox wiring', () => {
 
     it('stops starting pages when the time budget runs out', async () => {
       // Prepare
+      docMock.on(QueryCommand).resolves({ Items: [] });
       const reconcile = buildReconcilerHandler({ settings: reconcilerSettings(), clients: clients() });
 
       // Act
@@ -215,7 +222,9 @@ describe('outbox wiring', () => {
 
       // Assess
       expect(report).toMatchObject({ found: 0, truncated: true });
-      expect(docMock.commandCalls(QueryCommand)).toHaveLength(0);
+      expect(
+        docMock.commandCalls(QueryCommand).map((c) => c.args[0].input.ExpressionAttributeValues?.[':pk']),
+      ).toEqual(['RECONCILER#RETRY']);
     });
   });
 });
