@@ -269,7 +269,7 @@ describe('transactional consumer on DynamoDB Local', () => {
       lookbackSeconds: 120,
     });
     const before = new Date(Date.now() + 60_000).toISOString();
-    const shards = await outbox.shards(before);
+    const shards = [...(await outbox.shards(before))];
     const listed = await Promise.all(
       timeBucketsBetween(startedAt, before)
         .flatMap((bucket) => bucketPartitions(layout, bucket))
