@@ -159,7 +159,7 @@ export const capacityLimits = (
     {
       name: 'receipts (one partition a minute)',
       ceiling: PARTITION_WRITE_UNITS / receiptUnits,
-      formula: `1,000 write units/s ÷ ${format(receiptUnits, 3)} units per event (a ${receiptKeys}-key receipt of ${format(RECEIPT_OVERHEAD_BYTES + receiptKeys * a.receiptKeyBytes)} bytes)`,
+      formula: `1,000 write units/s ÷ ${format(receiptUnits, 3)} units per event (a ${format(receiptKeys)}-key receipt of ${format(RECEIPT_OVERHEAD_BYTES + receiptKeys * a.receiptKeyBytes)} bytes)`,
       source: SOURCES.partition,
     },
     {

@@ -29,7 +29,7 @@ const run = async (...argv: string[]) => {
 describe('capacityLimits', () => {
   it('the defaults, 1-KB items, us-east-1: the write partitions bind at 4,000 events a second', () => {
     // outbox write partitions: 8 × 1,000 / (2 × 1 KB)                        = 4,000
-    // receipt of 100 keys: 150 + 100 × 75 = 7,650 bytes → 8 units, 0.08 a event
+    // receipt of 100 keys: 150 + 100 × 75 = 7,650 bytes → 8 units, 0.08 an event
     // outbox table: 40,000 / (2 + 0.08)                                      = 19,230.77
     // receipts partition: 1,000 / 0.08                                       = 12,500
     // relay: 10 calls, one round: 40 + 40 = 80 ms; 8 × 1 × 100 / 0.08 s      = 10,000
@@ -48,7 +48,7 @@ describe('capacityLimits', () => {
   });
 
   it('the largest settings: the receipts partition binds at about 13,500 events a second', () => {
-    // receipt of 1,000 keys: 150 + 75,000 = 75,150 bytes → 74 units, 0.074 a event → 1,000 / 0.074 = 13,513.51
+    // receipt of 1,000 keys: 150 + 75,000 = 75,150 bytes → 74 units, 0.074 an event → 1,000 / 0.074 = 13,513.51
     // outbox write partitions: 100 × 1,000 / 2 = 50,000; outbox table: 40,000 / 2.074 = 19,286.4
     // relay: 100 calls, 10 rounds: 40 + 400 = 440 ms; 100 × 10 × 1,000 / 0.44 s = 2,272,727.27
     // Lambda: 1,000 / (0.44 s / 1,000 + 0.1 s) = 9,956.19
@@ -66,7 +66,7 @@ describe('capacityLimits', () => {
     // floor(1,048,576 / 307,200) = 3 entries; 2,400 × 3 = 7,200
     const limits = ceilings(
       capacityLimits(DEFAULT_CAPACITY_SETTINGS, {
-        ...planCapacity(1).assumptions,
+        ...DEFAULT_ASSUMPTIONS,
         itemKb: 300,
         putEventsQuota: 2400,
       }),
@@ -115,7 +115,7 @@ describe('planCapacity', () => {
 describe('predictRelay', () => {
   it('5 events a second, no window, 30 ms invocations: a poll every 250 ms gathers 1.25 events', () => {
     // 5 × 0.25 = 1.25 events: 0.8 invocations, calls and receipts per event; a 1-key receipt is 1 unit,
-    // 0.8 a event; lag: half of 0.25 s + 30 ms = 155 ms
+    // 0.8 an event; lag: half of 0.25 s + 30 ms = 155 ms
     expect(predictRelay({ eventsPerSecond: 5, batchSize: 100, windowSeconds: 0, invocationMs: 30 })).toEqual({
       eventsPerInvocation: 1.25,
       invocationsPerEvent: 0.8,
@@ -128,7 +128,7 @@ describe('predictRelay', () => {
   });
 
   it('200 events a second, a 1 s window: batches fill to 100 in half a second', () => {
-    // 100 events: 0.01 invocations and receipts, 0.1 calls a event; 8 units a receipt, 0.08 a event;
+    // 100 events: 0.01 invocations and receipts, 0.1 calls an event; 8 units a receipt, 0.08 an event;
     // lag: half of 0.5 s + 100 ms = 350 ms
     expect(
       predictRelay({ eventsPerSecond: 200, batchSize: 100, windowSeconds: 1, invocationMs: 100 }),
