@@ -282,8 +282,8 @@ export const assumptionProblem = (a: CapacityAssumptions): string | undefined =>
  * (and the local poller) reads a shard four times a second while it has nothing, and again as soon
  * as an invocation returns; a batching window holds the batch until it is full or the window ends.
  * Given how long an invocation takes (`invocationMs`, measured), the events of an invocation
- * follow, and from them calls, receipts and write units per event; lag is half the wait for a batch
- * plus the invocation. Assumes arrivals evenly spread and one receipt per invocation (one more when
+ * follow, and from them calls, receipts and write units per event; lag is the wait for the poll
+ * that finds an event, half the time its batch gathers, and the invocation. Assumes arrivals evenly spread and one receipt per invocation (one more when
  * an invocation's events straddle a minute, ignored here).
  */
 export const predictRelay = (input: {
@@ -301,6 +301,9 @@ export const predictRelay = (input: {
   const gatherSeconds = input.windowSeconds > 0 ? input.windowSeconds : pollSeconds;
   const events = Math.max(1, Math.min(input.batchSize, input.eventsPerSecond * gatherSeconds));
   const fillSeconds = Math.min(gatherSeconds, events / input.eventsPerSecond);
+  // Without a window the wait for the next poll is the gathering; with one, the batch's first record
+  // is first found by a poll, half a poll interval after it is written.
+  const waitSeconds = input.windowSeconds > 0 ? 0.25 / 2 + fillSeconds / 2 : fillSeconds / 2;
   const receiptUnits = receiptWriteUnitsPerEvent(
     events,
     input.receiptKeyBytes ?? DEFAULT_ASSUMPTIONS.receiptKeyBytes,
@@ -312,6 +315,6 @@ export const predictRelay = (input: {
     receiptsPerEvent: 1 / events,
     receiptWriteUnitsPerEvent: receiptUnits,
     writeUnitsPerEvent: outboxWriteUnits(itemKb) + receiptUnits,
-    lagMs: (fillSeconds / 2) * 1000 + input.invocationMs,
+    lagMs: waitSeconds * 1000 + input.invocationMs,
   };
 };
