@@ -40,7 +40,7 @@ export interface CapacitySettings {
   readonly batchSize: number;
 }
 
-/** The defaults of TransactionalOutbox. */
+/** The defaults of TransactionalOutbox and its relay (an infra test holds them to the construct's). */
 export const DEFAULT_CAPACITY_SETTINGS: CapacitySettings = {
   shardCount: TIME_ORDERED_TABLE_LAYOUT.shardCount,
   parallelizationFactor: 1,

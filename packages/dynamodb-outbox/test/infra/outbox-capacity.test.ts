@@ -10,6 +10,7 @@ import {
   TransactionalOutbox,
   type TransactionalOutboxProps,
 } from '../../src/cdk';
+import { DEFAULT_CAPACITY_SETTINGS } from '../../src/cli/capacity-model';
 import { sameTableLayout, TIME_ORDERED_TABLE_LAYOUT } from '../../src/runtime/layout';
 import { reconcilerSettings, relaySettings, writerSettings } from '../../src/runtime/settings';
 import { removeTestApps, settingsLike, settingsOf, testApp } from '../support/infra';
@@ -71,6 +72,19 @@ describe('TransactionalOutbox with shardCount 64 and the relay at full concurren
       ParallelizationFactor: 10,
       BatchSize: 1000,
       MaximumBatchingWindowInSeconds: 1,
+    });
+  });
+});
+
+describe('TransactionalOutbox by default', () => {
+  it('has the settings the capacity model (`dynamodb-outbox capacity`, docs/capacity.md) calls the defaults', () => {
+    const { stack, outbox } = build();
+    expect(outbox.layout.kind === 'time-ordered-table' && outbox.layout.shardCount).toBe(
+      DEFAULT_CAPACITY_SETTINGS.shardCount,
+    );
+    Template.fromStack(stack).hasResourceProperties('AWS::Lambda::EventSourceMapping', {
+      ParallelizationFactor: DEFAULT_CAPACITY_SETTINGS.parallelizationFactor,
+      BatchSize: DEFAULT_CAPACITY_SETTINGS.batchSize,
     });
   });
 });
