@@ -270,7 +270,7 @@ const main = async (): Promise<number> => {
       const { benchSweep, loadAverages, sweepMarkdown } = await import('./sweep');
       const seconds = profile.name === 'quick' ? 3 : 15;
       const loadAtStart = loadAverages();
-      const points = await benchSweep(
+      const { points, unfinished } = await benchSweep(
         async () => {
           await freshDynamoDb();
           return deps();
@@ -289,7 +289,12 @@ const main = async (): Promise<number> => {
         },
       );
       for (const stop of cleanup.splice(0).reverse()) await stop();
-      const markdown = sweepMarkdown(points, seconds, { atStart: loadAtStart, atEnd: loadAverages() });
+      const markdown = sweepMarkdown(
+        points,
+        seconds,
+        { atStart: loadAtStart, atEnd: loadAverages() },
+        unfinished,
+      );
       const suffix = profile.name === 'quick' ? '-quick' : '';
       mkdirSync(args.outDir, { recursive: true });
       writeFileSync(

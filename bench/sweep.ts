@@ -49,17 +49,27 @@ export interface SweepOptions {
   readonly apiWriteUnits: number;
 }
 
+/** A point the machine could not run to the end (the relay never caught up in time): why. */
+export interface SweepUnfinished {
+  readonly ordersPerSecond: number;
+  readonly windowSeconds: number;
+  readonly reason: string;
+}
+
 export const benchSweep = async (
   fresh: () => Promise<RelayBenchDeps>,
   options: SweepOptions,
-): Promise<SweepPoint[]> => {
+): Promise<{ points: SweepPoint[]; unfinished: SweepUnfinished[] }> => {
   const points: SweepPoint[] = [];
+  const unfinished: SweepUnfinished[] = [];
   for (const windowSeconds of options.windows)
     for (const ordersPerSecond of options.rates) {
       const deps = await fresh();
       const ordersTableName = 'bench-sweep-orders';
       await createOutboxTable(deps.dynamoDb.client, ordersTableName, deps.settings.outbox.layout);
       const outboxTableName = await newTimeOrderedTable(deps);
+      // The highest rates are past what this machine sustains: a point that times out is reported
+      // as such, and the sweep goes on (each point has a fresh DynamoDB Local).
       const side = await lagRun(deps, true, ordersPerSecond, options.seconds, {
         ordersTableName,
         outboxTableName,
@@ -67,7 +77,13 @@ export const benchSweep = async (
         handler: deps.relayHandlers.receipts,
         layout: TIME_ORDERED_TABLE_LAYOUT,
         maximumBatchingWindowSeconds: windowSeconds,
+      }).catch((error: unknown) => {
+        const reason = error instanceof Error ? error.message : String(error);
+        unfinished.push({ ordersPerSecond, windowSeconds, reason });
+        deps.log(`sweep ${ordersPerSecond} orders/s, window ${windowSeconds} s: did not finish: ${reason}`);
+        return undefined;
       });
+      if (side === undefined) continue;
       const receipts = await scanReceipts(deps, outboxTableName);
       const events = side.relaySamples.length + 1;
       const receiptUnits = receipts.reduce((sum, r) => sum + standardWriteUnits(itemBytes(r)), 0) / events;
@@ -111,7 +127,7 @@ export const benchSweep = async (
       );
       await Promise.all([dropTable(deps, ordersTableName), dropTable(deps, outboxTableName)]);
     }
-  return points;
+  return { points, unfinished };
 };
 
 /** Measured ÷ predicted, for each quantity the model predicts. */
@@ -142,6 +158,7 @@ export const sweepMarkdown = (
   points: readonly SweepPoint[],
   seconds: number,
   load: { readonly atStart: string; readonly atEnd: string } = { atStart: 'unknown', atEnd: 'unknown' },
+  unfinished: readonly SweepUnfinished[] = [],
 ): string => {
   const pair = (measured: number, predicted: number, digits: number) =>
     `${num(measured, digits)} / ${num(predicted, digits)}`;
@@ -216,5 +233,9 @@ export const sweepMarkdown = (
       ? 'The model is within a factor of 2 of every measured point.'
       : `Off by more than a factor of 2: ${off.join('; ')}.`,
     '',
+    ...unfinished.map(
+      (u) =>
+        `Did not finish on this machine: ${num(u.ordersPerSecond)} orders/s, window ${num(u.windowSeconds)} s (${u.reason}).\n`,
+    ),
   ].join('\n');
 };

@@ -43,7 +43,9 @@ describe('sweepMarkdown', () => {
     ];
 
     // Act
-    const markdown = sweepMarkdown(points, 15, { atStart: '1.00, 2.00, 3.00', atEnd: '4.00, 5.00, 6.00' });
+    const markdown = sweepMarkdown(points, 15, { atStart: '1.00, 2.00, 3.00', atEnd: '4.00, 5.00, 6.00' }, [
+      { ordersPerSecond: 800, windowSeconds: 0, reason: 'timed out' },
+    ]);
 
     // Assess
     expect(markdown).toContain('at the start: 1.00, 2.00, 3.00; at the end: 4.00, 5.00, 6.00.');
