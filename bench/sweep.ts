@@ -78,7 +78,10 @@ export const benchSweep = async (
         layout: TIME_ORDERED_TABLE_LAYOUT,
         maximumBatchingWindowSeconds: windowSeconds,
       }).catch((error: unknown) => {
-        const reason = error instanceof Error ? error.message : String(error);
+        // The first failure says what gave way (an order's error names it).
+        const cause =
+          error instanceof Error && error.cause instanceof Error ? `; first: ${error.cause.message}` : '';
+        const reason = `${error instanceof Error ? error.message : String(error)}${cause}`;
         unfinished.push({ ordersPerSecond, windowSeconds, reason });
         deps.log(`sweep ${ordersPerSecond} orders/s, window ${windowSeconds} s: did not finish: ${reason}`);
         return undefined;
