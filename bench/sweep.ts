@@ -203,7 +203,7 @@ export const sweepMarkdown = (
     '',
     '## Measured / predicted by the capacity model',
     '',
-    "The model (`predictRelay` in packages/dynamodb-outbox/src/cli/capacity-model.ts, the module behind `dynamodb-outbox capacity` and docs/capacity.md) takes the rate, the batch size, the window and the measured median invocation time, and predicts the rest: events per invocation from Lambda's polling (every 250 ms idle, again as soon as an invocation returns) or the window, then calls, receipts and write units per event (the outbox item's 2 units per KB are the same on both sides and left out), and lag as the wait for the poll that finds an event, half the time its batch gathers, and the invocation.",
+    "The model (`predictRelay` in packages/dynamodb-outbox/src/cli/capacity-model.ts, the module behind `dynamodb-outbox capacity` and docs/capacity.md) takes the rate, the batch size, the window and the measured median invocation time, and predicts the rest: events per invocation from the poller's reads (every 250 ms, or one per invocation when invocations take longer) or the window, then calls, receipts and write units per event (the outbox item's 2 units per KB are the same on both sides and left out), and lag as the wait for the poll that finds an event, half the time its batch gathers, and the invocation.",
     '',
     markdownTable(
       [

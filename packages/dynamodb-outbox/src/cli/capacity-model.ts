@@ -278,9 +278,9 @@ export const assumptionProblem = (a: CapacityAssumptions): string | undefined =>
 };
 
 /**
- * The relay at a steady `eventsPerSecond` on one stream shard, as the bench's sweep runs it: Lambda
- * (and the local poller) reads a shard four times a second while it has nothing, and again as soon
- * as an invocation returns; a batching window holds the batch until it is full or the window ends.
+ * The relay at a steady `eventsPerSecond` on one stream shard, as the bench's sweep runs it: the
+ * poller reads a shard four times a second, or once per invocation when invocations take longer;
+ * a batching window holds the batch until it is full or the window ends.
  * Given how long an invocation takes (`invocationMs`, measured), the events of an invocation
  * follow, and from them calls, receipts and write units per event; lag is the wait for the poll
  * that finds an event, half the time its batch gathers, and the invocation. Assumes arrivals evenly spread and one receipt per invocation (one more when
@@ -296,7 +296,8 @@ export const predictRelay = (input: {
 }) => {
   const itemKb = input.itemKb ?? DEFAULT_ASSUMPTIONS.itemKb;
   const invocationSeconds = input.invocationMs / 1000;
-  // Idle, Lambda polls every 250 ms; busy, it polls again when the invocation returns (SOURCES.streamMapping).
+  // Idle, the poller reads every 250 ms (four times a second, as the local poller mirrors Lambda);
+  // an invocation longer than that spaces the reads instead.
   const pollSeconds = Math.max(0.25, invocationSeconds);
   const gatherSeconds = input.windowSeconds > 0 ? input.windowSeconds : pollSeconds;
   const events = Math.max(1, Math.min(input.batchSize, input.eventsPerSecond * gatherSeconds));
