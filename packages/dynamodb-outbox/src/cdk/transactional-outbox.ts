@@ -18,7 +18,7 @@ import { contractEnv } from './contract.js';
 import type { FunctionDefaults } from './function.js';
 import { grantOnTable } from './grants.js';
 import { OutboxMonitoring, type OutboxMonitoringProps } from './monitoring.js';
-import { OutboxTable } from './outbox-table.js';
+import { OutboxTable, timeOrderedTableLayout } from './outbox-table.js';
 import { addCliOutputs } from './outputs.js';
 import { OutboxReconciler, type ReconcilerScheduleProps } from './reconciler.js';
 import { OutboxRelay, type OutboxRelayProps, type RelayMappingProps } from './relay.js';
@@ -40,6 +40,22 @@ export interface TransactionalOutboxProps {
    * tracked with one receipt per relay invocation: `table` needs nothing
    */
   readonly layout?: SameTableLayout;
+  /**
+   * Partitions each minute of the dedicated outbox table is spread over, 1 to 100: its write
+   * ceiling. A partition takes 1,000 write units a second and the outbox Put in a transaction costs
+   * 2 per KB, so 8 partitions take about 4,000 one-KB events a second; the reconciler pays one
+   * Query per partition per minute it reads. `dynamodb-outbox capacity` and docs/capacity.md work
+   * out the count for a rate. Raise it at any time; to lower it, see `previousShardCount`.
+   * @default 8
+   */
+  readonly shardCount?: number;
+  /**
+   * After lowering `shardCount` on a live table: the count it had before. Items written then sit
+   * in partitions up to it, and the reconciler keeps listing them; remove it `retentionDays` after
+   * the change, when TTL has taken those items.
+   * @default none
+   */
+  readonly previousShardCount?: number;
   /**
    * `source` of every published event (1 to 256 characters, not `aws.`-prefixed).
    * @default the stack name
@@ -164,9 +180,12 @@ export class TransactionalOutbox extends Construct {
         `TransactionalOutbox: layout takes a same-table layout (sameTableLayout); leave it out for the dedicated, time-ordered table`,
       );
     if (props.layout === undefined) {
+      const { shardCount, previousShardCount } = timeOrderedTableLayout(props, 'TransactionalOutbox');
       this.outboxTable = new OutboxTable(this, 'OutboxTable', {
         ...(props.encryptionKey ? { encryptionKey: props.encryptionKey } : {}),
         ...(props.retainData === undefined ? {} : { retainData: props.retainData }),
+        shardCount,
+        ...(previousShardCount === undefined ? {} : { previousShardCount }),
       });
       this.table = this.outboxTable.table;
       this.layout = this.outboxTable.layout;
@@ -175,6 +194,12 @@ export class TransactionalOutbox extends Construct {
         throw new Error(
           'TransactionalOutbox: retainData applies only to the dedicated outbox table; a same-table outbox lives in your table',
         );
+      for (const prop of ['shardCount', 'previousShardCount'] as const)
+        if (props[prop] !== undefined)
+          throw new Error(
+            `TransactionalOutbox: ${prop} applies only to the dedicated outbox table, not with layout; ` +
+              'a same-table layout spreads its pending index with sameTableLayout({ pendingIndex: { shardCount } })',
+          );
       this.outboxTable = undefined;
       this.table = props.table;
       this.layout = props.layout;

@@ -32,6 +32,8 @@ Commands:
   redrive   republish the events on the poison queue (after fixing their cause)
             and delete each message once EventBridge has accepted its event
 ${REPLAY_USAGE}
+  capacity  the settings for a peak rate of events, and every limit on the path with its
+            ceiling: see \`dynamodb-outbox capacity --help\`
 
 Where status, redrive and replay look (default: the local runtime that \`dynamodb-outbox local\`
 runs in this directory, and the outbox in the stack outputs it wrote to ${LOCAL_OUTPUTS_FILE}):

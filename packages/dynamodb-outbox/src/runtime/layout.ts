@@ -53,8 +53,18 @@ const keying = {
 const timeOrderedLayoutSchema = z.object({
   kind: z.literal('time-ordered-table'),
   ...keying,
-  /** Partitions each minute is spread over. */
+  /**
+   * Partitions each minute is spread over. Each takes at most 1,000 write units a second
+   * (https://docs.aws.amazon.com/amazondynamodb/latest/developerguide/bp-partition-key-design.html),
+   * and the reconciler queries each of them once per minute it reads.
+   */
   shardCount: shardCount('shardCount'),
+  /**
+   * The `shardCount` before it was lowered: items written then sit in partitions up to it, so the
+   * reconciler keeps listing that many until they are past the retention. Raising `shardCount`
+   * needs nothing (the old partitions are among the new ones).
+   */
+  previousShardCount: z.optional(shardCount('previousShardCount')),
 });
 
 const sameTableLayoutSchema = z.object({
@@ -121,9 +131,15 @@ export const timeBucketsBetween = (from: string, to: string): string[] => {
   return buckets;
 };
 
-/** The partitions of a time-ordered table's `bucket`. */
+/**
+ * The partitions of a time-ordered table's `bucket`: those the writer spreads items over now, and,
+ * after `shardCount` was lowered, those it spread them over before (`previousShardCount`).
+ */
 export const bucketPartitions = (layout: TimeOrderedLayout, bucket: string): string[] =>
-  Array.from({ length: layout.shardCount }, (_, i) => `${bucket}#${i}`);
+  Array.from(
+    { length: Math.max(layout.shardCount, layout.previousShardCount ?? 0) },
+    (_, i) => `${bucket}#${i}`,
+  );
 
 /** The bucket of a time-ordered table's partition key value (`<minute>#<shard>`). */
 export const bucketOfPartition = (partition: string): string =>
