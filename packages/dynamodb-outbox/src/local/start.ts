@@ -1,6 +1,7 @@
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { createEventReporter, describeInvocation } from './console.js';
+import type { FaultSettings } from './event-bus/fault-settings.js';
 import type { ResponseInfo } from './http-server.js';
 import { DEFAULT_PORTS } from './ports.js';
 import { parseContextArgs, SynthError } from './synth.js';
@@ -27,7 +28,9 @@ Runs the CDK app of this directory (its cdk.json) offline: synthesized without b
 
 Environment: PORT (HTTP API, 3000), DYNAMODB_PORT (8000), EVENTBRIDGE_PORT (4010),
 SQS_PORT (9324), LAMBDA_PORT (3001), DYNAMODB_DATA_DIR (data on disk instead of in memory),
-STACK (the stack to run, when the app has several), LOG_LEVEL (functions' log level, WARN).
+STACK (the stack to run, when the app has several), LOG_LEVEL (functions' log level, WARN),
+EVENTBRIDGE_FAULTS (the local bus's fault settings from the start, as PUT /faults takes them:
+'{"seed":42,"entryFailureRate":0.2}'; the seed is printed, drawn when not given).
 Stops on SIGINT, SIGTERM or SIGHUP, and leaves nothing running.`;
 
 // Before any handler module loads: the Powertools singletons read their settings on import.
@@ -76,6 +79,13 @@ export const runLocal = async (argv: readonly string[]): Promise<void> => {
   } catch (error) {
     fail(error instanceof SynthError ? error.message : String(error));
   }
+  const { parseFaultSettingsJson } = await import('./event-bus/fault-settings.js');
+  let faults: Partial<FaultSettings> | undefined;
+  try {
+    if (process.env.EVENTBRIDGE_FAULTS) faults = parseFaultSettingsJson(process.env.EVENTBRIDGE_FAULTS);
+  } catch (error) {
+    fail(`EVENTBRIDGE_FAULTS: ${error instanceof Error ? error.message : String(error)}`);
+  }
   const reportEvent = createEventReporter();
 
   const { startLocalRuntime } = await import('./runtime.js');
@@ -94,6 +104,7 @@ export const runLocal = async (argv: readonly string[]): Promise<void> => {
     logLevel: process.env.LOG_LEVEL || 'WARN',
     ...(process.env.STACK ? { stack: process.env.STACK } : {}),
     ...(dataDir ? { dynamoDbDataPath: dataDir } : {}),
+    ...(faults ? { eventBusOptions: { faults } } : {}),
     onApiResponse: reportResponse,
     onEventAccepted: (accepted) => {
       const line = reportEvent(accepted);
@@ -153,7 +164,8 @@ export const runLocal = async (argv: readonly string[]): Promise<void> => {
   if (runtime.apiUrl) console.log(`  HTTP API    ${runtime.apiUrl}`);
   console.log(`  DynamoDB    ${runtime.dynamoDb.endpoint}   ${dataDir ? `data in ${dataDir}` : 'in memory'}`);
   console.log(
-    `  EventBridge ${runtime.eventBus.endpoint}   PutEvents · GET /events · GET /stats · PUT /faults`,
+    `  EventBridge ${runtime.eventBus.endpoint}   PutEvents · GET /events · GET /stats · PUT /faults   ` +
+      `fault seed ${runtime.eventBus.faults.seed}`,
   );
   console.log(`  SQS         ${runtime.sqs.endpoint}   dynamodb-outbox status`);
   console.log(
