@@ -24,8 +24,8 @@ export const REPLAY_USAGE = `  replay    deliver the archived events of [--from,
             (all rules on the bus, or --rule <name>); consumers skip what they applied`;
 export const REPLAY_OPTIONS_USAGE = `  --from, --to <time>       replay: ISO 8601 (2026-11-22T10:00Z), "now", or ago: 30m, 2h, 1d;
                             whole seconds, as events' time: --from rounded down, --to up
-  --rule <name>             replay: one rule: a <name>RuleArn stack output, a rule name on the bus,
-                            or an ARN (locally: a subscription name, e.g. inventory)
+  --rule <name>             replay: one rule: the name of a <name>RuleArn stack output (e.g.
+                            inventory), a rule name on the bus, or a rule ARN; the same offline
   --archive-arn <arn>       replay: archive to replay from (default: the stack's ArchiveArn output)
   --timeout-minutes <n>     replay: stop waiting for the replay after n minutes (default 60)`;
 
