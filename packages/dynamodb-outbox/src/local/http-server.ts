@@ -2,7 +2,7 @@ import { isUtf8 } from 'node:buffer';
 import { randomUUID } from 'node:crypto';
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
 import type { APIGatewayProxyEventV2, APIGatewayProxyResultV2, Context } from 'aws-lambda';
-import { closeServer, listen, RequestBodyTooLargeError, readBody } from './http.js';
+import { answerUnparsableRequests, closeServer, listen, RequestBodyTooLargeError, readBody } from './http.js';
 
 export { PortInUseError } from './http.js';
 
@@ -310,6 +310,9 @@ export const startLocalHttpApi = async (options: LocalHttpApiOptions): Promise<L
       res.end(JSON.stringify({ message: 'Internal Server Error' }));
     });
   });
+
+  // In the gateway's shape, as its own answers before the function runs are.
+  answerUnparsableRequests(server, (message) => ({ message }));
 
   const port = await listen(server, options.port, host);
   return { url: `http://${host}:${port}`, port, close: () => closeServer(server) };
