@@ -88,13 +88,25 @@ export const answerUnparsableRequests = (server: Server, body: (message: string)
   });
 };
 
-/** Stop accepting connections, drop the open ones, and resolve once the server is closed. */
-export const closeServer = (server: Server): Promise<void> =>
+/**
+ * Stop accepting connections and resolve once the server is closed. Requests in progress get
+ * `drainMs` to finish, their answers reaching the clients; whatever is still open then is dropped
+ * (at once with the default 0). Idle keep-alive connections close at once either way.
+ */
+export const closeServer = (server: Server, drainMs = 0): Promise<void> =>
   new Promise((resolve, reject) => {
-    server.close((error) => (error ? reject(error) : resolve()));
     // close() drops idle connections itself, but would wait for every request still in progress.
-    if ('closeAllConnections' in server && typeof server.closeAllConnections === 'function')
-      server.closeAllConnections();
+    const dropAll = () => {
+      if ('closeAllConnections' in server && typeof server.closeAllConnections === 'function')
+        server.closeAllConnections();
+    };
+    const deadline = drainMs > 0 ? setTimeout(dropAll, drainMs) : undefined;
+    server.close((error) => {
+      clearTimeout(deadline);
+      if (error) reject(error);
+      else resolve();
+    });
+    if (deadline === undefined) dropAll();
   });
 
 /**
