@@ -11,7 +11,8 @@ import { parseContextArgs, SynthError } from './synth.js';
  * its template declares it. PORT (default 3000) serves the HTTP API, DYNAMODB_PORT (default 8000)
  * DynamoDB Local, in memory unless DYNAMODB_DATA_DIR names a directory, EVENTBRIDGE_PORT (default
  * 4010) the local EventBridge endpoint, SQS_PORT (default 9324) the queues, LAMBDA_PORT (default
- * 3001) the Lambda endpoint (Invoke, ListFunctions). STACK picks the stack. Context given with -c
+ * 3001) the Lambda endpoint (Invoke, ListFunctions). EVENTBRIDGE_FAULTS sets the local bus's fault
+ * injection from the start (JSON, as PUT /faults takes it). STACK picks the stack. Context given with -c
  * changes the offline run exactly as it changes the deployment.
  *
  * It runs until SIGINT, SIGTERM or SIGHUP, or until DynamoDB Local ends (exit status 1), and
