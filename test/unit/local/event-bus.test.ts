@@ -696,6 +696,26 @@ describe('local EventBridge: replay', () => {
     ]);
   });
 
+  it('replays to a rule by its name, every target of it, or to one target as `<rule>/<target id>`', async () => {
+    // Prepare: as the runtime names subscriptions: a rule with two targets, each `<rule>/<target id>`; a rule with one, by its name.
+    const bus = await startBus();
+    for (const name of ['AuditRule/Target0', 'AuditRule/Target1', 'InventoryRule'])
+      bus.subscribe(subscription(name), async () => undefined);
+    await sdkClient(bus).send(new PutEventsCommand({ Entries: [at('2026-11-22T10:00:00Z', 'e1')] }));
+    await bus.idle();
+    const window = { from: '2026-11-22T00:00:00Z', to: '2026-11-23T00:00:00Z' };
+
+    // Act
+    const rulesOf = (rule: string) => bus.replay({ ...window, rule }).rules;
+
+    // Assess
+    expect(rulesOf('AuditRule')).toEqual(['AuditRule/Target0', 'AuditRule/Target1']);
+    expect(rulesOf('AuditRule/Target1')).toEqual(['AuditRule/Target1']);
+    expect(rulesOf('InventoryRule')).toEqual(['InventoryRule']);
+    expect(rulesOf('InventoryRule/Target0')).toEqual(['InventoryRule']);
+    expect(() => rulesOf('Audit')).toThrow('No rule "Audit" on this bus');
+  });
+
   it('lets a rule leave replayed events out, as live-only rules do with replay-name exists false', async () => {
     // Prepare
     const bus = await startBus();

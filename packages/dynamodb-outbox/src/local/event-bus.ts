@@ -127,6 +127,15 @@ export class ReplayRequestError extends Error {
 
 const REPLAY_NAME = /^[.\-_A-Za-z0-9]{1,64}$/;
 
+/**
+ * Whether a replay to `rule` reaches the subscription `name`. The runtime names a rule's target by
+ * the rule when it has one target, `<rule>/<target id>` when it has several: a rule reaches every
+ * target of it, as a rule ARN in StartReplay's FilterArns does, and `<rule>/<target id>` reaches
+ * that target, the only target of a rule too.
+ */
+const replaysTo = (name: string, rule: string): boolean =>
+  name === rule || name.startsWith(`${rule}/`) || (!name.includes('/') && rule.startsWith(`${name}/`));
+
 /** A delivery that ran out of retries, with the attributes EventBridge puts on its DLQ message. */
 export interface DeadLetter {
   readonly subscription: string;
@@ -353,10 +362,9 @@ export class LocalEventBus {
       );
     if (this.replayNames.has(replayName))
       throw new ReplayRequestError(`Replay ${replayName} already exists: a replay name is used once`);
+    const { rule } = request;
     const routes =
-      request.rule === undefined
-        ? this.routes
-        : this.routes.filter((r) => r.subscription.name === request.rule);
+      rule === undefined ? this.routes : this.routes.filter((r) => replaysTo(r.subscription.name, rule));
     if (routes.length === 0)
       throw new ReplayRequestError(
         request.rule === undefined
