@@ -6,6 +6,7 @@ import { type OutboxRecord, parseOutboxImage } from '../runtime/outbox-item.js';
 import { logger as sharedLogger, metrics as sharedMetrics } from '../runtime/powertools.js';
 import type { DeliveryTracker, MarkResult } from './delivery-tracking.js';
 import type { PoisonQueue, PoisonRecord, PoisonSendResult, StreamPosition } from './poison-queue.js';
+import { PublishFailureLog } from './publish-failures.js';
 import type { LogSink, MetricsSink, OutboxPublisher, PublishResult } from './publisher.js';
 import { SettledMemory } from './settled-memory.js';
 
@@ -293,6 +294,7 @@ export const createRelayHandler = (deps: RelayDeps) => {
     lookUpAfterSeconds: deps.lookUpAfterSeconds ?? DEFAULT_LOOK_UP_AFTER_SECONDS,
   };
   let firstBatch = true;
+  const publishFailures = new PublishFailureLog(log);
 
   return async (event: DynamoDBStreamEvent): Promise<DynamoDBBatchResponse> => {
     const records = event.Records ?? [];
@@ -325,6 +327,7 @@ export const createRelayHandler = (deps: RelayDeps) => {
       response,
       records: records.length,
       now: now(),
+      publishFailures,
     });
     return response;
   };
@@ -341,18 +344,20 @@ const logOutcome = (
     response: DynamoDBBatchResponse;
     records: number;
     now: Date;
+    publishFailures: PublishFailureLog;
   },
 ): void => {
   const { batch, result, outcome, settlement } = run;
-  for (const failed of result.retryable) {
-    const envelope = batch.candidates[failed.index]?.value.envelope;
-    log.warn('Publish failed, will retry', {
-      eventId: envelope?.eventId,
-      aggregateId: envelope?.aggregateId,
-      errorCode: failed.errorCode,
-      errorMessage: failed.errorMessage,
-    });
-  }
+  run.publishFailures.record(
+    {
+      failed: result.retryable.map((failed) => ({
+        errorCode: failed.errorCode,
+        occurredAt: batch.candidates[failed.index]?.value.envelope.occurredAt,
+      })),
+      published: outcome.published.length,
+    },
+    run.now,
+  );
   for (const { value } of outcome.toPark)
     log.error('Poison event parked on the dead-letter queue', {
       eventId: value.envelope?.eventId,
