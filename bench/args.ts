@@ -74,7 +74,7 @@ export const USAGE = `Usage: npm run bench [-- --quick] [-- --out <dir>]
 
   --quick      a small run (under a minute) that keeps the benchmark working, e.g. in CI;
                writes quick.json, quick.md and lag-quick.svg instead of latest.*
-  --sweep      only the sweep of order rates (5, 20, 80, 200 a second) × batching window
+  --sweep      only the sweep of order rates (5 to 800 a second) × batching window
                (0 and 1 s) for tracking with receipts: sweep.{json,md,svg} (a few minutes)
   --cold-start only the cold-start proxies, each function's import time against a minimal
                handler's: cold-start.{json,md} (under a minute; one import each with --quick)

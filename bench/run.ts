@@ -4,6 +4,7 @@ import { fileURLToPath } from 'node:url';
 import { BenchUsageError, coldStartFiles, parseArgs, resultFiles, USAGE } from './args';
 import { lagChartSvg } from './chart';
 import { type ColdStartOptions, measureColdStart } from './cold-start';
+import { consumerTargets } from './consumer-report';
 import { type CostInputs, costPerMillionOrders, designsFromInputs } from './cost-model';
 import { LOCAL_CREDENTIALS, LOCAL_REGION } from './local-clients';
 import { describeMachine } from './machine';
@@ -266,15 +267,18 @@ const main = async (): Promise<number> => {
     });
 
     if (args.sweep) {
-      const { benchSweep, sweepMarkdown } = await import('./sweep');
+      const { benchSweep, loadAverages, sweepMarkdown } = await import('./sweep');
       const seconds = profile.name === 'quick' ? 3 : 15;
-      const points = await benchSweep(
+      const loadAtStart = loadAverages();
+      const { points, unfinished } = await benchSweep(
         async () => {
           await freshDynamoDb();
           return deps();
         },
         {
-          rates: profile.name === 'quick' ? [5, 20] : [5, 20, 80, 200],
+          // Up to where this 2-core machine stops keeping up (DynamoDB Local takes about 400
+          // two-item transactions a second at best).
+          rates: profile.name === 'quick' ? [5, 20] : [5, 20, 80, 200, 400, 800],
           windows: [0, 1],
           seconds,
           prices: PRICES,
@@ -285,7 +289,12 @@ const main = async (): Promise<number> => {
         },
       );
       for (const stop of cleanup.splice(0).reverse()) await stop();
-      const markdown = sweepMarkdown(points, seconds);
+      const markdown = sweepMarkdown(
+        points,
+        seconds,
+        { atStart: loadAtStart, atEnd: loadAverages() },
+        unfinished,
+      );
       const suffix = profile.name === 'quick' ? '-quick' : '';
       mkdirSync(args.outDir, { recursive: true });
       writeFileSync(
@@ -352,6 +361,16 @@ const main = async (): Promise<number> => {
     const drain = await benchDrain(profile.drain.backlog, profile.drain.rounds, profile.isolate, async () => {
       await freshDynamoDb();
       return deps();
+    });
+
+    const { benchConsumers, CONSUMER_BENCH_SIZES, CONSUMER_MEMORY_MB } = await import('./consumers');
+    await freshDynamoDb();
+    const consumers = await benchConsumers({
+      dynamoDb,
+      ...CONSUMER_BENCH_SIZES[profile.name],
+      memoryMb: CONSUMER_MEMORY_MB,
+      prices: PRICES,
+      log,
     });
 
     // Cold starts last, with DynamoDB Local stopped: the imports have the machine to themselves.
@@ -435,7 +454,9 @@ const main = async (): Promise<number> => {
           pipesUsd: totalOf('pipes'),
         }),
         coldStartTarget(coldStart),
+        ...consumerTargets(consumers, PRICES),
       ],
+      consumers,
       handlerOutput: output.counts(),
     };
 

@@ -2,8 +2,10 @@ import { QueryCommand } from '@aws-sdk/lib-dynamodb';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { PoisonRecord } from '../../packages/dynamodb-outbox/src/engine/poison-queue';
 import { type ReconcilerDeps, reconcile } from '../../packages/dynamodb-outbox/src/engine/reconciler';
+import { StuckEvents } from '../../packages/dynamodb-outbox/src/engine/reconciler-retries';
 import type { DynamoDbLocal } from '../../packages/dynamodb-outbox/src/local/dynamodb';
 import { startTestDynamoDb } from '../../packages/dynamodb-outbox/test/support/dynamodb-local';
+import { ordersOutboxLayout } from '../../packages/dynamodb-outbox/test/support/sample-table';
 import { eventually, type InventoryFlow, startInventoryFlow } from './consumer-support';
 
 const quiet = { info: () => undefined, warn: () => undefined, error: () => undefined };
@@ -21,6 +23,7 @@ describe('reconciler with the relay stopped', () => {
     flow = await startInventoryFlow(db);
     deps = {
       ...flow.outbox(),
+      stuck: new StuckEvents(flow.doc, { tableName: flow.tableName, layout: ordersOutboxLayout }),
       publisher: flow.publisher,
       poisonQueue: {
         send: async (records) => {
@@ -53,7 +56,11 @@ describe('reconciler with the relay stopped', () => {
 
     // Assess
     expect(report).toMatchObject({ found: 25, republished: 25, retryable: 0, parked: 0, truncated: false });
-    expect(metrics).toEqual([['ReconcilerRepublished', 25]]);
+    expect(metrics).toEqual([
+      ['ReconcilerRepublished', 25],
+      ['ReconcilerParkedAfterRetries', 0],
+      ['ReconcilerStuckEvents', 0],
+    ]);
     expect(flow.bus.stats.eventsAccepted).toBe(25);
     expect([...flow.bus.detailEventIdCounts().values()].every((n) => n === 1)).toBe(true);
     expect(flow.deliveries.filter((d) => d.duplicate)).toHaveLength(0);

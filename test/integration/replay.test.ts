@@ -2,8 +2,10 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { replay } from '../../packages/dynamodb-outbox/src/cli/replay';
 import type { OutboxTarget } from '../../packages/dynamodb-outbox/src/cli/target';
 import { reconcile } from '../../packages/dynamodb-outbox/src/engine/reconciler';
+import { StuckEvents } from '../../packages/dynamodb-outbox/src/engine/reconciler-retries';
 import type { DynamoDbLocal } from '../../packages/dynamodb-outbox/src/local/dynamodb';
 import { startTestDynamoDb } from '../../packages/dynamodb-outbox/test/support/dynamodb-local';
+import { ordersOutboxLayout } from '../../packages/dynamodb-outbox/test/support/sample-table';
 import { type InventoryFlow, startInventoryFlow } from './consumer-support';
 
 const quiet = { info: () => undefined, warn: () => undefined, error: () => undefined };
@@ -23,6 +25,7 @@ describe('replay to the inventory consumer', () => {
     // Publish through the reconciler's path to the local bus; the consumer applies each event once.
     await reconcile({
       ...flow.outbox(),
+      stuck: new StuckEvents(flow.doc, { tableName: flow.tableName, layout: ordersOutboxLayout }),
       publisher: flow.publisher,
       poisonQueue: { send: async () => ({ sent: [], failed: [] }) },
       settings: { thresholdSeconds: 0, maxItemsPerRun: 1000, pageSize: 100 },

@@ -298,6 +298,52 @@ describe('local EventBridge: fault injection', () => {
     return { status: response.status, body: (await response.json()) as Record<string, unknown> };
   };
 
+  it('injects the same faults for the same seed, set by PUT /faults or at start, and GET /stats prints it', async () => {
+    // Prepare: one bus seeded over HTTP, one at start, one with another seed, one with none.
+    const seededOverHttp = await startBus();
+    const seededAtStart = await startBus({ seed: 1234, faults: { entryFailureRate: 0.3 } });
+    const otherSeed = await startBus({ faults: { entryFailureRate: 0.3, seed: 4321 } });
+    const unseeded = await startBus();
+    const put = await putFaults(seededOverHttp, JSON.stringify({ seed: 1234, entryFailureRate: 0.3 }));
+    /** Which entries failed, and with what, over 20 calls of 10 entries, one call at a time. */
+    const faultsOf = async (bus: LocalEventBus): Promise<string[]> => {
+      const client = sdkClient(bus);
+      const outcomes: string[] = [];
+      for (let call = 0; call < 20; call++) {
+        const result = await client.send(
+          new PutEventsCommand({
+            Entries: Array.from({ length: 10 }, (_, i) =>
+              entry({ Detail: JSON.stringify({ eventId: `e-${call}-${i}` }) }),
+            ),
+          }),
+        );
+        outcomes.push(...(result.Entries ?? []).map((e) => e.ErrorCode ?? 'ok'));
+      }
+      return outcomes;
+    };
+    const statsOf = async (bus: LocalEventBus) =>
+      (await (await fetch(`${bus.endpoint}/stats`)).json()) as { seed?: unknown };
+
+    // Act
+    const [overHttp, atStart, other] = [
+      await faultsOf(seededOverHttp),
+      await faultsOf(seededAtStart),
+      await faultsOf(otherSeed),
+    ];
+
+    // Assess
+    expect(put).toMatchObject({ status: 200, body: { seed: 1234, entryFailureRate: 0.3 } });
+    expect(overHttp.filter((o) => o !== 'ok').length).toBeGreaterThan(20);
+    expect(atStart).toEqual(overHttp);
+    expect(other).not.toEqual(overHttp);
+    expect((await statsOf(seededOverHttp)).seed).toBe(1234);
+    expect((await statsOf(otherSeed)).seed).toBe(4321);
+    // Without a seed the bus draws one, and says which: a run is reproducible after the fact.
+    const drawn = (await statsOf(unseeded)).seed;
+    expect(Number.isInteger(drawn)).toBe(true);
+    expect(unseeded.faults.seed).toBe(drawn);
+  });
+
   it('reads and changes fault settings over HTTP', async () => {
     // Prepare
     const bus = await startBus();
@@ -648,6 +694,26 @@ describe('local EventBridge: replay', () => {
       'Replay name "no spaces" must be 1 to 64 characters of letters, digits, ".", "-" and "_"',
       '"from" is not a time: yesterday',
     ]);
+  });
+
+  it('replays to a rule by its name, every target of it, or to one target as `<rule>/<target id>`', async () => {
+    // Prepare: as the runtime names subscriptions: a rule with two targets, each `<rule>/<target id>`; a rule with one, by its name.
+    const bus = await startBus();
+    for (const name of ['AuditRule/Target0', 'AuditRule/Target1', 'InventoryRule'])
+      bus.subscribe(subscription(name), async () => undefined);
+    await sdkClient(bus).send(new PutEventsCommand({ Entries: [at('2026-11-22T10:00:00Z', 'e1')] }));
+    await bus.idle();
+    const window = { from: '2026-11-22T00:00:00Z', to: '2026-11-23T00:00:00Z' };
+
+    // Act
+    const rulesOf = (rule: string) => bus.replay({ ...window, rule }).rules;
+
+    // Assess
+    expect(rulesOf('AuditRule')).toEqual(['AuditRule/Target0', 'AuditRule/Target1']);
+    expect(rulesOf('AuditRule/Target1')).toEqual(['AuditRule/Target1']);
+    expect(rulesOf('InventoryRule')).toEqual(['InventoryRule']);
+    expect(rulesOf('InventoryRule/Target0')).toEqual(['InventoryRule']);
+    expect(() => rulesOf('Audit')).toThrow('No rule "Audit" on this bus');
   });
 
   it('lets a rule leave replayed events out, as live-only rules do with replay-name exists false', async () => {

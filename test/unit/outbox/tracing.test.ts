@@ -52,7 +52,7 @@ const { daemon, subsegments, endpoint, pendingPage } = await vi.hoisted(async ()
   );
   await new Promise<void>((resolve) => daemon.bind(0, '127.0.0.1', resolve));
 
-  /** The Query page the reconciler reads once; every later Query finds nothing. */
+  /** The index page the reconciler reads once; every later Query, and its stuck events' partition, find nothing. */
   const pendingPage: { items: Record<string, unknown>[] } = { items: [] };
   const answers: Record<string, (input: Record<string, unknown>) => unknown> = {
     'AWSEvents.PutEvents': (input) => ({
@@ -78,8 +78,9 @@ const { daemon, subsegments, endpoint, pendingPage } = await vi.hoisted(async ()
             },
           }
         : {},
-    'DynamoDB_20120810.Query': () => {
-      const items = pendingPage.items.splice(0);
+    // The time index holds the page; the stuck events' partition and the receipts are empty.
+    'DynamoDB_20120810.Query': (input) => {
+      const items = input.IndexName === undefined ? [] : pendingPage.items.splice(0);
       return { Items: items, Count: items.length };
     },
   };

@@ -340,7 +340,7 @@ export class OutboxMonitoring extends Construct {
     );
   }
 
-  /** Alarms when the reconciler finds stuck events or fails; charts its republishes. */
+  /** Alarms when the reconciler finds stuck events, cannot republish some, parks them or fails; charts them. */
   monitorReconciler(reconciler: MonitoredFunction): void {
     const republished = this.emf(
       MetricName.ReconcilerRepublished,
@@ -355,6 +355,34 @@ export class OutboxMonitoring extends Construct {
       description:
         'The reconciler found events still unpublished after its threshold and republished them: the relay missed them.',
     });
+    const stuck = this.emf(
+      MetricName.ReconcilerStuckEvents,
+      reconciler.serviceName,
+      Stats.MAXIMUM,
+      FIVE_MINUTES,
+    );
+    this.addAlarm('ReconcilerStuckEvents', {
+      metric: stuck,
+      threshold: 1,
+      comparison: ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD,
+      // Three runs at the default 5-minute interval: one failed attempt is not worth a page.
+      evaluationPeriods: 3,
+      description:
+        'Events have failed to republish on every reconciler run for 15 minutes; each is retried with backoff, then parked on the poison queue.',
+    });
+    const parkedAfterRetries = this.emf(
+      MetricName.ReconcilerParkedAfterRetries,
+      reconciler.serviceName,
+      Stats.SUM,
+      FIVE_MINUTES,
+    );
+    this.addAlarm('ReconcilerParkedAfterRetries', {
+      metric: parkedAfterRetries,
+      threshold: 1,
+      comparison: ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD,
+      description:
+        'The reconciler gave up on events that failed to republish on every run it allows and parked them, with their content, on the poison queue.',
+    });
     this.addAlarm('ReconcilerErrors', {
       metric: reconciler.function.metricErrors({ statistic: Stats.SUM, period: FIVE_MINUTES }),
       threshold: 1,
@@ -363,6 +391,10 @@ export class OutboxMonitoring extends Construct {
     });
     this.poisonWidget.addLeftMetric(
       republished.with({ period: ONE_MINUTE, label: 'republished by reconciler' }),
+    );
+    this.poisonWidget.addLeftMetric(stuck.with({ label: 'stuck events (reconciler)' }));
+    this.poisonWidget.addLeftMetric(
+      parkedAfterRetries.with({ period: ONE_MINUTE, label: 'parked after retries (reconciler)' }),
     );
     this.throughputWidget.addLeftMetric(
       this.count(MetricName.EventsPublished, reconciler.serviceName, 'events published (reconciler)'),

@@ -45,11 +45,39 @@ export const outboxTableProps = (
     (options.deliveryTracking ?? true) && layout.kind === 'same-table' ? [timeIndexOf(layout)] : [],
 });
 
+/**
+ * `TIME_ORDERED_TABLE_LAYOUT` with its minutes spread over `shardCount` partitions (and, after a
+ * decrease, still listed up to `previousShardCount`). Errors name the prop.
+ */
+export const timeOrderedTableLayout = (
+  props: Pick<OutboxTableProps, 'shardCount' | 'previousShardCount'>,
+  construct = 'OutboxTable',
+): TimeOrderedLayout => {
+  const { shardCount = TIME_ORDERED_TABLE_LAYOUT.shardCount, previousShardCount } = props;
+  const inRange = (value: number) => Number.isInteger(value) && value >= 1 && value <= 100;
+  if (!inRange(shardCount))
+    throw new Error(`${construct}: shardCount must be an integer from 1 to 100, got ${shardCount}`);
+  if (previousShardCount !== undefined && !(inRange(previousShardCount) && previousShardCount > shardCount))
+    throw new Error(
+      `${construct}: previousShardCount is the larger shardCount a table had before it was lowered: ` +
+        `an integer from ${shardCount + 1} to 100, got ${previousShardCount} (raising shardCount needs none)`,
+    );
+  return {
+    ...TIME_ORDERED_TABLE_LAYOUT,
+    shardCount,
+    ...(previousShardCount === undefined ? {} : { previousShardCount }),
+  };
+};
+
 export interface OutboxTableProps {
   /** Customer managed key for encryption at rest. @default the DynamoDB owned key */
   readonly encryptionKey?: IKey;
   /** Retain the table when the stack is deleted, with deletion protection. @default false */
   readonly retainData?: boolean;
+  /** Partitions each minute's items are spread over, 1 to 100. @default 8 */
+  readonly shardCount?: number;
+  /** The shardCount before it was lowered, listed by the reconciler for the retention. @default none */
+  readonly previousShardCount?: number;
 }
 
 /**
@@ -63,10 +91,11 @@ export class OutboxTable extends Construct {
   /** The table: stream with new images, TTL, `pk`/`sk` keyed by time. */
   public readonly table: TableV2;
   /** Its layout, for the relay, the reconciler and the writer. */
-  public readonly layout: TimeOrderedLayout = TIME_ORDERED_TABLE_LAYOUT;
+  public readonly layout: TimeOrderedLayout;
 
   constructor(scope: Construct, id: string, props: OutboxTableProps = {}) {
     super(scope, id);
+    this.layout = timeOrderedTableLayout(props);
     this.table = new TableV2(this, 'Table', {
       partitionKey: { name: this.layout.partitionKey, type: AttributeType.STRING },
       sortKey: { name: this.layout.sortKey, type: AttributeType.STRING },

@@ -122,12 +122,16 @@ export class OutboxReconciler extends Construct {
 
     // Lists minutes (Query, on a same table through its time index) and reads their receipts
     // (Query), reads and saves its watermark (GetItem, PutItem), writes receipts of what it
-    // republished (PutItem) and keeps what it parked past its TTL (UpdateItem).
+    // republished (PutItem) and keeps what it parked past its TTL (UpdateItem). Keeps the events
+    // that failed to republish in the table, each retried on its own backoff: lists them (Query),
+    // reads their items again (GetItem), saves them (PutItem) and deletes them once published or
+    // parked (DeleteItem).
     grantOnTable(props.table, this.function, [
       'dynamodb:Query',
       'dynamodb:GetItem',
       'dynamodb:PutItem',
       'dynamodb:UpdateItem',
+      'dynamodb:DeleteItem',
     ]);
     if (props.layout.kind === 'same-table')
       this.function.addToRolePolicy(

@@ -178,6 +178,10 @@ export interface OutboxRelayProps extends RelayMappingProps {
   readonly functionDefaults?: FunctionDefaults;
 }
 
+/**
+ * DynamoDB stream mappings take BatchSize 1 to 10,000, ParallelizationFactor 1 to 10 and
+ * MaximumBatchingWindowInSeconds 0 to 300 (https://docs.aws.amazon.com/lambda/latest/dg/services-ddb-params.html).
+ */
 const MAX_BATCH_SIZE = 10_000;
 
 const requireRange = (name: string, value: number, min: number, max: number): void => {

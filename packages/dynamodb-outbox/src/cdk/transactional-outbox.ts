@@ -7,7 +7,7 @@ import type { Bucket } from 'aws-cdk-lib/aws-s3';
 import type { Queue } from 'aws-cdk-lib/aws-sqs';
 import { Construct } from 'constructs';
 import type { OutboxLayout, SameTableLayout } from '../runtime/layout.js';
-import { writerSettings } from '../runtime/settings.js';
+import { type WriterSettings, writerSettings } from '../runtime/settings.js';
 import {
   OutboxOutput,
   type OutboxOutputName,
@@ -18,7 +18,7 @@ import { contractEnv } from './contract.js';
 import type { FunctionDefaults } from './function.js';
 import { grantOnTable } from './grants.js';
 import { OutboxMonitoring, type OutboxMonitoringProps } from './monitoring.js';
-import { OutboxTable } from './outbox-table.js';
+import { OutboxTable, timeOrderedTableLayout } from './outbox-table.js';
 import { addCliOutputs } from './outputs.js';
 import { OutboxReconciler, type ReconcilerScheduleProps } from './reconciler.js';
 import { OutboxRelay, type OutboxRelayProps, type RelayMappingProps } from './relay.js';
@@ -40,6 +40,22 @@ export interface TransactionalOutboxProps {
    * tracked with one receipt per relay invocation: `table` needs nothing
    */
   readonly layout?: SameTableLayout;
+  /**
+   * Partitions each minute of the dedicated outbox table is spread over, 1 to 100: its write
+   * ceiling. A partition takes 1,000 write units a second and the outbox Put in a transaction costs
+   * 2 per KB, so 8 partitions take about 4,000 one-KB events a second; the reconciler pays one
+   * Query per partition per minute it reads. `dynamodb-outbox capacity` and docs/capacity.md work
+   * out the count for a rate. Raise it at any time; to lower it, see `previousShardCount`.
+   * @default 8
+   */
+  readonly shardCount?: number;
+  /**
+   * After lowering `shardCount` on a live table: the count it had before. Items written then sit
+   * in partitions up to it, and the reconciler keeps listing them; remove it `retentionDays` after
+   * the change, when TTL has taken those items.
+   * @default none
+   */
+  readonly previousShardCount?: number;
   /**
    * `source` of every published event (1 to 256 characters, not `aws.`-prefixed).
    * @default the stack name
@@ -164,9 +180,12 @@ export class TransactionalOutbox extends Construct {
         `TransactionalOutbox: layout takes a same-table layout (sameTableLayout); leave it out for the dedicated, time-ordered table`,
       );
     if (props.layout === undefined) {
+      const { shardCount, previousShardCount } = timeOrderedTableLayout(props, 'TransactionalOutbox');
       this.outboxTable = new OutboxTable(this, 'OutboxTable', {
         ...(props.encryptionKey ? { encryptionKey: props.encryptionKey } : {}),
         ...(props.retainData === undefined ? {} : { retainData: props.retainData }),
+        shardCount,
+        ...(previousShardCount === undefined ? {} : { previousShardCount }),
       });
       this.table = this.outboxTable.table;
       this.layout = this.outboxTable.layout;
@@ -175,6 +194,12 @@ export class TransactionalOutbox extends Construct {
         throw new Error(
           'TransactionalOutbox: retainData applies only to the dedicated outbox table; a same-table outbox lives in your table',
         );
+      for (const prop of ['shardCount', 'previousShardCount'] as const)
+        if (props[prop] !== undefined)
+          throw new Error(
+            `TransactionalOutbox: ${prop} applies only to the dedicated outbox table, not with layout; ` +
+              'a same-table layout spreads its time index with sameTableLayout({ shardCount, previousShardCount })',
+          );
       this.outboxTable = undefined;
       this.table = props.table;
       this.layout = props.layout;
@@ -291,13 +316,18 @@ export class TransactionalOutbox extends Construct {
    */
   grantWrite(fn: LambdaFunction): void {
     grantOnTable(this.table, fn, ['dynamodb:PutItem']);
-    const environment = contractEnv('TransactionalOutbox', writerSettings, {
+    const environment = contractEnv('TransactionalOutbox', writerSettings, this.writerSettings);
+    for (const [name, value] of Object.entries(environment)) fn.addEnvironment(name, value);
+  }
+
+  /** Where and how a writer adds outbox items (the table name a token until deployed). */
+  get writerSettings(): WriterSettings {
+    return {
       tableName: this.table.tableName,
       layout: this.layout,
       deliveryTracking: this.deliveryTracking,
       retentionDays: this.retentionDays,
-    });
-    for (const [name, value] of Object.entries(environment)) fn.addEnvironment(name, value);
+    };
   }
 
   /**

@@ -6,7 +6,8 @@ import { fileURLToPath } from 'node:url';
 /**
  * The `dynamodb-outbox` bin: `local` runs the CDK app of this directory offline, `invoke` calls
  * one of its functions, `status`, `redrive` and `replay` operate an outbox (./main, where tests
- * call them). Each command loads only what it needs: `status` never starts the runtime's parts.
+ * call them), `capacity` works out the settings for a rate (./capacity). Each command loads only
+ * what it needs: `status` never starts the runtime's parts.
  */
 
 /** This package's version, from the nearest package.json above this file (sources or build). */
@@ -25,4 +26,5 @@ const [command, ...rest] = process.argv.slice(2);
 if (command === '--version' || command === '-v') console.log(version());
 else if (command === 'local') await (await import('../local/start.js')).runLocal(rest);
 else if (command === 'invoke') process.exitCode = await (await import('./invoke.js')).runInvoke(rest);
+else if (command === 'capacity') process.exitCode = await (await import('./capacity.js')).runCapacity(rest);
 else process.exitCode = await (await import('./main.js')).runOutbox(process.argv.slice(2));

@@ -32,6 +32,8 @@ Commands:
   redrive   republish the events on the poison queue (after fixing their cause)
             and delete each message once EventBridge has accepted its event
 ${REPLAY_USAGE}
+  capacity  the settings for a peak rate of events, and every limit on the path with its
+            ceiling: see \`dynamodb-outbox capacity --help\`
 
 Where status, redrive and replay look (default: the local runtime that \`dynamodb-outbox local\`
 runs in this directory, and the outbox in the stack outputs it wrote to ${LOCAL_OUTPUTS_FILE}):
@@ -67,7 +69,7 @@ ${REPLAY_OPTIONS_USAGE}
 
 Local endpoints can be moved with DYNAMODB_ENDPOINT, EVENTBRIDGE_ENDPOINT and SQS_ENDPOINT.
 Exit status: 0 done, 1 redrive left messages on the queue or a replay did not complete,
-2 usage or connection problem.`;
+2 usage or connection problem (status: anything it could not read, the table or a queue).`;
 
 /** Where the CLI writes: the console, or a test's buffers. */
 export interface CliOutput {
@@ -193,7 +195,15 @@ const run = async (
     if (command === 'status') {
       const status = await outboxStatus(target, options.max === undefined ? {} : { maxItems: options.max });
       out.log(options.json ? JSON.stringify(status, null, 2) : formatStatus(status));
-      return 0;
+      // One rule for status: anything it cannot read exits 2, a queue as the table does.
+      const unread = status.queues.filter((q) => q.error !== undefined);
+      if (unread.length === 0) return 0;
+      out.error(
+        `outbox: status is incomplete: could not read ${unread
+          .map((q) => `queue ${q.name} (${q.url}): ${q.error}`)
+          .join('; ')}`,
+      );
+      return 2;
     }
     if (target.poisonQueueUrl === undefined)
       throw new UsageError(

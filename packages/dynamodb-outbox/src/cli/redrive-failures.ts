@@ -1,3 +1,4 @@
+import { stat } from 'node:fs/promises';
 import type { DynamoDBRecord } from 'aws-lambda';
 import { classify, skipAccepted } from '../engine/relay.js';
 import { SettledMemory } from '../engine/settled-memory.js';
@@ -11,6 +12,7 @@ import {
 import { describeKey } from '../runtime/layout.js';
 import { republishingOf } from './republish.js';
 import type { OutboxTarget } from './target.js';
+import { UsageError } from './usage-error.js';
 
 /**
  * Where the relay mapping's on-failure objects are: the S3 bucket on AWS, a directory offline.
@@ -26,10 +28,21 @@ export interface FailureStore {
   markRedriven(key: string): Promise<void>;
 }
 
-/** A directory standing for the failure bucket (local/failure-destination.ts writes it). */
+/**
+ * A directory standing for the failure bucket (local/failure-destination.ts writes it). The runtime
+ * creates it at start, so a directory that does not exist is a wrong path, never "no failures": said
+ * so, rather than reporting nothing to redrive.
+ */
 export const directoryFailureStore = (dir: string): FailureStore => ({
   description: `directory ${dir}`,
-  list: () => listDirectoryObjects(dir, FAILURE_OBJECT_PREFIX),
+  list: async () => {
+    if (!(await stat(dir).catch(() => undefined))?.isDirectory())
+      throw new UsageError(
+        `No failure directory ${dir}: pass the directory \`dynamodb-outbox local\` names for the failure bucket ` +
+          '(its "S3 bucket" line), or s3://<bucket> on AWS',
+      );
+    return listDirectoryObjects(dir, FAILURE_OBJECT_PREFIX);
+  },
   read: (key) => readDirectoryObject(dir, key),
   markRedriven: (key) => moveDirectoryObject(dir, key, `${REDRIVEN_PREFIX}${key}`),
 });

@@ -22,9 +22,10 @@ export const REPLAY_ARGS = {
 /** The command's lines of the CLI usage, and its options' lines. */
 export const REPLAY_USAGE = `  replay    deliver the archived events of [--from, --to) to the consumers again
             (all rules on the bus, or --rule <name>); consumers skip what they applied`;
-export const REPLAY_OPTIONS_USAGE = `  --from, --to <time>       replay: ISO 8601 (2026-11-22T10:00Z), "now", or ago: 30m, 2h, 1d
-  --rule <name>             replay: one rule: a <name>RuleArn stack output, a rule name on the bus,
-                            or an ARN (locally: a subscription name, e.g. inventory)
+export const REPLAY_OPTIONS_USAGE = `  --from, --to <time>       replay: ISO 8601 (2026-11-22T10:00Z), "now", or ago: 30m, 2h, 1d;
+                            whole seconds, as events' time: --from rounded down, --to up
+  --rule <name>             replay: one rule: the name of a <name>RuleArn stack output (e.g.
+                            inventory), a rule name on the bus, or a rule ARN; the same offline
   --archive-arn <arn>       replay: archive to replay from (default: the stack's ArchiveArn output)
   --timeout-minutes <n>     replay: stop waiting for the replay after n minutes (default 60)`;
 
@@ -93,8 +94,11 @@ export const replayOptions = (
 ): ReplayOptions => {
   if (values.from === undefined || values.to === undefined)
     throw new UsageError('replay needs --from <time> and --to <time>');
-  const from = parseReplayTime('from', values.from, now);
-  const to = parseReplayTime('to', values.to, now);
+  // An event's `time` has whole seconds: an event of 19:43:58.6 carries 19:43:58, before a --from of
+  // 19:43:58.195, and would be left out. Whole seconds then: --from rounded down, --to up (which
+  // keeps the events of its last second, as the bound given did, and says so in the report).
+  const from = new Date(Math.floor(parseReplayTime('from', values.from, now).getTime() / 1000) * 1000);
+  const to = new Date(Math.ceil(parseReplayTime('to', values.to, now).getTime() / 1000) * 1000);
   if (from.getTime() >= to.getTime())
     throw new UsageError(`--from (${from.toISOString()}) must be before --to (${to.toISOString()})`);
   let timeoutMs: number | undefined;

@@ -167,7 +167,7 @@ const receiptsBacklog = async (target: OutboxTarget, now: Date, maxItems: number
   const { listing, receiptKeys } = timeOrderedListing(target, now);
   const before = now.toISOString();
   const watermark = await listing.watermark();
-  const partitions = await listing.shards(before);
+  const partitions = [...(await listing.shards(before))];
   const read = await readInWaves(listing, partitions, before, maxItems);
   const first = partitions[0];
   const stopped = read.firstUnread === undefined ? undefined : partitions[read.firstUnread];

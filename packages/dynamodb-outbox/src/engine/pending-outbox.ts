@@ -7,7 +7,6 @@ import {
   type OutboxLayout,
   receiptNameOf,
   timeBucketOf,
-  timeBucketsBetween,
 } from '../runtime/layout.js';
 import { type OutboxRecord, parseOutboxItem } from '../runtime/outbox-item.js';
 import type { BucketReceipts, DeliveryReceipts } from './delivery-tracking.js';
@@ -28,10 +27,12 @@ export interface PendingPage {
 
 /**
  * Where the reconciler finds unpublished items: partitions to read, oldest first, and pages of
- * the items in one of them written before a cut-off that are still unpublished.
+ * the items in one of them written before a cut-off that are still unpublished. `shards` may be
+ * lazy: a run reads them one by one and stops at its budget, so a listing that spans days never
+ * sits in memory.
  */
 export interface PendingSource {
-  shards(before: string): string[] | Promise<string[]>;
+  shards(before: string): Iterable<string> | Promise<Iterable<string>>;
   page(
     shard: string,
     before: string,
@@ -45,7 +46,7 @@ export interface PendingSource {
   settled?(before: string, firstUnsettled?: string): Promise<void>;
 }
 
-const toPage = (
+export const toPage = (
   layout: OutboxLayout,
   items: readonly Record<string, unknown>[],
   nextKey: Record<string, unknown> | undefined,
@@ -60,6 +61,9 @@ const toPage = (
   }
   return { records, malformed, ...(nextKey ? { nextKey } : {}), read };
 };
+
+/** Minutes whose receipts a listing keeps in memory. */
+const RECEIPT_MINUTES_KEPT = 8;
 
 /** Where the outbox's table keeps the reconciler's watermark: the first minute not yet settled. */
 export const WATERMARK_KEY = { partition: 'RECONCILER', sort: 'WATERMARK' } as const;
@@ -99,11 +103,20 @@ export class TimeOrderedOutbox implements PendingSource {
     return this.options.layout;
   }
 
-  /** The partitions of every minute from the watermark to `before`'s, oldest first. */
-  async shards(before: string): Promise<string[]> {
+  /**
+   * The partitions of every minute from the watermark to `before`'s, oldest first, made as they
+   * are read: a first run over a week's retention at 8 shards would otherwise build 80,640 of them
+   * up front, and a run stops long before at its budget.
+   */
+  async shards(before: string): Promise<Iterable<string>> {
     this.receipts = new Map();
     const from = (await this.watermark()) ?? this.defaultStart();
-    return timeBucketsBetween(from, before).flatMap((bucket) => bucketPartitions(this.layout, bucket));
+    const layout = this.layout;
+    return (function* partitions() {
+      const end = Date.parse(`${timeBucketOf(before)}:00.000Z`);
+      for (let at = Date.parse(`${timeBucketOf(from)}:00.000Z`); at <= end; at += 60_000)
+        yield* bucketPartitions(layout, timeBucketOf(new Date(at).toISOString()));
+    })();
   }
 
   async page(
@@ -168,11 +181,20 @@ export class TimeOrderedOutbox implements PendingSource {
     return new Date(this.now().getTime() - (this.options.lookbackSeconds ?? 86_400) * 1000).toISOString();
   }
 
+  /**
+   * The receipts of a minute, kept for the last few minutes read: minutes are read in order (a few
+   * at once by `status`), and a listing over days must not keep every minute's.
+   */
   private async receiptsOf(bucket: string): Promise<BucketReceipts> {
     const cached = this.receipts.get(bucket);
     if (cached) return cached;
     const read = await this.options.receipts.receiptsOf(bucket);
     this.receipts.set(bucket, read);
+    // A Map iterates in insertion order: the first key is the oldest minute kept.
+    for (const oldest of this.receipts.keys()) {
+      if (this.receipts.size <= RECEIPT_MINUTES_KEPT) break;
+      this.receipts.delete(oldest);
+    }
     return read;
   }
 }

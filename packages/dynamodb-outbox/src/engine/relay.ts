@@ -6,6 +6,7 @@ import { type OutboxRecord, parseOutboxImage } from '../runtime/outbox-item.js';
 import { logger as sharedLogger, metrics as sharedMetrics } from '../runtime/powertools.js';
 import { type DeliveryTracker, type MarkResult, trackedOfPoison } from './delivery-tracking.js';
 import type { PoisonQueue, PoisonRecord, PoisonSendResult, StreamPosition } from './poison-queue.js';
+import { PublishFailureLog } from './publish-failures.js';
 import type { LogSink, MetricsSink, OutboxPublisher, PublishResult } from './publisher.js';
 import { HandedPositions, SettledMemory } from './settled-memory.js';
 
@@ -206,9 +207,13 @@ export interface Settlement {
 
 /**
  * Step 3: park poison on the queue with its full content and record outcomes (delivery tracking).
- * An item is marked parked only once the queue holds it.
+ * An item is marked parked only once the queue holds it. The reconciler settles its pages with it too.
  */
-export const settle = async (deps: RelayDeps, outcome: PublishOutcome, now: Date): Promise<Settlement> => {
+export const settle = async (
+  deps: Pick<RelayDeps, 'poisonQueue' | 'tracker'>,
+  outcome: Pick<PublishOutcome, 'published' | 'toPark'>,
+  now: Date,
+): Promise<Settlement> => {
   const { tracker } = deps;
   const park = async (): Promise<Pick<Settlement, 'parking' | 'markedParked'>> => {
     if (outcome.toPark.length === 0) return {};
@@ -263,6 +268,7 @@ export const createRelayHandler = (deps: RelayDeps) => {
   const memory = deps.memory ?? new SettledMemory();
   const handed = new HandedPositions();
   let firstBatch = true;
+  const publishFailures = new PublishFailureLog(log);
 
   return async (event: DynamoDBStreamEvent): Promise<DynamoDBBatchResponse> => {
     const records = event.Records ?? [];
@@ -299,6 +305,7 @@ export const createRelayHandler = (deps: RelayDeps) => {
       response,
       records: records.length,
       now: now(),
+      publishFailures,
     });
     return response;
   };
@@ -315,18 +322,20 @@ const logOutcome = (
     response: DynamoDBBatchResponse;
     records: number;
     now: Date;
+    publishFailures: PublishFailureLog;
   },
 ): void => {
   const { batch, result, outcome, settlement } = run;
-  for (const failed of result.retryable) {
-    const envelope = batch.candidates[failed.index]?.value.envelope;
-    log.warn('Publish failed, will retry', {
-      eventId: envelope?.eventId,
-      aggregateId: envelope?.aggregateId,
-      errorCode: failed.errorCode,
-      errorMessage: failed.errorMessage,
-    });
-  }
+  run.publishFailures.record(
+    {
+      failed: result.retryable.map((failed) => ({
+        errorCode: failed.errorCode,
+        occurredAt: batch.candidates[failed.index]?.value.envelope.occurredAt,
+      })),
+      published: outcome.published.length,
+    },
+    run.now,
+  );
   for (const { value } of outcome.toPark)
     log.error('Poison event parked on the dead-letter queue', {
       eventId: value.envelope?.eventId,

@@ -9,6 +9,7 @@ import { type PendingSource, TimeOrderedOutbox } from './pending-outbox.js';
 import { PoisonQueue } from './poison-queue.js';
 import { OutboxPublisher } from './publisher.js';
 import { type ReconcileReport, reconcile } from './reconciler.js';
+import { StuckEvents } from './reconciler-retries.js';
 import { createRelayHandler } from './relay.js';
 
 /**
@@ -94,6 +95,10 @@ export const buildReconcilerHandler = (wiring: {
   const tracker = trackerOf(settings, clients);
   const deps = {
     pending: pendingOf(settings, clients, tracker),
+    stuck: new StuckEvents(DynamoDBDocumentClient.from(clients.dynamoDb), {
+      tableName: settings.tableName,
+      layout: settings.layout,
+    }),
     publisher: publisherOf(settings, clients),
     poisonQueue: poisonQueueOf(settings, clients),
     tracker,

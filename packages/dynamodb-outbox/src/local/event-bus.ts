@@ -6,6 +6,7 @@ import type { Subscription } from '../runtime/subscription.js';
 import {
   type FaultSettings,
   FaultSettingsError,
+  MAX_SEED,
   NO_FAULTS,
   parseFaultChanges,
 } from './event-bus/fault-settings.js';
@@ -126,6 +127,15 @@ export class ReplayRequestError extends Error {
 
 const REPLAY_NAME = /^[.\-_A-Za-z0-9]{1,64}$/;
 
+/**
+ * Whether a replay to `rule` reaches the subscription `name`. The runtime names a rule's target by
+ * the rule when it has one target, `<rule>/<target id>` when it has several: a rule reaches every
+ * target of it, as a rule ARN in StartReplay's FilterArns does, and `<rule>/<target id>` reaches
+ * that target, the only target of a rule too.
+ */
+const replaysTo = (name: string, rule: string): boolean =>
+  name === rule || name.startsWith(`${rule}/`) || (!name.includes('/') && rule.startsWith(`${name}/`));
+
 /** A delivery that ran out of retries, with the attributes EventBridge puts on its DLQ message. */
 export interface DeadLetter {
   readonly subscription: string;
@@ -200,7 +210,7 @@ export interface LocalEventBusOptions {
   readonly faults?: Partial<FaultSettings>;
   /** Accepted events kept for `GET /events`; the oldest are dropped beyond it. @default 10000 */
   readonly maxStoredEvents?: number;
-  /** Seed for fault injection, for reproducible runs. @default random */
+  /** The `seed` fault setting, at start (`faults.seed` wins). @default drawn at random, and shown in `GET /stats` */
   readonly seed?: number;
   /** First target retry delay; doubled per attempt with full jitter. @default 100 */
   readonly retryBaseDelayMs?: number;
@@ -270,7 +280,7 @@ export class LocalEventBus {
     'maxEntriesPerCall' | 'maxCallBytes' | 'maxDetailTypeLength'
   >;
   private faultSettings: FaultSettings;
-  private readonly random: () => number;
+  private random: () => number;
   private throttledCallsLeft = 0;
   private server: Server | undefined;
   private boundPort = 0;
@@ -287,8 +297,13 @@ export class LocalEventBus {
       maxDetailTypeLength:
         options.limits?.maxDetailTypeLength ?? DEFAULT_PUT_EVENTS_LIMITS.maxDetailTypeLength,
     };
-    this.faultSettings = { ...NO_FAULTS, ...parseFaultChanges(options.faults ?? {}) };
-    this.random = options.seed === undefined ? Math.random : seededRandom(options.seed);
+    // Always seeded, a drawn seed too: a failing run can be run again with the seed it printed.
+    this.faultSettings = {
+      ...NO_FAULTS,
+      seed: options.seed ?? Math.floor(Math.random() * (MAX_SEED + 1)),
+      ...parseFaultChanges(options.faults ?? {}),
+    };
+    this.random = seededRandom(this.faultSettings.seed);
   }
 
   /** http://host:port, for `new EventBridgeClient({ endpoint })` and `--endpoint-url`. */
@@ -310,7 +325,9 @@ export class LocalEventBus {
    */
   setFaults(faults: Partial<FaultSettings>): FaultSettings {
     // A burst under way runs its course: bursts are bounded by throttleBurstCalls.
-    this.faultSettings = { ...this.faultSettings, ...parseFaultChanges(faults) };
+    const changes = parseFaultChanges(faults);
+    this.faultSettings = { ...this.faultSettings, ...changes };
+    if (changes.seed !== undefined) this.random = seededRandom(changes.seed);
     return this.faultSettings;
   }
 
@@ -345,10 +362,9 @@ export class LocalEventBus {
       );
     if (this.replayNames.has(replayName))
       throw new ReplayRequestError(`Replay ${replayName} already exists: a replay name is used once`);
+    const { rule } = request;
     const routes =
-      request.rule === undefined
-        ? this.routes
-        : this.routes.filter((r) => r.subscription.name === request.rule);
+      rule === undefined ? this.routes : this.routes.filter((r) => replaysTo(r.subscription.name, rule));
     if (routes.length === 0)
       throw new ReplayRequestError(
         request.rule === undefined
@@ -434,7 +450,7 @@ export class LocalEventBus {
         response.writeHead(204).end();
         return;
       case 'GET /stats':
-        return sendJson(response, 200, this.stats);
+        return sendJson(response, 200, { ...this.stats, seed: this.faultSettings.seed });
       case 'GET /dead-letters':
         return sendJson(response, 200, this.deadLetters);
       case 'POST /replay': {

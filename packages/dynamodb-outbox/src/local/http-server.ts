@@ -2,7 +2,7 @@ import { isUtf8 } from 'node:buffer';
 import { randomUUID } from 'node:crypto';
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
 import type { APIGatewayProxyEventV2, APIGatewayProxyResultV2, Context } from 'aws-lambda';
-import { closeServer, listen, RequestBodyTooLargeError, readBody } from './http.js';
+import { answerUnparsableRequests, closeServer, listen, RequestBodyTooLargeError, readBody } from './http.js';
 
 export { PortInUseError } from './http.js';
 
@@ -52,8 +52,15 @@ export interface LocalHttpApiOptions {
 export interface LocalHttpApi {
   readonly url: string;
   readonly port: number;
+  /** Stop taking connections, let requests under way finish (HTTP_API_DRAIN_MS at most), then close. */
   close(): Promise<void>;
 }
+
+/**
+ * How long closing lets requests under way finish (offline, a graceful stop of the runtime), well
+ * within the 10 s a stop gets before it is abandoned (shutdown.ts). Later requests are dropped.
+ */
+export const HTTP_API_DRAIN_MS = 5_000;
 
 /** HTTP API's payload limit; anything larger never reaches the function. */
 export const GATEWAY_MAX_BODY_BYTES = 10 * 1024 * 1024;
@@ -264,6 +271,8 @@ export const startLocalHttpApi = async (options: LocalHttpApiOptions): Promise<L
   const functionName = options.functionName ?? 'local-http-api';
   const timeoutMs = options.functionTimeoutMs ?? 10_000;
 
+  let draining = false;
+
   const serve = async (req: IncomingMessage, res: ServerResponse): Promise<void> => {
     const started = performance.now();
     const method = (req.method ?? 'GET').toUpperCase();
@@ -290,6 +299,8 @@ export const startLocalHttpApi = async (options: LocalHttpApiOptions): Promise<L
     const headers: Record<string, string | string[]> = { ...outgoing.headers };
     if (outgoing.cookies.length) headers['set-cookie'] = outgoing.cookies;
     headers['content-length'] = String(outgoing.body.length);
+    // Closing: this answer is the connection's last, so that the server can close once it is sent.
+    if (draining) headers.connection = 'close';
     res.writeHead(outgoing.statusCode, headers);
     res.end(outgoing.body);
     options.onResponse?.({
@@ -311,6 +322,16 @@ export const startLocalHttpApi = async (options: LocalHttpApiOptions): Promise<L
     });
   });
 
+  // In the gateway's shape, as its own answers before the function runs are.
+  answerUnparsableRequests(server, (message) => ({ message }));
+
   const port = await listen(server, options.port, host);
-  return { url: `http://${host}:${port}`, port, close: () => closeServer(server) };
+  return {
+    url: `http://${host}:${port}`,
+    port,
+    close: () => {
+      draining = true;
+      return closeServer(server, HTTP_API_DRAIN_MS);
+    },
+  };
 };

@@ -1,6 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import type { IncomingMessage, ServerResponse } from 'node:http';
-import type { Server } from 'node:net';
+import type { Server, Socket } from 'node:net';
 
 /*
  * What the local endpoints (HTTP API, EventBridge, SQS, Lambda) and the port probe share: binding a
@@ -41,13 +41,72 @@ export const listen = (server: Server, port: number, host?: string): Promise<num
     });
   });
 
-/** Stop accepting connections, drop the open ones, and resolve once the server is closed. */
-export const closeServer = (server: Server): Promise<void> =>
+/**
+ * The first byte HTTP does not allow in a header value: a control byte other than HTAB (a value is
+ * visible characters, SP, HTAB and obs-text: RFC 9110, section 5.5).
+ */
+const controlByteIn = (value: string): number | undefined =>
+  [...value].map((c) => c.charCodeAt(0)).find((code) => (code < 0x20 && code !== 0x09) || code === 0x7f);
+
+/** Why the parser refused a request, naming the header when a control byte in one was the cause. */
+const describeUnparsable = (rawPacket: Buffer | undefined): string => {
+  for (const line of rawPacket?.toString('latin1').split('\r\n').slice(1) ?? []) {
+    const colon = line.indexOf(':');
+    const bad = colon > 0 ? controlByteIn(line.slice(colon + 1)) : undefined;
+    if (bad !== undefined)
+      return (
+        `the ${line.slice(0, colon).trim().toLowerCase()} header contains the control character ` +
+        `0x${bad.toString(16).toUpperCase().padStart(2, '0')}, which HTTP does not allow in a header`
+      );
+  }
+  return 'the request is not valid HTTP/1.1';
+};
+
+/**
+ * Answer a request Node's HTTP parser refuses (a control byte in a header, headers too large, a
+ * malformed request line) with `body(message)` as JSON, instead of Node's bare `400 Bad Request`
+ * without a body, so that every answer has the endpoint's error shape. The statuses are Node's own.
+ */
+export const answerUnparsableRequests = (server: Server, body: (message: string) => unknown): void => {
+  server.on('clientError', (error: NodeJS.ErrnoException & { rawPacket?: Buffer }, socket: Socket) => {
+    if (error.code === 'ECONNRESET' || !socket.writable) {
+      socket.destroy();
+      return;
+    }
+    const [status, reason] =
+      error.code === 'HPE_HEADER_OVERFLOW'
+        ? [431, 'Request Header Fields Too Large']
+        : error.code === 'ERR_HTTP_REQUEST_TIMEOUT'
+          ? [408, 'Request Timeout']
+          : [400, 'Bad Request'];
+    const detail = status === 400 ? `${reason}: ${describeUnparsable(error.rawPacket)}` : reason;
+    const text = JSON.stringify(body(detail));
+    socket.end(
+      `HTTP/1.1 ${status} ${reason}\r\nContent-Type: application/json\r\n` +
+        `Content-Length: ${Buffer.byteLength(text)}\r\nConnection: close\r\n\r\n${text}`,
+    );
+  });
+};
+
+/**
+ * Stop accepting connections and resolve once the server is closed. Requests in progress get
+ * `drainMs` to finish, their answers reaching the clients; whatever is still open then is dropped
+ * (at once with the default 0). Idle keep-alive connections close at once either way.
+ */
+export const closeServer = (server: Server, drainMs = 0): Promise<void> =>
   new Promise((resolve, reject) => {
-    server.close((error) => (error ? reject(error) : resolve()));
     // close() drops idle connections itself, but would wait for every request still in progress.
-    if ('closeAllConnections' in server && typeof server.closeAllConnections === 'function')
-      server.closeAllConnections();
+    const dropAll = () => {
+      if ('closeAllConnections' in server && typeof server.closeAllConnections === 'function')
+        server.closeAllConnections();
+    };
+    const deadline = drainMs > 0 ? setTimeout(dropAll, drainMs) : undefined;
+    server.close((error) => {
+      clearTimeout(deadline);
+      if (error) reject(error);
+      else resolve();
+    });
+    if (deadline === undefined) dropAll();
   });
 
 /**

@@ -1,5 +1,5 @@
 import { existsSync, readFileSync } from 'node:fs';
-import { mkdtemp, rm } from 'node:fs/promises';
+import { mkdir, mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { DynamoDBStreamsClient } from '@aws-sdk/client-dynamodb-streams';
@@ -582,6 +582,9 @@ export const startLocalRuntime = async (options: LocalRuntimeOptions = {}): Prom
     if (!options.dynamoDbDataPath) lifecycle.onStop(() => rm(bucketsDir, { recursive: true, force: true }));
 
     const names = localNames(template, { queueUrl: (name) => sqs.createQueue(name), bucketsDir });
+    // Each bucket's directory exists from the start, as the bucket does: `redrive --from-failures`
+    // takes a missing one for a wrong path.
+    await Promise.all([...names.buckets.values()].map((dir) => mkdir(dir, { recursive: true })));
     const resolveIn: Wiring['resolveIn'] = (id, resource, value) =>
       resolveValue(value, { names, region: LOCAL_REGION, stackName, at: describeResource(id, resource) });
     const sendTo: Wiring['sendTo'] = async (queueArn, body) => {

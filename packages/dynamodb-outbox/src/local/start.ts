@@ -1,6 +1,7 @@
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { createEventReporter, describeInvocation } from './console.js';
+import type { FaultSettings } from './event-bus/fault-settings.js';
 import type { ResponseInfo } from './http-server.js';
 import { DEFAULT_PORTS } from './ports.js';
 import { parseContextArgs, SynthError } from './synth.js';
@@ -10,7 +11,8 @@ import { parseContextArgs, SynthError } from './synth.js';
  * its template declares it. PORT (default 3000) serves the HTTP API, DYNAMODB_PORT (default 8000)
  * DynamoDB Local, in memory unless DYNAMODB_DATA_DIR names a directory, EVENTBRIDGE_PORT (default
  * 4010) the local EventBridge endpoint, SQS_PORT (default 9324) the queues, LAMBDA_PORT (default
- * 3001) the Lambda endpoint (Invoke, ListFunctions). STACK picks the stack. Context given with -c
+ * 3001) the Lambda endpoint (Invoke, ListFunctions). EVENTBRIDGE_FAULTS sets the local bus's fault
+ * injection from the start (JSON, as PUT /faults takes it). STACK picks the stack. Context given with -c
  * changes the offline run exactly as it changes the deployment.
  *
  * It runs until SIGINT, SIGTERM or SIGHUP, or until DynamoDB Local ends (exit status 1), and
@@ -27,7 +29,9 @@ Runs the CDK app of this directory (its cdk.json) offline: synthesized without b
 
 Environment: PORT (HTTP API, 3000), DYNAMODB_PORT (8000), EVENTBRIDGE_PORT (4010),
 SQS_PORT (9324), LAMBDA_PORT (3001), DYNAMODB_DATA_DIR (data on disk instead of in memory),
-STACK (the stack to run, when the app has several), LOG_LEVEL (functions' log level, WARN).
+STACK (the stack to run, when the app has several), LOG_LEVEL (functions' log level, WARN),
+EVENTBRIDGE_FAULTS (the local bus's fault settings from the start, as PUT /faults takes them:
+'{"seed":42,"entryFailureRate":0.2}'; the seed is printed, drawn when not given).
 Stops on SIGINT, SIGTERM or SIGHUP, and leaves nothing running.`;
 
 // Before any handler module loads: the Powertools singletons read their settings on import.
@@ -76,6 +80,13 @@ export const runLocal = async (argv: readonly string[]): Promise<void> => {
   } catch (error) {
     fail(error instanceof SynthError ? error.message : String(error));
   }
+  const { parseFaultSettingsJson } = await import('./event-bus/fault-settings.js');
+  let faults: Partial<FaultSettings> | undefined;
+  try {
+    if (process.env.EVENTBRIDGE_FAULTS) faults = parseFaultSettingsJson(process.env.EVENTBRIDGE_FAULTS);
+  } catch (error) {
+    fail(`EVENTBRIDGE_FAULTS: ${error instanceof Error ? error.message : String(error)}`);
+  }
   const reportEvent = createEventReporter();
 
   const { startLocalRuntime } = await import('./runtime.js');
@@ -94,6 +105,7 @@ export const runLocal = async (argv: readonly string[]): Promise<void> => {
     logLevel: process.env.LOG_LEVEL || 'WARN',
     ...(process.env.STACK ? { stack: process.env.STACK } : {}),
     ...(dataDir ? { dynamoDbDataPath: dataDir } : {}),
+    ...(faults ? { eventBusOptions: { faults } } : {}),
     onApiResponse: reportResponse,
     onEventAccepted: (accepted) => {
       const line = reportEvent(accepted);
@@ -153,7 +165,8 @@ export const runLocal = async (argv: readonly string[]): Promise<void> => {
   if (runtime.apiUrl) console.log(`  HTTP API    ${runtime.apiUrl}`);
   console.log(`  DynamoDB    ${runtime.dynamoDb.endpoint}   ${dataDir ? `data in ${dataDir}` : 'in memory'}`);
   console.log(
-    `  EventBridge ${runtime.eventBus.endpoint}   PutEvents · GET /events · GET /stats · PUT /faults`,
+    `  EventBridge ${runtime.eventBus.endpoint}   PutEvents · GET /events · GET /stats · PUT /faults   ` +
+      `fault seed ${runtime.eventBus.faults.seed}`,
   );
   console.log(`  SQS         ${runtime.sqs.endpoint}   dynamodb-outbox status`);
   console.log(

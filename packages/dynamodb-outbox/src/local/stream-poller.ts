@@ -171,6 +171,52 @@ export interface PollerLogger {
   error(message: string, extra?: Record<string, unknown>): void;
 }
 
+/**
+ * One shard's read errors, said once rather than per retry: a shard that cannot be read is retried
+ * every `retryDelayMs` (100 ms), so one line per retry was 10 lines a second per shard while
+ * DynamoDB was away. Said when it starts, again when the error changes or ten times as many reads
+ * have failed, and once when a read succeeds again.
+ */
+class ShardReadErrors {
+  private failing:
+    | { readonly since: number; errors: number; said: { error: string; magnitude: number } }
+    | undefined;
+
+  constructor(
+    private readonly logger: PollerLogger,
+    private readonly shardId: string,
+  ) {}
+
+  failed(error: string): void {
+    const { shardId } = this;
+    if (this.failing === undefined) {
+      this.failing = { since: Date.now(), errors: 1, said: { error, magnitude: 0 } };
+      this.logger.warn('Stream poller error; retrying the shard', { shardId, error });
+      return;
+    }
+    const errors = ++this.failing.errors;
+    const magnitude = Math.floor(Math.log10(errors));
+    if (error === this.failing.said.error && magnitude === this.failing.said.magnitude) return;
+    this.failing.said = { error, magnitude };
+    this.logger.warn('Stream poller still failing on the shard', {
+      shardId,
+      error,
+      errors,
+      failingForSeconds: Math.round((Date.now() - this.failing.since) / 1000),
+    });
+  }
+
+  read(): void {
+    if (this.failing === undefined) return;
+    const seconds = Math.round((Date.now() - this.failing.since) / 1000);
+    this.logger.warn(`Shard ${this.shardId} recovered after ${seconds} s`, {
+      shardId: this.shardId,
+      errors: this.failing.errors,
+    });
+    this.failing = undefined;
+  }
+}
+
 const consoleLogger: PollerLogger = {
   warn: (message, extra) => console.warn(JSON.stringify({ level: 'WARN', message, ...extra })),
   error: (message, extra) => console.error(JSON.stringify({ level: 'ERROR', message, ...extra })),
@@ -504,6 +550,7 @@ export class StreamPoller {
     const buffer: BufferedRecord[] = [];
     let failures = 0;
     let splits: number[] = [];
+    const readErrors = new ShardReadErrors(this.logger, shardId);
 
     const commit = async (count: number): Promise<void> => {
       const last = buffer.splice(0, count).at(-1);
@@ -528,6 +575,7 @@ export class StreamPoller {
           buffer.length < o.batchSize + GET_RECORDS_LIMIT
         ) {
           const read = await this.read(iterator, shardId, lastRead);
+          readErrors.read();
           iterator = read.nextIterator;
           ended = iterator === undefined;
           for (const record of read.records) {
@@ -628,7 +676,7 @@ export class StreamPoller {
           iterator = undefined;
           continue;
         }
-        this.logger.warn('Stream poller error; retrying the shard', { shardId, error: String(error) });
+        readErrors.failed(String(error));
         await this.sleep(this.backoff(1));
       }
     }

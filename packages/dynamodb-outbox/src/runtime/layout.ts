@@ -28,13 +28,14 @@ const attributeName = z
   );
 
 /** Partitions each minute is spread over: the table's key (time-ordered) or the time index's (same table). */
-const shardCount = z
-  .number()
-  .check(
-    z.int(),
-    z.minimum(1, 'shardCount must be from 1 to 100'),
-    z.maximum(100, 'shardCount must be from 1 to 100'),
-  );
+const shardCount = (field: string) =>
+  z
+    .number()
+    .check(
+      z.int(),
+      z.minimum(1, `${field} must be from 1 to 100`),
+      z.maximum(100, `${field} must be from 1 to 100`),
+    );
 
 /** Sort keys of what delivery tracking keeps beside the outbox items: receipts, and the reconciler's watermark. */
 const RESERVED_SORT_KEYS = ['RECEIPT#', 'WATERMARK'];
@@ -55,8 +56,18 @@ const keying = {
   ),
   /** DynamoDB TTL attribute (epoch seconds) of outbox items. */
   timeToLiveAttribute: attributeName,
-  /** Partitions each minute is spread over, by aggregate. */
-  shardCount,
+  /**
+   * Partitions each minute is spread over, by aggregate. Each takes at most 1,000 write units a
+   * second (https://docs.aws.amazon.com/amazondynamodb/latest/developerguide/bp-partition-key-design.html),
+   * and the reconciler queries each of them once per minute it reads.
+   */
+  shardCount: shardCount('shardCount'),
+  /**
+   * The `shardCount` before it was lowered: items written then sit in partitions up to it, so the
+   * reconciler keeps listing that many until they are past the retention. Raising `shardCount`
+   * needs nothing (the old partitions are among the new ones).
+   */
+  previousShardCount: z.optional(shardCount('previousShardCount')),
 };
 
 const timeOrderedLayoutSchema = z.object({
@@ -131,9 +142,16 @@ export const timeBucketsBetween = (from: string, to: string): string[] => {
   return buckets;
 };
 
-/** The partitions of `bucket`: of a time-ordered table's key, or of a same table's time index. */
+/**
+ * The partitions of `bucket` (of a time-ordered table's key, or of a same table's time index):
+ * those the writer spreads items over now, and, after `shardCount` was lowered, those it spread
+ * them over before (`previousShardCount`).
+ */
 export const bucketPartitions = (layout: OutboxLayout, bucket: string): string[] =>
-  Array.from({ length: layout.shardCount }, (_, i) => `${bucket}#${i}`);
+  Array.from(
+    { length: Math.max(layout.shardCount, layout.previousShardCount ?? 0) },
+    (_, i) => `${bucket}#${i}`,
+  );
 
 /** The bucket of a partition key value `<minute>#<shard>` (a time-ordered table's, or a time index's). */
 export const bucketOfPartition = (partition: string): string =>
@@ -158,6 +176,12 @@ export interface SameTableLayoutOptions {
   readonly timeIndex?: Partial<SameTableLayout['timeIndex']>;
   /** Partitions of the time index each minute is spread over. @default 8 */
   readonly shardCount?: number;
+  /**
+   * After lowering `shardCount`: the count it had before. Index entries written then sit in
+   * partitions up to it, and the reconciler keeps listing them; remove it `retentionDays` after
+   * the change. @default none
+   */
+  readonly previousShardCount?: number;
 }
 
 /** Outbox items beside the aggregates in the service's own table. */
@@ -169,6 +193,7 @@ export const sameTableLayout = (options: SameTableLayoutOptions): SameTableLayou
     sortKeyPrefix: options.sortKeyPrefix ?? 'OUTBOX#',
     timeToLiveAttribute: options.timeToLiveAttribute ?? 'expiresAt',
     shardCount: options.shardCount ?? DEFAULT_SHARD_COUNT,
+    ...(options.previousShardCount === undefined ? {} : { previousShardCount: options.previousShardCount }),
     timeIndex: { ...DEFAULT_TIME_INDEX, ...options.timeIndex },
   });
 

@@ -17,6 +17,10 @@ export const MetricName = {
   DuplicateDeliveriesSkipped: 'DuplicateDeliveriesSkipped',
   /** Reconciler: pending events found older than the threshold and republished. Count. */
   ReconcilerRepublished: 'ReconcilerRepublished',
+  /** Reconciler: events that failed retryably and wait for their next attempt, after a run. Count. */
+  ReconcilerStuckEvents: 'ReconcilerStuckEvents',
+  /** Reconciler: stuck events parked on the poison queue after failing on every run allowed. Count. */
+  ReconcilerParkedAfterRetries: 'ReconcilerParkedAfterRetries',
 } as const;
 
 export type MetricName = (typeof MetricName)[keyof typeof MetricName];

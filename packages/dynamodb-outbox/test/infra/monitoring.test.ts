@@ -133,6 +133,41 @@ describe('OutboxMonitoring alarms', () => {
     expect(JSON.stringify(stack.resolve(reconcilerErrors.Dimensions))).toContain('Reconciler');
   });
 
+  it('alarms when events stay stuck on three reconciler runs in a row, and when the reconciler parks any after its retries', () => {
+    const { template } = defaultStack();
+
+    template.hasResourceProperties(
+      'AWS::CloudWatch::Alarm',
+      Match.objectLike({
+        AlarmName: `${PREFIX}-ReconcilerStuckEvents`,
+        Namespace: 'OutboxTest',
+        MetricName: MetricName.ReconcilerStuckEvents,
+        Dimensions: [{ Name: 'service', Value: 'outbox-reconciler' }],
+        Statistic: 'Maximum',
+        Period: 300,
+        Threshold: 1,
+        ComparisonOperator: 'GreaterThanOrEqualToThreshold',
+        EvaluationPeriods: 3,
+        DatapointsToAlarm: 3,
+        AlarmDescription: Match.stringLikeRegexp('poison queue'),
+      }),
+    );
+    template.hasResourceProperties(
+      'AWS::CloudWatch::Alarm',
+      Match.objectLike({
+        AlarmName: `${PREFIX}-ReconcilerParkedAfterRetries`,
+        Namespace: 'OutboxTest',
+        MetricName: MetricName.ReconcilerParkedAfterRetries,
+        Dimensions: [{ Name: 'service', Value: 'outbox-reconciler' }],
+        Statistic: 'Sum',
+        Period: 300,
+        Threshold: 1,
+        ComparisonOperator: 'GreaterThanOrEqualToThreshold',
+        EvaluationPeriods: 1,
+      }),
+    );
+  });
+
   it('alarms on one visible message in each dead-letter queue', () => {
     const { template, stack, poison, consumerDlq } = defaultStack();
 
@@ -193,8 +228,8 @@ describe('OutboxMonitoring alarms', () => {
     const { template, monitoring } = defaultStack();
 
     const alarms = Object.values(template.findResources('AWS::CloudWatch::Alarm'));
-    expect(alarms).toHaveLength(8);
-    expect(monitoring.alarms).toHaveLength(8);
+    expect(alarms).toHaveLength(10);
+    expect(monitoring.alarms).toHaveLength(10);
     for (const alarm of alarms) {
       expect(alarm.Properties.AlarmActions).toEqual([topicRef(template)]);
       expect(alarm.Properties.OKActions).toEqual([topicRef(template)]);
@@ -341,6 +376,8 @@ describe('OutboxMonitoring dashboard', () => {
       MetricName.PublishFailures,
       MetricName.PoisonEvents,
       MetricName.ReconcilerRepublished,
+      MetricName.ReconcilerStuckEvents,
+      MetricName.ReconcilerParkedAfterRetries,
       MetricName.DuplicateDeliveriesSkipped,
       'IteratorAge',
       'ApproximateNumberOfMessagesVisible',
@@ -350,7 +387,7 @@ describe('OutboxMonitoring dashboard', () => {
     }
     expect(body).toContain(COMMITS.label);
     const alarmWidget = JSON.parse(body).widgets.find((w: { type: string }) => w.type === 'alarm');
-    expect(alarmWidget.properties.alarms).toHaveLength(8);
+    expect(alarmWidget.properties.alarms).toHaveLength(10);
   });
 
   it('is named after the prefix', () => {

@@ -114,10 +114,11 @@ describe('OutboxReconciler', () => {
     });
   });
 
-  it('may only list the table by its time index, read receipts and its watermark, write receipts and keep parked items, put events on its bus and park poison', () => {
+  it('may only list the table by its time index, read receipts and its watermark, write receipts and keep parked items, keep its stuck events, put events on its bus and park poison', () => {
     const { template, reconciler, table, eventBus, poisonQueue } = built;
     expect(permissionsOf(template, reconciler.function.executionRole)).toEqual(
       withBaseGrants(reconciler.function.logGroup, [
+        { action: 'dynamodb:DeleteItem', resource: arnOf(table) },
         { action: 'dynamodb:GetItem', resource: arnOf(table) },
         { action: 'dynamodb:PutItem', resource: arnOf(table) },
         { action: 'dynamodb:Query', resource: arnOf(table) },

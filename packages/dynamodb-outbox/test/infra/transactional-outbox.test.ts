@@ -175,6 +175,7 @@ describe('TransactionalOutbox with its own outbox table (the default layout)', (
     );
     expect(permissionsOf(template, reconciler.function.executionRole)).toEqual(
       withBaseGrants(reconciler.function.logGroup, [
+        { action: 'dynamodb:DeleteItem', resource: arnOf(table) },
         { action: 'dynamodb:GetItem', resource: arnOf(table) },
         { action: 'dynamodb:PutItem', resource: arnOf(table) },
         { action: 'dynamodb:Query', resource: arnOf(table) },
@@ -188,6 +189,7 @@ describe('TransactionalOutbox with its own outbox table (the default layout)', (
   it('alarms on the relay, the reconciler, the poison queue and the failure bucket, notifying its topic', () => {
     const names = ['RelayIteratorAge', 'RelayErrors', 'RelayLagP99', 'DeadLetters-relay-poison'];
     names.push('DeadLetters-relay-failures', 'ReconcilerRepublished', 'ReconcilerErrors');
+    names.push('ReconcilerStuckEvents', 'ReconcilerParkedAfterRetries');
     expect(alarmNamesOf(template)).toEqual(names.map((name) => `${built.stack.stackName}-${name}`).sort());
     const topic = refOf(built.outbox.monitoring.topic);
     template.allResourcesProperties('AWS::CloudWatch::Alarm', { AlarmActions: [topic], OKActions: [topic] });
@@ -238,7 +240,7 @@ describe('TransactionalOutbox beside the aggregates (same-table layout)', () => 
     });
   });
 
-  it('tracks with receipts: the relay writes and reads receipts, the reconciler lists the table by its time index', () => {
+  it('tracks with receipts: the relay writes and reads receipts, the reconciler lists the table by its time index and keeps its stuck events', () => {
     const { outbox, table } = built;
     const reconciler = outbox.reconciler;
     if (!reconciler) throw new Error('expected a reconciler');
@@ -254,7 +256,9 @@ describe('TransactionalOutbox beside the aggregates (same-table layout)', () => 
       { action: 'dynamodb:Query', resource: arnOf(table) },
       { action: 'dynamodb:UpdateItem', resource: arnOf(table) },
     ]);
+    // The time index, and its stuck events: Query, GetItem, PutItem and DeleteItem on the table.
     expect(onTable(reconciler.function)).toEqual([
+      { action: 'dynamodb:DeleteItem', resource: arnOf(table) },
       { action: 'dynamodb:GetItem', resource: arnOf(table) },
       { action: 'dynamodb:PutItem', resource: arnOf(table) },
       { action: 'dynamodb:Query', resource: arnOf(table) },

@@ -10,6 +10,7 @@ import { TimeOrderedOutbox, WATERMARK_KEY } from '../../src/engine/pending-outbo
 import type { PoisonRecord } from '../../src/engine/poison-queue';
 import { OutboxPublisher } from '../../src/engine/publisher';
 import { type ReconcilerDeps, reconcile } from '../../src/engine/reconciler';
+import { StuckEvents } from '../../src/engine/reconciler-retries';
 import { buildRelayHandler } from '../../src/engine/wiring';
 import { localClientConfig } from '../../src/local/clients';
 import { createOutboxTable, type DynamoDbLocal, startDynamoDbLocal } from '../../src/local/dynamodb';
@@ -128,6 +129,7 @@ describe('receipts on a time-ordered table: relay outage past the stream retenti
         receipts: tracker,
         lookbackSeconds: 3600,
       }),
+      stuck: new StuckEvents(doc, { tableName: table, layout }),
       publisher: new OutboxPublisher({ eventBridge, eventBusName: BUS_NAME, source: SOURCE }),
       poisonQueue: {
         send: async (records) => {

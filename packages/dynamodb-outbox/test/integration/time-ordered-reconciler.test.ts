@@ -8,6 +8,7 @@ import { type PendingSource, TimeOrderedOutbox, WATERMARK_KEY } from '../../src/
 import type { PoisonRecord } from '../../src/engine/poison-queue';
 import { OutboxPublisher } from '../../src/engine/publisher';
 import { type ReconcileReport, reconcile } from '../../src/engine/reconciler';
+import { StuckEvents } from '../../src/engine/reconciler-retries';
 import { localClientConfig } from '../../src/local/clients';
 import { createOutboxTable, type DynamoDbLocal } from '../../src/local/dynamodb';
 import { type LocalEventBus, startLocalEventBus } from '../../src/local/event-bus';
@@ -121,6 +122,7 @@ describe('reconciler on a time-ordered table: a first run spread over several by
     return reconcile(
       {
         pending,
+        stuck: new StuckEvents(doc, { tableName: table, layout }),
         publisher: new OutboxPublisher({ eventBridge, eventBusName: BUS_NAME, source: SOURCE }),
         poisonQueue: {
           send: async (records) => {

@@ -13,6 +13,9 @@ export const MAX_THROTTLE_BURST_CALLS = 1_000;
 /** Most copies of one delivery: enough to exercise idempotency, few enough to keep a run small. */
 export const MAX_DELIVERY_COPIES = 10;
 
+/** Seeds are 32-bit: the generator's whole state. */
+export const MAX_SEED = 2 ** 32 - 1;
+
 export const RETRYABLE_ENTRY_ERRORS = ['ThrottlingException', 'InternalFailure'] as const;
 export type RetryableEntryError = (typeof RETRYABLE_ENTRY_ERRORS)[number];
 
@@ -58,6 +61,11 @@ export const faultSettingsSchema = z.strictObject(
       .number({ error: `shuffleDeliveryMs must be a number from 0 to ${MAX_SHUFFLE_DELIVERY_MS}` })
       .min(0, `shuffleDeliveryMs must be from 0 to ${MAX_SHUFFLE_DELIVERY_MS} ms`)
       .max(MAX_SHUFFLE_DELIVERY_MS, `shuffleDeliveryMs must be from 0 to ${MAX_SHUFFLE_DELIVERY_MS} ms`),
+    /**
+     * Where the bus's random numbers (faults, retry jitter) start from: the same seed and the same
+     * calls inject the same faults. Setting it starts the sequence again; unset, the bus draws one.
+     */
+    seed: count('seed', 0, MAX_SEED),
   },
   {
     error: (issue) =>
@@ -72,7 +80,8 @@ export type FaultSettings = Readonly<z.infer<typeof faultSettingsSchema>>;
 /** A change to some settings; unset ones keep their value. */
 const faultChangesSchema = faultSettingsSchema.partial();
 
-export const NO_FAULTS: FaultSettings = {
+/** Every fault off; the seed is the bus's own (given at start, else drawn). */
+export const NO_FAULTS: Omit<FaultSettings, 'seed'> = {
   entryFailureRate: 0,
   entryFailureCodes: RETRYABLE_ENTRY_ERRORS,
   throttleRate: 0,
@@ -112,4 +121,15 @@ export const parseFaultChanges = (changes: unknown): Partial<FaultSettings> => {
       ? `unknown fault setting "${field}"; the settings are ${Object.keys(faultSettingsSchema.shape).join(', ')}`
       : issue?.message;
   throw new FaultSettingsError(message ?? 'invalid fault settings', field || undefined);
+};
+
+/** Settings as JSON text (`EVENTBRIDGE_FAULTS`), checked as parseFaultChanges checks them. */
+export const parseFaultSettingsJson = (text: string): Partial<FaultSettings> => {
+  let changes: unknown;
+  try {
+    changes = JSON.parse(text);
+  } catch {
+    throw new FaultSettingsError('fault settings must be a JSON object of settings');
+  }
+  return parseFaultChanges(changes);
 };

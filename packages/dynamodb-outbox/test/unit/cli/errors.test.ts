@@ -1,6 +1,14 @@
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { CloudFormationClient, DescribeStacksCommand } from '@aws-sdk/client-cloudformation';
 import { ResourceNotFoundException } from '@aws-sdk/client-dynamodb';
-import { ListQueuesCommand, ReceiveMessageCommand, SQSClient } from '@aws-sdk/client-sqs';
+import {
+  GetQueueAttributesCommand,
+  ListQueuesCommand,
+  ReceiveMessageCommand,
+  SQSClient,
+} from '@aws-sdk/client-sqs';
 import { DynamoDBDocumentClient, GetCommand, QueryCommand } from '@aws-sdk/lib-dynamodb';
 import { mockClient } from 'aws-sdk-client-mock';
 import { beforeEach, describe, expect, it } from 'vitest';
@@ -226,6 +234,66 @@ describe('dynamodb-outbox: every error is one line naming what to fix', () => {
     expect(stderr).toBe(
       'outbox: Queue https://sqs.eu-west-1.amazonaws.com/123456789012/gone does not exist in AWS (table orders): check --poison-queue-url',
     );
+  });
+
+  it('status that cannot read a queue prints what it read, names the queue, and exits 2 as for the table', async () => {
+    // Prepare: the table answers (no watermark yet, nothing listed); the queue's endpoint does not.
+    ddb.on(GetCommand).resolves({}).on(QueryCommand).resolves({ Count: 0, Items: [] });
+    sqs
+      .on(GetQueueAttributesCommand)
+      .rejects(Object.assign(new Error('connect ECONNREFUSED 127.0.0.1:9324'), { code: 'ECONNREFUSED' }));
+    const url = 'http://127.0.0.1:9324/000000000000/poison';
+
+    // Act
+    const { status, stdout, stderr } = await outbox([
+      'status',
+      '--table',
+      'orders',
+      '--layout',
+      sameTable,
+      '--queue',
+      `poison=${url}`,
+    ]);
+
+    // Assess
+    expect(status).toBe(2);
+    expect(stdout).toContain('poison                unreadable: connect ECONNREFUSED 127.0.0.1:9324');
+    expectOneLine(stderr);
+    expect(stderr).toBe(
+      `outbox: status is incomplete: could not read queue poison (${url}): connect ECONNREFUSED 127.0.0.1:9324`,
+    );
+  });
+
+  it('redrive --from-failures names a directory that does not exist, instead of finding nothing in it', async () => {
+    // Prepare: a path under a fresh directory, so that it surely does not exist.
+    const parent = await mkdtemp(join(tmpdir(), 'outbox-errors-'));
+    const missing = join(parent, 'bukets', 'failures');
+
+    try {
+      // Act
+      const { status, stdout, stderr } = await outbox([
+        'redrive',
+        '--table',
+        'orders',
+        '--bus',
+        'orders',
+        '--source',
+        'orders',
+        '--from-failures',
+        missing,
+      ]);
+
+      // Assess: no "failure objects 0" all-clear; the path, and what to pass instead.
+      expect(status).toBe(2);
+      expect(stdout).toBe('');
+      expectOneLine(stderr);
+      expect(stderr).toBe(
+        `outbox: No failure directory ${missing}: pass the directory \`dynamodb-outbox local\` names for the ` +
+          'failure bucket (its "S3 bucket" line), or s3://<bucket> on AWS',
+      );
+    } finally {
+      await rm(parent, { recursive: true, force: true });
+    }
   });
 
   it('keeps the stack of an error nobody anticipated: that one is a bug to report', () => {

@@ -283,6 +283,37 @@ describe('outbox replay locally', () => {
     });
   });
 
+  it('replays whole seconds: sub-second bounds take in every event of their first and last second', async () => {
+    // Prepare: events at :57, three at :58, at 19:44:10 and at 19:44:11 (EventBridge's `time` has whole seconds).
+    bus.clear();
+    const times = ['19:43:57', '19:43:58', '19:43:58', '19:43:58', '19:44:10', '19:44:11'];
+    const response = await fetch(bus.endpoint, {
+      method: 'POST',
+      headers: { 'content-type': 'application/x-amz-json-1.1', 'x-amz-target': 'AWSEvents.PutEvents' },
+      body: JSON.stringify({
+        Entries: times.map((time) => ({
+          Source: 'orders',
+          DetailType: 'OrderPlaced',
+          Detail: JSON.stringify({ at: time }),
+          Time: Date.parse(`2026-11-22T${time}Z`) / 1000,
+        })),
+      }),
+    });
+    expect(response.status).toBe(200);
+    await bus.idle();
+
+    // Act: bounds as a person copies them from a log line, milliseconds included.
+    const options = replayOptions({ from: '2026-11-22T19:43:58.195Z', to: '2026-11-22T19:44:10.001Z' }, NOW);
+    const report = await replay(localTarget(bus.endpoint), { ...options, name: 'outbox-seconds' });
+
+    // Assess: --from rounded down, --to up, to the second: the :58s and the 19:44:10 one, not :57 or :11.
+    expect([options.from.toISOString(), options.to.toISOString()]).toEqual([
+      '2026-11-22T19:43:58.000Z',
+      '2026-11-22T19:44:11.000Z',
+    ]);
+    expect(report).toMatchObject({ state: 'COMPLETED', events: 4, deliveries: 4 });
+  });
+
   it('passes on what the bus refuses, and names the endpoint it cannot reach', async () => {
     await expect(replay(localTarget(bus.endpoint), { ...window, name: 'x', rule: 'nope' })).rejects.toThrow(
       'Local replay refused: No rule "nope" on this bus; rules: inventory',

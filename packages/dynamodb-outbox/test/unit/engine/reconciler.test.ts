@@ -1,5 +1,6 @@
 import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import {
+  DeleteCommand,
   DynamoDBDocumentClient,
   GetCommand,
   PutCommand,
@@ -16,6 +17,7 @@ import { TimeOrderedOutbox } from '../../../src/engine/pending-outbox';
 import type { PoisonRecord } from '../../../src/engine/poison-queue';
 import type { PublishResult } from '../../../src/engine/publisher';
 import { type ReconcilerDeps, reconcile } from '../../../src/engine/reconciler';
+import { StuckEvents } from '../../../src/engine/reconciler-retries';
 import type { SameTableLayout } from '../../../src/runtime/layout';
 import type { OutboxRecord } from '../../../src/runtime/outbox-item';
 import { ORDERS_LAYOUT, OTHER_LAYOUT, recordOf } from '../../support/unit';
@@ -84,6 +86,7 @@ const build = (overrides: Partial<ReconcilerDeps> = {}, layout: SameTableLayout 
       receipts: tracker,
       now: () => NOW,
     }),
+    stuck: new StuckEvents(doc, { tableName: 'orders', layout }),
     publisher,
     poisonQueue,
     tracker,
@@ -106,6 +109,7 @@ const indexHolding = (byPartition: Record<string, unknown[]>) => {
   }));
 };
 
+/** The time index's queries (the stuck events' partition, read first, and receipts left out). */
 const indexQueries = () =>
   ddb
     .commandCalls(QueryCommand)
@@ -199,7 +203,7 @@ describe('reconcile (a same table, listed by its time index)', () => {
     expect(report).toMatchObject({ found: 1, republished: 1 });
   });
 
-  it('leaves retryable failures pending for the next run, without a receipt', async () => {
+  it('keeps a retryable failure as a stuck event with its backoff, without a receipt', async () => {
     // Prepare
     indexHolding({ [`${MINUTE}#0`]: [item(1)] });
     const { deps, logger, poisonQueue } = build({
@@ -210,14 +214,82 @@ describe('reconcile (a same table, listed by its time index)', () => {
     const report = await reconcile(deps);
 
     // Assess
-    expect(report).toMatchObject({ found: 1, republished: 0, retryable: 1, parked: 0 });
+    expect(report).toMatchObject({ found: 1, republished: 0, retryable: 1, parked: 0, stuck: 1 });
     expect(receipts()).toEqual([]);
+    expect(ddb.commandCalls(UpdateCommand)).toHaveLength(0);
     expect(poisonQueue.send).not.toHaveBeenCalled();
-    expect(logger.warn).toHaveBeenCalledWith('Republish failed, will retry on the next run', {
-      eventId: 'e1',
-      aggregateId: 'o1',
+    // Its stuck entry, with the item's TTL; then the watermark, past the minute (the entry holds it).
+    expect(ddb.commandCalls(PutCommand).map((c) => c.args[0].input)).toEqual([
+      {
+        TableName: 'orders',
+        Item: {
+          PK: 'RECONCILER#RETRY',
+          SK: '[["PK","ORDER#o1"],["SK","OUTBOX#0000000001"]]',
+          outboxKey: { PK: 'ORDER#o1', SK: 'OUTBOX#0000000001' },
+          attempts: 1,
+          firstFailedAt: NOW.toISOString(),
+          nextAttemptAt: '2026-11-22T12:05:00.000Z',
+          lastErrorCode: 'ThrottlingException',
+          lastErrorMessage: 'slow down',
+          expiresAt: NOW.getTime() / 1000 + 86_400,
+        },
+      },
+      {
+        TableName: 'orders',
+        Item: { PK: 'RECONCILER', SK: 'WATERMARK', bucket: '2026-11-22T11:45' },
+      },
+    ]);
+    expect(logger.warn).toHaveBeenCalledWith('Republish failed; retried on a later run', {
+      outboxKey: 'PK=ORDER#o1, SK=OUTBOX#0000000001',
+      attempts: 1,
+      nextAttemptAt: '2026-11-22T12:05:00.000Z',
       errorCode: 'ThrottlingException',
     });
+  });
+
+  it('leaves a stuck event the index lists again to its own schedule: deferred until due, then retried once', async () => {
+    // Prepare: e1 failed before; its next attempt is 5 minutes after NOW.
+    const stuck = {
+      PK: 'RECONCILER#RETRY',
+      SK: '[["PK","ORDER#o1"],["SK","OUTBOX#0000000001"]]',
+      outboxKey: { PK: 'ORDER#o1', SK: 'OUTBOX#0000000001' },
+      attempts: 1,
+      firstFailedAt: '2026-11-22T11:55:00.000Z',
+      nextAttemptAt: '2026-11-22T12:05:00.000Z',
+      lastErrorCode: 'ThrottlingException',
+      lastErrorMessage: 'slow down',
+    };
+    ddb.on(QueryCommand).callsFake((input: QueryCommandInput) =>
+      input.ExpressionAttributeValues?.[':pk'] === 'RECONCILER#RETRY'
+        ? { Items: [stuck] }
+        : {
+            Items: input.ExpressionAttributeValues?.[':minute'] === `${MINUTE}#0` ? [item(1), item(2)] : [],
+          },
+    );
+    ddb.on(GetCommand, { Key: stuck.outboxKey }).resolves({ Item: item(1) });
+    const early = build();
+
+    // Act
+    const before = await reconcile(early.deps);
+
+    // Assess: only e2 goes out; e1 waits for its attempt.
+    expect(before).toMatchObject({ found: 1, republished: 1, deferred: 1, stuck: 1 });
+    expect(
+      early.publisher.publish.mock.calls.map(([records]) => records.map((r) => r.envelope.eventId)),
+    ).toEqual([['e2']]);
+
+    // Act: at its attempt, it goes out once, from the table, and its entry is deleted.
+    const due = build({ now: () => new Date('2026-11-22T12:05:00.000Z') });
+    const after = await reconcile(due.deps);
+
+    // Assess
+    expect(after).toMatchObject({ deferred: 0, stuck: 0 });
+    expect(
+      due.publisher.publish.mock.calls.map(([records]) => records.map((r) => r.envelope.eventId)),
+    ).toEqual([['e1'], ['e2']]);
+    expect(ddb.commandCalls(DeleteCommand).map((c) => c.args[0].input.Key)).toEqual([
+      { PK: 'RECONCILER#RETRY', SK: stuck.SK },
+    ]);
   });
 
   it('parks a poison item: poison queue first, then its TTL removed and a parked receipt', async () => {
@@ -276,7 +348,7 @@ describe('reconcile (a same table, listed by its time index)', () => {
     );
   });
 
-  it('keeps a poison item pending when the poison queue refuses it', async () => {
+  it('keeps a poison item the poison queue refuses as a stuck event, so that a later run parks it', async () => {
     // Prepare
     indexHolding({ [`${MINUTE}#0`]: [item(1)] });
     const { deps, logger } = build({
@@ -293,13 +365,22 @@ describe('reconcile (a same table, listed by its time index)', () => {
     const report = await reconcile(deps);
 
     // Assess
-    expect(report.parked).toBe(0);
+    expect(report).toMatchObject({ parked: 0, stuck: 1 });
     expect(ddb.commandCalls(UpdateCommand)).toHaveLength(0);
-    expect(logger.error).toHaveBeenCalledWith('Poison queue rejected the message; the item stays pending', {
-      eventId: 'e1',
-      outboxKey: 'PK=ORDER#o1, SK=OUTBOX#0000000001',
-      errorCode: 'AccessDenied',
-    });
+    expect(ddb.commandCalls(PutCommand).map((c) => c.args[0].input.Item)).toEqual([
+      expect.objectContaining({
+        PK: 'RECONCILER#RETRY',
+        outboxKey: { PK: 'ORDER#o1', SK: 'OUTBOX#0000000001' },
+        attempts: 1,
+        nextAttemptAt: '2026-11-22T12:05:00.000Z',
+        lastErrorCode: 'AccessDenied',
+      }),
+      { PK: 'RECONCILER', SK: 'WATERMARK', bucket: '2026-11-22T11:45' },
+    ]);
+    expect(logger.error).toHaveBeenCalledWith(
+      'Poison queue rejected the message; kept as a stuck event, parked on a later run',
+      { eventId: 'e1', outboxKey: 'PK=ORDER#o1, SK=OUTBOX#0000000001', errorCode: 'AccessDenied' },
+    );
   });
 
   it('parks an index entry that is not a valid outbox item, with its raw content, in the receipt of its minute', async () => {
@@ -465,6 +546,9 @@ describe('reconcile (a same table, listed by its time index)', () => {
       republished: 1,
       retryable: 1,
       parked: 1,
+      parkedAfterRetries: 0,
+      deferred: 0,
+      stuck: 1,
       markFailures: 1,
       oldestOccurredAt: '2026-11-22T10:00:01.000Z',
       truncated: false,

@@ -65,9 +65,10 @@ interface Setup {
   tracking?: boolean;
   maxEntryBytes?: number;
   layout?: OutboxLayout;
+  now?: () => Date;
 }
 
-const setup = ({ tracking = true, maxEntryBytes, layout = ORDERS_LAYOUT }: Setup = {}) => {
+const setup = ({ tracking = true, maxEntryBytes, layout = ORDERS_LAYOUT, now = () => NOW }: Setup = {}) => {
   const metrics = fakeMetrics();
   const logger = fakeLogger();
   const publisher = new OutboxPublisher({
@@ -93,7 +94,7 @@ const setup = ({ tracking = true, maxEntryBytes, layout = ORDERS_LAYOUT }: Setup
       : undefined,
     metrics,
     logger,
-    now: () => NOW,
+    now,
   });
   return { handler, metrics, logger };
 };
@@ -974,7 +975,7 @@ describe('relay handler', () => {
     expect(input?.Entries?.[0]?.TraceHeader).toBe(traceHeader);
   });
 
-  it('logs one line per batch with counts and lag, and one per failure with eventId, aggregateId and code', async () => {
+  it('logs one line per batch with counts and lag, and one when publishing starts failing, with count, codes and age', async () => {
     // Prepare
     const { items, event } = outboxBatch(3);
     eventBridgeFails([items[2]?.eventId]);
@@ -983,14 +984,13 @@ describe('relay handler', () => {
     await handler(event);
     // Assess
     expect(logger.lines.map((l) => [l.level, l.message])).toEqual([
-      ['warn', 'Publish failed, will retry'],
+      ['warn', 'Publishing failed; the batch is retried until EventBridge accepts it'],
       ['info', 'Outbox batch relayed'],
     ]);
     expect(logger.lines[0]?.attributes).toEqual({
-      eventId: items[2]?.eventId,
-      aggregateId: items[2]?.aggregateId,
-      errorCode: 'ThrottlingException',
-      errorMessage: 'no',
+      failedEvents: 1,
+      errorCodes: ['ThrottlingException'],
+      oldestEventAgeSeconds: (NOW.getTime() - Date.parse(items[2]?.occurredAt ?? '')) / 1000,
     });
     expect(logger.lines[1]?.attributes).toMatchObject({
       records: 3,
@@ -1002,6 +1002,40 @@ describe('relay handler', () => {
     });
     // Never the payload: no customer data in the logs.
     expect(JSON.stringify(logger.lines)).not.toContain('customerId');
+  });
+
+  it('says an outage once, again when ten times as many events fail, and when it clears: not per event per retry', async () => {
+    // Prepare: a fake clock; EventBridge down (every call fails) for 90 s.
+    let clock = NOW.getTime();
+    const { handler, logger } = setup({ tracking: false, now: () => new Date(clock) });
+    eventBridgeMock
+      .on(PutEventsCommand)
+      .rejects(Object.assign(new Error('connect ECONNREFUSED'), { name: 'Error' }));
+    const small = outboxBatch(5).event;
+    const large = outboxBatch(50).event;
+
+    // Act: the stuck batch retried 10 times a second, as the poller does; half way the backlog grows tenfold.
+    for (let tick = 0; tick < 900; tick++) {
+      await handler(tick < 450 ? small : large);
+      clock += 100;
+    }
+    eventBridgeFails();
+    await handler(large);
+
+    // Assess: three lines for 900 failed batches and 24,750 failed entries.
+    const warnings = logger.lines.filter((l) => l.level === 'warn');
+    expect(warnings.map((l) => l.message)).toEqual([
+      'Publishing failed; the batch is retried until EventBridge accepts it',
+      'Publishing still failing',
+      'Publishing recovered after 90 s',
+    ]);
+    expect(warnings[0]?.attributes).toMatchObject({
+      failedEvents: 5,
+      errorCodes: ['Error'],
+      oldestEventAgeSeconds: 3,
+    });
+    expect(warnings[1]?.attributes).toMatchObject({ failedEvents: 50, failingForSeconds: 45, attempts: 451 });
+    expect(warnings[2]?.attributes).toEqual({ failingForSeconds: 90, attempts: 900 });
   });
 
   it('answers an empty batch with no failures and no calls', async () => {

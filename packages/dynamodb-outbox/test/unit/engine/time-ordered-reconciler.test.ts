@@ -2,6 +2,8 @@ import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { EventBridgeClient, PutEventsCommand, type PutEventsCommandInput } from '@aws-sdk/client-eventbridge';
 import { SQSClient } from '@aws-sdk/client-sqs';
 import {
+  DeleteCommand,
+  type DeleteCommandInput,
   DynamoDBDocumentClient,
   GetCommand,
   type GetCommandInput,
@@ -15,8 +17,10 @@ import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 import { DeliveryReceipts } from '../../../src/engine/delivery-tracking';
 import { listingFor } from '../../../src/engine/outbox-listing/listing-for';
 import { TimeOrderedOutbox, WATERMARK_KEY } from '../../../src/engine/pending-outbox';
+import type { PoisonRecord } from '../../../src/engine/poison-queue';
 import type { Publishable, PublishResult } from '../../../src/engine/publisher';
-import { type ReconcilerDeps, reconcile } from '../../../src/engine/reconciler';
+import { RETRIES_EXHAUSTED, type ReconcilerDeps, reconcile } from '../../../src/engine/reconciler';
+import { STUCK_PARTITION, StuckEvents } from '../../../src/engine/reconciler-retries';
 import { buildReconcilerHandler } from '../../../src/engine/wiring';
 import type { EventEnvelope } from '../../../src/runtime/envelope';
 import {
@@ -62,6 +66,10 @@ const fakeTable = () => {
     items.set(idOf(input.Item), { ...input.Item });
     return {};
   });
+  ddb.on(DeleteCommand).callsFake((input: DeleteCommandInput) => {
+    items.delete(idOf(input.Key));
+    return {};
+  });
   ddb.on(GetCommand).callsFake((input: GetCommandInput) => {
     const item = items.get(idOf(input.Key));
     return item ? { Item: item } : {};
@@ -88,6 +96,7 @@ const fakeTable = () => {
   return {
     add: (item: Item) => items.set(idOf(item), item),
     watermark: () => items.get(idOf({ pk: WATERMARK_KEY.partition, sk: WATERMARK_KEY.sort }))?.bucket,
+    stuck: () => [...items.values()].filter((item) => item.pk === STUCK_PARTITION),
   };
 };
 
@@ -105,17 +114,23 @@ const event = (n: number, occurredAt: string): EventEnvelope => ({
   payload: { n },
 });
 
-/** The outbox partitions the reconciler queried (receipt look-ups left out), with Limit and start key. */
-const outboxQueries = () =>
+/** The queries of outbox partitions (receipts and stuck events left out), in order. */
+const outboxQueryInputs = () =>
   ddb
     .commandCalls(QueryCommand)
     .map((call) => call.args[0].input)
-    .filter((input) => !String(input.ExpressionAttributeValues?.[':pk']).startsWith('RECEIPT#'))
-    .map((input) => {
+    .filter((input) => {
       const pk = String(input.ExpressionAttributeValues?.[':pk']);
-      const after = input.ExclusiveStartKey?.sk as string | undefined;
-      return after === undefined ? [pk, input.Limit] : [pk, input.Limit, after];
+      return !pk.startsWith('RECEIPT#') && pk !== STUCK_PARTITION;
     });
+
+/** The outbox partitions the reconciler queried, with Limit and start key. */
+const outboxQueries = () =>
+  outboxQueryInputs().map((input) => {
+    const pk = String(input.ExpressionAttributeValues?.[':pk']);
+    const after = input.ExclusiveStartKey?.sk as string | undefined;
+    return after === undefined ? [pk, input.Limit] : [pk, input.Limit, after];
+  });
 
 const receiptQueries = () =>
   ddb
@@ -143,6 +158,7 @@ interface RunOptions {
   readonly now?: Date;
   readonly lookbackSeconds?: number;
   readonly maxItemsPerRun?: number;
+  readonly maxPagesPerRun?: number;
   readonly publish?: (records: readonly Publishable[]) => Promise<PublishResult>;
 }
 
@@ -152,6 +168,7 @@ const reconcilerOn = ({
   now = NOW,
   lookbackSeconds = RETENTION_DAYS * 86_400,
   maxItemsPerRun = 1000,
+  maxPagesPerRun,
   publish = publishAll,
 }: RunOptions = {}) => {
   const tracker = new DeliveryReceipts(doc, {
@@ -169,6 +186,7 @@ const reconcilerOn = ({
       lookbackSeconds,
       now: () => now,
     }),
+    stuck: new StuckEvents(doc, { tableName: TABLE, layout }),
     publisher: {
       publish: async (records) => {
         const result = await publish(records);
@@ -178,7 +196,12 @@ const reconcilerOn = ({
     },
     poisonQueue: { send: async (records) => ({ sent: [...records], failed: [] }) },
     tracker,
-    settings: { thresholdSeconds: 60, maxItemsPerRun, pageSize: 100 },
+    settings: {
+      thresholdSeconds: 60,
+      maxItemsPerRun,
+      pageSize: 100,
+      ...(maxPagesPerRun === undefined ? {} : { maxPagesPerRun }),
+    },
     metrics: fakeMetrics(),
     logger: fakeLogger(),
     now: () => now,
@@ -243,7 +266,7 @@ describe('reconciling a time-ordered outbox table', () => {
         ...shardsOf('2026-11-28T12:00', [0, 1, 2, 3, 4, 5, 6, 7]),
         ...shardsOf('2026-11-28T12:01', [0, 1]),
       ]);
-      expect(ddb.commandCalls(QueryCommand)[0]?.args[0].input).toEqual({
+      expect(outboxQueryInputs()[0]).toEqual({
         TableName: TABLE,
         KeyConditionExpression: '#pk = :pk AND #sk BETWEEN :first AND :before',
         ExpressionAttributeNames: { '#pk': 'pk', '#sk': 'sk' },
@@ -296,7 +319,7 @@ describe('reconciling a time-ordered outbox table', () => {
       // Assess: the saved minute again from its first shard (its first two were read, but a
       // minute is the unit of the watermark), never 2026-11-28T12:00.
       expect(partitions()).toEqual(shardsOf('2026-11-28T12:01', [0, 1, 2, 3, 4, 5, 6, 7]));
-      expect(ddb.commandCalls(QueryCommand)[0]?.args[0].input.ExpressionAttributeValues?.[':before']).toBe(
+      expect(outboxQueryInputs()[0]?.ExpressionAttributeValues?.[':before']).toBe(
         'OUTBOX#2026-11-30T12:04:30.000Z',
       );
       expect(report).toMatchObject({ found: 0, truncated: true });
@@ -404,12 +427,13 @@ describe('reconciling a time-ordered outbox table', () => {
     expect(table.watermark()).toBe('2026-11-30T12:00');
   });
 
-  it('keeps the watermark at a minute whose event failed to republish, while later minutes are done', async () => {
+  it('moves the watermark past a minute whose event failed to republish; the event is retried on its own after its backoff', async () => {
     // Prepare
     const table = fakeTable();
     table.add({ pk: 'RECONCILER', sk: 'WATERMARK', bucket: '2026-11-30T11:57' });
     const writer = writerFor(ONE_SHARD);
-    table.add(writer.item(event(1, '2026-11-30T11:57:20.000Z')));
+    const e1 = writer.item(event(1, '2026-11-30T11:57:20.000Z'));
+    table.add(e1);
     table.add(writer.item(event(2, '2026-11-30T11:58:20.000Z')));
     table.add(writer.item(event(3, '2026-11-30T11:59:10.000Z')));
     const throttled = reconcilerOn({
@@ -427,18 +451,111 @@ describe('reconciling a time-ordered outbox table', () => {
     // Act
     const report = await reconcile(throttled.deps);
 
-    // Assess
-    expect(report).toMatchObject({ found: 3, republished: 2, retryable: 1, truncated: false });
+    // Assess: e1 is a stuck event of its own, the listing moved on to the cut-off's minute.
+    expect(report).toMatchObject({ found: 3, republished: 2, retryable: 1, stuck: 1, truncated: false });
     expect(throttled.published).toEqual(['e2', 'e3']);
-    expect(table.watermark()).toBe('2026-11-30T11:57');
+    expect(table.watermark()).toBe('2026-11-30T11:59');
+    expect(table.stuck()).toEqual([
+      {
+        pk: STUCK_PARTITION,
+        sk: JSON.stringify([
+          ['pk', e1.pk],
+          ['sk', e1.sk],
+        ]),
+        outboxKey: { pk: e1.pk, sk: e1.sk },
+        attempts: 1,
+        firstFailedAt: NOW.toISOString(),
+        nextAttemptAt: '2026-11-30T12:05:30.000Z',
+        lastErrorCode: 'ThrottlingException',
+        lastErrorMessage: 'slow',
+        expiresAt: e1.expiresAt,
+      },
+    ]);
 
-    // Act: the next run starts at 11:57 again and gets e1 out; e2 and e3 have receipts.
-    const next = reconcilerOn();
-    await reconcile(next.deps);
+    // Act: a run before its backoff is over leaves it alone.
+    const early = reconcilerOn({ now: new Date(NOW.getTime() + 60_000) });
+    expect(await reconcile(early.deps)).toMatchObject({ deferred: 1, stuck: 1, republished: 0 });
+
+    // Act: once due, it is read again from the table and published; its entry goes.
+    const due = reconcilerOn({ now: new Date(NOW.getTime() + 300_000) });
+    expect(await reconcile(due.deps)).toMatchObject({ deferred: 0, stuck: 0, republished: 1 });
 
     // Assess
-    expect(next.published).toEqual(['e1']);
-    expect(table.watermark()).toBe('2026-11-30T11:59');
+    expect(due.published).toEqual(['e1']);
+    expect(table.stuck()).toEqual([]);
+    expect(table.watermark()).toBe('2026-11-30T12:04');
+  });
+
+  it('a first run over a week at 8 shards makes its partitions as it reads them, stops at maxPagesPerRun and saves that minute', async () => {
+    // Prepare: no watermark; a week back from NOW is 2026-11-23T12:00:30.
+    const table = fakeTable();
+    const { deps } = reconcilerOn({
+      layout: TIME_ORDERED_TABLE_LAYOUT,
+      lookbackSeconds: 7 * 86_400,
+      maxPagesPerRun: 20,
+    });
+
+    // Act
+    const partitions = await deps.pending.shards('2026-11-30T11:59:30.000Z');
+    const report = await reconcile(deps);
+
+    // Assess: a lazy sequence, not the week's 80,640 partitions up front.
+    expect(Array.isArray(partitions)).toBe(false);
+    const [first, second] = partitions;
+    expect([first, second]).toEqual(['2026-11-23T12:00#0', '2026-11-23T12:00#1']);
+    // Two minutes of 8 shards, then 4 of the third: it stopped at 12:02#4, so 12:02 is read again.
+    expect(report).toMatchObject({ found: 0, truncated: true });
+    expect(outboxQueries()).toHaveLength(20);
+    expect(outboxQueries().at(-1)?.[0]).toBe('2026-11-23T12:02#3');
+    expect(table.watermark()).toBe('2026-11-23T12:02');
+  });
+
+  it('parks an event that fails retryably now when its TTL would pass before its next attempt', async () => {
+    // Prepare: written at 11:58:20 with a TTL 3 minutes from NOW; the next attempt would be in 5.
+    const table = fakeTable();
+    table.add({ pk: 'RECONCILER', sk: 'WATERMARK', bucket: '2026-11-30T11:58' });
+    const item: Record<string, unknown> = {
+      ...writerFor(ONE_SHARD).item(event(1, '2026-11-30T11:58:20.000Z')),
+      expiresAt: NOW.getTime() / 1000 + 180,
+    };
+    table.add(item);
+    const parked: PoisonRecord[] = [];
+    const { deps } = reconcilerOn({
+      publish: async (records) => ({
+        published: [],
+        retryable: records.map((_, index) => ({
+          index,
+          errorCode: 'ThrottlingException',
+          errorMessage: 'slow',
+        })),
+        poison: [],
+      }),
+    });
+
+    // Act
+    const report = await reconcile({
+      ...deps,
+      poisonQueue: {
+        send: async (records) => {
+          parked.push(...records);
+          return { sent: [...records], failed: [] };
+        },
+      },
+    });
+
+    // Assess: parked with its content, recorded parked in the minute's receipt, not kept as stuck.
+    expect(report).toMatchObject({ retryable: 1, parked: 1, parkedAfterRetries: 1, stuck: 0 });
+    expect(parked).toEqual([
+      expect.objectContaining({
+        errorCode: RETRIES_EXHAUSTED,
+        reason: `Failed retryably on 1 reconciler runs since ${NOW.toISOString()}, and its TTL comes before the next attempt; last error ThrottlingException: slow`,
+        item,
+      }),
+    ]);
+    expect(table.stuck()).toEqual([]);
+    expect(
+      (await deps.tracker.settled([{ key: { pk: String(item.pk), sk: String(item.sk) } }])).settled,
+    ).toHaveLength(1);
   });
 
   it('on an empty table, a first run reads every shard of the lookback and moves the watermark to the cut-off', async () => {

@@ -206,12 +206,16 @@ describe('outbox wiring', () => {
 
       // Assess
       expect(report).toMatchObject({ found: 1, republished: 1, truncated: false });
-      const queries = docMock
-        .commandCalls(QueryCommand)
-        .map((c) => c.args[0].input)
-        .filter((q) => q.IndexName !== undefined);
-      expect(queries).toHaveLength(4);
+      const queries = docMock.commandCalls(QueryCommand).map((c) => c.args[0].input);
+      // Its stuck events first, kept in the same table under their own partition.
       expect(queries[0]).toMatchObject({
+        TableName: 'service-table',
+        ExpressionAttributeNames: { '#pk': 'pk' },
+        ExpressionAttributeValues: { ':pk': 'RECONCILER#RETRY' },
+      });
+      const indexQueries = queries.filter((q) => q.IndexName !== undefined);
+      expect(indexQueries).toHaveLength(4);
+      expect(indexQueries[0]).toMatchObject({
         TableName: 'service-table',
         IndexName: 'by-written',
         ExpressionAttributeNames: { '#minute': 'gsi1pk', '#writtenAt': 'gsi1sk' },
@@ -235,6 +239,7 @@ describe('outbox wiring', () => {
 
     it('stops starting pages when the time budget runs out', async () => {
       // Prepare
+      docMock.on(QueryCommand).resolves({ Items: [] });
       const reconcile = buildReconcilerHandler({ settings: reconcilerSettings(), clients: clients() });
 
       // Act
@@ -242,7 +247,9 @@ describe('outbox wiring', () => {
 
       // Assess
       expect(report).toMatchObject({ found: 0, truncated: true });
-      expect(docMock.commandCalls(QueryCommand)).toHaveLength(0);
+      expect(
+        docMock.commandCalls(QueryCommand).map((c) => c.args[0].input.ExpressionAttributeValues?.[':pk']),
+      ).toEqual(['RECONCILER#RETRY']);
     });
   });
 });

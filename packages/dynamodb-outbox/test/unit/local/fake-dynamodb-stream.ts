@@ -34,6 +34,8 @@ export class FakeDynamoDbStream {
   getRecordsCalls = 0;
   /** The next this many GetRecords calls answer TrimmedDataAccessException. */
   trimmedReads = 0;
+  /** While set, GetRecords fails as a DynamoDB that is down does: the connection is refused. */
+  unreachable = false;
   private sequence = 0;
 
   constructor() {
@@ -67,6 +69,8 @@ export class FakeDynamoDbStream {
     });
     mock.on(GetRecordsCommand).callsFake((input) => {
       this.getRecordsCalls++;
+      if (this.unreachable)
+        throw Object.assign(new Error('connect ECONNREFUSED 127.0.0.1:8000'), { code: 'ECONNREFUSED' });
       if (this.trimmedReads > 0) {
         this.trimmedReads--;
         throw new TrimmedDataAccessException({ message: 'trimmed', $metadata: {} });

@@ -357,6 +357,37 @@ describe('loadFunction', () => {
       expect(after?.startedAt).toBeGreaterThanOrEqual(before?.endedAt ?? Number.POSITIVE_INFINITY);
   });
 
+  it('never overlaps two invocations in its worker, whoever invokes it: direct calls and asynchronous ones at once', async () => {
+    // Prepare: the handler marks its entry and exit in its worker; outcomes say when each ended.
+    const results: Array<{ n: number; threadId: number; trail: string[] }> = [];
+    const fn = await load({ exportName: 'enterExit' }, (outcome) => {
+      if (outcome.ok) results.push(outcome.result as (typeof results)[number]);
+    });
+    const asyncConfig: AsyncInvokeConfig = {
+      maximumRetryAttempts: 0,
+      maximumEventAgeSeconds: 60,
+      retryDelaysMs: [0],
+    };
+
+    // Act: the HTTP API and the Lambda endpoint call invoke; EventBridge rules call invokeAsync.
+    await Promise.all([
+      fn.invoke({ n: 1 }),
+      invokeAsync(fn, asyncConfig, { n: 2 }),
+      fn.invoke({ n: 3 }),
+      invokeAsync(fn, asyncConfig, { n: 4 }),
+    ]);
+    await vi.waitFor(() => expect(results).toHaveLength(4), { timeout: 5000, interval: 10 });
+
+    // Assess: one worker, and every entry followed by its own exit before the next entry.
+    expect(new Set(results.map((r) => r.threadId)).size).toBe(1);
+    const trail = results.reduce(
+      (longest, r) => (r.trail.length > longest.length ? r.trail : longest),
+      [] as string[],
+    );
+    expect(trail).toHaveLength(8);
+    for (let i = 0; i < trail.length; i += 2) expect(trail[i + 1]).toBe(trail[i]?.replace('enter', 'exit'));
+  });
+
   it('gives the invocation after a timeout a fresh worker, never one beside the handler still running', async () => {
     // Prepare
     const fn = await load({ exportName: 'hangOrEcho', timeoutSeconds: 0.3 });

@@ -1,4 +1,4 @@
-import { createServer } from 'node:net';
+import { connect, createServer } from 'node:net';
 import type { APIGatewayProxyEventV2 } from 'aws-lambda';
 import { afterEach, describe, expect, it } from 'vitest';
 import {
@@ -193,6 +193,41 @@ describe('startLocalHttpApi', () => {
     expect(response.status).toBe(413);
     expect(calls).toBe(0);
   });
+
+  it.each([
+    ['x-correlation-id', 'abc\x01def', '0x01'],
+    ['Idempotency-Key', 'checkout\x7f2f9c1e', '0x7F'],
+  ])(
+    'answers a control byte in %s with a JSON 400 naming the header, before the function',
+    async (header, value, byte) => {
+      // Prepare: fetch refuses to send such a header, so the request is written on a socket.
+      let calls = 0;
+      const { port } = await serve(async () => {
+        calls++;
+        return { statusCode: 201 };
+      });
+      const request =
+        `POST /orders HTTP/1.1\r\nHost: 127.0.0.1\r\ncontent-type: application/json\r\n${header}: ${value}\r\n` +
+        'content-length: 2\r\n\r\n{}';
+
+      // Act
+      const raw = await new Promise<string>((resolve, reject) => {
+        const socket = connect(port, '127.0.0.1', () => socket.end(Buffer.from(request, 'latin1')));
+        let answer = '';
+        socket.setEncoding('latin1').on('data', (chunk: string) => (answer += chunk));
+        socket.on('end', () => resolve(answer)).on('error', reject);
+      });
+
+      // Assess
+      const [head = '', body = ''] = raw.split('\r\n\r\n');
+      expect(head.split('\r\n')[0]).toBe('HTTP/1.1 400 Bad Request');
+      expect(head.toLowerCase()).toContain('content-type: application/json');
+      expect(JSON.parse(body)).toEqual({
+        message: `Bad Request: the ${header.toLowerCase()} header contains the control character ${byte}, which HTTP does not allow in a header`,
+      });
+      expect(calls).toBe(0);
+    },
+  );
 
   it('reports a busy port as PortInUseError naming the port', async () => {
     // Prepare

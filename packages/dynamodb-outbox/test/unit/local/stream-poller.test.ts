@@ -131,6 +131,42 @@ describe('stream poller: starting position', () => {
     );
   });
 
+  it('says a shard it cannot read once, again at 10 and 100 failed reads, and when it recovers', async () => {
+    // Prepare: a poller reading, retrying a failed read every 2 ms (100 ms offline).
+    const stream = new FakeDynamoDbStream().addShard('shard-1');
+    const first = stream.putOutbox('shard-1', 1);
+    const logger = { warn: vi.fn(), error: vi.fn() };
+    const { calls, handler } = recordingHandler();
+    startPoller(stream, handler, { logger });
+    await vi.waitFor(() => expect(calls.flat()).toEqual(first));
+
+    // Act: DynamoDB down for at least 200 reads, then back.
+    stream.unreachable = true;
+    const before = stream.getRecordsCalls;
+    await vi.waitFor(() => expect(stream.getRecordsCalls - before).toBeGreaterThanOrEqual(200), {
+      timeout: 10_000,
+    });
+    stream.unreachable = false;
+    const failedReads = stream.getRecordsCalls - before;
+    const second = stream.putOutbox('shard-1', 1);
+    await vi.waitFor(() => expect(calls.flat()).toEqual([...first, ...second]));
+
+    // Assess: four lines for some 200 failed reads, not one each.
+    const lines = logger.warn.mock.calls as Array<[string, Record<string, unknown>]>;
+    expect(lines.map(([message]) => message)).toEqual([
+      'Stream poller error; retrying the shard',
+      'Stream poller still failing on the shard',
+      'Stream poller still failing on the shard',
+      expect.stringMatching(/^Shard shard-1 recovered after \d+ s$/),
+    ]);
+    expect(lines[0]?.[1]).toEqual({
+      shardId: 'shard-1',
+      error: 'Error: connect ECONNREFUSED 127.0.0.1:8000',
+    });
+    expect(lines.slice(1, 3).map(([, extra]) => extra.errors)).toEqual([10, 100]);
+    expect(lines[3]?.[1]).toMatchObject({ shardId: 'shard-1', errors: failedReads });
+  });
+
   it('LATEST skips what was written before the poller started', async () => {
     // Prepare
     const stream = new FakeDynamoDbStream().addShard('shard-1');

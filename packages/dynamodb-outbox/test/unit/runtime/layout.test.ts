@@ -1,6 +1,7 @@
 import { createHash } from 'node:crypto';
 import { describe, expect, it } from 'vitest';
 import {
+  bucketPartitions,
   describeKey,
   keyOfItem,
   outboxKeyOf,
@@ -96,6 +97,27 @@ describe('TIME_ORDERED_TABLE_LAYOUT', () => {
       expect(() => outboxLayoutSchema.parse({ ...TIME_ORDERED_TABLE_LAYOUT, shardCount })).toThrow(
         'shardCount must be from 1 to 100',
       );
+    expect(() => outboxLayoutSchema.parse({ ...TIME_ORDERED_TABLE_LAYOUT, previousShardCount: 101 })).toThrow(
+      'previousShardCount must be from 1 to 100',
+    );
+  });
+});
+
+describe('bucketPartitions', () => {
+  it("lists a minute's shardCount partitions", () => {
+    expect(bucketPartitions({ ...TIME_ORDERED_TABLE_LAYOUT, shardCount: 3 }, '2026-11-30T12:05')).toEqual([
+      '2026-11-30T12:05#0',
+      '2026-11-30T12:05#1',
+      '2026-11-30T12:05#2',
+    ]);
+  });
+
+  it('after shardCount was lowered, also the partitions up to the previous count, where older items sit', () => {
+    const lowered = { ...TIME_ORDERED_TABLE_LAYOUT, shardCount: 2, previousShardCount: 4 };
+    expect(outboxLayoutSchema.parse(lowered)).toEqual(lowered);
+    expect(bucketPartitions(lowered, '2026-11-30T12:05')).toEqual(
+      [0, 1, 2, 3].map((shard) => `2026-11-30T12:05#${shard}`),
+    );
   });
 });
 

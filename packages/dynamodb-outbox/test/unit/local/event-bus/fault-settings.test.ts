@@ -2,14 +2,19 @@ import { describe, expect, it } from 'vitest';
 import {
   FaultSettingsError,
   MAX_DELIVERY_COPIES,
+  MAX_SEED,
   MAX_SHUFFLE_DELIVERY_MS,
   MAX_THROTTLE_BURST_CALLS,
   parseFaultChanges,
+  parseFaultSettingsJson,
 } from '../../../../src/local/event-bus/fault-settings';
 
-const refusal = (changes: unknown): FaultSettingsError => {
+const refusal = (
+  changes: unknown,
+  parse: (changes: never) => unknown = parseFaultChanges,
+): FaultSettingsError => {
   try {
-    parseFaultChanges(changes);
+    parse(changes as never);
   } catch (error) {
     if (error instanceof FaultSettingsError) return error;
     throw error;
@@ -29,6 +34,7 @@ describe('parseFaultChanges', () => {
       duplicateDeliveryRate: 1,
       maxDeliveryCopies: MAX_DELIVERY_COPIES,
       shuffleDeliveryMs: MAX_SHUFFLE_DELIVERY_MS,
+      seed: MAX_SEED,
     };
 
     // Act + Assess
@@ -47,7 +53,7 @@ describe('parseFaultChanges', () => {
     expect(error.field).toBe('throtleBurstCalls');
     expect(error.message).toBe(
       'unknown fault setting "throtleBurstCalls"; the settings are entryFailureRate, entryFailureCodes, ' +
-        'throttleRate, throttleBurstCalls, serverErrorRate, duplicateDeliveryRate, maxDeliveryCopies, shuffleDeliveryMs',
+        'throttleRate, throttleBurstCalls, serverErrorRate, duplicateDeliveryRate, maxDeliveryCopies, shuffleDeliveryMs, seed',
     );
   });
 
@@ -97,6 +103,20 @@ describe('parseFaultChanges', () => {
     expect(refusal(changes)).toMatchObject({
       field: undefined,
       message: 'fault settings must be a JSON object of settings',
+    });
+  });
+
+  it('reads settings from JSON text, as EVENTBRIDGE_FAULTS gives them to `dynamodb-outbox local`', () => {
+    expect(parseFaultSettingsJson('{"seed":20261122,"entryFailureRate":0.2}')).toEqual({
+      seed: 20261122,
+      entryFailureRate: 0.2,
+    });
+    expect(() => parseFaultSettingsJson('{"seed":')).toThrow(
+      new FaultSettingsError('fault settings must be a JSON object of settings'),
+    );
+    expect(refusal('{"seed":-1}', parseFaultSettingsJson)).toMatchObject({
+      field: 'seed',
+      message: `seed must be an integer from 0 to ${MAX_SEED}`,
     });
   });
 });
