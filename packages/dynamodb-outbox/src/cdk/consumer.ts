@@ -1,5 +1,5 @@
 import { Duration, Validations } from 'aws-cdk-lib';
-import { AttributeType, Billing, TableV2 } from 'aws-cdk-lib/aws-dynamodb';
+import { AttributeType, Billing, type ITable, TableV2 } from 'aws-cdk-lib/aws-dynamodb';
 import { type EventPattern, type IEventBus, Rule } from 'aws-cdk-lib/aws-events';
 import { LambdaFunction } from 'aws-cdk-lib/aws-events-targets';
 import { ServicePrincipal } from 'aws-cdk-lib/aws-iam';
@@ -7,7 +7,7 @@ import type { IKey } from 'aws-cdk-lib/aws-kms';
 import type { IDestination } from 'aws-cdk-lib/aws-lambda';
 import { type IQueue, Queue, QueueEncryption } from 'aws-cdk-lib/aws-sqs';
 import { Construct } from 'constructs';
-import { consumerSettings } from '../runtime/settings.js';
+import { consumerSettings, transactionalConsumerSettings } from '../runtime/settings.js';
 import { outputPrefix, QUEUE_URL_OUTPUT_SUFFIX, RULE_ARN_OUTPUT_SUFFIX } from '../runtime/stack-outputs.js';
 import { IDEMPOTENCY_TABLE, type Subscription } from '../runtime/subscription.js';
 import { contractEnv } from './contract.js';
@@ -15,6 +15,7 @@ import { PowertoolsFunction, type PowertoolsFunctionProps } from './function.js'
 import { grantOnTable, grantSendOnly } from './grants.js';
 import { addCliOutputs } from './outputs.js';
 import { tableSafety } from './table-safety.js';
+import type { TransactionalOutbox } from './transactional-outbox.js';
 
 /** Lambda's limits for asynchronous invocation retries. */
 const MAX_ASYNC_RETRY_ATTEMPTS = 2;
@@ -75,6 +76,24 @@ export interface OutboxConsumerProps {
    * @default false
    */
   readonly retainData?: boolean;
+  /**
+   * Make this a transactional consumer (`createTransactionalConsumer` in the handler): its state
+   * change, the events it emits and its inbox record commit in one TransactWriteItems. No
+   * idempotency table is created: the inbox records live in `outbox`'s table, under `INBOX#` keys
+   * that its relay and reconciler never read, expiring after `idempotencyTtl`. The function may
+   * read and write `table` (Get, Query, Put, Update, Delete, ConditionCheck) and put items in the
+   * outbox's table. Not with `encryptionKey` or `retainData`, which apply to the idempotency table.
+   * @default none: an idempotent consumer (`createOutboxConsumer`) with a Powertools idempotency table
+   */
+  readonly transactional?: TransactionalConsumerProps;
+}
+
+/** The consumer's own outbox and state, for a transactional consumer. */
+export interface TransactionalConsumerProps {
+  /** The consumer's own outbox (its table, the default layout): where it emits, and where its inbox lives. */
+  readonly outbox: TransactionalOutbox;
+  /** The consumer's state: the table its handler reads and writes. */
+  readonly table: ITable;
 }
 
 /** EventBridge's JSON pattern keys are kebab-case; CDK's `EventPattern` spells `detail-type` camelCase. */
@@ -110,9 +129,12 @@ export class OutboxConsumer extends Construct {
   public readonly rule: Rule;
   /** Events neither EventBridge nor Lambda could deliver, after every retry. */
   public readonly deadLetterQueue: Queue;
-  /** Powertools idempotency records, one per processed eventId, removed by TTL after `idempotencyTtl`. */
-  public readonly idempotencyTable: TableV2;
-  /** How long processed eventIds are remembered (in the function's consumer settings). */
+  /**
+   * Powertools idempotency records, one per processed eventId, removed by TTL after
+   * `idempotencyTtl`; none for a transactional consumer, whose inbox is in its outbox's table.
+   */
+  public readonly idempotencyTable: TableV2 | undefined;
+  /** How long processed eventIds are remembered (in the function's consumer settings, or its inbox's). */
   public readonly idempotencyTtl: Duration;
   /** Powertools service name: the `service` dimension of the function's metrics. */
   public readonly serviceName: string;
@@ -156,12 +178,21 @@ export class OutboxConsumer extends Construct {
     // EventBridge writes to the queue as itself: with a customer managed key it needs the key too.
     props.encryptionKey?.grantEncryptDecrypt(new ServicePrincipal('events.amazonaws.com'));
 
-    this.idempotencyTable = new TableV2(this, 'IdempotencyTable', {
-      partitionKey: { name: IDEMPOTENCY_TABLE.partitionKey, type: AttributeType.STRING },
-      timeToLiveAttribute: IDEMPOTENCY_TABLE.timeToLiveAttribute,
-      billing: Billing.onDemand(),
-      ...tableSafety(props),
-    });
+    const { transactional } = props;
+    if (transactional !== undefined)
+      for (const conflicting of ['encryptionKey', 'retainData'] as const)
+        if (props[conflicting] !== undefined)
+          throw new Error(
+            `OutboxConsumer: ${conflicting} applies to the idempotency table, which a transactional consumer does not have`,
+          );
+    this.idempotencyTable = transactional
+      ? undefined
+      : new TableV2(this, 'IdempotencyTable', {
+          partitionKey: { name: IDEMPOTENCY_TABLE.partitionKey, type: AttributeType.STRING },
+          timeToLiveAttribute: IDEMPOTENCY_TABLE.timeToLiveAttribute,
+          billing: Billing.onDemand(),
+          ...tableSafety(props),
+        });
 
     const { serviceName, environment, ...functionProps } = props.functionProps ?? {};
     this.serviceName = serviceName ?? subscription.name;
@@ -171,22 +202,42 @@ export class OutboxConsumer extends Construct {
       serviceName: this.serviceName,
       environment: {
         ...environment,
-        ...contractEnv('OutboxConsumer', consumerSettings, {
-          idempotencyTableName: this.idempotencyTable.tableName,
-          idempotencyTtlSeconds: this.idempotencyTtl.toSeconds(),
-        }),
+        ...(transactional
+          ? contractEnv('OutboxConsumer', transactionalConsumerSettings, {
+              inboxTtlSeconds: this.idempotencyTtl.toSeconds(),
+              outbox: transactional.outbox.writerSettings,
+            })
+          : contractEnv('OutboxConsumer', consumerSettings, {
+              idempotencyTableName: (this.idempotencyTable as TableV2).tableName,
+              idempotencyTtlSeconds: this.idempotencyTtl.toSeconds(),
+            })),
       },
       retryAttempts: asyncRetryAttempts,
       maxEventAge: asyncMaxEventAge,
       onFailure: sendOnlyQueueDestination(this.deadLetterQueue),
     });
-    // Powertools' persistence layer: put-if-absent, read on conflict, complete, delete on failure.
-    grantOnTable(this.idempotencyTable, this.function, [
-      'dynamodb:PutItem',
-      'dynamodb:GetItem',
-      'dynamodb:UpdateItem',
-      'dynamodb:DeleteItem',
-    ]);
+    if (transactional) {
+      // TransactWriteItems is authorized per action, on each item's table: the handler's reads and
+      // writes on its state, and Put for the inbox record and the outbox items
+      // (https://docs.aws.amazon.com/amazondynamodb/latest/developerguide/transaction-apis-iam.html).
+      grantOnTable(transactional.table, this.function, [
+        'dynamodb:GetItem',
+        'dynamodb:Query',
+        'dynamodb:PutItem',
+        'dynamodb:UpdateItem',
+        'dynamodb:DeleteItem',
+        'dynamodb:ConditionCheckItem',
+      ]);
+      grantOnTable(transactional.outbox.table, this.function, ['dynamodb:PutItem']);
+    } else if (this.idempotencyTable) {
+      // Powertools' persistence layer: put-if-absent, read on conflict, complete, delete on failure.
+      grantOnTable(this.idempotencyTable, this.function, [
+        'dynamodb:PutItem',
+        'dynamodb:GetItem',
+        'dynamodb:UpdateItem',
+        'dynamodb:DeleteItem',
+      ]);
+    }
 
     this.rule = new Rule(this, 'Rule', {
       eventBus: props.outbox.eventBus,

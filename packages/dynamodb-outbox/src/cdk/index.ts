@@ -14,7 +14,12 @@ export {
 } from '../runtime/layout.js';
 export type { Subscription } from '../runtime/subscription.js';
 export { MAXIMUM_TARGET_RETRY } from '../runtime/subscription.js';
-export { OutboxConsumer, type OutboxConsumerProps, type OutboxEventSource } from './consumer.js';
+export {
+  OutboxConsumer,
+  type OutboxConsumerProps,
+  type OutboxEventSource,
+  type TransactionalConsumerProps,
+} from './consumer.js';
 export {
   type EngineFunction,
   type FunctionDefaults,

@@ -7,7 +7,7 @@ import type { Bucket } from 'aws-cdk-lib/aws-s3';
 import type { Queue } from 'aws-cdk-lib/aws-sqs';
 import { Construct } from 'constructs';
 import type { OutboxLayout, SameTableLayout } from '../runtime/layout.js';
-import { writerSettings } from '../runtime/settings.js';
+import { type WriterSettings, writerSettings } from '../runtime/settings.js';
 import {
   OutboxOutput,
   type OutboxOutputName,
@@ -291,13 +291,18 @@ export class TransactionalOutbox extends Construct {
    */
   grantWrite(fn: LambdaFunction): void {
     grantOnTable(this.table, fn, ['dynamodb:PutItem']);
-    const environment = contractEnv('TransactionalOutbox', writerSettings, {
+    const environment = contractEnv('TransactionalOutbox', writerSettings, this.writerSettings);
+    for (const [name, value] of Object.entries(environment)) fn.addEnvironment(name, value);
+  }
+
+  /** Where and how a writer adds outbox items (the table name a token until deployed). */
+  get writerSettings(): WriterSettings {
+    return {
       tableName: this.table.tableName,
       layout: this.layout,
       deliveryTracking: this.deliveryTracking,
       retentionDays: this.retentionDays,
-    });
-    for (const [name, value] of Object.entries(environment)) fn.addEnvironment(name, value);
+    };
   }
 
   /**

@@ -24,6 +24,14 @@ export class InvalidEventError extends Error {
   }
 }
 
+/**
+ * An eventId seen before with a different detail: a bug upstream (two events under one id), never
+ * a duplicate to skip. (Powertools' idempotency reports the same as IdempotencyValidationError.)
+ */
+export class EventIdReusedError extends Error {
+  override readonly name = 'EventIdReusedError';
+}
+
 /** An EventBridge delivery of an outbox event, validated: what a consumer's handler receives. */
 export interface OutboxDelivery {
   /** The event's `source`: the producing outbox's. */
@@ -192,26 +200,40 @@ export const createOutboxConsumer = <R extends object>(options: OutboxConsumerOp
     return { config, applyOnce };
   };
 
-  return async (input: unknown, context?: Context): Promise<ConsumerResult<R>> => {
-    log.removeKeys(['eventId', 'aggregateId']);
-    let result: ConsumerResult<R>;
-    try {
+  return (input: unknown, context?: Context): Promise<ConsumerResult<R>> =>
+    runDelivery(log, input, (delivery) => {
       idempotency ??= setUp();
       idempotency.config.registerLambdaContext(
         context ?? standaloneContext(options.name, options.standaloneTimeoutMs ?? 10_000),
       );
-      const delivery = parseOutboxDelivery(input);
-      log.appendKeys({ eventId: delivery.event.eventId, aggregateId: delivery.event.aggregateId });
       // The delivery as received is what idempotency hashes: its key and its validated body.
-      result = await idempotency.applyOnce(input, delivery);
-    } catch (error) {
-      throw logFailure(log, error);
-    }
-    // Always emitted, 0 for a first delivery, so the metric's sample count is the delivery count.
-    metrics.addMetric(MetricName.DuplicateDeliveriesSkipped, MetricUnit.Count, result.duplicate ? 1 : 0);
-    if (result.duplicate) log.info('duplicate delivery skipped');
-    return result;
-  };
+      return idempotency.applyOnce(input, delivery);
+    });
+};
+
+/**
+ * The frame every outbox consumer runs a delivery in: the delivery validated at the edge, its
+ * eventId and aggregateId as log keys, one classification of failures (every error is rethrown:
+ * Lambda retries, then hands the event to the on-failure destination), and the duplicate metric.
+ */
+export const runDelivery = async <R extends object>(
+  log: ConsumerLogger,
+  input: unknown,
+  apply: (delivery: OutboxDelivery) => Promise<ConsumerResult<R>>,
+): Promise<ConsumerResult<R>> => {
+  log.removeKeys(['eventId', 'aggregateId']);
+  let result: ConsumerResult<R>;
+  try {
+    const delivery = parseOutboxDelivery(input);
+    log.appendKeys({ eventId: delivery.event.eventId, aggregateId: delivery.event.aggregateId });
+    result = await apply(delivery);
+  } catch (error) {
+    throw logFailure(log, error);
+  }
+  // Always emitted, 0 for a first delivery, so the metric's sample count is the delivery count.
+  metrics.addMetric(MetricName.DuplicateDeliveriesSkipped, MetricUnit.Count, result.duplicate ? 1 : 0);
+  if (result.duplicate) log.info('duplicate delivery skipped');
+  return result;
 };
 
 /** The construct's settings, or an error that names the variable and who sets it. */
@@ -250,7 +272,10 @@ const standaloneContext = (name: string, timeoutMs: number): Context => {
 const logFailure = (log: ConsumerLogger, error: unknown): unknown => {
   if (error instanceof InvalidEventError) {
     log.error('invalid event rejected', { ...(error.eventId ? { eventId: error.eventId } : {}), error });
-  } else if (error instanceof Error && error.name === 'IdempotencyValidationError') {
+  } else if (
+    error instanceof EventIdReusedError ||
+    (error instanceof Error && error.name === 'IdempotencyValidationError')
+  ) {
     log.error('eventId reused with a different body', { error });
   } else if (error instanceof Error && error.name === 'IdempotencyAlreadyInProgressError') {
     log.info('same event in progress in another invocation; retrying later', { error });

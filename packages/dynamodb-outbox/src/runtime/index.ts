@@ -8,6 +8,7 @@ export {
   type ConsumerLogger,
   type ConsumerResult,
   createOutboxConsumer,
+  EventIdReusedError,
   type IdempotencyPersistence,
   InvalidEventError,
   type OutboxConsumerOptions,
@@ -32,8 +33,23 @@ export {
   type TimeOrderedLayout,
 } from './layout.js';
 export { type InstrumentOptions, instrumented, logger, metrics, traced } from './powertools.js';
-export { type WriterSettings, writerSettings } from './settings.js';
+export {
+  type TransactionalConsumerSettings,
+  transactionalConsumerSettings,
+  type WriterSettings,
+  writerSettings,
+} from './settings.js';
 export { MAXIMUM_TARGET_RETRY, type Subscription } from './subscription.js';
+export {
+  createTransactionalConsumer,
+  EffectRejectedError,
+  type EffectRejection,
+  MAX_CONFLICT_ATTEMPTS,
+  type TransactionalConsumerOptions,
+  type TransactionalEffect,
+  type TransactionalOutcome,
+  TransactionConflictError,
+} from './transactional-consumer.js';
 export {
   checkTransactionLimits,
   OutboxWriteError,

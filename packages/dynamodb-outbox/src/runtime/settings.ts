@@ -80,6 +80,23 @@ export const writerSettings = defineContract(
   }),
 );
 
+/**
+ * What a transactional consumer (`createTransactionalConsumer`) needs: its own outbox, where its
+ * inbox records live too, and how long an eventId is remembered there.
+ */
+export const transactionalConsumerSettings = defineContract(
+  'OUTBOX_TRANSACTIONAL_CONSUMER_SETTINGS',
+  z.object({
+    /** Seconds an inbox record is kept: at least the producer's redelivery horizon (the construct derives it). */
+    inboxTtlSeconds: z
+      .number()
+      .check(z.int(), z.minimum(1, 'inboxTtlSeconds must be a positive number of seconds')),
+    /** The consumer's own outbox, as `TransactionalOutbox.grantWrite` describes it to a writer. */
+    outbox: writerSettings.schema,
+  }),
+);
+
 export type RelaySettings = z.output<typeof relaySettings.schema>;
 export type ReconcilerSettings = z.output<typeof reconcilerSettings.schema>;
 export type WriterSettings = z.output<typeof writerSettings.schema>;
+export type TransactionalConsumerSettings = z.output<typeof transactionalConsumerSettings.schema>;

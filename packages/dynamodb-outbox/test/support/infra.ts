@@ -27,15 +27,21 @@ export const removeTestApps = (): void => {
   for (const dir of outdirs.splice(0)) rmSync(dir, { recursive: true, force: true });
 };
 
-/** A construct's logical id in its stack, never typed by hand. */
-export const logicalIdOf = (construct: IConstruct): string => {
+/**
+ * A construct's logical id in its stack, never typed by hand. An optional construct the test
+ * expects to exist (`consumer.idempotencyTable`) fails the test here when it does not.
+ */
+export const logicalIdOf = (construct: IConstruct | undefined): string => {
+  if (construct === undefined) throw new Error('expected a construct, found none');
   const stack = Stack.of(construct);
   const resource = construct.node.defaultChild ?? construct;
   return stack.getLogicalId(resource as never);
 };
 
-export const refOf = (construct: IConstruct) => ({ Ref: logicalIdOf(construct) });
-export const arnOf = (construct: IConstruct) => ({ 'Fn::GetAtt': [logicalIdOf(construct), 'Arn'] });
+export const refOf = (construct: IConstruct | undefined) => ({ Ref: logicalIdOf(construct) });
+export const arnOf = (construct: IConstruct | undefined) => ({
+  'Fn::GetAtt': [logicalIdOf(construct), 'Arn'],
+});
 
 /**
  * How a CloudFormation token embedded in a settings JSON reads once the `Fn::Join` is resolved by
@@ -52,7 +58,7 @@ export const tokenMarker = (intrinsic: unknown): string => {
 export const markerOf = (stack: Stack, token: string): string => tokenMarker(stack.resolve(token));
 
 /** The marker of a construct's `Ref` (table name, bus name, queue URL). */
-export const refMarkerOf = (construct: IConstruct): string => tokenMarker(refOf(construct));
+export const refMarkerOf = (construct: IConstruct | undefined): string => tokenMarker(refOf(construct));
 
 /**
  * An environment value as the function will read it: a plain string as is, an `Fn::Join` joined
