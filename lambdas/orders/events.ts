@@ -1,3 +1,4 @@
+import { STOCK_REJECTION_REASONS } from '../inventory/events';
 import * as z from '../zod';
 
 /**
@@ -17,7 +18,7 @@ export const ORDER_REJECTED = 'OrderRejected';
  * Why an order was rejected: inventory's reasons (`StockRejected`), or `timeout` when no answer
  * came before the deadline.
  */
-export const REJECTION_REASONS = ['insufficient-stock', 'unknown-sku', 'too-many-lines', 'timeout'] as const;
+export const REJECTION_REASONS = [...STOCK_REJECTION_REASONS, 'timeout'] as const;
 export type RejectionReason = (typeof REJECTION_REASONS)[number];
 
 export const orderLineSchema = z.object({

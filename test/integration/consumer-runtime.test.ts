@@ -1,7 +1,7 @@
 import { DynamoDBDocumentClient, GetCommand, PutCommand, UpdateCommand } from '@aws-sdk/lib-dynamodb';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { DeliveryResult } from '../../lambdas/inventory/consumer';
-import { DynamoDbReservationStore } from '../../lambdas/inventory/reservation-store';
+import { InventoryStore } from '../../lambdas/inventory/inventory-store';
 import { orderPartition, ordersOutboxLayout } from '../../lambdas/orders/table';
 import { runOutbox } from '../../packages/dynamodb-outbox/src/cli/main';
 import { redrive } from '../../packages/dynamodb-outbox/src/cli/redrive';
@@ -34,7 +34,7 @@ describe('the offline runtime with its consumers, operated with the outbox CLI',
   let runtime: LocalRuntime;
   let target: OutboxTarget;
   const results: DeliveryResult[] = [];
-  let inventory: DynamoDbReservationStore;
+  let inventory: InventoryStore;
 
   beforeAll(async () => {
     runtime = await startLocalRuntime({
@@ -45,7 +45,7 @@ describe('the offline runtime with its consumers, operated with the outbox CLI',
           results.push(outcome.result as DeliveryResult);
       },
     });
-    inventory = new DynamoDbReservationStore(
+    inventory = new InventoryStore(
       DynamoDBDocumentClient.from(runtime.dynamoDb.client),
       runtime.tableName('Inventory/Table'),
     );
@@ -71,7 +71,7 @@ describe('the offline runtime with its consumers, operated with the outbox CLI',
       body: JSON.stringify({
         customerId: 'c1',
         currency: 'EUR',
-        lines: [{ sku: 'BOOK-1', quantity: 2, unitPrice: 1250 }],
+        lines: [{ sku: 'SKU-11', quantity: 2, unitPrice: 1250 }],
       }),
     });
     return ((await response.json()) as { orderId: string }).orderId;
@@ -89,7 +89,7 @@ describe('the offline runtime with its consumers, operated with the outbox CLI',
       outcome: 'reserved',
       duplicate: false,
     });
-    expect(await inventory.reservedQuantity('BOOK-1')).toBe(2);
+    expect(await inventory.available('SKU-11')).toBe(1000 - 2);
     await eventually(async () => (await outboxStatus(target)).pending === 0);
     const status = await outboxStatus(target);
     expect(status.queues.map((q) => [q.name, q.messages])).toEqual([
@@ -122,7 +122,7 @@ describe('the offline runtime with its consumers, operated with the outbox CLI',
             orderId: POISON_ORDER,
             customerId: 'c2',
             currency: 'EUR',
-            lines: [{ sku: 'PEN-7', quantity: 3, unitPrice: 199 }],
+            lines: [{ sku: 'SKU-17', quantity: 3, unitPrice: 199 }],
             total: 597,
           },
           pendingShard: pendingShardFor(ordersOutboxLayout, POISON_EVENT),
@@ -154,7 +154,7 @@ describe('the offline runtime with its consumers, operated with the outbox CLI',
     expect(early.entries[0]).toMatchObject({ eventId: POISON_EVENT, outcome: 'still-poison', from: 'table' });
     expect(fixed).toMatchObject({ read: 1, republished: 1, deleted: 1, left: 0 });
     await eventually(async () => results.some((r) => r.eventId === POISON_EVENT));
-    expect(await inventory.reservedQuantity('PEN-7')).toBe(3);
+    expect(await inventory.available('SKU-17')).toBe(1000 - 3);
     const after = await outboxStatus(target);
     expect(after.pending).toBe(0);
     const published = await doc.send(

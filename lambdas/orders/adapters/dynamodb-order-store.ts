@@ -2,6 +2,7 @@ import { type AttributeValue, TransactionCanceledException } from '@aws-sdk/clie
 import {
   type DynamoDBDocumentClient,
   GetCommand,
+  paginateQuery,
   TransactWriteCommand,
   type TransactWriteCommandInput,
 } from '@aws-sdk/lib-dynamodb';
@@ -19,7 +20,7 @@ import {
 import { ORDER_STATUSES, type Order } from '../domain/order';
 import { isOrderId } from '../domain/order-id';
 import { orderLineSchema, REJECTION_REASONS } from '../events';
-import { orderKey, placedOrderAttributes, placedOrdersIndex } from '../table';
+import { ORDER_PK_PREFIX, orderKey, placedOrderAttributes, placedOrdersIndex, placedShards } from '../table';
 
 export interface DynamoDbOrderStoreOptions {
   readonly tableName: string;
@@ -78,6 +79,35 @@ export class DynamoDbOrderStore implements OrderStore {
     } catch (error) {
       throw translate(error);
     }
+  }
+
+  /**
+   * Ids of the orders still PLACED that were placed at or before `cutoff` (ISO-8601), oldest first
+   * per shard, at most `limit`: a query of each shard of the sparse placed-orders index. The index
+   * is eventually consistent; its reader checks each order with a strongly consistent read.
+   */
+  async placedBefore(cutoff: string, limit: number): Promise<string[]> {
+    const ids: string[] = [];
+    const { partitionKey, sortKey, indexName } = placedOrdersIndex;
+    for (const shard of placedShards()) {
+      const pages = paginateQuery(
+        { client: this.client },
+        {
+          TableName: this.options.tableName,
+          IndexName: indexName,
+          KeyConditionExpression: '#shard = :shard AND #placedAt <= :cutoff',
+          ExpressionAttributeNames: { '#shard': partitionKey, '#placedAt': sortKey },
+          ExpressionAttributeValues: { ':shard': shard, ':cutoff': cutoff },
+        },
+      );
+      for await (const page of pages)
+        for (const item of page.Items ?? []) {
+          if (ids.length >= limit) return ids;
+          const pk = z.object({ PK: z.string() }).parse(item).PK;
+          ids.push(pk.slice(ORDER_PK_PREFIX.length));
+        }
+    }
+    return ids;
   }
 
   /**
