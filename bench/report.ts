@@ -1,4 +1,5 @@
 import type { ColdStartEntry } from './cold-start';
+import type { ConsumerComparison } from './consumer-report';
 import type { CostBreakdown } from './cost-model';
 import type { Counts } from './counts';
 import type { MachineDescription } from './machine';
@@ -477,6 +478,47 @@ const costSection = (
   ].join('\n');
 };
 
+/** Both consumers side by side, each figure's ratio to the idempotency consumer's. */
+export const consumersSection = (comparison: ConsumerComparison): string => {
+  const { idempotent: idem, transactional: tx } = comparison;
+  const operations = [
+    ...new Set([...Object.keys(idem.requestsPerEvent), ...Object.keys(tx.requestsPerEvent)]),
+  ].sort();
+  const row = (
+    label: string,
+    a: number,
+    b: number,
+    digits: number,
+    format = (v: number) => num(v, digits),
+  ) => [label, format(a), format(b), a === 0 ? '–' : ratio(b / a)];
+  return [
+    '## Consumers: Powertools idempotency vs transactional',
+    '',
+    `The same effect (one sku's stock down and the reservation recorded, atomically), ${num(tx.events)} events each, one at a time, in alternating rounds on one DynamoDB Local. The idempotency consumer (\`createOutboxConsumer\`) writes its in-progress record, the effect's transaction and its completion; the transactional consumer (\`createTransactionalConsumer\`) commits its inbox record, the effect and one emitted event in one transaction. Write units by AWS's rules; $ per million events: one invocation of a ${comparison.memoryMb} MB arm64 function for the p50 duration plus the write units, on demand. The emitted event's publication (relay, bus) is not included.`,
+    '',
+    markdownTable(
+      ['', 'idempotency consumer', 'transactional consumer', 'ratio'],
+      [
+        ...operations.map((op) =>
+          row(`${op} requests per event`, idem.requestsPerEvent[op] ?? 0, tx.requestsPerEvent[op] ?? 0, 2),
+        ),
+        row('Write requests per event', idem.writeRequestsPerEvent, tx.writeRequestsPerEvent, 2),
+        row('Write units per event', idem.writeUnitsPerEvent, tx.writeUnitsPerEvent, 2),
+        row(
+          '… of which emitted events’ outbox items',
+          idem.outboxWriteUnitsPerEvent,
+          tx.outboxWriteUnitsPerEvent,
+          2,
+        ),
+        row('Handler p50 (ms)', idem.handlerMs.p50, tx.handlerMs.p50, 1),
+        row('Handler p99 (ms)', idem.handlerMs.p99, tx.handlerMs.p99, 1),
+        row('$ per million events', idem.usdPerMillionEvents, tx.usdPerMillionEvents, 2, usd),
+      ],
+      'lrrr',
+    ),
+  ].join('\n');
+};
+
 const targetsTable = (targets: readonly TargetResult[]): string =>
   markdownTable(
     ['target', 'goal', 'measured', 'met'],
@@ -527,6 +569,7 @@ export const renderMarkdown = (results: BenchResults): string => {
     '',
     costSection(results.cost.designs, results.cost.prices, results),
     '',
+    ...(results.consumers ? [consumersSection(results.consumers), ''] : []),
     `Handler log lines during the run: ${num(out.lines)} (${out.warnings} warnings, ${out.errors} errors).`,
     '',
   ].join('\n');

@@ -1,4 +1,5 @@
 import type { ColdStartEntry } from './cold-start';
+import type { ConsumerComparison } from './consumer-report';
 import type { CostBreakdown, CostInputs } from './cost-model';
 import type { Counts } from './counts';
 import type { MachineDescription } from './machine';
@@ -33,6 +34,8 @@ export interface BenchResults {
   readonly targets: readonly TargetResult[];
   /** Absent from results written before the candidates were measured. */
   readonly trackingCandidates?: readonly TrackingCandidate[];
+  /** Powertools idempotency consumer vs transactional consumer; absent from results written before. */
+  readonly consumers?: ConsumerComparison;
   readonly handlerOutput: HandlerOutput;
 }
 

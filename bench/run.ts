@@ -4,6 +4,7 @@ import { fileURLToPath } from 'node:url';
 import { BenchUsageError, coldStartFiles, parseArgs, resultFiles, USAGE } from './args';
 import { lagChartSvg } from './chart';
 import { type ColdStartOptions, measureColdStart } from './cold-start';
+import { consumerTargets } from './consumer-report';
 import { type CostInputs, costPerMillionOrders, designsFromInputs } from './cost-model';
 import { LOCAL_CREDENTIALS, LOCAL_REGION } from './local-clients';
 import { describeMachine } from './machine';
@@ -355,6 +356,16 @@ const main = async (): Promise<number> => {
       return deps();
     });
 
+    const { benchConsumers, CONSUMER_BENCH_SIZES, CONSUMER_MEMORY_MB } = await import('./consumers');
+    await freshDynamoDb();
+    const consumers = await benchConsumers({
+      dynamoDb,
+      ...CONSUMER_BENCH_SIZES[profile.name],
+      memoryMb: CONSUMER_MEMORY_MB,
+      prices: PRICES,
+      log,
+    });
+
     // Cold starts last, with DynamoDB Local stopped: the imports have the machine to themselves.
     for (const stop of cleanup.splice(0).reverse()) await stop();
     const coldStart = await measureColdStart(await coldStartOptions(settings, profile.coldStart.runs, log));
@@ -441,8 +452,10 @@ const main = async (): Promise<number> => {
           pipesUsd: totalOf('pipes'),
         }),
         coldStartTarget(coldStart),
+        ...consumerTargets(consumers, PRICES),
       ],
       trackingCandidates,
+      consumers,
       handlerOutput: output.counts(),
     };
 

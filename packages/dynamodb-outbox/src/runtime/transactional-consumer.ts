@@ -1,4 +1,5 @@
 import { createHash } from 'node:crypto';
+import { setTimeout as delay } from 'node:timers/promises';
 import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { DynamoDBDocumentClient, TransactWriteCommand } from '@aws-sdk/lib-dynamodb';
 import { unmarshall } from '@aws-sdk/util-dynamodb';
@@ -113,6 +114,13 @@ export class TransactionConflictError extends Error {
  */
 export const MAX_CONFLICT_ATTEMPTS = 3;
 
+/**
+ * Longest pause before the second attempt, doubled for each later one; the pause is drawn at
+ * random below it ("full jitter"), so that consumers contending for one item do not collide again
+ * in step (https://docs.aws.amazon.com/amazondynamodb/latest/developerguide/Programming.Errors.html#Programming.Errors.RetryAndBackoff).
+ */
+const CONFLICT_BACKOFF_MS = 25;
+
 /** Sort key of every inbox record: not the outbox's prefix, so the relay's filter never passes one. */
 export const INBOX_SORT_KEY = 'INBOX';
 
@@ -138,6 +146,13 @@ const canonicalJson = (value: unknown): string =>
 
 export const detailHashOf = (event: EventEnvelope): string =>
   createHash('sha256').update(canonicalJson(event), 'utf8').digest('base64url');
+
+/** What a consumer sets up on its first invocation and keeps for the container. */
+interface Engine {
+  readonly settings: TransactionalConsumerSettings;
+  readonly writer: OutboxWriter;
+  readonly doc: DynamoDBDocumentClient;
+}
 
 /** The outcome of one TransactWriteItems, as the consumer reads DynamoDB's cancellation reasons. */
 type Commit =
@@ -182,10 +197,8 @@ const cancellationReasonsOf = (error: unknown): readonly CancellationReason[] | 
 export const createTransactionalConsumer = <R extends object>(options: TransactionalConsumerOptions<R>) => {
   const log = options.logger ?? logger;
   const now = options.now ?? (() => new Date());
-  let engine:
-    | { settings: TransactionalConsumerSettings; writer: OutboxWriter; doc: DynamoDBDocumentClient }
-    | undefined;
-  const setUp = () => {
+  let engine: Engine | undefined;
+  const setUp = (): Engine => {
     const settings = options.settings ?? readSettings(options.name, options.env);
     const { layout } = settings.outbox;
     if (INBOX_SORT_KEY.startsWith(layout.sortKeyPrefix))
@@ -202,8 +215,7 @@ export const createTransactionalConsumer = <R extends object>(options: Transacti
   };
 
   /** The inbox record's Put: conditional on no live record for this eventId. */
-  const inboxPut = (delivery: OutboxDelivery, result: R): TransactItem => {
-    const { settings } = engine as NonNullable<typeof engine>;
+  const inboxPut = ({ settings }: Engine, delivery: OutboxDelivery, result: R): TransactItem => {
     const { tableName, layout } = settings.outbox;
     const at = now();
     return {
@@ -229,13 +241,17 @@ export const createTransactionalConsumer = <R extends object>(options: Transacti
   };
 
   /** One TransactWriteItems: inbox record, the handler's writes, the emitted events' outbox items. */
-  const commit = async (delivery: OutboxDelivery, outcome: TransactionalOutcome<R>): Promise<Commit> => {
-    const { writer, doc } = engine as NonNullable<typeof engine>;
+  const commit = async (
+    on: Engine,
+    delivery: OutboxDelivery,
+    outcome: TransactionalOutcome<R>,
+  ): Promise<Commit> => {
+    const { writer, doc } = on;
     if (typeof outcome.result !== 'object' || outcome.result === null || Array.isArray(outcome.result))
       throw new TypeError(`Consumer ${options.name}: the handler's result must be an object`);
     // Checked against the transaction limits before the call: nothing is written when they are exceeded.
     const items = writer.transaction(
-      [inboxPut(delivery, outcome.result), ...outcome.writes],
+      [inboxPut(on, delivery, outcome.result), ...outcome.writes],
       outcome.emit ?? [],
       outcome.aggregateKey === undefined ? {} : { aggregateKey: outcome.aggregateKey },
     );
@@ -281,9 +297,10 @@ export const createTransactionalConsumer = <R extends object>(options: Transacti
 
   const apply = async (delivery: OutboxDelivery): Promise<ConsumerResult<R>> => {
     engine ??= setUp();
+    const on = engine;
     for (let attempt = 1; attempt <= MAX_CONFLICT_ATTEMPTS; attempt++) {
       const outcome = await options.handle(delivery);
-      let committed = await commit(delivery, outcome);
+      let committed = await commit(on, delivery, outcome);
       let result = outcome.result;
       if (committed.kind === 'rejected') {
         const { rejection } = committed;
@@ -293,7 +310,7 @@ export const createTransactionalConsumer = <R extends object>(options: Transacti
             rejection,
           );
         const answer = await options.onRejected(delivery, rejection);
-        committed = await commit(delivery, answer);
+        committed = await commit(on, delivery, answer);
         result = answer.result;
         if (committed.kind === 'rejected')
           throw new EffectRejectedError(
@@ -304,7 +321,10 @@ export const createTransactionalConsumer = <R extends object>(options: Transacti
       }
       if (committed.kind === 'committed') return { ...result, duplicate: false };
       if (committed.kind === 'duplicate') return duplicateOf(delivery, committed.record);
-      log.info('transaction conflict; deciding again', { attempt });
+      if (attempt < MAX_CONFLICT_ATTEMPTS) {
+        log.info('transaction conflict; deciding again', { attempt });
+        await delay(Math.random() * CONFLICT_BACKOFF_MS * 2 ** (attempt - 1));
+      }
     }
     throw new TransactionConflictError(
       `Consumer ${options.name}: ${MAX_CONFLICT_ATTEMPTS} attempts lost a TransactionConflict; Lambda retries the event`,

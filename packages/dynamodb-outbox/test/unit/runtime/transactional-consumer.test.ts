@@ -10,7 +10,7 @@ import { afterAll, beforeEach, describe, expect, it, vi } from 'vitest';
 import { EventIdReusedError, InvalidEventError, type OutboxDelivery } from '../../../src/runtime/consumer';
 import { InvalidSettingsError } from '../../../src/runtime/env-contract';
 import type { EventEnvelope } from '../../../src/runtime/envelope';
-import { TIME_ORDERED_TABLE_LAYOUT } from '../../../src/runtime/layout';
+import { sameTableLayout, TIME_ORDERED_TABLE_LAYOUT } from '../../../src/runtime/layout';
 import { metrics } from '../../../src/runtime/powertools';
 import { transactionalConsumerSettings } from '../../../src/runtime/settings';
 import {
@@ -359,5 +359,44 @@ describe('createTransactionalConsumer', () => {
       /^Consumer inventory: Missing required environment variable OUTBOX_TRANSACTIONAL_CONSUMER_SETTINGS/,
     );
     expect(missing.handle).not.toHaveBeenCalled();
+  });
+
+  it("keeps the inbox under the layout's own key and TTL names in a same-table outbox, beside the events' aggregate", async () => {
+    // Prepare
+    doc.on(TransactWriteCommand).resolves({});
+    const layout = sameTableLayout({ partitionKey: 'PK', sortKey: 'SK', timeToLiveAttribute: 'ttl' });
+    const { consume } = consumer({
+      settings: { ...settings, outbox: { ...settings.outbox, tableName: 'inventory', layout } },
+      handle: async (d) => ({
+        writes: [],
+        emit: [answer('StockReserved', d)],
+        aggregateKey: 'RESERVATION#order-1',
+        result: { outcome: 'reserved' },
+      }),
+    });
+    // Act
+    await consume(delivery());
+    // Assess
+    const [items] = transactions();
+    expect(items?.[0]?.Put?.Item).toMatchObject({
+      PK: 'INBOX#inventory#01JEVENT000000000000000001',
+      SK: 'INBOX',
+      ttl: NOW_SECONDS + 3600,
+    });
+    expect(items?.[1]?.Put?.Item).toMatchObject({ PK: 'RESERVATION#order-1', SK: 'OUTBOX#0000000001' });
+  });
+
+  it('refuses an outbox whose sort-key prefix would make inbox records look like outbox items', async () => {
+    // Prepare
+    const layout = sameTableLayout({ partitionKey: 'PK', sortKey: 'SK', sortKeyPrefix: 'IN' });
+    const { consume, handle } = consumer({
+      settings: { ...settings, outbox: { ...settings.outbox, layout } },
+    });
+    // Act + Assess
+    await expect(consume(delivery())).rejects.toThrow(
+      /sortKeyPrefix IN would make inbox records look like outbox items/,
+    );
+    expect(handle).not.toHaveBeenCalled();
+    expect(transactions()).toHaveLength(0);
   });
 });
