@@ -108,7 +108,19 @@ export class OrdersStack extends Stack {
       encryptionKey: this.encryption.key,
       retainData,
       functionDefaults,
-      outboxProps,
+      outboxProps: {
+        ...outboxProps,
+        // OutboxMonitoring watches one outbox; inventory's alarms carry a prefix of their own.
+        monitoringProps: {
+          namePrefix: `${this.stackName}-inventory`,
+          metricsNamespace: config.metricsNamespace,
+          alarmEmail: config.alarmEmail,
+          thresholds: {
+            iteratorAge: Duration.seconds(config.alarms.iteratorAgeSeconds),
+            relayLagP99: Duration.millis(config.alarms.relayLagP99Ms),
+          },
+        },
+      },
     });
     this.saga = new OrderSaga(this, 'Saga', {
       table: this.table,

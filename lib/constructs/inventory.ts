@@ -29,8 +29,15 @@ export interface InventoryProps {
   readonly retainData?: boolean;
   /** Log level, retention and metrics namespace of the functions. @default PowertoolsFunction defaults */
   readonly functionDefaults?: FunctionDefaults;
-  /** Delivery tracking, retention and reconciler of inventory's outbox. @default TransactionalOutbox defaults */
-  readonly outboxProps?: Pick<TransactionalOutboxProps, 'deliveryTracking' | 'retentionDays' | 'reconciler'>;
+  /**
+   * Delivery tracking, retention, reconciler and monitoring of inventory's outbox (give its
+   * monitoring a `namePrefix` of its own: alarm names are unique per account and region).
+   * @default TransactionalOutbox defaults
+   */
+  readonly outboxProps?: Pick<
+    TransactionalOutboxProps,
+    'deliveryTracking' | 'retentionDays' | 'reconciler' | 'monitoringProps'
+  >;
   /** Passed through to the consumer (DLQ retention, async retries, ...). @default OutboxConsumer defaults */
   readonly consumer?: Pick<
     OutboxConsumerProps,
