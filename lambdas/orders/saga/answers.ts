@@ -16,7 +16,10 @@ import { confirmOrder, rejectOrder } from '../domain/order';
 import { orderPartition } from '../table';
 import { toStockAnswer } from './answer-schema';
 
-/** What an answer did to its order: `PLACED → CONFIRMED`, or the status that made it too late. */
+/**
+ * What an answer did to its order, as the offline console prints it: `Order 01J… PLACED →
+ * CONFIRMED`, or the status that made the answer too late.
+ */
 export interface AnswerResult {
   readonly orderId: string;
   readonly outcome: string;
@@ -78,7 +81,7 @@ export const createAnswersConsumer = (deps: AnswersConsumerDeps) => {
       aggregateKey: orderPartition(orderId),
       result: {
         orderId,
-        outcome: `${current.status} → ${order.status}${order.rejectionReason ? ` (${order.rejectionReason})` : ''}`,
+        outcome: `Order ${orderId} ${current.status} → ${order.status}${order.rejectionReason ? ` (${order.rejectionReason})` : ''}`,
       },
     };
   };
