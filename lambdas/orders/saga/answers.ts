@@ -66,7 +66,10 @@ export const createAnswersConsumer = (deps: AnswersConsumerDeps) => {
     if (change === undefined)
       return {
         writes: [],
-        result: { orderId, outcome: `${current.status}: ${answer.type} too late, no change` },
+        result: {
+          orderId,
+          outcome: `Order ${orderId} ${current.status}: ${answer.type} too late, no change`,
+        },
       };
     const { order, event } = change;
     return {
