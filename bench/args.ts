@@ -68,6 +68,8 @@ export interface BenchArgs {
   readonly sweep: boolean;
   /** Only the cold-start proxies: cold-start.{json,md}. */
   readonly coldStart: boolean;
+  /** Only the saga's end-to-end lag (place → confirmed) offline: saga-lag.{json,md}. */
+  readonly saga: boolean;
 }
 
 export const USAGE = `Usage: npm run bench [-- --quick] [-- --out <dir>]
@@ -78,6 +80,8 @@ export const USAGE = `Usage: npm run bench [-- --quick] [-- --out <dir>]
                (0 and 1 s) for tracking with receipts: sweep.{json,md,svg} (a few minutes)
   --cold-start only the cold-start proxies, each function's import time against a minimal
                handler's: cold-start.{json,md} (under a minute; one import each with --quick)
+  --saga       only the order saga's end-to-end lag (placed → confirmed) p50/p99 through the
+               offline runtime: saga-lag.{json,md} (a minute; 20 orders with --quick)
   --out <dir>  where to write the results (default bench/results)
   --help       this text`;
 
@@ -92,12 +96,14 @@ export const parseArgs = (argv: readonly string[], defaultOutDir: string): Bench
   let help = false;
   let sweep = false;
   let coldStart = false;
+  let saga = false;
   for (let i = 0; i < argv.length; i++) {
     const arg = argv[i];
     if (arg === '--quick') profile = QUICK;
     else if (arg === '--help' || arg === '-h') help = true;
     else if (arg === '--sweep') sweep = true;
     else if (arg === '--cold-start') coldStart = true;
+    else if (arg === '--saga') saga = true;
     else if (arg === '--out') {
       const value = argv[++i];
       if (!value || value.startsWith('--')) throw new BenchUsageError('--out needs a directory');
@@ -105,8 +111,9 @@ export const parseArgs = (argv: readonly string[], defaultOutDir: string): Bench
     } else if (arg?.startsWith('--out=')) outDir = arg.slice('--out='.length);
     else throw new BenchUsageError(`Unknown argument: ${arg}`);
   }
-  if (sweep && coldStart) throw new BenchUsageError('--sweep and --cold-start are separate runs: pick one');
-  return { profile, outDir, help, sweep, coldStart };
+  if ([sweep, coldStart, saga].filter(Boolean).length > 1)
+    throw new BenchUsageError('--sweep, --cold-start and --saga are separate runs: pick one');
+  return { profile, outDir, help, sweep, coldStart, saga };
 };
 
 /** File names of a run's results: the full run is the one the README shows. */

@@ -151,6 +151,19 @@ const main = async (): Promise<number> => {
     });
     log(`settings: relay from ${settings.sources.relay}, API from ${settings.sources.api}`);
 
+    if (args.saga) {
+      const { measureSagaLag, renderSagaLagMarkdown, sagaLagFiles } = await import('./saga-lag');
+      const results = await measureSagaLag(profile, log);
+      const files = sagaLagFiles(profile);
+      const markdown = renderSagaLagMarkdown(results);
+      mkdirSync(args.outDir, { recursive: true });
+      writeFileSync(join(args.outDir, files.json), `${JSON.stringify(results, null, 2)}\n`);
+      writeFileSync(join(args.outDir, files.markdown), markdown);
+      output.restore();
+      process.stdout.write(markdown);
+      return results.unconfirmed === 0 ? 0 : 1;
+    }
+
     if (args.coldStart) {
       const coldStart = await measureColdStart(await coldStartOptions(settings, profile.coldStart.runs, log));
       const results: ColdStartResults = {

@@ -103,6 +103,10 @@ const stageConfigSchema = z
       /** With delivery tracking: minutes between two reconciler runs. */
       reconcilerIntervalMinutes: wholeNumber(3, 24 * 60),
     }),
+    saga: z.object({
+      /** Minutes an order may wait for inventory's answer before it is rejected with reason `timeout`. */
+      deadlineMinutes: wholeNumber(1, 24 * 60),
+    }),
     alarms: z.object({
       /** Oldest stream record the relay has not finished, in seconds. */
       iteratorAgeSeconds: positiveNumber,
@@ -164,6 +168,7 @@ const contextKeys = {
   'outbox.archiveRetentionDays': 'archiveRetentionDays',
   'outbox.reconcilerThresholdMinutes': 'reconcilerThresholdMinutes',
   'outbox.reconcilerIntervalMinutes': 'reconcilerIntervalMinutes',
+  'saga.deadlineMinutes': 'orderDeadlineMinutes',
   'alarms.iteratorAgeSeconds': 'iteratorAgeAlarmSeconds',
   'alarms.relayLagP99Ms': 'relayLagP99AlarmMs',
   'alarms.api5xxRatePercent': 'api5xxRateAlarmPercent',
@@ -263,6 +268,9 @@ export const readStageConfig = (
       archiveRetentionDays: setting('outbox.archiveRetentionDays') ?? 30,
       reconcilerThresholdMinutes: setting('outbox.reconcilerThresholdMinutes') ?? 15,
       reconcilerIntervalMinutes: setting('outbox.reconcilerIntervalMinutes') ?? 5,
+    },
+    saga: {
+      deadlineMinutes: setting('saga.deadlineMinutes') ?? 5,
     },
     alarms: {
       iteratorAgeSeconds: setting('alarms.iteratorAgeSeconds') ?? alarmDefaults.iteratorAgeSeconds,

@@ -3,11 +3,13 @@ import type { ITableV2 } from 'aws-cdk-lib/aws-dynamodb';
 import { type Archive, EventBus } from 'aws-cdk-lib/aws-events';
 import type { Construct } from 'constructs';
 import { OutboxMonitoring, TransactionalOutbox } from 'dynamodb-outbox';
+import { INVENTORY_SOURCE } from '../lambdas/inventory/events';
 import { OrdersMetric } from '../lambdas/orders/events';
 import { ordersOutboxLayout } from '../lambdas/orders/table';
 import type { StageConfig } from './config';
 import { DataEncryption } from './constructs/encryption';
 import { Inventory } from './constructs/inventory';
+import { OrderSaga } from './constructs/order-saga';
 import { OrdersApi } from './constructs/orders-api';
 import { OrdersTable } from './constructs/orders-table';
 
@@ -24,8 +26,10 @@ export class OrdersStack extends Stack {
   public readonly archive: Archive;
   /** The orders table's outbox: relay, reconciler (with delivery tracking), queues and alarms. */
   public readonly outbox: TransactionalOutbox;
-  /** The inventory service: an idempotent consumer of the order events. */
+  /** The inventory service: stock per SKU, its own outbox, a transactional consumer of the order events. */
   public readonly inventory: Inventory;
+  /** The orders side of the saga: the consumer of inventory's answers and the deadline sweeper. */
+  public readonly saga: OrderSaga;
   /** The orders HTTP API: writes each order and its outbox event in one transaction. */
   public readonly api: OrdersApi;
   /** The customer managed data key, or `undefined` for AWS owned keys: pass it to every construct. */
@@ -53,7 +57,7 @@ export class OrdersStack extends Stack {
     });
     this.archive = this.eventBus.archive('Archive', {
       description: 'Every published outbox event, for replay to a consumer that needs it again',
-      eventPattern: { source: [config.outbox.eventSource] },
+      eventPattern: { source: [config.outbox.eventSource, INVENTORY_SOURCE] },
       ...(config.outbox.archiveRetentionDays > 0
         ? { retention: Duration.days(config.outbox.archiveRetentionDays) }
         : {}),
@@ -74,11 +78,8 @@ export class OrdersStack extends Stack {
         api5xxRatePercent: config.alarms.api5xxRatePercent,
       },
     });
-    this.outbox = new TransactionalOutbox(this, 'Outbox', {
-      table: this.table,
-      layout: ordersOutboxLayout,
-      eventBus: this.eventBus,
-      source: config.outbox.eventSource,
+    // Both outboxes (orders' and inventory's) track delivery and keep their items alike.
+    const outboxProps = {
       deliveryTracking: config.outbox.deliveryTracking,
       retentionDays: config.outbox.retentionDays,
       ...(config.outbox.deliveryTracking
@@ -89,6 +90,13 @@ export class OrdersStack extends Stack {
             },
           }
         : {}),
+    };
+    this.outbox = new TransactionalOutbox(this, 'Outbox', {
+      table: this.table,
+      layout: ordersOutboxLayout,
+      eventBus: this.eventBus,
+      source: config.outbox.eventSource,
+      ...outboxProps,
       encryptionKey: this.encryption.key,
       functionDefaults,
       monitoring: this.monitoring,
@@ -99,6 +107,26 @@ export class OrdersStack extends Stack {
       eventSource: config.outbox.eventSource,
       encryptionKey: this.encryption.key,
       retainData,
+      functionDefaults,
+      outboxProps: {
+        ...outboxProps,
+        // OutboxMonitoring watches one outbox; inventory's alarms carry a prefix of their own.
+        monitoringProps: {
+          namePrefix: `${this.stackName}-inventory`,
+          metricsNamespace: config.metricsNamespace,
+          alarmEmail: config.alarmEmail,
+          thresholds: {
+            iteratorAge: Duration.seconds(config.alarms.iteratorAgeSeconds),
+            relayLagP99: Duration.millis(config.alarms.relayLagP99Ms),
+          },
+        },
+      },
+    });
+    this.saga = new OrderSaga(this, 'Saga', {
+      table: this.table,
+      outbox: this.outbox,
+      inventoryOutbox: this.inventory.outbox,
+      deadline: Duration.minutes(config.saga.deadlineMinutes),
       functionDefaults,
     });
     this.api = new OrdersApi(this, 'Api', {
@@ -125,8 +153,12 @@ export class OrdersStack extends Stack {
       serviceName: this.api.serviceName,
       commitsMetric: { name: OrdersMetric.OrdersPlaced, label: 'orders placed' },
     });
-    const { consumer } = this.inventory;
-    this.monitoring.monitorConsumer({ function: consumer.function, serviceName: consumer.serviceName });
-    this.monitoring.monitorDeadLetterQueue({ name: 'inventory-dlq', queue: consumer.deadLetterQueue });
+    for (const [name, consumer] of [
+      ['inventory-dlq', this.inventory.consumer],
+      ['order-answers-dlq', this.saga.answers],
+    ] as const) {
+      this.monitoring.monitorConsumer({ function: consumer.function, serviceName: consumer.serviceName });
+      this.monitoring.monitorDeadLetterQueue({ name, queue: consumer.deadLetterQueue });
+    }
   }
 }

@@ -9,8 +9,10 @@ import {
   EVENT_SCHEMA_VERSION,
   ORDER_CANCELLED,
   ORDER_PLACED,
+  ORDER_REJECTED,
   orderCancelledPayloadSchema,
   orderPlacedPayloadSchema,
+  orderRejectedPayloadSchema,
 } from '../orders/events';
 import * as z from '../zod';
 import type { InventoryEvent } from './reservations';
@@ -24,7 +26,14 @@ const positiveLineSchema = z.object({
 
 /** An outbox delivery (envelope already validated) → the inventory domain's event. */
 export const toInventoryEvent = ({ event }: OutboxDelivery): InventoryEvent => {
-  const { eventId, eventType, aggregateType, aggregateId, sequence, schemaVersion, payload } = event;
+  const { eventId, eventType, aggregateType, aggregateId, sequence, schemaVersion, payload, correlationId } =
+    event;
+  const base = {
+    eventId,
+    orderId: aggregateId,
+    sequence,
+    ...(correlationId === undefined ? {} : { correlationId }),
+  };
   const fail = (message: string): never => {
     throw new InvalidEventError(message, eventId);
   };
@@ -41,14 +50,15 @@ export const toInventoryEvent = ({ event }: OutboxDelivery): InventoryEvent => {
       return fail(`invalid ${ORDER_PLACED} payload: ${describeIssues(parsed.error, 'detail.payload')}`);
     if (parsed.data.orderId !== aggregateId) fail('payload.orderId does not match aggregateId');
     const lines = parsed.data.lines.map(({ sku, quantity }) => ({ sku, quantity }));
-    return { type: ORDER_PLACED, eventId, orderId: aggregateId, sequence, lines };
+    return { type: ORDER_PLACED, ...base, lines };
   }
-  if (eventType === ORDER_CANCELLED) {
-    const parsed = orderCancelledPayloadSchema.safeParse(payload);
+  if (eventType === ORDER_CANCELLED || eventType === ORDER_REJECTED) {
+    const schema = eventType === ORDER_CANCELLED ? orderCancelledPayloadSchema : orderRejectedPayloadSchema;
+    const parsed = schema.safeParse(payload);
     if (!parsed.success)
-      return fail(`invalid ${ORDER_CANCELLED} payload: ${describeIssues(parsed.error, 'detail.payload')}`);
+      return fail(`invalid ${eventType} payload: ${describeIssues(parsed.error, 'detail.payload')}`);
     if (parsed.data.orderId !== aggregateId) fail('payload.orderId does not match aggregateId');
-    return { type: ORDER_CANCELLED, eventId, orderId: aggregateId, sequence };
+    return { type: eventType, ...base };
   }
   return fail(`inventory does not handle ${eventType}`);
 };

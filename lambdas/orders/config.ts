@@ -21,9 +21,15 @@ export interface OrdersSettings {
   readonly outbox: WriterSettings;
 }
 
-export const readOrdersSettings = (env: EnvMap = process.env): OrdersSettings => {
+/** The orders table's name (TABLE_NAME), which every function of the orders service is given. */
+export const readTableName = (env: EnvMap = process.env): string => {
   const tableName = tableNameSchema.safeParse(env.TABLE_NAME);
   if (!tableName.success)
-    throw new InvalidSettingsError('Invalid orders API configuration: TABLE_NAME is required');
-  return { tableName: tableName.data, outbox: writerSettings.fromEnv(env) };
+    throw new InvalidSettingsError('Invalid orders service configuration: TABLE_NAME is required');
+  return tableName.data;
 };
+
+export const readOrdersSettings = (env: EnvMap = process.env): OrdersSettings => ({
+  tableName: readTableName(env),
+  outbox: writerSettings.fromEnv(env),
+});

@@ -27,3 +27,28 @@ export const ORDER_SK = 'ORDER';
 export const orderPartition = (orderId: string): string => `${ORDER_PK_PREFIX}${orderId}`;
 
 export const orderKey = (orderId: string) => ({ PK: orderPartition(orderId), SK: ORDER_SK });
+
+/**
+ * A sparse index of the orders waiting for inventory's answer: only a PLACED order carries its
+ * attributes (they are removed when it leaves PLACED), so the deadline sweeper queries the orders
+ * placed before the deadline and reads nothing else. The placements are spread over a few
+ * partition key values: one index partition takes at most 1,000 writes a second
+ * (https://docs.aws.amazon.com/amazondynamodb/latest/developerguide/bp-partition-key-design.html).
+ */
+export const placedOrdersIndex = {
+  indexName: 'placed-orders',
+  partitionKey: 'placedShard',
+  sortKey: 'placedAt',
+  shards: 4,
+} as const;
+
+/** The index attributes of a PLACED order: its shard (from its id, so it never moves) and its placement time. */
+export const placedOrderAttributes = (orderId: string, placedAt: string) => {
+  let hash = 0;
+  for (const char of orderId) hash = (hash * 31 + (char.codePointAt(0) ?? 0)) % placedOrdersIndex.shards;
+  return { [placedOrdersIndex.partitionKey]: `PLACED#${hash}`, [placedOrdersIndex.sortKey]: placedAt };
+};
+
+/** Every partition key value of the placed-orders index. */
+export const placedShards = (): string[] =>
+  Array.from({ length: placedOrdersIndex.shards }, (_, shard) => `PLACED#${shard}`);

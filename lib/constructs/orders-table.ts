@@ -1,8 +1,8 @@
-import { AttributeType, Billing, type ITableV2, TableV2 } from 'aws-cdk-lib/aws-dynamodb';
+import { AttributeType, Billing, ProjectionType, TableV2 } from 'aws-cdk-lib/aws-dynamodb';
 import type { IKey } from 'aws-cdk-lib/aws-kms';
 import { Construct } from 'constructs';
 import { outboxTableProps, tableSafety } from 'dynamodb-outbox';
-import { ordersOutboxLayout, ordersTable } from '../../lambdas/orders/table';
+import { ordersOutboxLayout, ordersTable, placedOrdersIndex } from '../../lambdas/orders/table';
 
 export interface OrdersTableProps {
   /**
@@ -21,7 +21,7 @@ export interface OrdersTableProps {
 
 /** The single table holding orders and their outbox events (same-table outbox layout). */
 export class OrdersTable extends Construct {
-  public readonly table: ITableV2;
+  public readonly table: TableV2;
 
   constructor(scope: Construct, id: string, props: OrdersTableProps = {}) {
     super(scope, id);
@@ -31,6 +31,13 @@ export class OrdersTable extends Construct {
       billing: Billing.onDemand(),
       ...outboxTableProps(ordersOutboxLayout, props),
       ...tableSafety(props),
+    });
+    // The order saga's sparse index of PLACED orders by placement time, for the deadline sweeper.
+    this.table.addGlobalSecondaryIndex({
+      indexName: placedOrdersIndex.indexName,
+      partitionKey: { name: placedOrdersIndex.partitionKey, type: AttributeType.STRING },
+      sortKey: { name: placedOrdersIndex.sortKey, type: AttributeType.STRING },
+      projectionType: ProjectionType.KEYS_ONLY,
     });
   }
 }

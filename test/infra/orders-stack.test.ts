@@ -99,7 +99,13 @@ describe('OrdersStack outbox', () => {
     () => {
       const { stack, template } = stackFor({ deliveryTracking: 'false' });
       expect(stack.outbox.reconciler).toBeUndefined();
-      template.resourcePropertiesCountIs('AWS::Events::Rule', { ScheduleExpression: Match.anyValue() }, 0);
+      expect(stack.inventory.outbox.reconciler).toBeUndefined();
+      // The one schedule left is the saga's deadline sweeper.
+      template.resourcePropertiesCountIs('AWS::Events::Rule', { ScheduleExpression: Match.anyValue() }, 1);
+      template.hasResourceProperties('AWS::Events::Rule', {
+        ScheduleExpression: 'rate(1 minute)',
+        Targets: [Match.objectLike({ Arn: arnOf(stack.saga.deadlineSweeper) })],
+      });
     },
     SYNTH_TIMEOUT_MS,
   );
@@ -110,7 +116,7 @@ describe('OrdersStack outbox', () => {
       const { stack, template } = dev();
       template.hasResourceProperties('AWS::Events::Archive', {
         SourceArn: arnOf(stack.eventBus),
-        EventPattern: { source: ['orders'] },
+        EventPattern: { source: ['orders', 'inventory'] },
         RetentionDays: 45,
       });
     },
@@ -134,15 +140,18 @@ describe('OrdersStack outbox', () => {
     );
   });
 
-  it('alarms on every part through the one monitoring of the stack', () => {
+  it("alarms on every part through the monitoring of the stack, and of inventory's outbox", () => {
     const { stack, template } = dev();
     expect(stack.outbox.monitoring).toBe(stack.monitoring);
-    template.resourceCountIs('AWS::SNS::Topic', 1);
-    template.resourceCountIs('AWS::CloudWatch::Dashboard', 1);
+    // OutboxMonitoring watches one outbox: inventory's has its own (topic, dashboard, alarms).
+    expect(stack.inventory.outbox.monitoring).not.toBe(stack.monitoring);
+    template.resourceCountIs('AWS::SNS::Topic', 2);
+    template.resourceCountIs('AWS::CloudWatch::Dashboard', 2);
     expect(alarmNamesOf(template)).toEqual(
       [
         'Api5xxRate',
         'DeadLetters-inventory-dlq',
+        'DeadLetters-order-answers-dlq',
         'DeadLetters-relay-failures',
         'DeadLetters-relay-poison',
         'ReconcilerErrors',
@@ -152,6 +161,15 @@ describe('OrdersStack outbox', () => {
         'RelayErrors',
         'RelayIteratorAge',
         'RelayLagP99',
+        'inventory-DeadLetters-relay-failures',
+        'inventory-DeadLetters-relay-poison',
+        'inventory-ReconcilerErrors',
+        'inventory-ReconcilerParkedAfterRetries',
+        'inventory-ReconcilerRepublished',
+        'inventory-ReconcilerStuckEvents',
+        'inventory-RelayErrors',
+        'inventory-RelayIteratorAge',
+        'inventory-RelayLagP99',
       ].map((name) => `${stack.stackName}-${name}`),
     );
   });
@@ -240,16 +258,21 @@ describe('OrdersStack functions', () => {
           stack.api.function.logGroup,
           stack.api.accessLogs,
           stack.inventory.consumer.function.logGroup,
+          stack.inventory.stockLevel.logGroup,
+          stack.inventory.outbox.relay.function.logGroup,
+          stack.saga.answers.function.logGroup,
+          stack.saga.deadlineSweeper.logGroup,
         ];
-        if (stack.outbox.reconciler) named.push(stack.outbox.reconciler.function.logGroup);
+        for (const outbox of [stack.outbox, stack.inventory.outbox])
+          if (outbox.reconciler) named.push(outbox.reconciler.function.logGroup);
         const logGroups = Object.values(all).filter((r) => r.Type === 'AWS::Logs::LogGroup');
         // Every log group of the stack is one of the named ones: a new one must decide its policy too.
         expect(logGroups).toHaveLength(named.length);
         return named.map((group) => all[logicalIdOf(group)]?.DeletionPolicy);
       };
       expect(dev().stack.outbox.reconciler).toBeDefined();
-      expect(deletionPolicies(dev())).toEqual(Array(5).fill('Delete'));
-      expect(deletionPolicies(stackFor({ stage: 'prod' }))).toEqual(Array(5).fill('Retain'));
+      expect(deletionPolicies(dev())).toEqual(Array(10).fill('Delete'));
+      expect(deletionPolicies(stackFor({ stage: 'prod' }))).toEqual(Array(10).fill('Retain'));
     },
     SYNTH_TIMEOUT_MS,
   );

@@ -1,7 +1,7 @@
 import { DynamoDBDocumentClient, GetCommand, PutCommand, UpdateCommand } from '@aws-sdk/lib-dynamodb';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { DeliveryResult } from '../../lambdas/inventory/consumer';
-import { DynamoDbReservationStore } from '../../lambdas/inventory/reservation-store';
+import { InventoryStore } from '../../lambdas/inventory/inventory-store';
 import { orderPartition, ordersOutboxLayout } from '../../lambdas/orders/table';
 import { runOutbox } from '../../packages/dynamodb-outbox/src/cli/main';
 import { redrive } from '../../packages/dynamodb-outbox/src/cli/redrive';
@@ -36,7 +36,7 @@ describe('the offline runtime with its consumers, operated with the outbox CLI',
   let runtime: LocalRuntime;
   let target: OutboxTarget;
   const results: DeliveryResult[] = [];
-  let inventory: DynamoDbReservationStore;
+  let inventory: InventoryStore;
 
   beforeAll(async () => {
     runtime = await startLocalRuntime({
@@ -47,17 +47,18 @@ describe('the offline runtime with its consumers, operated with the outbox CLI',
           results.push(outcome.result as DeliveryResult);
       },
     });
-    inventory = new DynamoDbReservationStore(
+    inventory = new InventoryStore(
       DynamoDBDocumentClient.from(runtime.dynamoDb.client),
       runtime.tableName('Inventory/Table'),
     );
-    // The CLI finds the table, layout, bus and queues in the stack's outputs, as on AWS.
+    // The CLI finds the table, layout, bus and queues in the stack's outputs, as on AWS; the stack
+    // holds two outboxes (orders' and inventory's), so it is told which.
     // The watermark a reconciler run leaves, ten minutes back: status reads the orders table from there.
     await listingOf(runtime.tableName('Orders/Table'), ordersOutboxLayout).settled(
       new Date(Date.now() - 600_000).toISOString(),
     );
     target = await resolveTarget(
-      { local: true, outputs: runtime.outputs },
+      { local: true, outputs: runtime.outputs, outbox: 'Outbox' },
       {
         DYNAMODB_ENDPOINT: runtime.dynamoDb.endpoint,
         EVENTBRIDGE_ENDPOINT: runtime.eventBus.endpoint,
@@ -88,7 +89,7 @@ describe('the offline runtime with its consumers, operated with the outbox CLI',
       body: JSON.stringify({
         customerId: 'c1',
         currency: 'EUR',
-        lines: [{ sku: 'BOOK-1', quantity: 2, unitPrice: 1250 }],
+        lines: [{ sku: 'SKU-11', quantity: 2, unitPrice: 1250 }],
       }),
     });
     return ((await response.json()) as { orderId: string }).orderId;
@@ -106,13 +107,14 @@ describe('the offline runtime with its consumers, operated with the outbox CLI',
       outcome: 'reserved',
       duplicate: false,
     });
-    expect(await inventory.reservedQuantity('BOOK-1')).toBe(2);
+    expect(await inventory.available('SKU-11')).toBe(1000 - 2);
     await eventually(async () => (await outboxStatus(target)).pending === 0);
     const status = await outboxStatus(target);
-    expect(status.queues.map((q) => [q.name, q.messages])).toEqual([
-      ['OutboxPoison', 0],
-      ['InventoryDeadLetter', 0],
-    ]);
+    // The stack's queues: both outboxes' poison queues and both consumers' dead-letter queues.
+    expect(status.queues.map((q) => q.name)).toEqual(
+      expect.arrayContaining(['OutboxPoison', 'InventoryOutboxPoison', 'InventoryDeadLetter']),
+    );
+    expect(status.queues.every((q) => q.messages === 0)).toBe(true);
   });
 
   it('parks a poison event on the poison queue, and redrives it once the item is fixed', async () => {
@@ -140,7 +142,7 @@ describe('the offline runtime with its consumers, operated with the outbox CLI',
             orderId: POISON_ORDER,
             customerId: 'c2',
             currency: 'EUR',
-            lines: [{ sku: 'PEN-7', quantity: 3, unitPrice: 199 }],
+            lines: [{ sku: 'SKU-17', quantity: 3, unitPrice: 199 }],
             total: 597,
           },
           expiresAt: Math.floor(writtenAt.getTime() / 1000) + 7 * 86_400,
@@ -177,9 +179,10 @@ describe('the offline runtime with its consumers, operated with the outbox CLI',
     expect(early.entries[0]).toMatchObject({ eventId: POISON_EVENT, outcome: 'still-poison', from: 'table' });
     expect(fixed).toMatchObject({ read: 1, republished: 1, deleted: 1, left: 0 });
     await eventually(async () => results.some((r) => r.eventId === POISON_EVENT));
-    expect(await inventory.reservedQuantity('PEN-7')).toBe(3);
+    expect(await inventory.available('SKU-17')).toBe(1000 - 3);
+    // The saga answers the order (inventory's StockReserved, then orders' own event): poll until relayed.
+    await eventually(async () => (await outboxStatus(target)).pending === 0);
     const after = await outboxStatus(target);
-    expect(after.pending).toBe(0);
     const published = await doc.send(
       new GetCommand({ TableName: runtime.tableName('Orders/Table'), Key: key }),
     );
@@ -189,7 +192,7 @@ describe('the offline runtime with its consumers, operated with the outbox CLI',
   });
 
   it('runs the reconciler, which finds nothing left behind', async () => {
-    const report = await runtime.function('Outbox/Reconciler').invoke({});
+    const report = await runtime.function('/Outbox/Reconciler').invoke({});
     expect(report).toMatchObject({ found: 0, republished: 0 });
   });
 

@@ -2,7 +2,7 @@ import { randomUUID } from 'node:crypto';
 import { EventBridgeClient } from '@aws-sdk/client-eventbridge';
 import { DynamoDBDocumentClient, ScanCommand } from '@aws-sdk/lib-dynamodb';
 import { createInventoryConsumer, type DeliveryResult } from '../../lambdas/inventory/consumer';
-import { DynamoDbReservationStore } from '../../lambdas/inventory/reservation-store';
+import { InventoryStore } from '../../lambdas/inventory/inventory-store';
 import { inventorySubscription } from '../../lambdas/inventory/subscription';
 import { ordersRoutes } from '../../lambdas/orders/http/routes';
 import { ordersOutboxLayout } from '../../lambdas/orders/table';
@@ -20,13 +20,13 @@ import {
 } from '../../packages/dynamodb-outbox/src/local/event-bus';
 import { type LocalHttpApi, startLocalHttpApi } from '../../packages/dynamodb-outbox/src/local/http-server';
 import { createTestOrdersTable } from '../../packages/dynamodb-outbox/test/support/dynamodb-local';
-import { createInventoryTables } from '../support/inventory-tables';
+import { createInventoryTables, inventoryConsumerSettings } from '../support/inventory-tables';
 import { testOrdersSettings } from '../support/orders-settings';
 
 /**
  * The pieces of the flow the consumer tests need, from the building blocks the offline runtime
  * uses: the real orders API over HTTP on DynamoDB Local, the local EventBridge endpoint with the
- * inventory subscription, and the inventory consumer with its real idempotency table. The relay
+ * inventory subscription, and the inventory consumer (transactional) with its real outbox table. The relay
  * or the reconciler, whichever a test is about, is started by the test itself.
  */
 export interface InventoryFlow {
@@ -36,7 +36,7 @@ export interface InventoryFlow {
   /** A publisher to the local bus, as the relay and the reconciler build it. */
   readonly publisher: OutboxPublisher;
   readonly eventBridge: EventBridgeClient;
-  readonly store: DynamoDbReservationStore;
+  readonly store: InventoryStore;
   /** Every consumer delivery that succeeded, in completion order. */
   readonly deliveries: DeliveryResult[];
   placeOrder(lines: ReadonlyArray<{ sku: string; quantity: number }>): Promise<string>;
@@ -73,12 +73,12 @@ export const startInventoryFlow = async (
   });
 
   const suffix = randomUUID().slice(0, 8);
-  const names = { inventory: `inventory-${suffix}`, idempotency: `inventory-idempotency-${suffix}` };
+  const names = { inventory: `inventory-${suffix}`, outbox: `inventory-outbox-${suffix}` };
   await createInventoryTables(db.client, names);
-  const store = new DynamoDbReservationStore(doc, names.inventory);
+  const store = new InventoryStore(doc, names.inventory);
   const consume = createInventoryConsumer({
     store,
-    settings: { idempotencyTableName: names.idempotency, idempotencyTtlSeconds: 3600 },
+    settings: inventoryConsumerSettings(names),
     dynamoDb: db.client,
   });
   const deliveries: DeliveryResult[] = [];

@@ -21,6 +21,9 @@ const documentedRules = [...offlineReplay.matchAll(/`[^`]*--rule ([^\s`\]]+)[^`]
   .map((match) => match[1] ?? '')
   .filter((rule) => !rule.startsWith('<'));
 
+/** The `--outbox` the paragraph's command names: the orders stack holds two outboxes. */
+const documentedOutbox = /`npm run outbox -- replay[^`]*--outbox (\S+)/.exec(offlineReplay)?.[1];
+
 describe('docs/operations.md: replay to one rule offline', () => {
   let runtime: LocalRuntime;
 
@@ -43,7 +46,7 @@ describe('docs/operations.md: replay to one rule offline', () => {
   /** `replay --from 10m --to now --rule <rule>`, as the CLI runs it against this runtime. */
   const replayTo = async (rule: string) => {
     const target = await resolveTarget(
-      { local: true, outputs: runtime.outputs },
+      { local: true, outputs: runtime.outputs, ...(documentedOutbox ? { outbox: documentedOutbox } : {}) },
       {
         DYNAMODB_ENDPOINT: runtime.dynamoDb.endpoint,
         EVENTBRIDGE_ENDPOINT: runtime.eventBus.endpoint,

@@ -16,7 +16,7 @@ const placeOrder = async (runtime: LocalRuntime): Promise<string> => {
     body: JSON.stringify({
       customerId: 'c1',
       currency: 'EUR',
-      lines: [{ sku: 'BOOK-1', quantity: 2, unitPrice: 1250 }],
+      lines: [{ sku: 'SKU-1', quantity: 2, unitPrice: 1250 }],
     }),
   });
   expect(response.status).toBe(201);
@@ -82,7 +82,12 @@ describe('the offline runtime runs the synthesized template', () => {
       outcome: 'reserved',
       duplicate: false,
     });
-    expect(runtime.eventBus.events().map((e) => e.event.source)).toEqual(['shop']);
+    // The orders outbox publishes with the new source; inventory's answers keep their own.
+    const sources = runtime.eventBus.events().map((e) => [e.event['detail-type'], e.event.source]);
+    expect(sources).toContainEqual(['OrderPlaced', 'shop']);
+    expect(
+      sources.every(([type, source]) => source === (String(type).startsWith('Stock') ? 'inventory' : 'shop')),
+    ).toBe(true);
     // No tracking: no reconciler in the stack, and the item is written with its TTL, unmarked.
     expect(runtime.functions.some((fn) => fn.definition.path.includes('/Reconciler/'))).toBe(false);
     const { Item } = await DynamoDBDocumentClient.from(runtime.dynamoDb.client).send(

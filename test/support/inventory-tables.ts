@@ -1,56 +1,46 @@
-import {
-  type CreateTableCommandInput,
-  type DynamoDBClient,
-  UpdateTimeToLiveCommand,
-} from '@aws-sdk/client-dynamodb';
+import type { CreateTableCommandInput, DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { inventoryTable } from '../../lambdas/inventory/tables';
-import { createTableAndWait, tableExists } from '../../packages/dynamodb-outbox/src/local/dynamodb';
-import { IDEMPOTENCY_TABLE as idempotencyTable } from '../../packages/dynamodb-outbox/src/runtime/subscription';
+import { createOutboxTable, createTableAndWait } from '../../packages/dynamodb-outbox/src/local/dynamodb';
+import { TIME_ORDERED_TABLE_LAYOUT } from '../../packages/dynamodb-outbox/src/runtime/layout';
+import type { TransactionalConsumerSettings } from '../../packages/dynamodb-outbox/src/runtime/settings';
 
 export interface InventoryTableNames {
+  /** Reservations and stock levels. */
   readonly inventory: string;
-  readonly idempotency: string;
+  /** Inventory's outbox (the default, time-ordered layout), which holds its consumer's inbox too. */
+  readonly outbox: string;
 }
 
-/** The CreateTable requests for inventory's tables, from the definitions the stack deploys. */
-export const inventoryTableInputs = (names: InventoryTableNames): CreateTableCommandInput[] => [
-  {
-    TableName: names.inventory,
-    BillingMode: 'PAY_PER_REQUEST',
-    AttributeDefinitions: [
-      { AttributeName: inventoryTable.partitionKey, AttributeType: 'S' },
-      { AttributeName: inventoryTable.sortKey, AttributeType: 'S' },
-    ],
-    KeySchema: [
-      { AttributeName: inventoryTable.partitionKey, KeyType: 'HASH' },
-      { AttributeName: inventoryTable.sortKey, KeyType: 'RANGE' },
-    ],
-  },
-  {
-    TableName: names.idempotency,
-    BillingMode: 'PAY_PER_REQUEST',
-    AttributeDefinitions: [{ AttributeName: idempotencyTable.partitionKey, AttributeType: 'S' }],
-    KeySchema: [{ AttributeName: idempotencyTable.partitionKey, KeyType: 'HASH' }],
-  },
-];
+/** The CreateTable request for inventory's table, from the definition the stack deploys. */
+export const inventoryTableInput = (tableName: string): CreateTableCommandInput => ({
+  TableName: tableName,
+  BillingMode: 'PAY_PER_REQUEST',
+  AttributeDefinitions: [
+    { AttributeName: inventoryTable.partitionKey, AttributeType: 'S' },
+    { AttributeName: inventoryTable.sortKey, AttributeType: 'S' },
+  ],
+  KeySchema: [
+    { AttributeName: inventoryTable.partitionKey, KeyType: 'HASH' },
+    { AttributeName: inventoryTable.sortKey, KeyType: 'RANGE' },
+  ],
+});
 
-/** Create inventory's table and its idempotency table (with TTL) unless they exist already. */
+/** Create inventory's table and its outbox table. */
 export const createInventoryTables = async (
   client: DynamoDBClient,
   names: InventoryTableNames,
 ): Promise<void> => {
-  for (const input of inventoryTableInputs(names)) {
-    if (!(await tableExists(client, input.TableName ?? ''))) await createTableAndWait(client, input);
-  }
-  await client
-    .send(
-      new UpdateTimeToLiveCommand({
-        TableName: names.idempotency,
-        TimeToLiveSpecification: { AttributeName: idempotencyTable.timeToLiveAttribute, Enabled: true },
-      }),
-    )
-    .catch((error: unknown) => {
-      // Re-running against an on-disk DynamoDB Local: TTL is already on.
-      if (!(error instanceof Error && /already enabled/i.test(error.message))) throw error;
-    });
+  await createTableAndWait(client, inventoryTableInput(names.inventory));
+  await createOutboxTable(client, names.outbox, TIME_ORDERED_TABLE_LAYOUT);
 };
+
+/** The inventory consumer's settings on those tables, as OutboxConsumer with `transactional` writes them. */
+export const inventoryConsumerSettings = (names: InventoryTableNames): TransactionalConsumerSettings => ({
+  inboxTtlSeconds: 3600,
+  outbox: {
+    tableName: names.outbox,
+    layout: TIME_ORDERED_TABLE_LAYOUT,
+    deliveryTracking: true,
+    retentionDays: 7,
+  },
+});

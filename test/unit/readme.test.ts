@@ -105,6 +105,7 @@ describe('README.md event contract', () => {
       eventId: '01M81ER6M07D9NKXXC6QZYDB5J',
       orderId: '5PQGFP5FG6Z1DH8HNCTJ580TA7',
       sequence: 1,
+      correlationId: '183c9af3-630b-4691-ab33-ee068531c6d5',
       lines: [
         { sku: 'BOOK-1', quantity: 2 },
         { sku: 'PEN-7', quantity: 1 },

@@ -2,6 +2,7 @@ import { type AttributeValue, TransactionCanceledException } from '@aws-sdk/clie
 import {
   type DynamoDBDocumentClient,
   GetCommand,
+  paginateQuery,
   TransactWriteCommand,
   type TransactWriteCommandInput,
 } from '@aws-sdk/lib-dynamodb';
@@ -16,10 +17,10 @@ import {
   StoreBusyError,
   type StoredOrder,
 } from '../application/ports';
-import type { Order } from '../domain/order';
+import { ORDER_STATUSES, type Order } from '../domain/order';
 import { isOrderId } from '../domain/order-id';
-import { orderLineSchema } from '../events';
-import { orderKey } from '../table';
+import { orderLineSchema, REJECTION_REASONS } from '../events';
+import { ORDER_PK_PREFIX, orderKey, placedOrderAttributes, placedOrdersIndex, placedShards } from '../table';
 
 export interface DynamoDbOrderStoreOptions {
   readonly tableName: string;
@@ -33,12 +34,15 @@ const storedOrderSchema = z.object({
   currency: z.string(),
   lines: z.array(orderLineSchema),
   total: z.number().check(z.int()),
-  status: z.enum(['PLACED', 'CANCELLED']),
+  status: z.enum(ORDER_STATUSES),
   version: z.number().check(z.int(), z.positive()),
   createdAt: z.string(),
   updatedAt: z.string(),
   cancelledAt: z.optional(z.string()),
   cancelReason: z.optional(z.string()),
+  confirmedAt: z.optional(z.string()),
+  rejectedAt: z.optional(z.string()),
+  rejectionReason: z.optional(z.enum(REJECTION_REASONS)),
   requestHash: z.optional(z.string()),
 });
 
@@ -71,10 +75,39 @@ export class DynamoDbOrderStore implements OrderStore {
       const { Item } = await this.client.send(
         new GetCommand({ TableName: this.options.tableName, Key: keyOf(orderId), ConsistentRead: true }),
       );
-      return Item === undefined ? undefined : storedOrderSchema.parse(Item);
+      return Item === undefined ? undefined : parseStoredOrder(Item);
     } catch (error) {
       throw translate(error);
     }
+  }
+
+  /**
+   * Ids of the orders still PLACED that were placed at or before `cutoff` (ISO-8601), oldest first
+   * per shard, at most `limit`: a query of each shard of the sparse placed-orders index. The index
+   * is eventually consistent; its reader checks each order with a strongly consistent read.
+   */
+  async placedBefore(cutoff: string, limit: number): Promise<string[]> {
+    const ids: string[] = [];
+    const { partitionKey, sortKey, indexName } = placedOrdersIndex;
+    for (const shard of placedShards()) {
+      const pages = paginateQuery(
+        { client: this.client },
+        {
+          TableName: this.options.tableName,
+          IndexName: indexName,
+          KeyConditionExpression: '#shard = :shard AND #placedAt <= :cutoff',
+          ExpressionAttributeNames: { '#shard': partitionKey, '#placedAt': sortKey },
+          ExpressionAttributeValues: { ':shard': shard, ':cutoff': cutoff },
+        },
+      );
+      for await (const page of pages)
+        for (const item of page.Items ?? []) {
+          if (ids.length >= limit) return ids;
+          const pk = z.object({ PK: z.string() }).parse(item).PK;
+          ids.push(pk.slice(ORDER_PK_PREFIX.length));
+        }
+    }
+    return ids;
   }
 
   /**
@@ -87,7 +120,7 @@ export class DynamoDbOrderStore implements OrderStore {
     const actions = changes.flatMap((change) =>
       change.type === 'appendEvent'
         ? outbox.puts([change.event], { aggregateKey: keyOf(change.event.aggregateId).PK })
-        : [this.transactItem(change)],
+        : [orderWrite(this.options.tableName, change)],
     );
     checkTransactionLimits(actions);
     const input: TransactWriteCommandInput = { TransactItems: actions };
@@ -97,36 +130,52 @@ export class DynamoDbOrderStore implements OrderStore {
       throw translate(error, changes);
     }
   }
-
-  private transactItem(change: Exclude<Change, { type: 'appendEvent' }>): TransactItem {
-    const TableName = this.options.tableName;
-    switch (change.type) {
-      case 'insertOrder':
-        return {
-          Put: {
-            TableName,
-            Item: { ...keyOf(change.order.orderId), ...change.order },
-            ConditionExpression: 'attribute_not_exists(PK)',
-            ReturnValuesOnConditionCheckFailure: 'ALL_OLD',
-          },
-        };
-      case 'updateOrder':
-        return { Update: { TableName, Key: keyOf(change.order.orderId), ...updateExpression(change) } };
-    }
-  }
 }
+
+/**
+ * The write of one order change: an insert (only if the order does not exist yet), or an update
+ * (only if the stored version and status are still the ones read). The saga's consumers put the
+ * same writes in their own transactions.
+ */
+export const orderWrite = (
+  TableName: string,
+  change: Exclude<Change, { type: 'appendEvent' }>,
+): TransactItem => {
+  switch (change.type) {
+    case 'insertOrder':
+      return {
+        Put: {
+          TableName,
+          Item: {
+            ...keyOf(change.order.orderId),
+            ...change.order,
+            ...(change.order.status === 'PLACED'
+              ? placedOrderAttributes(change.order.orderId, change.order.createdAt)
+              : {}),
+          },
+          ConditionExpression: 'attribute_not_exists(PK)',
+          ReturnValuesOnConditionCheckFailure: 'ALL_OLD',
+        },
+      };
+    case 'updateOrder':
+      return { Update: { TableName, Key: keyOf(change.order.orderId), ...updateExpression(change) } };
+  }
+};
 
 type UpdateOrder = Extract<Change, { type: 'updateOrder' }>;
 
-/** SET the mutable fields of the order, only if the stored version and status are still the ones read. */
+/**
+ * SET the mutable fields of the order, only if the stored version and status are still the ones
+ * read; an order leaving PLACED leaves the placed-orders index too.
+ */
 const updateExpression = ({ order, expected }: UpdateOrder) => {
+  const optional = ['cancelledAt', 'cancelReason', 'confirmedAt', 'rejectedAt', 'rejectionReason'] as const;
   const fields: Partial<Record<keyof Order, unknown>> = {
     status: order.status,
     version: order.version,
     updatedAt: order.updatedAt,
-    ...(order.cancelledAt === undefined ? {} : { cancelledAt: order.cancelledAt }),
-    ...(order.cancelReason === undefined ? {} : { cancelReason: order.cancelReason }),
   };
+  for (const name of optional) if (order[name] !== undefined) fields[name] = order[name];
   const names: Record<string, string> = {};
   const values: Record<string, unknown> = {
     ':expectedVersion': expected.version,
@@ -137,8 +186,15 @@ const updateExpression = ({ order, expected }: UpdateOrder) => {
     values[`:${name}`] = value;
     return `#${name} = :${name}`;
   });
+  const leavesIndex = expected.status === 'PLACED' && order.status !== 'PLACED';
+  const removes = leavesIndex
+    ? [placedOrdersIndex.partitionKey, placedOrdersIndex.sortKey].map((name) => {
+        names[`#${name}`] = name;
+        return `#${name}`;
+      })
+    : [];
   return {
-    UpdateExpression: `SET ${sets.join(', ')}`,
+    UpdateExpression: `SET ${sets.join(', ')}${removes.length > 0 ? ` REMOVE ${removes.join(', ')}` : ''}`,
     ConditionExpression: '#version = :expectedVersion AND #status = :expectedStatus',
     ExpressionAttributeNames: names,
     ExpressionAttributeValues: values,
@@ -175,3 +231,6 @@ const parseOrderImage = (item: Record<string, AttributeValue>): StoredOrder | un
   const parsed = storedOrderSchema.safeParse(unmarshall(item));
   return parsed.success ? parsed.data : undefined;
 };
+
+/** An order as read from the table (a document-client item). */
+export const parseStoredOrder = (item: Record<string, unknown>): StoredOrder => storedOrderSchema.parse(item);

@@ -21,35 +21,41 @@ export interface CancelOrderInput {
 }
 
 /**
- * Cancel a placed order: the order update (conditional on the version and status we read) and the
- * OrderCancelled event (sequence = new version) in one commit.
+ * The saga moves an order on while a customer cancels it (PLACED → CONFIRMED, say): a lost race is
+ * read again and retried, since the new status may still be cancellable. Past this, a conflict.
+ */
+const MAX_ATTEMPTS = 3;
+
+/**
+ * Cancel a placed or confirmed order: the order update (conditional on the version and status we
+ * read) and the OrderCancelled event (sequence = new version) in one commit.
  *
- * A lost race is reported as a conflict without retrying: PLACED → CANCELLED is the only
- * transition, so whoever won it cancelled the order, and a re-read would only find CANCELLED.
- *
- * @throws OrderNotFoundError, OrderNotCancellableError (already cancelled), OrderConflictError (lost a race)
+ * @throws OrderNotFoundError, OrderNotCancellableError (cancelled or rejected), OrderConflictError (kept losing races)
  */
 export const cancelOrderUseCase = async (
   deps: CancelOrderDeps,
   input: CancelOrderInput,
 ): Promise<{ order: Order; eventId: string }> => {
-  const current = await deps.store.get(input.orderId);
-  if (current === undefined) throw new OrderNotFoundError(input.orderId);
-  const eventId = deps.ids.next();
-  const { order, event } = cancelOrder(current, input.reason, {
-    now: deps.clock.now(),
-    eventId,
-    ...(input.correlationId === undefined ? {} : { correlationId: input.correlationId }),
-  });
-  try {
-    await deps.store.commit([
-      { type: 'updateOrder', order, expected: { version: current.version, status: current.status } },
-      { type: 'appendEvent', event },
-    ]);
-  } catch (error) {
-    if (error instanceof ChangeRejectedError || error instanceof ConcurrentWriteError)
-      throw new OrderConflictError(input.orderId, { cause: error });
-    throw error;
+  let lost: Error | undefined;
+  for (let attempt = 1; attempt <= MAX_ATTEMPTS; attempt++) {
+    const current = await deps.store.get(input.orderId);
+    if (current === undefined) throw new OrderNotFoundError(input.orderId);
+    const eventId = deps.ids.next();
+    const { order, event } = cancelOrder(current, input.reason, {
+      now: deps.clock.now(),
+      eventId,
+      ...(input.correlationId === undefined ? {} : { correlationId: input.correlationId }),
+    });
+    try {
+      await deps.store.commit([
+        { type: 'updateOrder', order, expected: { version: current.version, status: current.status } },
+        { type: 'appendEvent', event },
+      ]);
+      return { order, eventId };
+    } catch (error) {
+      if (!(error instanceof ChangeRejectedError || error instanceof ConcurrentWriteError)) throw error;
+      lost = error;
+    }
   }
-  return { order, eventId };
+  throw new OrderConflictError(input.orderId, { cause: lost });
 };

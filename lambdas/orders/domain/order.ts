@@ -2,17 +2,31 @@ import {
   AGGREGATE_TYPE_ORDER,
   EVENT_SCHEMA_VERSION,
   ORDER_CANCELLED,
+  ORDER_CONFIRMED,
   ORDER_PLACED,
+  ORDER_REJECTED,
   type OrderCancelledPayload,
+  type OrderConfirmedPayload,
   type OrderLine,
   type OrderPlacedPayload,
+  type OrderRejectedPayload,
+  type RejectionReason,
 } from '../events';
 
 /**
  * The order aggregate. Pure: no clock, no random ids, no I/O. Callers pass in the time and the
  * ids, so the same inputs always produce the same order and events.
  */
-export type OrderStatus = 'PLACED' | 'CANCELLED';
+/**
+ * PLACED: waiting for inventory's answer. CONFIRMED: stock reserved. REJECTED: inventory refused
+ * it, or did not answer before the deadline. CANCELLED: the customer cancelled it (from PLACED or
+ * CONFIRMED; inventory then holds no stock for it).
+ */
+export const ORDER_STATUSES = ['PLACED', 'CONFIRMED', 'REJECTED', 'CANCELLED'] as const;
+export type OrderStatus = (typeof ORDER_STATUSES)[number];
+
+/** The statuses a customer may cancel from: the ones where stock is, or may soon be, held. */
+export const CANCELLABLE_STATUSES: readonly OrderStatus[] = ['PLACED', 'CONFIRMED'];
 
 export interface Order {
   readonly orderId: string;
@@ -28,7 +42,12 @@ export interface Order {
   readonly updatedAt: string;
   readonly cancelledAt?: string;
   readonly cancelReason?: string;
+  readonly confirmedAt?: string;
+  readonly rejectedAt?: string;
+  readonly rejectionReason?: RejectionReason;
 }
+
+type EventPayload = OrderPlacedPayload | OrderCancelledPayload | OrderConfirmedPayload | OrderRejectedPayload;
 
 /** A domain event, before it is stored: the outbox adapter adds keys, TTL and trace context. */
 export interface DomainEvent {
@@ -40,7 +59,7 @@ export interface DomainEvent {
   readonly occurredAt: string;
   readonly schemaVersion: number;
   readonly correlationId?: string;
-  readonly payload: OrderPlacedPayload | OrderCancelledPayload;
+  readonly payload: EventPayload;
 }
 
 export interface PlaceOrderCommand {
@@ -69,12 +88,7 @@ export class OrderNotCancellableError extends Error {
 export const orderTotal = (lines: readonly OrderLine[]): number =>
   lines.reduce((sum, line) => sum + line.quantity * line.unitPrice, 0);
 
-const event = (
-  order: Order,
-  eventType: string,
-  ctx: ChangeContext,
-  payload: OrderPlacedPayload | OrderCancelledPayload,
-): DomainEvent => ({
+const event = (order: Order, eventType: string, ctx: ChangeContext, payload: EventPayload): DomainEvent => ({
   eventId: ctx.eventId,
   eventType,
   aggregateType: AGGREGATE_TYPE_ORDER,
@@ -118,7 +132,8 @@ export const cancelOrder = (
   reason: string | undefined,
   ctx: ChangeContext,
 ): { order: Order; event: DomainEvent } => {
-  if (current.status !== 'PLACED') throw new OrderNotCancellableError(current.orderId, current.status);
+  if (!CANCELLABLE_STATUSES.includes(current.status))
+    throw new OrderNotCancellableError(current.orderId, current.status);
   const order: Order = {
     ...current,
     status: 'CANCELLED',
@@ -132,6 +147,47 @@ export const cancelOrder = (
     ...(reason === undefined ? {} : { reason }),
   };
   return { order, event: event(order, ORDER_CANCELLED, ctx, payload) };
+};
+
+/** A change of an order and the event that announces it. */
+export interface OrderChange {
+  readonly order: Order;
+  readonly event: DomainEvent;
+}
+
+/**
+ * Inventory reserved the stock: a PLACED order is confirmed. Any other status means the order left
+ * PLACED first (cancelled, or rejected at the deadline): the answer is late and changes nothing here
+ * (inventory releases what it holds when it sees the cancellation or rejection).
+ */
+export const confirmOrder = (current: Order, ctx: ChangeContext): OrderChange | undefined => {
+  if (current.status !== 'PLACED') return undefined;
+  const order: Order = {
+    ...current,
+    status: 'CONFIRMED',
+    version: current.version + 1,
+    updatedAt: ctx.now,
+    confirmedAt: ctx.now,
+  };
+  return { order, event: event(order, ORDER_CONFIRMED, ctx, { orderId: order.orderId }) };
+};
+
+/** Inventory refused the order, or the deadline passed: a PLACED order is rejected with `reason`. */
+export const rejectOrder = (
+  current: Order,
+  reason: RejectionReason,
+  ctx: ChangeContext,
+): OrderChange | undefined => {
+  if (current.status !== 'PLACED') return undefined;
+  const order: Order = {
+    ...current,
+    status: 'REJECTED',
+    version: current.version + 1,
+    updatedAt: ctx.now,
+    rejectedAt: ctx.now,
+    rejectionReason: reason,
+  };
+  return { order, event: event(order, ORDER_REJECTED, ctx, { orderId: order.orderId, reason }) };
 };
 
 /**

@@ -21,6 +21,7 @@ import {
 } from '../application/ports';
 import { OrderNotCancellableError } from '../domain/order';
 import { OrdersMetric } from '../events';
+import { duplicateMemberName } from './duplicate-keys';
 import { type ErrorBody, errorResponse, HttpError, json, orderBody } from './responses';
 import type { OrdersRouteKey } from './routes';
 import {
@@ -212,11 +213,21 @@ function parseBody<T extends z.ZodMiniType>(
   if (contentType === undefined || !isJsonMediaType(contentType))
     throw new HttpError(415, 'UNSUPPORTED_MEDIA_TYPE', 'Content-Type must be application/json');
   let value: unknown;
+  let text: string;
   try {
-    value = JSON.parse(bodyText(event, bytes));
+    text = bodyText(event, bytes);
+    value = JSON.parse(text);
   } catch {
     throw new HttpError(400, 'INVALID_JSON', 'Request body must be valid UTF-8 JSON');
   }
+  const duplicate = duplicateMemberName(text);
+  if (duplicate !== undefined)
+    throw new HttpError(
+      400,
+      'DUPLICATE_MEMBER',
+      `Request body must not name a member twice in one object (${JSON.stringify(duplicate)})`,
+      duplicate,
+    );
   const parsed = schema.safeParse(value);
   if (parsed.success) return parsed.data;
   const [issue] = parsed.error.issues;

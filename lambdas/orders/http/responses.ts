@@ -54,4 +54,7 @@ export const orderBody = (order: Order) => ({
   updatedAt: order.updatedAt,
   ...(order.cancelledAt === undefined ? {} : { cancelledAt: order.cancelledAt }),
   ...(order.cancelReason === undefined ? {} : { cancelReason: order.cancelReason }),
+  ...(order.confirmedAt === undefined ? {} : { confirmedAt: order.confirmedAt }),
+  ...(order.rejectedAt === undefined ? {} : { rejectedAt: order.rejectedAt }),
+  ...(order.rejectionReason === undefined ? {} : { rejectionReason: order.rejectionReason }),
 });

@@ -1,3 +1,4 @@
+import { MAX_DISTINCT_SKUS } from '../../inventory/limits';
 import * as z from '../../zod';
 import { isCurrency } from '../domain/currency';
 import { ORDER_ID_PATTERN } from '../domain/order-id';
@@ -45,12 +46,14 @@ export const placeOrderBodySchema = z.strictObject(
     currency: textField('currency').check(
       z.refine(isCurrency, 'currency must be an ISO 4217 code in upper case, such as EUR or USD'),
     ),
-    lines: z
-      .array(orderLineInputSchema, { error: 'lines must be an array' })
-      .check(
-        z.minLength(1, 'lines must contain at least one line'),
-        z.maxLength(MAX_LINES, `lines must contain at most ${MAX_LINES} lines`),
+    lines: z.array(orderLineInputSchema, { error: 'lines must be an array' }).check(
+      z.minLength(1, 'lines must contain at least one line'),
+      z.maxLength(MAX_LINES, `lines must contain at most ${MAX_LINES} lines`),
+      z.refine(
+        (lines) => new Set(lines.map((line) => line.sku)).size <= MAX_DISTINCT_SKUS,
+        `lines must name at most ${MAX_DISTINCT_SKUS} distinct skus: inventory reserves an order's stock in one DynamoDB transaction`,
       ),
+    ),
   },
   { error: (issue) => (issue.code === 'unrecognized_keys' ? 'unknown field' : 'body must be a JSON object') },
 );

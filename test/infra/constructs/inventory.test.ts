@@ -4,11 +4,10 @@ import { EventBus } from 'aws-cdk-lib/aws-events';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { inventorySubscription } from '../../../lambdas/inventory/subscription';
 import { Inventory } from '../../../lib/constructs/inventory';
-import { consumerSettings } from '../../../packages/dynamodb-outbox/src/runtime/settings';
+import { transactionalConsumerSettings } from '../../../packages/dynamodb-outbox/src/runtime/settings';
 import {
   arnOf,
   permissionsOf,
-  refMarkerOf,
   refOf,
   removeTestApps,
   settingsLike,
@@ -42,37 +41,62 @@ describe('Inventory', () => {
     });
   });
 
-  it('passes its own table and the consumer settings to the function', () => {
+  it('publishes its answers through its own outbox on the same bus, with source inventory', () => {
+    const { inventory, eventBus } = built;
+    expect(inventory.outbox.source).toBe('inventory');
+    expect(inventory.outbox.eventBus).toBe(eventBus);
+    expect(inventory.outbox.outboxTable).toBeDefined();
+    // A transactional consumer keeps its inbox in its outbox's table: no idempotency table.
+    expect(inventory.consumer.idempotencyTable).toBeUndefined();
+  });
+
+  it('passes its table and the transactional consumer settings (its own outbox) to the consumer', () => {
     const { inventory, template } = built;
     template.hasResourceProperties('AWS::Lambda::Function', {
       Environment: {
         Variables: Match.objectLike({
           INVENTORY_TABLE_NAME: refOf(inventory.table),
           POWERTOOLS_SERVICE_NAME: 'inventory',
-          [consumerSettings.variable]: settingsLike({
-            idempotencyTableName: refMarkerOf(inventory.consumer.idempotencyTable),
-            idempotencyTtlSeconds: 54 * 3600,
+          [transactionalConsumerSettings.variable]: settingsLike({
+            inboxTtlSeconds: 54 * 3600,
+            outbox: Match.objectLike({ layout: Match.objectLike({ kind: 'time-ordered-table' }) }),
           }),
         }),
       },
     });
   });
 
-  it('grants the function exactly the actions it uses, on its own tables and queue', () => {
+  it('grants the consumer exactly the actions it uses, on its own tables and queue', () => {
     const { inventory, template } = built;
     const { consumer } = inventory;
-    const idempotency = arnOf(consumer.idempotencyTable);
-    const reservations = arnOf(inventory.table);
+    const table = arnOf(inventory.table);
+    const outbox = arnOf(inventory.outbox.table);
     expect(permissionsOf(template, consumer.function.executionRole)).toEqual(
       withBaseGrants(consumer.function.logGroup, [
-        { action: 'dynamodb:DeleteItem', resource: idempotency },
-        { action: 'dynamodb:DeleteItem', resource: reservations },
-        { action: 'dynamodb:GetItem', resource: idempotency },
-        { action: 'dynamodb:GetItem', resource: reservations },
-        { action: 'dynamodb:PutItem', resource: idempotency },
-        { action: 'dynamodb:PutItem', resource: reservations },
-        { action: 'dynamodb:UpdateItem', resource: idempotency },
+        { action: 'dynamodb:BatchGetItem', resource: table },
+        { action: 'dynamodb:ConditionCheckItem', resource: table },
+        { action: 'dynamodb:DeleteItem', resource: table },
+        { action: 'dynamodb:GetItem', resource: table },
+        { action: 'dynamodb:PutItem', resource: outbox },
+        { action: 'dynamodb:PutItem', resource: table },
+        { action: 'dynamodb:Query', resource: table },
+        { action: 'dynamodb:UpdateItem', resource: table },
         { action: 'sqs:SendMessage', resource: arnOf(consumer.deadLetterQueue) },
+      ]),
+    );
+  });
+
+  it('lets the stock function read and set stock records, nothing else', () => {
+    const { inventory, template } = built;
+    const table = arnOf(inventory.table);
+    template.hasResourceProperties('AWS::Lambda::Function', {
+      Environment: { Variables: Match.objectLike({ INVENTORY_TABLE_NAME: refOf(inventory.table) }) },
+      Description: Match.stringLikeRegexp('stock level'),
+    });
+    expect(permissionsOf(template, inventory.stockLevel.executionRole)).toEqual(
+      withBaseGrants(inventory.stockLevel.logGroup, [
+        { action: 'dynamodb:BatchGetItem', resource: table },
+        { action: 'dynamodb:PutItem', resource: table },
       ]),
     );
   });

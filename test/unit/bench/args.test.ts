@@ -9,7 +9,9 @@ describe('parseArgs', () => {
       help: false,
       sweep: false,
       coldStart: false,
+      saga: false,
     });
+    expect(parseArgs(['--quick', '--saga'], 'bench/results')).toMatchObject({ profile: QUICK, saga: true });
     expect(parseArgs(['--sweep'], 'bench/results').sweep).toBe(true);
     expect(parseArgs(['--quick', '--cold-start'], 'bench/results')).toMatchObject({
       profile: QUICK,
@@ -29,6 +31,9 @@ describe('parseArgs', () => {
     expect(() => parseArgs(['--fast'], 'd')).toThrow(new BenchUsageError('Unknown argument: --fast'));
     expect(() => parseArgs(['--out'], 'd')).toThrow(new BenchUsageError('--out needs a directory'));
     expect(() => parseArgs(['--sweep', '--cold-start'], 'd')).toThrow(BenchUsageError);
+    expect(() => parseArgs(['--saga', '--cold-start'], 'd')).toThrow(
+      new BenchUsageError('--sweep, --cold-start and --saga are separate runs: pick one'),
+    );
   });
 
   it('keeps quick results apart from the full results the README shows', () => {

@@ -1,11 +1,12 @@
 import { describe, expect, it } from 'vitest';
+import { MAX_DISTINCT_SKUS } from '../../../lambdas/inventory/limits';
 import {
+  CATALOGUE_STOCK,
   decide,
   type InventoryEvent,
-  MAX_SKUS_PER_RESERVATION,
+  isCatalogueSku,
   mergeLines,
   type Reservation,
-  UnexpectedEventError,
 } from '../../../lambdas/inventory/reservations';
 
 const placed: InventoryEvent = {
@@ -14,9 +15,9 @@ const placed: InventoryEvent = {
   orderId: 'order-1',
   sequence: 1,
   lines: [
-    { sku: 'A', quantity: 2 },
-    { sku: 'B', quantity: 1 },
-    { sku: 'A', quantity: 3 },
+    { sku: 'SKU-1', quantity: 2 },
+    { sku: 'SKU-2', quantity: 1 },
+    { sku: 'SKU-1', quantity: 3 },
   ],
 };
 const cancelled: InventoryEvent = {
@@ -25,171 +26,157 @@ const cancelled: InventoryEvent = {
   orderId: 'order-1',
   sequence: 2,
 };
+const rejected: InventoryEvent = { type: 'OrderRejected', eventId: 'evt-3', orderId: 'order-1', sequence: 2 };
+const none = new Map<string, number>();
 
 /** Apply a decision the way the store would, to walk through a history. */
 const applied = (current: Reservation | undefined, event: InventoryEvent): Reservation | undefined =>
-  decide(current, event).change?.next ?? current;
+  decide(current, none, event).record?.next ?? current;
 
 describe('decide', () => {
-  it('reserves the merged lines of a placed order', () => {
+  it('reserves the merged lines of a placed order, from the catalogue when a SKU has no stock record', () => {
     // Act
-    const decision = decide(undefined, placed);
+    const decision = decide(undefined, new Map([['SKU-2', 4]]), placed);
 
     // Assess
-    expect(decision.outcome).toBe('reserved');
-    expect(decision.change).toEqual({
-      next: {
-        orderId: 'order-1',
-        state: 'RESERVED',
-        sequence: 1,
-        lines: [
-          { sku: 'A', quantity: 5 },
-          { sku: 'B', quantity: 1 },
-        ],
-        lastEventId: 'evt-1',
-        lastOutcome: 'reserved',
+    expect(decision).toEqual({
+      outcome: 'reserved',
+      record: {
+        next: {
+          orderId: 'order-1',
+          state: 'RESERVED',
+          sequence: 1,
+          lines: [
+            { sku: 'SKU-1', quantity: 5 },
+            { sku: 'SKU-2', quantity: 1 },
+          ],
+          version: 1,
+        },
+        expectedSequence: undefined,
       },
-      expectedSequence: undefined,
-      reserve: [
-        { sku: 'A', quantity: 5 },
-        { sku: 'B', quantity: 1 },
+      stock: [
+        { kind: 'take', sku: 'SKU-1', quantity: 5, fromCatalogue: true },
+        { kind: 'take', sku: 'SKU-2', quantity: 1, fromCatalogue: false },
       ],
-      release: [],
+      answer: {
+        eventType: 'StockReserved',
+        payload: {
+          orderId: 'order-1',
+          lines: [
+            { sku: 'SKU-1', quantity: 5 },
+            { sku: 'SKU-2', quantity: 1 },
+          ],
+        },
+      },
     });
-  });
-
-  it('releases exactly what was reserved when the cancel follows the place', () => {
-    // Prepare
-    const reserved = applied(undefined, placed);
-
-    // Act
-    const decision = decide(reserved, cancelled);
-
-    // Assess
-    expect(decision.outcome).toBe('released');
-    expect(decision.change?.expectedSequence).toBe(1);
-    expect(decision.change?.release).toEqual(reserved?.lines);
-    expect(decision.change?.reserve).toEqual([]);
-    expect(decision.change?.next).toMatchObject({ state: 'RELEASED', sequence: 2, lastEventId: 'evt-2' });
-  });
-
-  it('leaves a tombstone when the cancel arrives before the place, and the late place reserves nothing', () => {
-    // Act
-    const tombstoneDecision = decide(undefined, cancelled);
-    const tombstone = applied(undefined, cancelled);
-    const latePlace = decide(tombstone, placed);
-
-    // Assess
-    expect(tombstoneDecision.outcome).toBe('cancelled-before-placed');
-    expect(tombstoneDecision.change?.reserve).toEqual([]);
-    expect(tombstone).toMatchObject({ state: 'CANCELLED', sequence: 2, lines: [] });
-    expect(latePlace.outcome).toBe('stale');
-    expect(latePlace.change).toBeUndefined();
-  });
-
-  it('never lets an older event undo a newer one', () => {
-    // Prepare
-    const released = applied(applied(undefined, placed), cancelled);
-
-    // Act
-    const lateDuplicatePlace = decide(released, { ...placed, eventId: 'evt-1' });
-
-    // Assess
-    expect(lateDuplicatePlace.outcome).toBe('stale');
-    expect(lateDuplicatePlace.change).toBeUndefined();
-  });
-
-  it('recognises its own committed write and reports the original outcome without writing again', () => {
-    // Prepare
-    const reserved = applied(undefined, placed);
-
-    // Act
-    const decision = decide(reserved, placed);
-
-    // Assess
-    expect(decision).toEqual({ outcome: 'reserved' });
   });
 
   it.each([
-    ['place, cancel', [placed, cancelled]],
-    ['cancel, place', [cancelled, placed]],
-    ['place, place, cancel', [placed, placed, cancelled]],
-    ['cancel, cancel, place, place', [cancelled, cancelled, placed, placed]],
-    ['place, cancel, place, cancel', [placed, cancelled, placed, cancelled]],
-  ])('ends with nothing held and the order at sequence 2 for %s', (_name, events) => {
-    // Act
-    let state: Reservation | undefined;
-    for (const event of events) state = applied(state, event);
-
-    // Assess
-    expect(state?.sequence).toBe(2);
-    expect(state?.state === 'RELEASED' || state?.state === 'CANCELLED').toBe(true);
-  });
-
-  it('records a rejection, with its reason, for more skus than one transaction can hold', () => {
-    // Prepare
-    const lines = Array.from({ length: MAX_SKUS_PER_RESERVATION + 1 }, (_, i) => ({
-      sku: `S${i}`,
-      quantity: 1,
-    }));
-
-    // Act
-    const decision = decide(undefined, { ...placed, lines });
-
-    // Assess
+    [
+      'insufficient-stock',
+      new Map([['SKU-1', 4]]),
+      placed,
+      'not enough stock: SKU-1 (5 wanted, 4 available)',
+    ],
+    ['unknown-sku', none, { ...placed, lines: [{ sku: 'BOOK-1', quantity: 1 }] }, 'unknown skus: BOOK-1'],
+    [
+      'too-many-lines',
+      none,
+      {
+        ...placed,
+        lines: Array.from({ length: MAX_DISTINCT_SKUS + 1 }, (_, i) => ({
+          sku: `SKU-${i + 1}`,
+          quantity: 1,
+        })),
+      },
+      `the order names ${MAX_DISTINCT_SKUS + 1} distinct skus; at most ${MAX_DISTINCT_SKUS} can be reserved in one transaction`,
+    ],
+  ] as const)('rejects with %s, holding nothing and saying why', (reason, stock, event, message) => {
+    const decision = decide(undefined, stock, event);
     expect(decision.outcome).toBe('rejected');
-    expect(decision.change?.reserve).toEqual([]);
-    expect(decision.change?.next).toMatchObject({
-      state: 'REJECTED',
-      reason: expect.stringContaining('100'),
+    expect(decision.stock).toEqual([]);
+    expect(decision.record?.next).toMatchObject({ state: 'REJECTED', lines: [], version: 1 });
+    expect(decision.answer).toEqual({
+      eventType: 'StockRejected',
+      payload: { orderId: 'order-1', reason, message },
     });
   });
 
-  it('reserves the maximum number of skus in one change', () => {
-    // Prepare
-    const lines = Array.from({ length: MAX_SKUS_PER_RESERVATION }, (_, i) => ({ sku: `S${i}`, quantity: 1 }));
-
-    // Act
-    const decision = decide(undefined, { ...placed, lines });
-
-    // Assess
-    expect(decision.outcome).toBe('reserved');
-    expect(decision.change?.reserve).toHaveLength(MAX_SKUS_PER_RESERVATION);
+  it('reserves a SKU outside the catalogue once its stock was set', () => {
+    const event = { ...placed, lines: [{ sku: 'BOOK-1', quantity: 3 }] };
+    expect(decide(undefined, new Map([['BOOK-1', 3]]), event).outcome).toBe('reserved');
   });
 
-  it('cancelling a rejected order has nothing to release but still advances the sequence', () => {
-    // Prepare
-    const lines = Array.from({ length: MAX_SKUS_PER_RESERVATION + 1 }, (_, i) => ({
-      sku: `S${i}`,
-      quantity: 1,
-    }));
-    const rejected = applied(undefined, { ...placed, lines });
+  it.each([cancelled, rejected])(
+    'releases what a reservation holds on $type, and answers StockReleased',
+    (event) => {
+      // Prepare
+      const reserved = applied(undefined, placed);
 
+      // Act
+      const decision = decide(reserved, none, event);
+
+      // Assess
+      expect(decision.outcome).toBe('released');
+      expect(decision.record).toEqual({
+        next: { ...reserved, state: 'RELEASED', sequence: 2, version: 2 },
+        expectedSequence: 1,
+      });
+      expect(decision.stock).toEqual([
+        { kind: 'give', sku: 'SKU-1', quantity: 5 },
+        { kind: 'give', sku: 'SKU-2', quantity: 1 },
+      ]);
+      expect(decision.answer).toMatchObject({ eventType: 'StockReleased', payload: { orderId: 'order-1' } });
+    },
+  );
+
+  it('leaves a tombstone when the cancel overtakes the placement, and the late placement reserves nothing', () => {
     // Act
-    const decision = decide(rejected, cancelled);
-
-    // Assess
-    expect(decision.outcome).toBe('nothing-to-release');
-    expect(decision.change?.release).toEqual([]);
-    expect(decision.change?.next).toMatchObject({ state: 'REJECTED', sequence: 2 });
-  });
-
-  it('refuses a place that would follow a later-sequenced history instead of skipping it', () => {
-    // Prepare
     const tombstone = applied(undefined, cancelled);
+    const late = decide(tombstone, none, placed);
 
-    // Act + Assess
-    expect(() => decide(tombstone, { ...placed, eventId: 'evt-9', sequence: 3 })).toThrow(
-      UnexpectedEventError,
-    );
+    // Assess
+    expect(tombstone).toEqual({ orderId: 'order-1', state: 'CLOSED', sequence: 2, lines: [], version: 0 });
+    expect(decide(undefined, none, cancelled).answer).toBeUndefined();
+    expect(late).toMatchObject({ outcome: 'stale', stock: [] });
+    expect(late.record).toBeUndefined();
+    expect(late.answer).toBeUndefined();
+  });
+
+  it('has nothing to release for an order it rejected', () => {
+    const refused = decide(undefined, new Map([['SKU-1', 0]]), placed).record?.next;
+    expect(decide(refused, none, rejected)).toEqual({ outcome: 'nothing-to-release', stock: [] });
+  });
+
+  it('ignores an event at or below the sequence already applied', () => {
+    const released = applied(applied(undefined, placed), cancelled);
+    expect(decide(released, none, rejected)).toMatchObject({ outcome: 'stale', stock: [] });
+  });
+
+  it('ends with nothing held whatever the order of a placement and its cancel', () => {
+    for (const history of [
+      [placed, cancelled],
+      [cancelled, placed],
+    ]) {
+      const end = history.reduce<Reservation | undefined>((state, event) => applied(state, event), undefined);
+      expect(end?.state === 'RELEASED' || end?.state === 'CLOSED').toBe(true);
+    }
+  });
+});
+
+describe('the catalogue', () => {
+  it('holds SKU-1 to SKU-100, 1,000 units each', () => {
+    expect(CATALOGUE_STOCK).toBe(1000);
+    expect(['SKU-1', 'SKU-42', 'SKU-100'].every(isCatalogueSku)).toBe(true);
+    expect(['SKU-0', 'SKU-101', 'SKU-01', 'sku-1', 'BOOK-1'].some(isCatalogueSku)).toBe(false);
   });
 });
 
 describe('mergeLines', () => {
-  it('sums the quantities of repeated skus, keeping first-seen order', () => {
+  it('adds up the lines of one sku, keeping first-seen order', () => {
     expect(mergeLines(placed.type === 'OrderPlaced' ? placed.lines : [])).toEqual([
-      { sku: 'A', quantity: 5 },
-      { sku: 'B', quantity: 1 },
+      { sku: 'SKU-1', quantity: 5 },
+      { sku: 'SKU-2', quantity: 1 },
     ]);
   });
 });

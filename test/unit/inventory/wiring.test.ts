@@ -1,11 +1,20 @@
 import { describe, expect, it } from 'vitest';
 import { readInventorySettings } from '../../../lambdas/inventory/wiring';
+import { TIME_ORDERED_TABLE_LAYOUT } from '../../../packages/dynamodb-outbox/src/runtime/layout';
 import {
-  consumerSettings,
+  transactionalConsumerSettings as consumerSettings,
   InvalidSettingsError,
 } from '../../../packages/dynamodb-outbox/src/runtime/settings';
 
-const consumer = { idempotencyTableName: 'inventory-idempotency', idempotencyTtlSeconds: 194_400 };
+const consumer = {
+  inboxTtlSeconds: 194_400,
+  outbox: {
+    tableName: 'inventory-outbox',
+    layout: TIME_ORDERED_TABLE_LAYOUT,
+    deliveryTracking: true,
+    retentionDays: 7,
+  },
+};
 
 describe('readInventorySettings', () => {
   it("reads its table and the consumer's settings from the construct's contract", () => {
@@ -21,7 +30,7 @@ describe('readInventorySettings', () => {
       { INVENTORY_TABLE_NAME: '', ...consumerSettings.toEnv(consumer) },
       'Missing required environment variable INVENTORY_TABLE_NAME',
     ],
-    [{ INVENTORY_TABLE_NAME: 'inventory' }, 'Missing required environment variable OUTBOX_CONSUMER_SETTINGS'],
+    [{ INVENTORY_TABLE_NAME: 'inventory' }, 'OUTBOX_TRANSACTIONAL_CONSUMER_SETTINGS'],
   ])('fails fast, naming the variable: %j', (env, message) => {
     expect(() => readInventorySettings(env)).toThrow(message);
     expect(() => readInventorySettings(env)).toThrow(InvalidSettingsError);

@@ -24,8 +24,8 @@ describe('readOrdersSettings', () => {
   });
 
   it.each([
-    [{}, 'Invalid orders API configuration: TABLE_NAME is required'],
-    [{ TABLE_NAME: '' }, 'Invalid orders API configuration: TABLE_NAME is required'],
+    [{}, 'Invalid orders service configuration: TABLE_NAME is required'],
+    [{ TABLE_NAME: '' }, 'Invalid orders service configuration: TABLE_NAME is required'],
     [{ TABLE_NAME: 'orders' }, 'Missing required environment variable OUTBOX_WRITER_SETTINGS'],
     [
       { TABLE_NAME: 'orders', OUTBOX_WRITER_SETTINGS: JSON.stringify({ ...outbox, retentionDays: 0 }) },

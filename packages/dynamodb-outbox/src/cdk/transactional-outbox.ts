@@ -33,9 +33,9 @@ export interface TransactionalOutboxProps {
   readonly eventBus: IEventBus;
   /**
    * Put the outbox items beside the aggregates in `table` (`sameTableLayout({ partitionKey, sortKey })`),
-   * which then needs `outboxTableProps(layout)`: a stream, TTL and a pending index. Delivery is then
-   * tracked with a mark per event, which costs about 3 more write units per event than the default
-   * (see the README's Performance section).
+   * which then needs `outboxTableProps(layout)`: a stream, TTL and a sparse time index. Delivery is
+   * tracked with one receipt per relay invocation, as on the default table; each item's index entry
+   * costs a little more per event (see the README's Performance section).
    * @default a dedicated outbox table created here, keyed by time (`TIME_ORDERED_TABLE_LAYOUT`) and
    * tracked with one receipt per relay invocation: `table` needs nothing
    */

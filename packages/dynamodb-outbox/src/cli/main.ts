@@ -26,8 +26,8 @@ Commands:
   local     run the CDK app of this directory offline (its cdk.json), as its template
             declares it: see \`dynamodb-outbox local --help\`
   invoke    invoke a function of the running local runtime: see \`dynamodb-outbox invoke --help\`
-  status    pending outbox events (on the pending index, or on no receipt of a
-            time-ordered table), the oldest one's age, and the depth of every
+  status    pending outbox events (those no receipt lists, by the table's key or
+            its time index), the oldest one's age, and the depth of every
             poison, failure and dead-letter queue
   redrive   republish the events on the poison queue (after fixing their cause)
             and delete each message once EventBridge has accepted its event

@@ -52,7 +52,7 @@ describe('DynamoDbOrderStore', () => {
     doc.on(TransactWriteCommand).resolves({});
   });
 
-  it('places an order as one transaction: conditional order Put and an outbox Put with its TTL and time index entry', async () => {
+  it('places an order as one transaction: conditional order Put (in the placed-orders index) and an outbox Put with its TTL and time index entry', async () => {
     // Prepare
     const { order, event } = placeOrder(ORDER_ID, body, {
       now: NOW,
@@ -73,7 +73,14 @@ describe('DynamoDbOrderStore', () => {
         {
           Put: {
             TableName: 'orders',
-            Item: { PK: `ORDER#${ORDER_ID}`, SK: 'ORDER', ...order, requestHash: 'abc' },
+            Item: {
+              PK: `ORDER#${ORDER_ID}`,
+              SK: 'ORDER',
+              ...order,
+              requestHash: 'abc',
+              placedShard: expect.stringMatching(/^PLACED#[0-3]$/),
+              placedAt: NOW,
+            },
             ConditionExpression: 'attribute_not_exists(PK)',
             ReturnValuesOnConditionCheckFailure: 'ALL_OLD',
           },
@@ -172,7 +179,7 @@ describe('DynamoDbOrderStore', () => {
         TableName: 'orders',
         Key: { PK: `ORDER#${ORDER_ID}`, SK: 'ORDER' },
         UpdateExpression:
-          'SET #status = :status, #version = :version, #updatedAt = :updatedAt, #cancelledAt = :cancelledAt, #cancelReason = :cancelReason',
+          'SET #status = :status, #version = :version, #updatedAt = :updatedAt, #cancelledAt = :cancelledAt, #cancelReason = :cancelReason REMOVE #placedShard, #placedAt',
         ConditionExpression: '#version = :expectedVersion AND #status = :expectedStatus',
         ExpressionAttributeNames: {
           '#status': 'status',
@@ -180,6 +187,8 @@ describe('DynamoDbOrderStore', () => {
           '#updatedAt': 'updatedAt',
           '#cancelledAt': 'cancelledAt',
           '#cancelReason': 'cancelReason',
+          '#placedShard': 'placedShard',
+          '#placedAt': 'placedAt',
         },
         ExpressionAttributeValues: {
           ':expectedVersion': 1,

@@ -2,9 +2,11 @@ import { describe, expect, it } from 'vitest';
 import {
   asPlaced,
   cancelOrder,
+  confirmOrder,
   OrderNotCancellableError,
   orderTotal,
   placeOrder,
+  rejectOrder,
 } from '../../../../lambdas/orders/domain/order';
 import body from '../fixtures/place-order-body.json';
 
@@ -108,5 +110,56 @@ describe('order aggregate', () => {
         { sku: 'b', quantity: 1000, unitPrice: 1_000_000_000 },
       ]),
     ).toBe(15 + 1_000_000_000_000);
+  });
+
+  describe('the saga', () => {
+    const at = { now: '2026-11-22T10:01:00.000Z', eventId: '01JD00000000000000000EVT03' };
+
+    it('confirms a placed order: version + 1 and an OrderConfirmed event with that sequence', () => {
+      const { order: placed } = placeOrder(ORDER_ID, body, placedAt);
+      const change = confirmOrder(placed, at);
+      expect(change?.order).toMatchObject({ status: 'CONFIRMED', version: 2, confirmedAt: at.now });
+      expect(change?.event).toMatchObject({
+        eventType: 'OrderConfirmed',
+        sequence: 2,
+        payload: { orderId: ORDER_ID },
+      });
+    });
+
+    it('rejects a placed order with its reason, in the order and in the OrderRejected event', () => {
+      const { order: placed } = placeOrder(ORDER_ID, body, placedAt);
+      const change = rejectOrder(placed, 'timeout', at);
+      expect(change?.order).toMatchObject({
+        status: 'REJECTED',
+        version: 2,
+        rejectedAt: at.now,
+        rejectionReason: 'timeout',
+      });
+      expect(change?.event).toMatchObject({
+        eventType: 'OrderRejected',
+        sequence: 2,
+        payload: { orderId: ORDER_ID, reason: 'timeout' },
+      });
+    });
+
+    it('changes nothing when an answer comes after the order left PLACED', () => {
+      const { order: placed } = placeOrder(ORDER_ID, body, placedAt);
+      const cancelled = cancelOrder(placed, undefined, at).order;
+      const confirmed = confirmOrder(placed, at)?.order;
+      expect(confirmOrder(cancelled, at)).toBeUndefined();
+      expect(rejectOrder(cancelled, 'unknown-sku', at)).toBeUndefined();
+      expect(confirmed && rejectOrder(confirmed, 'timeout', at)).toBeUndefined();
+    });
+
+    it('cancels a confirmed order, and refuses to cancel a rejected one', () => {
+      const { order: placed } = placeOrder(ORDER_ID, body, placedAt);
+      const confirmed = confirmOrder(placed, at)?.order;
+      const rejected = rejectOrder(placed, 'insufficient-stock', at)?.order;
+      expect(confirmed && cancelOrder(confirmed, undefined, at)).toMatchObject({
+        order: { status: 'CANCELLED', version: 3 },
+        event: { eventType: 'OrderCancelled', sequence: 3 },
+      });
+      expect(() => rejected && cancelOrder(rejected, undefined, at)).toThrow(OrderNotCancellableError);
+    });
   });
 });

@@ -5,6 +5,7 @@ import { marshall } from '@aws-sdk/util-dynamodb';
 import type { APIGatewayProxyEventV2 } from 'aws-lambda';
 import { mockClient } from 'aws-sdk-client-mock';
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
+import { MAX_DISTINCT_SKUS } from '../../../../lambdas/inventory/limits';
 import { orderIdForKey } from '../../../../lambdas/orders/application/idempotency';
 import { OrdersMetric } from '../../../../lambdas/orders/events';
 import { ordersOutboxLayout } from '../../../../lambdas/orders/table';
@@ -259,6 +260,58 @@ describe('orders API handler', () => {
       expect(response.statusCode).toBe(400);
       expect(response.json).toMatchObject({ error: { code: 'INVALID_JSON' } });
       expect(doc.calls()).toHaveLength(0);
+    });
+
+    it.each([
+      ['at the top', '{"customerId":"a","customerId":"b","currency":"EUR","lines":[]}', 'customerId'],
+      [
+        'in a line, one spelt with an escape',
+        '{"customerId":"a","currency":"EUR","lines":[{"sku":"A","quantity":1,"unitPrice":1,"\\u0073ku":"B"}]}',
+        'sku',
+      ],
+    ])(
+      'answers 400 DUPLICATE_MEMBER for a member named twice %s, writing nothing',
+      async (_case, raw, name) => {
+        const response = await invoke(post(raw));
+        expect(response.statusCode).toBe(400);
+        expect(response.json).toEqual({
+          error: {
+            code: 'DUPLICATE_MEMBER',
+            message: `Request body must not name a member twice in one object ("${name}")`,
+            field: name,
+          },
+        });
+        expect(doc.calls()).toHaveLength(0);
+      },
+    );
+
+    it('accepts the same member name in different objects, and names that only appear in values', async () => {
+      const lines = [
+        { sku: 'A', quantity: 1, unitPrice: 1 },
+        { sku: 'sku', quantity: 1, unitPrice: 1 },
+      ];
+      const response = await invoke(post({ ...body, customerId: 'sku', lines }));
+      expect(response.statusCode).toBe(201);
+    });
+
+    it('answers 400 naming the limit for an order with more distinct skus than inventory can reserve at once', async () => {
+      const lines = Array.from({ length: MAX_DISTINCT_SKUS + 1 }, (_, i) => ({
+        sku: `SKU-${i + 1}`,
+        quantity: 1,
+        unitPrice: 1,
+      }));
+      const response = await invoke(post({ ...body, lines }));
+      expect(response.statusCode).toBe(400);
+      expect(response.json).toEqual({
+        error: {
+          code: 'VALIDATION_ERROR',
+          message: `lines must name at most ${MAX_DISTINCT_SKUS} distinct skus: inventory reserves an order's stock in one DynamoDB transaction`,
+          field: 'lines',
+        },
+      });
+      expect(doc.calls()).toHaveLength(0);
+      const atLimit = await invoke(post({ ...body, lines: [...lines.slice(1), lines[1]] }));
+      expect(atLimit.statusCode).toBe(201);
     });
 
     it('answers 400 INVALID_JSON for bytes that are not UTF-8', async () => {
@@ -560,13 +613,39 @@ describe('orders API handler', () => {
       expect(doc.commandCalls(TransactWriteCommand)).toHaveLength(0);
     });
 
-    it('answers 409 when another request changed the order between read and write', async () => {
+    it('answers 409 when other writes keep changing the order between read and write (3 attempts)', async () => {
       doc.on(GetCommand).resolves({ Item: placedItem });
       doc.on(TransactWriteCommand).rejects(canceled(['ConditionalCheckFailed', 'None']));
       const response = await invoke(cancel());
       expect(response.statusCode).toBe(409);
       expect(response.json).toMatchObject({ error: { code: 'ORDER_CONFLICT' } });
-      expect(doc.commandCalls(TransactWriteCommand)).toHaveLength(1);
+      expect(doc.commandCalls(TransactWriteCommand)).toHaveLength(3);
+    });
+
+    it('cancels a confirmed order after losing the race to its confirmation', async () => {
+      doc
+        .on(GetCommand)
+        .resolvesOnce({ Item: placedItem })
+        .resolves({ Item: { ...placedItem, status: 'CONFIRMED', version: 2 } });
+      doc
+        .on(TransactWriteCommand)
+        .rejectsOnce(canceled(['ConditionalCheckFailed', 'None']))
+        .resolves({});
+      const response = await invoke(cancel());
+      expect(response.statusCode).toBe(200);
+      expect(response.json).toMatchObject({ status: 'CANCELLED', version: 3 });
+    });
+
+    it('answers 409 and writes nothing when the order was rejected', async () => {
+      doc.on(GetCommand).resolves({
+        Item: { ...placedItem, status: 'REJECTED', version: 2, rejectionReason: 'timeout' },
+      });
+      const response = await invoke(cancel());
+      expect(response.statusCode).toBe(409);
+      expect(response.json).toMatchObject({
+        error: { code: 'ORDER_NOT_CANCELLABLE', message: 'Order is REJECTED and cannot be cancelled' },
+      });
+      expect(doc.commandCalls(TransactWriteCommand)).toHaveLength(0);
     });
 
     it.each(FORBIDDEN)(

@@ -654,7 +654,7 @@ describe('relay handler', () => {
         sequenceNumber: sequenceNumber(1),
       },
     ]);
-    // Parked, not retried: the item leaves the pending index and is never published.
+    // Parked, not retried: a parked receipt lists it and it is never published.
     expect(parkedKeys()).toEqual([keyOf(big)]);
     expect(markedKeys()).toEqual([keyOf(outboxItem(0)), keyOf(outboxItem(2))]);
   });
