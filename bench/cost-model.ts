@@ -151,7 +151,7 @@ export const designsFromInputs = (inputs: CostInputs): DesignUsage[] => {
   return [
     {
       key: 'relay-tracking-on',
-      name: `Outbox relay, tracking on (${inputs.relay.trackingOn.label})`,
+      name: `Outbox relay, same-table layout: receipts + time index (${inputs.relay.trackingOn.label})`,
       ...common,
       writeUnitsPerOrder: trackedWrites,
       relayFunction: relay(inputs.relay.trackingOn),
@@ -159,7 +159,7 @@ export const designsFromInputs = (inputs: CostInputs): DesignUsage[] => {
     },
     {
       key: 'relay-tracking-on-light',
-      name: `Outbox relay, tracking on (${inputs.relay.trackingOnLight.label})`,
+      name: `Outbox relay, same-table layout: receipts + time index (${inputs.relay.trackingOnLight.label})`,
       ...common,
       writeUnitsPerOrder: trackedWrites,
       relayFunction: relay(inputs.relay.trackingOnLight),

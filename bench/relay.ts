@@ -15,7 +15,7 @@ import {
   relayFilterPattern,
   TIME_ORDERED_TABLE_LAYOUT,
 } from '../packages/dynamodb-outbox/src/runtime/layout';
-import { BaselineRelay, type BaselineRelayOptions, type MarkingMode } from './baseline-relay';
+import { BaselineRelay } from './baseline-relay';
 import { itemBytes, standardWriteUnits, transactionalWriteUnits } from './dynamodb-units';
 import { type BusProbe, type Invocation, RelayConsumer, type RelayHandler, type Signal } from './harness';
 import { localEventBridgeClient, localStreamsClient } from './local-clients';
@@ -83,32 +83,26 @@ export interface ConsumerRun {
 export interface DrainSide {
   readonly relay: ConsumerRun[];
   readonly baseline: ConsumerRun[];
-  /** With tracking: the baseline loop also making the relay's UpdateItem per event. */
-  readonly baselineWithTracking?: ConsumerRun[];
-  /** With tracking: the baseline loop marking the same items with BatchWriteItem instead. */
-  readonly baselineWithBatchTracking?: ConsumerRun[];
   readonly relayEventsPerSecond: number;
   readonly baselineEventsPerSecond: number;
-  readonly baselineWithTrackingEventsPerSecond?: number;
-  readonly baselineWithBatchTrackingEventsPerSecond?: number;
   /** relay ÷ baseline drain rate, paired by round. */
   readonly ratio: number;
-  /** relay ÷ the baseline that makes the same tracking writes, paired by round. */
-  readonly ratioToBaselineWithTracking?: number;
   readonly putEventsCallsPerEvent: number;
   readonly invocationsPerEvent: number;
   readonly invocationMs: number;
-  /** With tracking: the baseline loop marking the items as each candidate design would (median events/s). */
-  readonly candidateLoopEventsPerSecond?: Partial<Record<MarkingMode, number>>;
 }
 
-export interface ReceiptsDrainSide extends DrainSide {
+/** A drain with delivery tracking: what the relay's receipts cost. */
+export interface TrackedDrainSide extends DrainSide {
   /** Receipt items the relay wrote per event (write requests per event). */
   readonly receiptsPerEvent: number;
   /** Their write units per event, by AWS's rules (1 per started KB). */
   readonly receiptWriteUnitsPerEvent: number;
   /** Median size of one receipt. */
   readonly receiptBytes: number;
+}
+
+export interface ReceiptsDrainSide extends TrackedDrainSide {
   /** Write units of the API's transaction with its outbox item on the time-ordered table (AWS rules). */
   readonly apiWriteUnitsPerOrder: number;
 }
@@ -116,9 +110,10 @@ export interface ReceiptsDrainSide extends DrainSide {
 export interface DrainResult {
   readonly backlog: number;
   readonly rounds: number;
-  readonly trackingOn: DrainSide;
+  /** The orders table (same-table layout): receipts, and a time index entry per item. */
+  readonly trackingOn: TrackedDrainSide;
   readonly trackingOff: DrainSide;
-  /** The chosen design: receipts on a time-ordered outbox table, the real relay against the plain loop. */
+  /** The default layout: receipts on a time-ordered outbox table, the real relay against the plain loop. */
   readonly receipts: ReceiptsDrainSide;
 }
 
@@ -173,10 +168,11 @@ export const newTimeOrderedTable = async (deps: RelayBenchDeps): Promise<string>
   return deps.receiptsTableName;
 };
 
-/** Every receipt in a time-ordered table, as stored. */
+/** Every receipt in `tableName`, as stored (either layout: receipts sit under `RECEIPT#<minute>`). */
 export const scanReceipts = async (
   deps: RelayBenchDeps,
   tableName: string,
+  layout: OutboxLayout,
 ): Promise<Record<string, AttributeValue>[]> => {
   const receipts: Record<string, AttributeValue>[] = [];
   let startKey: Record<string, AttributeValue> | undefined;
@@ -185,7 +181,7 @@ export const scanReceipts = async (
       new ScanCommand({ TableName: tableName, ...(startKey ? { ExclusiveStartKey: startKey } : {}) }),
     );
     for (const item of page.Items ?? [])
-      if (item[TIME_ORDERED_TABLE_LAYOUT.partitionKey]?.S?.startsWith('RECEIPT#')) receipts.push(item);
+      if (item[layout.partitionKey]?.S?.startsWith('RECEIPT#')) receipts.push(item);
     startKey = page.LastEvaluatedKey;
   } while (startKey);
   return receipts;
@@ -262,11 +258,9 @@ const baselineFor = (
   streams: DynamoDBStreamsClient,
   streamArn: string,
   eventBridge: EventBridgeClient,
-  markPublished?: BaselineRelayOptions['markPublished'],
   layout: OutboxLayout = deps.settings.outbox.layout,
 ) =>
   new BaselineRelay({
-    ...(markPublished ? { markPublished } : {}),
     streams,
     streamArn,
     layout,
@@ -286,7 +280,6 @@ const drainWithBaseline = async (
   deps: RelayBenchDeps,
   tableName: string,
   expected: number,
-  tracking: MarkingMode | undefined,
   layout?: OutboxLayout,
 ): Promise<ConsumerRun> => {
   const probe = deps.baselineBus;
@@ -298,7 +291,6 @@ const drainWithBaseline = async (
     streams,
     await latestStreamArn(deps.dynamoDb.client, tableName),
     eventBridge,
-    tracking ? { client: deps.dynamoDb.client, tableName, mode: tracking } : undefined,
     layout,
   );
   const started = performance.now();
@@ -325,43 +317,46 @@ const drainWithBaseline = async (
   };
 };
 
-const side = (
-  relay: ConsumerRun[],
-  baseline: ConsumerRun[],
-  withTracking: ConsumerRun[],
-  withBatchTracking: ConsumerRun[],
-): DrainSide => {
+const side = (relay: ConsumerRun[], baseline: ConsumerRun[]): DrainSide => {
   const rates = (runs: readonly ConsumerRun[]) => runs.map((r) => r.eventsPerSecond);
   const relayRates = rates(relay);
   const events = relay.reduce((sum, r) => sum + r.events, 0);
-  const tracked =
-    withTracking.length > 0
-      ? {
-          baselineWithTracking: withTracking,
-          baselineWithTrackingEventsPerSecond: median(rates(withTracking)),
-          ratioToBaselineWithTracking: pairedRatio(relayRates, rates(withTracking)),
-        }
-      : {};
-  const batched =
-    withBatchTracking.length > 0
-      ? {
-          baselineWithBatchTracking: withBatchTracking,
-          baselineWithBatchTrackingEventsPerSecond: median(rates(withBatchTracking)),
-        }
-      : {};
   return {
     relay,
     baseline,
     relayEventsPerSecond: median(relayRates),
     baselineEventsPerSecond: median(rates(baseline)),
     ratio: pairedRatio(relayRates, rates(baseline)),
-    ...tracked,
-    ...batched,
     putEventsCallsPerEvent: relay.reduce((sum, r) => sum + r.putEventsCalls, 0) / events,
     invocationsPerEvent: relay.reduce((sum, r) => sum + (r.invocations ?? 0), 0) / events,
     invocationMs: median(relay.flatMap((r) => (r.invocationMs ? [r.invocationMs.p50] : []))),
   };
 };
+
+/** What the relay's receipts in a drained table cost, over the drains measured. */
+class ReceiptTally {
+  private readonly sizes: number[] = [];
+  private items = 0;
+  private units = 0;
+  private events = 0;
+
+  add(receipts: readonly Record<string, AttributeValue>[], events: number): void {
+    this.items += receipts.length;
+    this.events += events;
+    for (const receipt of receipts) {
+      this.sizes.push(itemBytes(receipt));
+      this.units += standardWriteUnits(itemBytes(receipt));
+    }
+  }
+
+  figures(): Pick<TrackedDrainSide, 'receiptsPerEvent' | 'receiptWriteUnitsPerEvent' | 'receiptBytes'> {
+    return {
+      receiptsPerEvent: this.items / Math.max(1, this.events),
+      receiptWriteUnitsPerEvent: this.units / Math.max(1, this.events),
+      receiptBytes: median(this.sizes),
+    };
+  }
+}
 
 /**
  * Drain rounds, each on a fresh DynamoDB Local from `fresh`: a DynamoDB Local that has taken tens
@@ -373,8 +368,7 @@ export const benchDrain = async (
   warmUp: boolean,
   fresh: () => Promise<RelayBenchDeps>,
 ): Promise<DrainResult> => {
-  type Consumer = 'relay' | 'baseline' | MarkingMode;
-  const candidates: MarkingMode[] = ['update', 'batch-put', 'transact-update', 'receipt'];
+  type Consumer = 'relay' | 'baseline';
   const runs = new Map<string, ConsumerRun[]>();
   const record = (mode: string, consumer: Consumer, run: ConsumerRun): void => {
     runs.set(`${mode}/${consumer}`, [...(runs.get(`${mode}/${consumer}`) ?? []), run]);
@@ -385,10 +379,7 @@ export const benchDrain = async (
     handler: deps.relayHandlers.receipts,
     filterPatterns: [JSON.stringify(relayFilterPattern(TIME_ORDERED_TABLE_LAYOUT))],
   });
-  const receiptSizes: number[] = [];
-  let receiptItems = 0;
-  let receiptUnits = 0;
-  let receiptEvents = 0;
+  const tallies = { on: new ReceiptTally(), receipts: new ReceiptTally() };
   const apiUnits: number[] = [];
   // With `warmUp`, an unrecorded round with a tenth of the backlog comes first: the JVM behind
   // DynamoDB Local and every code path are warm before the first measured drain.
@@ -433,15 +424,8 @@ export const benchDrain = async (
     const modes =
       round % 2 === 0 ? (['on', 'off', 'receipts'] as const) : (['receipts', 'off', 'on'] as const);
     for (const mode of modes) {
-      // The relay and the plain loop take turns going first. The marking loops come after both: the
-      // relay asks the marks about records older than a minute (skipAccepted) and would rightly skip
-      // what a loop marked published. Deleting the items comes last: the other loops update items
-      // that must still exist.
-      const pair: Consumer[] = round % 2 === 0 ? ['relay', 'baseline'] : ['baseline', 'relay'];
-      const consumers: Consumer[] = [
-        ...pair,
-        ...(mode === 'on' ? [...candidates, 'batch-delete' as const] : []),
-      ];
+      // The relay and the plain loop take turns going first.
+      const consumers: Consumer[] = round % 2 === 0 ? ['relay', 'baseline'] : ['baseline', 'relay'];
       for (const consumer of consumers) {
         const run =
           consumer === 'relay'
@@ -456,19 +440,13 @@ export const benchDrain = async (
                 deps,
                 tables[mode],
                 size,
-                consumer === 'baseline' ? undefined : consumer,
                 mode === 'receipts' ? TIME_ORDERED_TABLE_LAYOUT : undefined,
               );
         if (round < 0) continue;
         record(mode, consumer, run);
-        if (mode === 'receipts' && consumer === 'relay') {
-          const receipts = await scanReceipts(deps, tables.receipts);
-          receiptItems += receipts.length;
-          receiptEvents += size;
-          for (const receipt of receipts) {
-            receiptSizes.push(itemBytes(receipt));
-            receiptUnits += standardWriteUnits(itemBytes(receipt));
-          }
+        if (mode !== 'off' && consumer === 'relay') {
+          const layout = mode === 'receipts' ? TIME_ORDERED_TABLE_LAYOUT : deps.settings.outbox.layout;
+          tallies[mode].add(await scanReceipts(deps, tables[mode], layout), size);
         }
         deps.log(
           `drain round ${round + 1}/${rounds} ${mode === 'receipts' ? 'receipts' : `tracking ${mode}`} ${consumer}: ${run.eventsPerSecond.toFixed(0)} events/s`,
@@ -477,29 +455,14 @@ export const benchDrain = async (
     }
     await Promise.all(Object.values(tables).map((table) => dropTable(deps, table)));
   }
-  const rate = (mode: string, consumer: Consumer): number =>
-    median(runsOf(mode, consumer).map((r) => r.eventsPerSecond));
-  const on = side(
-    runsOf('on', 'relay'),
-    runsOf('on', 'baseline'),
-    runsOf('on', 'update'),
-    runsOf('on', 'batch-put'),
-  );
   return {
     backlog,
     rounds,
-    trackingOn: {
-      ...on,
-      candidateLoopEventsPerSecond: Object.fromEntries(
-        [...candidates, 'batch-delete' as const].map((mode) => [mode, rate('on', mode)]),
-      ),
-    },
-    trackingOff: side(runsOf('off', 'relay'), runsOf('off', 'baseline'), [], []),
+    trackingOn: { ...side(runsOf('on', 'relay'), runsOf('on', 'baseline')), ...tallies.on.figures() },
+    trackingOff: side(runsOf('off', 'relay'), runsOf('off', 'baseline')),
     receipts: {
-      ...side(runsOf('receipts', 'relay'), runsOf('receipts', 'baseline'), [], []),
-      receiptsPerEvent: receiptItems / Math.max(1, receiptEvents),
-      receiptWriteUnitsPerEvent: receiptUnits / Math.max(1, receiptEvents),
-      receiptBytes: median(receiptSizes),
+      ...side(runsOf('receipts', 'relay'), runsOf('receipts', 'baseline')),
+      ...tallies.receipts.figures(),
       apiWriteUnitsPerOrder: median(apiUnits),
     },
   };
@@ -559,7 +522,7 @@ export const lagRun = async (
     signal: deps.signal,
     ...(variant ? { filterPatterns: [JSON.stringify(relayFilterPattern(variant.layout))] } : {}),
   });
-  const baseline = baselineFor(deps, baselineStreams, streamArn, eventBridge, undefined, variant?.layout);
+  const baseline = baselineFor(deps, baselineStreams, streamArn, eventBridge, variant?.layout);
   relay.start();
   await baseline.start();
   try {

@@ -7,7 +7,6 @@ import type { HandlerOutput } from './output';
 import type { PriceTable } from './prices';
 import type { DrainResult, LagResult } from './relay';
 import type { DeployedSettings } from './settings';
-import type { TrackingCandidate } from './tracking-candidates';
 import type { WritePathLevel } from './write-path';
 
 /** Everything a run measured: written as bench/results/latest.json, rendered as latest.md. */
@@ -32,8 +31,6 @@ export interface BenchResults {
     readonly designs: readonly CostBreakdown[];
   };
   readonly targets: readonly TargetResult[];
-  /** Absent from results written before the candidates were measured. */
-  readonly trackingCandidates?: readonly TrackingCandidate[];
   /** Powertools idempotency consumer vs transactional consumer; absent from results written before. */
   readonly consumers?: ConsumerComparison;
   readonly handlerOutput: HandlerOutput;

@@ -13,7 +13,6 @@ import { PRICES } from './prices';
 import { coldStartTarget, evaluateTargets, renderColdStartMarkdown, renderMarkdown, usd } from './report';
 import type { BenchResults, ColdStartResults } from './results';
 import type { DeployedSettings } from './settings';
-import { trackingCandidates as candidatesOf } from './tracking-candidates';
 
 /*
  * `npm run bench [-- --quick]`: measures the outbox offline, each number beside its baseline in
@@ -341,7 +340,7 @@ const main = async (): Promise<number> => {
     }
 
     const { countCosts } = await import('./counts');
-    const counts = await countCosts(deps(), settings.pendingIndex, profile.counts.orders);
+    const counts = await countCosts(deps(), settings.timeIndex, profile.counts.orders);
 
     const { benchWritePath } = await import('./write-path');
     const { createOutboxTable } = await import('../packages/dynamodb-outbox/src/local/dynamodb');
@@ -404,7 +403,8 @@ const main = async (): Promise<number> => {
         trackingOn: counts.api.trackingOn.writeUnitsPerOrder,
         trackingOff: counts.api.trackingOff.writeUnitsPerOrder,
       },
-      trackingWriteUnitsPerEvent: counts.tracking.writeUnitsPerEvent,
+      // Receipts at full batches, as the relay writes them in a drain.
+      trackingWriteUnitsPerEvent: drain.trackingOn.receiptWriteUnitsPerEvent,
       relay: {
         trackingOn: {
           label: fullBatches,
@@ -444,13 +444,6 @@ const main = async (): Promise<number> => {
       if (!design) throw new Error(`No design ${key}`);
       return design.totalUsd;
     };
-    const trackingCandidates = candidatesOf({
-      counts,
-      drain,
-      trackingOffUsd: totalOf('relay-tracking-off'),
-      usdPerMillionWriteUnits: PRICES.prices.dynamoDbWriteRequestUnit.usd * 1_000_000,
-      receiptsUsd: totalOf('relay-receipts'),
-    });
 
     const { relaySamples: onRelay, baselineSamples: onBaseline, ...lagOn } = lag.trackingOn;
     const { relaySamples: offRelay, baselineSamples: offBaseline, ...lagOff } = lag.trackingOff;
@@ -470,12 +463,12 @@ const main = async (): Promise<number> => {
       targets: [
         ...evaluateTargets(writePath, drain, counts, {
           trackedUsd: totalOf('relay-receipts'),
+          sameTableUsd: totalOf('relay-tracking-on'),
           pipesUsd: totalOf('pipes'),
         }),
         coldStartTarget(coldStart),
         ...consumerTargets(consumers, PRICES),
       ],
-      trackingCandidates,
       consumers,
       handlerOutput: output.counts(),
     };

@@ -11,7 +11,7 @@ import {
 /**
  * The settings the stack deploys, read from the constructs themselves (no template synthesis,
  * no asset bundling): the relay's event source mapping, memory and settings, the API function's
- * environment and outbox writer settings, the table's pending index. The benchmark runs the relay
+ * environment and outbox writer settings, the table's time index. The benchmark runs the relay
  * locally with exactly these, and the cost model prices them, so neither can drift from what
  * `cdk deploy` ships. The names CloudFormation fills in at deploy time are the local ones.
  *
@@ -66,7 +66,7 @@ export interface DeployedSettings {
   readonly sources: { readonly relay: string; readonly api: string; readonly table: string };
   readonly relay: RelaySettings;
   readonly api: ApiSettings;
-  readonly pendingIndex: IndexSettings;
+  readonly timeIndex: IndexSettings;
   /** Packages NodejsFunction leaves out of bundles (the Lambda runtime provides them). */
   readonly bundleExternals: readonly string[];
 }
@@ -260,9 +260,9 @@ export const readDeployedSettings = async (
   const tableStack = Stack.of(table);
   const indexes = indexSchema.parse(tableStack.resolve(table.globalSecondaryIndexes) ?? []);
   const tableKeys = keySchema.parse(tableStack.resolve(table.keySchema)).map((k) => k.attributeName);
-  const { indexName } = layout.pendingIndex;
-  const pending = indexes.find((i) => i.indexName === indexName);
-  if (!pending) throw new Error(`The table has no index ${indexName}`);
+  const { indexName } = layout.timeIndex;
+  const timeIndex = indexes.find((i) => i.indexName === indexName);
+  if (!timeIndex) throw new Error(`The table has no index ${indexName}`);
 
   const smithyExcluded = context['@aws-cdk/aws-lambda-nodejs:sdkV3ExcludeSmithyPackages'] === true;
   return {
@@ -292,12 +292,12 @@ export const readDeployedSettings = async (
       environment: apiEnvironment,
       outbox: apiOutbox,
     },
-    pendingIndex: {
-      indexName: pending.indexName,
-      keys: pending.keySchema.map((k) => k.attributeName),
+    timeIndex: {
+      indexName: timeIndex.indexName,
+      keys: timeIndex.keySchema.map((k) => k.attributeName),
       tableKeys,
-      projection: pending.projection.projectionType,
-      nonKeyAttributes: pending.projection.nonKeyAttributes,
+      projection: timeIndex.projection.projectionType,
+      nonKeyAttributes: timeIndex.projection.nonKeyAttributes,
     },
     bundleExternals: smithyExcluded ? ['@aws-sdk/*', '@smithy/*'] : ['@aws-sdk/*'],
   };

@@ -87,7 +87,7 @@ export const benchSweep = async (
         return undefined;
       });
       if (side === undefined) continue;
-      const receipts = await scanReceipts(deps, outboxTableName);
+      const receipts = await scanReceipts(deps, outboxTableName, TIME_ORDERED_TABLE_LAYOUT);
       const events = side.relaySamples.length + 1;
       const receiptUnits = receipts.reduce((sum, r) => sum + standardWriteUnits(itemBytes(r)), 0) / events;
       const design: DesignUsage = {

@@ -88,8 +88,8 @@ const stageConfigSchema = z
         .max(256, 'must be 1 to 256 characters')
         .refine((v) => !v.startsWith('aws.'), 'must not start with "aws." (reserved)'),
       /**
-       * The relay marks items published and only then arms their TTL, and the reconciler
-       * republishes stragglers. Off: the write path arms the TTL and nothing is written back.
+       * The relay writes a receipt per invocation, outbox items carry a time index entry, and the
+       * reconciler republishes stragglers. Off: no index entry, no receipt, no reconciler.
        */
       deliveryTracking: z.union([z.boolean(), z.enum(['true', 'false']).transform((v) => v === 'true')], {
         error: 'must be true or false',

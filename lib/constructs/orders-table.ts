@@ -15,7 +15,7 @@ export interface OrdersTableProps {
    * @default false
    */
   readonly retainData?: boolean;
-  /** Holds outbox items beside the orders, tracked or not (the pending index). @default true */
+  /** Holds outbox items beside the orders, tracked or not (the time index the reconciler lists them by). @default true */
   readonly deliveryTracking?: boolean;
 }
 

@@ -7,17 +7,19 @@ import { runOutbox } from '../../packages/dynamodb-outbox/src/cli/main';
 import { redrive } from '../../packages/dynamodb-outbox/src/cli/redrive';
 import { type OutboxStatus, outboxStatus } from '../../packages/dynamodb-outbox/src/cli/status';
 import { type OutboxTarget, resolveTarget } from '../../packages/dynamodb-outbox/src/cli/target';
-import { ReceiptDeliveryTracker } from '../../packages/dynamodb-outbox/src/engine/delivery-tracking';
+import { DeliveryReceipts } from '../../packages/dynamodb-outbox/src/engine/delivery-tracking';
+import { listingFor } from '../../packages/dynamodb-outbox/src/engine/outbox-listing/listing-for';
 import { TimeOrderedOutbox } from '../../packages/dynamodb-outbox/src/engine/pending-outbox';
 import { PoisonQueue } from '../../packages/dynamodb-outbox/src/engine/poison-queue';
 import { createOutboxTable } from '../../packages/dynamodb-outbox/src/local/dynamodb';
 import { type LocalRuntime, startLocalRuntime } from '../../packages/dynamodb-outbox/src/local/runtime';
 import type { EventEnvelope } from '../../packages/dynamodb-outbox/src/runtime/envelope';
 import {
+  type OutboxLayout,
   outboxKeyOf,
-  pendingShardFor,
   TIME_ORDERED_TABLE_LAYOUT,
   timeBucketOf,
+  timeIndexEntryOf,
 } from '../../packages/dynamodb-outbox/src/runtime/layout';
 import { writtenWhenItOccurred } from '../../packages/dynamodb-outbox/test/support/outbox-items';
 import { eventually } from './consumer-support';
@@ -51,6 +53,10 @@ describe('the offline runtime with its consumers, operated with the outbox CLI',
     );
     // The CLI finds the table, layout, bus and queues in the stack's outputs, as on AWS; the stack
     // holds two outboxes (orders' and inventory's), so it is told which.
+    // The watermark a reconciler run leaves, ten minutes back: status reads the orders table from there.
+    await listingOf(runtime.tableName('Orders/Table'), ordersOutboxLayout).settled(
+      new Date(Date.now() - 600_000).toISOString(),
+    );
     target = await resolveTarget(
       { local: true, outputs: runtime.outputs, outbox: 'Outbox' },
       {
@@ -64,6 +70,17 @@ describe('the offline runtime with its consumers, operated with the outbox CLI',
     target?.destroy();
     await runtime?.stop();
   });
+
+  /** The reconciler's listing of `tableName`, as the wiring composes it. */
+  function listingOf(tableName: string, layout: OutboxLayout) {
+    const doc = DynamoDBDocumentClient.from(runtime.dynamoDb.client);
+    return new TimeOrderedOutbox(doc, {
+      tableName,
+      layout,
+      items: listingFor(doc, tableName, layout),
+      receipts: new DeliveryReceipts(doc, { tableName, layout, retentionDays: 7 }),
+    });
+  }
 
   const placeOrder = async () => {
     const response = await fetch(`${runtime.apiUrl}/orders`, {
@@ -108,6 +125,7 @@ describe('the offline runtime with its consumers, operated with the outbox CLI',
       { aggregateType: 'Order', aggregateId: POISON_ORDER, sequence: 1 },
       { aggregateKey: orderPartition(POISON_ORDER) },
     );
+    const writtenAt = new Date();
     await doc.send(
       new PutCommand({
         TableName: runtime.tableName('Orders/Table'),
@@ -127,16 +145,21 @@ describe('the offline runtime with its consumers, operated with the outbox CLI',
             lines: [{ sku: 'SKU-17', quantity: 3, unitPrice: 199 }],
             total: 597,
           },
-          pendingShard: pendingShardFor(ordersOutboxLayout, POISON_EVENT),
+          expiresAt: Math.floor(writtenAt.getTime() / 1000) + 7 * 86_400,
+          ...timeIndexEntryOf(
+            ordersOutboxLayout,
+            { aggregateType: 'Order', aggregateId: POISON_ORDER },
+            writtenAt,
+          ),
         },
       }),
     );
     await eventually(async () => (await queueDepth('OutboxPoison')) === 1);
-    // Parked by the relay: off the pending index, so the reconciler will not queue it a second time.
+    // Parked by the relay: named in a parked receipt, so the reconciler will not queue it a second
+    // time, and kept past its TTL until a redrive.
     await eventually(async () => (await outboxStatus(target)).pending === 0);
     const parked = await doc.send(new GetCommand({ TableName: runtime.tableName('Orders/Table'), Key: key }));
-    expect(parked.Item).toMatchObject({ parkedAt: expect.any(String) });
-    expect(parked.Item?.pendingShard).toBeUndefined();
+    expect(parked.Item).toMatchObject({ eventId: POISON_EVENT });
     expect(parked.Item?.expiresAt).toBeUndefined();
 
     // Act: a redrive before the fix changes nothing; after it, the event is published.
@@ -163,7 +186,8 @@ describe('the offline runtime with its consumers, operated with the outbox CLI',
     const published = await doc.send(
       new GetCommand({ TableName: runtime.tableName('Orders/Table'), Key: key }),
     );
-    expect(published.Item).toMatchObject({ publishedAt: expect.any(String), expiresAt: expect.any(Number) });
+    // Handed back to TTL by the redrive.
+    expect(published.Item).toMatchObject({ expiresAt: expect.any(Number) });
     expect(after.queues.find((q) => q.name === 'OutboxPoison')).toMatchObject({ messages: 0, inFlight: 0 });
   });
 
@@ -202,7 +226,7 @@ describe('the offline runtime with its consumers, operated with the outbox CLI',
       retentionDays: 7,
     });
     let doc: DynamoDBDocumentClient;
-    let tracker: ReceiptDeliveryTracker;
+    let tracker: DeliveryReceipts;
 
     /** `npm run outbox -- <args> --local --table <on> --layout time-ordered-table`. */
     const cli = async (...args: string[]) => cliOn(table, ...args);
@@ -232,10 +256,12 @@ describe('the offline runtime with its consumers, operated with the outbox CLI',
       await createOutboxTable(runtime.dynamoDb.client, table, layout);
       for (const e of events) await doc.send(new PutCommand({ TableName: table, Item: writer.item(e) }));
       // What the relay records: events 0 and 3 published, event 2 parked; 1 and 4 not yet.
-      tracker = new ReceiptDeliveryTracker(doc, { tableName: table, layout, retentionDays: 7 });
+      tracker = new DeliveryReceipts(doc, { tableName: table, layout, retentionDays: 7 });
       const now = new Date();
-      expect(await tracker.markPublished([keyOf(0), keyOf(3)], now)).toMatchObject({ marked: 2 });
-      expect(await tracker.markParked([keyOf(2)], now)).toMatchObject({ marked: 1 });
+      expect(await tracker.markPublished([{ key: keyOf(0) }, { key: keyOf(3) }], now)).toMatchObject({
+        marked: 2,
+      });
+      expect(await tracker.markParked([{ key: keyOf(2) }], now)).toMatchObject({ marked: 1 });
     });
 
     it('status without a reconciler watermark reads from the start of the retention, and says where --max stopped it', async () => {
@@ -249,7 +275,7 @@ describe('the offline runtime with its consumers, operated with the outbox CLI',
       // Assess
       expect(status).toMatchObject({
         table,
-        tracking: 'receipts',
+        listedBy: 'table-key',
         pending: 0,
         listing: { since: 'retention', itemsRead: 800, receiptKeys: 0 },
       });
@@ -267,9 +293,7 @@ describe('the offline runtime with its consumers, operated with the outbox CLI',
 
     it("status from the reconciler's watermark counts exactly the events no receipt lists, and the oldest", async () => {
       // Prepare: the watermark a reconciler run leaves, ten minutes back.
-      await new TimeOrderedOutbox(doc, { tableName: table, layout, receipts: tracker }).settled(
-        secondsAgo(600),
-      );
+      await listingOf(table, layout).settled(secondsAgo(600));
 
       // Act
       const status = await statusJson();
@@ -277,7 +301,7 @@ describe('the offline runtime with its consumers, operated with the outbox CLI',
 
       // Assess
       expect(status).toMatchObject({
-        tracking: 'receipts',
+        listedBy: 'table-key',
         pending: 2,
         oldestPendingOccurredAt: event(1).occurredAt,
         listing: { from: timeBucketOf(secondsAgo(600)), since: 'watermark', receiptKeys: 3 },
@@ -321,7 +345,7 @@ describe('the offline runtime with its consumers, operated with the outbox CLI',
       expect(code).toBe(0);
       expect(stdout).toContain('  events republished    1');
       expect(runtime.eventBus.detailEventIdCounts().get(parked.eventId)).toBe(1);
-      expect(await tracker.published([keyOf(2)])).toEqual([keyOf(2)]);
+      expect(await tracker.published([{ key: keyOf(2) }])).toEqual([keyOf(2)]);
       const { Item } = await doc.send(
         new GetCommand({ TableName: table, Key: keyOf(2), ConsistentRead: true }),
       );

@@ -1,12 +1,15 @@
 import { randomUUID } from 'node:crypto';
 import { EventBridgeClient } from '@aws-sdk/client-eventbridge';
-import { DynamoDBDocumentClient, QueryCommand, ScanCommand } from '@aws-sdk/lib-dynamodb';
+import { DynamoDBDocumentClient, ScanCommand } from '@aws-sdk/lib-dynamodb';
 import { createInventoryConsumer, type DeliveryResult } from '../../lambdas/inventory/consumer';
 import { InventoryStore } from '../../lambdas/inventory/inventory-store';
 import { inventorySubscription } from '../../lambdas/inventory/subscription';
 import { ordersRoutes } from '../../lambdas/orders/http/routes';
 import { ordersOutboxLayout } from '../../lambdas/orders/table';
 import { buildOrdersHandler } from '../../lambdas/orders/wiring';
+import { DeliveryReceipts } from '../../packages/dynamodb-outbox/src/engine/delivery-tracking';
+import { listingFor } from '../../packages/dynamodb-outbox/src/engine/outbox-listing/listing-for';
+import { TimeOrderedOutbox } from '../../packages/dynamodb-outbox/src/engine/pending-outbox';
 import { OutboxPublisher } from '../../packages/dynamodb-outbox/src/engine/publisher';
 import { localClientConfig } from '../../packages/dynamodb-outbox/src/local/clients';
 import type { DynamoDbLocal } from '../../packages/dynamodb-outbox/src/local/dynamodb';
@@ -16,7 +19,6 @@ import {
   startLocalEventBus,
 } from '../../packages/dynamodb-outbox/src/local/event-bus';
 import { type LocalHttpApi, startLocalHttpApi } from '../../packages/dynamodb-outbox/src/local/http-server';
-import { pendingShards } from '../../packages/dynamodb-outbox/src/runtime/layout';
 import { createTestOrdersTable } from '../../packages/dynamodb-outbox/test/support/dynamodb-local';
 import { createInventoryTables, inventoryConsumerSettings } from '../support/inventory-tables';
 import { testOrdersSettings } from '../support/orders-settings';
@@ -39,8 +41,13 @@ export interface InventoryFlow {
   readonly deliveries: DeliveryResult[];
   placeOrder(lines: ReadonlyArray<{ sku: string; quantity: number }>): Promise<string>;
   cancelOrder(orderId: string): Promise<void>;
-  /** Outbox items still on the sparse pending index, all shards. */
+  /** Outbox items no receipt names yet, as the reconciler lists them. */
   pendingCount(): Promise<number>;
+  /**
+   * The orders table as the reconciler reads it (its time index and the receipts), reading back
+   * ten minutes: everything a test writes.
+   */
+  outbox(): { readonly pending: TimeOrderedOutbox; readonly tracker: DeliveryReceipts };
   /** Reservation records by state. */
   reservationStates(): Promise<Record<string, number>>;
   stop(): Promise<void>;
@@ -98,6 +105,17 @@ export const startInventoryFlow = async (
     return (await response.json()) as { orderId: string };
   };
 
+  const outbox = () => {
+    const tracker = new DeliveryReceipts(doc, { tableName, layout: ordersOutboxLayout, retentionDays: 7 });
+    const pending = new TimeOrderedOutbox(doc, {
+      tableName,
+      layout: ordersOutboxLayout,
+      items: listingFor(doc, tableName, ordersOutboxLayout),
+      receipts: tracker,
+      lookbackSeconds: 600,
+    });
+    return { pending, tracker };
+  };
   return {
     tableName,
     doc,
@@ -117,20 +135,19 @@ export const startInventoryFlow = async (
     cancelOrder: async (orderId) => {
       await post(`/orders/${orderId}/cancel`, { reason: 'test' });
     },
+    outbox,
     pendingCount: async () => {
+      const { pending } = outbox();
+      // Ten minutes ahead: nothing written is too young to count.
+      const before = new Date(Date.now() + 600_000).toISOString();
       let count = 0;
-      for (const shard of pendingShards(ordersOutboxLayout)) {
-        const { Count = 0 } = await doc.send(
-          new QueryCommand({
-            TableName: tableName,
-            IndexName: ordersOutboxLayout.pendingIndex.indexName,
-            KeyConditionExpression: '#shard = :shard',
-            ExpressionAttributeNames: { '#shard': ordersOutboxLayout.pendingIndex.shardAttribute },
-            ExpressionAttributeValues: { ':shard': shard },
-            Select: 'COUNT',
-          }),
-        );
-        count += Count;
+      for (const partition of await pending.shards(before)) {
+        let startKey: Record<string, unknown> | undefined;
+        do {
+          const page = await pending.page(partition, before, 1000, startKey);
+          count += page.records.length + page.malformed.length;
+          startKey = page.nextKey;
+        } while (startKey !== undefined);
       }
       return count;
     },

@@ -1,7 +1,5 @@
 import { QueryCommand } from '@aws-sdk/lib-dynamodb';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { DynamoDbDeliveryTracker } from '../../packages/dynamodb-outbox/src/engine/delivery-tracking';
-import { PendingOutbox } from '../../packages/dynamodb-outbox/src/engine/pending-outbox';
 import type { PoisonRecord } from '../../packages/dynamodb-outbox/src/engine/poison-queue';
 import { type ReconcilerDeps, reconcile } from '../../packages/dynamodb-outbox/src/engine/reconciler';
 import { StuckEvents } from '../../packages/dynamodb-outbox/src/engine/reconciler-retries';
@@ -24,7 +22,7 @@ describe('reconciler with the relay stopped', () => {
     db = await startTestDynamoDb();
     flow = await startInventoryFlow(db);
     deps = {
-      pending: new PendingOutbox(flow.doc, flow.tableName, ordersOutboxLayout),
+      ...flow.outbox(),
       stuck: new StuckEvents(flow.doc, { tableName: flow.tableName, layout: ordersOutboxLayout }),
       publisher: flow.publisher,
       poisonQueue: {
@@ -33,11 +31,6 @@ describe('reconciler with the relay stopped', () => {
           return { sent: [...records], failed: [] };
         },
       },
-      tracker: new DynamoDbDeliveryTracker(flow.doc, {
-        tableName: flow.tableName,
-        layout: ordersOutboxLayout,
-        retentionDays: 7,
-      }),
       settings: { thresholdSeconds: 60, maxItemsPerRun: 1000, pageSize: 7 },
       metrics: { addMetric: (name, _unit, value) => metrics.push([name, value]) },
       logger: quiet,
@@ -71,7 +64,7 @@ describe('reconciler with the relay stopped', () => {
     expect(flow.bus.stats.eventsAccepted).toBe(25);
     expect([...flow.bus.detailEventIdCounts().values()].every((n) => n === 1)).toBe(true);
     expect(flow.deliveries.filter((d) => d.duplicate)).toHaveLength(0);
-    // The index is read shard by shard, so a cancel may be republished before its place: either
+    // The index is read partition by partition, so a cancel may be republished before its place: either
     // way the cancelled orders hold nothing (RELEASED, or CANCELLED before it was placed).
     const states = await flow.reservationStates();
     expect(states.RESERVED).toBe(15);
@@ -80,7 +73,7 @@ describe('reconciler with the relay stopped', () => {
     expect(parkedOnPoisonQueue).toHaveLength(0);
   });
 
-  it('marks them published and arms their TTL, so the next run finds nothing', async () => {
+  it('records them in receipts, leaving the items as written (TTL armed at write), so the next run finds nothing', async () => {
     // Act
     const report = await reconcile(deps);
 
@@ -98,10 +91,23 @@ describe('reconciler with the relay stopped', () => {
     );
     expect(Items).toHaveLength(2);
     for (const item of Items) {
-      expect(item.pendingShard).toBeUndefined();
-      expect(typeof item.publishedAt).toBe('string');
+      expect(item.publishedAt).toBeUndefined();
+      expect(typeof item.outboxMinute).toBe('string');
       expect(item.expiresAt).toBeGreaterThan(Date.now() / 1000 + 6 * 86_400);
     }
+    const minute = String(Items[0]?.outboxMinute).split('#')[0];
+    const receipts = await flow.doc.send(
+      new QueryCommand({
+        TableName: flow.tableName,
+        KeyConditionExpression: 'PK = :pk',
+        ExpressionAttributeValues: { ':pk': `RECEIPT#${minute}` },
+        ConsistentRead: true,
+      }),
+    );
+    const named = (receipts.Items ?? []).flatMap((r) => [
+      ...((r.published as Set<string> | undefined) ?? []),
+    ]);
+    expect(named).toEqual(expect.arrayContaining(Items.map((i) => JSON.stringify([i.PK, i.SK]))));
   });
 
   it('leaves events younger than the threshold to the relay', async () => {

@@ -1,8 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { replay } from '../../packages/dynamodb-outbox/src/cli/replay';
 import type { OutboxTarget } from '../../packages/dynamodb-outbox/src/cli/target';
-import { DynamoDbDeliveryTracker } from '../../packages/dynamodb-outbox/src/engine/delivery-tracking';
-import { PendingOutbox } from '../../packages/dynamodb-outbox/src/engine/pending-outbox';
 import { reconcile } from '../../packages/dynamodb-outbox/src/engine/reconciler';
 import { StuckEvents } from '../../packages/dynamodb-outbox/src/engine/reconciler-retries';
 import type { DynamoDbLocal } from '../../packages/dynamodb-outbox/src/local/dynamodb';
@@ -26,15 +24,10 @@ describe('replay to the inventory consumer', () => {
     for (const orderId of orderIds.slice(0, 2)) await flow.cancelOrder(orderId);
     // Publish through the reconciler's path to the local bus; the consumer applies each event once.
     await reconcile({
-      pending: new PendingOutbox(flow.doc, flow.tableName, ordersOutboxLayout),
+      ...flow.outbox(),
       stuck: new StuckEvents(flow.doc, { tableName: flow.tableName, layout: ordersOutboxLayout }),
       publisher: flow.publisher,
       poisonQueue: { send: async () => ({ sent: [], failed: [] }) },
-      tracker: new DynamoDbDeliveryTracker(flow.doc, {
-        tableName: flow.tableName,
-        layout: ordersOutboxLayout,
-        retentionDays: 7,
-      }),
       settings: { thresholdSeconds: 0, maxItemsPerRun: 1000, pageSize: 100 },
       metrics: { addMetric: () => undefined },
       logger: quiet,

@@ -98,7 +98,7 @@ describe('the offline runtime runs the synthesized template', () => {
       }),
     );
     expect(Item?.expiresAt).toBeGreaterThan(Date.now() / 1000 + 6 * 86_400);
-    expect(Item?.pendingShard).toBeUndefined();
+    expect(Item?.outboxMinute).toBeUndefined();
     expect(Item?.publishedAt).toBeUndefined();
   });
 

@@ -90,8 +90,9 @@ describe('write path against DynamoDB Local', () => {
       sequence: 1,
       payload: { orderId: order.orderId, total: 2699, currency: 'EUR' },
     });
-    expect(event.pendingShard).toMatch(/^PENDING#\d$/);
-    expect(event.expiresAt).toBeUndefined();
+    // Delivery tracking: the time index entry the reconciler lists it by, and its TTL from the write.
+    expect(event.outboxMinute).toMatch(/^\d{4}-\d\d-\d\dT\d\d:\d\d#\d$/);
+    expect(event.expiresAt).toBeGreaterThan(Date.now() / 1000 + 6 * 86_400);
     const read = await request('GET', `/orders/${order.orderId}`);
     expect([read.status, read.text]).toEqual([200, response.text]);
   });

@@ -68,24 +68,24 @@ describe('write units', () => {
 });
 
 describe('indexWriteUnits', () => {
-  const projection: IndexProjection = { type: 'ALL', keys: ['PK', 'SK', 'pendingShard', 'occurredAt'] };
-  const keys = ['pendingShard', 'occurredAt'];
-  const pending = {
+  const projection: IndexProjection = { type: 'ALL', keys: ['PK', 'SK', 'outboxMinute', 'outboxWrittenAt'] };
+  const keys = ['outboxMinute', 'outboxWrittenAt'];
+  const indexed = {
     PK: { S: 'ORDER#1' },
     SK: { S: 'OUTBOX#1' },
-    pendingShard: { S: 'PENDING#3' },
-    occurredAt: { S: 't' },
+    outboxMinute: { S: '2026-11-22T10:00#3' },
+    outboxWrittenAt: { S: 't' },
   };
   const published = {
     PK: { S: 'ORDER#1' },
     SK: { S: 'OUTBOX#1' },
-    occurredAt: { S: 't' },
+    outboxWrittenAt: { S: 't' },
     publishedAt: { S: 'u' },
   };
 
   it('charges one write when an item enters a sparse index and one when it leaves it', () => {
-    expect(indexWriteUnits(undefined, pending, keys, projection)).toBe(1);
-    expect(indexWriteUnits(pending, published, keys, projection)).toBe(1);
+    expect(indexWriteUnits(undefined, indexed, keys, projection)).toBe(1);
+    expect(indexWriteUnits(indexed, published, keys, projection)).toBe(1);
   });
 
   it('charges nothing for items that never carry the index key', () => {
@@ -94,12 +94,12 @@ describe('indexWriteUnits', () => {
   });
 
   it('charges a delete and a put when the index key changes', () => {
-    const moved = { ...pending, pendingShard: { S: 'PENDING#4' } };
-    expect(indexWriteUnits(pending, moved, keys, projection)).toBe(2);
+    const moved = { ...indexed, outboxMinute: { S: '2026-11-22T10:00#4' } };
+    expect(indexWriteUnits(indexed, moved, keys, projection)).toBe(2);
   });
 
   it('sizes a KEYS_ONLY entry by its keys alone', () => {
-    const big = { ...pending, payload: { S: 'z'.repeat(3000) } };
+    const big = { ...indexed, payload: { S: 'z'.repeat(3000) } };
     expect(indexWriteUnits(undefined, big, keys, projection)).toBe(3);
     expect(indexWriteUnits(undefined, big, keys, { ...projection, type: 'KEYS_ONLY' })).toBe(1);
   });

@@ -68,6 +68,18 @@ const { daemon, subsegments, endpoint, pendingPage } = await vi.hoisted(async ()
       })),
       Failed: [],
     }),
+    // The reconciler's watermark at the minute of its cut-off (15 minutes back): one minute to list.
+    'DynamoDB_20120810.GetItem': (input) =>
+      (input.Key as { PK?: { S?: string } } | undefined)?.PK?.S === 'RECONCILER'
+        ? {
+            Item: {
+              PK: { S: 'RECONCILER' },
+              SK: { S: 'WATERMARK' },
+              bucket: { S: new Date(Date.now() - 900_000).toISOString().slice(0, 16) },
+            },
+          }
+        : {},
+    // The time index holds the page; the stuck events' partition and the receipts are empty.
     'DynamoDB_20120810.Query': (input) => {
       const items = input.IndexName === undefined ? [] : pendingPage.items.splice(0);
       return { Items: items, Count: items.length };
@@ -211,9 +223,11 @@ describe('Lambda entries with tracing on', () => {
     await vi.waitFor(() =>
       expect(calls()).toEqual(
         expect.arrayContaining([
+          'DynamoDB GetItem',
           'DynamoDB Query',
           'EventBridge PutEvents',
           'SQS SendMessageBatch',
+          'DynamoDB PutItem',
           'DynamoDB UpdateItem',
         ]),
       ),

@@ -10,26 +10,25 @@ import type { IKey } from 'aws-cdk-lib/aws-kms';
 import { Construct } from 'constructs';
 import {
   type OutboxLayout,
-  PENDING_INDEX_SORT_KEY,
   type SameTableLayout,
   TIME_ORDERED_TABLE_LAYOUT,
   type TimeOrderedLayout,
-  tracksWithReceipts,
 } from '../runtime/layout.js';
 import { tableSafety } from './table-safety.js';
 
-/** The sparse pending index of a same-table `layout`, as a TableV2 global secondary index. */
-export const pendingIndexOf = (layout: SameTableLayout): GlobalSecondaryIndexPropsV2 => ({
-  indexName: layout.pendingIndex.indexName,
-  partitionKey: { name: layout.pendingIndex.shardAttribute, type: AttributeType.STRING },
-  sortKey: { name: PENDING_INDEX_SORT_KEY, type: AttributeType.STRING },
+/** The sparse time index of a same-table `layout`, as a TableV2 global secondary index. */
+export const timeIndexOf = (layout: SameTableLayout): GlobalSecondaryIndexPropsV2 => ({
+  indexName: layout.timeIndex.indexName,
+  partitionKey: { name: layout.timeIndex.partitionKey, type: AttributeType.STRING },
+  sortKey: { name: layout.timeIndex.sortKey, type: AttributeType.STRING },
   // The reconciler republishes from the index: it needs the whole item.
   projectionType: ProjectionType.ALL,
 });
 
 /**
  * What a service's own table needs to hold a same-table outbox, to spread into its TableV2 props:
- * a stream with new images, the outbox TTL attribute and, with delivery tracking, the pending index.
+ * a stream with new images, the outbox TTL attribute and, with delivery tracking, the time index
+ * by which the reconciler lists outbox items.
  *
  * ```ts
  * new TableV2(this, 'Table', { partitionKey, sortKey, ...outboxTableProps(layout) });
@@ -41,9 +40,9 @@ export const outboxTableProps = (
 ) => ({
   dynamoStream: StreamViewType.NEW_IMAGE,
   timeToLiveAttribute: layout.timeToLiveAttribute,
-  // A time-ordered table lists itself by key: receipts need no index.
+  // A time-ordered table lists itself by key: it needs no index.
   globalSecondaryIndexes:
-    (options.deliveryTracking ?? true) && !tracksWithReceipts(layout) ? [pendingIndexOf(layout)] : [],
+    (options.deliveryTracking ?? true) && layout.kind === 'same-table' ? [timeIndexOf(layout)] : [],
 });
 
 /**

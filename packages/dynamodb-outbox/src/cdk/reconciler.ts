@@ -5,7 +5,7 @@ import { LambdaFunction } from 'aws-cdk-lib/aws-events-targets';
 import { PolicyStatement } from 'aws-cdk-lib/aws-iam';
 import type { IQueue } from 'aws-cdk-lib/aws-sqs';
 import { Construct } from 'constructs';
-import { type OutboxLayout, tracksWithReceipts } from '../runtime/layout.js';
+import type { OutboxLayout } from '../runtime/layout.js';
 import { DEFAULT_PUT_EVENTS_LIMITS } from '../runtime/limits.js';
 import { OutboxServiceName } from '../runtime/service-names.js';
 import { reconcilerSettings } from '../runtime/settings.js';
@@ -41,7 +41,7 @@ export interface ReconcilerScheduleProps {
 }
 
 export interface OutboxReconcilerProps extends ReconcilerScheduleProps {
-  /** The table holding the outbox items: a time-ordered table, or one with the layout's sparse pending index. */
+  /** The table holding the outbox items: a time-ordered table, or one with the layout's sparse time index. */
   readonly table: ITable;
   /** How outbox items are keyed and recognised in `table`. */
   readonly layout: OutboxLayout;
@@ -64,14 +64,14 @@ export interface OutboxReconcilerProps extends ReconcilerScheduleProps {
 /**
  * Delivery tracking's safety net: on a schedule, find outbox items still unpublished after
  * `threshold` and republish them through the relay's publisher, then record them as published.
- * On a time-ordered table it lists each minute by key from its saved watermark and compares it
- * with the minute's receipts; on a same-table layout it reads the sparse pending index, every
- * shard, and marks what it republished. An event survives a relay outage longer than the stream's
- * 24-hour retention, or a batch the relay gave up on.
+ * It lists each minute from its saved watermark (a time-ordered table by its key, a same-table
+ * layout by its sparse time index) and compares it with the minute's receipts; an event that keeps
+ * failing is retried apart from the watermark and parked after a bounded number of runs. An event
+ * survives a relay outage longer than the stream's 24-hour retention, or a batch the relay gave up on.
  *
  * IAM: events:PutEvents on the bus, sqs:SendMessage on the poison queue, and on the table
- * dynamodb:Query, GetItem, PutItem and UpdateItem (receipts), or dynamodb:Query on the pending index only and
- * dynamodb:UpdateItem (marks).
+ * dynamodb:Query, GetItem, PutItem, UpdateItem and DeleteItem (receipts, watermark, stuck events),
+ * plus dynamodb:Query on the time index of a same-table layout.
  */
 export class OutboxReconciler extends Construct {
   /** The reconciler function, deployed from the package's prebuilt asset. */
@@ -120,24 +120,26 @@ export class OutboxReconciler extends Construct {
       environment,
     });
 
-    // Keeps the events that failed to republish in the table, each retried on its own backoff:
-    // lists them (Query), reads their items again (GetItem), saves them (PutItem) and deletes
-    // them once published or parked (DeleteItem).
-    const stuckEvents = ['dynamodb:Query', 'dynamodb:GetItem', 'dynamodb:PutItem', 'dynamodb:DeleteItem'];
-    if (tracksWithReceipts(props.layout)) {
-      // Lists minutes by key and reads their receipts (Query), reads and saves its watermark
-      // (GetItem, PutItem), writes receipts of what it republished (PutItem) and keeps what it
-      // parked past its TTL (UpdateItem).
-      grantOnTable(props.table, this.function, [...stuckEvents, 'dynamodb:UpdateItem']);
-    } else {
+    // Lists minutes (Query, on a same table through its time index) and reads their receipts
+    // (Query), reads and saves its watermark (GetItem, PutItem), writes receipts of what it
+    // republished (PutItem) and keeps what it parked past its TTL (UpdateItem). Keeps the events
+    // that failed to republish in the table, each retried on its own backoff: lists them (Query),
+    // reads their items again (GetItem), saves them (PutItem) and deletes them once published or
+    // parked (DeleteItem).
+    grantOnTable(props.table, this.function, [
+      'dynamodb:Query',
+      'dynamodb:GetItem',
+      'dynamodb:PutItem',
+      'dynamodb:UpdateItem',
+      'dynamodb:DeleteItem',
+    ]);
+    if (props.layout.kind === 'same-table')
       this.function.addToRolePolicy(
         new PolicyStatement({
           actions: ['dynamodb:Query'],
-          resources: [`${props.table.tableArn}/index/${props.layout.pendingIndex.indexName}`],
+          resources: [`${props.table.tableArn}/index/${props.layout.timeIndex.indexName}`],
         }),
       );
-      grantOnTable(props.table, this.function, [...stuckEvents, 'dynamodb:UpdateItem']);
-    }
     props.eventBus.grantPutEventsTo(this.function);
     grantSendOnly(props.poisonQueue, this.function);
 

@@ -20,7 +20,7 @@ import {
 } from 'aws-cdk-lib/aws-s3';
 import { Queue, QueueEncryption } from 'aws-cdk-lib/aws-sqs';
 import { Construct } from 'constructs';
-import { type OutboxLayout, relayFilterPattern, tracksWithReceipts } from '../runtime/layout.js';
+import { type OutboxLayout, relayFilterPattern } from '../runtime/layout.js';
 import { DEFAULT_PUT_EVENTS_LIMITS } from '../runtime/limits.js';
 import { OutboxServiceName } from '../runtime/service-names.js';
 import { relaySettings } from '../runtime/settings.js';
@@ -345,16 +345,9 @@ export class OutboxRelay extends Construct {
     props.eventBus.grantPutEventsTo(this.function);
     grantSendOnly(this.poisonQueue, this.function);
     // Receipts: PutItem writes one per invocation, Query reads a minute's receipts for a batch that
-    // may be a retry (skipAccepted), UpdateItem keeps a parked item past its TTL. Marks: UpdateItem
-    // marks items, BatchGetItem reads their marks.
+    // may be a retry (skipAccepted), UpdateItem keeps a parked item past its TTL.
     if (deliveryTracking)
-      grantOnTable(
-        props.table,
-        this.function,
-        tracksWithReceipts(props.layout)
-          ? ['dynamodb:PutItem', 'dynamodb:Query', 'dynamodb:UpdateItem']
-          : ['dynamodb:UpdateItem', 'dynamodb:BatchGetItem'],
-      );
+      grantOnTable(props.table, this.function, ['dynamodb:PutItem', 'dynamodb:Query', 'dynamodb:UpdateItem']);
 
     this.eventSourceMapping = this.function.addEventSourceMapping('StreamMapping', {
       eventSourceArn: streamArn,

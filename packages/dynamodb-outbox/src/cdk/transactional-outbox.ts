@@ -33,9 +33,9 @@ export interface TransactionalOutboxProps {
   readonly eventBus: IEventBus;
   /**
    * Put the outbox items beside the aggregates in `table` (`sameTableLayout({ partitionKey, sortKey })`),
-   * which then needs `outboxTableProps(layout)`: a stream, TTL and a pending index. Delivery is then
-   * tracked with a mark per event, which costs about 3 more write units per event than the default
-   * (see the README's Performance section).
+   * which then needs `outboxTableProps(layout)`: a stream, TTL and a sparse time index. Delivery is
+   * tracked with one receipt per relay invocation, as on the default table; each item's index entry
+   * costs a little more per event (see the README's Performance section).
    * @default a dedicated outbox table created here, keyed by time (`TIME_ORDERED_TABLE_LAYOUT`) and
    * tracked with one receipt per relay invocation: `table` needs nothing
    */
@@ -198,7 +198,7 @@ export class TransactionalOutbox extends Construct {
         if (props[prop] !== undefined)
           throw new Error(
             `TransactionalOutbox: ${prop} applies only to the dedicated outbox table, not with layout; ` +
-              'a same-table layout spreads its pending index with sameTableLayout({ pendingIndex: { shardCount } })',
+              'a same-table layout spreads its time index with sameTableLayout({ shardCount, previousShardCount })',
           );
       this.outboxTable = undefined;
       this.table = props.table;
@@ -332,7 +332,7 @@ export class TransactionalOutbox extends Construct {
 
   /**
    * A same-table outbox needs the layout's key names to be the table's, the table's TTL attribute
-   * and, with tracking, its pending index.
+   * and, with tracking, its time index.
    */
   private checkSameTable(layout: SameTableLayout): void {
     const resource = tableResource(this.table);
@@ -351,9 +351,9 @@ export class TransactionalOutbox extends Construct {
         `TransactionalOutbox: the table's TTL attribute must be the layout's ${layout.timeToLiveAttribute}; ${hint}`,
       );
     const indexes = (resource.globalSecondaryIndexes ?? []) as Array<{ indexName?: string }>;
-    if (this.deliveryTracking && !indexes.some((index) => index.indexName === layout.pendingIndex.indexName))
+    if (this.deliveryTracking && !indexes.some((index) => index.indexName === layout.timeIndex.indexName))
       throw new Error(
-        `TransactionalOutbox: delivery tracking needs the pending index ${layout.pendingIndex.indexName} on the table; ${hint}`,
+        `TransactionalOutbox: delivery tracking needs the time index ${layout.timeIndex.indexName} on the table; ${hint}`,
       );
   }
 }

@@ -26,8 +26,8 @@ Commands:
   local     run the CDK app of this directory offline (its cdk.json), as its template
             declares it: see \`dynamodb-outbox local --help\`
   invoke    invoke a function of the running local runtime: see \`dynamodb-outbox invoke --help\`
-  status    pending outbox events (on the pending index, or on no receipt of a
-            time-ordered table), the oldest one's age, and the depth of every
+  status    pending outbox events (those no receipt lists, by the table's key or
+            its time index), the oldest one's age, and the depth of every
             poison, failure and dead-letter queue
   redrive   republish the events on the poison queue (after fixing their cause)
             and delete each message once EventBridge has accepted its event
@@ -239,10 +239,10 @@ const explain = async (error: unknown, target: OutboxTarget): Promise<unknown> =
     target.layout.kind === 'same-table'
   )
     return new UsageError(
-      `Table ${target.tableName} has no ${target.layout.pendingIndex.indexName} index, so its pending events ` +
-        'cannot be counted: is it the outbox table? Pass the table the stack (or `dynamodb-outbox local`) created ' +
+      `Table ${target.tableName} has no ${target.layout.timeIndex.indexName} index, so its pending events ` +
+        'cannot be listed: is it the outbox table? Pass the table the stack (or `dynamodb-outbox local`) created ' +
         'with --table, or --stack to read it from the stack outputs; a time-ordered outbox table ' +
-        '(receipts, no index) needs --layout time-ordered-table.',
+        '(no index) needs --layout time-ordered-table.',
     );
   // ...and keys that are not the table's (a Get, or a Query of a time-ordered table's minute) likewise;
   // DynamoDB Local words a Get's as "One of the required keys was not given a value".

@@ -108,10 +108,8 @@ export const redriveFailures = async (
     }
     const classified = classify(target.layout, records);
     const events = classified.candidates.length + classified.malformed.length;
-    const skip = await skipAccepted({ memory, tracker, lookUpAfterSeconds: 0 }, classified, records, {
-      firstBatch: true,
-      now: now(),
-    });
+    // Any record of a failed batch may have been published before: all are looked up.
+    const skip = await skipAccepted({ memory, tracker }, classified, () => true);
     const { batch } = skip;
     if (options.dryRun) {
       entries.push({ key, outcome: 'would-redrive', events, republished: 0, skipped: skip.skipped });
@@ -119,10 +117,13 @@ export const redriveFailures = async (
     }
     const result = await publisher.publish(batch.candidates.map((c) => c.value));
     const published = result.published.flatMap((i) =>
-      batch.candidates[i] ? [batch.candidates[i].value.key] : [],
+      batch.candidates[i] ? [batch.candidates[i].value] : [],
     );
     if (published.length > 0) await tracker.markPublished(published, now());
-    memory.remember(published, 'settled');
+    memory.remember(
+      published.map((p) => p.key),
+      'settled',
+    );
     const failed = [
       ...result.retryable.map((f) => `${f.errorCode}: ${f.errorMessage}`),
       ...result.poison.map((f) => `poison ${f.errorCode}: ${f.errorMessage}`),

@@ -147,7 +147,7 @@ export const redrive = async (target: OutboxTarget, options: RedriveOptions = {}
     );
     if (result.published.length > 0)
       await tracker.markRedriven(
-        result.published.flatMap((index) => (unique[index] ? [unique[index].key] : [])),
+        result.published.flatMap((index) => (unique[index] ? [unique[index]] : [])),
         now(),
       );
     republished += result.published.length;

@@ -1,4 +1,4 @@
-import { deliveryTrackerFor } from '../engine/delivery-tracking.js';
+import { DeliveryReceipts } from '../engine/delivery-tracking.js';
 import { OutboxPublisher } from '../engine/publisher.js';
 import type { OutboxTarget } from './target.js';
 import { UsageError } from './usage-error.js';
@@ -16,7 +16,7 @@ const required = (value: string | undefined, missing: string): string => {
 /**
  * What a redrive republishes with, for either source (poison queue or failure destination): the
  * relay's publisher on the target's bus and source, and the target layout's delivery tracking, so
- * that a republished event is marked exactly as the relay marks it.
+ * that a republished event is recorded exactly as the relay records it.
  */
 export const republishingOf = (
   target: Pick<
@@ -31,7 +31,7 @@ export const republishingOf = (
     metrics: quiet,
     logger: quiet,
   }),
-  tracker: deliveryTrackerFor(target.doc, {
+  tracker: new DeliveryReceipts(target.doc, {
     tableName: target.tableName,
     layout: target.layout,
     retentionDays: target.retentionDays,

@@ -1,16 +1,8 @@
 import { GetQueueAttributesCommand } from '@aws-sdk/client-sqs';
-import { QueryCommand } from '@aws-sdk/lib-dynamodb';
-import { type BucketReceipts, ReceiptDeliveryTracker } from '../engine/delivery-tracking.js';
+import { type BucketReceipts, DeliveryReceipts } from '../engine/delivery-tracking.js';
+import { listingFor } from '../engine/outbox-listing/listing-for.js';
 import { TimeOrderedOutbox } from '../engine/pending-outbox.js';
-import {
-  bucketOfPartition,
-  PENDING_INDEX_SORT_KEY,
-  pendingShards,
-  type SameTableLayout,
-  type TimeOrderedLayout,
-  timeBucketOf,
-  tracksWithReceipts,
-} from '../runtime/layout.js';
+import { bucketOfPartition, timeBucketOf } from '../runtime/layout.js';
 import type { OutboxTarget } from './target.js';
 
 export interface QueueDepth {
@@ -23,7 +15,7 @@ export interface QueueDepth {
   readonly error?: string;
 }
 
-/** What a time-ordered table's listing covered: it reads minutes oldest first, within a budget. */
+/** What the listing covered: it reads minutes oldest first, within a budget. */
 export interface ReceiptsListing {
   /** The first minute read (`2026-11-22T11:45`). */
   readonly from: string;
@@ -47,14 +39,12 @@ export interface OutboxStatus {
   readonly target: string;
   readonly table: string;
   /**
-   * How delivery is tracked: the sparse pending index (an item is pending until the relay marks
-   * it), or receipts on a time-ordered table (pending until a receipt lists it).
+   * How outbox items are listed by time: by the table's key (a time-ordered table) or by the time
+   * index of a same table. Either way an item is pending until a receipt names it.
    */
-  readonly tracking: 'pending-index' | 'receipts';
-  /** The pending index, as the layout names it (pending-index tracking). */
-  readonly pendingIndex?: { readonly indexName: string; readonly shards: number };
-  /** What the listing covered (receipts tracking). */
-  readonly listing?: ReceiptsListing;
+  readonly listedBy: 'table-key' | { readonly timeIndex: string };
+  /** What the listing covered. */
+  readonly listing: ReceiptsListing;
   /** Outbox items not yet published: all of them, or at least this many when `listing.stoppedAt` is set. */
   readonly pending: number;
   readonly oldestPendingOccurredAt?: string;
@@ -67,9 +57,8 @@ export interface StatusOptions {
   /** @default the current time */
   readonly now?: Date;
   /**
-   * Receipts tracking: outbox items to read at most, an empty page counting as one, so that a
-   * status of a large table (or of one whose reconciler never ran) stays bounded. The pending index
-   * needs no bound: it holds only pending items, and is counted with `Select: COUNT`.
+   * Outbox items to read at most, an empty page counting as one, so that a status of a large
+   * table (or of one whose reconciler never ran) stays bounded.
    * @default 10000
    */
   readonly maxItems?: number;
@@ -80,85 +69,22 @@ export const DEFAULT_STATUS_MAX_ITEMS = 10_000;
 interface Backlog {
   readonly pending: number;
   readonly oldest?: string;
-  readonly listing?: ReceiptsListing;
+  readonly listing: ReceiptsListing;
 }
 
-const sortKey = PENDING_INDEX_SORT_KEY;
-
-/** A target whose delivery tracking is the sparse pending index (a same-table layout). */
-type IndexTarget = OutboxTarget & { readonly layout: SameTableLayout };
-/** A target whose delivery tracking is receipts (a time-ordered table). */
-type ReceiptsTarget = OutboxTarget & { readonly layout: TimeOrderedLayout };
-
-const shardQuery = (target: IndexTarget, shard: string) => ({
-  TableName: target.tableName,
-  IndexName: target.layout.pendingIndex.indexName,
-  KeyConditionExpression: '#shard = :shard',
-  ExpressionAttributeNames: { '#shard': target.layout.pendingIndex.shardAttribute },
-  ExpressionAttributeValues: { ':shard': shard },
-});
-
-/** Count one shard of the pending index, page by page (a COUNT query still pages at 1 MB). */
-const countShard = async (target: IndexTarget, shard: string): Promise<number> => {
-  let count = 0;
-  let startKey: Record<string, unknown> | undefined;
-  do {
-    const page = await target.doc.send(
-      new QueryCommand({
-        ...shardQuery(target, shard),
-        Select: 'COUNT',
-        ...(startKey ? { ExclusiveStartKey: startKey } : {}),
-      }),
-    );
-    count += page.Count ?? 0;
-    startKey = page.LastEvaluatedKey;
-  } while (startKey !== undefined);
-  return count;
-};
-
-/** The shard's oldest pending item: the index sorts by occurredAt. */
-const oldestInShard = async (target: IndexTarget, shard: string): Promise<string | undefined> => {
-  const { ExpressionAttributeNames, ...query } = shardQuery(target, shard);
-  const { Items = [] } = await target.doc.send(
-    new QueryCommand({
-      ...query,
-      ExpressionAttributeNames: { ...ExpressionAttributeNames, '#occurredAt': sortKey },
-      ProjectionExpression: '#occurredAt',
-      ScanIndexForward: true,
-      Limit: 1,
-    }),
-  );
-  const value = Items[0]?.[sortKey];
-  return typeof value === 'string' ? value : undefined;
-};
-
-/** The sparse pending index, every shard: it holds pending items only. */
-const indexBacklog = async (target: IndexTarget): Promise<Backlog> => {
-  const shards = pendingShards(target.layout);
-  const [counts, oldest] = await Promise.all([
-    Promise.all(shards.map((shard) => countShard(target, shard))),
-    Promise.all(shards.map((shard) => oldestInShard(target, shard))),
-  ]);
-  const oldestOccurredAt = oldest.filter((o): o is string => o !== undefined).sort()[0];
-  return {
-    pending: counts.reduce((a, b) => a + b, 0),
-    ...(oldestOccurredAt === undefined ? {} : { oldest: oldestOccurredAt }),
-  };
-};
-
-/** Items a Query page of the time-ordered listing asks for at most (DynamoDB stops at 1 MB anyway). */
+/** Items a Query page of the listing asks for at most (DynamoDB stops at 1 MB anyway). */
 const LISTING_PAGE_ITEMS = 1000;
 /** Partitions read at once: the pages of a wave. */
 const LISTING_CONCURRENCY = 16;
 
 /**
- * The reconciler's own listing of a time-ordered table (`TimeOrderedOutbox`), wired as the
- * reconciler wires it, with receipts read once per minute however many of its partitions ask, and
- * counted, so that a table whose relay writes none can be told apart.
+ * The reconciler's own listing (`TimeOrderedOutbox`), wired as the reconciler wires it, with
+ * receipts read once per minute however many of its partitions ask, and counted, so that a table
+ * whose relay writes none can be told apart.
  */
-const timeOrderedListing = (target: ReceiptsTarget, now: Date) => {
+const timeOrderedListing = (target: OutboxTarget, now: Date) => {
   const { doc, tableName, layout, retentionDays } = target;
-  const tracker = new ReceiptDeliveryTracker(doc, { tableName, layout, retentionDays });
+  const tracker = new DeliveryReceipts(doc, { tableName, layout, retentionDays });
   const read = new Map<string, Promise<BucketReceipts>>();
   let receiptKeys = 0;
   const receiptsOf = (bucket: string): Promise<BucketReceipts> => {
@@ -174,6 +100,7 @@ const timeOrderedListing = (target: ReceiptsTarget, now: Date) => {
   const listing = new TimeOrderedOutbox(doc, {
     tableName,
     layout,
+    items: listingFor(doc, tableName, layout),
     receipts: { receiptsOf },
     // Nothing older than the retention is left to be pending.
     lookbackSeconds: retentionDays * 86_400,
@@ -182,7 +109,7 @@ const timeOrderedListing = (target: ReceiptsTarget, now: Date) => {
   return { listing, receiptKeys: () => receiptKeys };
 };
 
-interface WavesRead extends Backlog {
+interface WavesRead extends Omit<Backlog, 'listing'> {
   readonly itemsRead: number;
   /** Index of the first partition not read in full, when `maxItems` ran out. */
   readonly firstUnread?: number;
@@ -233,11 +160,10 @@ const readInWaves = async (
 };
 
 /**
- * The events of a time-ordered table that no receipt lists: the minutes from the reconciler's
- * watermark (or from the start of the retention) to now, read within `maxItems`. Read-only: the
- * watermark is not moved.
+ * The events no receipt lists: the minutes from the reconciler's watermark (or from the start of
+ * the retention) to now, read within `maxItems`. Read-only: the watermark is not moved.
  */
-const receiptsBacklog = async (target: ReceiptsTarget, now: Date, maxItems: number): Promise<Backlog> => {
+const receiptsBacklog = async (target: OutboxTarget, now: Date, maxItems: number): Promise<Backlog> => {
   const { listing, receiptKeys } = timeOrderedListing(target, now);
   const before = now.toISOString();
   const watermark = await listing.watermark();
@@ -285,20 +211,15 @@ export const outboxStatus = async (
   const now = options.now ?? new Date();
   const { layout } = target;
   const [backlog, queues] = await Promise.all([
-    tracksWithReceipts(layout)
-      ? receiptsBacklog({ ...target, layout }, now, options.maxItems ?? DEFAULT_STATUS_MAX_ITEMS)
-      : indexBacklog({ ...target, layout }),
+    receiptsBacklog(target, now, options.maxItems ?? DEFAULT_STATUS_MAX_ITEMS),
     Promise.all(target.queues.map((q) => queueDepth(target, q.name, q.url))),
   ]);
   const { listing } = backlog;
   return {
     target: target.description,
     table: target.tableName,
-    tracking: tracksWithReceipts(layout) ? 'receipts' : 'pending-index',
-    ...(listing ? { listing } : {}),
-    ...(layout.kind === 'same-table'
-      ? { pendingIndex: { indexName: layout.pendingIndex.indexName, shards: layout.pendingIndex.shardCount } }
-      : {}),
+    listedBy: layout.kind === 'same-table' ? { timeIndex: layout.timeIndex.indexName } : 'table-key',
+    listing,
     pending: backlog.pending,
     ...(backlog.oldest === undefined
       ? {}
@@ -310,11 +231,11 @@ export const outboxStatus = async (
           ),
         }),
     queues,
-    notes: [...(listing ? listingNotes(listing, backlog.pending) : []), ...target.notes],
+    notes: [...listingNotes(listing, backlog.pending), ...target.notes],
   };
 };
 
-/** What the operator must know to read a partial or surprising count of a time-ordered table. */
+/** What the operator must know to read a partial or surprising count. */
 const listingNotes = (listing: ReceiptsListing, pending: number): string[] => {
   const notes: string[] = [];
   if (listing.stoppedAt !== undefined)
@@ -338,12 +259,12 @@ const age = (seconds: number): string => {
 };
 
 const tracking = (status: OutboxStatus): string => {
-  if (status.listing === undefined)
-    return status.pendingIndex === undefined
-      ? 'pending index'
-      : `pending index ${status.pendingIndex.indexName} (${status.pendingIndex.shards} shards)`;
   const { from, since } = status.listing;
-  return `receipts (time-ordered table), read from ${from} (${since === 'watermark' ? 'reconciler watermark' : 'start of the retention'})`;
+  const listed =
+    status.listedBy === 'table-key'
+      ? 'time-ordered table'
+      : `same table, time index ${status.listedBy.timeIndex}`;
+  return `receipts (${listed}), read from ${from} (${since === 'watermark' ? 'reconciler watermark' : 'start of the retention'})`;
 };
 
 export const formatStatus = (status: OutboxStatus): string => {
@@ -352,7 +273,7 @@ export const formatStatus = (status: OutboxStatus): string => {
     `Outbox status: ${status.target}`,
     `  table                 ${status.table}`,
     `  tracking              ${tracking(status)}`,
-    `  pending events        ${status.listing?.stoppedAt === undefined ? '' : 'at least '}${status.pending}`,
+    `  pending events        ${status.listing.stoppedAt === undefined ? '' : 'at least '}${status.pending}`,
     `  oldest pending        ${
       status.oldestPendingAgeSeconds === undefined
         ? '-'

@@ -61,8 +61,8 @@ export interface OutboxTarget {
   readonly sqs: SQSClient;
   readonly tableName: string;
   /**
-   * How outbox items are keyed in the table, and so how delivery is tracked: a pending index, or
-   * receipts on a time-ordered table (`tracksWithReceipts`).
+   * How outbox items are keyed in the table, and so how they are listed by time: by the table's
+   * key (time-ordered table) or by its time index (same table).
    */
   readonly layout: OutboxLayout;
   /** The bus a redrive republishes to: `--bus`, else the outbox's output. */

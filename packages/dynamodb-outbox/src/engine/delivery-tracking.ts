@@ -1,6 +1,5 @@
 import { randomUUID } from 'node:crypto';
 import {
-  BatchGetCommand,
   type DynamoDBDocumentClient,
   PutCommand,
   QueryCommand,
@@ -9,18 +8,13 @@ import {
 } from '@aws-sdk/lib-dynamodb';
 import { mapWithConcurrency } from '../runtime/concurrency.js';
 import {
-  bucketOfPartition,
   expiresAtFor,
   type OutboxKey,
   type OutboxLayout,
-  type SameTableLayout,
-  type TimeOrderedLayout,
-  tracksWithReceipts,
+  receiptNameOf,
+  writtenMinuteOf,
 } from '../runtime/layout.js';
-
-/** BatchGetItem takes at most 100 keys a request. */
-const BATCH_GET_LIMIT = 100;
-const BATCH_GET_RETRIES = 2;
+import type { PoisonRecord } from './poison-queue.js';
 
 export interface MarkFailure {
   readonly key: OutboxKey;
@@ -29,161 +23,88 @@ export interface MarkFailure {
 }
 
 export interface MarkResult {
-  /** Items now marked. */
+  /** Items now recorded. */
   readonly marked: number;
-  /** Items already gone (expired or deleted): nothing left to mark, and nothing lost. */
+  /** Items already gone (expired or deleted): nothing left to keep, and nothing lost. */
   readonly missing: number;
   /**
-   * Items still pending. Published ones: the reconciler publishes them again (a duplicate, never a
-   * loss). Parked ones: the reconciler hits the same poison and parks them then (one more poison
+   * Items no receipt lists. Published ones: the reconciler publishes them again (a duplicate, never
+   * a loss). Parked ones: the reconciler hits the same poison and parks them then (one more poison
    * message, never a loss).
    */
   readonly failed: MarkFailure[];
 }
 
 export interface SettledLookup {
-  /** Keys whose item is marked published or parked: nothing left for the relay to do. */
+  /** Keys a receipt lists as published or parked: nothing left for the relay to do. */
   readonly settled: OutboxKey[];
   /** Keys that could not be read; the caller treats them as unsettled (a duplicate at worst). */
   readonly unread: number;
 }
 
 /**
+ * An outbox item as delivery tracking names it: its key, and the item as stored, which on a same
+ * table holds the minute it was written in (its time index entry), where its receipt goes.
+ */
+export interface TrackedItem {
+  readonly key: OutboxKey;
+  readonly item?: Readonly<Record<string, unknown>>;
+}
+
+/** A parked record as tracking names it: its key, and its item as read or as the stream carried it. */
+export const trackedOfPoison = (record: PoisonRecord): TrackedItem[] =>
+  record.key === undefined ? [] : [{ key: record.key, item: record.item ?? plainStrings(record.image) }];
+
+/** The string attributes of a stream image (DynamoDB JSON): enough to find an item's minute. */
+const plainStrings = (image: Record<string, unknown> | undefined): Record<string, string> | undefined =>
+  image === undefined
+    ? undefined
+    : Object.fromEntries(
+        Object.entries(image).flatMap(([name, value]) => {
+          const text = (value as { S?: unknown } | undefined)?.S;
+          return typeof text === 'string' ? [[name, text]] : [];
+        }),
+      );
+
+/**
  * Delivery tracking, the port the relay and the reconciler record outcomes through. Failures are
- * reported, never thrown: the events are out (or parked), and an item left pending only costs a
+ * reported, never thrown: the events are out (or parked), and an item left unrecorded only costs a
  * republish later.
  */
 export interface DeliveryTracker {
-  /** EventBridge accepted these: record them (a receipt, or a mark that takes them off the pending index and arms their TTL). */
-  markPublished(keys: readonly OutboxKey[], now: Date): Promise<MarkResult>;
+  /** EventBridge accepted these: a receipt lists them. */
+  markPublished(items: readonly TrackedItem[], now: Date): Promise<MarkResult>;
   /**
-   * The poison queue holds these in full: record them (a receipt, or a mark off the pending index) so the reconciler does
-   * not republish them, hit the same poison and send a second message. Their TTL stays unarmed:
-   * the item is kept until a redrive publishes it.
+   * The poison queue holds these in full: a receipt lists them as parked, so the reconciler does
+   * not republish them, hit the same poison and send a second message. Their TTL is removed: the
+   * item is kept until a redrive publishes it.
    */
-  markParked(keys: readonly OutboxKey[], now: Date): Promise<MarkResult>;
+  markParked(items: readonly TrackedItem[], now: Date): Promise<MarkResult>;
   /**
-   * Which of these items are already marked published or parked. The relay asks before it
+   * Which of these items a receipt lists as published or parked. The relay asks before it
    * publishes records a previous invocation may have handled (a batch retried by Lambda), so that
    * EventBridge does not get them twice. Never throws: what cannot be read counts as unsettled.
    */
-  settled(keys: readonly OutboxKey[]): Promise<SettledLookup>;
+  settled(items: readonly TrackedItem[]): Promise<SettledLookup>;
 }
 
-export interface DeliveryTrackerOptions<Layout extends OutboxLayout = OutboxLayout> {
+export interface DeliveryReceiptsOptions {
   readonly tableName: string;
-  readonly layout: Layout;
-  /** Days a published item is kept before its TTL deletes it. */
+  readonly layout: OutboxLayout;
+  /** Days a receipt (and a redriven item) is kept before its TTL deletes it. */
   readonly retentionDays: number;
-  /** UpdateItem requests in flight at once. @default 16 */
+  /** Writes in flight at once. @default 16 */
   readonly concurrency?: number;
-}
-
-/** Both trackers arm TTLs `retentionDays` ahead: a whole number of days, at least one. */
-const checkRetentionDays = (retentionDays: number): void => {
-  if (!Number.isInteger(retentionDays) || retentionDays < 1)
-    throw new Error(`retentionDays must be a positive integer, got ${retentionDays}`);
-};
-
-/**
- * Delivery tracking on the outbox table: one conditional UpdateItem per item. The condition
- * (`attribute_exists` on the key) keeps an item that TTL already deleted from being re-created as
- * a stub.
- */
-export class DynamoDbDeliveryTracker implements DeliveryTracker {
-  constructor(
-    private readonly doc: DynamoDBDocumentClient,
-    private readonly options: DeliveryTrackerOptions<SameTableLayout>,
-  ) {
-    checkRetentionDays(options.retentionDays);
-  }
-
-  markPublished(keys: readonly OutboxKey[], now: Date): Promise<MarkResult> {
-    const { layout, retentionDays } = this.options;
-    return updateEach(this.doc, this.options, keys, {
-      UpdateExpression: 'SET #publishedAt = :at, #expiresAt = :expiresAt REMOVE #pendingShard',
-      ExpressionAttributeNames: {
-        '#publishedAt': 'publishedAt',
-        '#expiresAt': layout.timeToLiveAttribute,
-        '#pendingShard': layout.pendingIndex.shardAttribute,
-      },
-      ExpressionAttributeValues: { ':at': now.toISOString(), ':expiresAt': expiresAtFor(now, retentionDays) },
-    });
-  }
-
-  markParked(keys: readonly OutboxKey[], now: Date): Promise<MarkResult> {
-    return updateEach(this.doc, this.options, keys, {
-      UpdateExpression: 'SET #parkedAt = :at REMOVE #pendingShard',
-      ExpressionAttributeNames: {
-        '#parkedAt': 'parkedAt',
-        '#pendingShard': this.options.layout.pendingIndex.shardAttribute,
-      },
-      ExpressionAttributeValues: { ':at': now.toISOString() },
-    });
-  }
-
-  /** A parked event a redrive published: marked published as the relay marks it, which arms its TTL. */
-  markRedriven(keys: readonly OutboxKey[], now: Date): Promise<MarkResult> {
-    return this.markPublished(keys, now);
-  }
-
-  /**
-   * BatchGetItem, 100 keys a request, projecting only the key and the two marks, eventually
-   * consistent. Cost: read units are charged on the whole item's size, not on the projection
-   * (rounded up to 4 KB; eventually consistent halves it), so an item up to 4 KB costs 0.5 RRU:
-   * 50 RRU for a batch of 100. Unprocessed keys are asked for again, twice, then counted unread.
-   */
-  async settled(keys: readonly OutboxKey[]): Promise<SettledLookup> {
-    const { tableName, layout } = this.options;
-    const settled: OutboxKey[] = [];
-    let unread = 0;
-    for (let start = 0; start < keys.length; start += BATCH_GET_LIMIT) {
-      let pending: Record<string, unknown>[] = keys
-        .slice(start, start + BATCH_GET_LIMIT)
-        .map((k) => ({ ...k }));
-      for (let attempt = 0; pending.length > 0 && attempt <= BATCH_GET_RETRIES; attempt++) {
-        try {
-          const response = await this.doc.send(
-            new BatchGetCommand({
-              RequestItems: {
-                [tableName]: {
-                  Keys: pending,
-                  ProjectionExpression: '#pk, #sk, #publishedAt, #parkedAt',
-                  ExpressionAttributeNames: {
-                    '#pk': layout.partitionKey,
-                    '#sk': layout.sortKey,
-                    '#publishedAt': 'publishedAt',
-                    '#parkedAt': 'parkedAt',
-                  },
-                },
-              },
-            }),
-          );
-          for (const item of response.Responses?.[tableName] ?? []) {
-            if (item.publishedAt === undefined && item.parkedAt === undefined) continue;
-            settled.push({
-              [layout.partitionKey]: String(item[layout.partitionKey]),
-              [layout.sortKey]: String(item[layout.sortKey]),
-            });
-          }
-          pending = response.UnprocessedKeys?.[tableName]?.Keys ?? [];
-        } catch {
-          break;
-        }
-      }
-      unread += pending.length;
-    }
-    return { settled, unread };
-  }
 }
 
 /**
  * One conditional UpdateItem per key, `concurrency` at a time: a failed condition means the item
- * is gone (`missing`), any other error is reported.
+ * is gone (`missing`), any other error is reported. The condition (`attribute_exists` on the key)
+ * keeps an item that TTL already deleted from being re-created as a stub.
  */
 const updateEach = async (
   doc: DynamoDBDocumentClient,
-  options: DeliveryTrackerOptions,
+  options: DeliveryReceiptsOptions,
   keys: readonly OutboxKey[],
   update: Pick<
     UpdateCommandInput,
@@ -241,42 +162,47 @@ interface RememberedReceipts {
   newest?: string;
 }
 
-/** Partition of the receipts of the events written in `bucket` (a time-ordered table). */
+/**
+ * Partition of the receipts of the events written in `bucket`, on the outbox's table. Its sort keys
+ * start with `RECEIPT#`, not the outbox prefix, so the stream filter never passes a receipt.
+ */
 export const receiptPartition = (bucket: string): string => `RECEIPT#${bucket}`;
 
 /**
- * Sort keys a receipt lists at most: 1,000 keys of about 90 bytes stay far below DynamoDB's 400 KB
+ * Items a receipt names at most: 1,000 names of about 90 bytes stay far below DynamoDB's 400 KB
  * item limit (https://docs.aws.amazon.com/amazondynamodb/latest/developerguide/ServiceQuotas.html).
  */
 export const KEYS_PER_RECEIPT = 1000;
 
-/** What the receipts of one bucket say: sort keys of events published, and of events parked. */
+/** What the receipts of one bucket say: names (`receiptNameOf`) of events published, and of events parked. */
 export interface BucketReceipts {
   readonly published: ReadonlySet<string>;
   readonly parked: ReadonlySet<string>;
 }
 
 /**
- * Delivery tracking on a time-ordered outbox table (`time-ordered-table`): one receipt item per
- * relay invocation (per minute of the events it carried, usually one) listing the sort keys it
- * published or parked, instead of one write per event. A published item is never updated: its TTL
- * is armed at write time (a parked one has it removed until a redrive, `markParked`). The reconciler lists a minute's items by key and compares them with
- * the minute's receipts (`receiptsOf`). Receipts share the table, under `RECEIPT#<minute>`; their
- * sort keys do not start with the outbox prefix, so the stream filter drops them.
+ * Delivery tracking, for both layouts: one receipt item per relay invocation (per minute of the
+ * events it carried, usually one) naming the items it published or parked, instead of one write
+ * per event. A published item is never updated: its TTL is armed at write time (a parked one has
+ * it removed until a redrive, `markParked`). The reconciler lists a minute's items by time (a
+ * time-ordered table's key, a same table's time index) and compares them with the minute's
+ * receipts (`receiptsOf`). Receipts share the table, under `RECEIPT#<minute>`.
  */
-export class ReceiptDeliveryTracker implements DeliveryTracker {
+export class DeliveryReceipts implements DeliveryTracker {
   /** Receipts read per minute, the most recently asked last (`rememberedReceiptsOf`). */
   private readonly remembered = new Map<string, RememberedReceipts>();
 
   constructor(
     private readonly doc: DynamoDBDocumentClient,
-    private readonly options: DeliveryTrackerOptions<TimeOrderedLayout>,
+    private readonly options: DeliveryReceiptsOptions,
   ) {
-    checkRetentionDays(options.retentionDays);
+    // Receipts and redriven items expire `retentionDays` ahead: a whole number of days, at least one.
+    if (!Number.isInteger(options.retentionDays) || options.retentionDays < 1)
+      throw new Error(`retentionDays must be a positive integer, got ${options.retentionDays}`);
   }
 
-  markPublished(keys: readonly OutboxKey[], now: Date): Promise<MarkResult> {
-    return this.writeReceipts(keys, now, 'published');
+  markPublished(items: readonly TrackedItem[], now: Date): Promise<MarkResult> {
+    return this.writeReceipts(items, now, 'published');
   }
 
   /**
@@ -285,14 +211,19 @@ export class ReceiptDeliveryTracker implements DeliveryTracker {
    * then lists the kept and the already deleted ones in a `parked` receipt. A key whose item could
    * not be kept is reported failed and left out of the receipt, so the reconciler parks it again.
    */
-  async markParked(keys: readonly OutboxKey[], now: Date): Promise<MarkResult> {
-    const kept = await updateEach(this.doc, this.options, keys, {
-      UpdateExpression: 'REMOVE #expiresAt',
-      ExpressionAttributeNames: { '#expiresAt': this.options.layout.timeToLiveAttribute },
-    });
+  async markParked(items: readonly TrackedItem[], now: Date): Promise<MarkResult> {
+    const kept = await updateEach(
+      this.doc,
+      this.options,
+      items.map((i) => i.key),
+      {
+        UpdateExpression: 'REMOVE #expiresAt',
+        ExpressionAttributeNames: { '#expiresAt': this.options.layout.timeToLiveAttribute },
+      },
+    );
     const failed = new Set(kept.failed.map((f) => f.key));
     const receipts = await this.writeReceipts(
-      keys.filter((key) => !failed.has(key)),
+      items.filter((i) => !failed.has(i.key)),
       now,
       'parked',
     );
@@ -308,56 +239,58 @@ export class ReceiptDeliveryTracker implements DeliveryTracker {
    * A parked event a redrive published: a `published` receipt, and its item handed back to TTL,
    * `retentionDays` from now (`markParked` kept it).
    */
-  async markRedriven(keys: readonly OutboxKey[], now: Date): Promise<MarkResult> {
-    const receipts = await this.writeReceipts(keys, now, 'published');
-    const released = await updateEach(this.doc, this.options, keys, {
-      UpdateExpression: 'SET #expiresAt = :expiresAt',
-      ExpressionAttributeNames: { '#expiresAt': this.options.layout.timeToLiveAttribute },
-      ExpressionAttributeValues: { ':expiresAt': expiresAtFor(now, this.options.retentionDays) },
-    });
+  async markRedriven(items: readonly TrackedItem[], now: Date): Promise<MarkResult> {
+    const receipts = await this.writeReceipts(items, now, 'published');
+    const released = await updateEach(
+      this.doc,
+      this.options,
+      items.map((i) => i.key),
+      {
+        UpdateExpression: 'SET #expiresAt = :expiresAt',
+        ExpressionAttributeNames: { '#expiresAt': this.options.layout.timeToLiveAttribute },
+        ExpressionAttributeValues: { ':expiresAt': expiresAtFor(now, this.options.retentionDays) },
+      },
+    );
     return { ...receipts, failed: [...receipts.failed, ...released.failed] };
   }
 
-  /** Which of `keys` a receipt lists as published. One Query per minute they were written in. */
-  async published(keys: readonly OutboxKey[]): Promise<OutboxKey[]> {
-    const { settled, receipts } = await this.lookUp(keys);
-    return settled.filter((key) => receipts.get(this.bucketOf(key))?.published.has(this.sortOf(key)));
-  }
-
-  /** Which of `keys` a receipt lists as published or parked; a minute that cannot be read counts as unsettled. */
-  async settled(keys: readonly OutboxKey[]): Promise<SettledLookup> {
-    const { settled, unread } = await this.lookUp(keys);
-    return { settled, unread };
-  }
-
-  private bucketOf(key: OutboxKey): string {
-    return bucketOfPartition(key[this.options.layout.partitionKey] ?? '');
-  }
-
-  private sortOf(key: OutboxKey): string {
-    return key[this.options.layout.sortKey] ?? '';
-  }
-
-  private async lookUp(
-    keys: readonly OutboxKey[],
-  ): Promise<{ settled: OutboxKey[]; unread: number; receipts: Map<string, BucketReceipts> }> {
+  /** Which of `items` a receipt lists as published or parked; a minute that cannot be read counts as unsettled. One Query per minute. */
+  async settled(items: readonly TrackedItem[]): Promise<SettledLookup> {
+    const { layout } = this.options;
     const receipts = new Map<string, BucketReceipts>();
-    for (const bucket of new Set(keys.map((key) => this.bucketOf(key)))) {
+    for (const bucket of new Set(items.map((i) => this.minuteOf(i)))) {
+      if (bucket === undefined) continue;
       try {
         receipts.set(bucket, await this.rememberedReceiptsOf(bucket));
       } catch {
         // Unread: its keys count as unsettled (a duplicate at worst, never a loss).
       }
     }
-    const settled = keys.filter((key) => {
-      const bucket = receipts.get(this.bucketOf(key));
-      return (
-        bucket !== undefined &&
-        (bucket.published.has(this.sortOf(key)) || bucket.parked.has(this.sortOf(key)))
-      );
-    });
-    const unread = keys.filter((key) => !receipts.has(this.bucketOf(key))).length;
-    return { settled, unread, receipts };
+    const settled: OutboxKey[] = [];
+    let unread = 0;
+    for (const item of items) {
+      const bucket = receipts.get(this.minuteOf(item) ?? '');
+      const name = receiptNameOf(layout, item.key);
+      if (bucket === undefined) unread++;
+      else if (bucket.published.has(name) || bucket.parked.has(name)) settled.push(item.key);
+    }
+    return { settled, unread };
+  }
+
+  /** Which of `items` a receipt names as published (parked ones left out). One Query per minute. */
+  async published(items: readonly TrackedItem[]): Promise<OutboxKey[]> {
+    const published: OutboxKey[] = [];
+    for (const item of items) {
+      const bucket = this.minuteOf(item);
+      if (bucket === undefined) continue;
+      const receipts = await this.rememberedReceiptsOf(bucket);
+      if (receipts.published.has(receiptNameOf(this.options.layout, item.key))) published.push(item.key);
+    }
+    return published;
+  }
+
+  private minuteOf(item: TrackedItem): string | undefined {
+    return writtenMinuteOf(this.options.layout, item.key, item.item);
   }
 
   /** Every receipt of `bucket`, merged. Eventually consistent: a receipt missed costs a duplicate, never a loss. */
@@ -427,17 +360,28 @@ export class ReceiptDeliveryTracker implements DeliveryTracker {
     return { published, parked, ...(newest === undefined ? {} : { newest }) };
   }
 
-  /** One PutItem per minute of the events (and per KEYS_PER_RECEIPT keys); a failed Put fails its keys. */
+  /**
+   * One PutItem per minute of the events (and per KEYS_PER_RECEIPT keys); a failed Put fails its
+   * keys, and so does an item whose minute is unknown (a same-table item written without a time
+   * index entry: no receipt can be found for it, and the reconciler cannot list it either).
+   */
   private async writeReceipts(
-    keys: readonly OutboxKey[],
+    items: readonly TrackedItem[],
     now: Date,
     outcome: 'published' | 'parked',
   ): Promise<MarkResult> {
     const { tableName, layout, retentionDays } = this.options;
     const byBucket = new Map<string, OutboxKey[]>();
-    for (const key of keys) {
-      const bucket = bucketOfPartition(key[layout.partitionKey] ?? '');
-      byBucket.set(bucket, [...(byBucket.get(bucket) ?? []), key]);
+    const unplaced: MarkFailure[] = [];
+    for (const item of items) {
+      const bucket = this.minuteOf(item);
+      if (bucket === undefined)
+        unplaced.push({
+          key: item.key,
+          errorCode: 'NoTimeIndexEntry',
+          errorMessage: 'The item carries no time index entry, so no receipt can name its minute',
+        });
+      else byBucket.set(bucket, [...(byBucket.get(bucket) ?? []), item.key]);
     }
     const receipts: Array<{ bucket: string; keys: OutboxKey[] }> = [];
     for (const [bucket, inBucket] of byBucket)
@@ -451,7 +395,7 @@ export class ReceiptDeliveryTracker implements DeliveryTracker {
             Item: {
               [layout.partitionKey]: receiptPartition(receipt.bucket),
               [layout.sortKey]: `${RECEIPT_SORT_PREFIX}${now.toISOString()}#${randomUUID()}`,
-              [outcome]: new Set(receipt.keys.map((key) => key[layout.sortKey] ?? '')),
+              [outcome]: new Set(receipt.keys.map((key) => receiptNameOf(layout, key))),
               [layout.timeToLiveAttribute]: expiresAtFor(now, retentionDays),
             },
           }),
@@ -471,18 +415,7 @@ export class ReceiptDeliveryTracker implements DeliveryTracker {
     return {
       marked: outcomes.reduce((sum, o) => sum + (o.ok ? o.keys.length : 0), 0),
       missing: 0,
-      failed: outcomes.flatMap((o) => (o.ok ? [] : o.failed)),
+      failed: [...unplaced, ...outcomes.flatMap((o) => (o.ok ? [] : o.failed))],
     };
   }
 }
-
-/** Receipts per invocation on a time-ordered table; a mark per item on a pending index otherwise. */
-export const deliveryTrackerFor = (
-  doc: DynamoDBDocumentClient,
-  options: DeliveryTrackerOptions,
-): DynamoDbDeliveryTracker | ReceiptDeliveryTracker => {
-  const { layout } = options;
-  return tracksWithReceipts(layout)
-    ? new ReceiptDeliveryTracker(doc, { ...options, layout })
-    : new DynamoDbDeliveryTracker(doc, { ...options, layout });
-};

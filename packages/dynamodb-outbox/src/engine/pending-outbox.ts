@@ -1,17 +1,16 @@
-import { type DynamoDBDocumentClient, GetCommand, PutCommand, QueryCommand } from '@aws-sdk/lib-dynamodb';
+import { type DynamoDBDocumentClient, GetCommand, PutCommand } from '@aws-sdk/lib-dynamodb';
 import {
   bucketOfPartition,
   bucketPartitions,
+  keyOfItem,
   type OutboxKey,
   type OutboxLayout,
-  PENDING_INDEX_SORT_KEY,
-  pendingShards,
-  type SameTableLayout,
-  type TimeOrderedLayout,
+  receiptNameOf,
   timeBucketOf,
 } from '../runtime/layout.js';
 import { type OutboxRecord, parseOutboxItem } from '../runtime/outbox-item.js';
-import type { BucketReceipts, ReceiptDeliveryTracker } from './delivery-tracking.js';
+import type { BucketReceipts, DeliveryReceipts } from './delivery-tracking.js';
+import type { ItemsByTime } from './outbox-listing/items-by-time.js';
 
 export interface PendingPage {
   readonly records: OutboxRecord[];
@@ -22,18 +21,15 @@ export interface PendingPage {
     readonly item: Record<string, unknown>;
   }>;
   readonly nextKey?: Record<string, unknown>;
-  /**
-   * Items the Query returned, settled ones included: what the page cost. Set by a listing that
-   * leaves settled items out (time-ordered); otherwise `records` and `malformed` are all of them.
-   */
+  /** Items the Query returned, settled ones included: what the page cost. */
   readonly read?: number;
 }
 
 /**
  * Where the reconciler finds unpublished items: partitions to read, oldest first, and pages of
- * the items in one of them from before a cut-off (their write time on a time-ordered table, their
- * `occurredAt` on the pending index) that are still unpublished. `shards` may be lazy: a run reads
- * them one by one and stops at its budget, so a listing that spans days never sits in memory.
+ * the items in one of them written before a cut-off that are still unpublished. `shards` may be
+ * lazy: a run reads them one by one and stops at its budget, so a listing that spans days never
+ * sits in memory.
  */
 export interface PendingSource {
   shards(before: string): Iterable<string> | Promise<Iterable<string>>;
@@ -48,55 +44,6 @@ export interface PendingSource {
    * nothing before `firstUnsettled` (a shard `shards` returned).
    */
   settled?(before: string, firstUnsettled?: string): Promise<void>;
-}
-
-/**
- * The sparse pending index (delivery tracking): only unpublished outbox items carry the index
- * key, spread over the layout's shards. Queried shard by shard, oldest first.
- */
-export class PendingOutbox implements PendingSource {
-  constructor(
-    private readonly doc: DynamoDBDocumentClient,
-    private readonly tableName: string,
-    readonly layout: SameTableLayout,
-  ) {}
-
-  shards(): string[] {
-    return pendingShards(this.layout);
-  }
-
-  /** One page of `shard`'s items that occurred before `before` (ISO-8601), oldest first. */
-  async page(
-    shard: string,
-    before: string,
-    limit: number,
-    startKey?: Record<string, unknown>,
-  ): Promise<PendingPage> {
-    const { indexName, shardAttribute } = this.layout.pendingIndex;
-    const response = await this.doc.send(
-      new QueryCommand({
-        TableName: this.tableName,
-        IndexName: indexName,
-        KeyConditionExpression: '#shard = :shard AND #occurredAt < :before',
-        ExpressionAttributeNames: { '#shard': shardAttribute, '#occurredAt': PENDING_INDEX_SORT_KEY },
-        ExpressionAttributeValues: { ':shard': shard, ':before': before },
-        Limit: limit,
-        ...(startKey ? { ExclusiveStartKey: startKey } : {}),
-      }),
-    );
-    const records: OutboxRecord[] = [];
-    const malformed: PendingPage['malformed'][number][] = [];
-    for (const item of response.Items ?? []) {
-      const parsed = parseOutboxItem(this.layout, item);
-      if (parsed.ok) records.push(parsed.record);
-      else malformed.push({ ...(parsed.key ? { key: parsed.key } : {}), reason: parsed.reason, item });
-    }
-    return {
-      records,
-      malformed,
-      ...(response.LastEvaluatedKey ? { nextKey: response.LastEvaluatedKey } : {}),
-    };
-  }
 }
 
 export const toPage = (
@@ -118,14 +65,16 @@ export const toPage = (
 /** Minutes whose receipts a listing keeps in memory. */
 const RECEIPT_MINUTES_KEPT = 8;
 
-/** Where a time-ordered table keeps the reconciler's watermark: the first minute not yet settled. */
+/** Where the outbox's table keeps the reconciler's watermark: the first minute not yet settled. */
 export const WATERMARK_KEY = { partition: 'RECONCILER', sort: 'WATERMARK' } as const;
 
 export interface TimeOrderedOutboxOptions {
   readonly tableName: string;
-  readonly layout: TimeOrderedLayout;
+  readonly layout: OutboxLayout;
+  /** A minute partition's items, by the table's key or by the time index (`listingFor`). */
+  readonly items: ItemsByTime;
   /** The relay's receipts, read per minute. */
-  readonly receipts: Pick<ReceiptDeliveryTracker, 'receiptsOf'>;
+  readonly receipts: Pick<DeliveryReceipts, 'receiptsOf'>;
   /**
    * How far back a first run (no watermark yet) reads, in seconds. Items older than the retention
    * are gone (TTL), so the retention is the most it needs. @default 1 day
@@ -135,9 +84,10 @@ export interface TimeOrderedOutboxOptions {
 }
 
 /**
- * Unpublished items of a time-ordered outbox table (`time-ordered-table`), with no index: the
- * table's own key lists a minute (`<minute>#<shard>`, sorted by write time), and an item is
- * unpublished when no receipt of its minute lists it and its TTL has not passed. A watermark item
+ * Unpublished outbox items, listed by write time: a minute's partitions (`<minute>#<shard>`, sorted
+ * by write time) are read through `items` (a time-ordered table's key, or a same table's time
+ * index), and an item is unpublished when no receipt of its minute names it and its TTL has not
+ * passed. A watermark item
  * remembers the first minute that is not settled yet, so that each run reads only from there: a
  * relay outage of any length is covered, whatever the stream still holds.
  */
@@ -149,7 +99,7 @@ export class TimeOrderedOutbox implements PendingSource {
     private readonly options: TimeOrderedOutboxOptions,
   ) {}
 
-  get layout(): TimeOrderedLayout {
+  get layout(): OutboxLayout {
     return this.options.layout;
   }
 
@@ -175,33 +125,20 @@ export class TimeOrderedOutbox implements PendingSource {
     limit: number,
     startKey?: Record<string, unknown>,
   ): Promise<PendingPage> {
-    const { layout, tableName } = this.options;
-    const response = await this.doc.send(
-      new QueryCommand({
-        TableName: tableName,
-        KeyConditionExpression: '#pk = :pk AND #sk BETWEEN :first AND :before',
-        ExpressionAttributeNames: { '#pk': layout.partitionKey, '#sk': layout.sortKey },
-        ExpressionAttributeValues: {
-          ':pk': shard,
-          ':first': layout.sortKeyPrefix,
-          // Sort keys are `<prefix><writtenAt>#…`: everything written before `before` sorts below this.
-          ':before': `${layout.sortKeyPrefix}${before}`,
-        },
-        Limit: limit,
-        ...(startKey ? { ExclusiveStartKey: startKey } : {}),
-      }),
-    );
+    const { layout } = this.options;
+    const response = await this.options.items.page(shard, before, limit, startKey);
     const receipts = await this.receiptsOf(bucketOfPartition(shard));
     const nowSeconds = Math.floor(this.now().getTime() / 1000);
-    const unsettled = (response.Items ?? []).filter((item) => {
+    const unsettled = response.items.filter((item) => {
       // Past its TTL: gone for the outbox, though TTL deletes it only within days, and maybe after
       // its receipt. Republished now, it could take effect again once consumers forgot its eventId.
       const expiresAt = item[layout.timeToLiveAttribute];
       if (typeof expiresAt === 'number' && expiresAt <= nowSeconds) return false;
-      const sk = item[layout.sortKey];
-      return typeof sk !== 'string' || !(receipts.published.has(sk) || receipts.parked.has(sk));
+      const key = keyOfItem(layout, item);
+      const name = key === undefined ? undefined : receiptNameOf(layout, key);
+      return name === undefined || !(receipts.published.has(name) || receipts.parked.has(name));
     });
-    return toPage(layout, unsettled, response.LastEvaluatedKey, response.Items?.length ?? 0);
+    return toPage(layout, unsettled, response.nextKey, response.items.length);
   }
 
   /**

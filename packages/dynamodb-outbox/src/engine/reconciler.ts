@@ -21,7 +21,7 @@ import { MALFORMED_ITEM, type PublishOutcome, type Settlement, settle } from './
 export const RETRIES_EXHAUSTED = 'RetriesExhausted';
 
 export interface ReconcileSettings {
-  /** Republish items still pending this long after they were written (time-ordered) or occurred (same table). */
+  /** Republish items still pending this long after they were written. */
   readonly thresholdSeconds: number;
   /** Items handled per run at most; the next run picks up the rest. */
   readonly maxItemsPerRun: number;
@@ -48,7 +48,7 @@ export interface ReconcileSettings {
 export const DEFAULT_MAX_PAGES_PER_RUN = 10_000;
 
 export interface ReconcilerDeps {
-  /** The pending index (same-table layout) or the time-ordered listing with receipts. */
+  /** The outbox listed by time, compared with the receipts. */
   readonly pending: PendingSource;
   /** Events that failed retryably, retried on their own schedule so that the listing moves on. */
   readonly stuck: Pick<StuckEvents, 'list' | 'reread' | 'save' | 'forget' | 'expiresAtOf'>;
@@ -90,7 +90,7 @@ interface Run {
   readonly deps: ReconcilerDeps;
   readonly log: Log;
   readonly now: Date;
-  /** The cut-off: items written (time-ordered) or occurred (index) before it are due. */
+  /** The cut-off: items written before it are due. */
   readonly before: string;
   /** Stuck events by stuckIdOf: those the run read, updated as it goes. */
   readonly stuck: Map<string, StuckEvent>;
@@ -168,8 +168,7 @@ const retryDue = async (run: Run): Promise<void> => {
       attempts: event.attempts,
       firstFailedAt: event.firstFailedAt,
     });
-  const settled =
-    page.records.length > 0 ? (await deps.tracker.settled(page.records.map((r) => r.key))).settled : [];
+  const settled = page.records.length > 0 ? (await deps.tracker.settled(page.records)).settled : [];
   await forget(run, [...gone.map((event) => event.key), ...settled]);
   const settledIds = new Set(settled.map(stuckIdOf));
   await handle(run, { ...page, records: page.records.filter((r) => !settledIds.has(stuckIdOf(r.key))) });
@@ -204,8 +203,8 @@ const list = async (run: Run, hasTimeLeft: () => boolean): Promise<void> => {
 };
 
 /**
- * Step 3: leave out what step 1 owns. A listing that still holds a stuck event lists it again: the
- * pending index, or a minute read again because the watermark stayed there.
+ * Step 3: leave out what step 1 owns. A listing that still holds a stuck event lists it again: a
+ * minute read again because the watermark stayed there.
  */
 const skipStuck = (run: Run, page: PendingPage): PendingPage => {
   if (run.stuck.size === 0 && run.retried.size === 0) return page;

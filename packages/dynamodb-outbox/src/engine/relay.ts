@@ -4,11 +4,11 @@ import { describeKey, type OutboxKey, type OutboxLayout, outboxKeyOfStreamKeys }
 import { MetricName } from '../runtime/metric-names.js';
 import { type OutboxRecord, parseOutboxImage } from '../runtime/outbox-item.js';
 import { logger as sharedLogger, metrics as sharedMetrics } from '../runtime/powertools.js';
-import type { DeliveryTracker, MarkResult } from './delivery-tracking.js';
+import { type DeliveryTracker, type MarkResult, trackedOfPoison } from './delivery-tracking.js';
 import type { PoisonQueue, PoisonRecord, PoisonSendResult, StreamPosition } from './poison-queue.js';
 import { PublishFailureLog } from './publish-failures.js';
 import type { LogSink, MetricsSink, OutboxPublisher, PublishResult } from './publisher.js';
-import { SettledMemory } from './settled-memory.js';
+import { HandedPositions, SettledMemory } from './settled-memory.js';
 
 /** Error code of a stream record that is an outbox INSERT but not a valid outbox item. */
 export const MALFORMED_ITEM = 'MalformedItem';
@@ -24,19 +24,7 @@ export interface RelayDeps {
   readonly now?: () => Date;
   /** What this container remembers of settled items. @default a SettledMemory of DEFAULT_SETTLED_MEMORY_SIZE */
   readonly memory?: SettledMemory;
-  /**
-   * With delivery tracking, records at least this old that memory does not know are looked up
-   * before publishing (as are all of a container's first batch). @default DEFAULT_LOOK_UP_AFTER_SECONDS
-   */
-  readonly lookUpAfterSeconds?: number;
 }
-
-/**
- * A record this old has either waited in a backlog or been handed to a function before. Normal
- * relay lag is well under a second (RelayLag p99 alarms at 30 s), so fresh batches never pay for
- * a lookup.
- */
-export const DEFAULT_LOOK_UP_AFTER_SECONDS = 60;
 
 /** A record of the batch, by its position in `event.Records`. */
 interface At<T> {
@@ -111,44 +99,34 @@ export interface SkipResult {
   readonly unread: number;
 }
 
-const ageSeconds = (record: DynamoDBRecord | undefined, fallback: string, now: Date): number => {
-  const created = record?.dynamodb?.ApproximateCreationDateTime;
-  const at = created === undefined ? Date.parse(fallback) : created * 1000;
-  return Number.isNaN(at) ? Number.POSITIVE_INFINITY : (now.getTime() - at) / 1000;
-};
-
 /**
  * Step 2: leave out what was settled before. A partial batch response names only the first record
  * to retry, so Lambda hands back every record after it too, and those EventBridge accepted would
  * be published again (a retried batch after a crash or timeout, likewise). This container's
  * memory knows what it published or parked; with delivery tracking, records it does not know are
- * looked up (one BatchGetItem per 100 keys) when they may have been handled elsewhere: in the
- * container's first batch, or when they are older than `lookUpAfterSeconds`. Each key is looked up
- * at most once per container, so a batch retried through an outage costs one lookup, not one a retry.
+ * looked up in the receipts (one Query per minute they were written in) only when they may have
+ * been handled before (`mayHaveBeenHandled`: handed back by Lambda, or in a container's first
+ * batch), so that a backlog drains without a lookup per batch. Each key is looked up at most once
+ * per container, so a batch retried through an outage costs one lookup, not one a retry.
  */
 export const skipAccepted = async (
   deps: {
     readonly memory: SettledMemory;
     readonly tracker: Pick<DeliveryTracker, 'settled'> | undefined;
-    readonly lookUpAfterSeconds: number;
   },
   batch: ClassifiedBatch,
-  records: readonly DynamoDBRecord[],
-  context: { readonly firstBatch: boolean; readonly now: Date },
+  mayHaveBeenHandled: (position: number) => boolean,
 ): Promise<SkipResult> => {
   const { memory, tracker } = deps;
   const known = (key: OutboxKey | undefined) => (key ? memory.stateOf(key) : undefined);
   const unknown = batch.candidates.filter(
-    (c) =>
-      known(c.value.key) === undefined &&
-      (context.firstBatch ||
-        ageSeconds(records[c.position], c.value.envelope.occurredAt, context.now) >= deps.lookUpAfterSeconds),
+    (c) => known(c.value.key) === undefined && mayHaveBeenHandled(c.position),
   );
   let lookedUp = 0;
   let unread = 0;
   if (tracker && unknown.length > 0) {
+    const found = await tracker.settled(unknown.map((c) => c.value));
     const keys = unknown.map((c) => c.value.key);
-    const found = await tracker.settled(keys);
     lookedUp = keys.length;
     unread = found.unread;
     memory.remember(found.settled, 'settled');
@@ -240,15 +218,15 @@ export const settle = async (
   const park = async (): Promise<Pick<Settlement, 'parking' | 'markedParked'>> => {
     if (outcome.toPark.length === 0) return {};
     const parking = await deps.poisonQueue.send(outcome.toPark.map((p) => p.value));
-    const keys = parking.sent.flatMap((record) => (record.key ? [record.key] : []));
-    if (!tracker || keys.length === 0) return { parking };
-    return { parking, markedParked: await tracker.markParked(keys, now) };
+    const parked = parking.sent.flatMap(trackedOfPoison);
+    if (!tracker || parked.length === 0) return { parking };
+    return { parking, markedParked: await tracker.markParked(parked, now) };
   };
   const [parked, markedPublished] = await Promise.all([
     park(),
     tracker && outcome.published.length > 0
       ? tracker.markPublished(
-          outcome.published.map((p) => p.value.key),
+          outcome.published.map((p) => p.value),
           now,
         )
       : undefined,
@@ -288,19 +266,19 @@ export const createRelayHandler = (deps: RelayDeps) => {
   const metrics = deps.metrics ?? sharedMetrics;
   const now = deps.now ?? (() => new Date());
   const memory = deps.memory ?? new SettledMemory();
-  const skipDeps = {
-    memory,
-    tracker: deps.tracker,
-    lookUpAfterSeconds: deps.lookUpAfterSeconds ?? DEFAULT_LOOK_UP_AFTER_SECONDS,
-  };
+  const handed = new HandedPositions();
   let firstBatch = true;
   const publishFailures = new PublishFailureLog(log);
 
   return async (event: DynamoDBStreamEvent): Promise<DynamoDBBatchResponse> => {
     const records = event.Records ?? [];
     const classified = classify(deps.layout, records);
-    const skip = await skipAccepted(skipDeps, classified, records, { firstBatch, now: now() });
+    // A container's first batch may be a retry of one a crashed or timed-out container handled.
+    const mayHaveBeenHandled = (position: number) => firstBatch || handed.mayHaveHandled(records[position]);
+    const skip = await skipAccepted({ memory, tracker: deps.tracker }, classified, mayHaveBeenHandled);
     firstBatch = false;
+    // Handed on before publishing: should publishing or settling throw, the retried batch is looked up.
+    handed.handed(records);
     const { batch } = skip;
     if (batch.malformed.length > 0)
       metrics.addMetric(MetricName.PoisonEvents, MetricUnit.Count, batch.malformed.length);

@@ -2,10 +2,10 @@ import type { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import type { EventBridgeClient } from '@aws-sdk/client-eventbridge';
 import type { SQSClient } from '@aws-sdk/client-sqs';
 import { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
-import { tracksWithReceipts } from '../runtime/layout.js';
 import type { ReconcilerSettings, RelaySettings } from '../runtime/settings.js';
-import { type DeliveryTracker, deliveryTrackerFor, ReceiptDeliveryTracker } from './delivery-tracking.js';
-import { PendingOutbox, type PendingSource, TimeOrderedOutbox } from './pending-outbox.js';
+import { DeliveryReceipts } from './delivery-tracking.js';
+import { listingFor } from './outbox-listing/listing-for.js';
+import { type PendingSource, TimeOrderedOutbox } from './pending-outbox.js';
 import { PoisonQueue } from './poison-queue.js';
 import { OutboxPublisher } from './publisher.js';
 import { type ReconcileReport, reconcile } from './reconciler.js';
@@ -42,26 +42,29 @@ const poisonQueueOf = (settings: PublishingSettings, clients: OutboxClients): Po
 const trackerOf = (
   settings: Pick<RelaySettings, 'tableName' | 'layout' | 'retentionDays'>,
   clients: OutboxClients,
-): DeliveryTracker =>
-  deliveryTrackerFor(DynamoDBDocumentClient.from(clients.dynamoDb), {
+): DeliveryReceipts =>
+  new DeliveryReceipts(DynamoDBDocumentClient.from(clients.dynamoDb), {
     tableName: settings.tableName,
     layout: settings.layout,
     retentionDays: settings.retentionDays,
   });
 
-/** Where the reconciler finds what is unpublished: the time-ordered listing, or the pending index. */
-const pendingOf = (settings: ReconcilerSettings, clients: OutboxClients): PendingSource => {
+/** Where the reconciler finds what is unpublished: the outbox listed by time, compared with the receipts. */
+const pendingOf = (
+  settings: ReconcilerSettings,
+  clients: OutboxClients,
+  receipts: DeliveryReceipts,
+): PendingSource => {
   const doc = DynamoDBDocumentClient.from(clients.dynamoDb);
   const { tableName, layout, retentionDays } = settings;
-  return tracksWithReceipts(layout)
-    ? new TimeOrderedOutbox(doc, {
-        tableName,
-        layout,
-        receipts: new ReceiptDeliveryTracker(doc, { tableName, layout, retentionDays }),
-        // Older items have expired: nothing before the retention can be pending.
-        lookbackSeconds: retentionDays * 86_400,
-      })
-    : new PendingOutbox(doc, tableName, layout);
+  return new TimeOrderedOutbox(doc, {
+    tableName,
+    layout,
+    items: listingFor(doc, tableName, layout),
+    receipts,
+    // Older items have expired: nothing before the retention can be pending.
+    lookbackSeconds: retentionDays * 86_400,
+  });
 };
 
 export type RelayHandler = ReturnType<typeof createRelayHandler>;
@@ -91,7 +94,7 @@ export const buildReconcilerHandler = (wiring: {
   const { settings, clients } = wiring;
   const tracker = trackerOf(settings, clients);
   const deps = {
-    pending: pendingOf(settings, clients),
+    pending: pendingOf(settings, clients, tracker),
     stuck: new StuckEvents(DynamoDBDocumentClient.from(clients.dynamoDb), {
       tableName: settings.tableName,
       layout: settings.layout,

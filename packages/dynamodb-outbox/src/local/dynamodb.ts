@@ -13,7 +13,7 @@ import {
   UpdateTimeToLiveCommand,
   waitUntilTableExists,
 } from '@aws-sdk/client-dynamodb';
-import { type OutboxLayout, PENDING_INDEX_SORT_KEY, tracksWithReceipts } from '../runtime/layout.js';
+import type { OutboxLayout } from '../runtime/layout.js';
 import { localClientConfig } from './clients.js';
 import { claimPort } from './ports.js';
 
@@ -191,7 +191,7 @@ export const localDynamoDbClient = (endpoint: string): DynamoDBClient =>
 
 /**
  * The CreateTable request for a table holding outbox items with `layout`: its keys, a stream of
- * new images and, for a same-table layout, the sparse pending index, as the stack deploys them
+ * new images and, for a same-table layout, the sparse time index, as the stack deploys them
  * (`outboxTableProps`).
  */
 export const outboxTableInput = (tableName: string, layout: OutboxLayout): CreateTableCommandInput => ({
@@ -200,31 +200,31 @@ export const outboxTableInput = (tableName: string, layout: OutboxLayout): Creat
   AttributeDefinitions: [
     { AttributeName: layout.partitionKey, AttributeType: 'S' },
     { AttributeName: layout.sortKey, AttributeType: 'S' },
-    ...(tracksWithReceipts(layout)
-      ? []
-      : [
-          { AttributeName: layout.pendingIndex.shardAttribute, AttributeType: 'S' as const },
-          { AttributeName: PENDING_INDEX_SORT_KEY, AttributeType: 'S' as const },
-        ]),
+    ...(layout.kind === 'same-table'
+      ? [
+          { AttributeName: layout.timeIndex.partitionKey, AttributeType: 'S' as const },
+          { AttributeName: layout.timeIndex.sortKey, AttributeType: 'S' as const },
+        ]
+      : []),
   ],
   KeySchema: [
     { AttributeName: layout.partitionKey, KeyType: 'HASH' },
     { AttributeName: layout.sortKey, KeyType: 'RANGE' },
   ],
-  ...(tracksWithReceipts(layout)
-    ? {}
-    : {
+  ...(layout.kind === 'same-table'
+    ? {
         GlobalSecondaryIndexes: [
           {
-            IndexName: layout.pendingIndex.indexName,
+            IndexName: layout.timeIndex.indexName,
             KeySchema: [
-              { AttributeName: layout.pendingIndex.shardAttribute, KeyType: 'HASH' },
-              { AttributeName: PENDING_INDEX_SORT_KEY, KeyType: 'RANGE' },
+              { AttributeName: layout.timeIndex.partitionKey, KeyType: 'HASH' },
+              { AttributeName: layout.timeIndex.sortKey, KeyType: 'RANGE' },
             ],
             Projection: { ProjectionType: 'ALL' },
           },
         ],
-      }),
+      }
+    : {}),
   StreamSpecification: { StreamEnabled: true, StreamViewType: 'NEW_IMAGE' },
 });
 

@@ -5,7 +5,7 @@ import { keyOfItem, type OutboxKey, type OutboxLayout } from './layout.js';
 import * as z from './zod.js';
 
 /**
- * An outbox item as read back (stream image, pending index, poison message): its key, the
+ * An outbox item as read back (stream image, time listing, poison message): its key, the
  * envelope to publish, the trace header to publish it with, and the whole item as stored, which
  * is what the poison queue keeps so that nothing is parked with only a pointer to it.
  */

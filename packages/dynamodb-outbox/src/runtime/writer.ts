@@ -1,7 +1,7 @@
 import type { TransactWriteCommandInput } from '@aws-sdk/lib-dynamodb';
 import { marshall } from '@aws-sdk/util-dynamodb';
 import { describeIssues, type EventEnvelope, eventEnvelopeSchema, toEnvelope } from './envelope.js';
-import { expiresAtFor, outboxKeyOf, pendingShardFor, tracksWithReceipts } from './layout.js';
+import { expiresAtFor, outboxKeyOf, timeIndexEntryOf } from './layout.js';
 import type { WriterSettings } from './settings.js';
 
 export type TransactItem = NonNullable<TransactWriteCommandInput['TransactItems']>[number];
@@ -125,10 +125,10 @@ export class OutboxWriter {
   ) {}
 
   /**
-   * The outbox item of `event`: keys, envelope, trace header, and the pending marker (tracking on a
-   * pending index) or the TTL, `retentionDays` after it is written (no tracking, or receipts: a
-   * time-ordered table needs no marker, the reconciler lists it by time and compares with the
-   * relay's receipts).
+   * The outbox item of `event`: keys, envelope, trace header, the TTL, `retentionDays` after it is
+   * written, and with delivery tracking on a same table its time index entry, by which the
+   * reconciler lists it (a time-ordered table's key is its time already). Nothing on it is ever
+   * removed: the reconciler compares it with the relay's receipts, and TTL deletes it with its entry.
    */
   item(event: EventEnvelope, aggregateKey?: string): Record<string, unknown> {
     const parsed = eventEnvelopeSchema.safeParse(event);
@@ -141,11 +141,8 @@ export class OutboxWriter {
       ...outboxKeyOf(layout, envelope, { aggregateKey, writtenAt }),
       ...envelope,
       ...(traceHeader ? { traceHeader } : {}),
-      ...(deliveryTracking && !tracksWithReceipts(layout)
-        ? { [layout.pendingIndex.shardAttribute]: pendingShardFor(layout, envelope.eventId) }
-        : {
-            [layout.timeToLiveAttribute]: expiresAtFor(writtenAt, retentionDays),
-          }),
+      [layout.timeToLiveAttribute]: expiresAtFor(writtenAt, retentionDays),
+      ...(deliveryTracking ? timeIndexEntryOf(layout, envelope, writtenAt) : {}),
     };
   }
 

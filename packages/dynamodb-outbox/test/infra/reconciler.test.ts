@@ -114,18 +114,18 @@ describe('OutboxReconciler', () => {
     });
   });
 
-  it('may only query the pending index, update outbox items, keep its stuck events, put events on its bus and park poison', () => {
+  it('may only list the table by its time index, read receipts and its watermark, write receipts and keep parked items, keep its stuck events, put events on its bus and park poison', () => {
     const { template, reconciler, table, eventBus, poisonQueue } = built;
     expect(permissionsOf(template, reconciler.function.executionRole)).toEqual(
       withBaseGrants(reconciler.function.logGroup, [
         { action: 'dynamodb:DeleteItem', resource: arnOf(table) },
         { action: 'dynamodb:GetItem', resource: arnOf(table) },
         { action: 'dynamodb:PutItem', resource: arnOf(table) },
+        { action: 'dynamodb:Query', resource: arnOf(table) },
         {
           action: 'dynamodb:Query',
-          resource: { 'Fn::Join': ['', [arnOf(table), `/index/${layout.pendingIndex.indexName}`]] },
+          resource: { 'Fn::Join': ['', [arnOf(table), `/index/${layout.timeIndex.indexName}`]] },
         },
-        { action: 'dynamodb:Query', resource: arnOf(table) },
         { action: 'dynamodb:UpdateItem', resource: arnOf(table) },
         { action: 'events:PutEvents', resource: arnOf(eventBus) },
         { action: 'sqs:SendMessage', resource: arnOf(poisonQueue) },

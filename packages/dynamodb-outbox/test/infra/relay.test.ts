@@ -139,7 +139,7 @@ describe('OutboxRelay', () => {
     });
   });
 
-  it('grants exactly PutEvents on the bus, SendMessage on its queue, its bucket, stream read, UpdateItem, BatchGetItem and its own logs', () => {
+  it('grants exactly PutEvents on the bus, SendMessage on its queue, its bucket, stream read, PutItem, Query, UpdateItem and its own logs', () => {
     const { relay, table, bus, template } = built;
     const streamArn = { 'Fn::GetAtt': [logicalIdOf(table), 'StreamArn'] };
     expect(permissions(built)).toEqual(
@@ -148,7 +148,8 @@ describe('OutboxRelay', () => {
         { action: 'dynamodb:GetRecords', resource: streamArn },
         { action: 'dynamodb:GetShardIterator', resource: streamArn },
         { action: 'dynamodb:ListStreams', resource: streamArn },
-        { action: 'dynamodb:BatchGetItem', resource: arnOf(table) },
+        { action: 'dynamodb:PutItem', resource: arnOf(table) },
+        { action: 'dynamodb:Query', resource: arnOf(table) },
         { action: 'dynamodb:UpdateItem', resource: arnOf(table) },
         { action: 'events:PutEvents', resource: arnOf(bus) },
         ...failureBucketGrants(relay.failureBucket),
@@ -191,7 +192,7 @@ describe('OutboxRelay', () => {
   it('writes nothing back to the table without delivery tracking', () => {
     const off = build({ deliveryTracking: false, retentionDays: 3 });
     expect(permissions(off).map((p) => p.action)).not.toContain('dynamodb:UpdateItem');
-    expect(permissions(off).map((p) => p.action)).not.toContain('dynamodb:BatchGetItem');
+    expect(permissions(off).map((p) => p.action)).not.toContain('dynamodb:PutItem');
     expect(settingsOf(off.template, off.relay.function, relaySettings.variable)).toMatchObject({
       deliveryTracking: false,
       retentionDays: 3,

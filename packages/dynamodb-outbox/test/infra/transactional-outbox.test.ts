@@ -240,7 +240,7 @@ describe('TransactionalOutbox beside the aggregates (same-table layout)', () => 
     });
   });
 
-  it('tracks with marks: the relay updates and reads items, the reconciler queries the pending index and keeps its stuck events', () => {
+  it('tracks with receipts: the relay writes and reads receipts, the reconciler lists the table by its time index and keeps its stuck events', () => {
     const { outbox, table } = built;
     const reconciler = outbox.reconciler;
     if (!reconciler) throw new Error('expected a reconciler');
@@ -252,10 +252,11 @@ describe('TransactionalOutbox beside the aggregates (same-table layout)', () => 
           JSON.stringify(p.resource) !== JSON.stringify(streamArnOf(table)),
       );
     expect(onTable(outbox.relay.function)).toEqual([
-      { action: 'dynamodb:BatchGetItem', resource: arnOf(table) },
+      { action: 'dynamodb:PutItem', resource: arnOf(table) },
+      { action: 'dynamodb:Query', resource: arnOf(table) },
       { action: 'dynamodb:UpdateItem', resource: arnOf(table) },
     ]);
-    // The pending index, and its stuck events: Query, GetItem, PutItem and DeleteItem on the table.
+    // The time index, and its stuck events: Query, GetItem, PutItem and DeleteItem on the table.
     expect(onTable(reconciler.function)).toEqual([
       { action: 'dynamodb:DeleteItem', resource: arnOf(table) },
       { action: 'dynamodb:GetItem', resource: arnOf(table) },
@@ -263,13 +264,33 @@ describe('TransactionalOutbox beside the aggregates (same-table layout)', () => 
       { action: 'dynamodb:Query', resource: arnOf(table) },
       {
         action: 'dynamodb:Query',
-        resource: { 'Fn::Join': ['', [arnOf(table), `/index/${sameTable.pendingIndex.indexName}`]] },
+        resource: { 'Fn::Join': ['', [arnOf(table), `/index/${sameTable.timeIndex.indexName}`]] },
       },
       { action: 'dynamodb:UpdateItem', resource: arnOf(table) },
     ]);
   });
 
-  it('needs no pending index without delivery tracking, and then has no reconciler', () => {
+  it('outboxTableProps declares the sparse time index, by write minute and write time, projecting whole items', () => {
+    template.hasResourceProperties('AWS::DynamoDB::GlobalTable', {
+      GlobalSecondaryIndexes: [
+        Match.objectLike({
+          IndexName: sameTable.timeIndex.indexName,
+          KeySchema: [
+            { AttributeName: sameTable.timeIndex.partitionKey, KeyType: 'HASH' },
+            { AttributeName: sameTable.timeIndex.sortKey, KeyType: 'RANGE' },
+          ],
+          Projection: { ProjectionType: 'ALL' },
+        }),
+      ],
+      AttributeDefinitions: Match.arrayWith([
+        { AttributeName: sameTable.timeIndex.partitionKey, AttributeType: 'S' },
+        { AttributeName: sameTable.timeIndex.sortKey, AttributeType: 'S' },
+      ]),
+      TimeToLiveSpecification: { AttributeName: sameTable.timeToLiveAttribute, Enabled: true },
+    });
+  });
+
+  it('needs no time index without delivery tracking, and then has no reconciler', () => {
     const off = build(
       stackIn('Untracked'),
       { layout: sameTable, deliveryTracking: false },
@@ -326,14 +347,14 @@ describe('TransactionalOutbox rejects conflicting props, naming the prop', () =>
     );
   });
 
-  it('a same-table table without the TTL attribute, the pending index or a stream', () => {
+  it('a same-table table without the TTL attribute, the time index or a stream', () => {
     const { globalSecondaryIndexes, timeToLiveAttribute, ...streamOnly } = outboxTableProps(sameTable);
     expect(globalSecondaryIndexes).toHaveLength(1);
     expect(attempt({ layout: sameTable }, { ...streamOnly, globalSecondaryIndexes })).toThrow(
       /TransactionalOutbox: the table's TTL attribute must be the layout's expiresAt; spread outboxTableProps/,
     );
     expect(attempt({ layout: sameTable }, { ...streamOnly, timeToLiveAttribute })).toThrow(
-      /TransactionalOutbox: delivery tracking needs the pending index pending-outbox on the table/,
+      /TransactionalOutbox: delivery tracking needs the time index outbox-by-time on the table/,
     );
     expect(attempt({ layout: sameTable }, { timeToLiveAttribute, globalSecondaryIndexes })).toThrow(
       /OutboxRelay: the table has no stream/,

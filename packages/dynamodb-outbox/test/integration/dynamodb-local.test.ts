@@ -22,11 +22,11 @@ describe('DynamoDB Local orders table', () => {
     await db?.stop();
   });
 
-  it('is created with the stream, TTL and pending index the stack deploys', async () => {
+  it('is created with the stream, TTL and time index the stack deploys', async () => {
     const tableName = await createTestOrdersTable(db);
     const { Table } = await db.client.send(new DescribeTableCommand({ TableName: tableName }));
     expect(Table?.StreamSpecification).toEqual({ StreamEnabled: true, StreamViewType: 'NEW_IMAGE' });
-    expect(Table?.GlobalSecondaryIndexes?.map((i) => i.IndexName)).toEqual(['pending-outbox']);
+    expect(Table?.GlobalSecondaryIndexes?.map((i) => i.IndexName)).toEqual(['outbox-by-time']);
     const ttl = await db.client.send(new DescribeTimeToLiveCommand({ TableName: tableName }));
     expect(ttl.TimeToLiveDescription).toMatchObject({
       AttributeName: 'expiresAt',

@@ -4,7 +4,8 @@ import { EventBridgeClient } from '@aws-sdk/client-eventbridge';
 import { SQSClient } from '@aws-sdk/client-sqs';
 import { DynamoDBDocumentClient, GetCommand, TransactWriteCommand } from '@aws-sdk/lib-dynamodb';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
-import { ReceiptDeliveryTracker } from '../../src/engine/delivery-tracking';
+import { DeliveryReceipts } from '../../src/engine/delivery-tracking';
+import { listingFor } from '../../src/engine/outbox-listing/listing-for';
 import { TimeOrderedOutbox, WATERMARK_KEY } from '../../src/engine/pending-outbox';
 import type { PoisonRecord } from '../../src/engine/poison-queue';
 import { OutboxPublisher } from '../../src/engine/publisher';
@@ -119,11 +120,12 @@ describe('receipts on a time-ordered table: relay outage past the stream retenti
       { ...POLL, interval: 500 },
     );
 
-    const tracker = new ReceiptDeliveryTracker(doc, { tableName: table, layout, retentionDays: 7 });
+    const tracker = new DeliveryReceipts(doc, { tableName: table, layout, retentionDays: 7 });
     deps = {
       pending: new TimeOrderedOutbox(doc, {
         tableName: table,
         layout,
+        items: listingFor(doc, table, layout),
         receipts: tracker,
         lookbackSeconds: 3600,
       }),
@@ -166,12 +168,13 @@ describe('receipts on a time-ordered table: relay outage past the stream retenti
     // Assess
     await vi.waitFor(() => expect(onBus(relayed)).toEqual([1, 1, 1, 1, 1]), POLL);
     expect(onBus(lost).every((n) => n === 0)).toBe(true);
-    const tracker = new ReceiptDeliveryTracker(doc, { tableName: table, layout, retentionDays: 7 });
+    const tracker = new DeliveryReceipts(doc, { tableName: table, layout, retentionDays: 7 });
     const keys = [...lost, ...relayed].map((e) => writer.item(e));
     await vi.waitFor(
       async () =>
         expect(
-          (await tracker.published(keys.map((k) => ({ pk: String(k.pk), sk: String(k.sk) })))).length,
+          (await tracker.published(keys.map((k) => ({ key: { pk: String(k.pk), sk: String(k.sk) } }))))
+            .length,
         ).toBe(5),
       POLL,
     );

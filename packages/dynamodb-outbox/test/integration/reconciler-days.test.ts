@@ -2,7 +2,8 @@ import { randomUUID } from 'node:crypto';
 import { EventBridgeClient } from '@aws-sdk/client-eventbridge';
 import { DynamoDBDocumentClient, GetCommand, PutCommand, QueryCommand } from '@aws-sdk/lib-dynamodb';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { ReceiptDeliveryTracker } from '../../src/engine/delivery-tracking';
+import { DeliveryReceipts } from '../../src/engine/delivery-tracking';
+import { listingFor } from '../../src/engine/outbox-listing/listing-for';
 import { TimeOrderedOutbox, WATERMARK_KEY } from '../../src/engine/pending-outbox';
 import type { PoisonRecord } from '../../src/engine/poison-queue';
 import { OutboxPublisher, type PublishResult } from '../../src/engine/publisher';
@@ -120,11 +121,12 @@ describe('the reconciler over a simulated day, with the relay down', () => {
   });
 
   const runAt = async (now: Date): Promise<ReconcileReport> => {
-    const tracker = new ReceiptDeliveryTracker(doc, { tableName: table, layout, retentionDays: 7 });
+    const tracker = new DeliveryReceipts(doc, { tableName: table, layout, retentionDays: 7 });
     return reconcile({
       pending: new TimeOrderedOutbox(doc, {
         tableName: table,
         layout,
+        items: listingFor(doc, table, layout),
         receipts: tracker,
         lookbackSeconds: 3600,
         now: () => now,
@@ -194,8 +196,8 @@ describe('the reconciler over a simulated day, with the relay down', () => {
       }),
     );
     // The relay published one event before it went down.
-    await new ReceiptDeliveryTracker(doc, { tableName: table, layout, retentionDays: 7 }).markPublished(
-      [keyOf(relayed)],
+    await new DeliveryReceipts(doc, { tableName: table, layout, retentionDays: 7 }).markPublished(
+      [{ key: keyOf(relayed) }],
       at(3 * MINUTE),
     );
 

@@ -1,6 +1,6 @@
 import { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import { afterEach, describe, expect, it, vi } from 'vitest';
-import { deliveryTrackerFor } from '../../src/engine/delivery-tracking';
+import { DeliveryReceipts } from '../../src/engine/delivery-tracking';
 import { PoisonQueue } from '../../src/engine/poison-queue';
 import { OutboxPublisher } from '../../src/engine/publisher';
 import { createRelayHandler } from '../../src/engine/relay';
@@ -18,7 +18,7 @@ const FAULTS = { entryFailureRate: 0.2, throttleRate: 0.1, throttleBurstCalls: 3
  * Lambda hands back is published again, as before the step existed.
  */
 const withoutSkipping: RelayHandlerFactory = (settings, clients) => {
-  const tracker = deliveryTrackerFor(DynamoDBDocumentClient.from(clients.dynamoDb), settings);
+  const tracker = new DeliveryReceipts(DynamoDBDocumentClient.from(clients.dynamoDb), settings);
   return createRelayHandler({
     layout: settings.layout,
     publisher: new OutboxPublisher({

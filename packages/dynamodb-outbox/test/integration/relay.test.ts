@@ -95,17 +95,20 @@ describe('relay offline: DynamoDB Local stream → relay handler → local Event
             : [{ sequence: 1, type: 'OrderPlaced' }],
         );
       });
-      // Delivery tracking is on by default: every published item gets marked and armed.
+      // Delivery tracking is on by default: a receipt names every published item, by its whole key.
       await vi.waitFor(
         async () => {
-          const { Items: pending = [] } = await doc.send(
-            new ScanCommand({
-              TableName: runtime.tableName('Orders/Table'),
-              FilterExpression: 'attribute_exists(pendingShard)',
-              ConsistentRead: true,
-            }),
+          const { Items: items = [] } = await doc.send(
+            new ScanCommand({ TableName: runtime.tableName('Orders/Table'), ConsistentRead: true }),
           );
-          expect(pending).toHaveLength(0);
+          const named = new Set(
+            items
+              .filter((item) => String(item.PK).startsWith('RECEIPT#'))
+              .flatMap((receipt) => [...((receipt.published as Set<string> | undefined) ?? [])]),
+          );
+          const outbox = items.filter((item) => String(item.SK).startsWith('OUTBOX#'));
+          expect(outbox).toHaveLength(expectedEvents);
+          expect(outbox.filter((item) => !named.has(JSON.stringify([item.PK, item.SK])))).toEqual([]);
         },
         { timeout: 10_000, interval: 100 },
       );

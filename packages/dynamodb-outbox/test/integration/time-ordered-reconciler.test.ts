@@ -2,7 +2,8 @@ import { randomUUID } from 'node:crypto';
 import { EventBridgeClient } from '@aws-sdk/client-eventbridge';
 import { DynamoDBDocumentClient, GetCommand, PutCommand, TransactWriteCommand } from '@aws-sdk/lib-dynamodb';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { ReceiptDeliveryTracker } from '../../src/engine/delivery-tracking';
+import { DeliveryReceipts } from '../../src/engine/delivery-tracking';
+import { listingFor } from '../../src/engine/outbox-listing/listing-for';
 import { type PendingSource, TimeOrderedOutbox, WATERMARK_KEY } from '../../src/engine/pending-outbox';
 import type { PoisonRecord } from '../../src/engine/poison-queue';
 import { OutboxPublisher } from '../../src/engine/publisher';
@@ -60,7 +61,7 @@ describe('reconciler on a time-ordered table: a first run spread over several by
   let bus: LocalEventBus;
   let eventBridge: EventBridgeClient;
   let doc: DynamoDBDocumentClient;
-  let tracker: ReceiptDeliveryTracker;
+  let tracker: DeliveryReceipts;
   const table = `outbox-${randomUUID().slice(0, 8)}`;
   const writer = writtenWhenItOccurred({
     tableName: table,
@@ -104,6 +105,7 @@ describe('reconciler on a time-ordered table: a first run spread over several by
     const outbox = new TimeOrderedOutbox(doc, {
       tableName: table,
       layout,
+      items: listingFor(doc, table, layout),
       receipts: tracker,
       // Back to before the first event: the test's stand-in for retentionDays.
       lookbackSeconds: 15 * 60,
@@ -148,7 +150,7 @@ describe('reconciler on a time-ordered table: a first run spread over several by
     bus = await startLocalEventBus({ port: 0, eventBusName: BUS_NAME });
     eventBridge = new EventBridgeClient(localClientConfig(bus.endpoint));
     doc = DynamoDBDocumentClient.from(db.client);
-    tracker = new ReceiptDeliveryTracker(doc, { tableName: table, layout, retentionDays: 7 });
+    tracker = new DeliveryReceipts(doc, { tableName: table, layout, retentionDays: 7 });
     // The table as the construct creates it for this layout: its own key, a stream, no index.
     await createOutboxTable(db.client, table, layout);
     for (const e of [...events, young])
@@ -160,8 +162,14 @@ describe('reconciler on a time-ordered table: a first run spread over several by
       }),
     );
     // What the relay recorded before it went down: receipts, as it writes them.
-    await tracker.markPublished(relayed.map(keyOf), at(10 * 60));
-    await tracker.markParked(parked.map(keyOf), at(10 * 60));
+    await tracker.markPublished(
+      relayed.map((e) => ({ key: keyOf(e) })),
+      at(10 * 60),
+    );
+    await tracker.markParked(
+      parked.map((e) => ({ key: keyOf(e) })),
+      at(10 * 60),
+    );
   });
 
   afterAll(async () => {

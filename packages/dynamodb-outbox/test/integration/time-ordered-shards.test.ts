@@ -1,7 +1,8 @@
 import { randomUUID } from 'node:crypto';
 import { DynamoDBDocumentClient, TransactWriteCommand } from '@aws-sdk/lib-dynamodb';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { ReceiptDeliveryTracker } from '../../src/engine/delivery-tracking';
+import { DeliveryReceipts } from '../../src/engine/delivery-tracking';
+import { listingFor } from '../../src/engine/outbox-listing/listing-for';
 import { TimeOrderedOutbox } from '../../src/engine/pending-outbox';
 import type { Publishable } from '../../src/engine/publisher';
 import { reconcile } from '../../src/engine/reconciler';
@@ -61,7 +62,7 @@ const aggregatePerShard = (layout: TimeOrderedLayout): string[] => {
 describe('a time-ordered outbox with 64 shards', () => {
   let db: DynamoDbLocal;
   let doc: DynamoDBDocumentClient;
-  let tracker: ReceiptDeliveryTracker;
+  let tracker: DeliveryReceipts;
   const table = `outbox-${randomUUID().slice(0, 8)}`;
   const writer = writtenWhenItOccurred({
     tableName: table,
@@ -76,6 +77,7 @@ describe('a time-ordered outbox with 64 shards', () => {
     const outbox = new TimeOrderedOutbox(doc, {
       tableName: table,
       layout,
+      items: listingFor(doc, table, layout),
       receipts: tracker,
       lookbackSeconds: 10 * 60,
       now: () => NOW,
@@ -96,7 +98,7 @@ describe('a time-ordered outbox with 64 shards', () => {
   beforeAll(async () => {
     db = await startTestDynamoDb();
     doc = DynamoDBDocumentClient.from(db.client);
-    tracker = new ReceiptDeliveryTracker(doc, { tableName: table, layout: WIDE, retentionDays: 7 });
+    tracker = new DeliveryReceipts(doc, { tableName: table, layout: WIDE, retentionDays: 7 });
     await createOutboxTable(db.client, table, WIDE);
     for (const e of events)
       await doc.send(new TransactWriteCommand({ TransactItems: writer.transaction([], [e]) }));
@@ -126,6 +128,7 @@ describe('a time-ordered outbox with 64 shards', () => {
       pending: new TimeOrderedOutbox(doc, {
         tableName: table,
         layout: WIDE,
+        items: listingFor(doc, table, WIDE),
         receipts: tracker,
         lookbackSeconds: 10 * 60,
         now: () => NOW,

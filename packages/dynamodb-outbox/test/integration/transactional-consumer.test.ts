@@ -4,6 +4,7 @@ import { DynamoDBStreamsClient } from '@aws-sdk/client-dynamodb-streams';
 import { DynamoDBDocumentClient, GetCommand, PutCommand, ScanCommand } from '@aws-sdk/lib-dynamodb';
 import type { DynamoDBStreamEvent } from 'aws-lambda';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
+import { listingFor } from '../../src/engine/outbox-listing/listing-for';
 import { TimeOrderedOutbox } from '../../src/engine/pending-outbox';
 import { localClientConfig } from '../../src/local/clients';
 import { createOutboxTable, createTableAndWait, type DynamoDbLocal } from '../../src/local/dynamodb';
@@ -265,6 +266,7 @@ describe('transactional consumer on DynamoDB Local', () => {
     const outbox = new TimeOrderedOutbox(doc, {
       tableName: outboxTable,
       layout,
+      items: listingFor(doc, outboxTable, layout),
       receipts: { receiptsOf: async () => ({ published: new Set(), parked: new Set() }) },
       lookbackSeconds: 120,
     });

@@ -5,8 +5,8 @@ import {
   type OutboxKey,
   type OutboxLayout,
   outboxKeyOf,
-  pendingShardFor,
   sameTableLayout,
+  timeIndexEntryOf,
 } from '../../src/runtime/layout';
 import type { MetricName } from '../../src/runtime/metric-names';
 import { type OutboxRecord, parseOutboxItem } from '../../src/runtime/outbox-item';
@@ -21,7 +21,8 @@ export const OTHER_LAYOUT = sameTableLayout({
   sortKey: 'sk',
   sortKeyPrefix: 'EVT#',
   timeToLiveAttribute: 'ttl',
-  pendingIndex: { indexName: 'unpublished', shardAttribute: 'gsi1pk', shardCount: 4 },
+  timeIndex: { indexName: 'by-written', partitionKey: 'gsi1pk', sortKey: 'gsi1sk' },
+  shardCount: 4,
 });
 
 /** An outbox item as stored: key attributes, envelope, trace header and tracking attributes. */
@@ -58,9 +59,7 @@ export const outboxItem = (
       writtenAt: new Date(envelope.occurredAt),
     }),
     ...envelope,
-    ...(layout.kind === 'same-table'
-      ? { [layout.pendingIndex.shardAttribute]: pendingShardFor(layout, envelope.eventId) }
-      : {}),
+    ...timeIndexEntryOf(layout, envelope, new Date(envelope.occurredAt)),
     ...overrides,
   } as StoredItem;
 };

@@ -11,7 +11,7 @@ import {
 } from '../../../../lambdas/orders/application/ports';
 import { cancelOrder, placeOrder } from '../../../../lambdas/orders/domain/order';
 import { ordersOutboxLayout } from '../../../../lambdas/orders/table';
-import { pendingShardFor } from '../../../../packages/dynamodb-outbox/src/runtime/layout';
+import { timeIndexEntryOf } from '../../../../packages/dynamodb-outbox/src/runtime/layout';
 import { parseOutboxItem } from '../../../../packages/dynamodb-outbox/src/runtime/outbox-item';
 import { OutboxWriteError, OutboxWriter } from '../../../../packages/dynamodb-outbox/src/runtime/writer';
 import body from '../fixtures/place-order-body.json';
@@ -52,7 +52,7 @@ describe('DynamoDbOrderStore', () => {
     doc.on(TransactWriteCommand).resolves({});
   });
 
-  it('places an order as one transaction: conditional order Put (in the placed-orders index) and an outbox Put with pendingShard, no TTL', async () => {
+  it('places an order as one transaction: conditional order Put (in the placed-orders index) and an outbox Put with its TTL and time index entry', async () => {
     // Prepare
     const { order, event } = placeOrder(ORDER_ID, body, {
       now: NOW,
@@ -107,7 +107,12 @@ describe('DynamoDbOrderStore', () => {
                 total: 2699,
               },
               traceHeader: TRACE,
-              pendingShard: pendingShardFor(ordersOutboxLayout, EVENT_ID),
+              expiresAt: Date.parse(NOW) / 1000 + 7 * 24 * 60 * 60,
+              ...timeIndexEntryOf(
+                ordersOutboxLayout,
+                { aggregateType: 'Order', aggregateId: ORDER_ID },
+                new Date(NOW),
+              ),
             },
             ConditionExpression: 'attribute_not_exists(#pk)',
             ExpressionAttributeNames: { '#pk': 'PK' },
@@ -117,7 +122,7 @@ describe('DynamoDbOrderStore', () => {
     });
   });
 
-  it('without delivery tracking arms the TTL at write time and writes no pendingShard', async () => {
+  it('without delivery tracking writes no time index entry: no reconciler lists the item', async () => {
     // Prepare
     const { event } = placeOrder(ORDER_ID, body, { now: NOW, eventId: EVENT_ID });
 
@@ -128,7 +133,7 @@ describe('DynamoDbOrderStore', () => {
     const [put] = doc.commandCalls(TransactWriteCommand)[0]?.args[0].input.TransactItems ?? [];
     const item = put?.Put?.Item ?? {};
     expect(item.expiresAt).toBe(Date.parse(NOW) / 1000 + 7 * 24 * 60 * 60);
-    expect(item).not.toHaveProperty('pendingShard');
+    expect(item).not.toHaveProperty('outboxMinute');
     expect(item).not.toHaveProperty('traceHeader');
     expect(parseOutboxItem(ordersOutboxLayout, item)).toMatchObject({
       ok: true,

@@ -122,9 +122,9 @@ describe('dynamodb-outbox: every error is one line naming what to fix', () => {
       /^outbox: Table audit not found in AWS \(table audit\)\. Pass the outbox table with --table/,
     ],
     [
-      'a table without the pending index',
-      serviceError('ValidationException', 'The table does not have the specified index: pending-outbox'),
-      /^outbox: Table audit has no pending-outbox index, so its pending events cannot be counted: is it the outbox table\?/,
+      'a table without the time index',
+      serviceError('ValidationException', 'The table does not have the specified index: outbox-by-time'),
+      /^outbox: Table audit has no outbox-by-time index, so its pending events cannot be listed: is it the outbox table\?/,
     ],
     ['no region', new Error('Region is missing'), /^outbox: No AWS region: pass --region, or set AWS_REGION/],
     [
@@ -140,8 +140,8 @@ describe('dynamodb-outbox: every error is one line naming what to fix', () => {
       /^outbox: AccessDeniedException: User: arn:aws:iam::123456789012:user\/ops is not authorized$/,
     ],
   ])('status --table: %s', async (_case, error, message) => {
-    // Prepare
-    ddb.on(QueryCommand).rejects(error);
+    // Prepare: no reconciler watermark yet; the listing's first Query fails.
+    ddb.on(GetCommand).resolves({}).on(QueryCommand).rejects(error);
 
     // Act
     const { status, stderr } = await outbox(['status', '--table', 'audit', '--layout', sameTable]);
@@ -237,8 +237,8 @@ describe('dynamodb-outbox: every error is one line naming what to fix', () => {
   });
 
   it('status that cannot read a queue prints what it read, names the queue, and exits 2 as for the table', async () => {
-    // Prepare: the table answers; the queue's endpoint does not.
-    ddb.on(QueryCommand).resolves({ Count: 0, Items: [] });
+    // Prepare: the table answers (no watermark yet, nothing listed); the queue's endpoint does not.
+    ddb.on(GetCommand).resolves({}).on(QueryCommand).resolves({ Count: 0, Items: [] });
     sqs
       .on(GetQueueAttributesCommand)
       .rejects(Object.assign(new Error('connect ECONNREFUSED 127.0.0.1:9324'), { code: 'ECONNREFUSED' }));

@@ -8,15 +8,7 @@ import {
   type PutEventsCommandInput,
   type PutEventsRequestEntry,
 } from '@aws-sdk/client-eventbridge';
-import {
-  BatchGetCommand,
-  type BatchGetCommandInput,
-  DynamoDBDocumentClient,
-  PutCommand,
-  QueryCommand,
-  UpdateCommand,
-  type UpdateCommandInput,
-} from '@aws-sdk/lib-dynamodb';
+import { DynamoDBDocumentClient, PutCommand, QueryCommand, UpdateCommand } from '@aws-sdk/lib-dynamodb';
 import { mockClient } from 'aws-sdk-client-mock';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { directoryFailureStore, redriveFailures } from '../../../src/cli/redrive-failures';
@@ -69,15 +61,24 @@ const publishedEventIds = (): string[] =>
     .flatMap((c) => (c.args[0].input as PutEventsCommandInput).Entries ?? [])
     .map((e: PutEventsRequestEntry) => JSON.parse(e.Detail ?? '{}').eventId);
 
-/** Delivery tracking that holds `published` as marked. */
+/** Receipts that name `published` as published (all written in the fixtures' minute). */
 const trackingKnows = (published: number[]) =>
-  docMock.on(BatchGetCommand).callsFake((input: BatchGetCommandInput) => ({
-    Responses: {
-      orders: (input.RequestItems?.orders?.Keys ?? []).flatMap((key) =>
-        published.some((n) => keyOf(outboxItem(n)).PK === key.PK) ? [{ ...key, publishedAt: 'x' }] : [],
-      ),
-    },
-  }));
+  docMock.on(QueryCommand).resolves({
+    Items: [
+      {
+        published: new Set(
+          published.map((n) => JSON.stringify([keyOf(outboxItem(n)).PK, keyOf(outboxItem(n)).SK])),
+        ),
+      },
+    ],
+  });
+
+/** The keys the receipts written name as published (same table: by the whole key). */
+const receiptedKeys = () =>
+  docMock
+    .commandCalls(PutCommand)
+    .flatMap((c) => [...((c.args[0].input.Item?.published as Set<string> | undefined) ?? [])])
+    .map((name) => JSON.parse(name));
 
 describe('outbox redrive --from-failures', () => {
   let dir: string;
@@ -86,6 +87,7 @@ describe('outbox redrive --from-failures', () => {
     eventBridgeMock.reset();
     docMock.reset();
     docMock.on(UpdateCommand).resolves({});
+    docMock.on(PutCommand).resolves({});
     eventBridgeMock.on(PutEventsCommand).callsFake((input: PutEventsCommandInput) => ({
       Entries: (input.Entries ?? []).map((_, i) => ({ EventId: `eb-${i}` })),
     }));
@@ -94,7 +96,7 @@ describe('outbox redrive --from-failures', () => {
     await rm(dir, { recursive: true, force: true });
   });
 
-  it('republishes the records of every failure object, marks them published, and moves the objects under redriven/', async () => {
+  it('republishes the records of every failure object, records them in receipts, and moves the objects under redriven/', async () => {
     // Prepare
     const destination = directoryFailureDestination(dir);
     await destination(failureOf([0, 1, 2]), []);
@@ -105,10 +107,8 @@ describe('outbox redrive --from-failures', () => {
     // Assess
     expect(report).toMatchObject({ objects: 2, republished: 5, skipped: 0, left: 0 });
     expect(publishedEventIds().sort()).toEqual([0, 1, 2, 3, 4].map((n) => outboxItem(n).eventId));
-    const marked = docMock
-      .commandCalls(UpdateCommand)
-      .map((c) => (c.args[0].input as UpdateCommandInput).Key);
-    expect(marked).toHaveLength(5);
+    expect(receiptedKeys()).toHaveLength(5);
+    expect(docMock.commandCalls(UpdateCommand)).toHaveLength(0);
     expect(await listDirectoryObjects(dir, 'aws/lambda/')).toEqual([]);
     expect(await listDirectoryObjects(dir, 'redriven/')).toHaveLength(2);
   });
@@ -182,9 +182,8 @@ describe('outbox redrive --from-failures', () => {
       TableName: 'outbox',
       Item: { pk: 'RECEIPT#2026-11-22T10:00', published: new Set([items[0]?.sk, items[2]?.sk]) },
     });
-    // No mark per item, and no pending index to look up.
+    // No write per item.
     expect(docMock.commandCalls(UpdateCommand)).toHaveLength(0);
-    expect(docMock.commandCalls(BatchGetCommand)).toHaveLength(0);
     expect(await listDirectoryObjects(dir, 'redriven/')).toHaveLength(1);
   });
 });

@@ -17,8 +17,8 @@ import { ordersOutboxLayout } from '../../support/sample-table';
 const ddb = mockClient(DynamoDBDocumentClient);
 const credentials = { accessKeyId: 'local', secretAccessKey: 'local' };
 
-/** An outbox item as the orders table stores it: the order's partition, the envelope. */
-type OutboxItem = EventEnvelope & { PK: string; SK: string };
+/** An outbox item as the orders table stores it: the order's partition, the envelope, its time index entry. */
+type OutboxItem = EventEnvelope & { PK: string; SK: string; outboxMinute: string; outboxWrittenAt: string };
 
 const item = (n: number, payload: Record<string, unknown> = { orderId: `o${n}` }): OutboxItem => ({
   PK: `ORDER#o${n}`,
@@ -31,6 +31,9 @@ const item = (n: number, payload: Record<string, unknown> = { orderId: `o${n}` }
   occurredAt: '2026-11-22T10:00:00.000Z',
   schemaVersion: 1,
   payload,
+  // The time index entry the writer gave it: the minute its receipt goes under.
+  outboxMinute: '2026-11-22T10:00#0',
+  outboxWrittenAt: '2026-11-22T10:00:00.000Z',
 });
 const oversize = (n: number) => item(n, { orderId: `o${n}`, blob: 'x'.repeat(1_100_000) });
 
@@ -68,6 +71,7 @@ describe('outbox redrive', () => {
   beforeEach(() => {
     ddb.reset();
     ddb.on(UpdateCommand).resolves({});
+    ddb.on(PutCommand).resolves({});
     bus.clear();
     queueUrl = sqs.createQueue(`poison-${n++}`);
     target = { ...target, poisonQueueUrl: queueUrl };
@@ -84,7 +88,7 @@ describe('outbox redrive', () => {
     expect(result.failed).toEqual([]);
   };
 
-  it('republishes the fixed item from the table, marks it published, and deletes the message', async () => {
+  it('republishes the fixed item from the table, records it in a receipt, hands it back to TTL, and deletes the message', async () => {
     // Prepare: parked oversize, then fixed in place by an operator.
     const broken = oversize(1);
     await park({ item: broken, key: { PK: broken.PK, SK: broken.SK } });
@@ -101,7 +105,12 @@ describe('outbox redrive', () => {
     expect(bus.events().map((e) => e.event.detail)).toEqual([expect.objectContaining({ eventId: 'e1' })]);
     expect(ddb.commandCalls(UpdateCommand)[0]?.args[0].input).toMatchObject({
       Key: { PK: 'ORDER#o1', SK: 'OUTBOX#0000000001' },
-      ExpressionAttributeValues: { ':at': '2026-11-22T12:00:00.000Z' },
+      UpdateExpression: 'SET #expiresAt = :expiresAt',
+      ExpressionAttributeValues: { ':expiresAt': Date.parse('2026-11-22T12:00:00.000Z') / 1000 + 7 * 86_400 },
+    });
+    expect(ddb.commandCalls(PutCommand)[0]?.args[0].input.Item).toMatchObject({
+      PK: 'RECEIPT#2026-11-22T10:00',
+      published: new Set([JSON.stringify(['ORDER#o1', 'OUTBOX#0000000001'])]),
     });
     expect(sqs.messages(queueUrl.split('/').pop() ?? '')).toEqual([]);
   });
@@ -233,7 +242,7 @@ describe('outbox redrive', () => {
     // Prepare: parked oversize from a time-ordered table (pk <minute>#<shard>), then fixed in place.
     const layout = TIME_ORDERED_TABLE_LAYOUT;
     const timeOrdered: OutboxTarget = { ...target, tableName: 'outbox', layout };
-    const { PK: _pk, SK: _sk, ...envelope } = item(11);
+    const { PK: _pk, SK: _sk, outboxMinute: _minute, outboxWrittenAt: _at, ...envelope } = item(11);
     const writer = new OutboxWriter(
       { tableName: 'outbox', layout, deliveryTracking: true, retentionDays: 7 },
       { now: () => new Date(envelope.occurredAt) },

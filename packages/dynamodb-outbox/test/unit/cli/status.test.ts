@@ -12,9 +12,6 @@ import { sameTableLayout, TIME_ORDERED_TABLE_LAYOUT } from '../../../src/runtime
 import { OutboxWriter } from '../../../src/runtime/writer';
 import { ordersOutboxLayout } from '../../support/sample-table';
 
-/** Another service's table: pk/sk, the default pending index. */
-const OTHER_LAYOUT = sameTableLayout({ partitionKey: 'pk', sortKey: 'sk' });
-
 const ddb = mockClient(DynamoDBDocumentClient);
 const sqs = mockClient(SQSClient);
 
@@ -36,52 +33,84 @@ const target: OutboxTarget = {
   destroy: () => undefined,
 };
 
-describe('outbox status', () => {
+describe('outbox status on a same table (time index, receipts)', () => {
+  const NOW = new Date('2026-11-22T12:00:00.000Z');
+  /** The outbox item of order `n`'s event, as the writer stores it beside the order. */
+  const itemAt = (writtenAt: string, n: number, layout = ordersOutboxLayout): Record<string, unknown> => {
+    const event: EventEnvelope = {
+      eventId: `e${n}`,
+      eventType: 'OrderPlaced',
+      aggregateType: 'Order',
+      aggregateId: `o${n}`,
+      sequence: 1,
+      occurredAt: writtenAt,
+      schemaVersion: 1,
+      payload: { orderId: `o${n}` },
+    };
+    return new OutboxWriter(
+      { tableName: 'orders', layout, deliveryTracking: true, retentionDays: 7 },
+      { now: () => new Date(writtenAt) },
+    ).item(event, `ORDER#o${n}`);
+  };
+  const indexQueries = () =>
+    ddb
+      .commandCalls(QueryCommand)
+      .map((c) => c.args[0].input)
+      .filter((input) => input.IndexName !== undefined);
+
   beforeEach(() => {
     ddb.reset();
     sqs.reset();
+    // The reconciler's watermark: two minutes to read.
+    ddb.on(GetCommand).resolves({ Item: { PK: 'RECONCILER', SK: 'WATERMARK', bucket: '2026-11-22T11:59' } });
   });
 
-  it('counts the pending index over all shards and finds the oldest pending event', async () => {
-    // Prepare
-    ddb
-      .on(QueryCommand)
-      .resolves({ Count: 0, Items: [] })
-      .on(QueryCommand, { Select: 'COUNT', ExpressionAttributeValues: { ':shard': 'PENDING#2' } })
-      .resolvesOnce({ Count: 3, LastEvaluatedKey: { PK: 'x' } })
-      .resolvesOnce({ Count: 2 })
-      .on(QueryCommand, { Select: 'COUNT', ExpressionAttributeValues: { ':shard': 'PENDING#7' } })
-      .resolves({ Count: 1 })
-      .on(QueryCommand, { Limit: 1, ExpressionAttributeValues: { ':shard': 'PENDING#2' } })
-      .resolves({ Items: [{ occurredAt: '2026-11-22T11:00:00.000Z' }] })
-      .on(QueryCommand, { Limit: 1, ExpressionAttributeValues: { ':shard': 'PENDING#7' } })
-      .resolves({ Items: [{ occurredAt: '2026-11-22T10:30:00.000Z' }] });
+  it('counts the events no receipt names, listed by the time index, and finds the oldest', async () => {
+    // Prepare: three events in 11:59; a receipt names the first.
+    const items = [
+      itemAt('2026-11-22T11:59:10.000Z', 1),
+      itemAt('2026-11-22T11:59:20.000Z', 2),
+      itemAt('2026-11-22T11:59:30.000Z', 3),
+    ];
+    ddb.on(QueryCommand).callsFake((input) => ({
+      Items:
+        input.IndexName === undefined
+          ? input.ExpressionAttributeValues?.[':pk'] === 'RECEIPT#2026-11-22T11:59'
+            ? [{ published: new Set([JSON.stringify([items[0]?.PK, items[0]?.SK])]) }]
+            : []
+          : items.filter((i) => i.outboxMinute === input.ExpressionAttributeValues?.[':minute']),
+    }));
     sqs.on(GetQueueAttributesCommand).resolves({
       Attributes: { ApproximateNumberOfMessages: '4', ApproximateNumberOfMessagesNotVisible: '1' },
     });
 
     // Act
-    const status = await outboxStatus(target, { now: new Date('2026-11-22T12:00:00.000Z') });
+    const status = await outboxStatus(target, { now: NOW });
 
     // Assess
     expect(status).toMatchObject({
-      tracking: 'pending-index',
-      pending: 6,
-      oldestPendingOccurredAt: '2026-11-22T10:30:00.000Z',
-      oldestPendingAgeSeconds: 5400,
+      listedBy: { timeIndex: 'outbox-by-time' },
+      listing: { from: '2026-11-22T11:59', since: 'watermark', receiptKeys: 1 },
+      pending: 2,
+      oldestPendingOccurredAt: '2026-11-22T11:59:20.000Z',
+      oldestPendingAgeSeconds: 40,
     });
     expect(status.queues).toEqual([
       { name: 'PoisonQueue', url: 'https://sqs/poison', messages: 4, inFlight: 1 },
       { name: 'InventoryDeadLetterQueue', url: 'https://sqs/inventory-dlq', messages: 4, inFlight: 1 },
     ]);
-    const counted = ddb.commandCalls(QueryCommand).filter((c) => c.args[0].input.Select === 'COUNT');
-    expect(counted[0]?.args[0].input).toMatchObject({ TableName: 'orders', IndexName: 'pending-outbox' });
-    expect(counted).toHaveLength(9);
+    const queries = indexQueries();
+    expect(queries).toHaveLength(2 * ordersOutboxLayout.shardCount);
+    expect(queries[0]).toMatchObject({
+      TableName: 'orders',
+      IndexName: 'outbox-by-time',
+      ExpressionAttributeValues: { ':before': NOW.toISOString() },
+    });
   });
 
   it('reports an unreadable queue without hiding the others', async () => {
     // Prepare
-    ddb.on(QueryCommand).resolves({ Count: 0, Items: [] });
+    ddb.on(QueryCommand).resolves({ Items: [] });
     sqs
       .on(GetQueueAttributesCommand)
       .resolves({
@@ -91,7 +120,7 @@ describe('outbox status', () => {
       .rejects(Object.assign(new Error('Access to the resource is denied.'), { name: 'AccessDenied' }));
 
     // Act
-    const status = await outboxStatus(target);
+    const status = await outboxStatus(target, { now: NOW });
 
     // Assess
     expect(status.pending).toBe(0);
@@ -102,51 +131,37 @@ describe('outbox status', () => {
     ]);
   });
 
-  it("reads the pending index of another service's table, as its layout names it", async () => {
+  it("reads the time index of another service's table, as its layout names it, over as many partitions as it has", async () => {
     // Prepare
-    const dedicated: OutboxTarget = { ...target, tableName: 'outbox', layout: OTHER_LAYOUT };
-    ddb
-      .on(QueryCommand)
-      .resolves({ Count: 0, Items: [] })
-      .on(QueryCommand, { Select: 'COUNT', ExpressionAttributeValues: { ':shard': 'PENDING#5' } })
-      .resolves({ Count: 2 })
-      .on(QueryCommand, { Limit: 1, ExpressionAttributeValues: { ':shard': 'PENDING#5' } })
-      .resolves({ Items: [{ occurredAt: '2026-11-22T11:59:00.000Z' }] });
+    const layout = sameTableLayout({
+      partitionKey: 'pk',
+      sortKey: 'sk',
+      timeIndex: { indexName: 'by-time', partitionKey: 'gsi1pk', sortKey: 'gsi1sk' },
+      shardCount: 3,
+    });
+    ddb.on(GetCommand).resolves({ Item: { pk: 'RECONCILER', sk: 'WATERMARK', bucket: '2026-11-22T11:59' } });
+    ddb.on(QueryCommand).resolves({ Items: [] });
     sqs.on(GetQueueAttributesCommand).resolves({ Attributes: {} });
 
     // Act
-    const status = await outboxStatus(dedicated, { now: new Date('2026-11-22T12:00:00.000Z') });
+    const status = await outboxStatus({ ...target, tableName: 'service', layout, queues: [] }, { now: NOW });
 
     // Assess
-    expect(status).toMatchObject({ table: 'outbox', pending: 2, oldestPendingAgeSeconds: 60 });
-    const queries = ddb.commandCalls(QueryCommand).map((c) => c.args[0].input);
-    expect(queries).toHaveLength(2 * OTHER_LAYOUT.pendingIndex.shardCount);
-    for (const query of queries)
+    expect(status).toMatchObject({ table: 'service', pending: 0, listedBy: { timeIndex: 'by-time' } });
+    expect(indexQueries().map((q) => q.ExpressionAttributeValues?.[':minute'])).toEqual([
+      '2026-11-22T11:59#0',
+      '2026-11-22T11:59#1',
+      '2026-11-22T11:59#2',
+      '2026-11-22T12:00#0',
+      '2026-11-22T12:00#1',
+      '2026-11-22T12:00#2',
+    ]);
+    for (const query of indexQueries())
       expect(query).toMatchObject({
-        TableName: 'outbox',
-        IndexName: OTHER_LAYOUT.pendingIndex.indexName,
-        ExpressionAttributeNames: { '#shard': OTHER_LAYOUT.pendingIndex.shardAttribute },
+        TableName: 'service',
+        IndexName: 'by-time',
+        ExpressionAttributeNames: { '#minute': 'gsi1pk', '#writtenAt': 'gsi1sk' },
       });
-  });
-
-  it('counts as many shards as the layout has', async () => {
-    // Prepare
-    const layout = {
-      ...OTHER_LAYOUT,
-      pendingIndex: { indexName: 'pending', shardAttribute: 'shard', shardCount: 3 },
-    };
-    ddb.on(QueryCommand).resolves({ Count: 1, Items: [] });
-
-    // Act
-    const status = await outboxStatus({ ...target, layout, queues: [] });
-
-    // Assess
-    expect(status.pending).toBe(3);
-    const shards = ddb
-      .commandCalls(QueryCommand)
-      .filter((c) => c.args[0].input.Select === 'COUNT')
-      .map((c) => c.args[0].input.ExpressionAttributeValues?.[':shard']);
-    expect(shards).toEqual(['PENDING#0', 'PENDING#1', 'PENDING#2']);
   });
 
   it('prints a table an operator can read at a glance', () => {
@@ -154,8 +169,8 @@ describe('outbox status', () => {
     const text = formatStatus({
       target: 'local runtime',
       table: 'orders',
-      tracking: 'pending-index',
-      pendingIndex: { indexName: 'pending-outbox', shards: 8 },
+      listedBy: { timeIndex: 'outbox-by-time' },
+      listing: { from: '2026-11-22T10:30', since: 'watermark', itemsRead: 3, receiptKeys: 1 },
       pending: 2,
       oldestPendingOccurredAt: '2026-11-22T10:30:00.000Z',
       oldestPendingAgeSeconds: 5400,
@@ -170,7 +185,7 @@ describe('outbox status', () => {
     expect(text.split('\n')).toEqual([
       'Outbox status: local runtime',
       '  table                 orders',
-      '  tracking              pending index pending-outbox (8 shards)',
+      '  tracking              receipts (same table, time index outbox-by-time), read from 2026-11-22T10:30 (reconciler watermark)',
       '  pending events        2',
       '  oldest pending        90 min (occurred 2026-11-22T10:30:00.000Z)',
       '',
@@ -256,7 +271,7 @@ describe('outbox status on a time-ordered table (receipts)', () => {
     expect(status).toEqual({
       target: 'test',
       table: 'outbox',
-      tracking: 'receipts',
+      listedBy: 'table-key',
       listing: { from: '2026-11-22T11:57', since: 'watermark', itemsRead: 8, receiptKeys: 2 },
       pending: 2,
       oldestPendingOccurredAt: '2026-11-22T11:58:30.000Z',
@@ -302,7 +317,7 @@ describe('outbox status on a time-ordered table (receipts)', () => {
 
     // Assess: the event and four empty minutes (an empty page counts as one), then a stop.
     expect(status).toMatchObject({
-      tracking: 'receipts',
+      listedBy: 'table-key',
       listing: {
         from: '2026-11-21T12:00',
         since: 'retention',
@@ -391,7 +406,7 @@ describe('outbox status on a time-ordered table (receipts)', () => {
     const status = JSON.parse(stdout.join('\n'));
     expect(status).toMatchObject({
       table: 'outbox',
-      tracking: 'receipts',
+      listedBy: 'table-key',
       pending: 0,
       listing: { since: 'retention', itemsRead: 40, receiptKeys: 0 },
     });

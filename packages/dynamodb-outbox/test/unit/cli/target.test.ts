@@ -3,7 +3,7 @@ import { ListQueuesCommand, SQSClient } from '@aws-sdk/client-sqs';
 import { mockClient } from 'aws-sdk-client-mock';
 import { beforeEach, describe, expect, it } from 'vitest';
 import { resolveTarget } from '../../../src/cli/target';
-import { TIME_ORDERED_TABLE_LAYOUT, tracksWithReceipts } from '../../../src/runtime/layout';
+import { TIME_ORDERED_TABLE_LAYOUT } from '../../../src/runtime/layout';
 import { ordersOutboxLayout } from '../../support/sample-table';
 
 const cloudFormation = mockClient(CloudFormationClient);
@@ -44,7 +44,6 @@ describe('the layout of the target', () => {
 
     // Assess
     expect(layout).toEqual(TIME_ORDERED_TABLE_LAYOUT);
-    expect(tracksWithReceipts(layout)).toBe(true);
   });
 
   it("comes from the local runtime's outputs offline, and is TransactionalOutbox's default for a table alone", async () => {

@@ -2,108 +2,14 @@ import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { DynamoDBDocumentClient, GetCommand, QueryCommand } from '@aws-sdk/lib-dynamodb';
 import { mockClient } from 'aws-sdk-client-mock';
 import { beforeEach, describe, expect, it } from 'vitest';
-import { PendingOutbox, TimeOrderedOutbox } from '../../../src/engine/pending-outbox';
+import { listingFor } from '../../../src/engine/outbox-listing/listing-for';
+import { TimeOrderedOutbox } from '../../../src/engine/pending-outbox';
 import { TIME_ORDERED_TABLE_LAYOUT } from '../../../src/runtime/layout';
 import { keyOf, ORDERS_LAYOUT, OTHER_LAYOUT, outboxItem, recordOf } from '../../support/unit';
 
 const ddb = mockClient(DynamoDBDocumentClient);
 const doc = DynamoDBDocumentClient.from(new DynamoDBClient({}));
 const BEFORE = '2026-11-22T11:45:00.000Z';
-
-describe('PendingOutbox', () => {
-  beforeEach(() => {
-    ddb.reset();
-  });
-
-  it("lists one shard per the layout's shard count", () => {
-    expect(new PendingOutbox(doc, 'orders', ORDERS_LAYOUT).shards()).toEqual(
-      Array.from({ length: 8 }, (_, i) => `PENDING#${i}`),
-    );
-    expect(new PendingOutbox(doc, 'orders', OTHER_LAYOUT).shards()).toEqual([
-      'PENDING#0',
-      'PENDING#1',
-      'PENDING#2',
-      'PENDING#3',
-    ]);
-  });
-
-  it('queries one shard of the pending index, oldest first, for items older than the cutoff', async () => {
-    // Prepare
-    ddb.on(QueryCommand).resolves({ Items: [] });
-    // Act
-    await new PendingOutbox(doc, 'orders', ORDERS_LAYOUT).page('PENDING#2', BEFORE, 50, { PK: 'ORDER#o1' });
-    // Assess
-    expect(ddb.commandCalls(QueryCommand).map((c) => c.args[0].input)).toEqual([
-      {
-        TableName: 'orders',
-        IndexName: 'pending-outbox',
-        KeyConditionExpression: '#shard = :shard AND #occurredAt < :before',
-        ExpressionAttributeNames: { '#shard': 'pendingShard', '#occurredAt': 'occurredAt' },
-        ExpressionAttributeValues: { ':shard': 'PENDING#2', ':before': BEFORE },
-        Limit: 50,
-        ExclusiveStartKey: { PK: 'ORDER#o1' },
-      },
-    ]);
-  });
-
-  it("queries a table with other key names through the layout's own index and shard attribute", async () => {
-    // Prepare
-    ddb.on(QueryCommand).resolves({ Items: [] });
-    // Act
-    await new PendingOutbox(doc, 'service', OTHER_LAYOUT).page('PENDING#0', BEFORE, 10);
-    // Assess
-    expect(ddb.commandCalls(QueryCommand)[0]?.args[0].input).toEqual({
-      TableName: 'service',
-      IndexName: 'unpublished',
-      KeyConditionExpression: '#shard = :shard AND #occurredAt < :before',
-      ExpressionAttributeNames: { '#shard': 'gsi1pk', '#occurredAt': 'occurredAt' },
-      ExpressionAttributeValues: { ':shard': 'PENDING#0', ':before': BEFORE },
-      Limit: 10,
-    });
-  });
-
-  it.each([
-    ['same table, PK/SK', ORDERS_LAYOUT],
-    ['same table, pk/sk', OTHER_LAYOUT],
-  ])(
-    'reads items as outbox records under their layout (%s), and passes the next page key on',
-    async (_name, layout) => {
-      // Prepare
-      const items = [outboxItem(1, {}, layout), outboxItem(2, { traceHeader: 'Root=1-2-3' }, layout)];
-      ddb.on(QueryCommand).resolves({ Items: items, LastEvaluatedKey: keyOf(items[1] ?? {}, layout) });
-      // Act
-      const page = await new PendingOutbox(doc, 'outbox', layout).page('PENDING#0', BEFORE, 2);
-      // Assess
-      expect(page).toEqual({
-        records: items.map((item) => recordOf(item, layout)),
-        malformed: [],
-        nextKey: keyOf(items[1] ?? {}, layout),
-      });
-      expect(page.records[1]?.traceHeader).toBe('Root=1-2-3');
-      expect(page.records[0]?.key).toEqual(keyOf(items[0] ?? {}, layout));
-    },
-  );
-
-  it('keeps an entry that is not a valid outbox item apart, with its key, reason and content', async () => {
-    // Prepare
-    const { occurredAt: _dropped, ...noOccurredAt } = outboxItem(1, {}, OTHER_LAYOUT);
-    const keyless = { sk: 'EVT#0000000001', eventId: 'e' };
-    ddb.on(QueryCommand).resolves({ Items: [noOccurredAt, keyless, outboxItem(3, {}, OTHER_LAYOUT)] });
-    // Act
-    const page = await new PendingOutbox(doc, 'service', OTHER_LAYOUT).page('PENDING#0', BEFORE, 10);
-    // Assess
-    expect(page.records.map((r) => r.envelope.eventId)).toEqual([outboxItem(3).eventId]);
-    expect(page.malformed).toEqual([
-      {
-        key: keyOf(noOccurredAt, OTHER_LAYOUT),
-        reason: expect.stringMatching(/^Not a valid outbox item: occurredAt: /),
-        item: noOccurredAt,
-      },
-      { reason: 'Not a valid outbox item: no string key attributes pk/sk', item: keyless },
-    ]);
-    expect(page).not.toHaveProperty('nextKey');
-  });
-});
 
 describe('TimeOrderedOutbox', () => {
   const layout = TIME_ORDERED_TABLE_LAYOUT;
@@ -119,7 +25,12 @@ describe('TimeOrderedOutbox', () => {
       published: new Set([String(items[0]?.sk)]),
       parked: new Set([String(items[2]?.sk)]),
     });
-    const listing = new TimeOrderedOutbox(doc, { tableName: 'outbox', layout, receipts: { receiptsOf } });
+    const listing = new TimeOrderedOutbox(doc, {
+      tableName: 'outbox',
+      layout,
+      items: listingFor(doc, 'outbox', layout),
+      receipts: { receiptsOf },
+    });
     // Act
     const page = await listing.page(String(items[1]?.pk), BEFORE, 3);
     // Assess
@@ -136,6 +47,7 @@ describe('TimeOrderedOutbox', () => {
     const listing = new TimeOrderedOutbox(doc, {
       tableName: 'outbox',
       layout,
+      items: listingFor(doc, 'outbox', layout),
       receipts: { receiptsOf: async () => ({ published: new Set(), parked: new Set() }) },
     });
     // Act
@@ -146,6 +58,74 @@ describe('TimeOrderedOutbox', () => {
       TableName: 'outbox',
       Key: { pk: 'RECONCILER', sk: 'WATERMARK' },
       ConsistentRead: true,
+    });
+  });
+});
+
+describe('TimeOrderedOutbox on a same table, listed by its time index', () => {
+  beforeEach(() => {
+    ddb.reset();
+  });
+
+  it('queries one time index partition for items written before the cut-off, and leaves out what a receipt names', async () => {
+    // Prepare: two orders' first events share the sort key; a receipt names only the first.
+    const items = [1, 2].map((n) => outboxItem(n, { occurredAt: `2026-11-22T11:30:0${n}.000Z` }));
+    ddb.on(QueryCommand).resolves({ Items: items });
+    const receiptsOf = async () => ({
+      published: new Set([JSON.stringify([items[0]?.PK, items[0]?.SK])]),
+      parked: new Set<string>(),
+    });
+    const listing = new TimeOrderedOutbox(doc, {
+      tableName: 'orders',
+      layout: ORDERS_LAYOUT,
+      items: listingFor(doc, 'orders', ORDERS_LAYOUT),
+      receipts: { receiptsOf },
+    });
+
+    // Act
+    const page = await listing.page(String(items[0]?.outboxMinute), BEFORE, 50);
+
+    // Assess
+    expect(page.records).toEqual([recordOf(items[1] ?? {})]);
+    expect(page).toMatchObject({ read: 2, malformed: [] });
+    expect(ddb.commandCalls(QueryCommand)[0]?.args[0].input).toEqual({
+      TableName: 'orders',
+      IndexName: 'outbox-by-time',
+      KeyConditionExpression: '#minute = :minute AND #writtenAt < :before',
+      ExpressionAttributeNames: { '#minute': 'outboxMinute', '#writtenAt': 'outboxWrittenAt' },
+      ExpressionAttributeValues: { ':minute': items[0]?.outboxMinute, ':before': BEFORE },
+      Limit: 50,
+    });
+  });
+
+  it("lists a table with other key names through the layout's own index and attributes, and keeps a malformed entry apart", async () => {
+    // Prepare
+    const good = outboxItem(1, {}, OTHER_LAYOUT);
+    const broken = { pk: 'ORDER#9', sk: 'EVT#0000000001', gsi1pk: good.gsi1pk, gsi1sk: good.gsi1sk };
+    ddb.on(QueryCommand).resolves({ Items: [good, broken], LastEvaluatedKey: keyOf(broken, OTHER_LAYOUT) });
+    const listing = new TimeOrderedOutbox(doc, {
+      tableName: 'service',
+      layout: OTHER_LAYOUT,
+      items: listingFor(doc, 'service', OTHER_LAYOUT),
+      receipts: { receiptsOf: async () => ({ published: new Set(), parked: new Set() }) },
+    });
+
+    // Act
+    const page = await listing.page(String(good.gsi1pk), BEFORE, 10);
+
+    // Assess
+    expect(page.records).toEqual([recordOf(good, OTHER_LAYOUT)]);
+    expect(page.malformed).toEqual([
+      {
+        key: keyOf(broken, OTHER_LAYOUT),
+        reason: expect.stringMatching(/^Not a valid outbox item: /),
+        item: broken,
+      },
+    ]);
+    expect(page.nextKey).toEqual(keyOf(broken, OTHER_LAYOUT));
+    expect(ddb.commandCalls(QueryCommand)[0]?.args[0].input).toMatchObject({
+      IndexName: 'by-written',
+      ExpressionAttributeNames: { '#minute': 'gsi1pk', '#writtenAt': 'gsi1sk' },
     });
   });
 });

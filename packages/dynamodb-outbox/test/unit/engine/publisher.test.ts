@@ -110,7 +110,7 @@ describe('OutboxPublisher', () => {
       TraceHeader: traceHeader,
     });
     // Keys, trace header and tracking attributes stay in the table, though the record holds them.
-    expect(record.item).toHaveProperty('pendingShard');
+    expect(record.item).toHaveProperty('outboxMinute');
     expect(Object.keys(JSON.parse(entry?.Detail ?? '{}'))).toEqual([
       'eventId',
       'eventType',

@@ -2,14 +2,15 @@ import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { DynamoDBDocumentClient, PutCommand, QueryCommand, UpdateCommand } from '@aws-sdk/lib-dynamodb';
 import { mockClient } from 'aws-sdk-client-mock';
 import { beforeEach, describe, expect, it } from 'vitest';
-import { ReceiptDeliveryTracker } from '../../../src/engine/delivery-tracking';
+import { DeliveryReceipts } from '../../../src/engine/delivery-tracking';
 import { outboxKeyOf, TIME_ORDERED_TABLE_LAYOUT, timeBucketsBetween } from '../../../src/runtime/layout';
+import { ORDERS_LAYOUT, outboxItem } from '../../support/unit';
 
 const layout = TIME_ORDERED_TABLE_LAYOUT;
 const NOW = new Date('2026-11-30T12:00:00.000Z');
 const ddb = mockClient(DynamoDBDocumentClient);
 const doc = DynamoDBDocumentClient.from(new DynamoDBClient({}));
-const tracker = new ReceiptDeliveryTracker(doc, { tableName: 'outbox', layout, retentionDays: 7 });
+const tracker = new DeliveryReceipts(doc, { tableName: 'outbox', layout, retentionDays: 7 });
 
 const keyAt = (occurredAt: string, n: number) =>
   outboxKeyOf(
@@ -17,6 +18,9 @@ const keyAt = (occurredAt: string, n: number) =>
     { aggregateType: 'Order', aggregateId: `o${n}`, sequence: 1 },
     { writtenAt: new Date(occurredAt) },
   );
+/** On a time-ordered table the key says the minute: tracking needs nothing else. */
+const tracked = (keys: readonly (ReturnType<typeof keyAt> | undefined)[]) =>
+  keys.flatMap((key) => (key === undefined ? [] : [{ key }]));
 
 describe('time-ordered keys', () => {
   it('partition by minute and shard, sort by write time, then aggregate and sequence', () => {
@@ -32,7 +36,7 @@ describe('time-ordered keys', () => {
   });
 });
 
-describe('ReceiptDeliveryTracker', () => {
+describe('DeliveryReceipts on a time-ordered table', () => {
   beforeEach(() => ddb.reset());
 
   it('writes one receipt per minute of the events, listing their sort keys, with a TTL', async () => {
@@ -45,7 +49,7 @@ describe('ReceiptDeliveryTracker', () => {
     ];
 
     // Act
-    const result = await tracker.markPublished(keys, NOW);
+    const result = await tracker.markPublished(tracked(keys), NOW);
 
     // Assess
     expect(result).toEqual({ marked: 3, missing: 0, failed: [] });
@@ -66,7 +70,7 @@ describe('ReceiptDeliveryTracker', () => {
     const key = keyAt('2026-11-30T11:59:58Z', 1);
 
     // Act
-    const result = await tracker.markParked([key], NOW);
+    const result = await tracker.markParked(tracked([key]), NOW);
 
     // Assess
     expect(result).toEqual({
@@ -90,7 +94,7 @@ describe('ReceiptDeliveryTracker', () => {
       .rejects(Object.assign(new Error('slow down'), { name: 'ThrottlingException' }));
 
     // Act
-    const result = await tracker.markParked(keys, NOW);
+    const result = await tracker.markParked(tracked(keys), NOW);
 
     // Assess
     expect(ddb.commandCalls(UpdateCommand).map((c) => c.args[0].input)).toEqual(
@@ -118,7 +122,7 @@ describe('ReceiptDeliveryTracker', () => {
     const key = keyAt('2026-11-30T11:59:58Z', 1);
 
     // Act
-    const result = await tracker.markRedriven([key], NOW);
+    const result = await tracker.markRedriven(tracked([key]), NOW);
 
     // Assess
     expect(result).toEqual({ marked: 1, missing: 0, failed: [] });
@@ -130,21 +134,28 @@ describe('ReceiptDeliveryTracker', () => {
     });
   });
 
-  it('answers which keys a receipt lists as published', async () => {
+  it('answers which keys a receipt lists as published or parked, and counts a minute it cannot read as unread', async () => {
     // Prepare
-    const [a, b] = [keyAt('2026-11-30T11:59:58Z', 1), keyAt('2026-11-30T11:59:59Z', 2)];
-    ddb.on(QueryCommand).resolves({ Items: [{ published: new Set([a?.sk]) }, { parked: new Set([b?.sk]) }] });
+    const [a, b, c] = [1, 2, 3].map((n) => keyAt(`2026-11-30T11:59:5${n}Z`, n));
+    const d = keyAt('2026-11-30T12:00:01Z', 4);
+    ddb
+      .on(QueryCommand)
+      .resolves({ Items: [{ published: new Set([a?.sk]) }, { parked: new Set([b?.sk]) }] })
+      .on(QueryCommand, { ExpressionAttributeValues: { ':pk': 'RECEIPT#2026-11-30T12:00' } })
+      .rejects(new Error('slow down'));
 
     // Act
-    const published = await tracker.published([a, b]);
+    const found = await new DeliveryReceipts(doc, { tableName: 'outbox', layout, retentionDays: 7 }).settled(
+      tracked([a, b, c, d]),
+    );
 
     // Assess
-    expect(published).toEqual([a]);
+    expect(found).toEqual({ settled: [a, b], unread: 1 });
   });
 
   it('asks again about a minute it read by reading only the receipts written since, less a clock margin', async () => {
     // Prepare: a fresh tracker (it remembers what it read); a minute with one receipt, then a second.
-    const remembering = new ReceiptDeliveryTracker(doc, { tableName: 'outbox', layout, retentionDays: 7 });
+    const remembering = new DeliveryReceipts(doc, { tableName: 'outbox', layout, retentionDays: 7 });
     const [a, b] = [keyAt('2026-11-30T11:59:58Z', 1), keyAt('2026-11-30T11:59:59Z', 2)];
     ddb
       .on(QueryCommand)
@@ -152,8 +163,8 @@ describe('ReceiptDeliveryTracker', () => {
       .resolvesOnce({ Items: [{ sk: 'RECEIPT#2026-11-30T12:00:05.000Z#u2', published: new Set([b?.sk]) }] });
 
     // Act
-    const first = await remembering.settled([a, b]);
-    const second = await remembering.settled([a, b]);
+    const first = await remembering.settled(tracked([a, b]));
+    const second = await remembering.settled(tracked([a, b]));
 
     // Assess: the second lookup keeps what the first read and adds the new receipt.
     expect(first).toEqual({ settled: [a], unread: 0 });
@@ -171,5 +182,82 @@ describe('ReceiptDeliveryTracker', () => {
         ':since': 'RECEIPT#2026-11-30T11:59:51.000Z',
       },
     });
+  });
+});
+
+describe('DeliveryReceipts on a same table', () => {
+  const sameTable = new DeliveryReceipts(doc, {
+    tableName: 'orders',
+    layout: ORDERS_LAYOUT,
+    retentionDays: 7,
+  });
+  /** Two orders' first events: the same sort key, in different partitions, written in 10:00. */
+  const items = [1, 2].map((n) => outboxItem(n));
+  const trackedItems = items.map((item) => ({ key: { PK: String(item.PK), SK: String(item.SK) }, item }));
+  const names = items.map((item) => JSON.stringify([item.PK, item.SK]));
+  beforeEach(() => ddb.reset());
+
+  it("writes the receipt under the minute of the items' time index entry, naming each by its whole key", async () => {
+    // Prepare
+    ddb.on(PutCommand).resolves({});
+
+    // Act
+    const result = await sameTable.markPublished(trackedItems, NOW);
+
+    // Assess
+    expect(result).toEqual({ marked: 2, missing: 0, failed: [] });
+    expect(ddb.commandCalls(PutCommand).map((c) => c.args[0].input)).toEqual([
+      {
+        TableName: 'orders',
+        Item: {
+          PK: 'RECEIPT#2026-11-22T10:00',
+          SK: expect.stringMatching(/^RECEIPT#2026-11-30T12:00:00.000Z#/),
+          published: new Set(names),
+          expiresAt: NOW.getTime() / 1000 + 7 * 86_400,
+        },
+      },
+    ]);
+  });
+
+  it('finds the receipts of the same minute, and tells two aggregates with the same sort key apart', async () => {
+    // Prepare
+    ddb
+      .on(QueryCommand)
+      .resolves({ Items: [{ SK: 'RECEIPT#2026-11-22T10:00:01.000Z#u', published: new Set([names[0]]) }] });
+
+    // Act
+    const found = await sameTable.settled(trackedItems);
+
+    // Assess
+    expect(found).toEqual({ settled: [trackedItems[0]?.key], unread: 0 });
+    expect(ddb.commandCalls(QueryCommand)[0]?.args[0].input.ExpressionAttributeValues).toEqual({
+      ':pk': 'RECEIPT#2026-11-22T10:00',
+    });
+  });
+
+  it('reports an item without a time index entry as failed: no receipt can name its minute', async () => {
+    // Prepare: written before the time index (or with tracking off).
+    ddb.on(PutCommand).resolves({});
+    const { outboxMinute: _minute, outboxWrittenAt: _at, ...legacy } = outboxItem(1);
+
+    // Act
+    const result = await sameTable.markPublished(
+      [{ key: { PK: 'ORDER#x', SK: 'OUTBOX#0000000001' }, item: legacy }],
+      NOW,
+    );
+
+    // Assess
+    expect(result).toEqual({
+      marked: 0,
+      missing: 0,
+      failed: [
+        {
+          key: { PK: 'ORDER#x', SK: 'OUTBOX#0000000001' },
+          errorCode: 'NoTimeIndexEntry',
+          errorMessage: expect.stringMatching(/no time index entry/),
+        },
+      ],
+    });
+    expect(ddb.commandCalls(PutCommand)).toHaveLength(0);
   });
 });

@@ -1,18 +1,19 @@
 import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import {
-  BatchGetCommand,
   DeleteCommand,
   DynamoDBDocumentClient,
   GetCommand,
   PutCommand,
+  type PutCommandInput,
   QueryCommand,
   type QueryCommandInput,
   UpdateCommand,
 } from '@aws-sdk/lib-dynamodb';
 import { mockClient } from 'aws-sdk-client-mock';
 import { beforeEach, describe, expect, it, vi } from 'vitest';
-import { DynamoDbDeliveryTracker } from '../../../src/engine/delivery-tracking';
-import { PendingOutbox } from '../../../src/engine/pending-outbox';
+import { DeliveryReceipts } from '../../../src/engine/delivery-tracking';
+import { listingFor } from '../../../src/engine/outbox-listing/listing-for';
+import { TimeOrderedOutbox } from '../../../src/engine/pending-outbox';
 import type { PoisonRecord } from '../../../src/engine/poison-queue';
 import type { PublishResult } from '../../../src/engine/publisher';
 import { type ReconcilerDeps, reconcile } from '../../../src/engine/reconciler';
@@ -21,12 +22,21 @@ import type { SameTableLayout } from '../../../src/runtime/layout';
 import type { OutboxRecord } from '../../../src/runtime/outbox-item';
 import { ORDERS_LAYOUT, OTHER_LAYOUT, recordOf } from '../../support/unit';
 
+/*
+ * The reconciler on a same-table outbox: it lists the items by their time index entry, minute by
+ * minute from its watermark, and records what it republished or parked in receipts, as the relay
+ * does. The watermark sits at the minute before the cut-off, so that a run reads two minutes.
+ */
+
 const NOW = new Date('2026-11-22T12:00:00.000Z');
+/** NOW less the 900 s threshold: the cut-off, in minute 11:45. */
+const BEFORE = '2026-11-22T11:45:00.000Z';
+const MINUTE = '2026-11-22T11:44';
 const ddb = mockClient(DynamoDBDocumentClient);
 const doc = DynamoDBDocumentClient.from(new DynamoDBClient({}));
 
-/** A pending outbox item of order `o<n>`, as the index returns it. */
-const item = (n: number, shard = 'PENDING#0'): Record<string, unknown> => ({
+/** A pending outbox item of order `o<n>`, written in MINUTE, in time index partition `shard`. */
+const item = (n: number, shard = 0): Record<string, unknown> => ({
   PK: `ORDER#o${n}`,
   SK: 'OUTBOX#0000000001',
   eventId: `e${n}`,
@@ -37,8 +47,13 @@ const item = (n: number, shard = 'PENDING#0'): Record<string, unknown> => ({
   occurredAt: `2026-11-22T10:00:0${n % 10}.000Z`,
   schemaVersion: 1,
   payload: { orderId: `o${n}` },
-  pendingShard: shard,
+  outboxMinute: `${MINUTE}#${shard}`,
+  outboxWrittenAt: `${MINUTE}:0${n % 10}.000Z`,
+  expiresAt: NOW.getTime() / 1000 + 86_400,
 });
+
+/** How a receipt on the same table names an item: its whole key. */
+const nameOf = (pk: string, sk = 'OUTBOX#0000000001') => JSON.stringify([pk, sk]);
 
 const publishAll = (records: readonly OutboxRecord[]): Promise<PublishResult> =>
   Promise.resolve({ published: records.map((_, i) => i), retryable: [], poison: [] });
@@ -62,12 +77,19 @@ const build = (overrides: Partial<ReconcilerDeps> = {}, layout: SameTableLayout 
   const poisonQueue = {
     send: vi.fn((records: readonly PoisonRecord[]) => Promise.resolve({ sent: [...records], failed: [] })),
   };
+  const tracker = new DeliveryReceipts(doc, { tableName: 'orders', layout, retentionDays: 7 });
   const deps: ReconcilerDeps = {
-    pending: new PendingOutbox(doc, 'orders', layout),
+    pending: new TimeOrderedOutbox(doc, {
+      tableName: 'orders',
+      layout,
+      items: listingFor(doc, 'orders', layout),
+      receipts: tracker,
+      now: () => NOW,
+    }),
     stuck: new StuckEvents(doc, { tableName: 'orders', layout }),
     publisher,
     poisonQueue,
-    tracker: new DynamoDbDeliveryTracker(doc, { tableName: 'orders', layout, retentionDays: 7 }),
+    tracker,
     settings: { thresholdSeconds: 900, maxItemsPerRun: 1000, pageSize: 100 },
     metrics,
     logger,
@@ -77,27 +99,44 @@ const build = (overrides: Partial<ReconcilerDeps> = {}, layout: SameTableLayout 
   return { deps, metrics, logger, publisher, poisonQueue };
 };
 
-/** Items by shard, as the pending index would return them. */
-const indexHolding = (byShard: Record<string, unknown[]>) => {
-  ddb.on(QueryCommand).callsFake((input: { ExpressionAttributeValues: { ':shard': string } }) => ({
-    Items: byShard[input.ExpressionAttributeValues[':shard']] ?? [],
+/** Index partitions holding items, as the time index would return them; no receipt yet. */
+const indexHolding = (byPartition: Record<string, unknown[]>) => {
+  ddb.on(QueryCommand).callsFake((input: QueryCommandInput) => ({
+    Items:
+      input.IndexName === undefined
+        ? []
+        : (byPartition[String(input.ExpressionAttributeValues?.[':minute'])] ?? []),
   }));
 };
 
-/** The pending index's queries (the stuck events' partition, read first, left out). */
+/** The time index's queries (the stuck events' partition, read first, and receipts left out). */
 const indexQueries = () =>
   ddb
     .commandCalls(QueryCommand)
     .map((c) => c.args[0].input)
     .filter((q) => q.IndexName !== undefined);
 
-describe('reconcile', () => {
+/** The receipts written, as the item names they list by outcome. */
+const receipts = () =>
+  ddb
+    .commandCalls(PutCommand)
+    .map((c) => c.args[0].input as PutCommandInput)
+    .filter((put) => String(put.Item?.SK ?? put.Item?.sk).startsWith('RECEIPT#'))
+    .map((put) => ({
+      partition: put.Item?.PK ?? put.Item?.pk,
+      published: [...((put.Item?.published as Set<string> | undefined) ?? [])],
+      parked: [...((put.Item?.parked as Set<string> | undefined) ?? [])],
+    }));
+
+describe('reconcile (a same table, listed by its time index)', () => {
   beforeEach(() => {
     ddb.reset();
+    ddb.on(GetCommand).resolves({ Item: { PK: 'RECONCILER', SK: 'WATERMARK', bucket: MINUTE } });
+    ddb.on(PutCommand).resolves({});
     ddb.on(UpdateCommand).resolves({});
   });
 
-  it('queries every shard of the pending index for items older than the threshold', async () => {
+  it('queries the time index, every partition of every minute from the watermark, for items written before the cut-off', async () => {
     // Prepare
     indexHolding({});
     const { deps } = build();
@@ -107,21 +146,22 @@ describe('reconcile', () => {
 
     // Assess
     const queries = indexQueries();
-    expect(queries.map((q) => q.ExpressionAttributeValues?.[':shard'])).toEqual(
-      Array.from({ length: 8 }, (_, i) => `PENDING#${i}`),
-    );
+    expect(queries.map((q) => q.ExpressionAttributeValues?.[':minute'])).toEqual([
+      ...Array.from({ length: 8 }, (_, i) => `${MINUTE}#${i}`),
+      ...Array.from({ length: 8 }, (_, i) => `2026-11-22T11:45#${i}`),
+    ]);
     expect(queries[0]).toMatchObject({
       TableName: 'orders',
-      IndexName: 'pending-outbox',
-      KeyConditionExpression: '#shard = :shard AND #occurredAt < :before',
-      ExpressionAttributeNames: { '#shard': 'pendingShard', '#occurredAt': 'occurredAt' },
-      ExpressionAttributeValues: { ':before': '2026-11-22T11:45:00.000Z' },
+      IndexName: 'outbox-by-time',
+      KeyConditionExpression: '#minute = :minute AND #writtenAt < :before',
+      ExpressionAttributeNames: { '#minute': 'outboxMinute', '#writtenAt': 'outboxWrittenAt' },
+      ExpressionAttributeValues: { ':before': BEFORE },
     });
   });
 
-  it('republishes stuck items through the publisher and marks them published with their TTL', async () => {
+  it('republishes stuck items and records them in one receipt of their minute, naming their whole keys, with no per-item write', async () => {
     // Prepare
-    indexHolding({ 'PENDING#0': [item(1)], 'PENDING#5': [item(2, 'PENDING#5'), item(3, 'PENDING#5')] });
+    indexHolding({ [`${MINUTE}#0`]: [item(1)], [`${MINUTE}#5`]: [item(2, 5), item(3, 5)] });
     const { deps, publisher, metrics } = build();
 
     // Act
@@ -130,30 +170,42 @@ describe('reconcile', () => {
     // Assess
     expect(publisher.publish.mock.calls.map(([records]) => records)).toEqual([
       [recordOf(item(1))],
-      [recordOf(item(2, 'PENDING#5')), recordOf(item(3, 'PENDING#5'))],
+      [recordOf(item(2, 5)), recordOf(item(3, 5))],
     ]);
     expect(report).toMatchObject({ found: 3, republished: 3, retryable: 0, parked: 0, truncated: false });
-    const updates = ddb.commandCalls(UpdateCommand).map((c) => c.args[0].input);
-    expect(updates.map((u) => u.Key)).toEqual([
-      { PK: 'ORDER#o1', SK: 'OUTBOX#0000000001' },
-      { PK: 'ORDER#o2', SK: 'OUTBOX#0000000001' },
-      { PK: 'ORDER#o3', SK: 'OUTBOX#0000000001' },
+    expect(receipts()).toEqual([
+      { partition: `RECEIPT#${MINUTE}`, published: [nameOf('ORDER#o1')], parked: [] },
+      { partition: `RECEIPT#${MINUTE}`, published: [nameOf('ORDER#o2'), nameOf('ORDER#o3')], parked: [] },
     ]);
-    expect(updates[0]).toMatchObject({
-      TableName: 'orders',
-      UpdateExpression: 'SET #publishedAt = :at, #expiresAt = :expiresAt REMOVE #pendingShard',
-      ConditionExpression: 'attribute_exists(#pk)',
-      ExpressionAttributeValues: {
-        ':at': NOW.toISOString(),
-        ':expiresAt': NOW.getTime() / 1000 + 7 * 86_400,
-      },
-    });
+    expect(ddb.commandCalls(UpdateCommand)).toHaveLength(0);
     expect(metrics.addMetric).toHaveBeenCalledWith('ReconcilerRepublished', 'Count', 3);
   });
 
-  it('keeps a retryable failure as a stuck event with its backoff, without marking it', async () => {
+  it('leaves out an item a receipt of its minute names', async () => {
     // Prepare
-    indexHolding({ 'PENDING#0': [item(1)] });
+    ddb.on(QueryCommand).callsFake((input: QueryCommandInput) =>
+      input.IndexName === undefined
+        ? {
+            Items:
+              input.ExpressionAttributeValues?.[':pk'] === `RECEIPT#${MINUTE}`
+                ? [{ PK: `RECEIPT#${MINUTE}`, SK: 'RECEIPT#x', published: new Set([nameOf('ORDER#o1')]) }]
+                : [],
+          }
+        : { Items: input.ExpressionAttributeValues?.[':minute'] === `${MINUTE}#0` ? [item(1), item(2)] : [] },
+    );
+    const { deps, publisher } = build();
+
+    // Act
+    const report = await reconcile(deps);
+
+    // Assess
+    expect(publisher.publish.mock.calls.map(([records]) => records)).toEqual([[recordOf(item(2))]]);
+    expect(report).toMatchObject({ found: 1, republished: 1 });
+  });
+
+  it('keeps a retryable failure as a stuck event with its backoff, without a receipt', async () => {
+    // Prepare
+    indexHolding({ [`${MINUTE}#0`]: [item(1)] });
     const { deps, logger, poisonQueue } = build({
       publisher: { publish: publishFailing('retryable', 'ThrottlingException', 'slow down') },
     });
@@ -163,8 +215,10 @@ describe('reconcile', () => {
 
     // Assess
     expect(report).toMatchObject({ found: 1, republished: 0, retryable: 1, parked: 0, stuck: 1 });
+    expect(receipts()).toEqual([]);
     expect(ddb.commandCalls(UpdateCommand)).toHaveLength(0);
     expect(poisonQueue.send).not.toHaveBeenCalled();
+    // Its stuck entry, with the item's TTL; then the watermark, past the minute (the entry holds it).
     expect(ddb.commandCalls(PutCommand).map((c) => c.args[0].input)).toEqual([
       {
         TableName: 'orders',
@@ -177,7 +231,12 @@ describe('reconcile', () => {
           nextAttemptAt: '2026-11-22T12:05:00.000Z',
           lastErrorCode: 'ThrottlingException',
           lastErrorMessage: 'slow down',
+          expiresAt: NOW.getTime() / 1000 + 86_400,
         },
+      },
+      {
+        TableName: 'orders',
+        Item: { PK: 'RECONCILER', SK: 'WATERMARK', bucket: '2026-11-22T11:45' },
       },
     ]);
     expect(logger.warn).toHaveBeenCalledWith('Republish failed; retried on a later run', {
@@ -200,15 +259,14 @@ describe('reconcile', () => {
       lastErrorCode: 'ThrottlingException',
       lastErrorMessage: 'slow down',
     };
-    ddb
-      .on(QueryCommand)
-      .callsFake((input: QueryCommandInput) =>
-        input.ExpressionAttributeValues?.[':pk'] === 'RECONCILER#RETRY'
-          ? { Items: [stuck] }
-          : { Items: input.ExpressionAttributeValues?.[':shard'] === 'PENDING#0' ? [item(1), item(2)] : [] },
-      );
+    ddb.on(QueryCommand).callsFake((input: QueryCommandInput) =>
+      input.ExpressionAttributeValues?.[':pk'] === 'RECONCILER#RETRY'
+        ? { Items: [stuck] }
+        : {
+            Items: input.ExpressionAttributeValues?.[':minute'] === `${MINUTE}#0` ? [item(1), item(2)] : [],
+          },
+    );
     ddb.on(GetCommand, { Key: stuck.outboxKey }).resolves({ Item: item(1) });
-    ddb.on(BatchGetCommand).resolves({ Responses: { orders: [] } });
     const early = build();
 
     // Act
@@ -234,9 +292,9 @@ describe('reconcile', () => {
     ]);
   });
 
-  it('parks a poison item: poison queue first, then off the pending index, TTL left unarmed', async () => {
+  it('parks a poison item: poison queue first, then its TTL removed and a parked receipt', async () => {
     // Prepare
-    indexHolding({ 'PENDING#0': [item(1)] });
+    indexHolding({ [`${MINUTE}#0`]: [item(1)] });
     const { deps, poisonQueue } = build({
       publisher: { publish: publishFailing('poison', 'EntryTooLarge', 'too big') },
     });
@@ -255,21 +313,23 @@ describe('reconcile', () => {
       },
     ]);
     expect(report.parked).toBe(1);
-    const updates = ddb.commandCalls(UpdateCommand).map((c) => c.args[0].input);
-    expect(updates).toHaveLength(1);
-    expect(updates[0]).toEqual({
-      TableName: 'orders',
-      Key: { PK: 'ORDER#o1', SK: 'OUTBOX#0000000001' },
-      UpdateExpression: 'SET #parkedAt = :at REMOVE #pendingShard',
-      ConditionExpression: 'attribute_exists(#pk)',
-      ExpressionAttributeNames: { '#pk': 'PK', '#pendingShard': 'pendingShard', '#parkedAt': 'parkedAt' },
-      ExpressionAttributeValues: { ':at': NOW.toISOString() },
-    });
+    expect(ddb.commandCalls(UpdateCommand).map((c) => c.args[0].input)).toEqual([
+      {
+        TableName: 'orders',
+        Key: { PK: 'ORDER#o1', SK: 'OUTBOX#0000000001' },
+        UpdateExpression: 'REMOVE #expiresAt',
+        ConditionExpression: 'attribute_exists(#pk)',
+        ExpressionAttributeNames: { '#pk': 'PK', '#expiresAt': 'expiresAt' },
+      },
+    ]);
+    expect(receipts()).toEqual([
+      { partition: `RECEIPT#${MINUTE}`, published: [], parked: [nameOf('ORDER#o1')] },
+    ]);
   });
 
   it('reports a failed park without failing the run: the next run parks the item again', async () => {
     // Prepare
-    indexHolding({ 'PENDING#0': [item(1)] });
+    indexHolding({ [`${MINUTE}#0`]: [item(1)] });
     ddb.on(UpdateCommand).rejects(Object.assign(new Error('slow down'), { name: 'ThrottlingException' }));
     const { deps, logger, poisonQueue } = build({
       publisher: { publish: publishFailing('poison', 'EntryTooLarge', 'too big') },
@@ -281,6 +341,7 @@ describe('reconcile', () => {
     // Assess
     expect(poisonQueue.send).toHaveBeenCalledTimes(1);
     expect(report.parked).toBe(0);
+    expect(receipts()).toEqual([]);
     expect(logger.warn).toHaveBeenCalledWith(
       expect.stringMatching(/^Could not record a parked event as parked/),
       { outboxKey: 'PK=ORDER#o1, SK=OUTBOX#0000000001', errorCode: 'ThrottlingException' },
@@ -289,7 +350,7 @@ describe('reconcile', () => {
 
   it('keeps a poison item the poison queue refuses as a stuck event, so that a later run parks it', async () => {
     // Prepare
-    indexHolding({ 'PENDING#0': [item(1)] });
+    indexHolding({ [`${MINUTE}#0`]: [item(1)] });
     const { deps, logger } = build({
       publisher: { publish: publishFailing('poison', 'EntryTooLarge', 'too big') },
       poisonQueue: {
@@ -314,6 +375,7 @@ describe('reconcile', () => {
         nextAttemptAt: '2026-11-22T12:05:00.000Z',
         lastErrorCode: 'AccessDenied',
       }),
+      { PK: 'RECONCILER', SK: 'WATERMARK', bucket: '2026-11-22T11:45' },
     ]);
     expect(logger.error).toHaveBeenCalledWith(
       'Poison queue rejected the message; kept as a stuck event, parked on a later run',
@@ -321,15 +383,16 @@ describe('reconcile', () => {
     );
   });
 
-  it('parks an index entry that is not a valid outbox item, with its raw content', async () => {
+  it('parks an index entry that is not a valid outbox item, with its raw content, in the receipt of its minute', async () => {
     // Prepare
     const broken = {
       PK: 'ORDER#o9',
       SK: 'OUTBOX#0000000001',
-      pendingShard: 'PENDING#0',
+      outboxMinute: `${MINUTE}#0`,
+      outboxWrittenAt: `${MINUTE}:00.000Z`,
       occurredAt: '2026-11-22T10:00:00.000Z',
     };
-    indexHolding({ 'PENDING#0': [broken] });
+    indexHolding({ [`${MINUTE}#0`]: [broken] });
     const { deps, poisonQueue, publisher } = build();
 
     // Act
@@ -346,14 +409,14 @@ describe('reconcile', () => {
       },
     ]);
     expect(report).toMatchObject({ found: 1, parked: 1 });
-    expect(ddb.commandCalls(UpdateCommand).map((c) => c.args[0].input.Key)).toEqual([
-      { PK: 'ORDER#o9', SK: 'OUTBOX#0000000001' },
+    expect(receipts()).toEqual([
+      { partition: `RECEIPT#${MINUTE}`, published: [], parked: [nameOf('ORDER#o9')] },
     ]);
   });
 
   it('stops at maxItemsPerRun and says so', async () => {
     // Prepare
-    indexHolding({ 'PENDING#0': [item(1), item(2)], 'PENDING#1': [item(3, 'PENDING#1')] });
+    indexHolding({ [`${MINUTE}#0`]: [item(1), item(2)], [`${MINUTE}#1`]: [item(3, 1)] });
     const { deps, publisher } = build();
 
     // Act
@@ -362,12 +425,12 @@ describe('reconcile', () => {
     // Assess
     expect(report).toMatchObject({ found: 2, republished: 2, truncated: true });
     expect(publisher.publish).toHaveBeenCalledTimes(1);
-    expect(ddb.commandCalls(QueryCommand)[0]?.args[0].input.Limit).toBe(2);
+    expect(indexQueries()[0]?.Limit).toBe(2);
   });
 
   it('stops starting pages when the time budget runs out', async () => {
     // Prepare
-    indexHolding({ 'PENDING#0': [item(1)] });
+    indexHolding({ [`${MINUTE}#0`]: [item(1)] });
     const { deps } = build();
 
     // Act
@@ -378,12 +441,15 @@ describe('reconcile', () => {
     expect(indexQueries()).toHaveLength(0);
   });
 
-  it('follows the index pages of a shard', async () => {
+  it('follows the index pages of a partition', async () => {
     // Prepare
     ddb
       .on(QueryCommand)
       .resolves({ Items: [] })
-      .on(QueryCommand, { ExpressionAttributeValues: { ':shard': 'PENDING#0' } })
+      .on(QueryCommand, {
+        IndexName: 'outbox-by-time',
+        ExpressionAttributeValues: { ':minute': `${MINUTE}#0` },
+      })
       .resolvesOnce({ Items: [item(1)], LastEvaluatedKey: { PK: 'ORDER#o1' } })
       .resolvesOnce({ Items: [item(2)] });
     const { deps } = build();
@@ -393,11 +459,8 @@ describe('reconcile', () => {
 
     // Assess
     expect(report.republished).toBe(2);
-    const shard0 = ddb
-      .commandCalls(QueryCommand)
-      .map((c) => c.args[0].input)
-      .filter((q) => q.ExpressionAttributeValues?.[':shard'] === 'PENDING#0');
-    expect(shard0.map((q) => q.ExclusiveStartKey)).toEqual([undefined, { PK: 'ORDER#o1' }]);
+    const first = indexQueries().filter((q) => q.ExpressionAttributeValues?.[':minute'] === `${MINUTE}#0`);
+    expect(first.map((q) => q.ExclusiveStartKey)).toEqual([undefined, { PK: 'ORDER#o1' }]);
   });
 
   it('emits ReconcilerRepublished 0 on a quiet run, so its alarm always has data', async () => {
@@ -413,13 +476,20 @@ describe('reconcile', () => {
     expect(metrics.addMetric).toHaveBeenCalledWith('ReconcilerRepublished', 'Count', 0);
   });
 
-  it("reads and marks a table with other key names through the layout's index and attributes", async () => {
+  it("reads and records a table with other key names through the layout's index and attributes", async () => {
     // Prepare
+    ddb.on(GetCommand).resolves({ Item: { pk: 'RECONCILER', sk: 'WATERMARK', bucket: MINUTE } });
     const otherItem = (n: number) => {
-      const { PK, SK, pendingShard: _shard, ...envelope } = item(n);
-      return { ...envelope, pk: PK, sk: `EVT#${String(SK).slice('OUTBOX#'.length)}`, gsi1pk: 'PENDING#3' };
+      const { PK, SK, outboxMinute: _m, outboxWrittenAt: _w, expiresAt: _e, ...envelope } = item(n);
+      return {
+        ...envelope,
+        pk: PK,
+        sk: `EVT#${String(SK).slice('OUTBOX#'.length)}`,
+        gsi1pk: `${MINUTE}#3`,
+        gsi1sk: `${MINUTE}:00.000Z`,
+      };
     };
-    indexHolding({ 'PENDING#3': [otherItem(1), otherItem(2)] });
+    indexHolding({ [`${MINUTE}#3`]: [otherItem(1), otherItem(2)] });
     const { deps, publisher } = build({}, OTHER_LAYOUT);
 
     // Act
@@ -427,40 +497,36 @@ describe('reconcile', () => {
 
     // Assess
     const queries = indexQueries();
-    expect(queries.map((q) => q.ExpressionAttributeValues?.[':shard'])).toEqual([
-      'PENDING#0',
-      'PENDING#1',
-      'PENDING#2',
-      'PENDING#3',
+    expect(queries.map((q) => q.ExpressionAttributeValues?.[':minute'])).toEqual([
+      ...Array.from({ length: 4 }, (_, i) => `${MINUTE}#${i}`),
+      ...Array.from({ length: 4 }, (_, i) => `2026-11-22T11:45#${i}`),
     ]);
     expect(queries[0]).toMatchObject({
-      IndexName: 'unpublished',
-      ExpressionAttributeNames: { '#shard': 'gsi1pk', '#occurredAt': 'occurredAt' },
+      IndexName: 'by-written',
+      ExpressionAttributeNames: { '#minute': 'gsi1pk', '#writtenAt': 'gsi1sk' },
     });
     expect(publisher.publish.mock.calls[0]?.[0].map((r) => r.key)).toEqual([
       { pk: 'ORDER#o1', sk: 'EVT#0000000001' },
       { pk: 'ORDER#o2', sk: 'EVT#0000000001' },
     ]);
     expect(report).toMatchObject({ found: 2, republished: 2 });
-    const updates = ddb.commandCalls(UpdateCommand).map((c) => c.args[0].input);
-    expect(updates.map((u) => u.Key)).toEqual([
-      { pk: 'ORDER#o1', sk: 'EVT#0000000001' },
-      { pk: 'ORDER#o2', sk: 'EVT#0000000001' },
+    expect(receipts()).toEqual([
+      {
+        partition: `RECEIPT#${MINUTE}`,
+        published: [nameOf('ORDER#o1', 'EVT#0000000001'), nameOf('ORDER#o2', 'EVT#0000000001')],
+        parked: [],
+      },
     ]);
-    expect(updates[0]?.ExpressionAttributeNames).toEqual({
-      '#pk': 'pk',
-      '#publishedAt': 'publishedAt',
-      '#expiresAt': 'ttl',
-      '#pendingShard': 'gsi1pk',
-    });
   });
 
-  it('sorts a page by outcome: marks the published, parks the poison, leaves the retryable, reports each', async () => {
+  it('sorts a page by outcome: records the published, parks the poison, leaves the retryable, reports each', async () => {
     // Prepare
-    indexHolding({ 'PENDING#0': [item(1), item(2), item(3)] });
-    ddb
-      .on(UpdateCommand, { Key: { PK: 'ORDER#o1', SK: 'OUTBOX#0000000001' } })
-      .rejects(Object.assign(new Error('slow down'), { name: 'ThrottlingException' }));
+    indexHolding({ [`${MINUTE}#0`]: [item(1), item(2), item(3)] });
+    ddb.on(PutCommand).callsFake((input: PutCommandInput) => {
+      if (input.Item?.published !== undefined)
+        throw Object.assign(new Error('slow down'), { name: 'ThrottlingException' });
+      return {};
+    });
     const { deps, logger, poisonQueue } = build({
       publisher: {
         publish: async () => ({
@@ -495,15 +561,8 @@ describe('reconcile', () => {
         errorCode: 'ThrottlingException',
       },
     );
-    const keys = ddb
-      .commandCalls(UpdateCommand)
-      .map((c) => [c.args[0].input.UpdateExpression, c.args[0].input.Key]);
-    expect(keys).toHaveLength(2);
-    expect(keys).toEqual(
-      expect.arrayContaining([
-        [expect.stringMatching(/^SET #publishedAt/), { PK: 'ORDER#o1', SK: 'OUTBOX#0000000001' }],
-        [expect.stringMatching(/^SET #parkedAt/), { PK: 'ORDER#o2', SK: 'OUTBOX#0000000001' }],
-      ]),
-    );
+    expect(ddb.commandCalls(UpdateCommand).map((c) => c.args[0].input.Key)).toEqual([
+      { PK: 'ORDER#o2', SK: 'OUTBOX#0000000001' },
+    ]);
   });
 });

@@ -5,7 +5,7 @@ import {
   type PutEventsRequestEntry,
 } from '@aws-sdk/client-eventbridge';
 import { SQSClient } from '@aws-sdk/client-sqs';
-import { DynamoDBDocumentClient, UpdateCommand } from '@aws-sdk/lib-dynamodb';
+import { DynamoDBDocumentClient, PutCommand, QueryCommand } from '@aws-sdk/lib-dynamodb';
 import type { Context } from 'aws-lambda';
 import { mockClient } from 'aws-sdk-client-mock';
 import { beforeEach, describe, expect, it, vi } from 'vitest';
@@ -53,7 +53,8 @@ describe('relay Lambda entry', () => {
     eventBridgeMock.reset();
     sqsMock.reset();
     docMock.reset();
-    docMock.on(UpdateCommand).resolves({});
+    docMock.on(PutCommand).resolves({});
+    docMock.on(QueryCommand).resolves({ Items: [] });
     eventBridgeMock.on(PutEventsCommand).callsFake((input: PutEventsCommandInput) => ({
       Entries: (input.Entries ?? []).map((_, i) => ({ EventId: `eb-${i}` })),
     }));
@@ -74,8 +75,9 @@ describe('relay Lambda entry', () => {
       .flatMap((c) => (c.args[0].input as PutEventsCommandInput).Entries ?? []);
     expect(entries.map((e) => detailOf(e).eventId)).toEqual(items.map((i) => i.eventId));
     expect(entries.every((e) => e.EventBusName === 'orders-bus' && e.Source === 'orders')).toBe(true);
-    const updates = docMock.commandCalls(UpdateCommand).map((c) => c.args[0].input);
-    expect(updates.map((u) => u.Key)).toEqual(items.map((i) => keyOf(i)));
-    expect(updates.every((u) => u.TableName === 'orders')).toBe(true);
+    const receipts = docMock.commandCalls(PutCommand).map((c) => c.args[0].input);
+    expect(receipts.map((r) => [r.TableName, r.Item?.published])).toEqual([
+      ['orders', new Set(items.map((i) => JSON.stringify([keyOf(i).PK, keyOf(i).SK])))],
+    ]);
   });
 });

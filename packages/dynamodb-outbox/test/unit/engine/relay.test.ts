@@ -8,17 +8,20 @@ import {
 } from '@aws-sdk/client-eventbridge';
 import { SendMessageBatchCommand, type SendMessageBatchCommandInput, SQSClient } from '@aws-sdk/client-sqs';
 import {
-  BatchGetCommand,
-  type BatchGetCommandInput,
   DynamoDBDocumentClient,
   PutCommand,
+  QueryCommand,
   UpdateCommand,
   type UpdateCommandInput,
 } from '@aws-sdk/lib-dynamodb';
 import type { DynamoDBRecord, DynamoDBStreamEvent } from 'aws-lambda';
 import { mockClient } from 'aws-sdk-client-mock';
 import { beforeEach, describe, expect, it } from 'vitest';
-import { deliveryTrackerFor, type SettledLookup } from '../../../src/engine/delivery-tracking';
+import {
+  DeliveryReceipts,
+  type SettledLookup,
+  type TrackedItem,
+} from '../../../src/engine/delivery-tracking';
 import { PoisonQueue, poisonMessageSchema } from '../../../src/engine/poison-queue';
 import { OutboxPublisher, type PublishResult } from '../../../src/engine/publisher';
 import {
@@ -29,7 +32,7 @@ import {
   skipAccepted,
   sortOutcome,
 } from '../../../src/engine/relay';
-import { SettledMemory } from '../../../src/engine/settled-memory';
+import { HandedPositions, SettledMemory } from '../../../src/engine/settled-memory';
 import type { EventEnvelope } from '../../../src/runtime/envelope';
 import {
   describeKey,
@@ -83,7 +86,7 @@ const setup = ({ tracking = true, maxEntryBytes, layout = ORDERS_LAYOUT, now = (
     publisher,
     poisonQueue: new PoisonQueue({ sqs: new SQSClient({}), queueUrl: QUEUE_URL, now: () => NOW }),
     tracker: tracking
-      ? deliveryTrackerFor(DynamoDBDocumentClient.from(new DynamoDBClient({})), {
+      ? new DeliveryReceipts(DynamoDBDocumentClient.from(new DynamoDBClient({})), {
           tableName: 'orders',
           layout,
           retentionDays: 7,
@@ -133,15 +136,28 @@ const poisonMessages = () =>
 
 const updates = () => docMock.commandCalls(UpdateCommand).map((c) => c.args[0].input as UpdateCommandInput);
 
-const markedKeys = () =>
-  updates()
-    .filter((u) => u.UpdateExpression?.startsWith('SET #publishedAt'))
-    .map((u) => u.Key);
+/** The receipts written: Puts whose sort key starts with `RECEIPT#`. */
+const receiptItems = () =>
+  docMock
+    .commandCalls(PutCommand)
+    .map((c) => c.args[0].input.Item ?? {})
+    .filter((item) => String(item.SK ?? item.sk).startsWith('RECEIPT#'));
 
-const parkedKeys = () =>
-  updates()
-    .filter((u) => u.UpdateExpression?.startsWith('SET #parkedAt'))
-    .map((u) => u.Key);
+/** The keys the receipts name as `outcome`, on a same table (a receipt names an item by its whole key). */
+const namedKeys = (outcome: 'published' | 'parked', layout: OutboxLayout = ORDERS_LAYOUT) =>
+  receiptItems().flatMap((item) =>
+    [...((item[outcome] as Set<string> | undefined) ?? [])].map((name) => {
+      const [pk, sk] = JSON.parse(name) as [string, string];
+      return { [layout.partitionKey]: pk, [layout.sortKey]: sk };
+    }),
+  );
+
+const markedKeys = (layout?: OutboxLayout) => namedKeys('published', layout);
+
+const parkedKeys = (layout?: OutboxLayout) => namedKeys('parked', layout);
+
+/** How a same-table receipt names `item`. */
+const receiptName = (item: Readonly<Record<string, unknown>>) => JSON.stringify([item.PK, item.SK]);
 
 /** Record 0 publishes, 1 is too large, 2 is not a valid outbox item, 3 publishes. */
 const batchWithPoison = () => {
@@ -172,7 +188,7 @@ describe('classify', () => {
     expect(batch.ignored).toBe(4);
     expect(batch.malformed).toEqual([]);
     expect(batch.candidates.map((c) => c.position)).toEqual([1]);
-    expect(batch.candidates[0]?.value).toEqual(recordOf(outboxItem(1, { pendingShard: 'PENDING#3' })));
+    expect(batch.candidates[0]?.value).toEqual(recordOf(outboxItem(1)));
   });
 
   it("recognises outbox items by the layout's own sort key and prefix only", () => {
@@ -342,25 +358,21 @@ describe('sortOutcome', () => {
 
 describe('skipAccepted', () => {
   const records = [0, 1, 2, 3].map((n) => streamRecord(n, outboxItem(n)));
-  const created = (records[0]?.dynamodb?.ApproximateCreationDateTime ?? 0) * 1000;
-  const fresh = { firstBatch: false, now: new Date(created + 1_000) };
-  /** Delivery tracking that knows `settled` as marked, and counts what it is asked. */
+  const handedBefore = () => true;
+  const fresh = () => false;
+  /** Delivery tracking that knows `settled` as recorded, and counts what it is asked. */
   const trackerKnowing = (settled: OutboxKey[], unread = 0) => {
     const asked: OutboxKey[][] = [];
     return {
       asked,
-      settled: async (keys: readonly OutboxKey[]): Promise<SettledLookup> => {
-        asked.push([...keys]);
+      settled: async (items: readonly TrackedItem[]): Promise<SettledLookup> => {
+        asked.push(items.map((i) => i.key));
         const ids = new Set(settled.map((k) => describeKey(k)));
-        return { settled: keys.filter((k) => ids.has(describeKey(k))), unread };
+        return { settled: items.map((i) => i.key).filter((k) => ids.has(describeKey(k))), unread };
       },
     };
   };
-  const deps = (memory: SettledMemory, tracker?: ReturnType<typeof trackerKnowing>) => ({
-    memory,
-    tracker,
-    lookUpAfterSeconds: 60,
-  });
+  const deps = (memory: SettledMemory, tracker?: ReturnType<typeof trackerKnowing>) => ({ memory, tracker });
   const positions = (result: Awaited<ReturnType<typeof skipAccepted>>) =>
     result.batch.candidates.map((c) => c.position);
 
@@ -369,21 +381,20 @@ describe('skipAccepted', () => {
     const memory = new SettledMemory();
     memory.remember([keyOf(outboxItem(1)), keyOf(outboxItem(3))], 'settled');
     // Act
-    const result = await skipAccepted(deps(memory), classify(ORDERS_LAYOUT, records), records, fresh);
+    const result = await skipAccepted(deps(memory), classify(ORDERS_LAYOUT, records), fresh);
     // Assess
     expect(positions(result)).toEqual([0, 2]);
     expect(result.skipped).toBe(2);
     expect(result.lookedUp).toBe(0);
   });
 
-  it('asks delivery tracking nothing about a fresh batch in a warm container', async () => {
+  it('asks delivery tracking nothing about records never handed before', async () => {
     // Prepare
     const tracker = trackerKnowing([keyOf(outboxItem(0))]);
     // Act
     const result = await skipAccepted(
       deps(new SettledMemory(), tracker),
       classify(ORDERS_LAYOUT, records),
-      records,
       fresh,
     );
     // Assess
@@ -391,15 +402,14 @@ describe('skipAccepted', () => {
     expect(positions(result)).toEqual([0, 1, 2, 3]);
   });
 
-  it("in a container's first batch, skips what delivery tracking has marked", async () => {
+  it('skips what delivery tracking has recorded among the records that may have been handled before', async () => {
     // Prepare: another container published 0 and 2, then crashed before its checkpoint.
     const tracker = trackerKnowing([keyOf(outboxItem(0)), keyOf(outboxItem(2))]);
     // Act
     const result = await skipAccepted(
       deps(new SettledMemory(), tracker),
       classify(ORDERS_LAYOUT, records),
-      records,
-      { ...fresh, firstBatch: true },
+      handedBefore,
     );
     // Assess
     expect(tracker.asked).toHaveLength(1);
@@ -407,15 +417,28 @@ describe('skipAccepted', () => {
     expect(result).toMatchObject({ skipped: 2, lookedUp: 4, unread: 0 });
   });
 
-  it('looks old records up once per container, however often the batch is retried', async () => {
+  it('looks up only the records that may have been handled before', async () => {
+    // Prepare
+    const tracker = trackerKnowing([keyOf(outboxItem(0)), keyOf(outboxItem(3))]);
+    // Act: records 2 and 3 were handed back; 0 and 1 are new to this container.
+    const result = await skipAccepted(
+      deps(new SettledMemory(), tracker),
+      classify(ORDERS_LAYOUT, records),
+      (position) => position >= 2,
+    );
+    // Assess
+    expect(tracker.asked).toEqual([[keyOf(outboxItem(2)), keyOf(outboxItem(3))]]);
+    expect(positions(result)).toEqual([0, 1, 2]);
+  });
+
+  it('looks records up once per container, however often the batch is retried', async () => {
     // Prepare
     const tracker = trackerKnowing([keyOf(outboxItem(1))]);
     const memory = new SettledMemory();
-    const old = { firstBatch: false, now: new Date(created + 61_000) };
     // Act: the same batch three times, as through an outage.
     const results = [];
     for (let i = 0; i < 3; i++)
-      results.push(await skipAccepted(deps(memory, tracker), classify(ORDERS_LAYOUT, records), records, old));
+      results.push(await skipAccepted(deps(memory, tracker), classify(ORDERS_LAYOUT, records), handedBefore));
     // Assess
     expect(tracker.asked).toHaveLength(1);
     for (const result of results) expect(positions(result)).toEqual([0, 2, 3]);
@@ -425,10 +448,9 @@ describe('skipAccepted', () => {
     // Prepare
     const tracker = trackerKnowing([], 4);
     const memory = new SettledMemory();
-    const first = { ...fresh, firstBatch: true };
     // Act
-    await skipAccepted(deps(memory, tracker), classify(ORDERS_LAYOUT, records), records, first);
-    const again = await skipAccepted(deps(memory, tracker), classify(ORDERS_LAYOUT, records), records, first);
+    await skipAccepted(deps(memory, tracker), classify(ORDERS_LAYOUT, records), handedBefore);
+    const again = await skipAccepted(deps(memory, tracker), classify(ORDERS_LAYOUT, records), handedBefore);
     // Assess: unread counts as unsettled: published (a duplicate at worst), never skipped.
     expect(tracker.asked).toHaveLength(2);
     expect(positions(again)).toEqual([0, 1, 2, 3]);
@@ -441,10 +463,48 @@ describe('skipAccepted', () => {
     const memory = new SettledMemory();
     memory.remember([keyOf(broken)], 'settled');
     // Act
-    const result = await skipAccepted(deps(memory), classify(ORDERS_LAYOUT, withPoison), withPoison, fresh);
+    const result = await skipAccepted(deps(memory), classify(ORDERS_LAYOUT, withPoison), fresh);
     // Assess
     expect(result.batch.malformed).toEqual([]);
     expect(result.skipped).toBe(1);
+  });
+});
+
+describe('HandedPositions', () => {
+  const at = (sequenceNumber: string, eventSourceARN = 'stream-a') => ({
+    eventSourceARN,
+    dynamodb: { SequenceNumber: sequenceNumber },
+  });
+
+  it('takes a record at or below the highest number handed on its stream as handed before, one above as new', () => {
+    // Prepare
+    const handed = new HandedPositions();
+    handed.handed([at('400'), at('999')]);
+    // Act, Assess
+    expect([at('400'), at('999'), at('1000'), at('1001')].map((r) => handed.mayHaveHandled(r))).toEqual([
+      true,
+      true,
+      false,
+      false,
+    ]);
+  });
+
+  it('compares sequence numbers as numbers, not as text', () => {
+    // Prepare
+    const handed = new HandedPositions();
+    handed.handed([at('999')]);
+    // Act, Assess: '1000' sorts before '999' as text.
+    expect(handed.mayHaveHandled(at('1000'))).toBe(false);
+    expect(handed.mayHaveHandled(at('998'))).toBe(true);
+  });
+
+  it('keeps each stream apart, and takes a record without a sequence number as handed before', () => {
+    // Prepare
+    const handed = new HandedPositions();
+    handed.handed([at('999', 'stream-a')]);
+    // Act, Assess
+    expect(handed.mayHaveHandled(at('5', 'stream-b'))).toBe(false);
+    expect(handed.mayHaveHandled({ eventSourceARN: 'stream-a' })).toBe(true);
   });
 });
 
@@ -491,10 +551,12 @@ describe('relay handler', () => {
     sqsMock.reset();
     docMock.reset();
     docMock.on(UpdateCommand).resolves({});
+    docMock.on(PutCommand).resolves({});
+    docMock.on(QueryCommand).resolves({ Items: [] });
     sqsAccepts();
   });
 
-  it('publishes 25 records in 3 PutEvents calls, marks them published and reports no failures', async () => {
+  it('publishes 25 records in 3 PutEvents calls, records them in one receipt and reports no failures', async () => {
     // Prepare
     eventBridgeFails();
     const { handler } = setup();
@@ -506,6 +568,8 @@ describe('relay handler', () => {
     expect(eventBridgeMock.commandCalls(PutEventsCommand)).toHaveLength(3);
     expect(publishedEventIds()).toEqual(items.map((i) => i.eventId));
     expect(markedKeys()).toEqual(items.map((i) => keyOf(i)));
+    expect(receiptItems()).toHaveLength(1);
+    expect(updates()).toEqual([]);
     expect(sqsMock.commandCalls(SendMessageBatchCommand)).toHaveLength(0);
   });
 
@@ -590,7 +654,7 @@ describe('relay handler', () => {
         sequenceNumber: sequenceNumber(1),
       },
     ]);
-    // Parked, not retried: the item leaves the pending index and is never published.
+    // Parked, not retried: a parked receipt lists it and it is never published.
     expect(parkedKeys()).toEqual([keyOf(big)]);
     expect(markedKeys()).toEqual([keyOf(outboxItem(0)), keyOf(outboxItem(2))]);
   });
@@ -680,16 +744,18 @@ describe('relay handler', () => {
     expect(publishedEventIds()).toEqual([outboxItem(1).eventId]);
   });
 
-  it('in a new container, does not publish again what delivery tracking shows published', async () => {
-    // Prepare: a crashed container published and marked items 0–5 before Lambda could checkpoint.
+  it("in a container's first batch, does not publish again what a receipt names", async () => {
+    // Prepare: a crashed container published items 0–5 and wrote their receipt before Lambda could checkpoint.
     const { items, event } = outboxBatch(10);
-    docMock.on(BatchGetCommand).callsFake((input: BatchGetCommandInput) => ({
-      Responses: {
-        orders: (input.RequestItems?.orders?.Keys ?? [])
-          .slice(0, 6)
-          .map((key) => ({ ...key, publishedAt: '2026-11-22T10:00:01.000Z' })),
-      },
-    }));
+    docMock.on(QueryCommand).resolves({
+      Items: [
+        {
+          PK: 'RECEIPT#2026-11-22T10:00',
+          SK: 'RECEIPT#x',
+          published: new Set(items.slice(0, 6).map(receiptName)),
+        },
+      ],
+    });
     eventBridgeFails();
     const { handler, logger } = setup();
     // Act
@@ -697,13 +763,79 @@ describe('relay handler', () => {
     // Assess
     expect(response).toEqual({ batchItemFailures: [] });
     expect(publishedEventIds()).toEqual(items.slice(6).map((i) => i.eventId));
-    const lookup = docMock.commandCalls(BatchGetCommand)[0]?.args[0].input as BatchGetCommandInput;
-    expect(lookup.RequestItems?.orders?.ProjectionExpression).toBe('#pk, #sk, #publishedAt, #parkedAt');
+    expect(docMock.commandCalls(QueryCommand).map((c) => c.args[0].input.ExpressionAttributeValues)).toEqual([
+      { ':pk': 'RECEIPT#2026-11-22T10:00' },
+    ]);
     expect(logger.lines.find((l) => l.message === 'Outbox batch relayed')?.attributes).toMatchObject({
       skipped: 6,
       lookedUp: 10,
       published: 4,
     });
+  });
+
+  it('looks nothing up for a later batch it was never handed, however old its records', async () => {
+    // Prepare: a backlog a day old, drained batch after batch by one container.
+    const { items } = outboxBatch(10);
+    const dayOld = (n: number) => {
+      const record = streamRecord(n, items[n]);
+      return { ...record, dynamodb: { ...record.dynamodb, ApproximateCreationDateTime: 1795773600 } };
+    };
+    eventBridgeFails();
+    const { handler, logger } = setup();
+    await handler(streamEvent([0, 1, 2, 3, 4].map(dayOld)));
+    docMock.resetHistory();
+    // Act
+    const response = await handler(streamEvent([5, 6, 7, 8, 9].map(dayOld)));
+    // Assess
+    expect(response).toEqual({ batchItemFailures: [] });
+    expect(docMock.commandCalls(QueryCommand)).toEqual([]);
+    expect(publishedEventIds()).toEqual(items.map((i) => i.eventId));
+    expect(
+      logger.lines.filter((l) => l.message === 'Outbox batch relayed').map((l) => l.attributes?.lookedUp),
+    ).toEqual([5, 0]);
+  });
+
+  it('looks up the records of a retried batch it has not settled itself', async () => {
+    // Prepare: record 2 fails; a receipt written elsewhere (say, the reconciler) names it meanwhile.
+    const { items, event } = outboxBatch(5);
+    eventBridgeFails([items[2]?.eventId]);
+    const { handler, logger } = setup();
+    // A warm container: its first batch (another stream's) is behind it.
+    await handler(streamEvent([{ ...streamRecord(9, outboxItem(9)), eventSourceARN: 'another-stream' }]));
+    await handler(event);
+    docMock.resetHistory();
+    docMock
+      .on(QueryCommand)
+      .resolves({ Items: [{ SK: 'RECEIPT#y', published: new Set([receiptName(items[2] ?? {})]) }] });
+    eventBridgeMock.reset();
+    eventBridgeFails();
+    // Act: Lambda hands back records 2–4.
+    const response = await handler(streamEvent(event.Records.slice(2)));
+    // Assess: 3 and 4 were published by this container (memory), 2 is looked up and found.
+    expect(response).toEqual({ batchItemFailures: [] });
+    expect(docMock.commandCalls(QueryCommand)).toHaveLength(1);
+    expect(publishedEventIds()).toEqual([]);
+    expect(logger.lines.filter((l) => l.message === 'Outbox batch relayed').at(-1)?.attributes).toMatchObject(
+      {
+        lookedUp: 1,
+        skipped: 3,
+      },
+    );
+  });
+
+  it("tells redelivered records apart per stream: another stream's lower numbers are not a retry", async () => {
+    // Prepare
+    const { items } = outboxBatch(4);
+    const onStream = (n: number, arn: string) => ({ ...streamRecord(n, items[n]), eventSourceARN: arn });
+    eventBridgeFails();
+    const { handler } = setup();
+    await handler(streamEvent([onStream(2, 'stream-a'), onStream(3, 'stream-a')]));
+    docMock.resetHistory();
+    // Act: lower sequence numbers, on another stream.
+    await handler(streamEvent([onStream(0, 'stream-b'), onStream(1, 'stream-b')]));
+    // Assess
+    expect(docMock.commandCalls(QueryCommand)).toEqual([]);
+    expect(publishedEventIds()).toEqual([2, 3, 0, 1].map((n) => items[n]?.eventId));
   });
 
   it('publishes a retried batch without the records EventBridge accepted the first time', async () => {
@@ -722,7 +854,7 @@ describe('relay handler', () => {
     expect(publishedEventIds()).toEqual([3, 8, 12, 17].map((n) => items[n]?.eventId));
   });
 
-  it('takes parked items off the pending index (delivery tracking), so the reconciler never parks them again', async () => {
+  it('keeps parked items past their TTL and names them in a parked receipt, so the reconciler never parks them again', async () => {
     // Prepare
     eventBridgeFails();
     const { handler, logger } = setup({ maxEntryBytes: 2048 });
@@ -733,11 +865,15 @@ describe('relay handler', () => {
     expect(response).toEqual({ batchItemFailures: [] });
     expect(poisonMessages().map((m) => m.key)).toEqual([keyOf(big), keyOf(broken)]);
     expect(parkedKeys()).toEqual([keyOf(big), keyOf(broken)]);
-    expect(updates().find((u) => u.UpdateExpression?.startsWith('SET #parkedAt'))).toMatchObject({
-      TableName: 'orders',
-      UpdateExpression: 'SET #parkedAt = :at REMOVE #pendingShard',
-      ExpressionAttributeValues: { ':at': NOW.toISOString() },
-    });
+    expect(updates()).toEqual(
+      [big, broken].map((item) => ({
+        TableName: 'orders',
+        Key: keyOf(item),
+        UpdateExpression: 'REMOVE #expiresAt',
+        ConditionExpression: 'attribute_exists(#pk)',
+        ExpressionAttributeNames: { '#pk': 'PK', '#expiresAt': 'expiresAt' },
+      })),
+    );
     expect(markedKeys()).toEqual([0, 3].map((n) => keyOf(outboxItem(n))));
     expect(logger.lines.find((l) => l.message === 'Outbox batch relayed')?.attributes).toMatchObject({
       parked: 2,
@@ -763,11 +899,11 @@ describe('relay handler', () => {
     expect(markedKeys()).toEqual([0, 3].map((n) => keyOf(outboxItem(n))));
   });
 
-  it('does not fail the batch when taking a parked item off the pending index fails', async () => {
+  it('does not fail the batch when keeping a parked item past its TTL fails', async () => {
     // Prepare
     eventBridgeFails();
     docMock
-      .on(UpdateCommand, { UpdateExpression: 'SET #parkedAt = :at REMOVE #pendingShard' })
+      .on(UpdateCommand, { UpdateExpression: 'REMOVE #expiresAt' })
       .rejects(Object.assign(new Error('slow down'), { name: 'ThrottlingException' }));
     const { handler, logger } = setup({ maxEntryBytes: 2048 });
     const { big, event } = batchWithPoison();
@@ -811,10 +947,10 @@ describe('relay handler', () => {
     expect(docMock.commandCalls(UpdateCommand)).toHaveLength(0);
   });
 
-  it('does not retry a published event because marking it failed', async () => {
+  it('does not retry a published event because writing its receipt failed', async () => {
     // Prepare
     eventBridgeFails();
-    docMock.on(UpdateCommand).rejects(Object.assign(new Error('slow down'), { name: 'ThrottlingException' }));
+    docMock.on(PutCommand).rejects(Object.assign(new Error('slow down'), { name: 'ThrottlingException' }));
     const { handler, logger } = setup();
     // Act
     const { items, event } = outboxBatch(2);
@@ -908,7 +1044,7 @@ describe('relay handler', () => {
     expect(eventBridgeMock.commandCalls(PutEventsCommand)).toHaveLength(0);
   });
 
-  it('relays a table with other key names: its own keys, prefix, TTL and shard attributes', async () => {
+  it('relays a table with other key names: its own keys, prefix, TTL and time index attributes', async () => {
     // Prepare
     eventBridgeFails();
     const { handler } = setup({ layout: OTHER_LAYOUT });
@@ -927,14 +1063,13 @@ describe('relay handler', () => {
     // Assess
     expect(response).toEqual({ batchItemFailures: [] });
     expect(publishedEventIds()).toEqual(items.map((i) => i.eventId));
-    expect(markedKeys()).toEqual([
+    expect(markedKeys(OTHER_LAYOUT)).toEqual([
       { pk: 'ORDER#01JORDER000000000000000000', sk: 'EVT#0000000001' },
       { pk: 'ORDER#01JORDER000000000000000001', sk: 'EVT#0000000001' },
     ]);
-    expect(updates()[0]).toMatchObject({
-      ConditionExpression: 'attribute_exists(#pk)',
-      ExpressionAttributeNames: { '#pk': 'pk', '#expiresAt': 'ttl', '#pendingShard': 'gsi1pk' },
-    });
+    expect(receiptItems()).toEqual([
+      expect.objectContaining({ pk: 'RECEIPT#2026-11-22T10:00', ttl: NOW.getTime() / 1000 + 7 * 86_400 }),
+    ]);
     // The published detail is the envelope alone: none of the layout's attributes.
     const detail = JSON.parse(
       (eventBridgeMock.commandCalls(PutEventsCommand)[0]?.args[0].input as PutEventsCommandInput | undefined)
@@ -957,12 +1092,10 @@ describe('relay handler', () => {
     expect(poisonMessages().map((m) => [m.errorCode, m.key])).toEqual([
       ['MalformedItem', { pk: 'ORDER#01JORDER000000000000000001', sk: 'EVT#0000000001' }],
     ]);
-    expect(parkedKeys()).toEqual([{ pk: 'ORDER#01JORDER000000000000000001', sk: 'EVT#0000000001' }]);
-    expect(updates()[0]?.ExpressionAttributeNames).toEqual({
-      '#pk': 'pk',
-      '#parkedAt': 'parkedAt',
-      '#pendingShard': 'gsi1pk',
-    });
+    expect(parkedKeys(OTHER_LAYOUT)).toEqual([
+      { pk: 'ORDER#01JORDER000000000000000001', sk: 'EVT#0000000001' },
+    ]);
+    expect(updates()[0]?.ExpressionAttributeNames).toEqual({ '#pk': 'pk', '#expiresAt': 'ttl' });
   });
 
   it('relays a dedicated outbox table, and records the batch in one receipt instead of a mark per event', async () => {
@@ -978,7 +1111,7 @@ describe('relay handler', () => {
     // Assess
     expect(response).toEqual({ batchItemFailures: [] });
     expect(publishedEventIds()).toEqual(items.map((i) => i.eventId));
-    expect(markedKeys()).toEqual([]);
+    expect(updates()).toEqual([]);
     const receipts = docMock.commandCalls(PutCommand).map((c) => c.args[0].input.Item);
     expect(receipts).toEqual([
       expect.objectContaining({

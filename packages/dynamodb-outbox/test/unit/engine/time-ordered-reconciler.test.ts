@@ -14,7 +14,8 @@ import {
 } from '@aws-sdk/lib-dynamodb';
 import { mockClient } from 'aws-sdk-client-mock';
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
-import { ReceiptDeliveryTracker } from '../../../src/engine/delivery-tracking';
+import { DeliveryReceipts } from '../../../src/engine/delivery-tracking';
+import { listingFor } from '../../../src/engine/outbox-listing/listing-for';
 import { TimeOrderedOutbox, WATERMARK_KEY } from '../../../src/engine/pending-outbox';
 import type { PoisonRecord } from '../../../src/engine/poison-queue';
 import type { Publishable, PublishResult } from '../../../src/engine/publisher';
@@ -170,7 +171,7 @@ const reconcilerOn = ({
   maxPagesPerRun,
   publish = publishAll,
 }: RunOptions = {}) => {
-  const tracker = new ReceiptDeliveryTracker(doc, {
+  const tracker = new DeliveryReceipts(doc, {
     tableName: TABLE,
     layout,
     retentionDays: RETENTION_DAYS,
@@ -180,6 +181,7 @@ const reconcilerOn = ({
     pending: new TimeOrderedOutbox(doc, {
       tableName: TABLE,
       layout,
+      items: listingFor(doc, TABLE, layout),
       receipts: tracker,
       lookbackSeconds,
       now: () => now,
@@ -341,7 +343,7 @@ describe('reconciling a time-ordered outbox table', () => {
     const run = () => reconcilerOn({ lookbackSeconds: 300, maxItemsPerRun: 2 });
     // The relay published e3 and e6.
     await run().tracker.markPublished(
-      [items[2], items[5]].map((item) => ({ pk: String(item?.pk), sk: String(item?.sk) })),
+      [items[2], items[5]].map((item) => ({ key: { pk: String(item?.pk), sk: String(item?.sk) } })),
       NOW,
     );
     ddb.resetHistory();
@@ -551,9 +553,9 @@ describe('reconciling a time-ordered outbox table', () => {
       }),
     ]);
     expect(table.stuck()).toEqual([]);
-    expect((await deps.tracker.settled([{ pk: String(item.pk), sk: String(item.sk) }])).settled).toHaveLength(
-      1,
-    );
+    expect(
+      (await deps.tracker.settled([{ key: { pk: String(item.pk), sk: String(item.sk) } }])).settled,
+    ).toHaveLength(1);
   });
 
   it('on an empty table, a first run reads every shard of the lookback and moves the watermark to the cut-off', async () => {

@@ -6,7 +6,13 @@ import {
   type PutEventsRequestEntry,
 } from '@aws-sdk/client-eventbridge';
 import { SendMessageBatchCommand, type SendMessageBatchCommandInput, SQSClient } from '@aws-sdk/client-sqs';
-import { DynamoDBDocumentClient, QueryCommand, UpdateCommand } from '@aws-sdk/lib-dynamodb';
+import {
+  DynamoDBDocumentClient,
+  GetCommand,
+  PutCommand,
+  QueryCommand,
+  UpdateCommand,
+} from '@aws-sdk/lib-dynamodb';
 import { mockClient } from 'aws-sdk-client-mock';
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 import { buildReconcilerHandler, buildRelayHandler, type OutboxClients } from '../../../src/engine/wiring';
@@ -68,6 +74,9 @@ describe('outbox wiring', () => {
     sqsMock.reset();
     docMock.reset();
     docMock.on(UpdateCommand).resolves({});
+    docMock.on(PutCommand).resolves({});
+    docMock.on(QueryCommand).resolves({ Items: [] });
+    docMock.on(GetCommand).resolves({});
     eventBridgeMock.on(PutEventsCommand).callsFake((input: PutEventsCommandInput) => ({
       Entries: (input.Entries ?? []).map((_, i) => ({ EventId: `eb-${i}` })),
     }));
@@ -102,7 +111,7 @@ describe('outbox wiring', () => {
   });
 
   describe('buildRelayHandler', () => {
-    it('publishes to the bus and source of its settings and marks items in its table under its layout', async () => {
+    it('publishes to the bus and source of its settings and records the items in a receipt in its table', async () => {
       // Prepare
       const handler = buildRelayHandler({ settings: relaySettings(), clients: clients() });
       const items = [0, 1].map((n) => outboxItem(n, {}, OTHER_LAYOUT));
@@ -117,13 +126,18 @@ describe('outbox wiring', () => {
       expect(entries().map((e) => [e.EventBusName, e.Source, detailOf(e).eventId])).toEqual(
         items.map((i) => ['service-bus', 'service', i.eventId]),
       );
-      const updates = docMock.commandCalls(UpdateCommand).map((c) => c.args[0].input);
-      expect(updates.map((u) => [u.TableName, u.Key])).toEqual(
-        items.map((i) => ['service-table', keyOf(i, OTHER_LAYOUT)]),
-      );
-      // The retention of its settings: the TTL is armed three days after the publish.
-      const values = updates[0]?.ExpressionAttributeValues ?? {};
-      expect(values[':expiresAt'] - Math.floor(Date.parse(values[':at']) / 1000)).toBe(3 * 86_400);
+      const receipts = docMock.commandCalls(PutCommand).map((c) => c.args[0].input);
+      expect(receipts.map((r) => [r.TableName, r.Item?.pk, r.Item?.published])).toEqual([
+        [
+          'service-table',
+          'RECEIPT#2026-11-22T10:00',
+          new Set(items.map((i) => JSON.stringify([keyOf(i, OTHER_LAYOUT).pk, keyOf(i, OTHER_LAYOUT).sk]))),
+        ],
+      ]);
+      // The retention of its settings: the receipt expires three days after it is written.
+      const writtenAt = Date.parse(String(receipts[0]?.Item?.sk).split('#')[1] ?? '');
+      expect(receipts[0]?.Item?.ttl).toBe(Math.floor(writtenAt / 1000) + 3 * 86_400);
+      expect(docMock.commandCalls(UpdateCommand)).toHaveLength(0);
     });
 
     it('writes nothing back to the table with delivery tracking off', async () => {
@@ -142,6 +156,7 @@ describe('outbox wiring', () => {
       expect(response).toEqual({ batchItemFailures: [] });
       expect(entries()).toHaveLength(1);
       expect(docMock.commandCalls(UpdateCommand)).toHaveLength(0);
+      expect(docMock.commandCalls(PutCommand)).toHaveLength(0);
     });
 
     it('holds entries to putEventsMaxBytes and parks a larger one on its poison queue', async () => {
@@ -169,15 +184,21 @@ describe('outbox wiring', () => {
   });
 
   describe('buildReconcilerHandler', () => {
-    it('reads the pending index of its table and layout, with its threshold and per-run budget', async () => {
-      // Prepare
+    it('lists its table by the time index of its layout, with its threshold and per-run budget, and records a receipt', async () => {
+      // Prepare: the watermark at the cut-off's minute; one item left pending in it.
       vi.useFakeTimers({ now: new Date('2026-11-22T12:00:00.000Z'), toFake: ['Date'] });
-      const pending = { ...outboxItem(1, {}, OTHER_LAYOUT), gsi1pk: 'PENDING#0' };
+      const pending = outboxItem(1, {}, OTHER_LAYOUT);
+      const { pk, sk } = keyOf(pending, OTHER_LAYOUT);
+      const minute = '2026-11-22T11:50';
+      const stuck = { ...pending, gsi1pk: `${minute}#0`, gsi1sk: `${minute}:00.000Z` };
       docMock
-        .on(QueryCommand)
-        .resolves({ Items: [] })
-        .on(QueryCommand, { ExpressionAttributeValues: { ':shard': 'PENDING#0' } })
-        .resolves({ Items: [pending] });
+        .on(GetCommand)
+        .resolves({ Item: { pk: 'RECONCILER', sk: 'WATERMARK', bucket: minute } })
+        .on(QueryCommand, {
+          IndexName: 'by-written',
+          ExpressionAttributeValues: { ':minute': `${minute}#0` },
+        })
+        .resolves({ Items: [stuck] });
       const reconcile = buildReconcilerHandler({ settings: reconcilerSettings(), clients: clients() });
 
       // Act
@@ -186,29 +207,33 @@ describe('outbox wiring', () => {
       // Assess
       expect(report).toMatchObject({ found: 1, republished: 1, truncated: false });
       const queries = docMock.commandCalls(QueryCommand).map((c) => c.args[0].input);
-      expect(queries).toHaveLength(5);
       // Its stuck events first, kept in the same table under their own partition.
       expect(queries[0]).toMatchObject({
         TableName: 'service-table',
         ExpressionAttributeNames: { '#pk': 'pk' },
         ExpressionAttributeValues: { ':pk': 'RECONCILER#RETRY' },
       });
-      expect(queries[1]).toMatchObject({
+      const indexQueries = queries.filter((q) => q.IndexName !== undefined);
+      expect(indexQueries).toHaveLength(4);
+      expect(indexQueries[0]).toMatchObject({
         TableName: 'service-table',
-        IndexName: 'unpublished',
-        ExpressionAttributeNames: { '#shard': 'gsi1pk', '#occurredAt': 'occurredAt' },
-        ExpressionAttributeValues: { ':shard': 'PENDING#0', ':before': '2026-11-22T11:50:00.000Z' },
+        IndexName: 'by-written',
+        ExpressionAttributeNames: { '#minute': 'gsi1pk', '#writtenAt': 'gsi1sk' },
+        ExpressionAttributeValues: { ':minute': `${minute}#0`, ':before': '2026-11-22T11:50:00.000Z' },
         Limit: 40,
       });
       expect(entries().map((e) => [e.EventBusName, e.Source, detailOf(e).eventId])).toEqual([
         ['service-bus', 'service', pending.eventId],
       ]);
-      expect(
-        docMock.commandCalls(UpdateCommand).map((c) => [c.args[0].input.TableName, c.args[0].input.Key]),
-      ).toEqual([['service-table', keyOf(pending, OTHER_LAYOUT)]]);
-      expect(docMock.commandCalls(UpdateCommand)[0]?.args[0].input.ExpressionAttributeValues).toEqual({
-        ':at': '2026-11-22T12:00:00.000Z',
-        ':expiresAt': Date.parse('2026-11-22T12:00:00.000Z') / 1000 + 3 * 86_400,
+      const receipt = docMock
+        .commandCalls(PutCommand)
+        .map((c) => c.args[0].input.Item)
+        .find((item) => String(item?.sk).startsWith('RECEIPT#'));
+      expect(receipt).toEqual({
+        pk: `RECEIPT#${minute}`,
+        sk: expect.stringMatching(/^RECEIPT#2026-11-22T12:00:00.000Z#/),
+        published: new Set([JSON.stringify([pk, sk])]),
+        ttl: Date.parse('2026-11-22T12:00:00.000Z') / 1000 + 3 * 86_400,
       });
     });
 

@@ -7,36 +7,39 @@ import {
   outboxKeyOf,
   outboxKeyOfStreamKeys,
   outboxLayoutSchema,
-  pendingShardFor,
-  pendingShards,
+  receiptNameOf,
   relayFilterPattern,
   sameTableLayout,
   TIME_ORDERED_TABLE_LAYOUT,
+  timeIndexEntryOf,
+  writtenMinuteOf,
 } from '../../../src/runtime/layout';
 import { ORDERS_LAYOUT, OTHER_LAYOUT } from '../../support/unit';
 
 const event = { aggregateType: 'Order', aggregateId: '01JORDER1', sequence: 7 };
 
 describe('sameTableLayout', () => {
-  it('fills in the outbox prefix, TTL attribute and pending index by default', () => {
+  it('fills in the outbox prefix, TTL attribute, time index and its partitions by default', () => {
     expect(sameTableLayout({ partitionKey: 'PK', sortKey: 'SK' })).toEqual({
       kind: 'same-table',
       partitionKey: 'PK',
       sortKey: 'SK',
       sortKeyPrefix: 'OUTBOX#',
       timeToLiveAttribute: 'expiresAt',
-      pendingIndex: { indexName: 'pending-outbox', shardAttribute: 'pendingShard', shardCount: 8 },
+      shardCount: 8,
+      timeIndex: { indexName: 'outbox-by-time', partitionKey: 'outboxMinute', sortKey: 'outboxWrittenAt' },
     });
   });
 
-  it('takes the table’s own names, and overrides only the parts of the pending index given', () => {
+  it('takes the table’s own names, and overrides only the parts of the time index given', () => {
     // Act
     const layout = sameTableLayout({
       partitionKey: 'pk',
       sortKey: 'sk',
       sortKeyPrefix: 'EVT#',
       timeToLiveAttribute: 'ttl',
-      pendingIndex: { shardCount: 2 },
+      timeIndex: { indexName: 'by-time' },
+      shardCount: 2,
     });
     // Assess
     expect(layout).toMatchObject({
@@ -44,11 +47,12 @@ describe('sameTableLayout', () => {
       sortKey: 'sk',
       sortKeyPrefix: 'EVT#',
       timeToLiveAttribute: 'ttl',
-    });
-    expect(layout.pendingIndex).toEqual({
-      indexName: 'pending-outbox',
-      shardAttribute: 'pendingShard',
       shardCount: 2,
+    });
+    expect(layout.timeIndex).toEqual({
+      indexName: 'by-time',
+      partitionKey: 'outboxMinute',
+      sortKey: 'outboxWrittenAt',
     });
   });
 
@@ -56,17 +60,19 @@ describe('sameTableLayout', () => {
     [{ partitionKey: '', sortKey: 'SK' }, 'attribute names must not be empty'],
     [{ partitionKey: 'PK', sortKey: 'S'.repeat(256) }, 'attribute names are at most 255 characters'],
     [{ partitionKey: 'PK', sortKey: 'SK', sortKeyPrefix: '' }, 'sortKeyPrefix must not be empty'],
+    [{ partitionKey: 'PK', sortKey: 'SK', shardCount: 0 }, 'shardCount must be from 1 to 100'],
+    [{ partitionKey: 'PK', sortKey: 'SK', shardCount: 101 }, 'shardCount must be from 1 to 100'],
     [
-      { partitionKey: 'PK', sortKey: 'SK', pendingIndex: { shardCount: 0 } },
-      'pendingIndex.shardCount must be from 1 to 100',
+      { partitionKey: 'PK', sortKey: 'SK', timeIndex: { indexName: 'ix' } },
+      'timeIndex.indexName must be a DynamoDB index name',
     ],
     [
-      { partitionKey: 'PK', sortKey: 'SK', pendingIndex: { shardCount: 101 } },
-      'pendingIndex.shardCount must be from 1 to 100',
+      { partitionKey: 'PK', sortKey: 'SK', sortKeyPrefix: 'RECEIPT' },
+      'sortKeyPrefix must not begin RECEIPT# or WATERMARK',
     ],
     [
-      { partitionKey: 'PK', sortKey: 'SK', pendingIndex: { indexName: 'ix' } },
-      'pendingIndex.indexName must be a DynamoDB index name',
+      { partitionKey: 'PK', sortKey: 'SK', sortKeyPrefix: 'W' },
+      'sortKeyPrefix must not begin RECEIPT# or WATERMARK',
     ],
   ])('refuses %j, saying why', (options, message) => {
     expect(() => sameTableLayout(options)).toThrow(message);
@@ -210,30 +216,67 @@ describe('relayFilterPattern', () => {
   });
 });
 
-describe('pending shards', () => {
-  const ids = Array.from({ length: 4000 }, (_, i) =>
-    createHash('sha256').update(String(i)).digest('base64url'),
-  );
+describe('the time index entry', () => {
+  const envelope = { aggregateType: 'Order', aggregateId: '01JORDER1' };
+  const writtenAt = new Date('2026-11-22T10:00:30.250Z');
 
-  it('gives an event the same shard every time, one of the layout’s shards', () => {
-    expect(pendingShardFor(ORDERS_LAYOUT, 'abc')).toBe(pendingShardFor(ORDERS_LAYOUT, 'abc'));
-    expect(pendingShards(ORDERS_LAYOUT)).toEqual(Array.from({ length: 8 }, (_, i) => `PENDING#${i}`));
-    expect(pendingShards(OTHER_LAYOUT)).toEqual(['PENDING#0', 'PENDING#1', 'PENDING#2', 'PENDING#3']);
-    for (const id of ids.slice(0, 200))
-      expect(pendingShards(OTHER_LAYOUT)).toContain(pendingShardFor(OTHER_LAYOUT, id));
+  it('places a same-table item in its write minute, spread over the layout’s partitions by aggregate, sorted by write time', () => {
+    // Act
+    const entry = timeIndexEntryOf(ORDERS_LAYOUT, envelope, writtenAt);
+    // Assess
+    expect(entry).toEqual({
+      outboxMinute: expect.stringMatching(/^2026-11-22T10:00#[0-7]$/),
+      outboxWrittenAt: '2026-11-22T10:00:30.250Z',
+    });
+    expect(timeIndexEntryOf(ORDERS_LAYOUT, envelope, writtenAt)).toEqual(entry);
+    expect(writtenMinuteOf(ORDERS_LAYOUT, { PK: 'x', SK: 'y' }, entry)).toBe('2026-11-22T10:00');
   });
 
-  it('spreads events evenly over the shards', () => {
+  it('spreads aggregates evenly over the partitions', () => {
     // Act
     const counts = new Map<string, number>();
-    for (const id of ids) {
-      const shard = pendingShardFor(ORDERS_LAYOUT, id);
-      counts.set(shard, (counts.get(shard) ?? 0) + 1);
+    for (let i = 0; i < 4000; i++) {
+      const aggregateId = createHash('sha256').update(String(i)).digest('base64url');
+      const { outboxMinute } = timeIndexEntryOf(
+        ORDERS_LAYOUT,
+        { aggregateType: 'Order', aggregateId },
+        writtenAt,
+      );
+      counts.set(String(outboxMinute), (counts.get(String(outboxMinute)) ?? 0) + 1);
     }
-    // Assess: 500 a shard on average; within 20% of it.
-    expect([...counts.keys()].sort()).toEqual(pendingShards(ORDERS_LAYOUT));
+    // Assess: 500 a partition on average; within 20% of it.
+    expect([...counts.keys()].sort()).toEqual(Array.from({ length: 8 }, (_, i) => `2026-11-22T10:00#${i}`));
     for (const count of counts.values()) expect(count).toBeGreaterThan(400);
     for (const count of counts.values()) expect(count).toBeLessThan(600);
+  });
+
+  it('is nothing on a time-ordered table, whose key says the minute', () => {
+    const key = outboxKeyOf(TIME_ORDERED_TABLE_LAYOUT, { ...envelope, sequence: 1 }, { writtenAt });
+    expect(timeIndexEntryOf(TIME_ORDERED_TABLE_LAYOUT, envelope, writtenAt)).toEqual({});
+    expect(writtenMinuteOf(TIME_ORDERED_TABLE_LAYOUT, key, undefined)).toBe('2026-11-22T10:00');
+  });
+
+  it('leaves the minute of a same-table item without an entry unknown', () => {
+    expect(
+      writtenMinuteOf(ORDERS_LAYOUT, { PK: 'x', SK: 'y' }, { otherAttribute: '2026-11-22T10:00#3' }),
+    ).toBeUndefined();
+  });
+});
+
+describe('receiptNameOf', () => {
+  it('names a time-ordered item by its sort key, a same-table item by its whole key', () => {
+    expect(
+      receiptNameOf(TIME_ORDERED_TABLE_LAYOUT, {
+        pk: '2026-11-22T10:00#3',
+        sk: 'OUTBOX#2026-11-22T10:00:30.250Z#Order#1#0000000001',
+      }),
+    ).toBe('OUTBOX#2026-11-22T10:00:30.250Z#Order#1#0000000001');
+    expect(receiptNameOf(OTHER_LAYOUT, { pk: 'ORDER#1', sk: 'EVT#0000000001' })).toBe(
+      '["ORDER#1","EVT#0000000001"]',
+    );
+    expect(receiptNameOf(ORDERS_LAYOUT, { PK: 'A#B', SK: 'OUTBOX#1' })).not.toBe(
+      receiptNameOf(ORDERS_LAYOUT, { PK: 'A', SK: 'B#OUTBOX#1' }),
+    );
   });
 });
 

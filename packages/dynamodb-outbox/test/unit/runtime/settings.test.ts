@@ -160,8 +160,8 @@ describe('settings contracts', () => {
       'OUTBOX_RELAY_SETTINGS',
       relaySettings,
       relay,
-      { layout: { ...ORDERS_LAYOUT, pendingIndex: { ...ORDERS_LAYOUT.pendingIndex, shardCount: 0 } } },
-      'layout.pendingIndex.shardCount: pendingIndex.shardCount must be from 1 to 100',
+      { layout: { ...ORDERS_LAYOUT, shardCount: 0 } },
+      'layout.shardCount: shardCount must be from 1 to 100',
     ],
     [
       'OUTBOX_RELAY_SETTINGS',

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import type { EventEnvelope } from '../../../src/runtime/envelope';
-import { type OutboxLayout, pendingShardFor, TIME_ORDERED_TABLE_LAYOUT } from '../../../src/runtime/layout';
+import { type OutboxLayout, TIME_ORDERED_TABLE_LAYOUT, timeIndexEntryOf } from '../../../src/runtime/layout';
 import { parseOutboxItem } from '../../../src/runtime/outbox-item';
 import type { WriterSettings } from '../../../src/runtime/settings';
 import {
@@ -52,7 +52,7 @@ const putOfSize = (bytes: number, id = 'a'): TransactItem => {
 
 describe('OutboxWriter', () => {
   describe('item', () => {
-    it('stores a same-table event beside its aggregate, pending for the relay, with its trace header', () => {
+    it('stores a same-table event beside its aggregate, with its trace header, TTL and time index entry', () => {
       // Act
       const item = writer({}, TRACE).item(
         event(3, { correlationId: 'corr-1' }),
@@ -64,12 +64,17 @@ describe('OutboxWriter', () => {
         SK: 'OUTBOX#0000000003',
         ...event(3, { correlationId: 'corr-1' }),
         traceHeader: TRACE,
-        pendingShard: pendingShardFor(ORDERS_LAYOUT, event(3).eventId),
+        expiresAt: Date.parse(WRITTEN_AT) / 1000 + 7 * 86_400,
+        // Written at WRITTEN_AT: listed by the reconciler under that minute, whenever the event occurred.
+        outboxMinute: expect.stringMatching(/^2026-11-22T10:01#[0-7]$/),
+        outboxWrittenAt: WRITTEN_AT,
       });
-      expect(item).not.toHaveProperty('expiresAt');
+      expect(item.outboxMinute).toBe(
+        timeIndexEntryOf(ORDERS_LAYOUT, event(3), new Date(WRITTEN_AT)).outboxMinute,
+      );
     });
 
-    it("uses the layout's own key, shard and TTL attribute names", () => {
+    it("uses the layout's own key, time index and TTL attribute names", () => {
       // Act
       const tracked = writer({ layout: OTHER_LAYOUT }).item(event(), 'ORDER#1');
       const untracked = writer({ layout: OTHER_LAYOUT, deliveryTracking: false }).item(event(), 'ORDER#1');
@@ -77,7 +82,9 @@ describe('OutboxWriter', () => {
       expect(tracked).toMatchObject({
         pk: 'ORDER#1',
         sk: 'EVT#0000000001',
-        gsi1pk: pendingShardFor(OTHER_LAYOUT, event().eventId),
+        gsi1pk: expect.stringMatching(/^2026-11-22T10:01#[0-3]$/),
+        gsi1sk: WRITTEN_AT,
+        ttl: Date.parse(WRITTEN_AT) / 1000 + 7 * 86_400,
       });
       expect(untracked).toMatchObject({
         pk: 'ORDER#1',
@@ -93,7 +100,8 @@ describe('OutboxWriter', () => {
       const item = writer({ deliveryTracking: false, retentionDays: 30 }).item(event(), 'ORDER#1');
       // Assess
       expect(item.expiresAt).toBe(Date.parse(WRITTEN_AT) / 1000 + 30 * 86_400);
-      expect(item).not.toHaveProperty('pendingShard');
+      // No reconciler lists it: no index entry to pay for.
+      expect(item).not.toHaveProperty('outboxMinute');
       expect(item).not.toHaveProperty('traceHeader');
     });
 
@@ -104,8 +112,8 @@ describe('OutboxWriter', () => {
         sk: `OUTBOX#${WRITTEN_AT}#Order#01JORDER000000000000000001#0000000002`,
         expiresAt: Date.parse(WRITTEN_AT) / 1000 + 7 * 86_400,
       });
-      // Receipts track it: no pending-index attribute.
-      expect(item).not.toHaveProperty('pendingShard');
+      // Its key is its time: no index entry.
+      expect(item).not.toHaveProperty('outboxMinute');
     });
 
     it('needs the aggregate key for a same-table outbox', () => {
