@@ -187,7 +187,9 @@ const chooseStack = (stacks: Map<string, string>, wanted: string | undefined): [
 /** The resource of `types` whose logical id is `path`, or whose construct path holds it as whole segments. */
 const findByPath = (template: Template, types: readonly string[], path: string): string => {
   const found = Object.entries(template.Resources).filter(
-    ([id, r]) => types.includes(r.Type) && (id === path || `/${constructPath(r)}/`.includes(`/${path.replace(/^\/+|\/+$/g, '')}/`)),
+    ([id, r]) =>
+      types.includes(r.Type) &&
+      (id === path || `/${constructPath(r)}/`.includes(`/${path.replace(/^\/+|\/+$/g, '')}/`)),
   );
   if (found.length !== 1)
     throw new Error(`${found.length === 0 ? 'No' : 'More than one'} ${types.join(' or ')} matches "${path}"`);
