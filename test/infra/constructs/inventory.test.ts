@@ -46,6 +46,7 @@ describe('Inventory', () => {
     expect(inventory.outbox.source).toBe('inventory');
     expect(inventory.outbox.eventBus).toBe(eventBus);
     expect(inventory.outbox.outboxTable).toBeDefined();
+    expect(inventory.outbox.layout.kind).toBe('time-ordered-table');
     // A transactional consumer keeps its inbox in its outbox's table: no idempotency table.
     expect(inventory.consumer.idempotencyTable).toBeUndefined();
   });

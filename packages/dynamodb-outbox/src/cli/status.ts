@@ -268,7 +268,8 @@ const tracking = (status: OutboxStatus): string => {
 };
 
 export const formatStatus = (status: OutboxStatus): string => {
-  const width = Math.max(24, ...status.queues.map((q) => q.name.length + 2));
+  // Each name is indented by 2 and kept 2 apart from its count.
+  const width = Math.max(24, ...status.queues.map((q) => q.name.length + 4));
   const lines = [
     `Outbox status: ${status.target}`,
     `  table                 ${status.table}`,

@@ -1,5 +1,6 @@
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
+import { OutboxOutput, outboxOutputKey, outboxPrefixes } from '../runtime/stack-outputs.js';
 import { createEventReporter, describeInvocation } from './console.js';
 import type { FaultSettings } from './event-bus/fault-settings.js';
 import type { ResponseInfo } from './http-server.js';
@@ -168,7 +169,13 @@ export const runLocal = async (argv: readonly string[]): Promise<void> => {
     `  EventBridge ${runtime.eventBus.endpoint}   PutEvents · GET /events · GET /stats · PUT /faults   ` +
       `fault seed ${runtime.eventBus.faults.seed}`,
   );
-  console.log(`  SQS         ${runtime.sqs.endpoint}   dynamodb-outbox status`);
+  // With several outboxes the CLI needs to be told which: the hints name it.
+  const outboxes = outboxPrefixes(runtime.outputs);
+  const outboxFlag = (prefix: string | undefined) =>
+    outboxes.length > 1 ? ` --outbox ${prefix ?? `<${outboxes.join('|')}>`}` : '';
+  const ownerOfBucket = (bucket: string) =>
+    outboxes.find((p) => runtime.outputs[outboxOutputKey(p, OutboxOutput.FailureBucketName)] === bucket);
+  console.log(`  SQS         ${runtime.sqs.endpoint}   dynamodb-outbox status${outboxFlag(undefined)}`);
   console.log(
     `  Lambda      ${runtime.lambda.endpoint}   Invoke · ListFunctions   dynamodb-outbox invoke <function> '{…}'`,
   );
@@ -183,7 +190,9 @@ export const runLocal = async (argv: readonly string[]): Promise<void> => {
       }`,
   );
   for (const [bucket, dir] of runtime.buckets)
-    console.log(`  S3 bucket   ${bucket} → ${dir}   (dynamodb-outbox redrive --from-failures ${dir})`);
+    console.log(
+      `  S3 bucket   ${bucket} → ${dir}   (dynamodb-outbox redrive${outboxFlag(ownerOfBucket(bucket))} --from-failures ${dir})`,
+    );
   console.log(`  not emulated (no offline behaviour): ${runtime.notEmulated.join(', ')}`);
   console.log('Press Ctrl-C to stop.');
 

@@ -196,6 +196,29 @@ describe('outbox status on a same table (time index, receipts)', () => {
       'Note: something to know',
     ]);
   });
+
+  it('keeps a long queue name two spaces clear of its count', () => {
+    // Act
+    const text = formatStatus({
+      target: 'local runtime',
+      table: 'orders',
+      listedBy: { timeIndex: 'outbox-by-time' },
+      listing: { from: '2026-11-22T10:30', since: 'watermark', itemsRead: 0, receiptKeys: 0 },
+      pending: 0,
+      queues: [
+        { name: 'OutboxPoison', url: 'u1', messages: 0, inFlight: 0 },
+        { name: 'OrderAnswersDeadLetter', url: 'u2', messages: 3, inFlight: 1 },
+      ],
+      notes: [],
+    });
+
+    // Assess
+    expect(text.split('\n').slice(-3)).toEqual([
+      'Queues                    messages  in flight',
+      '  OutboxPoison            0         0',
+      '  OrderAnswersDeadLetter  3         1',
+    ]);
+  });
 });
 
 describe('outbox status on a time-ordered table (receipts)', () => {
