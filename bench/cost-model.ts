@@ -98,7 +98,7 @@ export interface CostInputs {
   readonly relayMemoryMb: number;
   /** Write units of the API's transaction (order + outbox item + index entry when tracked). */
   readonly apiWriteUnits: { readonly trackingOn: number; readonly trackingOff: number };
-  /** Write units of marking one event published (UpdateItem + index entry removal). */
+  /** Write units of recording one event published: its share of the invocation's receipt. */
   readonly trackingWriteUnitsPerEvent: number;
   /** Measured relay invocations: events per invocation and the median duration of one. */
   readonly relay: {

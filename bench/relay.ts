@@ -60,7 +60,7 @@ export interface RelayBenchDeps {
   /** The API's settings for an orders table, with delivery tracking on or off. */
   readonly ordersSettings: (tableName: string, deliveryTracking: boolean) => OrdersSettings;
   /**
-   * The table the tracking relay marks items in: its handler reads its settings once, at import,
+   * The table the tracking relay writes receipts to: its handler reads its settings once, at import,
    * as in Lambda. Tables for tracked runs get this name, one at a time.
    */
   readonly trackedTableName: string;
@@ -190,7 +190,7 @@ export const scanReceipts = async (
 /**
  * Run the relay with the deployed mapping settings over `tableName`'s stream until `expected`
  * events are accepted and the invocation that sent the last one has returned (with tracking,
- * that includes marking its batch published). Returns the stopped consumer and the seconds taken.
+ * that includes writing its batch's receipt). Returns the stopped consumer and the seconds taken.
  */
 export const runRelay = async (
   deps: RelayBenchDeps,

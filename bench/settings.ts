@@ -36,8 +36,8 @@ export interface RelaySettings {
   readonly environment: Readonly<Record<string, string>>;
   /**
    * The relay function's settings (OUTBOX_RELAY_SETTINGS), with the local names: the orders
-   * stack's same-table outbox, tracked with marks. The receipts design is measured on its own
-   * time-ordered table (bench/relay.ts).
+   * stack's same-table outbox, tracked with receipts (and a time-index entry per item). The
+   * time-ordered table is measured on its own (bench/relay.ts).
    */
   readonly outbox: OutboxRelaySettings & { readonly layout: SameTableLayout };
 }

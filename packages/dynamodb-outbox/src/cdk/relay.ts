@@ -124,13 +124,14 @@ export interface OutboxRelayProps extends RelayMappingProps {
   /** `source` of every published event (1 to 256 characters, not `aws.`-prefixed). */
   readonly source: string;
   /**
-   * Mark each outbox item published after EventBridge accepted it (then arm its TTL). The
-   * reconciler relies on it; without it, the write path arms the TTL itself.
+   * Record what EventBridge accepted: one receipt per relay invocation (`RECEIPT#<minute>` items
+   * in the outbox's table), and a time-index entry on each same-table item. The reconciler relies
+   * on it. The writer arms every item's TTL at write time, with or without it.
    * @default true
    */
   readonly deliveryTracking?: boolean;
   /**
-   * Days an outbox item is kept after it was published (same-table tracking) or written (receipts, or no tracking).
+   * Days an outbox item is kept after it is written, either layout.
    * @default 7
    */
   readonly retentionDays?: number;
@@ -230,9 +231,8 @@ export const streamViewTypeOf = (table: ITable): string | undefined => {
  *
  * IAM: events:PutEvents on the bus, sqs:SendMessage on the poison queue (plus the key when
  * customer managed), s3:PutObject and s3:ListBucket on the failure bucket,
- * stream read, and with delivery tracking on the table: dynamodb:PutItem, dynamodb:Query and
- * dynamodb:UpdateItem (parked items only) with receipts (a time-ordered table),
- * dynamodb:UpdateItem and dynamodb:BatchGetItem with marks.
+ * stream read, and with delivery tracking on the table (either layout): dynamodb:PutItem and
+ * dynamodb:Query (its receipts) and dynamodb:UpdateItem (parked items only).
  */
 export class OutboxRelay extends Construct {
   /** The relay function: the stream's consumer, deployed from the package's prebuilt asset. */

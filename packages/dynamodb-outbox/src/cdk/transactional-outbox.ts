@@ -68,7 +68,7 @@ export interface TransactionalOutboxProps {
    */
   readonly deliveryTracking?: boolean;
   /**
-   * Days an outbox item is kept after it was published (same-table tracking) or written (receipts, or no tracking), 1 to 3650.
+   * Days an outbox item is kept after it is written, either layout, 1 to 3650.
    * @default 7
    */
   readonly retentionDays?: number;

@@ -52,9 +52,10 @@ runs in this directory, and the outbox in the stack outputs it wrote to ${LOCAL_
                             time-ordered-table, TransactionalOutbox's default)
 
 Options:
-  --max <n>                 redrive: messages to read at most (default 1000); status on a
-                            time-ordered table: outbox items to read at most, from the
-                            reconciler's watermark or the start of the retention (default ${DEFAULT_STATUS_MAX_ITEMS})
+  --max <n>                 redrive: messages to read at most (default 1000); status (either
+                            layout; a same table through its time index): outbox items to read
+                            at most, from the reconciler's watermark or the start of the
+                            retention (default ${DEFAULT_STATUS_MAX_ITEMS})
   --dry-run                 redrive: show what would be republished and what is still
                             poison (the publisher's own checks), change nothing
   --from-failures <where>   redrive: republish the stream batches the relay mapping gave up on,

@@ -22,8 +22,8 @@ export const streamPositionSchema = z.object({
  * `item` is the outbox item as stored (what a redrive republishes once fixed); `image` is the raw
  * DynamoDB JSON of a stream image that could not be parsed as an outbox item. When the message
  * would exceed the SQS size limit, both are left out (`contentOmitted`) and `key` locates the
- * item in the table instead; that item is kept, its TTL unarmed (marks) or removed (receipts),
- * until a redrive publishes it.
+ * item in the table instead; that item is kept, its TTL removed (either layout), until a redrive
+ * publishes it and re-arms it.
  */
 export const poisonMessageSchema = z.object({
   kind: z.literal('outbox-poison'),

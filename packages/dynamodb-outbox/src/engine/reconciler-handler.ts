@@ -7,7 +7,7 @@ import { reconcilerSettings } from '../runtime/settings.js';
 import type { ReconcileReport } from './reconciler.js';
 import { buildReconcilerHandler } from './wiring.js';
 
-/** Stop starting new pages this close to the timeout: a page's publish and marks must finish. */
+/** Stop starting new pages this close to the timeout: a page's publish and receipt must finish. */
 const SAFETY_MARGIN_MS = 20_000;
 
 const reconcile = buildReconcilerHandler({

@@ -10,7 +10,7 @@ import * as z from './zod.js';
 export { type ConsumerSettings, consumerSettings } from './consumer-settings.js';
 export { type EnvContract, type EnvMap, InvalidSettingsError } from './env-contract.js';
 
-/** Days an outbox item is kept after it was published (same-table tracking) or written (receipts, or no tracking). */
+/** Days an outbox item is kept after it is written, either layout. */
 export const retentionDaysSchema = z
   .number()
   .check(
@@ -51,7 +51,7 @@ const publishingSchema = z.object({
 export const relaySettings = defineContract(
   'OUTBOX_RELAY_SETTINGS',
   z.extend(publishingSchema, {
-    /** Record items published (receipts, or marks that only then arm their TTL), so that the reconciler can find the rest. */
+    /** Record items published (one receipt per invocation, either layout), so that the reconciler can find the rest. */
     deliveryTracking: z.boolean(),
     retentionDays: retentionDaysSchema,
   }),
@@ -74,7 +74,7 @@ export const writerSettings = defineContract(
   z.object({
     tableName: requiredName('tableName'),
     layout: outboxLayoutSchema,
-    /** Write items pending (no TTL) for the relay to mark; without tracking, arm the TTL at write time. */
+    /** Give each same-table item a time-index entry for the reconciler; the TTL is armed at write time either way. */
     deliveryTracking: z.boolean(),
     retentionDays: retentionDaysSchema,
   }),
