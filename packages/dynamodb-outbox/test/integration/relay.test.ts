@@ -84,7 +84,9 @@ describe('relay offline: DynamoDB Local stream → relay handler → local Event
       await vi.waitFor(
         async () => {
           const byOrder = orderEvents();
-          orderIds.forEach((orderId, i) => expect(byOrder.get(orderId)?.at(-1)?.type).toBe(finalType(i)));
+          expect(orderIds.map((orderId) => byOrder.get(orderId)?.at(-1)?.type)).toEqual(
+            orderIds.map((_, i) => finalType(i)),
+          );
           const items = await scanOutboxItems(doc, runtime.tableName('Orders/Table'));
           expect(
             items.filter((item) => !runtime.eventBus.detailEventIdCounts().has(item.eventId as string)),
