@@ -162,7 +162,12 @@ export const createOutboxConsumer = <R extends object>(options: OutboxConsumerOp
     // The environment is read only for what the options leave out.
     let settings = options.settings;
     const setting = (): ConsumerSettings => {
-      settings ??= readSettings(options.name, options.env);
+      settings ??= readConsumerSettings(
+        consumerSettings,
+        options.name,
+        options.env,
+        'OutboxConsumer sets it on the function it deploys; elsewhere pass `settings` (or `persistenceStore` and `idempotencyTtlSeconds`) to createOutboxConsumer.',
+      );
       return settings;
     };
     const config = new IdempotencyConfig({
@@ -236,16 +241,21 @@ export const runDelivery = async <R extends object>(
   return result;
 };
 
-/** The construct's settings, or an error that names the variable and who sets it. */
-const readSettings = (name: string, env: EnvMap | undefined): ConsumerSettings => {
+/**
+ * A consumer's settings from the environment its construct sets, or an error that names the
+ * variable, who sets it and, in `elsewhere`, what to pass instead outside such a function.
+ */
+export const readConsumerSettings = <S>(
+  contract: { fromEnv(env?: EnvMap): S },
+  name: string,
+  env: EnvMap | undefined,
+  elsewhere: string,
+): S => {
   try {
-    return consumerSettings.fromEnv(env);
+    return contract.fromEnv(env);
   } catch (error) {
     if (!(error instanceof InvalidSettingsError)) throw error;
-    throw new InvalidSettingsError(
-      `Consumer ${name}: ${error.message}. OutboxConsumer sets it on the function it deploys; ` +
-        'elsewhere pass `settings` (or `persistenceStore` and `idempotencyTtlSeconds`) to createOutboxConsumer.',
-    );
+    throw new InvalidSettingsError(`Consumer ${name}: ${error.message}. ${elsewhere}`);
   }
 };
 

@@ -9,6 +9,7 @@ import {
   type ConsumerResult,
   EventIdReusedError,
   type OutboxDelivery,
+  readConsumerSettings,
   runDelivery,
 } from './consumer.js';
 import { type EnvMap, InvalidSettingsError } from './env-contract.js';
@@ -199,7 +200,14 @@ export const createTransactionalConsumer = <R extends object>(options: Transacti
   const now = options.now ?? (() => new Date());
   let engine: Engine | undefined;
   const setUp = (): Engine => {
-    const settings = options.settings ?? readSettings(options.name, options.env);
+    const settings =
+      options.settings ??
+      readConsumerSettings(
+        transactionalConsumerSettings,
+        options.name,
+        options.env,
+        'OutboxConsumer with `transactional` sets it on the function it deploys; elsewhere pass `settings` to createTransactionalConsumer.',
+      );
     const { layout } = settings.outbox;
     if (INBOX_SORT_KEY.startsWith(layout.sortKeyPrefix))
       throw new InvalidSettingsError(
@@ -336,16 +344,3 @@ export const createTransactionalConsumer = <R extends object>(options: Transacti
 
 const describeRejection = (rejection: EffectRejection): string =>
   rejection.failed.map(({ index, code }) => `write ${index}: ${code}`).join(', ');
-
-/** The construct's settings, or an error that names the variable and who sets it. */
-const readSettings = (name: string, env: EnvMap | undefined): TransactionalConsumerSettings => {
-  try {
-    return transactionalConsumerSettings.fromEnv(env);
-  } catch (error) {
-    if (!(error instanceof InvalidSettingsError)) throw error;
-    throw new InvalidSettingsError(
-      `Consumer ${name}: ${error.message}. OutboxConsumer with \`transactional\` sets it on the function it deploys; ` +
-        'elsewhere pass `settings` to createTransactionalConsumer.',
-    );
-  }
-};
