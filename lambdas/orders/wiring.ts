@@ -21,16 +21,17 @@ export interface OrdersHandlerWiring {
   readonly traceHeader?: () => string | undefined;
 }
 
+/** The document client every orders function writes the table through: undefined fields are left out. */
+export const ordersDocumentClient = (dynamoDb: DynamoDBClient) =>
+  DynamoDBDocumentClient.from(dynamoDb, { marshallOptions: { removeUndefinedValues: true } });
+
 /**
  * The one composition point of the orders API: the Lambda entry point and the offline runtime
  * both call this, so they run the same code with the same settings.
  */
 export const buildOrdersHandler = (wiring: OrdersHandlerWiring): OrdersHandler => {
-  const documentClient = DynamoDBDocumentClient.from(wiring.clients.dynamoDb, {
-    marshallOptions: { removeUndefinedValues: true },
-  });
   const clock = wiring.clock ?? systemClock;
-  const store = new DynamoDbOrderStore(documentClient, {
+  const store = new DynamoDbOrderStore(ordersDocumentClient(wiring.clients.dynamoDb), {
     tableName: wiring.settings.tableName,
     outbox: new OutboxWriter(wiring.settings.outbox, {
       traceHeader: wiring.traceHeader ?? currentTraceHeader,

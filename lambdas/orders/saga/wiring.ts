@@ -1,5 +1,4 @@
 import type { DynamoDBClient } from '@aws-sdk/client-dynamodb';
-import { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import {
   type EnvMap,
   InvalidSettingsError,
@@ -14,7 +13,7 @@ import * as z from '../../zod';
 import { DynamoDbOrderStore } from '../adapters/dynamodb-order-store';
 import type { Clock, IdGenerator } from '../application/ports';
 import { readTableName } from '../config';
-import { currentTraceHeader, systemClock, ulidGenerator } from '../wiring';
+import { currentTraceHeader, ordersDocumentClient, systemClock, ulidGenerator } from '../wiring';
 import { createAnswersConsumer } from './answers';
 import { sweepDeadline } from './deadline';
 
@@ -56,16 +55,13 @@ interface SagaWiring<S> {
   readonly ids?: IdGenerator;
 }
 
-const documentClient = (dynamoDb: DynamoDBClient) =>
-  DynamoDBDocumentClient.from(dynamoDb, { marshallOptions: { removeUndefinedValues: true } });
-
 /** The one composition point of the answers consumer, for Lambda and the offline runtime. */
 export const buildAnswersHandler = (wiring: SagaWiring<AnswersSettings>) => {
   const { tableName, consumer } = wiring.settings;
   const clock = wiring.clock ?? systemClock;
   return createAnswersConsumer({
     // The store's writer is never used here: the consumer's events go through its own outbox.
-    store: new DynamoDbOrderStore(documentClient(wiring.clients.dynamoDb), {
+    store: new DynamoDbOrderStore(ordersDocumentClient(wiring.clients.dynamoDb), {
       tableName,
       outbox: new OutboxWriter(consumer.outbox),
     }),
@@ -81,7 +77,7 @@ export const buildAnswersHandler = (wiring: SagaWiring<AnswersSettings>) => {
 export const buildDeadlineHandler = (wiring: SagaWiring<DeadlineSettings>) => {
   const { tableName, outbox, deadlineSeconds } = wiring.settings;
   const clock = wiring.clock ?? systemClock;
-  const store = new DynamoDbOrderStore(documentClient(wiring.clients.dynamoDb), {
+  const store = new DynamoDbOrderStore(ordersDocumentClient(wiring.clients.dynamoDb), {
     tableName,
     outbox: new OutboxWriter(outbox, { traceHeader: currentTraceHeader, now: () => new Date(clock.now()) }),
   });
