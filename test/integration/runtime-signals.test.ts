@@ -1,5 +1,5 @@
 import { type ChildProcess, spawn } from 'node:child_process';
-import { existsSync } from 'node:fs';
+import { existsSync, rmSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -175,6 +175,13 @@ const runCell = async (signal: NodeJS.Signals, target: Target): Promise<Stack> =
   const stoppedMs = performance.now() - signalled;
   await loaded;
   const { code, signal: npmSignal } = await stack.exit;
+  // A runtime that stops removes its temporary bucket directory; one killed by SIGKILL cannot, and
+  // the test removes it in its place.
+  const bucketsDir = /→ (\/\S*outbox-buckets-[^/\s]+)\//.exec(stack.output())?.[1];
+  expect(bucketsDir, 'the buckets directory the banner names').toBeDefined();
+  if (signal === 'SIGKILL' && target !== 'DynamoDB Local')
+    rmSync(bucketsDir ?? '', { recursive: true, force: true });
+  else expect(existsSync(bucketsDir ?? ''), `${bucketsDir} after ${signal} to the ${target}`).toBe(false);
   results.push({
     cell: `${signal} → ${target}`,
     processes: tree.length,
